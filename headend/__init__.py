@@ -1,0 +1,1 @@
+"""headend package."""
