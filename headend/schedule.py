@@ -1,0 +1,81 @@
+"""When each read is due: interval boundaries, shifted by a per-meter offset, plus jitter.
+
+Reads are stamped with their slot (the interval boundary), not with the moment the bus got to
+them, so that every meter's 15-minute energy lines up for billing and completeness can ask
+"did slot 10:15 arrive?". The offset spreads a fleet's reads over the start of the interval so
+that hundreds of gateways do not all wake at :00; it is derived from the meter id, so a restart
+keeps the same rhythm. Jitter is added to the *start* time only, never to the slot stamp.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+MAX_SPREAD = 60.0
+"""Offsets stay within the first minute (or half the interval if shorter)."""
+
+
+def meter_offset(meter_id: str, interval: float, spread: float = MAX_SPREAD) -> float:
+    """A stable offset in [0, min(spread, interval/2)) seconds for this meter."""
+    window = min(spread, interval / 2)
+    digest = hashlib.blake2b(meter_id.encode(), digest_size=8).digest()
+    return (int.from_bytes(digest, "big") / 2**64) * window
+
+
+def slot_start(at: datetime, interval: float) -> datetime:
+    """The interval boundary at or before ``at`` (UTC epoch aligned: 15 min -> :00, :15 ...)."""
+    epoch = at.timestamp()
+    return datetime.fromtimestamp(math.floor(epoch / interval) * interval, UTC)
+
+
+def next_slot(after: datetime, interval: float) -> datetime:
+    """The first interval boundary strictly after ``after``."""
+    return slot_start(after, interval) + timedelta(seconds=interval)
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """One scheduled read: the slot it belongs to and the wall time to start it."""
+
+    slot: datetime
+    start_at: datetime
+
+
+class ReadClock:
+    """Yields the due times of one (meter, read spec) pair.
+
+    Deterministic given the seed, so tests and simulations are repeatable.
+    """
+
+    def __init__(
+        self,
+        meter_id: str,
+        interval: float,
+        *,
+        jitter: float = 0.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        if interval <= 0:
+            raise ValueError(f"interval must be > 0, got {interval}")
+        self.interval = interval
+        self.offset = meter_offset(meter_id, interval)
+        self.jitter = min(jitter, interval / 4)
+        self._rng = rng or random.Random(meter_id)
+
+    def first_due(self, now: datetime) -> Due:
+        """The next slot whose start (slot + offset) is not yet past."""
+        slot = slot_start(now, self.interval)
+        if slot + timedelta(seconds=self.offset) < now:
+            slot += timedelta(seconds=self.interval)
+        return self._due(slot)
+
+    def after(self, due: Due) -> Due:
+        return self._due(due.slot + timedelta(seconds=self.interval))
+
+    def _due(self, slot: datetime) -> Due:
+        extra = self._rng.uniform(0, self.jitter) if self.jitter else 0.0
+        return Due(slot=slot, start_at=slot + timedelta(seconds=self.offset + extra))

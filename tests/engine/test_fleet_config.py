@@ -1,0 +1,137 @@
+"""Fleet config: a good file loads; every mistake names file, key and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from headend.config_fields import ConfigError, parse_duration
+from headend.fleet_config import load_fleet_config
+from headend.lanes import Lane
+
+GOOD = """
+[site]
+name = "Heping Road"
+timezone = "Asia/Shanghai"
+
+[[channels]]
+name = "bus-1"
+url = "tcp://127.0.0.1:9001"
+timeout = "800ms"
+
+[[channels]]
+name = "modbus-1"
+url = "tcp://127.0.0.1:502"
+protocol = "modbus"
+
+[[transformers]]
+name = "T1"
+rated_kva = 400
+
+[plans.household]
+daily_frozen = true
+backfill_days = 10
+[[plans.household.reads]]
+quantities = ["voltage_a", "current_a", "power_active_total"]
+interval = "1m"
+[[plans.household.reads]]
+quantities = ["energy_active_import_total"]
+interval = "15m"
+lane = "billing"
+
+[[meters]]
+address = "000000000001"
+channel = "bus-1"
+plan = "household"
+transformer = "T1"
+building = "B1"
+household = "1-101"
+phase = "A"
+
+[[meters]]
+id = "pile-1"
+channel = "modbus-1"
+unit_id = 3
+register_map = "dtsu666"
+plan = "household"
+ct_ratio = 40
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "fleet.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_config_loads(tmp_path: Path) -> None:
+    config = load_fleet_config(write(tmp_path, GOOD))
+    assert config.site == "Heping Road"
+    assert config.channels["bus-1"].timeout == pytest.approx(0.8)
+    assert config.channels["bus-1"].protocol == "dlt645-2007"
+    plan = config.plans["household"]
+    assert [r.lane for r in plan.reads] == [Lane.TELEMETRY, Lane.BILLING]
+    assert plan.reads[1].interval == 900
+    meter = config.meters["000000000001"]
+    assert meter.tags() == {
+        "channel": "bus-1",
+        "transformer": "T1",
+        "building": "B1",
+        "household": "1-101",
+        "phase": "A",
+    }
+    assert config.meters["pile-1"].unit_id == 3
+    assert config.storage == {"kind": "embedded"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "problem"),
+    [
+        ('address = "000000000001"', 'address = "12345"', "meters[0].address", "12-digit"),
+        ('channel = "bus-1"\nplan', 'channel = "bus-9"\nplan', "meters[0].channel", "bus-9"),
+        ('plan = "household"\ntransformer', 'plan = "flat"\ntransformer', "meters[0].plan", "flat"),
+        ('timeout = "800ms"', 'timeout = "fast"', "channels[0].timeout", "duration"),
+        ("rated_kva = 400", "rated_kva = true", "transformers[0].rated_kva", "a number"),
+        ("unit_id = 3", "unit_id = 300", "meters[1].unit_id", "1-247"),
+        ('phase = "A"', 'phase = "A"\nphse = "B"', "meters[0].phse", "unknown key"),
+        ('lane = "billing"', 'lane = "urgent"', "plans.household.reads[1].lane", "one of"),
+    ],
+)
+def test_mistakes_name_file_key_and_problem(
+    tmp_path: Path, old: str, new: str, key: str, problem: str
+) -> None:
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load_fleet_config(path)
+    assert info.value.key == key
+    assert problem in info.value.problem
+    assert str(path) in str(info.value)
+
+
+def test_two_meters_with_one_address_on_one_bus(tmp_path: Path) -> None:
+    extra = '\n[[meters]]\naddress = "000000000001"\nchannel = "bus-1"\nplan = "household"\n'
+    extra += 'id = "x"\n'
+    with pytest.raises(ConfigError, match="already used"):
+        load_fleet_config(write(tmp_path, GOOD + extra))
+
+
+def test_syntax_error_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="syntax"):
+        load_fleet_config(write(tmp_path, "[site\n"))
+    with pytest.raises(ConfigError, match="not found"):
+        load_fleet_config(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("500ms", 0.5), ("30s", 30), ("15m", 900), ("1h", 3600), (2, 2.0)]
+)
+def test_durations(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+def test_bad_durations() -> None:
+    for bad in ("soon", "-1s", -1):
+        with pytest.raises(ValueError, match="duration"):
+            parse_duration(bad)
