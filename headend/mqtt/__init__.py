@@ -1,0 +1,1 @@
+"""MQTT: terminal telemetry in, readings and events out, on-demand requests answered."""
