@@ -159,6 +159,7 @@ class BusWorker:
 
     async def _ensure_open(self) -> None:
         if self.link.transport.is_open:
+            self._ever_opened = self.connected = True
             return
         loop = asyncio.get_running_loop()
         if loop.time() < self._down_until:
