@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from headend.clock import WarpedClock
 from headend.schedule import ReadClock, meter_offset, next_slot, slot_start
 
 T0 = datetime(2026, 11, 23, 10, 7, 30, tzinfo=UTC)
@@ -46,3 +48,20 @@ def test_first_due_is_not_in_the_past() -> None:
     clock = ReadClock("000000000002", 900)
     due = clock.first_due(T0)
     assert due.start_at >= T0
+
+
+def test_warped_clock_runs_faster_than_real_time() -> None:
+    start = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+    clock = WarpedClock(start, speed=3600)
+    first = clock.now()
+    time.sleep(0.01)
+    second = clock.now()
+    assert first >= start
+    assert (second - first).total_seconds() >= 0.01 * 3600 * 0.9
+
+
+async def test_warped_sleep_until_reaches_the_target() -> None:
+    clock = WarpedClock(datetime(2026, 11, 23, 18, 0, tzinfo=UTC), speed=600)
+    target = clock.now() + timedelta(seconds=30)
+    await clock.sleep_until(target)
+    assert clock.now() >= target
