@@ -15,8 +15,14 @@ from typing import Any
 
 from headend.config_fields import ConfigError, Table
 from headend.lanes import Lane
+from headend.transports import InvalidTransportUrl, parse_transport_url
 
 PROTOCOLS = ("dlt645-2007", "dlt645-1997", "modbus")
+_SERIAL_PROTOCOL = {
+    "dlt645-2007": "dlt645-2007",
+    "dlt645-1997": "dlt645-1997",
+    "modbus": "modbus-rtu",
+}
 _ADDRESS = re.compile(r"^[0-9]{12}$")
 _PASSWORD = re.compile(r"^[0-9A-Fa-f]{8}$")
 
@@ -243,8 +249,10 @@ def _channel(t: Table) -> ChannelConfig:
         retry_backoff=t.duration("retry_backoff", "200ms"),
         reconnect_backoff_max=t.duration("reconnect_backoff_max", "60s"),
     )
-    if "://" not in channel.url:
-        raise t.error("url", f"expected serial:///dev/ttyS0 or tcp://host:port: {channel.url!r}")
+    try:
+        parse_transport_url(channel.url, protocol=_SERIAL_PROTOCOL[channel.protocol])
+    except InvalidTransportUrl as exc:
+        raise t.error("url", str(exc)) from None
     if channel.timeout <= 0:
         raise t.error("timeout", "must be > 0")
     t.reject_unknown()

@@ -94,6 +94,7 @@ def test_good_config_loads(tmp_path: Path) -> None:
         ('timeout = "800ms"', 'timeout = "fast"', "channels[0].timeout", "duration"),
         ("rated_kva = 400", "rated_kva = true", "transformers[0].rated_kva", "a number"),
         ("unit_id = 3", "unit_id = 300", "meters[1].unit_id", "1-247"),
+        ('url = "tcp://127.0.0.1:9001"', 'url = "tcp://127.0.0.1"', "channels[0].url", "port"),
         ('phase = "A"', 'phase = "A"\nphse = "B"', "meters[0].phse", "unknown key"),
         ('lane = "billing"', 'lane = "urgent"', "plans.household.reads[1].lane", "one of"),
     ],
