@@ -1,0 +1,39 @@
+"""Settings or URL -> an unopened transport, so bus workers never switch on the kind."""
+
+from __future__ import annotations
+
+from headend.transports.base import ByteTransport
+from headend.transports.errors import OpenFailed
+from headend.transports.memory import MemoryNetwork
+from headend.transports.serial_port import SerialTransport
+from headend.transports.settings import (
+    MemorySettings,
+    SerialSettings,
+    TcpSettings,
+    TransportSettings,
+)
+from headend.transports.tcp import TcpTransport
+from headend.transports.urls import parse_transport_url
+
+
+def create_transport(
+    target: str | TransportSettings,
+    *,
+    protocol: str | None = None,
+    memory: MemoryNetwork | None = None,
+) -> ByteTransport:
+    """Build the transport for a URL or settings; call ``open()`` (or use ``opened``) next.
+
+    ``protocol`` picks serial defaults for URLs (see ``parse_transport_url``). ``memory`` is
+    the network that ``memory://`` names resolve in; memory ends come back already open.
+    """
+    settings = parse_transport_url(target, protocol=protocol) if isinstance(target, str) else target
+    if isinstance(settings, SerialSettings):
+        return SerialTransport(settings)
+    if isinstance(settings, TcpSettings):
+        return TcpTransport(settings)
+    if isinstance(settings, MemorySettings):
+        if memory is None:
+            raise OpenFailed(f"{settings.describe()}: no MemoryNetwork given to resolve the name")
+        return memory.connect(settings.name)
+    raise TypeError(f"create_transport: unsupported settings {settings!r}")

@@ -1,0 +1,154 @@
+"""Register map files: the shipped ones validate; broken ones fail naming file, point and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from headend.readings import ReadingKind
+from protocols.modbus import (
+    RatioUse,
+    RegisterMapError,
+    Table,
+    UnknownQuantityError,
+    ValueType,
+    builtin_map_names,
+    builtin_register_map,
+    load_register_map,
+)
+
+CATALOGUE_PREFIXES = (
+    "voltage_",
+    "current_",
+    "power_active_",
+    "power_reactive_",
+    "power_factor_",
+    "frequency",
+    "energy_active_",
+    "ct_ratio",
+    "pt_ratio",
+)
+
+
+def test_all_required_models_are_shipped() -> None:
+    names = builtin_map_names()
+    for expected in ("chint_dtsu666", "eastron_sdm630", "eastron_sdm120"):
+        assert expected in names
+    assert any(name.startswith("acrel_") for name in names)
+
+
+@pytest.mark.parametrize("name", builtin_map_names())
+def test_builtin_map_loads_with_sources_and_catalogue_names(name: str) -> None:
+    register_map = builtin_register_map(name)
+    assert register_map.name == name
+    assert register_map.sources, "every shipped map cites where its addresses come from"
+    for point in register_map.points:
+        assert point.quantity.startswith(CATALOGUE_PREFIXES), point.quantity
+    assert "energy_active_import_total" in register_map.quantities
+    assert register_map.point("energy_active_import_total").kind is ReadingKind.ENERGY
+
+
+def test_eastron_maps_are_unscaled_float_input_registers() -> None:
+    for name in ("eastron_sdm630", "eastron_sdm120"):
+        for point in builtin_register_map(name).points:
+            assert point.table is Table.INPUT
+            assert point.value_type is ValueType.FLOAT32
+            assert point.scale == 1.0
+            assert point.ratio is RatioUse.NONE
+
+
+def test_dtsu666_energy_base_is_configurable() -> None:
+    default = builtin_register_map("chint_dtsu666")
+    moved = builtin_register_map("chint_dtsu666", bases={"energy": 0x101E})
+    for quantity in ("energy_active_import_total", "energy_active_export_total"):
+        shift = moved.point(quantity).address - default.point(quantity).address
+        assert shift == 0x101E - default.bases["energy"]
+    assert moved.point("voltage_a") == default.point("voltage_a")
+
+
+def test_dtsu666_declares_ct_pt_ratio_points() -> None:
+    register_map = builtin_register_map("chint_dtsu666")
+    assert register_map.point(register_map.ct_quantity or "").address == 0x0006
+    assert register_map.point(register_map.pt_quantity or "").address == 0x0007
+    assert register_map.point("current_a").ratio is RatioUse.CT
+    assert register_map.point("voltage_a").ratio is RatioUse.PT
+    assert register_map.point("power_active_total").ratio is RatioUse.CT_PT
+
+
+def test_unknown_base_override_is_rejected() -> None:
+    with pytest.raises(RegisterMapError, match="no base 'energi'"):
+        builtin_register_map("chint_dtsu666", bases={"energi": 0x101E})
+
+
+def test_unknown_quantity_names_the_map() -> None:
+    with pytest.raises(UnknownQuantityError, match=r"eastron_sdm120.*voltage_b"):
+        builtin_register_map("eastron_sdm120").point("voltage_b")
+
+
+def test_unknown_builtin_map_lists_the_known_ones() -> None:
+    with pytest.raises(RegisterMapError, match="eastron_sdm630"):
+        builtin_register_map("no_such_meter")
+
+
+GOOD_MAP = """
+[meter]
+name = "test_meter"
+sources = ["unit test"]
+
+[defaults]
+table = "holding"
+type = "float32"
+kind = "instant"
+
+[[points]]
+quantity = "voltage_a"
+address = 0
+unit = "V"
+
+[[points]]
+quantity = "current_a"
+address = 2
+unit = "A"
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "meter.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_map_loads(tmp_path: Path) -> None:
+    register_map = load_register_map(_write(tmp_path, GOOD_MAP))
+    assert register_map.quantities == ("voltage_a", "current_a")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('type = "float32"', 'type = "flaot32"', r"key 'type': unknown value 'flaot32'"),
+        ('address = 2\nunit = "A"', 'address = 70000\nunit = "A"', r"\(current_a\) key 'address'"),
+        ('address = 2\nunit = "A"', 'address = 1\nunit = "A"', r"'current_a' at 0x0001 overlaps"),
+        ('address = 2\nunit = "A"', 'address = 2\nunit = "A"\nscale = 0', r"key 'scale'"),
+        ('address = 2\nunit = "A"', 'address = 2\nunit = "A"\nratoi = "ct"', r"'ratoi'"),
+        ('address = 2\nunit = "A"', 'address = 2\nunit = "A"\nratio = "dt"', r"key 'ratio'"),
+        ('address = 2\nunit = "A"', 'address = "two"\nunit = "A"', r"key 'address'"),
+        ('address = 2\nunit = "A"', 'address = 2\nunit = "A"\nbase = "x"', r"unknown base 'x'"),
+        ('kind = "instant"', 'kind = "sometimes"', r"points\[0\] \(voltage_a\) key 'kind'"),
+        ('quantity = "current_a"', 'quantity = "voltage_a"', r"'voltage_a' is defined twice"),
+        ('unit = "V"', "", r"points\[0\] \(voltage_a\): missing key 'unit'"),
+        ('name = "test_meter"', "", r"\[meter\]: missing key 'name'"),
+        ("[defaults]", "[defaults]\n[read]\nmax_registers = 200", r"max_registers"),
+        ("[[points]]", "[ratios]\nct = 'nope'\n[[points]]", r"\[ratios\] key 'ct'"),
+        ("[meter]", "[meter\n", r"not valid TOML"),
+    ],
+)
+def test_bad_map_error_names_file_point_and_key(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    assert old in GOOD_MAP
+    path = _write(tmp_path, GOOD_MAP.replace(old, new, 1))
+    with pytest.raises(RegisterMapError, match=expected) as caught:
+        load_register_map(path)
+    assert str(path) in str(caught.value)
