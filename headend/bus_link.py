@@ -47,8 +47,18 @@ class BusLink:
         self.bytes_sent = 0
         self.bytes_received = 0
 
+    @property
+    def is_open(self) -> bool:
+        return self.transport.is_open
+
     def describe(self) -> str:
         return self.transport.describe()
+
+    async def open(self) -> None:
+        await self.transport.open()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
 
     async def send(self, data: bytes) -> None:
         """Wait out the inter-frame gap, drop stale input (echoes, late replies), then send."""

@@ -14,14 +14,12 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from headend.backoff import Backoff
-from headend.bus_link import BusLink
 from headend.errors import BusClosed, ReadFailed
 from headend.lanes import DEFAULT_WEIGHTS, Lane, LaneQueue, QueueClosed
 from headend.readings import FailureReason
-from headend.transports.base import ByteTransport
 from headend.transports.errors import ConnectionLost, OpenFailed
 
 log = logging.getLogger(__name__)
@@ -29,12 +27,32 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 
+class BusConnection(Protocol):
+    """What the worker needs of a bus connection: open it, know it is open, close it.
+
+    ``BusLink`` (bytes over a serial port or gateway, for DL/T 645) and the Modbus adapter link
+    both fit, so the same worker discipline governs every protocol.
+    """
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def describe(self) -> str: ...
+
+    async def open(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+C = TypeVar("C", bound=BusConnection)
+
+
 @dataclass(slots=True)
-class BusJob(Generic[R]):
+class BusJob(Generic[C, R]):
     """Work for the bus: ``action`` runs with the bus to itself and returns the result."""
 
     label: str
-    action: Callable[[BusLink], Awaitable[R]]
+    action: Callable[[C], Awaitable[R]]
     future: asyncio.Future[R]
     attempts: int = 0
 
@@ -51,17 +69,16 @@ class BusStats:
 
 @dataclass(frozen=True, slots=True)
 class BusPolicy:
-    gap: float = 0.05
     retries: int = 2
     retry_backoff: Backoff = field(default_factory=lambda: Backoff(0.2, 2.0))
     reconnect_backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0))
 
 
-class BusWorker:
+class BusWorker(Generic[C]):
     def __init__(
         self,
         name: str,
-        transport: ByteTransport,
+        connection: C,
         policy: BusPolicy | None = None,
         *,
         weights: dict[Lane, int] | None = None,
@@ -69,9 +86,9 @@ class BusWorker:
     ) -> None:
         self.name = name
         self.policy = policy or BusPolicy()
-        self.link = BusLink(transport, gap=self.policy.gap)
+        self.connection = connection
         self.stats = BusStats()
-        self._lanes: LaneQueue[BusJob[Any]] = LaneQueue(weights or DEFAULT_WEIGHTS)
+        self._lanes: LaneQueue[BusJob[C, Any]] = LaneQueue(weights or DEFAULT_WEIGHTS)
         self._rng = rng or random.Random(name)
         self._down_until = 0.0
         self._open_failures = 0
@@ -88,14 +105,14 @@ class BusWorker:
         return self.stats.busy_seconds / elapsed if elapsed > 0 else 0.0
 
     def submit(
-        self, lane: Lane, label: str, action: Callable[[BusLink], Awaitable[R]]
+        self, lane: Lane, label: str, action: Callable[[C], Awaitable[R]]
     ) -> asyncio.Future[R]:
         """Queue ``action``; the returned future ends with its result or its ``ReadFailed``."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._lanes.put(lane, BusJob(label, action, future))
         return future
 
-    async def call(self, lane: Lane, label: str, action: Callable[[BusLink], Awaitable[R]]) -> R:
+    async def call(self, lane: Lane, label: str, action: Callable[[C], Awaitable[R]]) -> R:
         return await self.submit(lane, label, action)
 
     def close(self) -> None:
@@ -116,10 +133,10 @@ class BusWorker:
                     continue
                 await self._execute(job)
         finally:
-            await self.link.transport.aclose()
+            await self.connection.aclose()
             self.connected = False
 
-    async def _execute(self, job: BusJob[Any]) -> None:
+    async def _execute(self, job: BusJob[C, Any]) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -141,45 +158,49 @@ class BusWorker:
         finally:
             self.stats.busy_seconds += loop.time() - started
 
-    async def _attempts(self, job: BusJob[Any]) -> Any:
+    async def _attempts(self, job: BusJob[C, Any]) -> Any:
         while True:
             job.attempts += 1
             try:
                 await self._ensure_open()
-                return await job.action(self.link)
+                return await job.action(self.connection)
             except ConnectionLost as exc:
-                await self._lost(str(exc))
                 failure = ReadFailed(FailureReason.CONNECTION_LOST, f"bus {self.name}: {exc}")
             except ReadFailed as exc:
                 failure = exc
+            if failure.reason is FailureReason.CONNECTION_LOST and self.connected:
+                await self._lost(failure.detail)
             if not failure.retryable or job.attempts > self.policy.retries:
                 raise failure
             self.stats.retries += 1
             await asyncio.sleep(self.policy.retry_backoff.delay(job.attempts, self._rng))
 
     async def _ensure_open(self) -> None:
-        if self.link.transport.is_open:
+        if self.connection.is_open:
             self._ever_opened = self.connected = True
             return
         loop = asyncio.get_running_loop()
         if loop.time() < self._down_until:
             wait = self._down_until - loop.time()
+            where = self.connection.describe()
             raise ReadFailed(
                 FailureReason.CONNECTION_LOST,
-                f"bus {self.name}: {self.link.describe()} is down, next attempt in {wait:.1f}s",
+                f"bus {self.name}: {where} is down, next attempt in {wait:.1f}s",
             )
         try:
-            await self.link.transport.open()
+            await self.connection.open()
         except OpenFailed as exc:
             self._open_failures += 1
             delay = self.policy.reconnect_backoff.delay(self._open_failures, self._rng)
             self._down_until = loop.time() + delay
             if self._open_failures == 1:
-                log.warning("bus %s: cannot open %s: %s", self.name, self.link.describe(), exc)
+                log.warning(
+                    "bus %s: cannot open %s: %s", self.name, self.connection.describe(), exc
+                )
             raise ReadFailed(FailureReason.CONNECTION_LOST, f"bus {self.name}: {exc}") from exc
         if self._ever_opened:
             self.stats.reconnects += 1
-            log.info("bus %s: %s open again", self.name, self.link.describe())
+            log.info("bus %s: %s open again", self.name, self.connection.describe())
         self._ever_opened = True
         self._open_failures = 0
         self.connected = True
@@ -188,4 +209,4 @@ class BusWorker:
         if self.connected:
             log.warning("bus %s: connection lost: %s", self.name, detail)
         self.connected = False
-        await self.link.transport.aclose()
+        await self.connection.aclose()

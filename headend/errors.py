@@ -16,6 +16,8 @@ RETRYABLE = frozenset(
         FailureReason.CHECKSUM,
         FailureReason.MALFORMED,
         FailureReason.WRONG_ADDRESS,
+        # retried once the worker has reopened the link (or failed fast while it is down)
+        FailureReason.CONNECTION_LOST,
     }
 )
 

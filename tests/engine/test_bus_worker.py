@@ -18,8 +18,9 @@ from headend.transports.errors import ConnectionLost
 from headend.transports.faults import Disconnect, Drop
 from headend.transports.memory import MemoryTransport, memory_pair
 
+GAP = 0.01
+Bus = tuple[BusWorker[BusLink], MemoryTransport]
 FAST = BusPolicy(
-    gap=0.01,
     retries=2,
     retry_backoff=Backoff(0.001, 0.002, jitter=False),
     reconnect_backoff=Backoff(0.001, 0.002, jitter=False),
@@ -89,10 +90,10 @@ def exchange(payload: bytes, timeout: float = 0.2) -> Callable[[BusLink], Awaita
 
 
 @pytest.fixture
-async def bus() -> AsyncIterator[tuple[BusWorker, MemoryTransport]]:
+async def bus() -> AsyncIterator[Bus]:
     headend_end, device_end = memory_pair("bus-1")
     reopened = Reopened(headend_end)
-    worker = BusWorker("bus-1", reopened, FAST)
+    worker = BusWorker("bus-1", BusLink(reopened, gap=GAP), FAST)
     async with asyncio.TaskGroup() as group:
         device = group.create_task(echo_device(device_end, reopened))
         runner = group.create_task(worker.run())
@@ -102,7 +103,7 @@ async def bus() -> AsyncIterator[tuple[BusWorker, MemoryTransport]]:
         device.cancel()
 
 
-async def test_one_request_in_flight(bus: tuple[BusWorker, MemoryTransport]) -> None:
+async def test_one_request_in_flight(bus: Bus) -> None:
     worker, _ = bus
     in_flight = 0
     peak = 0
@@ -131,7 +132,7 @@ async def test_one_request_in_flight(bus: tuple[BusWorker, MemoryTransport]) -> 
 
 async def test_control_lane_goes_first() -> None:
     headend_end, device_end = memory_pair("bus-2")
-    worker = BusWorker("bus-2", headend_end, FAST)
+    worker = BusWorker("bus-2", BusLink(headend_end, gap=GAP), FAST)
     order: list[str] = []
 
     def noted(label: str) -> Callable[[BusLink], Awaitable[bytes]]:
@@ -156,7 +157,7 @@ async def test_control_lane_goes_first() -> None:
     assert order == ["trip", "b0", "t0", "t1", "t2"]
 
 
-async def test_dropped_reply_is_retried(bus: tuple[BusWorker, MemoryTransport]) -> None:
+async def test_dropped_reply_is_retried(bus: Bus) -> None:
     worker, device_end = bus
     device_end.faults.next_write(Drop())
     reply = await worker.call(Lane.BILLING, "energy", exchange(b"e", timeout=0.05))
@@ -164,7 +165,9 @@ async def test_dropped_reply_is_retried(bus: tuple[BusWorker, MemoryTransport]) 
     assert worker.stats.retries == 1
 
 
-async def test_gives_up_after_retries_with_reason(bus: tuple[BusWorker, MemoryTransport]) -> None:
+async def test_gives_up_after_retries_with_reason(
+    bus: Bus,
+) -> None:
     worker, device_end = bus
     device_end.faults.every_write(Drop())
     with pytest.raises(ReadFailed) as info:
@@ -175,7 +178,7 @@ async def test_gives_up_after_retries_with_reason(bus: tuple[BusWorker, MemoryTr
 
 
 async def test_non_retryable_failure_is_not_retried(
-    bus: tuple[BusWorker, MemoryTransport],
+    bus: Bus,
 ) -> None:
     worker, _ = bus
     attempts = 0
@@ -190,7 +193,9 @@ async def test_non_retryable_failure_is_not_retried(
     assert attempts == 1
 
 
-async def test_reconnects_after_the_gateway_drops(bus: tuple[BusWorker, MemoryTransport]) -> None:
+async def test_reconnects_after_the_gateway_drops(
+    bus: Bus,
+) -> None:
     worker, device_end = bus
     assert await worker.call(Lane.TELEMETRY, "a", exchange(b"a")) == b"ok:a"
     device_end.faults.next_write(Disconnect())
@@ -202,23 +207,23 @@ async def test_reconnects_after_the_gateway_drops(bus: tuple[BusWorker, MemoryTr
     assert worker.connected
 
 
-async def test_inter_frame_gap_is_kept(bus: tuple[BusWorker, MemoryTransport]) -> None:
+async def test_inter_frame_gap_is_kept(bus: Bus) -> None:
     worker, _ = bus
     for n in range(3):
         await worker.call(Lane.TELEMETRY, "g", exchange(b"g%d" % n))
-    traffic = list(worker.link.traffic)
+    traffic = list(worker.connection.traffic)
     turnarounds = [
         (after.at - before.at).total_seconds()
         for before, after in itertools.pairwise(traffic)
         if before.direction is Direction.RX and after.direction is Direction.TX
     ]
     assert len(turnarounds) == 2
-    assert min(turnarounds) >= FAST.gap * 0.9
+    assert min(turnarounds) >= GAP * 0.9
 
 
 async def test_close_fails_queued_jobs() -> None:
     headend_end, _ = memory_pair("bus-3")
-    worker = BusWorker("bus-3", headend_end, FAST)
+    worker = BusWorker("bus-3", BusLink(headend_end, gap=GAP), FAST)
     queued = worker.submit(Lane.TELEMETRY, "late", exchange(b"x"))
     worker.close()
     await worker.run()
