@@ -6,8 +6,10 @@ validate, a request for a quantity the map does not have, or registers that cann
 
 from __future__ import annotations
 
+from protocols.errors import ProtocolError
 
-class ModbusProtocolError(Exception):
+
+class ModbusProtocolError(ProtocolError):
     """Root of every error raised by :mod:`protocols.modbus`."""
 
 

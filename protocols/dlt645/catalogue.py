@@ -1,0 +1,276 @@
+"""The data-identifier catalogue: DI -> name, format, unit, kind, loaded once from TOML.
+
+Adding a quantity is a row in ``catalogue.toml``, not code. The file is validated at load and
+every complaint names the file, the edition and the row, so a typo fails at import time in CI
+rather than as a wrong value in the field.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+
+from protocols.dlt645.control import Standard
+from protocols.dlt645.errors import (
+    CatalogueError,
+    EncodeError,
+    UnexpectedMessage,
+    UnknownIdentifier,
+)
+from protocols.dlt645.values import Encoding, NotAvailable, Value, ValueFormat
+
+CATALOGUE_FILE = "catalogue.toml"
+KINDS = frozenset({"energy", "instant", "frozen", "state"})
+"""The values of headend.readings.ReadingKind (kept here so protocols does not import headend)."""
+
+_TABLES = {Standard.DLT645_2007: "dlt645_2007", Standard.DLT645_1997: "dlt645_1997"}
+_KEYS = frozenset(
+    {"di", "name", "format", "unit", "kind", "signed", "members", "history", "encoding", "flags"}
+)
+
+Decoded = Value | Mapping[str, Value]
+"""A single item decodes to a ``Value``; a block to its members by name."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataItem:
+    """One catalogue row: how to read and write one data identifier."""
+
+    di: int
+    name: str
+    format: ValueFormat
+    unit: str
+    kind: str
+    standard: Standard
+    members: tuple[str, ...] = ()
+    history: int = 0
+    flags: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def is_block(self) -> bool:
+        return bool(self.members)
+
+    @property
+    def length(self) -> int:
+        """Bytes of the full reply payload (every member of a block)."""
+        return self.format.length * max(1, len(self.members))
+
+    @property
+    def decimals(self) -> int:
+        return self.format.decimals
+
+    @property
+    def signed(self) -> bool:
+        return self.format.signed
+
+    def label(self) -> str:
+        """The DI as printed in the standard's tables, for messages and logs."""
+        return f"{self.di:0{2 * self.standard.di_length}X}"
+
+    def di_for(self, period: int) -> int:
+        """The identifier of this item ``period`` periods ago (1..history), e.g. 2 days ago."""
+        if not 1 <= period <= self.history:
+            raise EncodeError(
+                f"DI {self.label()} ({self.name}): period {period} not 1..{self.history}"
+            )
+        return (self.di & ~0xFF) | period
+
+    def decode(self, payload: bytes) -> Decoded:
+        """The value(s) in a reply payload (plain bytes, DI already removed).
+
+        A block may come back shorter than the catalogue's list (a meter with fewer tariffs
+        sends fewer members); only the members present are returned.
+        """
+        size = self.format.length
+        if self.is_block:
+            count, rest = divmod(len(payload), size)
+            if rest or not 1 <= count <= len(self.members):
+                raise UnexpectedMessage(
+                    f"DI {self.label()} ({self.name}): {len(payload)} bytes is not 1..."
+                    f"{len(self.members)} values of {size} bytes: {payload.hex(' ')}"
+                )
+            return MappingProxyType(
+                {
+                    name: self.format.decode(payload[i * size : (i + 1) * size])
+                    for i, name in enumerate(self.members[:count])
+                }
+            )
+        if len(payload) != size:
+            raise UnexpectedMessage(
+                f"DI {self.label()} ({self.name}): expected {size} bytes, got {len(payload)}: "
+                f"{payload.hex(' ')}"
+            )
+        return self.format.decode(payload)
+
+    def encode(self, value: Decoded) -> bytes:
+        """The reply payload for ``value`` (what a simulated meter sends)."""
+        if not self.is_block:
+            if isinstance(value, Mapping):
+                raise EncodeError(f"DI {self.label()} ({self.name}): one value, not a mapping")
+            return self.format.encode(value)
+        if not isinstance(value, Mapping):
+            raise EncodeError(f"DI {self.label()} ({self.name}): a block needs values by name")
+        unknown = value.keys() - set(self.members)
+        if unknown:
+            raise EncodeError(f"DI {self.label()} ({self.name}): no members {sorted(unknown)}")
+        return b"".join(
+            self.format.encode(value.get(name, NotAvailable("not simulated")))
+            for name in self.members
+        )
+
+    def decode_flags(self, word: int) -> dict[str, bool]:
+        """The named bits of a status word."""
+        return {name: bool(word >> bit & 1) for name, bit in self.flags.items()}
+
+
+class Catalogue:
+    """The items of one edition, by identifier and by name."""
+
+    def __init__(self, standard: Standard, items: list[DataItem]) -> None:
+        self.standard = standard
+        self._by_di = {item.di: item for item in items}
+        self._by_name = {item.name: item for item in items}
+
+    def __iter__(self) -> Iterator[DataItem]:
+        return iter(self._by_di.values())
+
+    def __len__(self) -> int:
+        return len(self._by_di)
+
+    def __contains__(self, di: object) -> bool:
+        return isinstance(di, int) and self._find(di) is not None
+
+    def lookup(self, di: int) -> DataItem:
+        """The item for ``di``; history items match any period 01..history."""
+        item = self._find(di)
+        if item is None:
+            width = 2 * self.standard.di_length
+            raise UnknownIdentifier(
+                f"DI {di:0{width}X} is not in the DL/T 645-{self.standard.value} catalogue"
+            )
+        return item
+
+    def by_name(self, name: str) -> DataItem:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownIdentifier(
+                f"quantity {name!r} is not in the DL/T 645-{self.standard.value} catalogue"
+            ) from None
+
+    def _find(self, di: int) -> DataItem | None:
+        item = self._by_di.get(di)
+        if item is not None:
+            return item
+        base = self._by_di.get((di & ~0xFF) | 1)
+        if base is not None and 1 <= di & 0xFF <= base.history:
+            return base
+        return None
+
+
+@cache
+def catalogue(standard: Standard = Standard.DLT645_2007) -> Catalogue:
+    """The catalogue of one edition, loaded and validated on first use."""
+    text = resources.files(__package__).joinpath(CATALOGUE_FILE).read_text(encoding="utf-8")
+    return load_catalogue(text, standard, source=CATALOGUE_FILE)
+
+
+def decode_value(di: int, payload: bytes, standard: Standard = Standard.DLT645_2007) -> Decoded:
+    """Decode a read reply's payload; unusable content gives ``NotAvailable``, not an error."""
+    return catalogue(standard).lookup(di).decode(payload)
+
+
+def encode_value(di: int, value: Decoded, standard: Standard = Standard.DLT645_2007) -> bytes:
+    """The payload a meter sends for ``value`` (the simulator's side of ``decode_value``)."""
+    return catalogue(standard).lookup(di).encode(value)
+
+
+def load_catalogue(text: str, standard: Standard, source: str) -> Catalogue:
+    """Parse and check catalogue TOML; errors name ``source``, the table and the row."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(f"{source}: not valid TOML: {exc}") from None
+    table = _TABLES[standard]
+    rows = document.get(table)
+    if not isinstance(rows, list):
+        raise CatalogueError(f"{source}: missing array {table!r}")
+    items = [_item(row, standard, f"{source}: {table}[{index}]") for index, row in enumerate(rows)]
+    _check_unique(items, source, table)
+    return Catalogue(standard, items)
+
+
+def _item(row: Any, standard: Standard, where: str) -> DataItem:
+    if not isinstance(row, dict):
+        raise CatalogueError(f"{where}: must be a table")
+    unknown = row.keys() - _KEYS
+    if unknown:
+        raise CatalogueError(f"{where}: unknown keys {sorted(unknown)}")
+    where = f"{where} (di {row.get('di')!r})"
+    di_text = _get(row, "di", str, where)
+    width = 2 * standard.di_length
+    try:
+        if len(di_text) != width:
+            raise ValueError
+        di = int(di_text, 16)
+    except ValueError:
+        raise CatalogueError(f"{where}: key 'di' must be {width} hex digits") from None
+    kind = _get(row, "kind", str, where)
+    if kind not in KINDS:
+        raise CatalogueError(f"{where}: key 'kind' must be one of {sorted(KINDS)}")
+    try:
+        value_format = ValueFormat(
+            _get(row, "format", str, where),
+            Encoding(row.get("encoding", Encoding.BCD.value)),
+            signed=_get(row, "signed", bool, where, default=False),
+        )
+    except ValueError as exc:
+        raise CatalogueError(f"{where}: keys 'format'/'encoding'/'signed': {exc}") from None
+    members = _get(row, "members", list, where, default=[])
+    if not all(isinstance(name, str) for name in members):
+        raise CatalogueError(f"{where}: key 'members' must list names")
+    history = _get(row, "history", int, where, default=0)
+    if history and not (di & 0xFF == 1 and 1 <= history <= 0xFE):
+        raise CatalogueError(f"{where}: key 'history' needs a DI ending in 01 and 1..254")
+    flags = _get(row, "flags", dict, where, default={})
+    bits = 8 * value_format.length
+    if flags and (
+        value_format.encoding is not Encoding.BITS
+        or not all(isinstance(bit, int) and 0 <= bit < bits for bit in flags.values())
+    ):
+        raise CatalogueError(f"{where}: key 'flags' needs a bit field and bits 0..{bits - 1}")
+    return DataItem(
+        di=di,
+        name=_get(row, "name", str, where),
+        format=value_format,
+        unit=_get(row, "unit", str, where),
+        kind=kind,
+        standard=standard,
+        members=tuple(members),
+        history=history,
+        flags=MappingProxyType(dict(flags)),
+    )
+
+
+def _get(row: dict[str, Any], key: str, kind: type[Any], where: str, default: Any = None) -> Any:
+    value = row.get(key, default)
+    if value is None:
+        raise CatalogueError(f"{where}: missing key {key!r}")
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise CatalogueError(f"{where}: key {key!r} must be a {kind.__name__}")
+    return value
+
+
+def _check_unique(items: list[DataItem], source: str, table: str) -> None:
+    seen_di: set[int] = set()
+    seen_names: set[str] = set()
+    for item in items:
+        if item.di in seen_di or item.name in seen_names:
+            raise CatalogueError(f"{source}: {table}: DI {item.label()} or {item.name!r} twice")
+        seen_di.add(item.di)
+        seen_names.add(item.name)

@@ -1,0 +1,186 @@
+"""Value formats of the data identifiers ("XXXXXX.XX", "YYMMDDhhmm", ...) as codecs.
+
+A format string from the standard's tables is parsed once into a ``ValueFormat`` that knows
+its byte length and decimals, so the catalogue stays data and no DI needs its own code.
+Unreadable content (invalid BCD, the all-0xFF fill meters send for unsupported items, an
+impossible date) decodes to ``NotAvailable`` rather than raising: one odd register must not
+fail a whole poll, and the head-end turns it into a MISSING reading with a reason.
+
+Meter clocks carry no time zone: times decode to naive wall-clock values in the meter's own
+zone, which only the head-end's configuration knows.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from protocols.dlt645.errors import EncodeError
+
+
+@dataclass(frozen=True, slots=True)
+class NotAvailable:
+    """The meter answered but the value cannot be used; ``reason`` says why."""
+
+    reason: str
+
+
+Value = int | float | date | time | datetime | NotAvailable
+"""What one decoded item can be."""
+
+
+class Encoding(enum.StrEnum):
+    BCD = "bcd"
+    """Packed decimal digits, least significant byte first (almost every item)."""
+    BITS = "bits"
+    """Binary flags, least significant byte first (status words)."""
+
+
+_NUMERIC = re.compile(r"[XN]+(?:\.[XN]+)?")
+_CLOCK = re.compile(r"(?:YY|MM|DD|WW|hh|mm|ss)+")
+_SIGN_BIT = 0x80
+_DATE_FIELDS = frozenset({"YY", "MM", "DD"})
+_TIME_FIELDS = frozenset({"hh", "mm", "ss"})
+
+
+@dataclass(frozen=True, slots=True)
+class ValueFormat:
+    """A parsed format: numeric (``XXX.X``), clock (``YYMMDDhhmm``) or bit field."""
+
+    pattern: str
+    encoding: Encoding = Encoding.BCD
+    signed: bool = False
+
+    def __post_init__(self) -> None:
+        if not (_NUMERIC.fullmatch(self.pattern) or _CLOCK.fullmatch(self.pattern)):
+            raise ValueError(f"format {self.pattern!r}: neither X/N digits nor a clock pattern")
+        if self.encoding is Encoding.BITS and (self.signed or not self.is_numeric):
+            raise ValueError(f"format {self.pattern!r}: a bit field is unsigned X digits")
+        if self.signed and not self.is_numeric:
+            raise ValueError(f"format {self.pattern!r}: only numbers can be signed")
+
+    @property
+    def is_numeric(self) -> bool:
+        return _NUMERIC.fullmatch(self.pattern) is not None
+
+    @property
+    def digits(self) -> int:
+        return len(self.pattern.replace(".", ""))
+
+    @property
+    def length(self) -> int:
+        """Bytes on the wire; an odd digit count ("XXX", 1997 voltages) has a zero pad digit."""
+        return (self.digits + 1) // 2
+
+    @property
+    def decimals(self) -> int:
+        fraction = self.pattern.partition(".")[2]
+        return len(fraction)
+
+    @property
+    def clock_fields(self) -> tuple[str, ...]:
+        """Clock fields in wire order (the pattern is written most significant first)."""
+        return tuple(reversed([self.pattern[i : i + 2] for i in range(0, len(self.pattern), 2)]))
+
+    def decode(self, raw: bytes) -> Value:
+        """The value of exactly ``length`` plain (already -0x33) bytes."""
+        if len(raw) != self.length:
+            raise ValueError(f"format {self.pattern}: need {self.length} bytes, got {len(raw)}")
+        if raw and all(byte == 0xFF for byte in raw):
+            return NotAvailable("not available: 0xFF fill")
+        if self.encoding is Encoding.BITS:
+            return int.from_bytes(raw, "little")
+        if self.is_numeric:
+            return self._decode_number(raw)
+        return self._decode_clock(raw)
+
+    def encode(self, value: Value) -> bytes:
+        """Plain bytes for ``value``; ``NotAvailable`` gives the 0xFF fill."""
+        if isinstance(value, NotAvailable):
+            return b"\xff" * self.length
+        if self.encoding is Encoding.BITS:
+            return self._encode_bits(value)
+        if self.is_numeric:
+            return self._encode_number(value)
+        return self._encode_clock(value)
+
+    def _decode_number(self, raw: bytes) -> Value:
+        negative = False
+        wire = bytearray(raw)
+        if self.signed:
+            negative = bool(wire[-1] & _SIGN_BIT)
+            wire[-1] &= ~_SIGN_BIT & 0xFF
+        text = bytes(reversed(wire)).hex()
+        if not text.isdigit():
+            return NotAvailable(f"invalid BCD {raw.hex(' ')}")
+        magnitude = int(text)
+        scaled = -magnitude if negative else magnitude
+        return scaled / 10**self.decimals if self.decimals else scaled
+
+    def _encode_number(self, value: Value) -> bytes:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise EncodeError(f"format {self.pattern}: {value!r} is not a number")
+        scaled = round(value * 10**self.decimals)
+        sign_in_top_digit = self.signed and self.digits % 2 == 0
+        limit = 8 * 10 ** (self.digits - 1) if sign_in_top_digit else 10**self.digits
+        if abs(scaled) >= limit or (scaled < 0 and not self.signed):
+            raise EncodeError(f"format {self.pattern}: {value!r} does not fit")
+        wire = bytearray(reversed(bytes.fromhex(f"{abs(scaled):0{2 * self.length}d}")))
+        if scaled < 0:
+            wire[-1] |= _SIGN_BIT
+        return bytes(wire)
+
+    def _encode_bits(self, value: Value) -> bytes:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise EncodeError(f"bit field {self.pattern}: {value!r} is not an int")
+        if not 0 <= value < 1 << (8 * self.length):
+            raise EncodeError(f"bit field {self.pattern}: {value!r} does not fit")
+        return value.to_bytes(self.length, "little")
+
+    def _decode_clock(self, raw: bytes) -> Value:
+        text = raw.hex()
+        if not text.isdigit():
+            return NotAvailable(f"invalid BCD {raw.hex(' ')}")
+        fields = {name: int(text[2 * i : 2 * i + 2]) for i, name in enumerate(self.clock_fields)}
+        try:
+            day = date(2000 + fields["YY"], fields["MM"], fields["DD"]) if "YY" in fields else None
+            clock = (
+                time(fields.get("hh", 0), fields.get("mm", 0), fields.get("ss", 0))
+                if _TIME_FIELDS & fields.keys()
+                else None
+            )
+        except (KeyError, ValueError):
+            return NotAvailable(f"not a valid date/time: {raw.hex(' ')}")
+        if day is not None and clock is not None:
+            return datetime.combine(day, clock)
+        if day is not None:
+            return day
+        assert clock is not None  # the pattern holds date or time fields
+        return clock
+
+    def _encode_clock(self, value: Value) -> bytes:
+        fields = set(self.clock_fields)
+        wanted: type[date | time] = (
+            datetime
+            if fields & _DATE_FIELDS and fields & _TIME_FIELDS
+            else date
+            if fields & _DATE_FIELDS
+            else time
+        )
+        if not isinstance(value, wanted) or (wanted is date and isinstance(value, datetime)):
+            raise EncodeError(f"format {self.pattern}: need a {wanted.__name__}, got {value!r}")
+        parts: dict[str, int] = {}
+        if isinstance(value, date):
+            if not 2000 <= value.year <= 2099:
+                raise EncodeError(f"format {self.pattern}: year {value.year} not 2000..2099")
+            parts |= {
+                "YY": value.year % 100,
+                "MM": value.month,
+                "DD": value.day,
+                "WW": (value.weekday() + 1) % 7,
+            }
+        if isinstance(value, datetime | time):
+            parts |= {"hh": value.hour, "mm": value.minute, "ss": value.second}
+        return bytes.fromhex("".join(f"{parts[name]:02d}" for name in self.clock_fields))
