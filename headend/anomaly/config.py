@@ -1,0 +1,253 @@
+"""Thresholds and timings of the anomaly rules, validated when loaded.
+
+Defaults come from GB/T 12325-2008 (supply voltage deviation), GB/T 15543-2008 (three-phase
+voltage unbalance) and distribution practice (transformer heavy load 80 %, overload 100 %,
+current unbalance 15 %, low-voltage user below the limit for over an hour). One ``AnomalyConfig``
+describes one site; sites with other limits load their own from TOML.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from headend.anomaly.errors import AnomalyConfigError
+from headend.anomaly.events import AnomalyKind
+from headend.readings import FailureReason
+
+
+@dataclass(frozen=True, slots=True)
+class VoltageBand:
+    """Allowed supply voltage band around a nominal phase voltage, in percent of nominal."""
+
+    nominal_v: float
+    lower_pct: float
+    upper_pct: float
+
+    @property
+    def low_v(self) -> float:
+        return self.nominal_v * (1.0 - self.lower_pct / 100.0)
+
+    @property
+    def high_v(self) -> float:
+        return self.nominal_v * (1.0 + self.upper_pct / 100.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How long a condition must hold before it is raised and stay normal before it clears.
+
+    Together with the raise/clear thresholds this is what keeps noise from flapping events.
+    """
+
+    min_duration_s: float
+    clear_after_s: float
+
+
+DEFAULT_TIMINGS: Mapping[AnomalyKind, Timing] = MappingProxyType(
+    {
+        AnomalyKind.VOLTAGE_LOW: Timing(60.0, 300.0),
+        AnomalyKind.VOLTAGE_HIGH: Timing(60.0, 300.0),
+        AnomalyKind.VOLTAGE_LOW_SUSTAINED: Timing(3600.0, 900.0),
+        AnomalyKind.HEAVY_LOAD: Timing(7200.0, 900.0),
+        AnomalyKind.OVERLOAD: Timing(3600.0, 900.0),
+        AnomalyKind.CURRENT_UNBALANCE: Timing(3600.0, 900.0),
+        AnomalyKind.VOLTAGE_UNBALANCE: Timing(600.0, 600.0),
+        AnomalyKind.OUTAGE: Timing(0.0, 120.0),
+        AnomalyKind.COMMUNICATION_FAULT: Timing(0.0, 300.0),
+        AnomalyKind.ENERGY_BACKWARDS: Timing(0.0, 0.0),
+        AnomalyKind.ENERGY_JUMP: Timing(0.0, 0.0),
+        AnomalyKind.REVERSE_ENERGY: Timing(0.0, 0.0),
+        AnomalyKind.CLOCK_DRIFT: Timing(0.0, 0.0),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyConfig:
+    """Every threshold of every rule. Fractions are 0..1 (0.8 = 80 %)."""
+
+    single_phase: VoltageBand = VoltageBand(220.0, 10.0, 7.0)
+    """GB/T 12325-2008: 220 V single-phase supply, +7 % / -10 % (198-235.4 V)."""
+    three_phase: VoltageBand = VoltageBand(220.0, 7.0, 7.0)
+    """GB/T 12325-2008: 380 V three-phase, +-7 %; judged on the 220 V phase voltages."""
+    voltage_hysteresis_v: float = 2.0
+    """A low (high) voltage clears only once back this far inside the band."""
+    zero_voltage_v: float = 10.0
+    """At or below this on every phase a meter reports 'no supply', not 'low voltage'."""
+
+    group_low_fraction: float = 0.2
+    """A transformer or building is low when this share of its meters is below the limit ..."""
+    group_low_clear_fraction: float = 0.1
+    """... and stops being low when fewer than this share are."""
+
+    heavy_load_rate: float = 0.8
+    overload_rate: float = 1.0
+    load_hysteresis: float = 0.05
+    assumed_power_factor: float = 0.95
+    """Active power is converted to apparent power with this when the terminal gives only kW."""
+    min_meter_coverage: float = 0.5
+    """Summing meters gives a load only when at least this share of them answered."""
+
+    current_unbalance_limit: float = 0.15
+    """(Imax - Imin) / Imax of the transformer's phase currents (practice for Yyn0)."""
+    current_unbalance_hysteresis: float = 0.03
+    unbalance_min_load_rate: float = 0.1
+    """Below this share of rated current unbalance is not judged: light loads are always uneven."""
+    voltage_unbalance_limit: float = 0.02
+    """GB/T 15543-2008 normal limit 2 % (4 % short-time), approximated from phase magnitudes."""
+    voltage_unbalance_hysteresis: float = 0.005
+
+    outage_fraction: float = 0.5
+    """This share of a transformer's meters silent or at zero volts is one transformer outage."""
+    outage_clear_fraction: float = 0.2
+    outage_min_meters: float = 3.0
+    silent_reasons: tuple[str, ...] = (FailureReason.TIMEOUT.value,)
+    """Failure reasons meaning 'nobody answered': a dead or unpowered meter looks like this."""
+    link_reasons: tuple[str, ...] = (FailureReason.CONNECTION_LOST.value,)
+    """Failure reasons meaning 'the channel to the meter is down' (DTU, concentrator, gateway)."""
+
+    energy_tolerance_kwh: float = 0.01
+    """Register rounding: steps smaller than this are neither backwards nor reverse energy."""
+    single_phase_max_kw: float = 13.2
+    """Most a single-phase meter can pass (60 A at 220 V); more energy than this is a jump."""
+    three_phase_max_kw: float = 66.0
+    """Most a three-phase meter can pass (100 A at 220 V on three phases)."""
+    clock_drift_limit_s: float = 300.0
+    """Meter clocks further off than this (5 min) need a time sync and distort frozen data."""
+
+    timings: Mapping[AnomalyKind, Timing] = field(default_factory=lambda: DEFAULT_TIMINGS)
+
+    def __post_init__(self) -> None:
+        for band_name in ("single_phase", "three_phase"):
+            band: VoltageBand = getattr(self, band_name)
+            if not (band.nominal_v > 0 and 0 <= band.lower_pct < 100 and band.upper_pct >= 0):
+                raise AnomalyConfigError(f"{band_name}: band {band} is not a valid voltage band")
+        for name in _FRACTIONS:
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise AnomalyConfigError(f"{name}: {value} is not a fraction between 0 and 1")
+        for name in _NON_NEGATIVE:
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0.0):
+                raise AnomalyConfigError(f"{name}: {value} must be a finite number >= 0")
+        if not 0.0 < self.assumed_power_factor <= 1.0:
+            raise AnomalyConfigError(
+                f"assumed_power_factor: {self.assumed_power_factor} must be in (0, 1]"
+            )
+        if self.group_low_clear_fraction > self.group_low_fraction:
+            raise AnomalyConfigError("group_low_clear_fraction: must not exceed group_low_fraction")
+        if self.outage_clear_fraction > self.outage_fraction:
+            raise AnomalyConfigError("outage_clear_fraction: must not exceed outage_fraction")
+        if self.heavy_load_rate > self.overload_rate:
+            raise AnomalyConfigError("heavy_load_rate: must not exceed overload_rate")
+        merged = dict(DEFAULT_TIMINGS)
+        merged.update(self.timings)
+        for kind, timing in merged.items():
+            if not (timing.min_duration_s >= 0 and timing.clear_after_s >= 0):
+                raise AnomalyConfigError(f"timings.{kind}: durations must be >= 0, got {timing}")
+        object.__setattr__(self, "timings", MappingProxyType(merged))
+
+    def timing(self, kind: AnomalyKind) -> Timing:
+        return self.timings[kind]
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "<mapping>") -> AnomalyConfig:
+        """Build from parsed TOML; unknown or mistyped keys are errors naming key and source."""
+        hints = typing.get_type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        known = {f.name for f in fields(cls)}
+        for key, raw in data.items():
+            if key not in known:
+                raise AnomalyConfigError(f"{source}: unknown key {key!r}")
+            if key == "timings":
+                kwargs[key] = _timings_from(raw, source)
+            elif is_dataclass(hints[key]):
+                kwargs[key] = _dataclass_from(hints[key], raw, f"{source}: {key}")
+            elif key in ("silent_reasons", "link_reasons"):
+                if not (isinstance(raw, list) and all(isinstance(r, str) for r in raw)):
+                    raise AnomalyConfigError(f"{source}: {key} must be a list of strings")
+                kwargs[key] = tuple(raw)
+            else:
+                kwargs[key] = _number(raw, f"{source}: {key}")
+        try:
+            return cls(**kwargs)
+        except AnomalyConfigError as exc:
+            raise AnomalyConfigError(f"{source}: {exc}") from None
+
+
+def load_config(path: Path, table: str = "anomaly") -> AnomalyConfig:
+    """Read ``[anomaly]`` (or another table) from a TOML file; a missing table means defaults."""
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise AnomalyConfigError(f"{path}: not valid TOML: {exc}") from None
+    section = document.get(table, {})
+    if not isinstance(section, dict):
+        raise AnomalyConfigError(f"{path}: [{table}] must be a table")
+    return AnomalyConfig.from_mapping(section, f"{path} [{table}]")
+
+
+_FRACTIONS = (
+    "group_low_fraction",
+    "group_low_clear_fraction",
+    "heavy_load_rate",
+    "load_hysteresis",
+    "min_meter_coverage",
+    "current_unbalance_limit",
+    "current_unbalance_hysteresis",
+    "unbalance_min_load_rate",
+    "voltage_unbalance_limit",
+    "voltage_unbalance_hysteresis",
+    "outage_fraction",
+    "outage_clear_fraction",
+)
+_NON_NEGATIVE = (
+    "voltage_hysteresis_v",
+    "zero_voltage_v",
+    "overload_rate",
+    "outage_min_meters",
+    "energy_tolerance_kwh",
+    "single_phase_max_kw",
+    "three_phase_max_kw",
+    "clock_drift_limit_s",
+)
+
+
+def _number(raw: object, where: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise AnomalyConfigError(f"{where}: expected a number, got {raw!r}")
+    return float(raw)
+
+
+def _dataclass_from(kind: Any, raw: object, where: str) -> Any:
+    if not isinstance(raw, Mapping):
+        raise AnomalyConfigError(f"{where}: expected a table, got {raw!r}")
+    names = {f.name for f in fields(kind)}
+    unknown = set(raw) - names
+    if unknown:
+        raise AnomalyConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
+    missing = names - set(raw)
+    if missing:
+        raise AnomalyConfigError(f"{where}: missing key(s) {sorted(missing)}")
+    return kind(**{name: _number(raw[name], f"{where}.{name}") for name in names})
+
+
+def _timings_from(raw: object, source: str) -> dict[AnomalyKind, Timing]:
+    if not isinstance(raw, Mapping):
+        raise AnomalyConfigError(f"{source}: timings must be a table of tables")
+    result: dict[AnomalyKind, Timing] = {}
+    for name, table in raw.items():
+        try:
+            kind = AnomalyKind(name)
+        except ValueError:
+            raise AnomalyConfigError(f"{source}: timings.{name} is not an anomaly kind") from None
+        result[kind] = _dataclass_from(Timing, table, f"{source}: timings.{name}")
+    return result

@@ -1,0 +1,24 @@
+"""Errors of the anomaly package, under one root.
+
+``AnomalyConfigError`` and ``FleetLayoutError`` mean *we* (the site configuration or the code
+building the fleet) got something wrong; ``ReadingRejectedError`` means a reading handed to the
+detector cannot be interpreted, which points at the collector that produced it.
+"""
+
+from __future__ import annotations
+
+
+class AnomalyError(Exception):
+    """Root of every error raised by ``headend.anomaly``."""
+
+
+class AnomalyConfigError(AnomalyError, ValueError):
+    """A threshold or timing in the anomaly configuration is missing, mistyped or out of range."""
+
+
+class FleetLayoutError(AnomalyError, ValueError):
+    """The fleet description (meters, transformers, buildings) is inconsistent."""
+
+
+class ReadingRejectedError(AnomalyError, ValueError):
+    """A reading for a known meter cannot be used (e.g. a unit we cannot convert)."""

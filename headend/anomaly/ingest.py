@@ -1,0 +1,136 @@
+"""Writes head-end readings into the fleet snapshot arrays, in place.
+
+Which quantity lands in which array, and how units convert, is a table: collectors of every
+protocol emit the same catalogue names. Instantaneous values are only taken when read now
+(``ACTUAL``); a failed read blanks the value so a stale number never triggers a rule. Energy
+registers keep the last two good reads, in time order, so steps can be judged.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from headend.anomaly.errors import ReadingRejectedError
+from headend.anomaly.fleet import FleetSnapshot, failure_code
+from headend.readings import Quality, Reading, ReadingKind
+
+
+class Target(enum.Enum):
+    """Where a quantity goes in the snapshot."""
+
+    VOLTAGE = "voltage"
+    CURRENT = "current"
+    POWER = "power"
+    ENERGY_IMPORT = "energy_import"
+    ENERGY_EXPORT = "energy_export"
+    CLOCK = "clock"
+    CLOCK_DRIFT = "clock_drift"
+
+
+QUANTITIES: Mapping[str, tuple[Target, int]] = MappingProxyType(
+    {
+        "voltage_a": (Target.VOLTAGE, 0),
+        "voltage_b": (Target.VOLTAGE, 1),
+        "voltage_c": (Target.VOLTAGE, 2),
+        "current_a": (Target.CURRENT, 0),
+        "current_b": (Target.CURRENT, 1),
+        "current_c": (Target.CURRENT, 2),
+        "power_active_total": (Target.POWER, 0),
+        "energy_active_import_total": (Target.ENERGY_IMPORT, 0),
+        "energy_active_export_total": (Target.ENERGY_EXPORT, 0),
+        "clock": (Target.CLOCK, 0),
+        "clock_drift": (Target.CLOCK_DRIFT, 0),
+    }
+)
+"""Catalogue name -> (target, phase column). ``clock`` is the meter's clock in UNIX seconds."""
+
+UNIT_SCALE: Mapping[Target, Mapping[str, float]] = MappingProxyType(
+    {
+        Target.VOLTAGE: {"V": 1.0, "kV": 1000.0},
+        Target.CURRENT: {"A": 1.0, "mA": 0.001, "kA": 1000.0},
+        Target.POWER: {"kW": 1.0, "W": 0.001, "MW": 1000.0},
+        Target.ENERGY_IMPORT: {"kWh": 1.0, "Wh": 0.001, "MWh": 1000.0},
+        Target.ENERGY_EXPORT: {"kWh": 1.0, "Wh": 0.001, "MWh": 1000.0},
+        Target.CLOCK: {"s": 1.0},
+        Target.CLOCK_DRIFT: {"s": 1.0, "ms": 0.001},
+    }
+)
+"""Factor from each accepted unit to the unit the snapshot stores (V, A, kW, kWh, s)."""
+
+
+def _scaled(reading: Reading, target: Target) -> float | None:
+    """The value in snapshot units, or None for a failed read."""
+    if reading.value is None:
+        return None
+    try:
+        factor = UNIT_SCALE[target][reading.unit]
+    except KeyError:
+        raise ReadingRejectedError(
+            f"reading {reading.meter}/{reading.quantity}: unit {reading.unit!r} not one of "
+            f"{sorted(UNIT_SCALE[target])}"
+        ) from None
+    return reading.value * factor
+
+
+def apply_meter_reading(snap: FleetSnapshot, row: int, reading: Reading) -> bool:
+    """Put one meter reading into row ``row``; False if the quantity is not one the rules use."""
+    if reading.quality is Quality.MISSING:
+        snap.failure_code[row] = failure_code(reading.reason or "")
+    elif reading.quality in (Quality.ACTUAL, Quality.BACKFILLED):
+        snap.failure_code[row] = 0
+    entry = QUANTITIES.get(reading.quantity)
+    if entry is None or reading.kind is ReadingKind.FROZEN:
+        return False
+    target, column = entry
+    value = _scaled(reading, target)
+    if reading.quality is Quality.ESTIMATED:
+        return False
+    live = reading.quality is Quality.ACTUAL
+    stamp = reading.timestamp.timestamp()
+    if target is Target.VOLTAGE:
+        if value is None or live:
+            snap.voltage[column, row] = math.nan if value is None else value
+    elif target is Target.POWER:
+        if value is None or live:
+            snap.power_kw[row] = math.nan if value is None else value
+    elif target is Target.ENERGY_IMPORT:
+        if value is not None and not stamp <= snap.energy_import_time[row]:
+            snap.energy_import_prev_kwh[row] = snap.energy_import_kwh[row]
+            snap.energy_import_prev_time[row] = snap.energy_import_time[row]
+            snap.energy_import_kwh[row] = value
+            snap.energy_import_time[row] = stamp
+    elif target is Target.ENERGY_EXPORT:
+        if value is not None:
+            snap.energy_export_prev_kwh[row] = snap.energy_export_kwh[row]
+            snap.energy_export_kwh[row] = value
+    elif target is Target.CLOCK:
+        if value is None or live:
+            snap.clock_drift_s[row] = math.nan if value is None else value - stamp
+    elif target is Target.CLOCK_DRIFT:
+        if value is None or live:
+            snap.clock_drift_s[row] = math.nan if value is None else value
+    else:
+        return False
+    return True
+
+
+def apply_transformer_reading(snap: FleetSnapshot, row: int, reading: Reading) -> bool:
+    """Put one transformer-terminal reading into row ``row``; False if not used by the rules."""
+    entry = QUANTITIES.get(reading.quantity)
+    if entry is None or reading.quality not in (Quality.ACTUAL, Quality.MISSING):
+        return False
+    target, column = entry
+    value = _scaled(reading, target)
+    stored = math.nan if value is None else value
+    if target is Target.VOLTAGE:
+        snap.transformer_voltage[column, row] = stored
+    elif target is Target.CURRENT:
+        snap.transformer_current[column, row] = stored
+    elif target is Target.POWER:
+        snap.transformer_power_kw[row] = stored
+    else:
+        return False
+    return True
