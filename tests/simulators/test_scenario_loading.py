@@ -1,0 +1,129 @@
+"""Scenario files: bundled ones load; broken ones fail naming the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulators.scenario import SCENARIO_DIR, LoadKind, MeterModel, ScenarioError, load_scenario
+
+SMOKE_TEXT = (SCENARIO_DIR / "smoke.toml").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
+def test_bundled_scenarios_load(name: str) -> None:
+    scenario = load_scenario(name)
+    assert scenario.meters
+    assert len({m.address for m in scenario.meters}) == len(scenario.meters)
+    assert all(len(m.address) == 12 and m.address.isdigit() for m in scenario.meters)
+
+
+def test_meters_are_placed_and_dealt_over_phases() -> None:
+    scenario = load_scenario("retrofit-before")
+    households = [m for m in scenario.meters if m.kind is LoadKind.HOUSEHOLD]
+    assert len(households) == 252
+    assert {m.building for m in households} == {"B1", "B2", "B3", "B4", "B5"}
+    counts = {p: sum(m.phase == p for m in households) for p in "ABC"}
+    assert max(counts.values()) - min(counts.values()) <= 3
+    publics = [m for m in scenario.meters if m.kind is LoadKind.PUBLIC]
+    assert all(m.model is MeterModel.THREE_PHASE and m.phase is None for m in publics)
+    b3 = [m for m in households if m.building == "B3"]
+    assert b3[-1].distance_m > b3[0].distance_m
+    assert {b.baud for b in scenario.buses} == {2400}
+    assert len(scenario.meters_on_bus("bus-B1")) == 50 + 5 + 1
+
+
+def _broken(tmp_path: Path, old: str, new: str) -> Path:
+    assert old in SMOKE_TEXT, old
+    path = tmp_path / "broken.toml"
+    path.write_text(SMOKE_TEXT.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ('name = "smoke"\n', "", r"scenario\.name: missing required key"),
+        (
+            "rated_kva = 100",
+            'rated_kva = "big"',
+            r"transformers\[0\]\.rated_kva: expected a number",
+        ),
+        ("rated_kva = 100", "rated_kva = -5", r"transformers\[0\]\.rated_kva"),
+        (
+            'feeder = "F1"\ndistance_m = 150',
+            'feeder = "F9"\ndistance_m = 150',
+            r"buildings\[1\]\.feeder: unknown feeder 'F9'",
+        ),
+        (
+            'address_base = "000000000001"',
+            'address_base = "12345"',
+            r"buildings\[0\]\.address_base: expected 12 decimal digits",
+        ),
+        (
+            "households = 3\nev_piles",
+            "households = 3\nhousehold = 3\nev_piles",
+            r"buildings\[0\]: unknown key\(s\) household",
+        ),
+        ("ambient_c = 30", "ambient_c = 30\nfoo = 1", r"scenario: unknown key\(s\) foo"),
+        (
+            "start = 2026-07-15T00:00:00+08:00",
+            "start = 2026-07-15T00:00:00",
+            r"scenario\.start: expected a date-time with UTC offset",
+        ),
+        ("0.45, 0.38,", "0.45,", r"load\.household_profile_kw: expected a list"),
+        (
+            'parity = "E" }\n\n[[buildings]]',
+            'parity = "X" }\n\n[[buildings]]',
+            r"buildings\[0\]\.bus\.parity",
+        ),
+    ],
+)
+def test_errors_name_file_and_key(tmp_path: Path, old: str, new: str, where: str) -> None:
+    path = _broken(tmp_path, old, new)
+    with pytest.raises(ScenarioError, match=where) as caught:
+        load_scenario(path)
+    assert str(caught.value).startswith(str(path))
+
+
+@pytest.mark.parametrize(
+    ("fault", "where"),
+    [
+        ('kind = "melted"\nmeter = "S1-H001"', r"faults\[0\]\.kind: unknown fault kind 'melted'"),
+        ('kind = "no_reply"', r"faults\[0\]: needs exactly one of"),
+        ('kind = "no_reply"\nmeter = "X-1"', r"faults\[0\]\.meter: unknown meter 'X-1'"),
+        ('kind = "slow_reply"\nbus = "bus-S1"', r"faults\[0\]: slow_reply: needs 'delay_ms'"),
+        (
+            'kind = "no_reply"\nmeter = "S1-H001"\nstart = 2026-07-15T02:00:00+08:00\n'
+            "end = 2026-07-15T01:00:00+08:00",
+            r"faults\[0\]: no_reply: end .* is not after",
+        ),
+        (
+            'kind = "missing_frozen"\nmeter = "S1-H001"\ndays = ["yesterday"]',
+            r"faults\[0\]\.days: expected a list of dates",
+        ),
+        ('kind = "no_reply"\nmeter = "S1-H001"\ndelay = 5', r"faults\[0\]: unknown key\(s\) delay"),
+    ],
+)
+def test_fault_errors_name_file_and_key(tmp_path: Path, fault: str, where: str) -> None:
+    path = tmp_path / "faulty.toml"
+    path.write_text(f"{SMOKE_TEXT}\n[[faults]]\n{fault}\n")
+    with pytest.raises(ScenarioError, match=where) as caught:
+        load_scenario(path)
+    assert str(path) in str(caught.value)
+
+
+def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="cannot read"):
+        load_scenario(tmp_path / "absent.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[scenario\nname = 1")
+    with pytest.raises(ScenarioError, match=r"bad\.toml: not valid TOML"):
+        load_scenario(bad)
+
+
+def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
+    path = _broken(tmp_path, 'id = "S2"', 'id = "S1"')
+    with pytest.raises(ScenarioError, match="duplicate building id 'S1'"):
+        load_scenario(path)
