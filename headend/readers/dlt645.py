@@ -101,7 +101,9 @@ async def read_dlt645(
     readings: list[Reading] = []
     for planned in plan_dlt645(tuple(quantities), standard, use_blocks):
         try:
-            payload = await read_payload(link, address, planned.item.di, standard, reply_timeout=reply_timeout)
+            payload = await read_payload(
+                link, address, planned.item.di, standard, reply_timeout=reply_timeout
+            )
         except ReadFailed as exc:
             if exc.reason is not FailureReason.ERROR_RESPONSE:
                 raise

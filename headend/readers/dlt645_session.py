@@ -97,7 +97,8 @@ async def read_payload(
 ) -> bytes:
     """The whole payload of one data identifier, following multi-frame replies."""
     label = f"DI {di:0{2 * standard.di_length}X}"
-    reply = await exchange(link, ReadRequest(address, di, standard).to_frame(), reply_timeout=reply_timeout)
+    request = ReadRequest(address, di, standard).to_frame()
+    reply = await exchange(link, request, reply_timeout=reply_timeout)
     payload = b""
     for seq in range(1, MAX_FOLLOW_UPS + 2):
         if isinstance(reply, ErrorResponse):
