@@ -23,6 +23,10 @@ class Clock(Protocol):
         """Return once ``now() >= when``."""
         ...
 
+    def real_seconds(self, span: float) -> float:
+        """How many real seconds ``span`` seconds of this clock's time take."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -32,6 +36,9 @@ class SystemClock:
         delay = (when - self.now()).total_seconds()
         if delay > 0:
             await asyncio.sleep(delay)
+
+    def real_seconds(self, span: float) -> float:
+        return span
 
 
 class WarpedClock:
@@ -51,6 +58,9 @@ class WarpedClock:
         return self.start + timedelta(seconds=elapsed)
 
     async def sleep_until(self, when: datetime) -> None:
-        delay = (when - self.now()).total_seconds() / self.speed
+        delay = self.real_seconds((when - self.now()).total_seconds())
         if delay > 0:
             await asyncio.sleep(delay)
+
+    def real_seconds(self, span: float) -> float:
+        return span / self.speed

@@ -1,0 +1,156 @@
+"""Alarms as an operator sees them: open incidents with their history, acknowledgement, and
+the records storage keeps.
+
+Anomaly rules and meter health both raise incidents; this is the one place that turns them
+into ``EventRecord`` rows for storage and keeps the open ones for the API and dashboard.
+Acknowledging does not clear an alarm (only the condition going away does); it records who
+has taken it in hand, which is what a control room shift handover needs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from headend.anomaly import AnomalyEvent, EventState
+from headend.anomaly import Severity as AnomalySeverity
+from headend.errors import HeadendError
+from headend.readings import Quality
+from storage.records import EventRecord, Severity
+
+_SEVERITY = {
+    AnomalySeverity.INFO: Severity.INFO,
+    AnomalySeverity.WARNING: Severity.WARNING,
+    AnomalySeverity.MAJOR: Severity.CRITICAL,
+    AnomalySeverity.CRITICAL: Severity.CRITICAL,
+}
+
+
+class UnknownAlarm(HeadendError, KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown alarm"
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    id: str
+    subject_kind: str
+    subject: str
+    kind: str
+    severity: str
+    start: datetime
+    end: datetime | None
+    value: float | None
+    peak: float | None
+    unit: str
+    message: str
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.end is None
+
+
+@dataclass(slots=True)
+class AlarmBook:
+    history_size: int = 1000
+    _open: dict[str, Alarm] = field(default_factory=dict)
+    _closed: deque[Alarm] = field(default_factory=deque)
+
+    def open_alarms(self) -> list[Alarm]:
+        return sorted(self._open.values(), key=lambda a: a.start)
+
+    def recent(self) -> list[Alarm]:
+        return [*self.open_alarms(), *reversed(self._closed)]
+
+    def get(self, alarm_id: str) -> Alarm:
+        alarm = self._open.get(alarm_id) or next(
+            (a for a in self._closed if a.id == alarm_id), None
+        )
+        if alarm is None:
+            raise UnknownAlarm(f"unknown alarm {alarm_id!r}")
+        return alarm
+
+    def acknowledge(self, alarm_id: str, user: str, at: datetime) -> Alarm:
+        alarm = self.get(alarm_id)
+        acknowledged = replace(alarm, acknowledged_by=user, acknowledged_at=at)
+        if alarm_id in self._open:
+            self._open[alarm_id] = acknowledged
+        return acknowledged
+
+    def anomaly(self, event: AnomalyEvent, tags: dict[str, str]) -> EventRecord:
+        """Track an anomaly transition; returns the storage record for it."""
+        previous = self._open.get(event.event_id)
+        alarm = Alarm(
+            id=event.event_id,
+            subject_kind=event.subject_kind.value,
+            subject=event.subject_id,
+            kind=event.kind.value,
+            severity=_SEVERITY[event.severity].value,
+            start=event.start,
+            end=event.end,
+            value=event.value,
+            peak=event.peak,
+            unit=event.unit,
+            message=event.message,
+            acknowledged_by=previous.acknowledged_by if previous else None,
+            acknowledged_at=previous.acknowledged_at if previous else None,
+        )
+        self._track(alarm)
+        at = event.end if event.state is EventState.CLEARED and event.end else event.start
+        if event.state is EventState.UPDATED:
+            at = max(at, event.start)
+        return EventRecord(
+            meter=event.subject_id,
+            event=event.kind.value,
+            timestamp=at,
+            severity=_SEVERITY[event.severity],
+            active=event.state is not EventState.CLEARED,
+            value=event.value,
+            detail=event.message,
+            quality=Quality.ESTIMATED,
+            tags={**tags, "subject": event.subject_kind.value, "incident": event.event_id},
+        )
+
+    def meter_event(
+        self,
+        meter: str,
+        kind: str,
+        *,
+        active: bool,
+        at: datetime,
+        detail: str,
+        severity: Severity,
+        tags: dict[str, str],
+    ) -> EventRecord:
+        """A head-end event about one meter (offline/online, relay operated, clock set)."""
+        alarm_id = f"{kind}:{meter}"
+        if active:
+            self._track(
+                Alarm(
+                    alarm_id, "meter", meter, kind, severity.value, at, None, None, None, "", detail
+                )
+            )
+        elif alarm_id in self._open:
+            self._track(replace(self._open[alarm_id], end=at, message=detail))
+        return EventRecord(
+            meter=meter,
+            event=kind,
+            timestamp=at,
+            severity=severity,
+            active=active,
+            detail=detail,
+            quality=Quality.ESTIMATED,
+            tags=tags,
+        )
+
+    def _track(self, alarm: Alarm) -> None:
+        if alarm.open:
+            self._open[alarm.id] = alarm
+            return
+        self._open.pop(alarm.id, None)
+        self._closed.append(alarm)
+        while len(self._closed) > self.history_size:
+            self._closed.popleft()

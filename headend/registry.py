@@ -1,0 +1,117 @@
+"""The live set of meters, changeable while the head-end runs.
+
+A utility adds and replaces meters every day; restarting collection for a whole community to
+add one flat is not acceptable. The registry validates a change against the configuration
+(channel exists, plan exists, address free on that bus, quantities readable by the protocol)
+and tells its listeners, so the channel schedulers start or stop reading that meter at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+from headend.errors import UnknownMeter
+from headend.fleet_config import FleetConfig, MeterConfig
+from headend.readers.dlt645 import check_quantities
+from protocols.dlt645 import UnknownIdentifier
+from protocols.modbus import builtin_map_names, builtin_register_map
+
+Listener = Callable[[str, MeterConfig | None], None]
+"""Called with (meter id, config) on add/replace, (meter id, None) on removal."""
+
+
+class RegistryError(ValueError):
+    """A meter change that would break the fleet; the message names the meter and the key."""
+
+
+class MeterRegistry:
+    def __init__(self, config: FleetConfig) -> None:
+        self._config = config
+        self._meters: dict[str, MeterConfig] = {}
+        self._listeners: list[Listener] = []
+        for meter in config.meters.values():
+            self.add(meter)
+
+    def __iter__(self) -> Iterator[MeterConfig]:
+        return iter(list(self._meters.values()))
+
+    def __len__(self) -> int:
+        return len(self._meters)
+
+    def __contains__(self, meter_id: object) -> bool:
+        return meter_id in self._meters
+
+    def get(self, meter_id: str) -> MeterConfig:
+        try:
+            return self._meters[meter_id]
+        except KeyError:
+            raise UnknownMeter(f"unknown meter {meter_id!r}") from None
+
+    def on_change(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def on_channel(self, channel: str) -> list[MeterConfig]:
+        return [m for m in self._meters.values() if m.channel == channel]
+
+    def by_id(self) -> Mapping[str, MeterConfig]:
+        return dict(self._meters)
+
+    def add(self, meter: MeterConfig) -> None:
+        """Add or replace a meter; listeners restart its schedule."""
+        self.validate(meter)
+        self._meters[meter.id] = meter
+        for listener in self._listeners:
+            listener(meter.id, meter)
+
+    def remove(self, meter_id: str) -> MeterConfig:
+        meter = self.get(meter_id)
+        del self._meters[meter_id]
+        for listener in self._listeners:
+            listener(meter_id, None)
+        return meter
+
+    def validate(self, meter: MeterConfig) -> None:
+        where = f"meter {meter.id}"
+        channel = self._config.channels.get(meter.channel)
+        if channel is None:
+            raise RegistryError(f"{where}: channel: unknown channel {meter.channel!r}")
+        plan = self._config.plans.get(meter.plan)
+        if plan is None:
+            raise RegistryError(f"{where}: plan: unknown plan {meter.plan!r}")
+        if meter.transformer is not None and meter.transformer not in self._config.transformers:
+            raise RegistryError(f"{where}: transformer: unknown transformer {meter.transformer!r}")
+        if meter.protocol.startswith("dlt645") != channel.protocol.startswith("dlt645"):
+            raise RegistryError(
+                f"{where}: protocol {meter.protocol} cannot share channel {channel.name} "
+                f"({channel.protocol})"
+            )
+        for other in self._meters.values():
+            if other.id == meter.id or other.channel != meter.channel:
+                continue
+            if (other.address, other.unit_id) == (meter.address, meter.unit_id):
+                raise RegistryError(
+                    f"{where}: address: {meter.address or meter.unit_id} is already used by meter "
+                    f"{other.id} on channel {meter.channel}"
+                )
+        quantities = [q for spec in plan.reads for q in spec.quantities]
+        self.validate_quantities(meter, quantities, where=f"{where}: plan {plan.name}")
+
+    def validate_quantities(
+        self, meter: MeterConfig, quantities: Sequence[str], where: str
+    ) -> None:
+        """Raise ``RegistryError`` naming the first quantity this meter cannot be asked for."""
+        if meter.protocol.startswith("dlt645"):
+            try:
+                check_quantities(quantities, meter.protocol)
+            except UnknownIdentifier as exc:
+                raise RegistryError(f"{where}: {exc}") from None
+            return
+        if meter.register_map not in builtin_map_names():
+            raise RegistryError(
+                f"{where}: register_map: unknown map {meter.register_map!r} "
+                f"(known: {', '.join(sorted(builtin_map_names()))})"
+            )
+        register_map = builtin_register_map(meter.register_map)
+        unknown = [q for q in quantities if q not in register_map.quantities]
+        if unknown:
+            raise RegistryError(f"{where}: map {meter.register_map} has no {unknown[0]!r}")
