@@ -14,12 +14,16 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from headend.alarms import AlarmBook
 from headend.anomaly import AnomalyDetector, FleetLayout
 from headend.anomaly.config import AnomalyConfig
+from headend.audit import AuditEntry, AuditLog
+from headend.backfill import FrozenBackfill, FrozenDay
 from headend.backoff import Backoff
 from headend.bus_link import BusLink
 from headend.bus_worker import BusPolicy, BusWorker
@@ -32,12 +36,20 @@ from headend.lanes import Lane
 from headend.meter_health import HealthChange, MeterHealth
 from headend.modbus import ModbusAdapter
 from headend.readers.dlt645 import read_dlt645
+from headend.readers.dlt645_control import (
+    RelayResult,
+    broadcast_time,
+    control_relay,
+    read_meter_clock,
+    set_meter_clock,
+)
 from headend.readers.modbus import ModbusLink, modbus_target, read_modbus
-from headend.readings import Quality, Reading
+from headend.readings import FailureReason, Quality, Reading, ReadingKind
 from headend.record_writer import RecordWriter
 from headend.registry import MeterRegistry
 from headend.transports import create_transport
 from headend.transports.memory import MemoryNetwork
+from protocols.dlt645 import RelayAction
 from storage.records import EventRecord, Severity
 from storage.sink import Sink
 
@@ -54,6 +66,9 @@ class EngineOptions:
     offline_after: int = 3
     jitter: float = 2.0
     writer_interval: float = 1.0
+    backfill_interval: float = 3600.0
+    """Seconds of engine-clock time between backfill passes (and one right after start)."""
+    audit_path: Path | None = None
 
 
 class Engine:
@@ -74,6 +89,9 @@ class Engine:
         self.completeness = CompletenessTracker(config.timezone)
         self.alarms = AlarmBook()
         self.writer = RecordWriter(sink, interval=self.options.writer_interval)
+        self.tz = ZoneInfo(config.timezone)
+        self.audit = AuditLog(self.options.audit_path)
+        self.backfill = FrozenBackfill(self.tz, self.completeness)
         self.latest: dict[tuple[str, str], Reading] = {}
         self._subscribers: set[asyncio.Queue[Reading]] = set()
         self._memory = memory
@@ -164,6 +182,8 @@ class Engine:
                     group.create_task(collector.run(), name=f"collector {collector.name}")
                 group.create_task(self.writer.run(), name="writer")
                 group.create_task(self._sweep_loop(), name="anomaly sweep")
+                group.create_task(self._backfill_loop(), name="backfill")
+                group.create_task(self._clock_loop(), name="clock")
                 self.ready.set()
         finally:
             for worker in self.workers.values():
@@ -268,6 +288,151 @@ class Engine:
             return value
 
         return self.completeness.rollup(day, group_of)
+
+    def meter_now(self) -> datetime:
+        """Site wall-clock time, what a meter's clock should show."""
+        return self.clock.now().astimezone(self.tz)
+
+    def _dlt645_meter(self, meter_id: str, what: str) -> tuple[MeterConfig, ChannelConfig]:
+        meter = self.registry.get(meter_id)
+        if not meter.protocol.startswith("dlt645"):
+            raise ReadFailed(
+                FailureReason.UNSUPPORTED, f"meter {meter_id}: {what} needs a DL/T 645 meter"
+            )
+        return meter, self.config.channels[meter.channel]
+
+    async def relay(self, meter_id: str, action: RelayAction, user: str) -> RelayResult:
+        """Trip or close a meter's supply relay; audited whatever the outcome."""
+        meter, channel = self._dlt645_meter(meter_id, "relay control")
+        command = f"relay {action.name.lower()}"
+
+        async def run(link: BusLink) -> RelayResult:
+            return await control_relay(
+                link, meter, action, self.meter_now(), reply_timeout=channel.timeout
+            )
+
+        try:
+            result: RelayResult = await self.workers[meter.channel].call(
+                Lane.CONTROL, f"{command} {meter.id}", run
+            )
+        except ReadFailed as exc:
+            outcome = "refused" if exc.reason is FailureReason.ERROR_RESPONSE else "failed"
+            self._audit(user, meter, command, outcome, exc.detail)
+            raise
+        outcome = "ok" if result.verified else "unverified"
+        self._audit(user, meter, command, outcome, f"relay reads {result.state.value}")
+        record = self.alarms.meter_event(
+            meter.id,
+            "relay_" + action.name.lower(),
+            active=False,
+            at=self.clock.now(),
+            detail=f"{user}: {command}: relay {result.state.value} ({outcome})",
+            severity=Severity.INFO if result.verified else Severity.WARNING,
+            tags=meter.tags(),
+        )
+        self.writer.put([record])
+        return result
+
+    def _audit(
+        self, user: str, meter: MeterConfig, command: str, outcome: str, detail: str
+    ) -> None:
+        self.audit.append(AuditEntry(self.clock.now(), user, meter.id, command, outcome, detail))
+
+    async def check_clock(self, meter_id: str, *, user: str = "scheduler") -> float:
+        """Read a meter's clock; set it when the drift exceeds the configured threshold.
+
+        Returns the drift in seconds (meter minus head-end), also stored as a reading.
+        """
+        meter, channel = self._dlt645_meter(meter_id, "clock check")
+        threshold = self.config.clock.drift_threshold
+
+        async def run(link: BusLink) -> float:
+            before = self.meter_now()
+            shown = await read_meter_clock(link, meter, reply_timeout=channel.timeout)
+            drift = (shown.replace(tzinfo=self.tz) - before).total_seconds()
+            if abs(drift) > threshold:
+                await set_meter_clock(link, meter, self.meter_now(), reply_timeout=channel.timeout)
+            return drift
+
+        lane = Lane.CONTROL if user != "scheduler" else Lane.BILLING
+        drift: float = await self.workers[meter.channel].call(lane, f"clock {meter.id}", run)
+        reading = Reading(
+            meter.id,
+            "clock_drift",
+            drift,
+            "s",
+            self.clock.now(),
+            ReadingKind.STATE,
+            tags=meter.tags(),
+        )
+        await self.publish([reading])
+        if abs(drift) > threshold:
+            self._audit(user, meter, "clock set", "ok", f"drift was {drift:+.0f} s")
+        return drift
+
+    async def broadcast_time_sync(self) -> int:
+        """Broadcast time sync on every DL/T 645 channel; returns how many buses got it."""
+        sent = 0
+        for name, channel in self.config.channels.items():
+            if not channel.protocol.startswith("dlt645"):
+                continue
+
+            async def run(link: BusLink) -> None:
+                await broadcast_time(link, self.meter_now())
+
+            try:
+                await self.workers[name].call(Lane.BILLING, "broadcast time", run)
+            except ReadFailed as exc:
+                log.warning("channel %s: broadcast time sync failed: %s", name, exc)
+                continue
+            sent += 1
+        return sent
+
+    async def _clock_loop(self) -> None:
+        interval = self.config.clock.broadcast_interval
+        while True:
+            await self.broadcast_time_sync()
+            for meter in self.registry:
+                if meter.protocol.startswith("dlt645"):
+                    try:
+                        await self.check_clock(meter.id)
+                    except ReadFailed as exc:
+                        log.info("meter %s: clock check failed: %s", meter.id, exc.detail)
+            await asyncio.sleep(self.clock.real_seconds(interval))
+
+    async def backfill_pass(self) -> list[Reading]:
+        """Read missing daily frozen values of every meter whose plan wants them."""
+        meters = [
+            m
+            for m in self.registry
+            if m.protocol.startswith("dlt645") and self.config.plans[m.plan].daily_frozen
+        ]
+        windows = {m.id: self.config.plans[m.plan].backfill_days for m in meters}
+
+        async def run(meter: MeterConfig, action: Any) -> FrozenDay:
+            result: FrozenDay = await self.workers[meter.channel].call(
+                Lane.BILLING, f"frozen {meter.id}", action
+            )
+            return result
+
+        now = self.clock.now()
+        by_channel: dict[str, list[MeterConfig]] = {}
+        for meter in meters:
+            by_channel.setdefault(meter.channel, []).append(meter)
+        async with asyncio.TaskGroup() as group:  # buses work in parallel, meters in turn
+            passes = [
+                group.create_task(self.backfill.run_pass(channel_meters, windows, now, run))
+                for channel_meters in by_channel.values()
+            ]
+        readings = [reading for done in passes for reading in done.result()]
+        if readings:
+            await self.publish(readings)
+        return readings
+
+    async def _backfill_loop(self) -> None:
+        while True:
+            await self.backfill_pass()
+            await asyncio.sleep(self.clock.real_seconds(self.options.backfill_interval))
 
     # -- fleet changes -----------------------------------------------------------------------
 
