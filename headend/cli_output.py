@@ -43,7 +43,7 @@ def write_table(rows: Sequence[Row], out: TextIO) -> None:
     text_width = max(len(row.text) for row in rows)
     for row in rows:
         line = f"{row.name:<{name_width}}  {row.text:>{text_width}}"
-        if row.unit:
+        if row.unit and row.value is not None:
             line += f" {row.unit}"
         if row.problem:
             line += f"  ({row.problem})"

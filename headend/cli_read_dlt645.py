@@ -70,7 +70,7 @@ def register(protocols: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "dlt645",
         help="read a DL/T 645 meter (serial port or transparent TCP gateway)",
         description=(
-            "Read data identifiers from one DL/T 645 meter and print them with units, "
+            "Read data identifiers from one DL/T 645 meter and print them with units,\n"
             "or find the address of the single meter on a bus with --scan."
         ),
         epilog=(
@@ -225,7 +225,9 @@ async def _read(
             )
             rows.extend(rows_for(target.item, target.di, payload, standard))
         except ReadFailed as exc:
-            message = f"{args.url}: {exc.detail} [{what}]"
+            message = f"{args.url}: {exc.detail}"
+            if label not in message:
+                message += f" [{what}]"
             if exc.reason is not FailureReason.ERROR_RESPONSE:
                 return rows, CommandFailed(exit_code_for(exc.reason), message)
             refusals.append(message)

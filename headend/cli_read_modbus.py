@@ -21,6 +21,7 @@ from headend.modbus import (
     ModbusAdapterError,
     ModbusConnectionError,
     ModbusExceptionResponseError,
+    ModbusTarget,
     ModbusTimeoutError,
     ModbusUsageError,
 )
@@ -108,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
         target = modbus_target(args.url)
     except (InvalidTransportUrl, OpenFailed) as exc:
         raise UsageProblem(str(exc)) from None
-    adapter = ModbusAdapter(target, timeout=args.timeout)
-    results = asyncio.run(_read(adapter, args.unit, plan, Ratios(args.ct, args.pt), args.url))
+    ratios = Ratios(args.ct, args.pt)
+    results = asyncio.run(_read(target, args.timeout, args.unit, plan, ratios, args.url))
     rows = [_row(results[quantity], register_map) for quantity in quantities]
     if args.json:
         header: dict[str, int | float | str | None] = {
@@ -125,8 +126,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _read(
-    adapter: ModbusAdapter, unit: int, plan: ReadPlan, ratios: Ratios, url: str
+    target: ModbusTarget,
+    reply_timeout: float,
+    unit: int,
+    plan: ReadPlan,
+    ratios: Ratios,
+    url: str,
 ) -> Mapping[str, PointResult]:
+    adapter = ModbusAdapter(target, timeout=reply_timeout)  # pymodbus wants the running loop
     try:
         await adapter.open()
     except ModbusConnectionError as exc:
