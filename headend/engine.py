@@ -68,6 +68,8 @@ class EngineOptions:
     writer_interval: float = 1.0
     backfill_interval: float = 3600.0
     """Seconds of engine-clock time between backfill passes (and one right after start)."""
+    maintenance: bool = True
+    """Run backfill passes and clock checks on their own; off when a caller drives them."""
     audit_path: Path | None = None
 
 
@@ -182,8 +184,9 @@ class Engine:
                     group.create_task(collector.run(), name=f"collector {collector.name}")
                 group.create_task(self.writer.run(), name="writer")
                 group.create_task(self._sweep_loop(), name="anomaly sweep")
-                group.create_task(self._backfill_loop(), name="backfill")
-                group.create_task(self._clock_loop(), name="clock")
+                if self.options.maintenance:
+                    group.create_task(self._backfill_loop(), name="backfill")
+                    group.create_task(self._clock_loop(), name="clock")
                 self.ready.set()
         finally:
             for worker in self.workers.values():

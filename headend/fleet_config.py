@@ -135,6 +135,8 @@ class FleetConfig:
     mqtt: MqttConfig | None
     storage: Mapping[str, Any]
     """Passed to the storage factory, which validates its own keys."""
+    api: Mapping[str, Any] | None = None
+    """The ``[api]`` table (listen address, tokens), validated by ``headend.api.settings``."""
 
 
 DEFAULT_TERMINAL_NAMES: Mapping[str, str] = {
@@ -214,6 +216,7 @@ def parse_fleet_config(data: Mapping[str, Any], source: str) -> FleetConfig:
     mqtt = _mqtt(mqtt_table) if mqtt_table is not None else None
     storage_table = root.table("storage")
     storage = dict(storage_table.data) if storage_table is not None else {"kind": "embedded"}
+    api_table = root.table("api")
     root.reject_unknown()
     return FleetConfig(
         source=source,
@@ -226,6 +229,7 @@ def parse_fleet_config(data: Mapping[str, Any], source: str) -> FleetConfig:
         clock=clock,
         mqtt=mqtt,
         storage=storage,
+        api=dict(api_table.data) if api_table is not None else None,
     )
 
 

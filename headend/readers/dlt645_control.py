@@ -134,7 +134,7 @@ async def set_meter_clock(
     standard = standard_of(meter.protocol)
     address = Address.parse(meter.address)
     wall = meter_now.replace(tzinfo=None, microsecond=0)
-    for di, value in ((DATE_DI, wall), (TIME_DI, wall.time())):
+    for di, value in ((DATE_DI, wall.date()), (TIME_DI, wall.time())):
         request = WriteRequest(
             address,
             di,

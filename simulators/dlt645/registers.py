@@ -79,8 +79,9 @@ def _single(name: str, source: ValueSource, view: MeterView) -> Value | None:
     return number
 
 
-def _frozen(item: DataItem, days_ago: int, source: ValueSource, view: MeterView) -> bytes | None:
-    day = view.today - timedelta(days=days_ago)
+def _frozen(item: DataItem, record: int, source: ValueSource, view: MeterView) -> bytes | None:
+    # Record 1 (上1次) is the most recent daily freeze: today's 00:00, once midnight has passed.
+    day = view.today - timedelta(days=record - 1)
     if day in view.missing_days:
         return None
     energy = source.frozen_energy(day)

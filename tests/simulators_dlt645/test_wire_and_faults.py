@@ -142,14 +142,14 @@ def ramping_bus(*faults: WireFault) -> tuple[MeterBus, RampingSource]:
     return make_bus([meter("000000000001", source=source)], faults=script), source
 
 
-@pytest.mark.parametrize("days_ago", [1, 2, 3])
-def test_daily_frozen_records_of_past_days(days_ago: int) -> None:
+@pytest.mark.parametrize("record", [1, 2, 3])
+def test_daily_frozen_records_of_past_days(record: int) -> None:
     bus, source = ramping_bus()
     energy_item = catalogue().by_name("frozen_energy_active_import")
     time_item = catalogue().by_name("frozen_time")
-    day = date(2026, 3, 10) - timedelta(days=days_ago)
-    energy = read_reply(bus, energy_item.di_for(days_ago))
-    stamp = read_reply(bus, time_item.di_for(days_ago))
+    day = date(2026, 3, 10) - timedelta(days=record - 1)  # record 1 = today's 00:00 freeze
+    energy = read_reply(bus, energy_item.di_for(record))
+    stamp = read_reply(bus, time_item.di_for(record))
     assert isinstance(energy, ReadResponse)
     assert isinstance(stamp, ReadResponse)
     value = decode_value(energy.di, energy.payload)
@@ -167,8 +167,8 @@ def test_frozen_record_before_the_source_started_is_no_data() -> None:
 def test_missing_frozen_fault_hides_only_its_days() -> None:
     bus, _ = ramping_bus(MissingFrozen((date(2026, 3, 8),)))
     item = catalogue().by_name("frozen_energy_active_import")
-    assert isinstance(read_reply(bus, item.di_for(2)), ErrorResponse)
-    assert isinstance(read_reply(bus, item.di_for(1)), ReadResponse)
+    assert isinstance(read_reply(bus, item.di_for(3)), ErrorResponse)  # 10th, 9th, 8th
+    assert isinstance(read_reply(bus, item.di_for(2)), ReadResponse)
 
 
 # ---------------------------------------------------------------- faults

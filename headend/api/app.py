@@ -1,0 +1,106 @@
+"""``create_app``: the head-end's HTTP API, Prometheus metrics and live dashboard on one app.
+
+The app only borrows the engine: it starts nothing and stops nothing, so ``headend run`` can
+serve it with uvicorn inside the same TaskGroup as ``Engine.run`` and shut both down in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from headend.api.auth import ApiToken, TokenBook
+from headend.api.context import ApiContext
+from headend.api.metrics import CONTENT_TYPE, engine_families, render
+from headend.api.models import Health
+from headend.api.problems import install_problem_handlers
+from headend.api.routes_admin import admin_router
+from headend.api.routes_billing import billing_router
+from headend.api.routes_control import control_router
+from headend.api.routes_fleet import fleet_router
+from headend.api.stream import live_events
+from headend.engine import Engine
+from storage.billing import BillingSource
+from storage.outbox import OutboxStats
+
+DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
+
+DESCRIPTION = """\
+Meters, live and stored readings, billing reads (JSON/CSV), collection completeness, alarms,
+and operator control of a smart-meter head-end.
+
+Authenticate with `Authorization: Bearer <token>`. Roles are ordered
+`reader` < `operator` < `admin`: billing systems read, the control room operates relays,
+clocks and alarms, admins change the fleet. `/health` and `/metrics` need no token.
+"""
+
+
+def create_app(
+    engine: Engine,
+    *,
+    tokens: Iterable[ApiToken],
+    store: BillingSource | None = None,
+    outbox_stats: Callable[[], OutboxStats] | None = None,
+    dashboard_dir: Path | None = DASHBOARD_DIR,
+) -> FastAPI:
+    """The API over a (running) engine.
+
+    ``store`` answers history and billing queries (``SqliteStore`` or
+    ``InfluxQLBillingSource``); without it those routes answer 503. ``outbox_stats`` (e.g.
+    ``outbox.stats``) adds the outbox gauges to ``/metrics``. ``dashboard_dir=None`` serves the
+    API only.
+    """
+    ctx = ApiContext(engine, TokenBook(tokens), store, outbox_stats)
+    app = FastAPI(title="Head-end API", version="1", description=DESCRIPTION)
+    install_problem_handlers(app)
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    async def health() -> Health:
+        return Health(
+            collecting=engine.ready.is_set(), meters=len(engine.registry), site=engine.config.site
+        )
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        tags=["service"],
+        responses={200: {"content": {"text/plain": {}}}},
+    )
+    async def metrics() -> Response:
+        outbox = outbox_stats() if outbox_stats is not None else None
+        return Response(render(engine_families(engine, outbox)), media_type=CONTENT_TYPE)
+
+    @app.get(
+        "/api/stream",
+        tags=["fleet"],
+        response_class=StreamingResponse,
+        dependencies=[ctx.stream_reader],
+        responses={200: {"content": {"text/event-stream": {}}}},
+        description="Server-sent events: `reading`, `fleet` and `alarms`. Browsers' EventSource "
+        "cannot send headers, so this route also accepts `?access_token=<token>`.",
+    )
+    async def stream() -> StreamingResponse:
+        return StreamingResponse(
+            live_events(engine),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    app.include_router(fleet_router(ctx))
+    app.include_router(billing_router(ctx))
+    app.include_router(control_router(ctx))
+    app.include_router(admin_router(ctx))
+
+    if dashboard_dir is not None:
+        index = dashboard_dir / "index.html"
+
+        @app.get("/", include_in_schema=False)
+        async def dashboard() -> FileResponse:
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+        app.mount("/dashboard", StaticFiles(directory=dashboard_dir), name="dashboard")
+    return app

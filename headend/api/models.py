@@ -1,0 +1,286 @@
+"""The API's request and response bodies: typed, so FastAPI validates input (422 naming the
+field) and documents every shape in the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from headend.alarms import Alarm
+from headend.audit import AuditEntry
+from headend.completeness import CompletenessRow
+from headend.fleet_config import MeterConfig
+from headend.readings import Reading
+from storage.billing import StoredPoint
+
+MeterId = str
+GroupBy = Literal["meter", "channel", "transformer", "building"]
+RelayActionName = Literal["trip", "close_permitted", "close_direct"]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    collecting: bool
+    meters: int
+    site: str
+
+
+class ReadingOut(BaseModel):
+    meter: str
+    quantity: str
+    value: float | None
+    unit: str
+    timestamp: datetime
+    kind: str
+    quality: str
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, reading: Reading) -> ReadingOut:
+        return cls(
+            meter=reading.meter,
+            quantity=reading.quantity,
+            value=reading.value,
+            unit=reading.unit,
+            timestamp=reading.timestamp,
+            kind=reading.kind.value,
+            quality=reading.quality.value,
+            reason=reading.reason,
+        )
+
+
+class PointOut(BaseModel):
+    timestamp: datetime
+    value: float | None
+    unit: str
+    quality: str
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, point: StoredPoint) -> PointOut:
+        return cls(
+            timestamp=point.timestamp,
+            value=point.value,
+            unit=point.unit,
+            quality=point.quality.value,
+            reason=point.reason,
+        )
+
+
+class History(BaseModel):
+    meter: str
+    quantity: str
+    kind: str
+    start: datetime
+    end: datetime
+    points: list[PointOut]
+
+
+class MeterSummary(BaseModel):
+    id: str
+    channel: str
+    protocol: str
+    address: str | None
+    unit_id: int | None
+    transformer: str | None
+    building: str | None
+    household: str | None
+    phase: str | None
+    status: Literal["online", "offline"]
+    last_reason: str | None
+
+
+class MeterDetail(MeterSummary):
+    latest: list[ReadingOut]
+
+
+class MeterIn(BaseModel):
+    """A meter to add (or replace, same id). Passwords are 8 hex digits (level + password)."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    channel: str = Field(min_length=1)
+    protocol: Literal["dlt645-2007", "dlt645-1997", "modbus"] | None = Field(
+        default=None, description="Default: the channel's protocol"
+    )
+    plan: str = Field(min_length=1)
+    address: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
+    unit_id: int | None = Field(default=None, ge=1, le=247)
+    register_map: str | None = None
+    transformer: str | None = None
+    building: str | None = None
+    household: str | None = None
+    phase: Literal["A", "B", "C", "ABC"] | None = None
+    password: str = Field(default="00000000", pattern=r"^[0-9A-Fa-f]{8}$")
+    operator_code: str = Field(default="00000000", pattern=r"^[0-9A-Fa-f]{8}$")
+    ct_ratio: float = Field(default=1.0, ge=0.001)
+    pt_ratio: float = Field(default=1.0, ge=0.001)
+
+    def to_config(self, protocol: str) -> MeterConfig:
+        return MeterConfig(**{**self.model_dump(), "protocol": protocol})
+
+
+class ReadRequestIn(BaseModel):
+    quantities: list[str] | None = Field(
+        default=None, description="Catalogue quantity names; omitted: everything in the plan."
+    )
+
+
+class RelayIn(BaseModel):
+    action: RelayActionName
+
+
+class RelayOut(BaseModel):
+    meter: str
+    action: RelayActionName
+    state: str
+    verified: bool
+    user: str
+
+
+class ClockOut(BaseModel):
+    meter: str
+    drift_seconds: float
+
+
+class TimeSyncOut(BaseModel):
+    channels: int
+
+
+class CompletenessOut(BaseModel):
+    group: str
+    day: date
+    expected: int
+    received: int
+    backfilled: int
+    success_rate: float
+    failures: dict[str, int]
+
+    @classmethod
+    def of(cls, row: CompletenessRow) -> CompletenessOut:
+        return cls(
+            group=row.group,
+            day=row.day,
+            expected=row.expected,
+            received=row.received,
+            backfilled=row.backfilled,
+            success_rate=row.success_rate,
+            failures=row.failures,
+        )
+
+
+class AlarmOut(BaseModel):
+    id: str
+    subject_kind: str
+    subject: str
+    kind: str
+    severity: str
+    start: datetime
+    end: datetime | None
+    open: bool
+    value: float | None
+    peak: float | None
+    unit: str
+    message: str
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+
+    @classmethod
+    def of(cls, alarm: Alarm) -> AlarmOut:
+        return cls(
+            id=alarm.id,
+            subject_kind=alarm.subject_kind,
+            subject=alarm.subject,
+            kind=alarm.kind,
+            severity=alarm.severity,
+            start=alarm.start,
+            end=alarm.end,
+            open=alarm.open,
+            value=alarm.value,
+            peak=alarm.peak,
+            unit=alarm.unit,
+            message=alarm.message,
+            acknowledged_by=alarm.acknowledged_by,
+            acknowledged_at=alarm.acknowledged_at,
+        )
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    user: str
+    meter: str
+    command: str
+    outcome: str
+    detail: str
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditOut:
+        return cls(
+            at=entry.at,
+            user=entry.user,
+            meter=entry.meter,
+            command=entry.command,
+            outcome=entry.outcome,
+            detail=entry.detail,
+        )
+
+
+class DailyOut(BaseModel):
+    meter: str
+    day: date
+    quantity: str
+    state: str
+    value: float | None
+    unit: str
+    quality: str | None
+    timestamp: datetime | None
+    reason: str | None
+
+
+class IntervalOut(BaseModel):
+    meter: str
+    quantity: str
+    timestamp: datetime
+    value: float | None
+    unit: str
+    quality: str
+    reason: str | None
+
+
+class BillingOut(BaseModel):
+    start: date
+    end: date
+    meters: list[str]
+    daily: list[DailyOut]
+    intervals: list[IntervalOut]
+    not_collected: int
+
+
+class VoltageBand(BaseModel):
+    low: float
+    high: float
+    nominal: float
+
+
+class GroupView(BaseModel):
+    """Live figures of one transformer or building, from the latest reading of each meter."""
+
+    name: str
+    meters: int
+    online: int
+    voltage_min: float | None
+    voltage_avg: float | None
+    load_kw: float | None
+    rated_kva: float | None = None
+    load_rate: float | None = None
+    """Load / rated kVA (power factor taken as 1: active power is what every meter reports)."""
+
+
+class FleetOut(BaseModel):
+    site: str
+    now: datetime
+    voltage_band: VoltageBand
+    load_limits: dict[str, float]
+    transformers: list[GroupView]
+    buildings: list[GroupView]

@@ -1,0 +1,79 @@
+"""Operator routes: on-demand reads, relay control, clock, time sync, alarm acknowledgement,
+and the audit trail. Each records the token's name as the user.
+
+Relay control is audited by the engine whatever the outcome (ok, refused, failed); this layer
+only translates the request and the failure into HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body
+
+from headend.api.auth import Caller
+from headend.api.context import ApiContext
+from headend.api.models import (
+    AlarmOut,
+    AuditOut,
+    ClockOut,
+    ReadingOut,
+    ReadRequestIn,
+    RelayIn,
+    RelayOut,
+    TimeSyncOut,
+)
+from headend.api.problems import InvalidField
+from headend.registry import RegistryError
+from protocols.dlt645 import RelayAction
+
+
+def control_router(ctx: ApiContext) -> APIRouter:
+    engine = ctx.engine
+    router = APIRouter(prefix="/api", tags=["control"])
+
+    @router.post("/meters/{meter_id}/read", response_model=list[ReadingOut])
+    async def read_now(
+        meter_id: str,
+        request: Annotated[ReadRequestIn | None, Body()] = None,
+        caller: Caller = ctx.operator,
+    ) -> list[ReadingOut]:
+        quantities = request.quantities if request else None
+        engine.registry.get(meter_id)
+        try:
+            readings = await engine.read_now(meter_id, quantities)
+        except RegistryError as exc:
+            raise InvalidField(("body", "quantities"), str(exc)) from None
+        return [ReadingOut.of(r) for r in readings]
+
+    @router.post("/meters/{meter_id}/relay", response_model=RelayOut)
+    async def relay(meter_id: str, request: RelayIn, caller: Caller = ctx.operator) -> RelayOut:
+        action = RelayAction[request.action.upper()]
+        result = await engine.relay(meter_id, action, caller.name)
+        return RelayOut(
+            meter=meter_id,
+            action=request.action,
+            state=result.state.value,
+            verified=result.verified,
+            user=caller.name,
+        )
+
+    @router.post("/meters/{meter_id}/clock", response_model=ClockOut)
+    async def check_clock(meter_id: str, caller: Caller = ctx.operator) -> ClockOut:
+        drift = await engine.check_clock(meter_id, user=caller.name)
+        return ClockOut(meter=meter_id, drift_seconds=drift)
+
+    @router.post("/time-sync", response_model=TimeSyncOut)
+    async def time_sync(caller: Caller = ctx.operator) -> TimeSyncOut:
+        return TimeSyncOut(channels=await engine.broadcast_time_sync())
+
+    @router.post("/alarms/{alarm_id}/ack", response_model=AlarmOut)
+    async def acknowledge(alarm_id: str, caller: Caller = ctx.operator) -> AlarmOut:
+        alarm = engine.alarms.acknowledge(alarm_id, caller.name, engine.clock.now())
+        return AlarmOut.of(alarm)
+
+    @router.get("/audit", response_model=list[AuditOut], dependencies=[ctx.operator])
+    async def audit() -> list[AuditOut]:
+        return [AuditOut.of(entry) for entry in engine.audit.recent()]
+
+    return router

@@ -1,0 +1,65 @@
+"""The ``[api]`` table of the fleet TOML: where to listen and who may call.
+
+Secrets never sit in the file: each token names the environment variable holding it
+(``token_env``), so the fleet file can be committed and the tokens rotated by the deployment.
+
+```toml
+[api]
+listen = "0.0.0.0:8080"
+
+[[api.tokens]]
+name = "billing"          # recorded as the user of every action made with this token
+role = "reader"           # reader | operator | admin
+token_env = "HEADEND_TOKEN_BILLING"
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from headend.api.auth import MIN_TOKEN_LENGTH, ApiToken, Role
+from headend.config_fields import Table
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+ROLES = tuple(role.name.lower() for role in Role)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    host: str
+    port: int
+    tokens: tuple[ApiToken, ...]
+
+
+def parse_api_settings(table: Table, environ: Mapping[str, str]) -> ApiSettings:
+    """Validate ``[api]``; errors name the file and key (``fleet.toml: api.tokens[1].role``)."""
+    listen = table.text("listen", DEFAULT_LISTEN)
+    host, _, port_text = listen.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise table.error("listen", f"expected host:port, got {listen!r}")
+    tokens: list[ApiToken] = []
+    names: set[str] = set()
+    secrets: set[str] = set()
+    for entry in table.tables("tokens"):
+        name = entry.text("name")
+        if name in names:
+            raise entry.error("name", f"duplicate token name {name!r}")
+        role = Role[entry.choice("role", ROLES).upper()]
+        variable = entry.text("token_env")
+        secret = environ.get(variable)
+        if secret is None:
+            raise entry.error("token_env", f"environment variable {variable} is not set")
+        if len(secret) < MIN_TOKEN_LENGTH:
+            raise entry.error(
+                "token_env", f"{variable} holds fewer than {MIN_TOKEN_LENGTH} characters"
+            )
+        if secret in secrets:
+            raise entry.error("token_env", f"{variable} holds the same secret as another token")
+        entry.reject_unknown()
+        names.add(name)
+        secrets.add(secret)
+        tokens.append(ApiToken(name, role, secret))
+    table.reject_unknown()
+    return ApiSettings(host.strip("[]"), int(port_text), tuple(tokens))

@@ -1,0 +1,73 @@
+"""Server-sent events for the dashboard: live readings, the fleet overview, and open alarms.
+
+One engine subscription per connected viewer (the engine drops a slow viewer's oldest values,
+never ours). Overview and alarms are derived state the engine does not announce, so they are
+re-checked whenever a reading arrives or the keep-alive wakes us, and sent only when changed
+(alarms) or at most once per ``overview_every`` seconds (overview).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from headend.api.fleet_view import fleet_overview
+from headend.api.models import AlarmOut, FleetOut, ReadingOut
+from headend.engine import Engine
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_SECONDS = 15.0
+OVERVIEW_EVERY = 1.0
+
+
+def sse_event(event: str, data: Any) -> bytes:
+    """One SSE message; ``data`` is JSON on a single line (JSON escapes newlines)."""
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def _alarms(engine: Engine) -> list[dict[str, Any]]:
+    return [AlarmOut.of(a).model_dump(mode="json") for a in engine.alarms.open_alarms()]
+
+
+def _overview(engine: Engine) -> dict[str, Any]:
+    return FleetOut.model_validate(fleet_overview(engine, engine.clock.now())).model_dump(
+        mode="json"
+    )
+
+
+async def live_events(
+    engine: Engine,
+    *,
+    keepalive: float = KEEPALIVE_SECONDS,
+    overview_every: float = OVERVIEW_EVERY,
+) -> AsyncGenerator[bytes, None]:
+    """Events until the viewer goes away (the server then cancels or closes this generator)."""
+    queue = engine.subscribe()
+    loop = asyncio.get_running_loop()
+    try:
+        yield b"retry: 2000\n\n"
+        alarms = _alarms(engine)
+        yield sse_event("alarms", alarms)
+        yield sse_event("fleet", _overview(engine))
+        last_overview = loop.time()
+        while True:
+            try:
+                async with asyncio.timeout(keepalive):
+                    reading = await queue.get()
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+            else:
+                yield sse_event("reading", ReadingOut.of(reading).model_dump(mode="json"))
+            current = _alarms(engine)
+            if current != alarms:
+                alarms = current
+                yield sse_event("alarms", alarms)
+            if loop.time() - last_overview >= overview_every:
+                last_overview = loop.time()
+                yield sse_event("fleet", _overview(engine))
+    finally:
+        engine.unsubscribe(queue)

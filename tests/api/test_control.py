@@ -1,0 +1,170 @@
+"""Operator actions against simulated meters: on-demand read, relay, clock, time sync, alarms,
+fleet changes; failures answered with the right status and the meter's reason."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from storage.records import Severity
+from tests.api.fleet import ADMIN, OPERATOR, READER, LiveFleet
+
+
+async def test_on_demand_read_returns_what_the_meter_says_now(
+    client: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    fleet.values["m2"]["voltage_b"] = 203.4
+    response = await client.post(
+        "/api/meters/m2/read", headers=OPERATOR, json={"quantities": ["voltage_b"]}
+    )
+    assert response.status_code == 200
+    [reading] = response.json()
+    assert (reading["quantity"], reading["value"]) == ("voltage_b", pytest.approx(203.4))
+
+
+async def test_on_demand_read_of_an_unknown_quantity_is_422_naming_it(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/api/meters/m1/read", headers=OPERATOR, json={"quantities": ["voltage_q"]}
+    )
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "quantities"]
+    assert "voltage_q" in error["msg"]
+
+
+async def test_relay_trip_is_done_audited_and_attributed_to_the_token(
+    client: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    response = await client.post("/api/meters/m1/relay", headers=OPERATOR, json={"action": "trip"})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["state"], body["verified"], body["user"]) == ("open", True, "control-room")
+    audit = (await client.get("/api/audit", headers=OPERATOR)).json()
+    assert audit[0]["user"] == "control-room"
+    assert (audit[0]["meter"], audit[0]["command"], audit[0]["outcome"]) == (
+        "m1",
+        "relay trip",
+        "ok",
+    )
+    closed = await client.post(
+        "/api/meters/m1/relay", headers=OPERATOR, json={"action": "close_direct"}
+    )
+    assert closed.json()["state"] == "closed"
+
+
+async def test_relay_action_outside_the_three_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/meters/m1/relay", headers=OPERATOR, json={"action": "alarm"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "action"]
+
+
+async def test_audit_is_not_for_readers(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/audit", headers=READER)).status_code == 403
+
+
+async def test_clock_check_and_time_sync(client: httpx.AsyncClient) -> None:
+    clock = await client.post("/api/meters/m1/clock", headers=OPERATOR)
+    assert clock.status_code == 200
+    assert abs(clock.json()["drift_seconds"]) < 30  # simulated meters keep head-end time
+    sync = await client.post("/api/time-sync", headers=OPERATOR)
+    assert sync.json() == {"channels": 1}
+
+
+async def test_a_meter_that_does_not_answer_is_504_with_the_reason(
+    client: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    ghost = {
+        "id": "ghost",
+        "channel": "bus-1",
+        "protocol": "dlt645-2007",
+        "plan": "home",
+        "address": "000000000009",
+        "transformer": "T1",
+    }
+    added = await client.post("/api/meters", headers=ADMIN, json=ghost)
+    assert added.status_code == 201
+    assert "ghost" in fleet.engine.registry
+    response = await client.post(
+        "/api/meters/ghost/read", headers=OPERATOR, json={"quantities": ["voltage_a"]}
+    )
+    assert response.status_code == 504
+    assert response.json()["reason"] == "timeout"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "text"),
+    [
+        ({"channel": "bus-9"}, "channel", "unknown channel"),
+        ({"address": "000000000001"}, "address", "already used by meter m1"),
+        ({"address": "12ab"}, "address", "pattern"),
+        ({"plan": "nope"}, "plan", "unknown plan"),
+        ({"phase": "D"}, "phase", "'A'"),
+        ({"address": None}, "address", "needs address"),
+        ({"protocol": "modbus", "address": None, "unit_id": 3}, "register_map", "needs"),
+    ],
+)
+async def test_bad_meter_additions_are_422_naming_the_field(
+    client: httpx.AsyncClient,
+    fleet: LiveFleet,
+    change: dict[str, object],
+    field: str,
+    text: str,
+) -> None:
+    meter: dict[str, object] = {
+        "id": "new",
+        "channel": "bus-1",
+        "plan": "home",
+        "address": "000000000005",
+        **change,
+    }
+    response = await client.post("/api/meters", headers=ADMIN, json=meter)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", field]
+    assert text in error["msg"]
+    assert "new" not in fleet.engine.registry
+
+
+async def test_acknowledging_an_alarm_records_who(
+    client: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    fleet.engine.alarms.meter_event(
+        "m2",
+        "meter_offline",
+        active=True,
+        at=fleet.engine.clock.now(),
+        detail="3 timeouts",
+        severity=Severity.WARNING,
+        tags={},
+    )
+    [alarm] = (await client.get("/api/alarms", headers=READER)).json()
+    assert alarm["acknowledged_by"] is None
+    assert (await client.post(f"/api/alarms/{alarm['id']}/ack", headers=READER)).status_code == 403
+    acked = await client.post(f"/api/alarms/{alarm['id']}/ack", headers=OPERATOR)
+    assert acked.json()["acknowledged_by"] == "control-room"
+    [still_open] = (await client.get("/api/alarms", headers=READER)).json()
+    assert still_open["acknowledged_by"] == "control-room"
+    assert still_open["open"] is True
+
+
+async def test_acknowledging_an_unknown_alarm_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/alarms/nope/ack", headers=OPERATOR)
+    assert response.status_code == 404
+
+
+async def test_a_refused_relay_order_is_502_with_the_reason_and_audited(
+    client: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    m1 = (await client.get("/api/meters/m1", headers=READER)).json()
+    wrong_password = {
+        key: m1[key] for key in ("id", "channel", "protocol", "address", "transformer")
+    }
+    wrong_password |= {"plan": "home", "password": "02123456"}
+    assert (await client.post("/api/meters", headers=ADMIN, json=wrong_password)).status_code == 201
+    response = await client.post("/api/meters/m1/relay", headers=OPERATOR, json={"action": "trip"})
+    assert response.status_code == 502
+    assert response.json()["reason"] == "error_response"
+    relay_entries = [e for e in fleet.engine.audit.recent() if e.command == "relay trip"]
+    assert [(e.user, e.outcome) for e in relay_entries] == [("control-room", "refused")]

@@ -1,0 +1,61 @@
+"""The ``[api]`` TOML table: tokens from the environment, errors naming file and key."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from headend.api import Role
+from headend.api.settings import parse_api_settings
+from headend.config_fields import ConfigError, Table
+
+GOOD = """
+[api]
+listen = "0.0.0.0:9090"
+
+[[api.tokens]]
+name = "billing"
+role = "reader"
+token_env = "T_BILLING"
+
+[[api.tokens]]
+name = "ops"
+role = "operator"
+token_env = "T_OPS"
+"""
+ENV = {"T_BILLING": "billing-secret", "T_OPS": "ops-secret-1"}
+
+
+def api_table(text: str) -> Table:
+    root = Table("fleet.toml", "", tomllib.loads(text))
+    table = root.table("api")
+    assert table is not None
+    return table
+
+
+def test_tokens_come_from_the_environment() -> None:
+    settings = parse_api_settings(api_table(GOOD), ENV)
+    assert (settings.host, settings.port) == ("0.0.0.0", 9090)
+    assert [(t.name, t.role, t.token) for t in settings.tokens] == [
+        ("billing", Role.READER, "billing-secret"),
+        ("ops", Role.OPERATOR, "ops-secret-1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        (GOOD, {"T_BILLING": "billing-secret"}, r"api.tokens\[1\].token_env: .*T_OPS is not set"),
+        (GOOD.replace('"operator"', '"root"'), ENV, r"api.tokens\[1\].role: expected one of"),
+        (GOOD, {**ENV, "T_OPS": "short"}, r"api.tokens\[1\].token_env: T_OPS holds fewer"),
+        (GOOD, {**ENV, "T_OPS": "billing-secret"}, r"api.tokens\[1\].token_env: .*same secret"),
+        (GOOD.replace('"ops"', '"billing"'), ENV, r"api.tokens\[1\].name: duplicate"),
+        (GOOD.replace("0.0.0.0:9090", "9090"), ENV, r"api.listen: expected host:port"),
+        (GOOD.replace('token_env = "T_OPS"', 'token = "x"'), ENV, r"api.tokens\[1\].token_env"),
+        (GOOD + "tls = true\n", ENV, r"api.tokens\[1\].tls: unknown key"),
+    ],
+)
+def test_bad_api_tables_name_file_and_key(text: str, env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=r"^fleet.toml: " + message):
+        parse_api_settings(api_table(text), env)

@@ -1,0 +1,53 @@
+"""The dashboard in headless chromium: live values change on screen when the meter changes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.api.fleet import WAIT_SECONDS, LiveFleet
+from tests.dashboard.browser import CHROMIUM, chromium_page
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
+
+VOLTAGE_CELL = 'td[data-meter="m1"][data-quantity="voltage_a"]'
+
+
+async def test_live_voltage_changes_on_screen(
+    fleet: LiveFleet, base_url: str, tmp_path: Path
+) -> None:
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    async with asyncio.timeout(4 * WAIT_SECONDS), chromium_page(profile) as page:
+        await page.goto(f"{base_url}/#token=reader-secret")
+        await page.wait_for_text(VOLTAGE_CELL, "229")
+        assert await page.evaluate("location.hash") == "", "the token leaves the address bar"
+        assert await page.evaluate("sessionStorage.getItem('headend.token')") == "reader-secret"
+
+        fleet.values["m1"]["voltage_a"] = 212.3  # the simulated meter now says 212.3 V
+        await page.wait_for_text(VOLTAGE_CELL, "212.3")
+        await page.wait_for_text("#connection", "live")
+
+        limits = await page.evaluate("document.querySelectorAll('#transformers line.limit').length")
+        assert limits == 4, "band 198/235.4 V and load 80/100 % are drawn"
+        await page.wait_for_text('td[data-group="T1"][data-figure="voltage"]', "212.3 / 221.15")
+        png = await page.screenshot(tmp_path / "fleet.png")
+        assert png.startswith(b"\x89PNG")
+
+        await page.evaluate("location.hash = 'meter=m1'")
+        await page.wait_for_text("#meter-title", "m1")
+        points = await page.evaluate(
+            """new Promise((resolve) => {
+                 const check = () => {
+                   const line = document.querySelector('#history-chart polyline');
+                   if (line) { observer.disconnect(); resolve(line.getAttribute('points')); }
+                 };
+                 const observer = new MutationObserver(check);
+                 observer.observe(document, { subtree: true, childList: true });
+                 check();
+               })"""
+        )
+        assert isinstance(points, str)
+        assert points.count(",") >= 1
