@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
+from tests.support.binaries import require_binary
+from tests.support.mosquitto import MOSQUITTO, MosquittoBroker, running_mosquitto
 from tests.support.ports import free_tcp_port
 
 
@@ -11,3 +16,11 @@ from tests.support.ports import free_tcp_port
 def tcp_port() -> int:
     """A loopback TCP port that was free a moment ago."""
     return free_tcp_port()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A real broker on 127.0.0.1:<free port>; ``stop()``/``restart()`` keep the port."""
+    require_binary(MOSQUITTO, "mosquitto")
+    with running_mosquitto(tmp_path) as broker:
+        yield broker
