@@ -21,7 +21,7 @@ from typing import Any
 from headend.bus_worker import BusWorker
 from headend.clock import Clock
 from headend.completeness import CompletenessTracker
-from headend.errors import ReadFailed
+from headend.errors import BusClosed, ReadFailed
 from headend.fleet_config import MeterConfig, PlanConfig, ReadSpec
 from headend.meter_health import HealthChange, MeterHealth
 from headend.readings import Reading, ReadingKind
@@ -37,6 +37,7 @@ HealthHandler = Callable[[MeterConfig, HealthChange, str], Awaitable[None]]
 
 OFFLINE = "meter_offline"
 OVERRUN = "bus_overrun"
+SHUTDOWN = "shutdown"
 
 
 @dataclass(slots=True)
@@ -94,6 +95,7 @@ class ChannelCollector:
         self._pending: set[tuple[str, int]] = set()
         self._changed = asyncio.Event()
         self._lagging = False
+        self._stopping = False
 
     @property
     def name(self) -> str:
@@ -123,10 +125,17 @@ class ChannelCollector:
             self._heap, _Entry(due.start_at, self._seq, meter_id, spec_index, due, generation)
         )
 
+    def stop(self) -> None:
+        """Send no more reads; ``run`` returns once the reads already sent have ended."""
+        self._stopping = True
+        self._changed.set()
+
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
             while True:
                 entry = await self._next_due()
+                if entry is None:
+                    return  # stopping: the TaskGroup waits for reads in flight
                 meter = self._meters.get(entry.meter_id)
                 if meter is None or entry.generation != self._generation[entry.meter_id]:
                     continue  # removed or replaced since this entry was scheduled
@@ -135,9 +144,11 @@ class ChannelCollector:
                 self._push(meter.id, entry.spec_index, clock.after(entry.due))
                 self._dispatch(group, meter, entry, spec)
 
-    async def _next_due(self) -> _Entry:
+    async def _next_due(self) -> _Entry | None:
         while True:
             self._changed.clear()
+            if self._stopping:
+                return None
             if self._heap:
                 head = self._heap[0]
                 wait = self._clock.real_seconds((head.start_at - self._clock.now()).total_seconds())
@@ -200,6 +211,9 @@ class ChannelCollector:
     ) -> None:
         try:
             readings = await future
+        except BusClosed:
+            await self._record_missing(meter, spec, slot, SHUTDOWN)
+            return
         except ReadFailed as exc:
             self.stats.failed += 1
             change = self._health.failure(meter.id, exc.reason.value, self._clock.now())

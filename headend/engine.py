@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -35,6 +35,8 @@ from headend.fleet_config import ChannelConfig, FleetConfig, MeterConfig
 from headend.lanes import Lane
 from headend.meter_health import HealthChange, MeterHealth
 from headend.modbus import ModbusAdapter
+from headend.mqtt.bridge import MqttBridge
+from headend.mqtt.messages import reading_to_json
 from headend.readers.dlt645 import read_dlt645
 from headend.readers.dlt645_control import (
     RelayResult,
@@ -71,6 +73,8 @@ class EngineOptions:
     maintenance: bool = True
     """Run backfill passes and clock checks on their own; off when a caller drives them."""
     audit_path: Path | None = None
+    shutdown_grace: float = 10.0
+    """Seconds reads in flight get to finish on ``stop()``."""
 
 
 class Engine:
@@ -114,7 +118,18 @@ class Engine:
                 jitter=self.options.jitter,
             )
         self.detector = AnomalyDetector(self._layout(), self.options.anomaly)
+        self.mqtt: MqttBridge | None = None
+        if config.mqtt is not None:
+            self.mqtt = MqttBridge(
+                config.mqtt,
+                transformer_of_device={
+                    t.terminal: t.name for t in config.transformers.values() if t.terminal
+                },
+                on_readings=self.publish,
+                on_request=self.answer_request,
+            )
         self.ready = asyncio.Event()
+        self._stop_requested = asyncio.Event()
         self.registry.on_change(self._meter_changed)
         for meter in self.registry:
             self.collectors[meter.channel].set_meter(meter.id, meter)
@@ -175,22 +190,58 @@ class Engine:
     # -- running -----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Collect until cancelled; on cancellation, in-flight reads end and buffers flush."""
+        """Collect until ``stop()`` (graceful) or cancellation (abrupt; buffers still flush)."""
         try:
             async with asyncio.TaskGroup() as group:
-                for worker in self.workers.values():
+                buses = [
                     group.create_task(worker.run(), name=f"bus {worker.name}")
-                for collector in self.collectors.values():
+                    for worker in self.workers.values()
+                ]
+                collectors = [
                     group.create_task(collector.run(), name=f"collector {collector.name}")
-                group.create_task(self.writer.run(), name="writer")
-                group.create_task(self._sweep_loop(), name="anomaly sweep")
+                    for collector in self.collectors.values()
+                ]
+                background = [
+                    group.create_task(self.writer.run(), name="writer"),
+                    group.create_task(self._sweep_loop(), name="anomaly sweep"),
+                ]
+                if self.mqtt is not None:
+                    background.append(group.create_task(self.mqtt.run(), name="mqtt"))
                 if self.options.maintenance:
-                    group.create_task(self._backfill_loop(), name="backfill")
-                    group.create_task(self._clock_loop(), name="clock")
+                    background.append(group.create_task(self._backfill_loop(), name="backfill"))
+                    background.append(group.create_task(self._clock_loop(), name="clock"))
                 self.ready.set()
+                await self._stop_requested.wait()
+                await self._wind_down(buses + collectors, background)
         finally:
             for worker in self.workers.values():
                 worker.close()
+
+    def stop(self) -> None:
+        """Graceful shutdown: no new reads, reads in flight finish, buffers flush."""
+        self._stop_requested.set()
+
+    async def _wind_down(
+        self, bus_work: list[asyncio.Task[None]], background: list[asyncio.Task[None]]
+    ) -> None:
+        log.info("shutting down: finishing reads in flight")
+        for collector in self.collectors.values():
+            collector.stop()
+        for worker in self.workers.values():
+            worker.close()  # the job in flight finishes; queued ones end as "shutdown"
+        try:
+            async with asyncio.timeout(self.options.shutdown_grace):
+                await asyncio.gather(*bus_work)
+        except TimeoutError:
+            log.warning("shutdown: reads still running after %.0f s", self.options.shutdown_grace)
+        if self.mqtt is not None:
+            try:
+                async with asyncio.timeout(2.0):
+                    await self.mqtt.drain()
+            except TimeoutError:
+                log.warning("shutdown: live MQTT messages not all sent")
+        for task in [*bus_work, *background]:
+            task.cancel()  # the writer flushes what it holds as it is cancelled
 
     async def _sweep_loop(self) -> None:
         while True:
@@ -203,7 +254,7 @@ class Engine:
         for event in self.detector.sweep(self.clock.now()):
             records.append(self.alarms.anomaly(event, self._subject_tags(event.subject_id)))
         if records:
-            self.writer.put(records)
+            self._record_events(records)
         return records
 
     def _subject_tags(self, subject: str) -> dict[str, str]:
@@ -218,12 +269,53 @@ class Engine:
         self.writer.put(readings)
         self.detector.ingest_many(readings)
         for reading in readings:
+            if self.mqtt is not None:
+                self.mqtt.publish_reading(reading)
             if reading.quality is not Quality.MISSING:
                 self.latest[(reading.meter, reading.quantity)] = reading
             for queue in self._subscribers:
                 if queue.full():
                     queue.get_nowait()  # a slow live viewer loses its oldest value, not ours
                 queue.put_nowait(reading)
+
+    def _record_events(self, records: list[EventRecord]) -> None:
+        """Events go to storage and to live MQTT consumers."""
+        self.writer.put(records)
+        if self.mqtt is None:
+            return
+        for record in records:
+            self.mqtt.publish(
+                f"events/{record.meter}/{record.event}",
+                {
+                    "meter": record.meter,
+                    "event": record.event,
+                    "timestamp": record.timestamp.isoformat(),
+                    "severity": record.severity.value,
+                    "active": record.active,
+                    "value": record.value,
+                    "detail": record.detail,
+                    "tags": dict(record.tags),
+                },
+            )
+
+    async def answer_request(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
+        """On-demand requests arriving over MQTT: ``read`` and ``clock`` (never relay control:
+        switching a supply needs the API's operator token and audit)."""
+        action = request.get("action")
+        meter = request.get("meter")
+        if not isinstance(meter, str):
+            raise ValueError("request needs a 'meter' (text)")
+        if action == "read":
+            quantities = request.get("quantities")
+            if quantities is not None and not (
+                isinstance(quantities, list) and all(isinstance(q, str) for q in quantities)
+            ):
+                raise ValueError("'quantities' must be a list of quantity names")
+            readings = await self.read_now(meter, quantities)
+            return {"readings": [reading_to_json(r) for r in readings]}
+        if action == "clock":
+            return {"drift_seconds": await self.check_clock(meter, user="mqtt")}
+        raise ValueError(f"unknown action {action!r} (read, clock)")
 
     def subscribe(self, maxsize: int = 1000) -> asyncio.Queue[Reading]:
         """A live feed of readings (dashboard, SSE); call ``unsubscribe`` when done."""
@@ -249,7 +341,7 @@ class Engine:
             severity=Severity.WARNING,
             tags=meter.tags(),
         )
-        self.writer.put([record])
+        self._record_events([record])
 
     # -- operator operations -----------------------------------------------------------------
 
@@ -333,7 +425,7 @@ class Engine:
             severity=Severity.INFO if result.verified else Severity.WARNING,
             tags=meter.tags(),
         )
-        self.writer.put([record])
+        self._record_events([record])
         return result
 
     def _audit(
