@@ -1,0 +1,51 @@
+"""``headend run --config fleet.toml``: the production service (collection, storage, API)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from headend.api import ApiConfigError
+from headend.cli_errors import CommandFailed, ExitCode
+from headend.config_fields import ConfigError
+from headend.fleet_config import load_fleet_config
+from headend.registry import RegistryError
+from headend.service import ServiceOptions, serve
+from headend.transports import InvalidTransportUrl
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="run the head-end: collection, storage, HTTP API and dashboard",
+        description="Collect every meter of the fleet config, store readings, serve the API.",
+    )
+    parser.add_argument("--config", required=True, type=Path, help="fleet TOML file")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("var"),
+        help="embedded store, outbox and audit log (default: ./var)",
+    )
+    parser.add_argument("--listen", help="host:port for the API (overrides [api] listen)")
+    parser.set_defaults(handler=run, parser=parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_fleet_config(args.config)
+    except ConfigError as exc:
+        raise CommandFailed(ExitCode.USAGE, str(exc)) from None
+    options = ServiceOptions(data_dir=args.data_dir, listen=args.listen)
+
+    async def ready(url: str) -> None:
+        print(f"head-end running: dashboard and API at {url}", flush=True)
+
+    try:
+        asyncio.run(serve(config, options, on_ready=ready))
+    except (ConfigError, ApiConfigError, RegistryError, InvalidTransportUrl) as exc:
+        raise CommandFailed(ExitCode.USAGE, str(exc)) from None
+    except OSError as exc:
+        raise CommandFailed(ExitCode.LINK_FAILED, f"cannot listen or open storage: {exc}") from None
+    return ExitCode.OK

@@ -1,0 +1,115 @@
+"""The running head-end service: storage, engine and HTTP API in one TaskGroup.
+
+Used by ``headend run`` (production, system clock) and ``headend demo`` (simulators and a warped
+clock). Shutdown order matters: the engine stops first (reads in flight finish, its writer
+flushes into the sink), then the API, then storage closes (the outbox drains what it can and
+keeps the rest on disk for the next start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from headend.api import ApiSettings, create_app, parse_api_settings
+from headend.clock import Clock
+from headend.config_fields import Table
+from headend.engine import Engine, EngineOptions
+from headend.fleet_config import FleetConfig
+from headend.storage_setup import open_storage
+from headend.transports.memory import MemoryNetwork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceOptions:
+    data_dir: Path
+    listen: str | None = None
+    """Overrides ``[api] listen``."""
+    clock: Clock | None = None
+    memory: MemoryNetwork | None = None
+    engine: EngineOptions | None = None
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the service owns SIGINT/SIGTERM and stops the
+    engine before the API, so reads in flight finish and buffers flush."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def api_settings(config: FleetConfig, environ: Mapping[str, str]) -> ApiSettings:
+    return parse_api_settings(Table(config.source, "api", config.api or {}), environ)
+
+
+async def serve(
+    config: FleetConfig,
+    options: ServiceOptions,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    on_ready: Callable[[str], Awaitable[None]] | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM (or cancellation); ``on_ready`` gets the dashboard URL."""
+    settings = api_settings(config, environ)
+    host, port = settings.host, settings.port
+    if options.listen is not None:
+        host, _, port_text = options.listen.rpartition(":")
+        port = int(port_text)
+    engine_options = options.engine or EngineOptions(audit_path=options.data_dir / "audit.jsonl")
+    async with open_storage(config.storage, config.source, data_dir=options.data_dir) as stack:
+        log.info("storage: %s", stack.describe)
+        engine = Engine(
+            config, stack.sink, clock=options.clock, memory=options.memory, options=engine_options
+        )
+        app = create_app(
+            engine, tokens=settings.tokens, store=stack.billing, outbox_stats=stack.outbox_stats
+        )
+        server = _QuietServer(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                timeout_graceful_shutdown=5,
+                lifespan="off",
+            )
+        )
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        # Bind before serving: the port is taken (or the error raised) here, and a client that
+        # connects before uvicorn's first accept simply waits in the listen backlog.
+        listener = socket.create_server((host, port), reuse_port=False)
+        port = listener.getsockname()[1]
+        try:
+            async with asyncio.TaskGroup() as group:
+                engine_task = group.create_task(engine.run(), name="engine")
+                api_task = group.create_task(server.serve(sockets=[listener]), name="api")
+                await engine.ready.wait()
+                url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
+                log.info("head-end running: %s", url)
+                if on_ready is not None:
+                    await on_ready(url)
+                await stopping.wait()
+                log.info("stopping")
+                engine.stop()
+                await engine_task
+                server.should_exit = True
+                await api_task
+        finally:
+            listener.close()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)

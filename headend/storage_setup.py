@@ -1,0 +1,101 @@
+"""Open the storage the fleet config asks for: embedded SQLite, or InfluxDB behind the outbox.
+
+The ``[storage]`` table:
+
+- ``kind = "embedded"`` (default): ``path`` (default ``<data_dir>/headend.sqlite``).
+- ``kind = "influxdb-v2"``: ``url``, ``org``, ``bucket``, ``token_env`` (the name of the
+  environment variable holding the token: secrets never sit in the config file).
+- ``kind = "influxdb-v1"``: ``url``, ``database``, optional ``username``, ``password_env``.
+- for both Influx kinds: ``outbox`` (default ``<data_dir>/outbox.sqlite``) and
+  ``outbox_capacity_mb`` (default 1024). Every reading is on local disk in the outbox before
+  collection moves on; the outbox replays to the server in order when it is reachable.
+
+Billing reads go to the embedded store, or over InfluxQL (``/query``) to the server, which
+1.x serves and 2.x/3.x serve through their v1-compatible endpoint (bucket = database).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from headend.config_fields import Table
+from storage import (
+    BillingSource,
+    InfluxQLBillingSource,
+    InfluxV1Sink,
+    InfluxV2Sink,
+    OutboxStats,
+    SqliteStore,
+    open_outbox,
+)
+from storage.sink import LineSink, Sink
+
+KINDS = ("embedded", "influxdb-v2", "influxdb-v1")
+
+
+@dataclass(frozen=True, slots=True)
+class StorageStack:
+    sink: Sink
+    """Where the engine writes (the store itself, or the outbox in front of the server)."""
+    billing: BillingSource
+    outbox_stats: Callable[[], OutboxStats] | None
+    describe: str
+
+
+@asynccontextmanager
+async def open_storage(
+    settings: Mapping[str, Any],
+    source: str,
+    *,
+    data_dir: Path,
+    environ: Mapping[str, str] = os.environ,
+) -> AsyncIterator[StorageStack]:
+    table = Table(source, "storage", settings)
+    kind = table.choice("kind", KINDS, "embedded")
+    if kind == "embedded":
+        path = Path(table.text("path", str(data_dir / "headend.sqlite")))
+        table.reject_unknown()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = await SqliteStore.open(path)
+        try:
+            yield StorageStack(store, store, None, f"embedded store {path}")
+        finally:
+            await store.aclose()
+        return
+
+    url = table.text("url")
+    outbox_path = Path(table.text("outbox", str(data_dir / "outbox.sqlite")))
+    capacity = table.integer("outbox_capacity_mb", 1024, minimum=1) * 1024 * 1024
+    target: LineSink
+    if kind == "influxdb-v2":
+        bucket = table.text("bucket")
+        token = _secret(table, "token_env", environ)
+        target = InfluxV2Sink(url, bucket=bucket, org=table.text("org", "-"), token=token)
+        billing: BillingSource = InfluxQLBillingSource(url, database=bucket, token=token)
+        where = f"InfluxDB v2 {url} bucket {bucket}"
+    else:
+        database = table.text("database")
+        username = table.optional_text("username")
+        password = _secret(table, "password_env", environ) if "password_env" in settings else None
+        target = InfluxV1Sink(url, database=database, username=username, password=password)
+        billing = InfluxQLBillingSource(
+            url, database=database, username=username, password=password
+        )
+        where = f"InfluxDB v1 {url} database {database}"
+    table.reject_unknown()
+    outbox_path.parent.mkdir(parents=True, exist_ok=True)
+    async with open_outbox(outbox_path, target, capacity_bytes=capacity) as outbox:
+        yield StorageStack(outbox, billing, outbox.stats, f"{where} via outbox {outbox_path}")
+
+
+def _secret(table: Table, key: str, environ: Mapping[str, str]) -> str:
+    name = table.text(key)
+    value = environ.get(name)
+    if not value:
+        raise table.error(key, f"environment variable {name} is not set")
+    return value

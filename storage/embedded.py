@@ -1,0 +1,298 @@
+"""The embedded default store: SQLite in WAL mode, no server needed.
+
+Why SQLite: it ships with Python, survives kill -9 and power loss once a transaction commits,
+WAL lets billing queries read while collection writes, and a small site (a few thousand meters
+at 15-minute intervals) is well within what one file handles. Points with the same measurement,
+meter, quantity and timestamp overwrite each other, as in InfluxDB.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from headend.readings import Reading, ReadingKind
+from storage.billing import StoredPoint, parse_quality
+from storage.errors import RecordError
+from storage.line_protocol import timestamp_ns
+from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Severity
+from storage.schema import MEASUREMENT_BY_KIND, Record
+from storage.sqlite_thread import SqliteThread
+
+logger = logging.getLogger(__name__)
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS points (
+    measurement TEXT NOT NULL,
+    meter TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    value REAL,
+    unit TEXT NOT NULL,
+    quality TEXT NOT NULL,
+    reason TEXT,
+    transformer TEXT,
+    tags TEXT NOT NULL,
+    PRIMARY KEY (measurement, meter, quantity, ts_ns)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS points_by_transformer ON points (transformer)
+    WHERE transformer IS NOT NULL;
+CREATE TABLE IF NOT EXISTS events (
+    meter TEXT NOT NULL,
+    event TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    severity TEXT NOT NULL,
+    active INTEGER NOT NULL,
+    value REAL,
+    detail TEXT NOT NULL,
+    quality TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    PRIMARY KEY (meter, event, ts_ns)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS collection (
+    meter TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    attempted INTEGER NOT NULL,
+    succeeded INTEGER NOT NULL,
+    latency_s REAL,
+    reason TEXT,
+    tags TEXT NOT NULL,
+    PRIMARY KEY (meter, ts_ns)
+) WITHOUT ROWID;
+"""
+
+
+def _from_ns(ns: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def _tags_json(tags: Mapping[str, str]) -> str:
+    return json.dumps(dict(sorted(tags.items())), ensure_ascii=False, separators=(",", ":"))
+
+
+class SqliteStore:
+    """Sink and BillingSource on one SQLite file. Create with ``await SqliteStore.open(path)``."""
+
+    def __init__(self, thread: SqliteThread) -> None:
+        self._thread = thread
+
+    @classmethod
+    async def open(cls, path: Path | str) -> SqliteStore:
+        """Open (creating if needed) the store at ``path``."""
+        thread = SqliteThread(Path(path))
+        await thread.open(SCHEMA)
+        return cls(thread)
+
+    async def write(self, batch: Sequence[Record]) -> None:
+        """Store the batch in one transaction; returns once it is committed to disk."""
+        points: list[tuple[Any, ...]] = []
+        events: list[tuple[Any, ...]] = []
+        statuses: list[tuple[Any, ...]] = []
+        for record in batch:
+            if isinstance(record, Reading):
+                points.append(_point_row(record))
+            elif isinstance(record, EventRecord):
+                events.append(_event_row(record))
+            elif isinstance(record, CollectionStatus):
+                statuses.append(_status_row(record))
+            else:
+                raise RecordError(f"cannot store {type(record).__name__}: not a storage record")
+
+        def insert(connection: sqlite3.Connection) -> None:
+            with connection:
+                connection.execute("BEGIN")
+                connection.executemany(
+                    "INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?,?,?,?)", points
+                )
+                connection.executemany(
+                    "INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?,?,?,?)", events
+                )
+                connection.executemany(
+                    "INSERT OR REPLACE INTO collection VALUES (?,?,?,?,?,?,?,?)", statuses
+                )
+
+        await self._thread.run(insert)
+
+    async def meters_of_transformer(self, transformer: str) -> list[str]:
+        """Meters that have stored points tagged with this transformer."""
+
+        def select(connection: sqlite3.Connection) -> list[str]:
+            rows = connection.execute(
+                "SELECT DISTINCT meter FROM points WHERE transformer = ? ORDER BY meter",
+                (transformer,),
+            )
+            return [str(row[0]) for row in rows]
+
+        return await self._thread.run(select)
+
+    async def stored_points(
+        self,
+        kind: ReadingKind,
+        meters: Sequence[str],
+        quantities: Sequence[str],
+        start: datetime,
+        end: datetime,
+    ) -> list[StoredPoint]:
+        """Points of one kind for these meters and quantities, ``start <= t < end``."""
+        if not meters or not quantities:
+            return []
+        measurement = MEASUREMENT_BY_KIND[kind]
+        meter_marks = ",".join("?" * len(meters))
+        quantity_marks = ",".join("?" * len(quantities))
+        sql = (
+            "SELECT meter, quantity, ts_ns, value, unit, quality, reason FROM points "
+            f"WHERE measurement = ? AND meter IN ({meter_marks}) "
+            f"AND quantity IN ({quantity_marks}) AND ts_ns >= ? AND ts_ns < ? "
+            "ORDER BY meter, quantity, ts_ns"
+        )
+        args = [measurement, *meters, *quantities, timestamp_ns(start), timestamp_ns(end)]
+
+        def select(connection: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return connection.execute(sql, args).fetchall()
+
+        rows = await self._thread.run(select)
+        return [
+            StoredPoint(
+                meter=row[0],
+                quantity=row[1],
+                timestamp=_from_ns(row[2]),
+                value=row[3],
+                unit=row[4],
+                quality=parse_quality(row[5], f"embedded store row {row[0]}/{row[1]}"),
+                reason=row[6],
+            )
+            for row in rows
+        ]
+
+    async def events(
+        self,
+        *,
+        meter: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[EventRecord]:
+        """Stored events, oldest first, optionally for one meter and ``start <= t < end``."""
+        sql, args = _time_filter("events", meter, start, end)
+
+        def select(connection: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return connection.execute(sql, args).fetchall()
+
+        return [
+            EventRecord(
+                meter=row[0],
+                event=row[1],
+                timestamp=_from_ns(row[2]),
+                severity=Severity(row[3]),
+                active=bool(row[4]),
+                value=row[5],
+                detail=row[6],
+                quality=parse_quality(row[7], f"embedded event {row[0]}/{row[1]}"),
+                tags=json.loads(row[8]),
+            )
+            for row in await self._thread.run(select)
+        ]
+
+    async def collection_statuses(
+        self,
+        *,
+        meter: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[CollectionStatus]:
+        """Stored collection status records, oldest first."""
+        sql, args = _time_filter("collection", meter, start, end)
+
+        def select(connection: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return connection.execute(sql, args).fetchall()
+
+        return [
+            CollectionStatus(
+                meter=row[0],
+                timestamp=_from_ns(row[1]),
+                outcome=CollectionOutcome(row[2]),
+                attempted=row[3],
+                succeeded=row[4],
+                latency_s=row[5],
+                reason=row[6],
+                tags=json.loads(row[7]),
+            )
+            for row in await self._thread.run(select)
+        ]
+
+    async def aclose(self) -> None:
+        """Close the database file."""
+        await self._thread.close()
+
+
+def _time_filter(
+    table: str, meter: str | None, start: datetime | None, end: datetime | None
+) -> tuple[str, list[object]]:
+    conditions: list[str] = []
+    args: list[object] = []
+    if meter is not None:
+        conditions.append("meter = ?")
+        args.append(meter)
+    if start is not None:
+        conditions.append("ts_ns >= ?")
+        args.append(timestamp_ns(start))
+    if end is not None:
+        conditions.append("ts_ns < ?")
+        args.append(timestamp_ns(end))
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT * FROM {table}{where} ORDER BY ts_ns, meter", args
+
+
+def _point_row(reading: Reading) -> tuple[Any, ...]:
+    if reading.value is not None and not math.isfinite(reading.value):
+        raise RecordError(
+            f"reading {reading.meter}/{reading.quantity} at {reading.timestamp.isoformat()}: "
+            f"value {reading.value} is not finite"
+        )
+    return (
+        MEASUREMENT_BY_KIND[reading.kind],
+        reading.meter,
+        reading.quantity,
+        timestamp_ns(reading.timestamp),
+        reading.value,
+        reading.unit,
+        reading.quality.value,
+        reading.reason,
+        reading.tags.get("transformer"),
+        _tags_json(reading.tags),
+    )
+
+
+def _event_row(event: EventRecord) -> tuple[Any, ...]:
+    return (
+        event.meter,
+        event.event,
+        timestamp_ns(event.timestamp),
+        event.severity.value,
+        int(event.active),
+        event.value,
+        event.detail,
+        event.quality.value,
+        _tags_json(event.tags),
+    )
+
+
+def _status_row(status: CollectionStatus) -> tuple[Any, ...]:
+    return (
+        status.meter,
+        timestamp_ns(status.timestamp),
+        status.outcome.value,
+        status.attempted,
+        status.succeeded,
+        status.latency_s,
+        status.reason,
+        _tags_json(status.tags),
+    )

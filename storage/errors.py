@@ -1,0 +1,54 @@
+"""Storage errors: one root, split between "our data or request is wrong" and "the peer failed".
+
+Callers (the outbox above all) act on the split: a transient failure is retried, a rejection is
+never retried as-is because sending the same bytes again cannot succeed.
+"""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Root of every error raised by the storage package."""
+
+
+class RecordError(StorageError, ValueError):
+    """A record cannot be stored as given (newline in a tag, NaN value, ...): our side's fault."""
+
+
+class WriteRejected(StorageError):
+    """The server refused the write for good; retrying the same request cannot help."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BadLineError(WriteRejected):
+    """The server could not parse or accept our line protocol (HTTP 400, 413, 422)."""
+
+
+class AuthError(WriteRejected):
+    """The server refused our credentials or permissions (HTTP 401 or 403)."""
+
+
+class SinkUnavailable(StorageError):
+    """The server is down, overloaded or unreachable (HTTP 429, 5xx, connection, timeout).
+
+    Raised once the sink's own retries are exhausted; the outbox keeps the data and tries again.
+    ``retry_after`` carries the server's Retry-After hint in seconds when it sent one.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class OutboxFull(StorageError):
+    """The outbox reached its disk budget; the batch was NOT stored and is not acknowledged."""
+
+
+class QueryError(StorageError):
+    """A read query failed or returned something we cannot interpret."""

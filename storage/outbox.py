@@ -1,0 +1,373 @@
+"""Durable outbox in front of a remote sink: nothing is acknowledged before it is on disk.
+
+``write`` encodes the batch to line protocol and commits it to a local SQLite file (WAL,
+synchronous=FULL, so the commit survives kill -9 and power loss) before returning. ``run`` replays
+the stored batches to the target sink in the order they were written and deletes them only
+after the target accepted them. A crash between "sent" and "deleted" sends the batch again,
+which is harmless: a point with the same measurement, tags and timestamp overwrites itself.
+
+Storing encoded lines (not records) means bad records are refused at ``write`` time, while the
+producer can still act, and replay costs no encoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Final
+
+from storage.errors import BadLineError, OutboxFull, SinkUnavailable, WriteRejected
+from storage.line_protocol import LineEncoder
+from storage.retry import RetryPolicy
+from storage.schema import Record
+from storage.sink import LineSink
+from storage.sqlite_thread import SqliteThread
+
+logger = logging.getLogger(__name__)
+
+SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_ns INTEGER NOT NULL,
+    points INTEGER NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letter (
+    id INTEGER PRIMARY KEY,
+    created_ns INTEGER NOT NULL,
+    points INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    error TEXT NOT NULL
+);
+"""
+
+DEFAULT_CAPACITY_BYTES: Final = 1 << 30
+_DRAIN_BACKOFF: Final = RetryPolicy(attempts=1, initial_delay_s=0.5, max_delay_s=30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """What a metrics endpoint exports about the outbox."""
+
+    pending_points: int
+    pending_bytes: int
+    capacity_bytes: int
+    delivered_points: int
+    dead_letter_points: int
+    target_up: bool
+
+    @property
+    def fill_ratio(self) -> float:
+        """Share of the disk budget in use, 0..1."""
+        return self.pending_bytes / self.capacity_bytes if self.capacity_bytes else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    id: int
+    points: int
+    payload: str
+
+
+class Outbox:
+    """A Sink that stores first and forwards later. Open with ``open_outbox`` or ``Outbox.open``.
+
+    ``target`` should have a short retry policy of its own: the outbox retries forever.
+    """
+
+    def __init__(
+        self,
+        thread: SqliteThread,
+        target: LineSink,
+        *,
+        capacity_bytes: int,
+        warn_ratio: float,
+        max_batch_points: int,
+        pending_points: int,
+        pending_bytes: int,
+        backoff: RetryPolicy,
+    ) -> None:
+        self._thread = thread
+        self._target = target
+        self._capacity = capacity_bytes
+        self._warn_ratio = warn_ratio
+        self._max_batch_points = max_batch_points
+        self._backoff = backoff
+        self._encoder = LineEncoder()
+        self._pending_points = pending_points
+        self._pending_bytes = pending_bytes
+        self._delivered = 0
+        self._dead_letters = 0
+        self._target_up = True
+        self._filling_warned = False
+        self._single_until = 0
+        self._wakeup = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._abandon = False
+        self._finished = asyncio.Event()
+        self._running = False
+        self._closed = False
+        if pending_points == 0:
+            self._drained.set()
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path | str,
+        target: LineSink,
+        *,
+        capacity_bytes: int = DEFAULT_CAPACITY_BYTES,
+        warn_ratio: float = 0.8,
+        max_batch_points: int = 5000,
+        backoff: RetryPolicy = _DRAIN_BACKOFF,
+    ) -> Outbox:
+        """Open (creating if needed) the outbox file; batches left by a previous run are kept."""
+        if capacity_bytes <= 0:
+            raise ValueError(f"outbox capacity_bytes must be > 0, got {capacity_bytes}")
+        if not 0 < warn_ratio <= 1:
+            raise ValueError(f"outbox warn_ratio must be in (0, 1], got {warn_ratio}")
+        thread = SqliteThread(Path(path))
+        await thread.open(SCHEMA)
+
+        def totals(connection: sqlite3.Connection) -> tuple[int, int]:
+            row = connection.execute(
+                "SELECT COALESCE(SUM(points), 0), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
+            ).fetchone()
+            return int(row[0]), int(row[1])
+
+        points, size = await thread.run(totals)
+        if points:
+            logger.info("outbox %s: %d points left from a previous run, replaying", path, points)
+        return cls(
+            thread,
+            target,
+            capacity_bytes=capacity_bytes,
+            warn_ratio=warn_ratio,
+            max_batch_points=max_batch_points,
+            pending_points=points,
+            pending_bytes=size,
+            backoff=backoff,
+        )
+
+    def stats(self) -> OutboxStats:
+        """Current counters (cheap; no disk access)."""
+        return OutboxStats(
+            pending_points=self._pending_points,
+            pending_bytes=self._pending_bytes,
+            capacity_bytes=self._capacity,
+            delivered_points=self._delivered,
+            dead_letter_points=self._dead_letters,
+            target_up=self._target_up,
+        )
+
+    async def write(self, batch: Sequence[Record]) -> None:
+        """Encode and commit the batch to disk; returning means it will reach the target.
+
+        A large batch is stored as several rows of at most ``max_batch_points`` lines, in one
+        transaction, so that replay never builds an oversized request.
+        """
+        if self._closed:
+            raise RuntimeError("outbox is closed")
+        if not batch:
+            return
+        lines = self._encoder.encode_many(batch)
+        created = time.time_ns()
+        step = self._max_batch_points
+        rows = [
+            (created, len(lines[i : i + step]), "\n".join(lines[i : i + step]))
+            for i in range(0, len(lines), step)
+        ]
+        size = sum(len(row[2]) for row in rows)
+        if self._pending_bytes + size > self._capacity:
+            raise OutboxFull(
+                f"outbox full: {self._pending_bytes} of {self._capacity} bytes pending; "
+                f"batch of {len(batch)} points not stored"
+            )
+
+        def insert(connection: sqlite3.Connection) -> None:
+            with connection:
+                connection.execute("BEGIN")
+                connection.executemany(
+                    "INSERT INTO outbox (created_ns, points, payload) VALUES (?, ?, ?)", rows
+                )
+
+        await self._thread.run(insert)
+        self._pending_points += len(lines)
+        self._pending_bytes += size
+        self._drained.clear()
+        self._wakeup.set()
+        self._check_fill()
+
+    def _check_fill(self) -> None:
+        ratio = self._pending_bytes / self._capacity
+        if ratio >= self._warn_ratio and not self._filling_warned:
+            self._filling_warned = True
+            logger.warning(
+                "outbox %.0f%% full (%d points, %d bytes): the target has not been taking data",
+                ratio * 100,
+                self._pending_points,
+                self._pending_bytes,
+            )
+        elif ratio < self._warn_ratio / 2 and self._filling_warned:
+            self._filling_warned = False
+            logger.info("outbox back to %.0f%% full", ratio * 100)
+
+    async def wait_drained(self) -> None:
+        """Return once everything written so far has been delivered (or dead-lettered)."""
+        await self._drained.wait()
+
+    async def run(self) -> None:
+        """Replay stored batches to the target until ``aclose``; run it in a TaskGroup."""
+        if self._running:
+            raise RuntimeError("outbox run() is already running")
+        if self._closing.is_set():
+            return  # closed before this task got its first turn
+        self._running = True
+        failures = 0
+        try:
+            while not self._abandon:
+                self._wakeup.clear()
+                rows = await self._thread.run(self._oldest)
+                if not rows:
+                    if self._pending_points == 0:  # a write may be between insert and count
+                        self._drained.set()
+                    if self._closing.is_set():
+                        return
+                    await self._wait_for(self._wakeup, None)
+                    continue
+                if await self._deliver(rows):
+                    failures = 0
+                    continue
+                failures += 1
+                if self._closing.is_set():
+                    return
+                await self._wait_for(self._closing, self._backoff.delay(failures))
+        finally:
+            self._finished.set()
+
+    async def _deliver(self, rows: list[_Row]) -> bool:
+        """Send rows; True when they left the outbox (delivered or dead-lettered)."""
+        try:
+            await self._target.write_lines([row.payload for row in rows])
+        except BadLineError as exc:
+            if len(rows) > 1:
+                self._single_until = rows[-1].id
+                logger.warning("outbox batch rejected, resending row by row to isolate: %s", exc)
+                return True
+            await self._thread.run(partial(_dead_letter, row=rows[0], error=str(exc)))
+            logger.error("outbox dead-lettered %d points: %s", rows[0].points, exc)
+            self._dead_letters += rows[0].points
+            self._forget(rows)
+            return True
+        except (SinkUnavailable, WriteRejected) as exc:
+            # Down, overloaded, or refusing us as configured (credentials, unknown database):
+            # keep the data, an operator can fix the cause.
+            if self._target_up:
+                self._target_up = False
+                log = logger.error if isinstance(exc, WriteRejected) else logger.warning
+                log("outbox target failing, keeping data on disk: %s", exc)
+            return False
+        if not self._target_up:
+            self._target_up = True
+            logger.info("outbox target accepting data again")
+        last = rows[-1].id
+        await self._thread.run(
+            lambda connection: connection.execute("DELETE FROM outbox WHERE id <= ?", (last,))
+        )
+        self._delivered += sum(row.points for row in rows)
+        self._forget(rows)
+        return True
+
+    def _forget(self, rows: list[_Row]) -> None:
+        self._pending_points -= sum(row.points for row in rows)
+        self._pending_bytes -= sum(len(row.payload) for row in rows)
+        self._check_fill()
+
+    def _oldest(self, connection: sqlite3.Connection) -> list[_Row]:
+        cursor = connection.execute(
+            "SELECT id, points, payload FROM outbox ORDER BY id LIMIT ?",
+            (1 if self._single_until else 256,),
+        )
+        rows: list[_Row] = []
+        total = 0
+        for row_id, points, payload in cursor:
+            if rows and total + points > self._max_batch_points:
+                break
+            rows.append(_Row(row_id, points, payload))
+            total += points
+        if rows and rows[-1].id >= self._single_until:
+            self._single_until = 0
+        return rows
+
+    @staticmethod
+    async def _wait_for(event: asyncio.Event, timeout_s: float | None) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await event.wait()
+
+    async def aclose(self, *, drain_timeout_s: float = 5.0) -> None:
+        """Stop forwarding (after trying to drain for ``drain_timeout_s``) and close files.
+
+        Anything not delivered stays on disk for the next start. Closes the target too.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._closing.set()
+        self._wakeup.set()
+        if self._running:
+            try:
+                async with asyncio.timeout(drain_timeout_s):
+                    await self._finished.wait()
+            except TimeoutError:
+                self._abandon = True
+                await self._finished.wait()
+        await self._thread.close()
+        await self._target.aclose()
+
+
+def _dead_letter(connection: sqlite3.Connection, row: _Row, error: str) -> None:
+    with connection:
+        connection.execute("BEGIN")
+        connection.execute(
+            "INSERT INTO dead_letter (id, created_ns, points, payload, error) "
+            "SELECT id, created_ns, points, payload, ? FROM outbox WHERE id = ?",
+            (error, row.id),
+        )
+        connection.execute("DELETE FROM outbox WHERE id = ?", (row.id,))
+
+
+@contextlib.asynccontextmanager
+async def open_outbox(
+    path: Path | str,
+    target: LineSink,
+    *,
+    capacity_bytes: int = DEFAULT_CAPACITY_BYTES,
+    warn_ratio: float = 0.8,
+    max_batch_points: int = 5000,
+    backoff: RetryPolicy = _DRAIN_BACKOFF,
+    drain_timeout_s: float = 5.0,
+) -> AsyncIterator[Outbox]:
+    """An outbox with its replay task running for the duration of the block."""
+    outbox = await Outbox.open(
+        path,
+        target,
+        capacity_bytes=capacity_bytes,
+        warn_ratio=warn_ratio,
+        max_batch_points=max_batch_points,
+        backoff=backoff,
+    )
+    async with asyncio.TaskGroup() as group:
+        group.create_task(outbox.run())
+        try:
+            yield outbox
+        finally:
+            await outbox.aclose(drain_timeout_s=drain_timeout_s)

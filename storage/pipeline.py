@@ -1,0 +1,79 @@
+"""Overlap encoding the next request body with the request in flight.
+
+Encoding line protocol is CPU work in this process while the server's ingest is CPU work in
+another; doing them one after the other wastes half the time. Encoding runs in slices with a
+yield to the event loop between them, because a large body does not fit in the socket buffer:
+the loop must keep feeding the socket while we encode, or the server sits waiting for the rest.
+One request in flight at a time keeps the order in which bodies reach the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from typing import Final
+
+from storage.line_protocol import LineEncoder
+from storage.schema import Record
+
+ENCODE_SLICE: Final = 500
+"""Records encoded between two event-loop turns (about half a millisecond of work)."""
+
+
+async def encoded_bodies(
+    encoder: LineEncoder,
+    batch: Sequence[Record],
+    batch_size: int,
+    make_body: Callable[[Sequence[str]], bytes],
+) -> AsyncGenerator[bytes, None]:
+    """Request bodies of ``batch_size`` records each, encoded slice by slice."""
+    for start in range(0, len(batch), batch_size):
+        chunk = batch[start : start + batch_size]
+        lines: list[str] = []
+        for first in range(0, len(chunk), ENCODE_SLICE):
+            lines.extend(encoder.encode_many(chunk[first : first + ENCODE_SLICE]))
+            await asyncio.sleep(0)  # let the request in flight use the socket
+        yield make_body(lines)
+
+
+async def line_bodies(
+    lines: Sequence[str], batch_size: int, make_body: Callable[[Sequence[str]], bytes]
+) -> AsyncGenerator[bytes, None]:
+    """Request bodies of ``batch_size`` pre-formatted lines each."""
+    for start in range(0, len(lines), batch_size):
+        yield make_body(lines[start : start + batch_size])
+        await asyncio.sleep(0)
+
+
+def request_body(lines: Sequence[str], gzip_level: int | None) -> bytes:
+    """Lines joined into one request body, gzipped unless ``gzip_level`` is None."""
+    body = "\n".join(lines).encode()
+    if gzip_level is not None:
+        body = gzip.compress(body, compresslevel=gzip_level)
+    return body
+
+
+async def send_pipelined(
+    bodies: AsyncGenerator[bytes, None], send: Callable[[bytes], Awaitable[None]]
+) -> None:
+    """Send each body in order; the next body is built while the previous one is in flight."""
+
+    async def send_one(body: bytes) -> None:
+        await send(body)
+
+    in_flight: asyncio.Task[None] | None = None
+    try:
+        async with contextlib.aclosing(bodies):
+            async for body in bodies:  # built while in_flight is being sent
+                if in_flight is not None:
+                    await in_flight
+                in_flight = asyncio.create_task(send_one(body))
+        if in_flight is not None:
+            await in_flight
+    finally:
+        if in_flight is not None and not in_flight.done():
+            in_flight.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await in_flight

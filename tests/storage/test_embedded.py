@@ -1,0 +1,113 @@
+"""The embedded SQLite store: writes, overwrite semantics, billing, events, persistence."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from headend.readings import Quality, Reading, ReadingKind
+from storage.billing import CSV_COLUMNS, billing_report, write_csv
+from storage.embedded import SqliteStore
+from storage.errors import RecordError
+from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Severity
+from storage.sink import Sink
+from tests.storage.billing_cases import CHINA, DAY1, DAY3, QUANTITY, check_report, scenario
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+async def test_store_is_a_sink(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "store.db")
+    try:
+        assert isinstance(store, Sink)
+    finally:
+        await store.aclose()
+
+
+async def test_billing_report_for_a_transformer(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "store.db")
+    try:
+        await store.write(scenario())
+        report = await billing_report(store, transformer="T1", start=DAY1, end=DAY3, tz=CHINA)
+    finally:
+        await store.aclose()
+    check_report(report)
+
+
+async def test_same_series_and_time_overwrites(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "store.db")
+    try:
+        first = Reading("M1", QUANTITY, 1.0, "kWh", T0, ReadingKind.ENERGY, Quality.ESTIMATED)
+        second = Reading("M1", QUANTITY, 2.0, "kWh", T0, ReadingKind.ENERGY, Quality.BACKFILLED)
+        await store.write([first])
+        await store.write([second, second])
+        points = await store.stored_points(
+            ReadingKind.ENERGY, ["M1"], [QUANTITY], T0, T0 + timedelta(seconds=1)
+        )
+    finally:
+        await store.aclose()
+    assert [(p.value, p.quality) for p in points] == [(2.0, Quality.BACKFILLED)]
+
+
+async def test_data_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    store = await SqliteStore.open(path)
+    await store.write([Reading("M1", QUANTITY, 3.0, "kWh", T0, ReadingKind.FROZEN)])
+    await store.aclose()
+    store = await SqliteStore.open(path)
+    try:
+        points = await store.stored_points(
+            ReadingKind.FROZEN, ["M1"], [QUANTITY], T0, T0 + timedelta(days=1)
+        )
+    finally:
+        await store.aclose()
+    assert [p.value for p in points] == [3.0]
+
+
+async def test_events_and_collection_status_round_trip(tmp_path: Path) -> None:
+    event = EventRecord("M1", "voltage_low", T0, Severity.CRITICAL, value=180.0, tags={"ph": "A"})
+    status = CollectionStatus("M1", T0, CollectionOutcome.FAILED, 4, 0, None, "timeout")
+    store = await SqliteStore.open(tmp_path / "store.db")
+    try:
+        await store.write([event, status])
+        assert await store.events(meter="M1") == [event]
+        assert await store.collection_statuses(start=T0) == [status]
+        assert await store.events(meter="M2") == []
+    finally:
+        await store.aclose()
+
+
+async def test_foreign_objects_and_non_finite_values_are_refused(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "store.db")
+    try:
+        with pytest.raises(RecordError, match="dict"):
+            await store.write([{"meter": "M1"}])  # type: ignore[list-item]
+        with pytest.raises(RecordError, match=r"M3/voltage_a .* not finite"):
+            await store.write([Reading("M3", "voltage_a", float("nan"), "V", T0)])
+    finally:
+        await store.aclose()
+
+
+async def test_csv_export_has_a_row_per_day_and_interval(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "store.db")
+    try:
+        await store.write(scenario())
+        report = await billing_report(store, meters=["M1"], start=DAY1, end=DAY3, tz=CHINA)
+    finally:
+        await store.aclose()
+    out = io.StringIO()
+    write_csv(report, out)
+    rows = [line.split(",") for line in out.getvalue().splitlines()]
+    assert tuple(rows[0]) == CSV_COLUMNS
+    daily = [row for row in rows[1:] if row[0] == "daily"]
+    assert [(row[3], row[8]) for row in daily] == [
+        ("2026-03-01", "collected"),
+        ("2026-03-02", "collected"),
+        ("2026-03-03", "not_collected"),
+    ]
+    assert daily[1][5:8] == ["111.5", "kWh", "backfilled"]
+    assert daily[2][9] == "timeout"
+    assert sum(1 for row in rows if row[0] == "interval") == 4

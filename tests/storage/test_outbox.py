@@ -1,0 +1,213 @@
+"""The durable outbox: acknowledged means on disk, replay in order, outages, rejects, full disk."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from headend.readings import Reading, ReadingKind
+from storage.errors import AuthError, BadLineError, OutboxFull, SinkUnavailable, WriteRejected
+from storage.line_protocol import LineEncoder
+from storage.outbox import Outbox, open_outbox
+from storage.retry import RetryPolicy
+from storage.schema import Record
+
+QUICK = RetryPolicy(attempts=1, initial_delay_s=0.01, max_delay_s=0.05)
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def readings(first: int, count: int, meter: str = "M1") -> list[Reading]:
+    return [
+        Reading(
+            meter,
+            "energy_active_import_total",
+            float(i),
+            "kWh",
+            T0 + timedelta(seconds=i),
+            ReadingKind.ENERGY,
+        )
+        for i in range(first, first + count)
+    ]
+
+
+class FakeTarget:
+    """A LineSink that can be down, reject lines containing a marker, and records what it got."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.refusal: Exception | None = None
+        self.requests: list[int] = []
+        self.reject_marker: str | None = None
+        self.lines: list[str] = []
+        self.calls = 0
+        self.closed = False
+        self.third_call = asyncio.Event()
+
+    async def write_lines(self, lines: Sequence[str]) -> None:
+        self.calls += 1
+        if self.calls >= 3:
+            self.third_call.set()
+        if not self.up:
+            raise SinkUnavailable("fake target down", status=503)
+        if self.refusal is not None:
+            raise self.refusal
+        received = [line for chunk in lines for line in chunk.split("\n")]
+        self.requests.append(len(received))
+        if self.reject_marker and any(self.reject_marker in line for line in received):
+            raise BadLineError("fake target: bad line", status=400)
+        self.lines.extend(received)
+
+    async def write(self, batch: Sequence[Record]) -> None:
+        raise AssertionError("the outbox must forward lines, not records")
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_batches_are_delivered_in_order(tmp_path: Path) -> None:
+    target = FakeTarget()
+    batches = [readings(i * 10, 10) for i in range(5)]
+    async with open_outbox(tmp_path / "outbox.db", target, backoff=QUICK) as outbox:
+        for batch in batches:
+            await outbox.write(batch)
+        await outbox.wait_drained()
+        stats = outbox.stats()
+    expected = LineEncoder().encode_many([r for batch in batches for r in batch])
+    assert target.lines == expected
+    assert (stats.pending_points, stats.delivered_points) == (0, 50)
+    assert target.closed
+
+
+async def test_acknowledged_batches_are_on_disk_before_delivery(tmp_path: Path) -> None:
+    target = FakeTarget()
+    target.up = False
+    path = tmp_path / "outbox.db"
+    async with open_outbox(path, target, backoff=QUICK, drain_timeout_s=0.1) as outbox:
+        await outbox.write(readings(0, 7))
+        # Another connection sees the committed batch: it is durable, not just in memory.
+        with sqlite3.connect(path) as connection:
+            [(points,)] = connection.execute("SELECT SUM(points) FROM outbox").fetchall()
+        assert points == 7
+        assert outbox.stats().pending_points == 7
+    assert target.lines == []
+
+
+async def test_outage_accumulates_then_replays_in_order(tmp_path: Path) -> None:
+    target = FakeTarget()
+    async with open_outbox(tmp_path / "outbox.db", target, backoff=QUICK) as outbox:
+        await outbox.write(readings(0, 5))
+        await outbox.wait_drained()
+        target.up = False
+        await outbox.write(readings(5, 5))
+        await outbox.write(readings(10, 5))
+        assert outbox.stats().pending_points == 10
+        target.up = True
+        await outbox.wait_drained()
+        assert outbox.stats().target_up
+    values = [float(line.split("value=")[1].split(",")[0]) for line in target.lines]
+    assert values == [float(i) for i in range(15)]
+
+
+async def test_left_over_batches_are_replayed_after_restart(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    first = FakeTarget()
+    outbox = await Outbox.open(path, first)
+    await outbox.write(readings(0, 3))
+    await outbox.aclose()  # never ran: nothing delivered
+    assert first.lines == []
+    second = FakeTarget()
+    async with open_outbox(path, second, backoff=QUICK) as reopened:
+        assert reopened.stats().pending_points == 3
+        await reopened.wait_drained()
+    assert len(second.lines) == 3
+
+
+async def test_rejected_lines_are_isolated_and_dead_lettered(tmp_path: Path) -> None:
+    target = FakeTarget()
+    target.up = False
+    target.reject_marker = "meter=BAD"
+    path = tmp_path / "outbox.db"
+    async with open_outbox(path, target, backoff=QUICK) as outbox:
+        await outbox.write(readings(0, 2))
+        await outbox.write(readings(2, 1, meter="BAD"))
+        await outbox.write(readings(3, 2))
+        target.up = True  # all three rows now go out together, and get rejected together
+        await outbox.wait_drained()
+        stats = outbox.stats()
+    assert stats.dead_letter_points == 1
+    assert [line.split(",")[0:2] for line in target.lines] == [["energy", "meter=M1"]] * 4
+    with sqlite3.connect(path) as connection:
+        [(payload, error)] = connection.execute("SELECT payload, error FROM dead_letter")
+    assert "meter=BAD" in payload
+    assert "bad line" in error
+
+
+async def test_full_outbox_refuses_and_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = FakeTarget()
+    target.up = False
+    one_batch = len("\n".join(LineEncoder().encode_many(readings(0, 10))))
+    caplog.set_level(logging.WARNING, logger="storage.outbox")
+    async with open_outbox(
+        tmp_path / "outbox.db",
+        target,
+        capacity_bytes=int(one_batch * 2.5),
+        backoff=QUICK,
+        drain_timeout_s=0.1,
+    ) as outbox:
+        await outbox.write(readings(0, 10))
+        assert not any("full" in message for message in caplog.messages)
+        await outbox.write(readings(10, 10))
+        assert any("% full" in message for message in caplog.messages)
+        with pytest.raises(OutboxFull, match="not stored"):
+            await outbox.write(readings(20, 10))
+        assert outbox.stats().pending_points == 20
+        assert outbox.stats().fill_ratio == pytest.approx(0.8, abs=0.01)
+
+
+async def test_bad_records_are_refused_before_acknowledgement(tmp_path: Path) -> None:
+    target = FakeTarget()
+    async with open_outbox(tmp_path / "outbox.db", target, backoff=QUICK) as outbox:
+        bad = Reading("M1", "q", 1.0, "kWh", T0, tags={"building": "two\nlines"})
+        with pytest.raises(ValueError, match="newline"):
+            await outbox.write([bad])
+        assert outbox.stats().pending_points == 0
+
+
+async def test_large_batches_are_replayed_in_bounded_requests(tmp_path: Path) -> None:
+    target = FakeTarget()
+    async with open_outbox(
+        tmp_path / "outbox.db", target, max_batch_points=40, backoff=QUICK
+    ) as outbox:
+        await outbox.write(readings(0, 100))
+        await outbox.wait_drained()
+    assert max(target.requests) <= 40
+    assert len(target.lines) == 100
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [AuthError("HTTP 401", status=401), WriteRejected("HTTP 404: database not found", status=404)],
+)
+async def test_refusals_that_an_operator_can_fix_keep_the_data(
+    tmp_path: Path, refusal: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = FakeTarget()
+    target.refusal = refusal
+    caplog.set_level(logging.ERROR, logger="storage.outbox")
+    async with open_outbox(tmp_path / "outbox.db", target, backoff=QUICK) as outbox:
+        await outbox.write(readings(0, 5))
+        await target.third_call.wait()  # the outbox keeps retrying, one call per backoff step
+        stats = outbox.stats()
+        assert (stats.pending_points, stats.dead_letter_points, stats.target_up) == (5, 0, False)
+        assert sum("keeping data" in message for message in caplog.messages) == 1
+        target.refusal = None
+        await outbox.wait_drained()
+    assert len(target.lines) == 5
