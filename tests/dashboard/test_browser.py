@@ -9,8 +9,13 @@ import pytest
 
 from tests.api.fleet import WAIT_SECONDS, LiveFleet
 from tests.dashboard.browser import CHROMIUM, chromium_page
+from tests.support.binaries import require_binary
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
+
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
+    require_binary(CHROMIUM or "chromium", "chromium")
+
 
 VOLTAGE_CELL = 'td[data-meter="m1"][data-quantity="voltage_a"]'
 

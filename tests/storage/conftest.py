@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.binaries import require_binary
 from tests.support.influx_servers import (
     INFLUXD_BINARY,
     VICTORIA_METRICS_BINARY,
     InfluxDB16,
     VictoriaMetrics,
-    binary_available,
 )
 
 _names = itertools.count()
@@ -22,8 +22,7 @@ _names = itertools.count()
 @pytest.fixture(scope="module")
 def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
     """A VictoriaMetrics server shared by the tests of one module."""
-    if not binary_available(VICTORIA_METRICS_BINARY):
-        pytest.skip(f"{VICTORIA_METRICS_BINARY} not installed (apt install victoria-metrics)")
+    require_binary(VICTORIA_METRICS_BINARY, "victoria-metrics")
     server = VictoriaMetrics(tmp_path_factory.mktemp("vm"))
     server.start()
     yield server
@@ -33,8 +32,7 @@ def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Victo
 @pytest.fixture
 def own_victoria_metrics(tmp_path: Path) -> Iterator[VictoriaMetrics]:
     """A VictoriaMetrics server for one test, which may stop and restart it."""
-    if not binary_available(VICTORIA_METRICS_BINARY):
-        pytest.skip(f"{VICTORIA_METRICS_BINARY} not installed (apt install victoria-metrics)")
+    require_binary(VICTORIA_METRICS_BINARY, "victoria-metrics")
     server = VictoriaMetrics(tmp_path)
     server.start()
     yield server
@@ -44,8 +42,7 @@ def own_victoria_metrics(tmp_path: Path) -> Iterator[VictoriaMetrics]:
 @pytest.fixture(scope="module")
 def influxdb16(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB16]:
     """An InfluxDB 1.6 server shared by the tests of one module."""
-    if not binary_available(INFLUXD_BINARY):
-        pytest.skip(f"{INFLUXD_BINARY} not installed (apt install influxdb)")
+    require_binary(INFLUXD_BINARY, "influxdb")
     server = InfluxDB16(tmp_path_factory.mktemp("influx"))
     server.start()
     yield server
