@@ -2,7 +2,7 @@
 
 A subcommand module exposes ``register(commands)``, adds its parser there and sets
 ``handler`` (``Callable[[argparse.Namespace], int]``) and ``parser`` as parser defaults;
-adding ``simulate`` or ``run`` is one module plus one line in ``COMMANDS``.
+adding a subcommand is one module plus one line in ``COMMANDS``.
 
 Handlers report expected failures by raising ``CommandFailed`` with an exit code; ``main``
 prints the message on stderr and returns the code, so an engineer never sees a traceback for
@@ -17,12 +17,12 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from headend import cli_read
+from headend import cli_read, cli_run, cli_simulate
 from headend.cli_errors import CommandFailed, ExitCode, UsageProblem
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-COMMANDS: Sequence[Register] = (cli_read.register,)
+COMMANDS: Sequence[Register] = (cli_read.register, cli_run.register, cli_simulate.register)
 """Subcommand registrations, in the order ``--help`` lists them."""
 
 QUIET_LOGGERS = ("pymodbus",)

@@ -1,0 +1,248 @@
+"""The head-end's fleet config for a running scenario, as a dict and as TOML text.
+
+Typing 282 meters with their addresses, buildings and phases into a fleet file by hand is how
+a demo ends up reading a meter that does not exist; deriving it from the same scenario the
+simulators run guarantees the head-end asks for exactly the meters that answer, and tags them
+with the transformer, building and phase the anomaly rules group by.
+
+The stdlib reads TOML but does not write it; the writer below covers what this document needs
+(strings, numbers, booleans, lists of scalars, tables and arrays of tables), nothing more.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from simulators.runner import Endpoints
+from simulators.scenario import LoadKind, MeterModel, MeterSpec, Scenario
+
+HOUSEHOLD_PLAN = "household"
+THREE_PHASE_PLAN = "three_phase"
+
+_TELEMETRY_INTERVAL = "1m"
+_BILLING_INTERVAL = "15m"
+
+PLANS: Mapping[str, Mapping[str, Any]] = {
+    # Single-phase meters (households and EV piles) answer only phase A of a block, so they
+    # are asked item by item; three-phase meters get the voltage and current blocks.
+    HOUSEHOLD_PLAN: {
+        "daily_frozen": True,
+        "reads": [
+            {
+                "quantities": ["voltage_a", "current_a", "power_active_total"],
+                "interval": _TELEMETRY_INTERVAL,
+                "lane": "telemetry",
+            },
+            {
+                "quantities": ["energy_active_import_total"],
+                "interval": _BILLING_INTERVAL,
+                "lane": "billing",
+            },
+        ],
+    },
+    THREE_PHASE_PLAN: {
+        "daily_frozen": True,
+        "reads": [
+            {
+                "quantities": [
+                    "voltage_a",
+                    "voltage_b",
+                    "voltage_c",
+                    "current_a",
+                    "current_b",
+                    "current_c",
+                    "power_active_total",
+                ],
+                "interval": _TELEMETRY_INTERVAL,
+                "lane": "telemetry",
+            },
+            {
+                "quantities": ["energy_active_import_total"],
+                "interval": _BILLING_INTERVAL,
+                "lane": "billing",
+            },
+        ],
+    },
+}
+
+
+class FleetExportError(ValueError):
+    """The scenario and endpoints cannot be expressed as a fleet config; names what is off."""
+
+
+def fleet_config_for(
+    scenario: Scenario,
+    endpoints: Endpoints,
+    *,
+    mqtt: tuple[str, int] | None = None,
+    storage: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The fleet document (loadable by ``headend.fleet_config.parse_fleet_config``).
+
+    ``mqtt`` is the broker as the head-end should reach it (it may differ from where the
+    simulator connects, e.g. across containers); it defaults to the endpoints' broker.
+    ``storage`` becomes the ``[storage]`` table verbatim; without it the head-end's default
+    (embedded) store is used.
+    """
+    missing = [bus.id for bus in scenario.buses if bus.id not in endpoints.buses]
+    if missing:
+        raise FleetExportError(f"scenario {scenario.name}: no endpoint for bus(es) {missing}")
+    device = {}
+    if endpoints.mqtt is not None:
+        device = {t.transformer: t.device for t in endpoints.mqtt.terminals}
+    zone = timezone_name(scenario.utc_offset.utcoffset(None))
+    document: dict[str, Any] = {
+        "site": {"name": scenario.name, "timezone": zone},
+        "channels": [
+            {"name": bus.id, "url": endpoints.buses[bus.id], "protocol": bus.protocol}
+            for bus in scenario.buses
+        ],
+        "transformers": [
+            {"name": t.id, "rated_kva": t.rated_kva, "terminal": device.get(t.id, t.id)}
+            for t in scenario.transformers
+        ],
+        "plans": {name: _copy(plan) for name, plan in PLANS.items()},
+        "meters": [_meter(spec) for spec in scenario.meters],
+    }
+    broker = mqtt
+    if broker is None and endpoints.mqtt is not None:
+        broker = (endpoints.mqtt.host, endpoints.mqtt.port)
+    if broker is not None:
+        topics = [t.telemetry for t in endpoints.mqtt.terminals] if endpoints.mqtt else []
+        document["mqtt"] = {"host": broker[0], "port": broker[1], "ingest_topics": topics}
+    if storage is not None:
+        document["storage"] = dict(storage)
+    return document
+
+
+def _meter(spec: MeterSpec) -> dict[str, Any]:
+    single = spec.model is MeterModel.SINGLE_PHASE
+    meter: dict[str, Any] = {
+        "id": spec.id,
+        "address": spec.address,
+        "channel": spec.bus,
+        "plan": HOUSEHOLD_PLAN if single else THREE_PHASE_PLAN,
+        "transformer": spec.transformer,
+        "building": spec.building,
+        "phase": spec.phase if single and spec.phase else "ABC",
+    }
+    if spec.kind is LoadKind.HOUSEHOLD:
+        meter["household"] = spec.id
+    return meter
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of the plan templates, so a caller editing the result cannot change them."""
+    if isinstance(value, Mapping):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def timezone_name(offset: timedelta | None) -> str:
+    """An IANA name for a fixed offset: China's +8 is Asia/Shanghai (no DST), others Etc/GMT."""
+    if offset is None or offset == timedelta(0):
+        return "UTC"
+    if offset == timedelta(hours=8):
+        return "Asia/Shanghai"
+    hours, rest = divmod(offset, timedelta(hours=1))
+    if rest:
+        raise FleetExportError(f"UTC offset {offset}: no IANA zone for a non-whole-hour offset")
+    # Etc/GMT zones have POSIX signs: UTC+3 is Etc/GMT-3.
+    return f"Etc/GMT{-hours:+d}"
+
+
+# ---------------------------------------------------------------------- TOML writer
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def dump_toml(document: Mapping[str, Any]) -> str:
+    """TOML text for ``document``: scalars, lists of scalars, tables, arrays of tables."""
+    lines: list[str] = []
+    _write_table(lines, (), document)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _write_table(lines: list[str], path: tuple[str, ...], table: Mapping[str, Any]) -> None:
+    scalars = [(k, v) for k, v in table.items() if not _is_table(v) and not _is_table_array(v)]
+    tables = [(k, v) for k, v in table.items() if _is_table(v)]
+    arrays = [(k, v) for k, v in table.items() if _is_table_array(v)]
+    for key, value in scalars:
+        lines.append(f"{_key(key)} = {_value(value, (*path, key))}")
+    for key, value in tables:
+        if _needs_header(value):
+            lines.append("")
+            lines.append(f"[{_dotted((*path, key))}]")
+        _write_table(lines, (*path, key), value)
+    for key, items in arrays:
+        for item in items:
+            lines.append("")
+            lines.append(f"[[{_dotted((*path, key))}]]")
+            _write_table(lines, (*path, key), item)
+
+
+def _needs_header(table: Mapping[str, Any]) -> bool:
+    """A table holding only sub-tables is implied by their headers; an empty one is not."""
+    return not table or any(not _is_table(v) and not _is_table_array(v) for v in table.values())
+
+
+def _is_table(value: object) -> bool:
+    return isinstance(value, Mapping)
+
+
+def _is_table_array(value: object) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and len(value) > 0
+        and all(isinstance(item, Mapping) for item in value)
+    )
+
+
+def _dotted(path: Sequence[str]) -> str:
+    return ".".join(_key(part) for part in path)
+
+
+def _key(key: object) -> str:
+    if not isinstance(key, str):
+        raise FleetExportError(f"TOML key {key!r}: keys must be strings")
+    return key if _BARE_KEY.match(key) else _string(key)
+
+
+def _string(text: str) -> str:
+    escaped = []
+    for char in text:
+        if char == '"':
+            escaped.append('\\"')
+        elif char == "\\":
+            escaped.append("\\\\")
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            escaped.append(f"\\u{ord(char):04x}")
+        else:
+            escaped.append(char)
+    return '"' + "".join(escaped) + '"'
+
+
+def _value(value: object, path: tuple[str, ...]) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(item, path) for item in value) + "]"
+    raise FleetExportError(
+        f"TOML value at {_dotted(path)}: cannot write {type(value).__name__} {value!r}"
+    )
