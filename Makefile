@@ -1,6 +1,6 @@
 # One entry point for newcomers and CI. Every target does its own set-up.
 #   make test   - system packages (when root), virtualenv, ruff, mypy --strict, pytest
-#   make demo   - the retrofit scenario end to end (see README)
+#   make demo   - the retrofit scenario end to end: simulators, head-end, dashboard (see README)
 #   make bench  - benchmarks that print figures as ratios to same-run baselines
 
 PYTHON ?= python3
@@ -32,6 +32,9 @@ pytest: $(STAMP) system-deps
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck pytest
+
+demo: $(STAMP)
+	$(BIN)/headend demo --scenario retrofit-before
 
 bench: $(STAMP)
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done

@@ -17,12 +17,17 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from headend import cli_read, cli_run, cli_simulate
+from headend import cli_demo, cli_read, cli_run, cli_simulate
 from headend.cli_errors import CommandFailed, ExitCode, UsageProblem
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-COMMANDS: Sequence[Register] = (cli_read.register, cli_run.register, cli_simulate.register)
+COMMANDS: Sequence[Register] = (
+    cli_read.register,
+    cli_run.register,
+    cli_simulate.register,
+    cli_demo.register,
+)
 """Subcommand registrations, in the order ``--help`` lists them."""
 
 QUIET_LOGGERS = ("pymodbus",)

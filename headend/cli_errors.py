@@ -61,3 +61,25 @@ class UsageProblem(CommandFailed):
 
     def __init__(self, message: str) -> None:
         super().__init__(ExitCode.USAGE, message)
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The first leaf of nested exception groups: what a TaskGroup actually failed on."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return error
+
+
+def service_failure(error: BaseException) -> CommandFailed | None:
+    """A service that would not start, as the exit code and message an operator needs."""
+    from headend.api import ApiConfigError
+    from headend.config_fields import ConfigError
+    from headend.registry import RegistryError
+    from headend.transports import InvalidTransportUrl
+
+    cause = root_cause(error)
+    if isinstance(cause, ConfigError | ApiConfigError | RegistryError | InvalidTransportUrl):
+        return CommandFailed(ExitCode.USAGE, str(cause))
+    if isinstance(cause, OSError):
+        return CommandFailed(ExitCode.LINK_FAILED, f"cannot listen or open storage: {cause}")
+    return None

@@ -6,13 +6,10 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from headend.api import ApiConfigError
-from headend.cli_errors import CommandFailed, ExitCode
+from headend.cli_errors import CommandFailed, ExitCode, service_failure
 from headend.config_fields import ConfigError
 from headend.fleet_config import load_fleet_config
-from headend.registry import RegistryError
 from headend.service import ServiceOptions, serve
-from headend.transports import InvalidTransportUrl
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(serve(config, options, on_ready=ready))
-    except (ConfigError, ApiConfigError, RegistryError, InvalidTransportUrl) as exc:
-        raise CommandFailed(ExitCode.USAGE, str(exc)) from None
-    except OSError as exc:
-        raise CommandFailed(ExitCode.LINK_FAILED, f"cannot listen or open storage: {exc}") from None
+    except Exception as exc:
+        failure = service_failure(exc)
+        if failure is None:
+            raise
+        raise failure from None
     return ExitCode.OK

@@ -24,7 +24,7 @@ from headend.completeness import CompletenessTracker
 from headend.errors import BusClosed, ReadFailed
 from headend.fleet_config import MeterConfig, PlanConfig, ReadSpec
 from headend.meter_health import HealthChange, MeterHealth
-from headend.readings import Reading, ReadingKind
+from headend.readings import FailureReason, Reading, ReadingKind
 from headend.schedule import Due, ReadClock
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,9 @@ ReadFactory = Callable[[MeterConfig, Sequence[str], datetime], BusAction]
 ReadingsHandler = Callable[[list[Reading]], Awaitable[None]]
 HealthHandler = Callable[[MeterConfig, HealthChange, str], Awaitable[None]]
 
-OFFLINE = "meter_offline"
-OVERRUN = "bus_overrun"
-SHUTDOWN = "shutdown"
+OFFLINE = FailureReason.METER_OFFLINE.value
+OVERRUN = FailureReason.BUS_OVERRUN.value
+SHUTDOWN = FailureReason.SHUTDOWN.value
 
 
 @dataclass(slots=True)

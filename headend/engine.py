@@ -201,17 +201,17 @@ class Engine:
                     group.create_task(collector.run(), name=f"collector {collector.name}")
                     for collector in self.collectors.values()
                 ]
-                background = [
-                    group.create_task(self.writer.run(), name="writer"),
-                    group.create_task(self._sweep_loop(), name="anomaly sweep"),
-                ]
+                background = [group.create_task(self.writer.run(), name="writer")]
                 if self.mqtt is not None:
                     background.append(group.create_task(self.mqtt.run(), name="mqtt"))
+                maintenance = [group.create_task(self._sweep_loop(), name="anomaly sweep")]
                 if self.options.maintenance:
-                    background.append(group.create_task(self._backfill_loop(), name="backfill"))
-                    background.append(group.create_task(self._clock_loop(), name="clock"))
+                    maintenance.append(group.create_task(self._backfill_loop(), name="backfill"))
+                    maintenance.append(group.create_task(self._clock_loop(), name="clock"))
                 self.ready.set()
                 await self._stop_requested.wait()
+                for task in maintenance:  # before the buses close, so none of them sees BusClosed
+                    task.cancel()
                 await self._wind_down(buses + collectors, background)
         finally:
             for worker in self.workers.values():

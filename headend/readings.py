@@ -52,6 +52,21 @@ class FailureReason(enum.StrEnum):
     WRONG_ADDRESS = "wrong_address"
     NOT_AVAILABLE = "not_available"
     UNSUPPORTED = "unsupported"
+    # The head-end's own reasons: the request was never sent, so they say nothing new
+    # about the meter (see ``SAYS_NOTHING_ABOUT_THE_METER``).
+    BUS_OVERRUN = "bus_overrun"
+    """The previous read of the same slot was still waiting for the bus."""
+    METER_OFFLINE = "meter_offline"
+    """The meter is offline and this slot was not its probe."""
+    SHUTDOWN = "shutdown"
+    """The head-end stopped before the read reached the bus."""
+
+
+SAYS_NOTHING_ABOUT_THE_METER = frozenset(
+    {FailureReason.BUS_OVERRUN, FailureReason.METER_OFFLINE, FailureReason.SHUTDOWN}
+)
+"""Missing readings with these reasons are gaps for completeness and backfill, but anomaly
+rules must not read them as the meter failing."""
 
 
 def utc_now() -> datetime:

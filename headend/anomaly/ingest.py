@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from headend.anomaly.errors import ReadingRejectedError
 from headend.anomaly.fleet import FleetSnapshot, failure_code
-from headend.readings import Quality, Reading, ReadingKind
+from headend.readings import SAYS_NOTHING_ABOUT_THE_METER, Quality, Reading, ReadingKind
 
 
 class Target(enum.Enum):
@@ -78,6 +78,8 @@ def _scaled(reading: Reading, target: Target) -> float | None:
 def apply_meter_reading(snap: FleetSnapshot, row: int, reading: Reading) -> bool:
     """Put one meter reading into row ``row``; False if the quantity is not one the rules use."""
     if reading.quality is Quality.MISSING:
+        if reading.reason in SAYS_NOTHING_ABOUT_THE_METER:
+            return False  # never sent (bus overrun, offline skip, shutdown): not the meter's doing
         snap.failure_code[row] = failure_code(reading.reason or "")
     elif reading.quality in (Quality.ACTUAL, Quality.BACKFILLED):
         snap.failure_code[row] = 0

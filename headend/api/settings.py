@@ -37,7 +37,8 @@ def parse_api_settings(table: Table, environ: Mapping[str, str]) -> ApiSettings:
     """Validate ``[api]``; errors name the file and key (``fleet.toml: api.tokens[1].role``)."""
     listen = table.text("listen", DEFAULT_LISTEN)
     host, _, port_text = listen.rpartition(":")
-    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    # Port 0 asks the kernel for a free port (the demo and tests use it).
+    if not host or not port_text.isdigit() or not 0 <= int(port_text) < 65536:
         raise table.error("listen", f"expected host:port, got {listen!r}")
     tokens: list[ApiToken] = []
     names: set[str] = set()

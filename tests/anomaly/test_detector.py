@@ -20,6 +20,7 @@ from headend.anomaly import (
     SubjectKind,
     Timing,
 )
+from headend.anomaly.fleet import FAILURE_CODE
 from headend.readings import FailureReason, Quality, Reading, ReadingKind
 from tests.anomaly.fleets import T0, layout
 
@@ -192,3 +193,17 @@ def test_inconsistent_layout_is_named(kwargs: dict[str, object], named: str) -> 
     arguments: dict[str, object] = {"transformer_ids": ["t0"], "rated_kva": [400.0]} | kwargs
     with pytest.raises(FleetLayoutError, match=named):
         FleetLayout(**arguments)  # type: ignore[arg-type]
+
+
+def test_reads_never_sent_do_not_count_against_the_meter() -> None:
+    one_meter = FleetLayout(
+        meter_ids=["m1"], transformer_ids=["T1"], rated_kva=[400], meter_transformer=[0]
+    )
+    detector = AnomalyDetector(one_meter)
+    at = T0
+    for reason in ("bus_overrun", "meter_offline", "shutdown"):
+        used = detector.ingest(Reading.missing("m1", "voltage_a", "V", at, reason))
+        assert not used
+        assert detector.snapshot.failure_code[0] == 0
+    assert detector.ingest(Reading.missing("m1", "voltage_a", "V", at, FailureReason.TIMEOUT))
+    assert detector.snapshot.failure_code[0] == FAILURE_CODE["timeout"]
