@@ -150,13 +150,16 @@ class FrozenBackfill:
     ) -> list[Reading]:
         found: list[Reading] = []
         have = self._have.setdefault(meter.id, set())
-        try:
-            latest = await run(meter, self._action(meter, 1, Quality.ACTUAL))
-        except ReadFailed as exc:
-            self._count_failures(meter, missing, exc.reason.value)
-            return found
-        self._store(meter, latest, today, found)
-        anchor = latest.day
+        if today in have:
+            anchor = today  # the latest freeze is today's and we have it: no need to ask again
+        else:
+            try:
+                latest = await run(meter, self._action(meter, 1, Quality.ACTUAL))
+            except ReadFailed as exc:
+                self._count_failures(meter, missing, exc.reason.value)
+                return found
+            self._store(meter, latest, today, found)
+            anchor = latest.day
         for day in reversed(missing):
             if day in have:
                 continue
@@ -166,11 +169,10 @@ class FrozenBackfill:
             try:
                 frozen = await run(meter, self._action(meter, record, Quality.BACKFILLED))
             except ReadFailed as exc:
-                if exc.reason is not FailureReason.ERROR_RESPONSE:
-                    self._count_failures(meter, [day], exc.reason.value)
-                    return found  # the meter stopped answering: next pass
                 self._count_failures(meter, [day], exc.reason.value)
-                continue
+                if exc.reason is not FailureReason.ERROR_RESPONSE:
+                    return found  # the meter stopped answering: next pass
+                continue  # no such record (a hole, or before installation): the next day may be
             self._store(meter, frozen, today, found)
         return found
 

@@ -99,6 +99,8 @@ async def _demo(args: argparse.Namespace, scenario: Scenario, start: datetime, s
         document = fleet_config_for(
             scenario, runner.endpoints(), storage={"kind": "embedded", "path": str(store)}
         )
+        for channel in document["channels"]:
+            channel["inter_frame_gap"] = "20ms"
         for plan in document["plans"].values():
             for read in plan["reads"]:
                 if read["lane"] == "telemetry":
@@ -124,7 +126,12 @@ async def _demo(args: argparse.Namespace, scenario: Scenario, start: datetime, s
             ServiceOptions(
                 data_dir=data_dir,
                 clock=clock,
-                engine=EngineOptions(audit_path=data_dir / "audit.jsonl", sweep_interval=300.0),
+                engine=EngineOptions(
+                    audit_path=data_dir / "audit.jsonl",
+                    sweep_interval=300.0,
+                    # Hourly passes are ~1 % of a real bus; at 20x they would be ~25 %.
+                    backfill_interval=6 * 3600.0,
+                ),
             ),
             environ={TOKEN_ENV: token},
             on_ready=ready,

@@ -49,6 +49,7 @@ from headend.readers.modbus import ModbusLink, modbus_target, read_modbus
 from headend.readings import FailureReason, Quality, Reading, ReadingKind
 from headend.record_writer import RecordWriter
 from headend.registry import MeterRegistry
+from headend.schedule import next_slot
 from headend.transports import create_transport
 from headend.transports.memory import MemoryNetwork
 from protocols.dlt645 import RelayAction
@@ -484,8 +485,11 @@ class Engine:
         return sent
 
     async def _clock_loop(self) -> None:
+        """Time sync and clock checks once per interval, at interval boundaries (not at start:
+        a restart must not put a whole fleet's clock reads in front of the first telemetry)."""
         interval = self.config.clock.broadcast_interval
         while True:
+            await self.clock.sleep_until(next_slot(self.clock.now(), interval))
             await self.broadcast_time_sync()
             for meter in self.registry:
                 if meter.protocol.startswith("dlt645"):
@@ -493,7 +497,6 @@ class Engine:
                         await self.check_clock(meter.id)
                     except ReadFailed as exc:
                         log.info("meter %s: clock check failed: %s", meter.id, exc.detail)
-            await asyncio.sleep(self.clock.real_seconds(interval))
 
     async def backfill_pass(self) -> list[Reading]:
         """Read missing daily frozen values of every meter whose plan wants them."""
