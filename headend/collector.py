@@ -24,7 +24,7 @@ from headend.completeness import CompletenessTracker
 from headend.errors import BusClosed, ReadFailed
 from headend.fleet_config import MeterConfig, PlanConfig, ReadSpec
 from headend.meter_health import HealthChange, MeterHealth
-from headend.readings import FailureReason, Reading, ReadingKind
+from headend.readings import FailureReason, Quality, Reading, ReadingKind
 from headend.schedule import Due, ReadClock
 
 log = logging.getLogger(__name__)
@@ -223,6 +223,14 @@ class ChannelCollector:
             return
         finally:
             self._pending.discard(key)
+        if readings and all(r.quality is Quality.MISSING for r in readings):
+            # The meter answered but refused or could not give any value: alive, not collected.
+            self.stats.failed += 1
+            self._health.success(meter.id)
+            reason = readings[0].reason or FailureReason.NOT_AVAILABLE.value
+            self._completeness.record_failure(meter.id, _group(spec), slot, reason)
+            await self._on_readings(readings)
+            return
         self.stats.succeeded += 1
         if self._lagging and not self._pending:
             log.info("channel %s: caught up", self.name)

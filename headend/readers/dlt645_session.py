@@ -7,7 +7,8 @@ completeness and offline detection count:
 
 - our own frame echoed back by a 2-wire adapter is skipped (direction bit = to meter);
 - a late reply to an earlier request (other DI) is skipped, not mistaken for this one;
-- a reply from another address is ``wrong_address`` (a replaced meter, a mis-wired bus);
+- a reply from another address is skipped (a slow neighbour's late reply); if ours never
+  comes, the failure is ``wrong_address`` (a replaced meter, a mis-wired bus), not a timeout;
 - a corrupt frame is ``checksum`` / ``malformed`` at once: the meter will not send another;
 - a meter's error reply is ``error_response`` carrying the error word.
 """
@@ -25,6 +26,7 @@ from protocols.dlt645 import (
     ErrorResponse,
     Frame,
     FrameDecoder,
+    Function,
     MalformedFrame,
     ReadFollowUpRequest,
     ReadRequest,
@@ -45,6 +47,7 @@ async def exchange(link: BusLink, request: Frame, *, reply_timeout: float) -> Re
     await link.send(encode(request))
     decoder = FrameDecoder()
     target = request.address
+    stray: Address | None = None
     try:
         async with asyncio.timeout(reply_timeout):
             while True:
@@ -57,21 +60,42 @@ async def exchange(link: BusLink, request: Frame, *, reply_timeout: float) -> Re
                         continue  # our own request, echoed by the adapter
                     if frame.control.function != request.control.function:
                         continue  # a late reply to an earlier request
+                    if _other_identifier(request, frame):
+                        continue  # a late reply of this meter to an earlier read
                     if not (target.is_wildcard or target.is_broadcast) and (
                         frame.address != target
                     ):
-                        raise ReadFailed(
-                            FailureReason.WRONG_ADDRESS,
-                            f"meter {target}: reply came from address {frame.address}",
-                        )
+                        # A late reply of a slow neighbour, or a meter answering under another
+                        # address: keep listening for ours, and say so if it never comes.
+                        stray = frame.address
+                        continue
                     try:
                         return parse_response(frame)
                     except UnexpectedMessage as exc:
                         raise ReadFailed(FailureReason.MALFORMED, f"meter {target}: {exc}") from exc
     except TimeoutError:
+        if stray is not None:
+            raise ReadFailed(
+                FailureReason.WRONG_ADDRESS,
+                f"meter {target}: no reply, but one from address {stray}",
+            ) from None
         raise ReadFailed(
             FailureReason.TIMEOUT, f"meter {target}: no reply within {reply_timeout * 1000:.0f} ms"
         ) from None
+
+
+_READS = {
+    Function.READ: 4,
+    Function.READ_FOLLOW_UP: 4,
+    Function.READ_1997: 2,
+    Function.READ_FOLLOW_UP_1997: 2,
+}
+
+
+def _other_identifier(request: Frame, reply: Frame) -> bool:
+    """A normal read reply naming another data identifier than the one we asked for."""
+    width = _READS.get(Function(request.control.function)) if not reply.control.error else None
+    return width is not None and reply.data[:width] != request.data[:width]
 
 
 def _next_frame(decoder: FrameDecoder, target: Address) -> Frame | None:

@@ -26,16 +26,24 @@ from protocols.dlt645 import RelayAction
 from simulators.dlt645 import (
     ClockDrift,
     CorruptChecksum,
+    ErrorReply,
     FaultScript,
+    GarbageBytes,
+    GatewayDisconnect,
     MeterBus,
     MeterConfig,
     MeterKind,
+    MeterReplaced,
     MissingFrozen,
     NoReply,
+    PtyPort,
     RampingSource,
     ScheduledFault,
     SimulatedMeter,
+    SlowReply,
+    TcpGateway,
     TransportLink,
+    WrongAddress,
 )
 from storage.embedded import SqliteStore
 
@@ -153,8 +161,9 @@ async def collect(
     live: asyncio.Queue[Reading], predicate: Callable[[list[Reading]], bool]
 ) -> list[Reading]:
     seen: list[Reading] = []
-    while not predicate(seen):
-        seen.append(await live.get())
+    async with asyncio.timeout(60):  # a broken engine fails the test instead of hanging it
+        while not predicate(seen):
+            seen.append(await live.get())
     return seen
 
 
@@ -302,3 +311,102 @@ async def test_graceful_stop_finishes_reads_and_flushes(tmp_path: Path) -> None:
     # nothing published is lost: the writer (flushing only every hour) flushed on stop
     assert len(stored) == len(instant)
     assert engine.writer.stats.pending == 0
+
+
+@pytest.mark.parametrize(
+    ("rig", "reason", "neighbour_unharmed"),
+    [
+        # a reply 2 s late occupies the simulated line, so the neighbour suffers too
+        ([ScheduledFault(SlowReply(delay_ms=2000), meter=M1)], "timeout", False),
+        ([ScheduledFault(WrongAddress("000000000099"), meter=M1)], "wrong_address", True),
+        ([ScheduledFault(ErrorReply(error_word=0x02), meter=M1)], "error_response", True),
+        ([ScheduledFault(MeterReplaced("000000000077"), meter=M1)], "timeout", True),
+    ],
+    indirect=["rig"],
+)
+async def test_each_wire_fault_ends_as_its_reason(
+    rig: Rig, reason: str, neighbour_unharmed: bool
+) -> None:
+    readings = await collect(
+        rig.live,
+        lambda seen: (
+            any(r.meter == M1 and r.reason == reason for r in seen)
+            and (not neighbour_unharmed or any(r.meter == M2 and r.value is not None for r in seen))
+        ),
+    )
+    assert not any(r.meter == M1 and r.quality is Quality.ACTUAL for r in readings)
+    tally = rig.engine.completeness.meter_day(M1, date(2026, 11, 23))
+    assert tally.failures.get(reason, 0) >= 1
+    assert tally.received == 0
+
+
+@pytest.mark.parametrize(
+    "rig", [[ScheduledFault(GarbageBytes(length=12), meter=M1)]], indirect=True
+)
+async def test_noise_before_replies_does_not_lose_them(rig: Rig) -> None:
+    readings = await collect(
+        rig.live,
+        lambda seen: sum(r.meter == M1 and r.quality is Quality.ACTUAL for r in seen) >= 4,
+    )
+    assert all(r.quality is Quality.ACTUAL for r in readings if r.meter == M1)
+
+
+async def test_gateway_disconnect_over_tcp_reconnects(tmp_path: Path) -> None:
+    clock = WarpedClock(START, speed=60)
+    window_end = START + timedelta(minutes=3)
+    bus = fast_bus(clock.now, [ScheduledFault(GatewayDisconnect(), start=START, end=window_end)])
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    async with TcpGateway(bus) as gateway:
+        document = fleet()
+        document["channels"][0]["url"] = f"tcp://127.0.0.1:{gateway.port}"  # type: ignore[index]
+        engine = Engine(
+            parse_fleet_config(document, "test"),
+            store,
+            clock=clock,
+            options=EngineOptions(jitter=0, offline_after=10, maintenance=False),
+        )
+        live = engine.subscribe()
+        async with asyncio.TaskGroup() as group:
+            runner = group.create_task(engine.run())
+            readings = await collect(
+                live,
+                lambda seen: (
+                    any(r.reason == "connection_lost" for r in seen)
+                    and any(r.quality is Quality.ACTUAL for r in seen)
+                ),
+            )
+            engine.stop()
+            await runner
+    await store.aclose()
+    lost = [r for r in readings if r.reason == "connection_lost"]
+    back = [r for r in readings if r.quality is Quality.ACTUAL]
+    assert max(r.timestamp for r in lost) < window_end + timedelta(minutes=1)
+    assert min(r.timestamp for r in back) >= window_end - timedelta(minutes=1)
+    assert engine.workers["bus-1"].stats.reconnects >= 1
+
+
+async def test_collects_over_a_serial_pseudo_terminal(tmp_path: Path) -> None:
+    clock = WarpedClock(START, speed=60)
+    bus = fast_bus(clock.now, [])
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    async with PtyPort(bus) as pty:
+        document = fleet()
+        document["channels"][0]["url"] = f"serial://{pty.path}?baud=115200&parity=N"  # type: ignore[index]
+        engine = Engine(
+            parse_fleet_config(document, "test"),
+            store,
+            clock=clock,
+            options=EngineOptions(jitter=0, maintenance=False),
+        )
+        live = engine.subscribe()
+        async with asyncio.TaskGroup() as group:
+            runner = group.create_task(engine.run())
+            readings = await collect(
+                live,
+                lambda seen: {r.meter for r in seen if r.quality is Quality.ACTUAL} == {M1, M2},
+            )
+            engine.stop()
+            await runner
+    await store.aclose()
+    voltage = next(r for r in readings if r.quantity == "voltage_a" and r.value is not None)
+    assert voltage.value == pytest.approx(231.2)
