@@ -58,6 +58,8 @@ class AlarmBook:
     history_size: int = 1000
     _open: dict[str, Alarm] = field(default_factory=dict)
     _closed: deque[Alarm] = field(default_factory=deque)
+    _from_rules: set[str] = field(default_factory=set)
+    """Ids of open alarms raised by the anomaly rules (the rest are head-end events)."""
 
     def open_alarms(self) -> list[Alarm]:
         return sorted(self._open.values(), key=lambda a: a.start)
@@ -99,6 +101,10 @@ class AlarmBook:
             acknowledged_at=previous.acknowledged_at if previous else None,
         )
         self._track(alarm)
+        if alarm.open:
+            self._from_rules.add(alarm.id)
+        else:
+            self._from_rules.discard(alarm.id)
         at = event.end if event.state is EventState.CLEARED and event.end else event.start
         if event.state is EventState.UPDATED:
             at = max(at, event.start)
@@ -145,6 +151,31 @@ class AlarmBook:
             quality=Quality.ESTIMATED,
             tags=tags,
         )
+
+    def close_rule_alarms(self, at: datetime, why: str) -> list[EventRecord]:
+        """Close every open anomaly alarm (the rules start over, e.g. after a fleet change);
+        a condition that still holds is raised again by the next sweeps."""
+        records = []
+        for alarm_id in sorted(self._from_rules):
+            alarm = self._open.get(alarm_id)
+            if alarm is None:
+                continue
+            self._track(replace(alarm, end=at, message=f"{alarm.message} (closed: {why})"))
+            records.append(
+                EventRecord(
+                    meter=alarm.subject,
+                    event=alarm.kind,
+                    timestamp=at,
+                    severity=Severity(alarm.severity),
+                    active=False,
+                    value=alarm.value,
+                    detail=f"closed: {why}",
+                    quality=Quality.ESTIMATED,
+                    tags={"subject": alarm.subject_kind, "incident": alarm.id},
+                )
+            )
+        self._from_rules.clear()
+        return records
 
     def _track(self, alarm: Alarm) -> None:
         if alarm.open:

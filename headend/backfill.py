@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 GROUP = "daily_frozen"
 FROZEN_TIME = "frozen_time"
 FROZEN_ENERGY = "frozen_energy_active_import"
+FROZEN_TOTAL = "frozen_energy_active_import_total"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,8 @@ class BackfillStats:
 class FrozenBackfill:
     tz: ZoneInfo
     completeness: CompletenessTracker
-    reply_timeout: float = 1.0
+    timeout_of: Callable[[MeterConfig], float] = lambda meter: 1.0
+    """The reply timeout of the meter's channel."""
     history: int = 12
     """How many freezes meters keep (0506xx01..0C)."""
     stats: BackfillStats = field(default_factory=BackfillStats)
@@ -179,9 +181,11 @@ class FrozenBackfill:
     def _action(
         self, meter: MeterConfig, record: int, quality: Quality
     ) -> Callable[[BusLink], Awaitable[FrozenDay]]:
+        timeout = self.timeout_of(meter)
+
         async def action(link: BusLink) -> FrozenDay:
             return await read_frozen_record(
-                link, meter, record, self.tz, quality=quality, reply_timeout=self.reply_timeout
+                link, meter, record, self.tz, quality=quality, reply_timeout=timeout
             )
 
         return action
@@ -206,7 +210,9 @@ class FrozenBackfill:
             readings = list(frozen.readings)
         else:
             # Never attempted before (e.g. the head-end was down): still a backfill.
-            self.completeness.record_failure(meter.id, GROUP, slot, "not_collected_in_time")
+            self.completeness.record_failure(
+                meter.id, GROUP, slot, "not_collected_in_time", backfillable=True
+            )
             self.completeness.record_backfill(meter.id, GROUP, slot)
             self.stats.backfilled += 1
             readings = [_as_backfilled(r) for r in frozen.readings]
@@ -231,7 +237,9 @@ class FrozenBackfill:
             self.stats.failures += 1
             if day not in failed:
                 failed.add(day)
-                self.completeness.record_failure(meter.id, GROUP, _slot_key(day, self.tz), reason)
+                self.completeness.record_failure(
+                    meter.id, GROUP, _slot_key(day, self.tz), reason, backfillable=True
+                )
 
 
 def _slot_key(day: date, tz: ZoneInfo) -> datetime:

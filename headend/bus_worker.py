@@ -21,6 +21,7 @@ from headend.errors import BusClosed, ReadFailed
 from headend.lanes import DEFAULT_WEIGHTS, Lane, LaneQueue, QueueClosed
 from headend.readings import FailureReason
 from headend.transports.errors import ConnectionLost, OpenFailed
+from protocols.errors import RemoteProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ class BusWorker(Generic[C]):
         self, lane: Lane, label: str, action: Callable[[C], Awaitable[R]]
     ) -> asyncio.Future[R]:
         """Queue ``action``; the returned future ends with its result or its ``ReadFailed``."""
+        if self._lanes.closed:
+            raise BusClosed(f"bus {self.name}: shutting down")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._lanes.put(lane, BusJob(label, action, future))
         return future
@@ -166,6 +169,8 @@ class BusWorker(Generic[C]):
                 return await job.action(self.connection)
             except ConnectionLost as exc:
                 failure = ReadFailed(FailureReason.CONNECTION_LOST, f"bus {self.name}: {exc}")
+            except RemoteProtocolError as exc:  # the peer broke the protocol: a bad reply
+                failure = ReadFailed(FailureReason.MALFORMED, f"bus {self.name}: {exc}")
             except ReadFailed as exc:
                 failure = exc
             if failure.reason is FailureReason.CONNECTION_LOST and self.connected:
@@ -186,6 +191,7 @@ class BusWorker(Generic[C]):
             raise ReadFailed(
                 FailureReason.CONNECTION_LOST,
                 f"bus {self.name}: {where} is down, next attempt in {wait:.1f}s",
+                retryable=False,  # fail fast: retrying inside the backoff window cannot help
             )
         try:
             await self.connection.open()

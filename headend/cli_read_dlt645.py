@@ -232,7 +232,8 @@ async def _read(
                 return rows, CommandFailed(exit_code_for(exc.reason), message)
             refusals.append(message)
             name = target.item.name if target.item else label
-            rows.append(Row(name, "refused", None, "", label, exc.detail.partition("refused ")[2]))
+            word = f"error word 0x{exc.error_word:02X}" if exc.error_word is not None else ""
+            rows.append(Row(name, "refused", None, "", label, word or exc.detail))
         except UnexpectedMessage as exc:
             return rows, CommandFailed(
                 ExitCode.BAD_REPLY, f"{args.url}: meter {address}: {exc} [{what}]"

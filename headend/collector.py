@@ -24,7 +24,8 @@ from headend.completeness import CompletenessTracker
 from headend.errors import BusClosed, ReadFailed
 from headend.fleet_config import MeterConfig, PlanConfig, ReadSpec
 from headend.meter_health import HealthChange, MeterHealth
-from headend.readings import FailureReason, Quality, Reading, ReadingKind
+from headend.quantities import unit_and_kind
+from headend.readings import FailureReason, Quality, Reading
 from headend.schedule import Due, ReadClock
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ HealthHandler = Callable[[MeterConfig, HealthChange, str], Awaitable[None]]
 OFFLINE = FailureReason.METER_OFFLINE.value
 OVERRUN = FailureReason.BUS_OVERRUN.value
 SHUTDOWN = FailureReason.SHUTDOWN.value
+INTERNAL_ERROR = "internal_error"
 
 
 @dataclass(slots=True)
@@ -221,6 +223,10 @@ class ChannelCollector:
                 await self._on_health(meter, change, exc.detail)
             await self._record_missing(meter, spec, slot, exc.reason.value)
             return
+        except Exception:  # a bug in a reader: the worker logged it; the slot is still a gap
+            self.stats.failed += 1
+            await self._record_missing(meter, spec, slot, INTERNAL_ERROR)
+            return
         finally:
             self._pending.discard(key)
         if readings and all(r.quality is Quality.MISSING for r in readings):
@@ -246,18 +252,15 @@ class ChannelCollector:
     ) -> None:
         self._completeness.record_failure(meter.id, _group(spec), slot, reason)
         tags = meter.tags()
-        await self._on_readings(
-            [
-                Reading.missing(meter.id, q, "", slot, reason, kind=_kind_of(q), tags=tags)
-                for q in spec.quantities
-            ]
-        )
+        missing = []
+        for quantity in spec.quantities:
+            unit, kind = unit_and_kind(meter, quantity)
+            missing.append(
+                Reading.missing(meter.id, quantity, unit, slot, reason, kind=kind, tags=tags)
+            )
+        await self._on_readings(missing)
 
 
 def _group(spec: ReadSpec) -> str:
     """Completeness counts one read of a spec as one expected read, named by its quantities."""
     return ",".join(spec.quantities)
-
-
-def _kind_of(quantity: str) -> ReadingKind:
-    return ReadingKind.ENERGY if quantity.startswith("energy_") else ReadingKind.INSTANT

@@ -66,11 +66,16 @@ class CompletenessTracker:
         tally.expected += 1
         tally.received += 1
 
-    def record_failure(self, meter_id: str, group: str, slot: datetime, reason: str) -> None:
+    def record_failure(
+        self, meter_id: str, group: str, slot: datetime, reason: str, *, backfillable: bool = False
+    ) -> None:
+        """A slot that did not arrive; ``backfillable`` ones are remembered so a later backfill
+        can count them as received (others would only grow the memory)."""
         tally = self._tally(meter_id, slot)
         tally.expected += 1
         tally.failures[reason] += 1
-        self._failed_slots.add((meter_id, group, slot))
+        if backfillable:
+            self._failed_slots.add((meter_id, group, slot))
 
     def record_backfill(self, meter_id: str, group: str, slot: datetime) -> bool:
         """A previously failed slot arrived through backfill; False if it was never missing."""

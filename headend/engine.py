@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,14 +23,14 @@ from headend.alarms import AlarmBook
 from headend.anomaly import AnomalyDetector, FleetLayout
 from headend.anomaly.config import AnomalyConfig
 from headend.audit import AuditEntry, AuditLog
-from headend.backfill import FrozenBackfill, FrozenDay
+from headend.backfill import FROZEN_TOTAL, FrozenBackfill, FrozenDay
 from headend.backoff import Backoff
 from headend.bus_link import BusLink
 from headend.bus_worker import BusPolicy, BusWorker
 from headend.clock import Clock, SystemClock
 from headend.collector import BusAction, ChannelCollector
 from headend.completeness import CompletenessRow, CompletenessTracker
-from headend.errors import ReadFailed
+from headend.errors import BusClosed, ReadFailed
 from headend.fleet_config import ChannelConfig, FleetConfig, MeterConfig
 from headend.lanes import Lane
 from headend.meter_health import HealthChange, MeterHealth
@@ -53,6 +53,7 @@ from headend.schedule import next_slot
 from headend.transports import create_transport
 from headend.transports.memory import MemoryNetwork
 from protocols.dlt645 import RelayAction
+from storage.billing import BillingSource
 from storage.records import EventRecord, Severity
 from storage.sink import Sink
 
@@ -87,7 +88,9 @@ class Engine:
         clock: Clock | None = None,
         memory: MemoryNetwork | None = None,
         options: EngineOptions | None = None,
+        history: BillingSource | None = None,
     ) -> None:
+        """``history`` (the store) lets backfill start from what is already stored."""
         self.config = config
         self.clock = clock or SystemClock()
         self.options = options or EngineOptions()
@@ -98,7 +101,12 @@ class Engine:
         self.writer = RecordWriter(sink, interval=self.options.writer_interval)
         self.tz = ZoneInfo(config.timezone)
         self.audit = AuditLog(self.options.audit_path)
-        self.backfill = FrozenBackfill(self.tz, self.completeness)
+        self.backfill = FrozenBackfill(
+            self.tz,
+            self.completeness,
+            timeout_of=lambda meter: config.channels[meter.channel].timeout,
+        )
+        self._history = history
         self.latest: dict[tuple[str, str], Reading] = {}
         self._subscribers: set[asyncio.Queue[Reading]] = set()
         self._memory = memory
@@ -131,6 +139,7 @@ class Engine:
             )
         self.ready = asyncio.Event()
         self._stop_requested = asyncio.Event()
+        self._last_sweep: datetime | None = None
         self.registry.on_change(self._meter_changed)
         for meter in self.registry:
             self.collectors[meter.channel].set_meter(meter.id, meter)
@@ -209,6 +218,9 @@ class Engine:
                 if self.options.maintenance:
                     maintenance.append(group.create_task(self._backfill_loop(), name="backfill"))
                     maintenance.append(group.create_task(self._clock_loop(), name="clock"))
+                    maintenance.append(
+                        group.create_task(self._clock_check_loop(), name="clock checks")
+                    )
                 self.ready.set()
                 await self._stop_requested.wait()
                 for task in maintenance:  # before the buses close, so none of them sees BusClosed
@@ -250,9 +262,18 @@ class Engine:
             self.sweep()
 
     def sweep(self) -> list[EventRecord]:
-        """One anomaly sweep at the engine's current time; records go to storage."""
+        """One anomaly sweep at the engine's current time; records go to storage.
+
+        A wall clock stepped back (NTP) skips sweeps until it passes the last one: the event
+        lifecycle needs time that only moves forward, and collection must not stop for it.
+        """
+        now = self.clock.now()
+        if self._last_sweep is not None and now <= self._last_sweep:
+            log.warning("clock went back to %s: anomaly sweep skipped", now.isoformat())
+            return []
+        self._last_sweep = now
         records = []
-        for event in self.detector.sweep(self.clock.now()):
+        for event in self.detector.sweep(now):
             records.append(self.alarms.anomaly(event, self._subject_tags(event.subject_id)))
         if records:
             self._record_events(records)
@@ -361,8 +382,13 @@ class Engine:
                 Lane.CONTROL, f"on-demand {meter.id}", action
             )
         except ReadFailed as exc:
-            self.health.failure(meter.id, exc.reason.value, slot)
+            change = self.health.failure(meter.id, exc.reason.value, slot)
+            if change is not None:
+                await self._health_changed(meter, change, exc.detail)
             raise
+        change = self.health.success(meter.id)
+        if change is not None:
+            await self._health_changed(meter, change, "answered an on-demand read")
         await self.publish(readings)
         return readings
 
@@ -414,6 +440,9 @@ class Engine:
         except ReadFailed as exc:
             outcome = "refused" if exc.reason is FailureReason.ERROR_RESPONSE else "failed"
             self._audit(user, meter, command, outcome, exc.detail)
+            raise
+        except Exception as exc:  # the order may have reached the meter: still audited
+            self._audit(user, meter, command, "unknown", f"{type(exc).__name__}: {exc}")
             raise
         outcome = "ok" if result.verified else "unverified"
         self._audit(user, meter, command, outcome, f"relay reads {result.state.value}")
@@ -485,18 +514,39 @@ class Engine:
         return sent
 
     async def _clock_loop(self) -> None:
-        """Time sync and clock checks once per interval, at interval boundaries (not at start:
-        a restart must not put a whole fleet's clock reads in front of the first telemetry)."""
+        """Broadcast time sync once per ``broadcast_interval`` at interval boundaries (not at
+        start: a restart must not put a fleet's clock work in front of the first telemetry)."""
         interval = self.config.clock.broadcast_interval
         while True:
             await self.clock.sleep_until(next_slot(self.clock.now(), interval))
             await self.broadcast_time_sync()
+
+    async def _clock_check_loop(self) -> None:
+        """Read every online DL/T 645 meter's clock once per ``check_interval``, the buses in
+        parallel; a drifting meter gets its clock set (``check_clock``)."""
+        interval = self.config.clock.check_interval
+        while True:
+            await self.clock.sleep_until(next_slot(self.clock.now(), interval))
+            by_channel: dict[str, list[str]] = {}
             for meter in self.registry:
-                if meter.protocol.startswith("dlt645"):
-                    try:
-                        await self.check_clock(meter.id)
-                    except ReadFailed as exc:
-                        log.info("meter %s: clock check failed: %s", meter.id, exc.detail)
+                if meter.protocol.startswith("dlt645") and not self.health.is_offline(meter.id):
+                    by_channel.setdefault(meter.channel, []).append(meter.id)
+            async with asyncio.TaskGroup() as group:
+                for meter_ids in by_channel.values():
+                    group.create_task(self._check_clocks(meter_ids))
+
+    async def _check_clocks(self, meter_ids: list[str]) -> None:
+        for meter_id in meter_ids:
+            if meter_id not in self.registry:
+                continue  # removed while the pass ran
+            try:
+                await self.check_clock(meter_id)
+            except ReadFailed as exc:
+                log.info("meter %s: clock check failed: %s", meter_id, exc.detail)
+            except BusClosed:
+                return
+            except Exception:
+                log.exception("meter %s: clock check crashed", meter_id)
 
     async def backfill_pass(self) -> list[Reading]:
         """Read missing daily frozen values of every meter whose plan wants them."""
@@ -528,9 +578,38 @@ class Engine:
         return readings
 
     async def _backfill_loop(self) -> None:
+        await self._seed_backfill()
         while True:
-            await self.backfill_pass()
+            try:
+                await self.backfill_pass()
+            except Exception:  # a bug must not stop collection; the next pass tries again
+                log.exception("backfill pass crashed")
             await asyncio.sleep(self.clock.real_seconds(self.options.backfill_interval))
+
+    async def _seed_backfill(self) -> None:
+        """Days whose frozen value is already stored need not be read again after a restart."""
+        if self._history is None:
+            return
+        meters = [m.id for m in self.registry if self.config.plans[m.plan].daily_frozen]
+        if not meters:
+            return
+        window = max(plan.backfill_days for plan in self.config.plans.values()) + 1
+        now = self.clock.now()
+        try:
+            points = await self._history.stored_points(
+                ReadingKind.FROZEN,
+                meters,
+                [FROZEN_TOTAL],
+                now - timedelta(days=window),
+                now + timedelta(days=1),
+            )
+        except Exception as exc:  # seeding saves bus time; without it backfill still works
+            log.warning("backfill: cannot read stored frozen values: %s", exc)
+            return
+        for point in points:
+            if point.value is not None:
+                local_day = point.timestamp.astimezone(self.tz).date()
+                self.backfill.mark_collected(point.meter, local_day)
 
     # -- fleet changes -----------------------------------------------------------------------
 
@@ -539,6 +618,11 @@ class Engine:
             collector.set_meter(meter_id, None)
         if meter is not None:
             self.collectors[meter.channel].set_meter(meter_id, meter)
-        # The layout is fixed-size numpy arrays: a fleet change rebuilds it (open anomaly
-        # incidents restart their minimum-duration clocks; fleet changes are rare).
+        # The layout is fixed-size numpy arrays: a fleet change rebuilds it. The new trackers
+        # know nothing of open incidents, so those are closed here and raised again by the next
+        # sweeps if their conditions still hold (fleet changes are rare).
         self.detector = AnomalyDetector(self._layout(), self.options.anomaly)
+        self._last_sweep = None
+        closed = self.alarms.close_rule_alarms(self.clock.now(), f"fleet changed ({meter_id})")
+        if closed:
+            self._record_events(closed)

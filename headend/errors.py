@@ -29,15 +29,24 @@ class HeadendError(Exception):
 class ReadFailed(HeadendError):
     """A request to a meter produced no usable answer; ``reason`` is the stored reason code."""
 
-    def __init__(self, reason: FailureReason, detail: str, *, error_word: int | None = None):
+    def __init__(
+        self,
+        reason: FailureReason,
+        detail: str,
+        *,
+        error_word: int | None = None,
+        retryable: bool | None = None,
+    ):
         self.reason = reason
         self.detail = detail
         self.error_word = error_word
+        self._retryable = retryable
         super().__init__(f"{reason.value}: {detail}")
 
     @property
     def retryable(self) -> bool:
-        return self.reason in RETRYABLE
+        """By reason, unless the raiser knows better (a link known to be down)."""
+        return self.reason in RETRYABLE if self._retryable is None else self._retryable
 
 
 class BusClosed(HeadendError):

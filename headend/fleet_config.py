@@ -23,8 +23,8 @@ _SERIAL_PROTOCOL = {
     "dlt645-1997": "dlt645-1997",
     "modbus": "modbus-rtu",
 }
-_ADDRESS = re.compile(r"^[0-9]{12}$")
-_PASSWORD = re.compile(r"^[0-9A-Fa-f]{8}$")
+_ADDRESS = re.compile(r"[0-9]{12}")
+_PASSWORD = re.compile(r"[0-9A-Fa-f]{8}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +310,7 @@ def _meter(
     unit_id: int | None = None
     register_map: str | None = None
     if protocol.startswith("dlt645"):
-        if address is None or not _ADDRESS.match(address):
+        if address is None or not _ADDRESS.fullmatch(address):
             raise t.error("address", f"expected the 12-digit meter address, got {address!r}")
     else:
         unit_id = t.integer("unit_id", minimum=1)
@@ -327,7 +327,7 @@ def _meter(
     password = t.text("password", "00000000")
     operator_code = t.text("operator_code", "00000000")
     for key, value in (("password", password), ("operator_code", operator_code)):
-        if not _PASSWORD.match(value):
+        if not _PASSWORD.fullmatch(value):
             raise t.error(key, "expected 8 hex digits")
     phase = t.optional_text("phase")
     if phase is not None and phase not in ("A", "B", "C", "ABC"):

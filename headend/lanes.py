@@ -51,6 +51,10 @@ class LaneQueue(Generic[T]):
     def __len__(self) -> int:
         return sum(len(q) for q in self._queues.values())
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def depth(self, lane: Lane) -> int:
         return len(self._queues[lane])
 

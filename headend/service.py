@@ -71,7 +71,12 @@ async def serve(
     async with open_storage(config.storage, config.source, data_dir=options.data_dir) as stack:
         log.info("storage: %s", stack.describe)
         engine = Engine(
-            config, stack.sink, clock=options.clock, memory=options.memory, options=engine_options
+            config,
+            stack.sink,
+            clock=options.clock,
+            memory=options.memory,
+            options=engine_options,
+            history=stack.billing,
         )
         app = create_app(
             engine, tokens=settings.tokens, store=stack.billing, outbox_stats=stack.outbox_stats

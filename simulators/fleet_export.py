@@ -159,7 +159,7 @@ def timezone_name(offset: timedelta | None) -> str:
 
 # ---------------------------------------------------------------------- TOML writer
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def dump_toml(document: Mapping[str, Any]) -> str:
@@ -211,7 +211,8 @@ def _dotted(path: Sequence[str]) -> str:
 def _key(key: object) -> str:
     if not isinstance(key, str):
         raise FleetExportError(f"TOML key {key!r}: keys must be strings")
-    return key if _BARE_KEY.match(key) else _string(key)
+    # fullmatch, not match with $: "$" also matches before a trailing newline
+    return key if _BARE_KEY.fullmatch(key) else _string(key)
 
 
 def _string(text: str) -> str:

@@ -95,6 +95,7 @@ class Outbox:
         backoff: RetryPolicy,
     ) -> None:
         self._thread = thread
+        self._task: asyncio.Task[None] | None = None
         self._target = target
         self._capacity = capacity_bytes
         self._warn_ratio = warn_ratio
@@ -231,6 +232,7 @@ class Outbox:
         if self._closing.is_set():
             return  # closed before this task got its first turn
         self._running = True
+        self._task = asyncio.current_task()
         failures = 0
         try:
             while not self._abandon:
@@ -328,7 +330,11 @@ class Outbox:
                 async with asyncio.timeout(drain_timeout_s):
                     await self._finished.wait()
             except TimeoutError:
+                # A delivery may sit in the sink's retries for a minute: stop it here. Its rows
+                # were never deleted, so they are replayed at the next start.
                 self._abandon = True
+                if self._task is not None:
+                    self._task.cancel()
                 await self._finished.wait()
         await self._thread.close()
         await self._target.aclose()

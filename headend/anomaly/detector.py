@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from headend.anomaly.config import AnomalyConfig
-from headend.anomaly.errors import AnomalyError
+from headend.anomaly.errors import AnomalyError, ReadingRejectedError
 from headend.anomaly.events import AnomalyEvent, AnomalyKind, SubjectKind
 from headend.anomaly.fleet import FleetLayout, FleetSnapshot
 from headend.anomaly.ingest import apply_meter_reading, apply_transformer_reading
@@ -42,6 +42,9 @@ class AnomalyDetector:
             for spec in self.rules.specs
         ]
         self._unknown: set[str] = set()
+        self._rejected_keys: set[tuple[str, str]] = set()
+        self.rejected = 0
+        """Readings ``ingest_many`` refused (counted, logged once per device and quantity)."""
 
     def ingest(self, reading: Reading) -> bool:
         """Record one reading; False when the device or quantity is not one the rules use.
@@ -61,8 +64,23 @@ class AnomalyDetector:
         return False
 
     def ingest_many(self, readings: Iterable[Reading]) -> int:
-        """Record many readings; returns how many were used."""
-        return sum(self.ingest(reading) for reading in readings)
+        """Record many readings; returns how many were used.
+
+        The head-end's hot path: a reading the rules cannot use (a unit they do not know) is
+        counted and logged once per device and quantity, and the others still go in, so one
+        odd terminal point cannot stop collection.
+        """
+        used = 0
+        for reading in readings:
+            try:
+                used += self.ingest(reading)
+            except ReadingRejectedError as exc:
+                self.rejected += 1
+                key = (reading.meter, reading.quantity)
+                if key not in self._rejected_keys:
+                    self._rejected_keys.add(key)
+                    logger.warning("anomaly detector: %s", exc)
+        return used
 
     def sweep(self, now: datetime) -> list[AnomalyEvent]:
         """Evaluate every rule at ``now`` (UTC, non-decreasing) and return the transitions."""

@@ -207,3 +207,19 @@ def test_reads_never_sent_do_not_count_against_the_meter() -> None:
         assert detector.snapshot.failure_code[0] == 0
     assert detector.ingest(Reading.missing("m1", "voltage_a", "V", at, FailureReason.TIMEOUT))
     assert detector.snapshot.failure_code[0] == FAILURE_CODE["timeout"]
+
+
+def test_a_reading_with_an_odd_unit_is_counted_and_the_rest_go_in(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    one_meter = FleetLayout(
+        meter_ids=["m1"], transformer_ids=["T1"], rated_kva=[400], meter_transformer=[0]
+    )
+    detector = AnomalyDetector(one_meter)
+    odd = Reading("m1", "voltage_a", 0.231, "kV?", T0)
+    good = Reading("m1", "voltage_b", 229.0, "V", T0)
+    with caplog.at_level(logging.WARNING):
+        assert detector.ingest_many([odd, odd, good]) == 1
+    assert detector.rejected == 2
+    assert sum("kV?" in record.message for record in caplog.records) == 1
+    assert detector.snapshot.voltage[1, 0] == 229.0

@@ -17,6 +17,7 @@ from headend.readings import FailureReason
 from headend.transports.errors import ConnectionLost
 from headend.transports.faults import Disconnect, Drop
 from headend.transports.memory import MemoryTransport, memory_pair
+from protocols.dlt645 import UnexpectedMessage
 
 GAP = 0.01
 Bus = tuple[BusWorker[BusLink], MemoryTransport]
@@ -229,3 +230,24 @@ async def test_close_fails_queued_jobs() -> None:
     await worker.run()
     with pytest.raises(BusClosed, match="bus-3"):
         await queued
+
+
+async def test_a_peer_protocol_error_is_a_malformed_reply(bus: Bus) -> None:
+    worker, _ = bus
+
+    async def odd_reply(link: BusLink) -> None:
+        raise UnexpectedMessage("DI 02010100 (voltage_a): expected 2 bytes, got 1: 01")
+
+    with pytest.raises(ReadFailed) as info:
+        await worker.call(Lane.TELEMETRY, "odd", odd_reply)
+    assert info.value.reason is FailureReason.MALFORMED
+    assert "voltage_a" in info.value.detail
+    assert worker.stats.retries == FAST.retries  # a bad reply is worth another try
+
+
+async def test_submitting_after_close_says_shutting_down() -> None:
+    headend_end, _ = memory_pair("bus-4")
+    worker = BusWorker("bus-4", BusLink(headend_end, gap=GAP), FAST)
+    worker.close()
+    with pytest.raises(BusClosed, match="bus-4"):
+        worker.submit(Lane.CONTROL, "late", exchange(b"x"))

@@ -13,7 +13,7 @@ def test_failures_counted_with_reasons_and_backfill_restores() -> None:
     tracker = CompletenessTracker("Asia/Shanghai")
     for i in range(4):
         tracker.record_success("m1", "energy", SLOT + timedelta(minutes=15 * i))
-    tracker.record_failure("m1", "energy", SLOT + timedelta(hours=1), "timeout")
+    tracker.record_failure("m1", "energy", SLOT + timedelta(hours=1), "timeout", backfillable=True)
     tracker.record_failure("m1", "energy", SLOT + timedelta(hours=2), "checksum")
     day = date(2026, 11, 23)
     tally = tracker.meter_day("m1", day)

@@ -170,3 +170,27 @@ async def test_on_demand_read_of_a_dead_gateway_fails_with_reason(
         task.cancel()
     await store.aclose()
     assert info.value.reason.value == "connection_lost"
+
+
+async def test_a_clock_stepped_back_skips_sweeps_instead_of_failing(
+    tcp_port: int, tmp_path: Path
+) -> None:
+    class SteppedClock(WarpedClock):
+        def __init__(self) -> None:
+            super().__init__(START, speed=1)
+            self.offset = timedelta()
+
+        def now(self) -> datetime:
+            return super().now() + self.offset
+
+    clock = SteppedClock()
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    engine = Engine(parse_fleet_config(fleet(tcp_port), "test"), store, clock=clock)
+    engine.sweep()
+    clock.offset = timedelta(minutes=-10)  # an NTP step backwards
+    assert engine.sweep() == []
+    clock.offset = timedelta(minutes=1)
+    engine.sweep()  # time moves on: sweeps resume without an error
+    await store.aclose()
+    assert engine._last_sweep is not None
+    assert engine._last_sweep > START

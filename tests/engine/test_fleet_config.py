@@ -89,6 +89,12 @@ def test_good_config_loads(tmp_path: Path) -> None:
     ("old", "new", "key", "problem"),
     [
         ('address = "000000000001"', 'address = "12345"', "meters[0].address", "12-digit"),
+        (
+            'address = "000000000001"',
+            'address = "000000000001\\n"',
+            "meters[0].address",
+            "12-digit",
+        ),
         ('channel = "bus-1"\nplan', 'channel = "bus-9"\nplan', "meters[0].channel", "bus-9"),
         ('plan = "household"\ntransformer', 'plan = "flat"\ntransformer', "meters[0].plan", "flat"),
         ('timeout = "800ms"', 'timeout = "fast"', "channels[0].timeout", "duration"),

@@ -1,0 +1,35 @@
+"""Unit and kind of a quantity as a given meter reports it, for readings the meter never sent.
+
+A missing reading must land in the same series as the values (storage keys a series by
+measurement = kind, and by unit), so its unit and kind come from the same catalogue or
+register map the reader uses, not from a guess.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from headend.fleet_config import MeterConfig
+from headend.readers.dlt645 import standard_of
+from headend.readings import ReadingKind
+from protocols.dlt645 import UnknownIdentifier, catalogue
+from protocols.modbus import builtin_register_map
+from protocols.modbus.errors import ModbusProtocolError
+
+
+def unit_and_kind(meter: MeterConfig, quantity: str) -> tuple[str, ReadingKind]:
+    return _lookup(meter.protocol, meter.register_map, quantity)
+
+
+@cache
+def _lookup(protocol: str, register_map: str | None, quantity: str) -> tuple[str, ReadingKind]:
+    try:
+        if protocol.startswith("dlt645"):
+            item = catalogue(standard_of(protocol)).by_name(quantity)
+            return item.unit, ReadingKind(item.kind)
+        if register_map is not None:
+            point = builtin_register_map(register_map).point(quantity)
+            return point.unit, ReadingKind(point.kind)
+    except (UnknownIdentifier, ModbusProtocolError, ValueError):
+        pass
+    return "", ReadingKind.INSTANT
