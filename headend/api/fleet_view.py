@@ -15,13 +15,6 @@ from headend.readings import Reading
 
 VOLTAGE_QUANTITIES = ("voltage_a", "voltage_b", "voltage_c")
 LOAD_QUANTITY = "power_active_total"
-NOMINAL_VOLTAGE = 220.0
-VOLTAGE_LOW = 198.0
-"""GB/T 12325-2008: 220 V single-phase supply may deviate +7 % / -10 %."""
-VOLTAGE_HIGH = 235.4
-HEAVY_LOAD = 0.8
-"""Practice: heavy load above 80 % of rated kVA, overload above 100 %."""
-OVERLOAD = 1.0
 
 
 def _voltages(meter: MeterConfig, latest: Mapping[tuple[str, str], Reading]) -> list[float]:
@@ -39,7 +32,9 @@ def group_figures(
     latest: Mapping[tuple[str, str], Reading],
     offline: set[str],
     rated_kva: float | None = None,
+    power_factor: float = 1.0,
 ) -> dict[str, object]:
+    """Figures of one group; the load rate uses the same kW -> kVA conversion as the rules."""
     members = list(meters)
     voltages: list[float] = []
     load: float | None = None
@@ -56,11 +51,16 @@ def group_figures(
         "voltage_avg": sum(voltages) / len(voltages) if voltages else None,
         "load_kw": load,
         "rated_kva": rated_kva,
-        "load_rate": load / rated_kva if load is not None and rated_kva else None,
+        "load_rate": abs(load) / power_factor / rated_kva
+        if load is not None and rated_kva
+        else None,
     }
 
 
 def fleet_overview(engine: Engine, now: datetime) -> dict[str, object]:
+    """The limits drawn are the anomaly rules' own, so the screen and the alarms agree."""
+    rules = engine.detector.config
+    band = rules.single_phase
     meters = list(engine.registry)
     offline = set(engine.health.offline_meters())
     transformers = [
@@ -70,6 +70,7 @@ def fleet_overview(engine: Engine, now: datetime) -> dict[str, object]:
             engine.latest,
             offline,
             t.rated_kva,
+            rules.assumed_power_factor,
         )
         for t in engine.config.transformers.values()
     ]
@@ -83,8 +84,8 @@ def fleet_overview(engine: Engine, now: datetime) -> dict[str, object]:
     return {
         "site": engine.config.site,
         "now": now,
-        "voltage_band": {"low": VOLTAGE_LOW, "high": VOLTAGE_HIGH, "nominal": NOMINAL_VOLTAGE},
-        "load_limits": {"heavy": HEAVY_LOAD, "overload": OVERLOAD},
+        "voltage_band": {"low": band.low_v, "high": band.high_v, "nominal": band.nominal_v},
+        "load_limits": {"heavy": rules.heavy_load_rate, "overload": rules.overload_rate},
         "transformers": transformers,
         "buildings": buildings,
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from headend.api.fleet_view import VOLTAGE_HIGH, VOLTAGE_LOW
 from tests.api.fleet import READER, LiveFleet, next_reading
 
 
@@ -48,14 +47,14 @@ async def test_fleet_overview_sums_load_and_finds_the_lowest_voltage(
     [t1] = body["transformers"]
     assert t1["voltage_min"] == pytest.approx(196.5)
     assert t1["load_kw"] == pytest.approx(85.0)
-    assert t1["load_rate"] == pytest.approx(0.85)  # of 100 kVA
+    # of 100 kVA, converted to kVA with the rules' assumed power factor, as the alarms are
+    power_factor = fleet.engine.detector.config.assumed_power_factor
+    assert t1["load_rate"] == pytest.approx(85.0 / power_factor / 100.0)
     buildings = {b["name"]: b for b in body["buildings"]}
     assert buildings["B1"]["load_kw"] == pytest.approx(30.0)
     assert buildings["B2"]["voltage_min"] == pytest.approx(196.5)
-    assert (body["voltage_band"]["low"], body["voltage_band"]["high"]) == (
-        VOLTAGE_LOW,
-        VOLTAGE_HIGH,
-    )
+    band = body["voltage_band"]
+    assert (band["low"], band["high"]) == pytest.approx((198.0, 235.4))  # GB/T 12325, 220 V
 
 
 async def test_openapi_documents_every_route_and_the_relay_body(
