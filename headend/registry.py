@@ -80,6 +80,12 @@ class MeterRegistry:
             raise RegistryError(f"{where}: plan: unknown plan {meter.plan!r}")
         if meter.transformer is not None and meter.transformer not in self._config.transformers:
             raise RegistryError(f"{where}: transformer: unknown transformer {meter.transformer!r}")
+        if meter.protocol.startswith("dlt645"):
+            if meter.address is None:
+                raise RegistryError(f"{where}: address: a DL/T 645 meter needs its address")
+        elif meter.unit_id is None or meter.register_map is None:
+            missing = "unit_id" if meter.unit_id is None else "register_map"
+            raise RegistryError(f"{where}: {missing}: a Modbus meter needs one")
         if meter.protocol.startswith("dlt645") != channel.protocol.startswith("dlt645"):
             raise RegistryError(
                 f"{where}: protocol {meter.protocol} cannot share channel {channel.name} "
