@@ -144,6 +144,8 @@ async def test_fleet_changes_at_run_time(tcp_port: int, tmp_path: Path) -> None:
     old = engine.registry.get("pile-1")
     with pytest.raises(RegistryError, match="already used by meter pile-1"):
         engine.registry.add(replace(old, id="pile-2"))
+    with pytest.raises(RegistryError, match="pile-3: unit_id"):
+        engine.registry.add(replace(old, id="pile-3", unit_id=None))
     engine.registry.add(replace(old, id="pile-2", unit_id=2))
     assert "pile-2" in engine.registry
     assert "pile-2" in engine.detector.layout.meter_index
