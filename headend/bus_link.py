@@ -44,8 +44,6 @@ class BusLink:
         self.traffic: deque[TrafficRecord] = deque(maxlen=history)
         self._read_size = read_size
         self._last_activity = 0.0
-        self.bytes_sent = 0
-        self.bytes_received = 0
 
     @property
     def is_open(self) -> bool:
@@ -69,13 +67,11 @@ class BusLink:
         self.transport.discard_input()
         await self.transport.write(data)
         self._last_activity = loop.time()
-        self.bytes_sent += len(data)
         self.traffic.append(TrafficRecord(utc_now(), Direction.TX, data))
 
     async def receive(self) -> bytes:
         """Bytes as they arrive; the caller bounds the wait with ``asyncio.timeout``."""
         data = await self.transport.read(self._read_size)
         self._last_activity = asyncio.get_running_loop().time()
-        self.bytes_received += len(data)
         self.traffic.append(TrafficRecord(utc_now(), Direction.RX, data))
         return data

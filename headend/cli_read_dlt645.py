@@ -23,6 +23,7 @@ from headend.cli_dlt645_values import di_label, rows_for
 from headend.cli_errors import CommandFailed, ExitCode, UsageProblem, exit_code_for
 from headend.cli_output import Row, write_json, write_table, write_traffic
 from headend.errors import ReadFailed
+from headend.fleet_config import DEFAULT_INTER_FRAME_GAP
 from headend.readers.dlt645_session import exchange, read_payload, refused
 from headend.readings import FailureReason
 from headend.transports import (
@@ -46,7 +47,6 @@ from protocols.dlt645 import (
     catalogue,
 )
 
-INTER_FRAME_GAP = 0.05
 """Silence kept between frames; the fleet configuration's default ``inter_frame_gap``."""
 ADDRESS_DI_1997 = 0xC032
 """1997 has no read-address command: a wildcard read of the meter-address item does the job."""
@@ -195,7 +195,7 @@ async def _session(
         transport = create_transport(args.url, protocol=f"dlt645-{standard.value}")
     except InvalidTransportUrl as exc:
         raise UsageProblem(str(exc)) from None
-    link = BusLink(transport, gap=INTER_FRAME_GAP)
+    link = BusLink(transport, gap=DEFAULT_INTER_FRAME_GAP)
     try:
         async with opened(transport):
             if args.scan:

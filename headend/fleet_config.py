@@ -23,6 +23,8 @@ _SERIAL_PROTOCOL = {
     "dlt645-1997": "dlt645-1997",
     "modbus": "modbus-rtu",
 }
+DEFAULT_INTER_FRAME_GAP = 0.05
+"""Seconds of silence between frames unless a channel says otherwise (the CLI uses it too)."""
 _ADDRESS = re.compile(r"[0-9]{12}")
 _PASSWORD = re.compile(r"[0-9A-Fa-f]{8}")
 
@@ -36,7 +38,7 @@ class ChannelConfig:
     protocol: str
     timeout: float = 1.0
     """Seconds to wait for a reply (DL/T 645 allows 20-500 ms; gateways add latency)."""
-    inter_frame_gap: float = 0.05
+    inter_frame_gap: float = DEFAULT_INTER_FRAME_GAP
     """Silence kept between frames so slow meters see the end of the previous one."""
     retries: int = 2
     retry_backoff: float = 0.2
@@ -248,7 +250,7 @@ def _channel(t: Table) -> ChannelConfig:
         url=t.text("url"),
         protocol=t.choice("protocol", PROTOCOLS, "dlt645-2007"),
         timeout=t.duration("timeout", "1s"),
-        inter_frame_gap=t.duration("inter_frame_gap", "50ms"),
+        inter_frame_gap=t.duration("inter_frame_gap", DEFAULT_INTER_FRAME_GAP),
         retries=t.integer("retries", 2, minimum=0),
         retry_backoff=t.duration("retry_backoff", "200ms"),
         reconnect_backoff_max=t.duration("reconnect_backoff_max", "60s"),

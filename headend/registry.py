@@ -50,9 +50,6 @@ class MeterRegistry:
     def on_change(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def on_channel(self, channel: str) -> list[MeterConfig]:
-        return [m for m in self._meters.values() if m.channel == channel]
-
     def by_id(self) -> Mapping[str, MeterConfig]:
         return dict(self._meters)
 

@@ -13,21 +13,20 @@ import logging
 import math
 import sqlite3
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 from headend.readings import Reading, ReadingKind
 from storage.billing import StoredPoint, parse_quality
 from storage.errors import RecordError
-from storage.line_protocol import timestamp_ns
+from storage.line_protocol import from_ns, timestamp_ns
 from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Severity
 from storage.schema import MEASUREMENT_BY_KIND, Record
 from storage.sqlite_thread import SqliteThread
 
 logger = logging.getLogger(__name__)
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS points (
@@ -69,10 +68,6 @@ CREATE TABLE IF NOT EXISTS collection (
     PRIMARY KEY (meter, ts_ns)
 ) WITHOUT ROWID;
 """
-
-
-def _from_ns(ns: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
 def _tags_json(tags: Mapping[str, str]) -> str:
@@ -164,7 +159,7 @@ class SqliteStore:
             StoredPoint(
                 meter=row[0],
                 quantity=row[1],
-                timestamp=_from_ns(row[2]),
+                timestamp=from_ns(row[2]),
                 value=row[3],
                 unit=row[4],
                 quality=parse_quality(row[5], f"embedded store row {row[0]}/{row[1]}"),
@@ -190,7 +185,7 @@ class SqliteStore:
             EventRecord(
                 meter=row[0],
                 event=row[1],
-                timestamp=_from_ns(row[2]),
+                timestamp=from_ns(row[2]),
                 severity=Severity(row[3]),
                 active=bool(row[4]),
                 value=row[5],
@@ -217,7 +212,7 @@ class SqliteStore:
         return [
             CollectionStatus(
                 meter=row[0],
-                timestamp=_from_ns(row[1]),
+                timestamp=from_ns(row[1]),
                 outcome=CollectionOutcome(row[2]),
                 attempted=row[3],
                 succeeded=row[4],

@@ -7,19 +7,19 @@ their v1-compatible endpoint, so one implementation covers every server we write
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 import aiohttp
 
 from headend.readings import ReadingKind
 from storage.billing import StoredPoint, parse_quality
-from storage.errors import AuthError, QueryError, SinkUnavailable
+from storage.errors import QueryError, SinkUnavailable
 from storage.influx_v1 import v1_auth_headers
-from storage.line_protocol import timestamp_ns
+from storage.line_protocol import from_ns, timestamp_ns
+from storage.retry import error_for_status, parse_retry_after
 from storage.schema import MEASUREMENT_BY_KIND
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _METERS_PER_QUERY: Final = 200
 
 
@@ -68,14 +68,13 @@ class InfluxQLBillingSource:
             async with self._session.post(
                 f"{self._url}/query", data=params, headers=self._headers
             ) as response:
-                if response.status in (401, 403):
-                    raise AuthError(
-                        f"{self._where}: HTTP {response.status}: {await response.text()}",
-                        status=response.status,
-                    )
-                if response.status >= 500:
-                    raise SinkUnavailable(
-                        f"{self._where}: HTTP {response.status}", status=response.status
+                # 400 carries InfluxDB's own {"error": ...} for a bad query: read it below.
+                if response.status in (401, 403, 429) or response.status >= 500:
+                    raise error_for_status(
+                        response.status,
+                        await response.text(),
+                        self._where,
+                        parse_retry_after(response.headers.get("Retry-After")),
                     )
                 body = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -148,7 +147,7 @@ class InfluxQLBillingSource:
             StoredPoint(
                 meter=meter,
                 quantity=quantity,
-                timestamp=_EPOCH + timedelta(microseconds=int(row[time_at]) // 1000),
+                timestamp=from_ns(int(row[time_at])),
                 value=None if row[value_at] is None else float(row[value_at]),
                 unit=str(tags.get("unit", "")),
                 quality=parse_quality(row[quality_at], where),

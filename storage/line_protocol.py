@@ -84,6 +84,11 @@ def timestamp_ns(timestamp: datetime) -> int:
     return (timestamp - _EPOCH) // _ONE_US * 1000
 
 
+def from_ns(ns: int) -> datetime:
+    """The inverse of ``timestamp_ns`` (to the microsecond Python keeps)."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
 def format_float(value: float, what: str) -> str:
     """A float field value; NaN and infinities have no line-protocol form."""
     number = float(value)

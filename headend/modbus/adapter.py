@@ -197,20 +197,12 @@ def _make_client(
     target: ModbusTarget, timeout: float
 ) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
     # retries=0 and reconnect_delay=0: the bus worker owns both policies.
-    if isinstance(target, TcpTarget):
+    if isinstance(target, TcpTarget | RtuOverTcpTarget):
+        # The same socket client; a transparent gateway carries RTU frames (with CRC) instead.
         return AsyncModbusTcpClient(
             target.host,
             port=target.port,
-            framer=FramerType.SOCKET,
-            timeout=timeout,
-            retries=0,
-            reconnect_delay=0,
-        )
-    if isinstance(target, RtuOverTcpTarget):
-        return AsyncModbusTcpClient(
-            target.host,
-            port=target.port,
-            framer=FramerType.RTU,
+            framer=FramerType.SOCKET if isinstance(target, TcpTarget) else FramerType.RTU,
             timeout=timeout,
             retries=0,
             reconnect_delay=0,
