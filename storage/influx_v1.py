@@ -14,7 +14,12 @@ import aiohttp
 
 from storage.errors import SinkUnavailable
 from storage.line_protocol import LineEncoder
-from storage.pipeline import encoded_bodies, line_bodies, request_body, send_pipelined
+from storage.pipeline import (
+    encoded_bodies,
+    encoded_line_bodies,
+    request_body,
+    send_pipelined,
+)
 from storage.retry import RetryPolicy, call_with_retries, error_for_status, parse_retry_after
 from storage.schema import Record
 
@@ -62,6 +67,7 @@ class InfluxV1Sink:
         if gzip_level is not None:
             self._headers["Content-Encoding"] = "gzip"
         self._batch_size = batch_size
+        self._gzip_level = gzip_level
         self._make_body = partial(request_body, gzip_level=gzip_level)
         self._retry = retry or RetryPolicy()
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -74,9 +80,10 @@ class InfluxV1Sink:
         bodies = encoded_bodies(self._encoder, batch, self._batch_size, self._make_body)
         await send_pipelined(bodies, self._send)
 
-    async def write_lines(self, lines: Sequence[str]) -> None:
-        """Write pre-formatted lines in chunks of ``batch_size``, in order."""
-        await send_pipelined(line_bodies(lines, self._batch_size, self._make_body), self._send)
+    async def write_lines(self, chunks: Sequence[bytes]) -> None:
+        """Write encoded lines as they are, ``batch_size`` chunks per request, in order."""
+        bodies = encoded_line_bodies(chunks, self._batch_size, self._gzip_level)
+        await send_pipelined(bodies, self._send)
 
     async def _send(self, body: bytes) -> None:
         await call_with_retries(partial(self._post, body), self._retry, self._where)

@@ -38,21 +38,25 @@ async def encoded_bodies(
         yield make_body(lines)
 
 
-async def line_bodies(
-    lines: Sequence[str], batch_size: int, make_body: Callable[[Sequence[str]], bytes]
+async def encoded_line_bodies(
+    chunks: Sequence[bytes], batch_size: int, gzip_level: int | None
 ) -> AsyncGenerator[bytes, None]:
-    """Request bodies of ``batch_size`` pre-formatted lines each."""
-    for start in range(0, len(lines), batch_size):
-        yield make_body(lines[start : start + batch_size])
+    """Request bodies of ``batch_size`` chunks of encoded lines each (one chunk: no copy)."""
+    for start in range(0, len(chunks), batch_size):
+        yield compress_body(b"\n".join(chunks[start : start + batch_size]), gzip_level)
         await asyncio.sleep(0)
 
 
 def request_body(lines: Sequence[str], gzip_level: int | None) -> bytes:
     """Lines joined into one request body, gzipped unless ``gzip_level`` is None."""
-    body = "\n".join(lines).encode()
-    if gzip_level is not None:
-        body = gzip.compress(body, compresslevel=gzip_level)
-    return body
+    return compress_body("\n".join(lines).encode(), gzip_level)
+
+
+def compress_body(body: bytes, gzip_level: int | None) -> bytes:
+    """The body gzipped at ``gzip_level``, or as it is when that is None."""
+    if gzip_level is None:
+        return body
+    return gzip.compress(body, compresslevel=gzip_level)
 
 
 async def send_pipelined(

@@ -23,8 +23,9 @@ class Sink(Protocol):
 class LineSink(Sink, Protocol):
     """A sink that also takes pre-formatted line protocol (what the outbox keeps on disk)."""
 
-    async def write_lines(self, lines: Sequence[str]) -> None:
-        """Store lines as they are; same error contract as ``write``.
+    async def write_lines(self, chunks: Sequence[bytes]) -> None:
+        """Store UTF-8 line protocol as it is; same error contract as ``write``.
 
-        An element may hold several newline-separated lines (the outbox passes stored rows).
+        A chunk holds one or more newline-separated lines: the outbox passes its stored rows,
+        and posting them without decoding or re-joining is what keeps replay at line rate.
         """

@@ -20,9 +20,12 @@ T = TypeVar("T")
 class SqliteThread:
     """Runs functions that take the connection on the connection's own thread."""
 
-    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+    def __init__(
+        self, path: Path, *, synchronous: str = "FULL", page_size: int | None = None
+    ) -> None:
         self._path = path
         self._synchronous = synchronous
+        self._page_size = page_size
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sqlite-{path.name}")
         self._connection: sqlite3.Connection | None = None
 
@@ -33,6 +36,8 @@ class SqliteThread:
     def _open_sync(self, schema: str) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        if self._page_size is not None:  # takes effect only in a new file, before WAL is on
+            connection.execute(f"PRAGMA page_size={int(self._page_size)}")
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute(f"PRAGMA synchronous={self._synchronous}")
         connection.executescript(schema)
@@ -40,7 +45,16 @@ class SqliteThread:
 
     async def run(self, function: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``function(connection)`` on the thread and return its result."""
-        return await self._submit(self._call, function)
+        return await self.submit(function)
+
+    def submit(self, function: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue ``function(connection)`` now and return its future without waiting.
+
+        The job is queued before this returns (a coroutine would queue it only when first
+        awaited), so jobs submitted one after the other run in that order on the thread.
+        """
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._executor, self._call, function)
 
     def _call(self, function: Callable[[sqlite3.Connection], T]) -> T:
         if self._connection is None:

@@ -87,7 +87,7 @@ async def test_bad_line_is_reported_as_bad_line(
     sink = InfluxV1Sink(influxdb16.url, database=influx_database, retry=FAST)
     try:
         with pytest.raises(BadLineError, match="HTTP 400") as caught:
-            await sink.write_lines(["not line protocol"])
+            await sink.write_lines([b"not line protocol"])
     finally:
         await sink.aclose()
     assert caught.value.status == 400

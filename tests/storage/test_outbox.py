@@ -49,7 +49,7 @@ class FakeTarget:
         self.closed = False
         self.third_call = asyncio.Event()
 
-    async def write_lines(self, lines: Sequence[str]) -> None:
+    async def write_lines(self, chunks: Sequence[bytes]) -> None:
         self.calls += 1
         if self.calls >= 3:
             self.third_call.set()
@@ -57,7 +57,7 @@ class FakeTarget:
             raise SinkUnavailable("fake target down", status=503)
         if self.refusal is not None:
             raise self.refusal
-        received = [line for chunk in lines for line in chunk.split("\n")]
+        received = [line for chunk in chunks for line in chunk.decode().split("\n")]
         self.requests.append(len(received))
         if self.reject_marker and any(self.reject_marker in line for line in received):
             raise BadLineError("fake target: bad line", status=400)
@@ -128,6 +128,49 @@ async def test_left_over_batches_are_replayed_after_restart(tmp_path: Path) -> N
     assert len(second.lines) == 3
 
 
+async def test_rows_the_disk_would_not_delete_are_counted_back_and_resent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "outbox.db"
+    outbox = await Outbox.open(path, FakeTarget(), backoff=QUICK)
+    await outbox.write(readings(0, 4))
+    await outbox.aclose()  # never ran
+    target = FakeTarget()
+    caplog.set_level(logging.ERROR, logger="storage.outbox")
+    async with open_outbox(path, target, backoff=QUICK) as outbox:
+        # A read-only connection: the replay can read and send, but not delete what it sent.
+        await outbox._thread.run(lambda connection: connection.execute("PRAGMA query_only=ON"))
+        await target.third_call.wait()  # two sends whose delete failed, and a third
+        assert sum("could not delete 4 delivered points" in m for m in caplog.messages) >= 2
+        await outbox._thread.run(lambda connection: connection.execute("PRAGMA query_only=OFF"))
+        await outbox.wait_drained()
+        # Counted back after each refused delete: otherwise every resend would count again.
+        assert (outbox.stats().pending_points, outbox.stats().pending_bytes) == (0, 0)
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)
+    assert set(target.lines) == set(LineEncoder().encode_many(readings(0, 4)))
+    assert len(target.lines) >= 3 * 4  # resent after each refused delete, never lost
+
+
+async def test_rows_stored_as_text_by_an_earlier_version_are_replayed(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    lines = LineEncoder().encode_many(readings(0, 3))
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, created_ns INTEGER NOT "
+            "NULL, points INTEGER NOT NULL, payload TEXT NOT NULL)"
+        )
+        connection.execute(
+            "INSERT INTO outbox (created_ns, points, payload) VALUES (0, 3, ?)", ("\n".join(lines),)
+        )
+    target = FakeTarget()
+    async with open_outbox(path, target, backoff=QUICK) as outbox:
+        assert outbox.stats().pending_bytes == len("\n".join(lines))
+        await outbox.write(readings(3, 2))
+        await outbox.wait_drained()
+    assert target.lines == lines + LineEncoder().encode_many(readings(3, 2))
+
+
 async def test_rejected_lines_are_isolated_and_dead_lettered(tmp_path: Path) -> None:
     target = FakeTarget()
     target.up = False
@@ -144,7 +187,7 @@ async def test_rejected_lines_are_isolated_and_dead_lettered(tmp_path: Path) -> 
     assert [line.split(",")[0:2] for line in target.lines] == [["energy", "meter=M1"]] * 4
     with sqlite3.connect(path) as connection:
         [(payload, error)] = connection.execute("SELECT payload, error FROM dead_letter")
-    assert "meter=BAD" in payload
+    assert b"meter=BAD" in payload
     assert "bad line" in error
 
 
