@@ -73,7 +73,8 @@ class FakeTarget:
 async def test_batches_are_delivered_in_order(tmp_path: Path) -> None:
     target = FakeTarget()
     batches = [readings(i * 10, 10) for i in range(5)]
-    async with open_outbox(tmp_path / "outbox.db", target, backoff=QUICK) as outbox:
+    path = tmp_path / "outbox.db"
+    async with open_outbox(path, target, backoff=QUICK) as outbox:
         for batch in batches:
             await outbox.write(batch)
         await outbox.wait_drained()
@@ -82,6 +83,8 @@ async def test_batches_are_delivered_in_order(tmp_path: Path) -> None:
     assert target.lines == expected
     assert (stats.pending_points, stats.delivered_points) == (0, 50)
     assert target.closed
+    with sqlite3.connect(path) as connection:  # delivered rows are gone: no resend at start
+        assert connection.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)
 
 
 async def test_acknowledged_batches_are_on_disk_before_delivery(tmp_path: Path) -> None:
