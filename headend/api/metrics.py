@@ -12,7 +12,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from headend.backfill import BackfillStats
 from headend.engine import Engine
+from headend.mqtt.bridge import MqttStats
 from storage.outbox import OutboxStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -73,6 +75,19 @@ def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
         "gauge",
         "How late the most recent scheduled read started after its due time.",
     )
+    max_lag = Family(
+        "headend_collection_lag_max_seconds",
+        "gauge",
+        "The latest any scheduled read has started after its due time, since start.",
+    )
+    scheduled = Family(
+        "headend_reads_scheduled_total", "counter", "Reads the scheduler made due, by channel."
+    )
+    skipped = Family(
+        "headend_reads_skipped_offline_total",
+        "counter",
+        "Scheduled reads not sent because the meter is offline (it is probed instead).",
+    )
     depth = Family("headend_queue_depth", "gauge", "Requests waiting for the bus.")
     overruns = Family(
         "headend_bus_overruns_total", "counter", "Slots recorded missing because the bus was busy."
@@ -88,6 +103,9 @@ def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
         if done:
             ratio.add(stats.succeeded / done, channel=name)
         lag.add(stats.lag_seconds, channel=name)
+        max_lag.add(stats.max_lag_seconds, channel=name)
+        scheduled.add(stats.scheduled, channel=name)
+        skipped.add(stats.skipped_offline, channel=name)
         overruns.add(stats.overruns, channel=name)
     for name, worker in engine.workers.items():
         utilisation.add(worker.utilisation(), channel=name)
@@ -119,6 +137,9 @@ def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
         ratio,
         utilisation,
         lag,
+        max_lag,
+        scheduled,
+        skipped,
         depth,
         overruns,
         retries,
@@ -130,14 +151,89 @@ def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
         pending,
         sink_errors,
     ]
+    families.extend(backfill_families(engine.backfill.stats))
+    if engine.mqtt is not None:
+        families.extend(mqtt_families(engine.mqtt.stats))
     if outbox is not None:
         families.extend(outbox_families(outbox))
     return families
 
 
+def backfill_families(stats: BackfillStats) -> list[Family]:
+    """Frozen-value backfill (补抄): is it catching up, and what is it giving up on."""
+    passes = Family("headend_backfill_passes_total", "counter", "Backfill passes run.")
+    passes.add(stats.passes)
+    values = Family(
+        "headend_backfill_values_total",
+        "counter",
+        "Frozen values read by backfill, by quality (actual: read on the day it froze).",
+    )
+    values.add(stats.actual, quality="actual")
+    values.add(stats.backfilled, quality="backfilled")
+    failures = Family(
+        "headend_backfill_failures_total", "counter", "Frozen-value reads that failed."
+    )
+    failures.add(stats.failures)
+    given_up = Family(
+        "headend_backfill_given_up_total",
+        "counter",
+        "Days left uncollected because the meter no longer holds their freeze.",
+    )
+    given_up.add(stats.given_up)
+    return [passes, values, failures, given_up]
+
+
+def mqtt_families(stats: MqttStats) -> list[Family]:
+    """Terminal telemetry in and our messages out."""
+    messages = Family("headend_mqtt_messages_total", "counter", "Terminal messages received.")
+    messages.add(stats.messages_in)
+    readings = Family(
+        "headend_mqtt_readings_total", "counter", "Readings taken from terminal messages."
+    )
+    readings.add(stats.readings_in)
+    bad = Family(
+        "headend_mqtt_bad_payloads_total", "counter", "Terminal messages refused as a whole."
+    )
+    bad.add(stats.bad_payloads)
+    problems = Family(
+        "headend_mqtt_problems_total",
+        "counter",
+        "Refused terminal messages and dropped items in them, by topic.",
+    )
+    for topic, count in sorted(stats.bad_by_topic.items()):
+        problems.add(count, topic=topic)
+    skipped = Family(
+        "headend_mqtt_skipped_items_total",
+        "counter",
+        "Items dropped from otherwise good terminal messages.",
+    )
+    skipped.add(stats.skipped_items)
+    published = Family("headend_mqtt_published_total", "counter", "Messages we published.")
+    published.add(stats.published)
+    dropped = Family(
+        "headend_mqtt_dropped_outgoing_total",
+        "counter",
+        "Messages dropped from the full outgoing queue while the broker was away (oldest first).",
+    )
+    dropped.add(stats.dropped_outgoing)
+    connections = Family(
+        "headend_mqtt_connections_total", "counter", "Connections made to the broker."
+    )
+    connections.add(stats.connections)
+    requests = Family(
+        "headend_mqtt_requests_total", "counter", "Read and clock requests answered over MQTT."
+    )
+    requests.add(stats.requests)
+    return [messages, readings, bad, problems, skipped, published, dropped, connections, requests]
+
+
 def outbox_families(stats: OutboxStats) -> list[Family]:
     depth = Family("headend_outbox_depth", "gauge", "Points stored, waiting for the database.")
     depth.add(stats.pending_points)
+    size = Family(
+        "headend_outbox_pending_bytes", "gauge", "Bytes stored, waiting for the database."
+    )
+    size.add(stats.pending_bytes)
     fill = Family("headend_outbox_fill_ratio", "gauge", "Share of the outbox disk budget in use.")
     fill.add(stats.fill_ratio)
     delivered = Family(
@@ -150,4 +246,4 @@ def outbox_families(stats: OutboxStats) -> list[Family]:
     dead.add(stats.dead_letter_points)
     up = Family("headend_outbox_target_up", "gauge", "1 while the database accepts writes.")
     up.add(1 if stats.target_up else 0)
-    return [depth, fill, delivered, dead, up]
+    return [depth, size, fill, delivered, dead, up]

@@ -8,7 +8,9 @@ import httpx
 import pytest
 
 from headend.api import create_app
-from headend.api.metrics import Family, render
+from headend.api.metrics import Family, backfill_families, mqtt_families, render
+from headend.backfill import BackfillStats
+from headend.mqtt.bridge import MqttStats
 from storage.outbox import OutboxStats
 from tests.api.fleet import TOKENS, LiveFleet, next_reading
 
@@ -45,7 +47,15 @@ async def test_metrics_count_successful_reads_per_channel(
     assert 'headend_queue_depth{channel="bus-1"}' in found
     assert found["headend_sink_errors_total"] == 0
     assert found['headend_meters{status="online"}'] == 2
+    assert found['headend_reads_scheduled_total{channel="bus-1"}'] >= succeeded
+    assert found['headend_reads_skipped_offline_total{channel="bus-1"}'] == 0
+    assert (
+        found['headend_collection_lag_max_seconds{channel="bus-1"}']
+        >= found['headend_collection_lag_seconds{channel="bus-1"}']
+    )
+    assert 'headend_backfill_values_total{quality="backfilled"}' in found
     assert "headend_outbox_depth" not in found
+    assert "headend_mqtt_messages_total" not in found  # no broker configured
 
 
 async def test_outbox_gauges_appear_when_an_outbox_is_given(fleet: LiveFleet) -> None:
@@ -62,8 +72,41 @@ async def test_outbox_gauges_appear_when_an_outbox_is_given(fleet: LiveFleet) ->
     async with httpx.AsyncClient(transport=transport, base_url="http://headend") as http:
         found = samples((await http.get("/metrics")).text)
     assert found["headend_outbox_depth"] == stats.pending_points
+    assert found["headend_outbox_pending_bytes"] == stats.pending_bytes
     assert found["headend_outbox_fill_ratio"] == pytest.approx(stats.fill_ratio)
     assert found["headend_outbox_target_up"] == 0
+
+
+def test_mqtt_and_backfill_counters_are_exported_as_counted() -> None:
+    mqtt = MqttStats(
+        messages_in=10,
+        readings_in=40,
+        bad_payloads=2,
+        skipped_items=3,
+        published=50,
+        dropped_outgoing=4,
+        connections=2,
+        requests=1,
+        bad_by_topic={"terminal/T1/telemetry": 5},
+    )
+    backfill = BackfillStats(passes=3, actual=20, backfilled=6, failures=7, given_up=1)
+    found = samples(render([*mqtt_families(mqtt), *backfill_families(backfill)]))
+    assert found == {
+        "headend_mqtt_messages_total": 10,
+        "headend_mqtt_readings_total": 40,
+        "headend_mqtt_bad_payloads_total": 2,
+        'headend_mqtt_problems_total{topic="terminal/T1/telemetry"}': 5,
+        "headend_mqtt_skipped_items_total": 3,
+        "headend_mqtt_published_total": 50,
+        "headend_mqtt_dropped_outgoing_total": 4,
+        "headend_mqtt_connections_total": 2,
+        "headend_mqtt_requests_total": 1,
+        "headend_backfill_passes_total": 3,
+        'headend_backfill_values_total{quality="actual"}': 20,
+        'headend_backfill_values_total{quality="backfilled"}': 6,
+        "headend_backfill_failures_total": 7,
+        "headend_backfill_given_up_total": 1,
+    }
 
 
 def test_label_values_are_escaped() -> None:
