@@ -53,9 +53,6 @@ CREATE TABLE IF NOT EXISTS dead_letter (
 );
 """
 
-PAGE_SIZE: Final = 65536
-"""SQLite's largest page: rows are whole request bodies, and a 5000-point row then spans about
-ten pages instead of 170, which halves the cost of committing it with fsync (measured)."""
 DELETE_EVERY_POINTS: Final = 20_000
 """Sent rows are deleted in groups of about this many points (and whenever replay pauses): a
 delete commit costs about as much as reading a row, and a crash before it only resends."""
@@ -160,17 +157,10 @@ class Outbox:
             raise ValueError(f"outbox capacity_bytes must be > 0, got {capacity_bytes}")
         if not 0 < warn_ratio <= 1:
             raise ValueError(f"outbox warn_ratio must be in (0, 1], got {warn_ratio}")
-        thread = SqliteThread(Path(path), page_size=PAGE_SIZE)
+        thread = SqliteThread(Path(path))
         await thread.open(SCHEMA)
 
-        def totals(connection: sqlite3.Connection) -> tuple[int, int]:
-            row = connection.execute(
-                "SELECT COALESCE(SUM(points), 0), COALESCE(SUM(LENGTH(CAST(payload AS BLOB))), 0) "
-                "FROM outbox"
-            ).fetchone()
-            return int(row[0]), int(row[1])
-
-        points, size = await thread.run(totals)
+        points, size = await thread.run(_totals)
         if points:
             logger.info("outbox %s: %d points left from a previous run, replaying", path, points)
         return cls(
@@ -255,9 +245,9 @@ class Outbox:
         """Replay stored batches to the target until ``aclose``; run it in a TaskGroup.
 
         Replay is pipelined, because a backlog after an outage should drain at the server's
-        pace: while one batch is in flight, the SQLite thread deletes the batch before it and
-        reads the batch after it. Still one request in flight, so the server sees the order in
-        which batches were written.
+        pace: while one batch is in flight, the SQLite thread reads the batch after it and
+        deletes batches sent earlier. Still one request in flight, so batches first reach the
+        server in the order they were written (a resend after a failure can repeat older ones).
         """
         if self._running:
             raise RuntimeError("outbox run() is already running")
@@ -272,9 +262,11 @@ class Outbox:
                 rows = await following if following is not None else []
                 following = None
                 if self._delete_failed:
-                    # Delivered rows are back in the queue; do not resend them in a tight loop
-                    # while the disk refuses deletes.
+                    # Start again from what is on disk: every row there counts as pending and
+                    # is sent again, after a backoff so a disk refusing deletes is not hammered.
                     self._delete_failed = False
+                    self._sent_not_deleted = []
+                    await self._recount()
                     failures += 1
                     if self._closing.is_set():
                         return
@@ -304,6 +296,7 @@ class Outbox:
                     failures = 0
                     continue
                 failures += 1
+                self._delete_sent()  # before a pause that may last until the process dies
                 if self._closing.is_set():
                     return
                 await self._wait_for(self._closing, self._backoff.delay(failures))
@@ -359,7 +352,7 @@ class Outbox:
         deleting.add_done_callback(partial(self._deleted, rows=rows))
 
     def _deleted(self, deleting: asyncio.Future[None], rows: list[_Row]) -> None:
-        """Count delivered rows that are still on disk back in; they will be sent again."""
+        """Note a delete the disk refused; ``run`` then starts again from what is on disk."""
         if deleting.cancelled() or deleting.exception() is None:
             return
         logger.error(
@@ -367,10 +360,15 @@ class Outbox:
             sum(row.points for row in rows),
             deleting.exception(),
         )
-        self._pending_points += sum(row.points for row in rows)
-        self._pending_bytes += sum(len(row.payload) for row in rows)
         self._drained.clear()
         self._delete_failed = True
+
+    async def _recount(self) -> None:
+        """Make the pending counters what is on disk (queued after every delete so far)."""
+        self._pending_points, self._pending_bytes = await self._thread.run(_totals)
+        if self._pending_points:
+            self._drained.clear()
+        self._check_fill()
 
     def _forget(self, rows: list[_Row]) -> None:
         self._pending_points -= sum(row.points for row in rows)
@@ -429,6 +427,15 @@ class Outbox:
         await self._target.aclose()
 
 
+def _totals(connection: sqlite3.Connection) -> tuple[int, int]:
+    """Points and payload bytes on disk."""
+    row = connection.execute(
+        "SELECT COALESCE(SUM(points), 0), COALESCE(SUM(LENGTH(CAST(payload AS BLOB))), 0) "
+        "FROM outbox"
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
 def _rows_after(
     connection: sqlite3.Connection, after_id: int, limit: int, max_points: int
 ) -> list[_Row]:
@@ -466,9 +473,9 @@ def _delete_through(connection: sqlite3.Connection, last_id: int) -> None:
 
 
 def _discard(future: asyncio.Future[list[_Row]]) -> None:
-    """Retrieve a read nobody waits for any more, so its failure is not reported as lost."""
-    if not future.cancelled():
-        future.exception()
+    """Retrieve a read nobody waits for any more, logging its failure rather than losing it."""
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning("outbox read abandoned at shutdown failed: %s", future.exception())
 
 
 def _dead_letter(connection: sqlite3.Connection, row: _Row, error: str) -> None:

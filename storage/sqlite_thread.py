@@ -20,12 +20,9 @@ T = TypeVar("T")
 class SqliteThread:
     """Runs functions that take the connection on the connection's own thread."""
 
-    def __init__(
-        self, path: Path, *, synchronous: str = "FULL", page_size: int | None = None
-    ) -> None:
+    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
         self._path = path
         self._synchronous = synchronous
-        self._page_size = page_size
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sqlite-{path.name}")
         self._connection: sqlite3.Connection | None = None
 
@@ -36,8 +33,6 @@ class SqliteThread:
     def _open_sync(self, schema: str) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        if self._page_size is not None:  # takes effect only in a new file, before WAL is on
-            connection.execute(f"PRAGMA page_size={int(self._page_size)}")
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute(f"PRAGMA synchronous={self._synchronous}")
         connection.executescript(schema)

@@ -143,16 +143,48 @@ async def test_rows_the_disk_would_not_delete_are_counted_back_and_resent(
     async with open_outbox(path, target, backoff=QUICK) as outbox:
         # A read-only connection: the replay can read and send, but not delete what it sent.
         await outbox._thread.run(lambda connection: connection.execute("PRAGMA query_only=ON"))
-        await target.third_call.wait()  # two sends whose delete failed, and a third
-        assert sum("could not delete 4 delivered points" in m for m in caplog.messages) >= 2
+        await target.third_call.wait()  # sent again after a refused delete, and again
+        assert any("could not delete 4 delivered points" in m for m in caplog.messages)
         await outbox._thread.run(lambda connection: connection.execute("PRAGMA query_only=OFF"))
         await outbox.wait_drained()
-        # Counted back after each refused delete: otherwise every resend would count again.
+        # Recounted from the file after each refused delete, not drifting with every resend.
         assert (outbox.stats().pending_points, outbox.stats().pending_bytes) == (0, 0)
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)
     assert set(target.lines) == set(LineEncoder().encode_many(readings(0, 4)))
     assert len(target.lines) >= 3 * 4  # resent after each refused delete, never lost
+
+
+async def test_a_delete_refused_once_leaves_the_counters_true(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    batches = [readings(i * 10_000, 10_000) for i in range(3)]
+    outbox = await Outbox.open(path, FakeTarget(), max_batch_points=5000)
+    for batch in batches:
+        await outbox.write(batch)
+    await outbox.aclose()  # six rows of 5000 points, none sent
+
+    class RefusingUntilFifthSend(FakeTarget):
+        """The grouped delete after the fourth row fails; the disk takes writes again later."""
+
+        live: Outbox | None = None
+
+        async def write_lines(self, chunks: Sequence[bytes]) -> None:
+            await super().write_lines(chunks)
+            if self.calls == 5 and self.live is not None:
+                await self.live._thread.run(lambda c: c.execute("PRAGMA query_only=OFF"))
+
+    target = RefusingUntilFifthSend()
+    async with open_outbox(path, target, max_batch_points=5000, backoff=QUICK) as live:
+        target.live = live
+        await live._thread.run(lambda c: c.execute("PRAGMA query_only=ON"))
+        async with asyncio.timeout(30):
+            await live.wait_drained()
+        stats = live.stats()
+    assert (stats.pending_points, stats.pending_bytes) == (0, 0)
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)
+    expected = LineEncoder().encode_many([r for batch in batches for r in batch])
+    assert set(target.lines) == set(expected)  # all delivered; some twice, harmlessly
 
 
 async def test_rows_stored_as_text_by_an_earlier_version_are_replayed(tmp_path: Path) -> None:
