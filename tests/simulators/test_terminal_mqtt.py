@@ -84,10 +84,12 @@ async def test_reconnects_after_the_broker_restarts(
             await asyncio.to_thread(mosquitto.restart)
             async with aiomqtt.Client(mosquitto.host, mosquitto.port) as observer:
                 await observer.subscribe("terminal/T1/telemetry", qos=1)
-                before = simulator.published
+                # The broker keeps nothing across a restart (persistence off), so this message
+                # was published after it: only a reconnected simulator can have sent it. (A
+                # check on the publish counter was flaky: stop() cancels a publish whose
+                # message has already reached the observer but whose PUBACK has not.)
                 telemetry = await _next_on(observer, "terminal/T1/telemetry")
         simulator.stop()
-    assert simulator.published > before
     assert telemetry["body"][0]["dev"] == "T1"
 
 
