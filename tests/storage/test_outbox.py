@@ -131,7 +131,7 @@ async def test_left_over_batches_are_replayed_after_restart(tmp_path: Path) -> N
     assert len(second.lines) == 3
 
 
-async def test_rows_the_disk_would_not_delete_are_counted_back_and_resent(
+async def test_rows_the_disk_would_not_delete_are_resent_and_recounted(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "outbox.db"
