@@ -114,9 +114,14 @@ async def _filled_outbox(path: Path, target: LineSink, readings: Sequence[Readin
     from storage.retry import RetryPolicy
 
     outbox = await Outbox.open(path, target, backoff=RetryPolicy(attempts=1))
+    await _write_in_batches(outbox, readings)
+    return outbox
+
+
+async def _write_in_batches(outbox: Outbox, readings: Sequence[Reading]) -> None:
+    """Hand the readings over ``BATCH`` at a time, as the engine's writer does."""
     for start in range(0, POINTS, BATCH):
         await outbox.write(readings[start : start + BATCH])
-    return outbox
 
 
 async def _acknowledge_then_drain(
@@ -124,8 +129,7 @@ async def _acknowledge_then_drain(
 ) -> None:
     """Write every reading through a running outbox, note the acknowledge rate, wait for replay."""
     began = time.perf_counter()
-    for start in range(0, POINTS, BATCH):
-        await outbox.write(readings[start : start + BATCH])
+    await _write_in_batches(outbox, readings)
     acknowledged.append(POINTS / (time.perf_counter() - began))
     await outbox.wait_drained()
 

@@ -13,13 +13,7 @@ from functools import partial
 import aiohttp
 
 from storage.errors import SinkUnavailable
-from storage.line_protocol import LineEncoder
-from storage.pipeline import (
-    encoded_bodies,
-    encoded_line_bodies,
-    request_body,
-    send_pipelined,
-)
+from storage.pipeline import BatchedWriter
 from storage.retry import RetryPolicy, call_with_retries, error_for_status, parse_retry_after
 from storage.schema import Record
 
@@ -54,10 +48,9 @@ class InfluxV1Sink:
         retry: RetryPolicy | None = None,
         timeout_s: float = 10.0,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"InfluxV1Sink batch_size must be >= 1, got {batch_size}")
-        if gzip_level is not None and not 0 <= gzip_level <= 9:
-            raise ValueError(f"InfluxV1Sink gzip_level must be 0..9 or None, got {gzip_level}")
+        self._batches = BatchedWriter(
+            "InfluxV1Sink", self._send, batch_size=batch_size, gzip_level=gzip_level
+        )
         self._url = url.rstrip("/")
         self._params = {"db": database, "precision": "ns"}
         if retention_policy:
@@ -66,24 +59,18 @@ class InfluxV1Sink:
         self._headers.update(v1_auth_headers(username, password, token))
         if gzip_level is not None:
             self._headers["Content-Encoding"] = "gzip"
-        self._batch_size = batch_size
-        self._gzip_level = gzip_level
-        self._make_body = partial(request_body, gzip_level=gzip_level)
         self._retry = retry or RetryPolicy()
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._encoder = LineEncoder()
         self._session: aiohttp.ClientSession | None = None
         self._where = f"InfluxDB v1 {self._url} database {database}"
 
     async def write(self, batch: Sequence[Record]) -> None:
-        """Encode and write in chunks, in order (see InfluxV2Sink.write on partial writes)."""
-        bodies = encoded_bodies(self._encoder, batch, self._batch_size, self._make_body)
-        await send_pipelined(bodies, self._send)
+        """Encode and write in chunks, in order (see ``BatchedWriter.write`` on partial writes)."""
+        await self._batches.write(batch)
 
     async def write_lines(self, chunks: Sequence[bytes]) -> None:
         """Write encoded lines as they are, ``batch_size`` chunks per request, in order."""
-        bodies = encoded_line_bodies(chunks, self._batch_size, self._gzip_level)
-        await send_pipelined(bodies, self._send)
+        await self._batches.write_lines(chunks)
 
     async def _send(self, body: bytes) -> None:
         await call_with_retries(partial(self._post, body), self._retry, self._where)

@@ -18,13 +18,7 @@ from influxdb_client.rest import ApiException
 from influxdb_client.service.write_service import WriteService
 
 from storage.errors import SinkUnavailable
-from storage.line_protocol import LineEncoder
-from storage.pipeline import (
-    encoded_bodies,
-    encoded_line_bodies,
-    request_body,
-    send_pipelined,
-)
+from storage.pipeline import BatchedWriter
 from storage.retry import RetryPolicy, call_with_retries, error_for_status, parse_retry_after
 from storage.schema import Record
 
@@ -46,19 +40,14 @@ class InfluxV2Sink:
         retry: RetryPolicy | None = None,
         timeout_s: float = 10.0,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"InfluxV2Sink batch_size must be >= 1, got {batch_size}")
-        if gzip_level is not None and not 0 <= gzip_level <= 9:
-            raise ValueError(f"InfluxV2Sink gzip_level must be 0..9 or None, got {gzip_level}")
+        self._batches = BatchedWriter(
+            "InfluxV2Sink", self._send, batch_size=batch_size, gzip_level=gzip_level
+        )
         self._url = url.rstrip("/")
         self._bucket = bucket
         self._org = org
-        self._batch_size = batch_size
-        self._gzip_level = gzip_level
-        self._make_body = partial(request_body, gzip_level=gzip_level)
         self._content_encoding = "identity" if gzip_level is None else "gzip"
         self._retry = retry or RetryPolicy()
-        self._encoder = LineEncoder()
         self._token = token
         self._timeout_ms = int(timeout_s * 1000)
         self._client: InfluxDBClientAsync | None = None
@@ -66,18 +55,12 @@ class InfluxV2Sink:
         self._where = f"InfluxDB v2 {self._url} bucket {bucket}"
 
     async def write(self, batch: Sequence[Record]) -> None:
-        """Encode and write in chunks, in order.
-
-        A RecordError stops the write at the chunk holding the bad record; earlier chunks may
-        already be stored, which is harmless because rewriting a point overwrites it.
-        """
-        bodies = encoded_bodies(self._encoder, batch, self._batch_size, self._make_body)
-        await send_pipelined(bodies, self._send)
+        """Encode and write in chunks, in order (see ``BatchedWriter.write`` on partial writes)."""
+        await self._batches.write(batch)
 
     async def write_lines(self, chunks: Sequence[bytes]) -> None:
         """Write encoded lines as they are, ``batch_size`` chunks per request, in order."""
-        bodies = encoded_line_bodies(chunks, self._batch_size, self._gzip_level)
-        await send_pipelined(bodies, self._send)
+        await self._batches.write_lines(chunks)
 
     async def _send(self, body: bytes) -> None:
         await call_with_retries(partial(self._post, body), self._retry, self._where)

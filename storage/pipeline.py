@@ -22,29 +22,58 @@ ENCODE_SLICE: Final = 500
 """Records encoded between two event-loop turns (about half a millisecond of work)."""
 
 
-async def encoded_bodies(
-    encoder: LineEncoder,
-    batch: Sequence[Record],
-    batch_size: int,
-    make_body: Callable[[Sequence[str]], bytes],
-) -> AsyncGenerator[bytes, None]:
-    """Request bodies of ``batch_size`` records each, encoded slice by slice."""
-    for start in range(0, len(batch), batch_size):
-        chunk = batch[start : start + batch_size]
-        lines: list[str] = []
-        for first in range(0, len(chunk), ENCODE_SLICE):
-            lines.extend(encoder.encode_many(chunk[first : first + ENCODE_SLICE]))
-            await asyncio.sleep(0)  # let the request in flight use the socket
-        yield make_body(lines)
+class BatchedWriter:
+    """What every line-protocol sink does before its HTTP call: batch, gzip, pipeline.
 
+    ``send`` posts one request body (with the sink's retries); ``owner`` names the sink in
+    errors about its settings.
+    """
 
-async def encoded_line_bodies(
-    chunks: Sequence[bytes], batch_size: int, gzip_level: int | None
-) -> AsyncGenerator[bytes, None]:
-    """Request bodies of ``batch_size`` chunks of encoded lines each (one chunk: no copy)."""
-    for start in range(0, len(chunks), batch_size):
-        yield compress_body(b"\n".join(chunks[start : start + batch_size]), gzip_level)
-        await asyncio.sleep(0)
+    def __init__(
+        self,
+        owner: str,
+        send: Callable[[bytes], Awaitable[None]],
+        *,
+        batch_size: int,
+        gzip_level: int | None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"{owner} batch_size must be >= 1, got {batch_size}")
+        if gzip_level is not None and not 0 <= gzip_level <= 9:
+            raise ValueError(f"{owner} gzip_level must be 0..9 or None, got {gzip_level}")
+        self._send = send
+        self._batch_size = batch_size
+        self._gzip_level = gzip_level
+        self._encoder = LineEncoder()
+
+    async def write(self, batch: Sequence[Record]) -> None:
+        """Encode and send ``batch_size`` records per request, in order.
+
+        A RecordError stops the write at the chunk holding the bad record; earlier chunks may
+        already be stored, which is harmless because rewriting a point overwrites it.
+        """
+        await send_pipelined(self._encoded_bodies(batch), self._send)
+
+    async def write_lines(self, chunks: Sequence[bytes]) -> None:
+        """Send encoded lines as they are, ``batch_size`` chunks per request, in order."""
+        await send_pipelined(self._line_bodies(chunks), self._send)
+
+    async def _encoded_bodies(self, batch: Sequence[Record]) -> AsyncGenerator[bytes, None]:
+        """Request bodies of ``batch_size`` records each, encoded slice by slice."""
+        for start in range(0, len(batch), self._batch_size):
+            chunk = batch[start : start + self._batch_size]
+            lines: list[str] = []
+            for first in range(0, len(chunk), ENCODE_SLICE):
+                lines.extend(self._encoder.encode_many(chunk[first : first + ENCODE_SLICE]))
+                await asyncio.sleep(0)  # let the request in flight use the socket
+            yield request_body(lines, self._gzip_level)
+
+    async def _line_bodies(self, chunks: Sequence[bytes]) -> AsyncGenerator[bytes, None]:
+        """Request bodies of ``batch_size`` chunks of encoded lines each (one chunk: no copy)."""
+        for start in range(0, len(chunks), self._batch_size):
+            body = b"\n".join(chunks[start : start + self._batch_size])
+            yield compress_body(body, self._gzip_level)
+            await asyncio.sleep(0)
 
 
 def request_body(lines: Sequence[str], gzip_level: int | None) -> bytes:
