@@ -1,19 +1,42 @@
 """The audit trail of every command that changes a meter: who, what, when, and the outcome.
 
 Remote switching cuts a household's supply; a utility must be able to show for each trip who
-ordered it and what the meter answered. Entries are appended to a JSON-lines file (fsync'd,
-one object per line, never rewritten) and kept in memory for the API.
+ordered it and what the meter answered, even when the head-end died half-way. So a command is
+written twice: an *intent* entry (fsync'd before the frame leaves) and an outcome entry linked
+to it by ``ref``. Entries are appended to a JSON-lines file (fsync'd, one object per line, never
+rewritten). At start the tail of the file is loaded, so ``/api/audit`` keeps its history across
+restarts, and every intent the previous run left without an outcome gets one, ``unknown``: the
+frame may or may not have reached the meter, and an operator has to look.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import uuid
 from collections import deque
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
+
+INTENT = "intent"
+"""The outcome of an entry written before the command acts; its outcome follows by ``ref``."""
+UNKNOWN = "unknown"
+STOPPED_BEFORE_OUTCOME = (
+    "the head-end stopped before this command's outcome was recorded: it may have reached the "
+    "meter; check the meter"
+)
+DEFAULT_KEEP = 10_000
+"""Entries kept in memory (and loaded from the file's tail at start) for the API."""
+
+
+def new_entry_id() -> str:
+    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,33 +44,159 @@ class AuditEntry:
     at: datetime
     user: str
     meter: str
+    """The meter id, or ``*`` for a broadcast to every meter of a channel."""
     command: str
     outcome: str
-    """ok, refused, failed, unverified."""
+    """intent, ok, refused, failed, unverified, unknown."""
     detail: str = ""
+    id: str = field(default_factory=new_entry_id)
+    ref: str = ""
+    """For an outcome entry: the id of the intent it completes."""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    """Structured facts (old and new address, final and first readings of a replacement)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["at"] = self.at.isoformat()
+        data["data"] = dict(self.data)
         return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AuditEntry:
+        """One line of the file back; raises ``KeyError``/``ValueError``/``TypeError`` if torn."""
+        extra = data.get("data") or {}
+        if not isinstance(extra, Mapping):
+            raise TypeError("data is not an object")
+        return cls(
+            at=datetime.fromisoformat(str(data["at"])),
+            user=str(data["user"]),
+            meter=str(data["meter"]),
+            command=str(data["command"]),
+            outcome=str(data["outcome"]),
+            detail=str(data.get("detail", "")),
+            id=str(data.get("id") or new_entry_id()),
+            ref=str(data.get("ref", "")),
+            data=dict(extra),
+        )
 
 
 class AuditLog:
-    def __init__(self, path: Path | None = None, keep: int = 1000) -> None:
+    def __init__(
+        self,
+        path: Path | None = None,
+        keep: int = DEFAULT_KEEP,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        """Load the file's tail; intents of a previous run without an outcome are closed
+        ``unknown`` at ``now`` (the start time)."""
         self.path = path
         self._recent: deque[AuditEntry] = deque(maxlen=keep)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        self.unreadable_lines = 0
+        """Lines of the file that could not be parsed (a line torn by a crash mid-write)."""
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            self._load(path)
+        self._close_orphans(now)
+
+    def _load(self, path: Path) -> None:
+        self._end_torn_line(path)
+        with path.open("r", encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = AuditEntry.from_json(json.loads(line))
+                except (ValueError, KeyError, TypeError) as exc:
+                    self.unreadable_lines += 1
+                    log.warning("%s line %d: unreadable audit entry skipped: %s", path, number, exc)
+                    continue
+                self._recent.append(entry)
+
+    @staticmethod
+    def _end_torn_line(path: Path) -> None:
+        """A crash mid-write leaves a line without its newline; end it, so the next entry
+        starts a line of its own instead of being glued to the fragment."""
+        with path.open("rb+") as handle:
+            if handle.seek(0, os.SEEK_END) == 0:
+                return
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+
+    def _close_orphans(self, now: datetime | None) -> None:
+        completed = {entry.ref for entry in self._recent if entry.ref}
+        orphans = [e for e in self._recent if e.outcome == INTENT and e.id not in completed]
+        for intent in orphans:
+            log.warning(
+                "audit: %s of meter %s by %s at %s has no recorded outcome",
+                intent.command,
+                intent.meter,
+                intent.user,
+                intent.at.isoformat(),
+            )
+            self.complete(intent, UNKNOWN, STOPPED_BEFORE_OUTCOME, at=now or intent.at)
 
     def append(self, entry: AuditEntry) -> None:
+        """Durable before it returns: the line is fsync'd (a command acts only after this)."""
+        if self.path is not None:
+            line = json.dumps(entry.to_json(), ensure_ascii=False, default=str) + "\n"
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
         self._recent.append(entry)
-        if self.path is None:
-            return
-        line = json.dumps(entry.to_json(), ensure_ascii=False) + "\n"
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
 
-    def recent(self) -> list[AuditEntry]:
-        return list(reversed(self._recent))
+    def begin(
+        self,
+        at: datetime,
+        user: str,
+        meter: str,
+        command: str,
+        detail: str = "",
+        data: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Record that ``user`` is about to run ``command``; call before anything is sent."""
+        entry = AuditEntry(at, user, meter, command, INTENT, detail, data=dict(data or {}))
+        self.append(entry)
+        return entry
+
+    def complete(
+        self,
+        intent: AuditEntry,
+        outcome: str,
+        detail: str = "",
+        *,
+        at: datetime,
+        data: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        entry = AuditEntry(
+            at,
+            intent.user,
+            intent.meter,
+            intent.command,
+            outcome,
+            detail,
+            ref=intent.id,
+            data=dict(data or {}),
+        )
+        self.append(entry)
+        return entry
+
+    def recent(
+        self, meter: str | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> list[AuditEntry]:
+        """Newest first, optionally only one meter's entries, one page of them."""
+        entries = (e for e in reversed(self._recent) if meter is None or e.meter == meter)
+        page: list[AuditEntry] = []
+        for index, entry in enumerate(entries):
+            if index < offset:
+                continue
+            if limit is not None and len(page) >= limit:
+                break
+            page.append(entry)
+        return page

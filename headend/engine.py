@@ -32,6 +32,7 @@ from headend.collector import BusAction, ChannelCollector
 from headend.completeness import CompletenessRow, CompletenessTracker
 from headend.errors import BusClosed, ReadFailed
 from headend.fleet_config import ChannelConfig, FleetConfig, MeterConfig
+from headend.fleet_overlay import FleetOverlay
 from headend.lanes import Lane
 from headend.meter_health import HealthChange, MeterHealth
 from headend.modbus import ModbusAdapter
@@ -48,7 +49,7 @@ from headend.readers.dlt645_control import (
 from headend.readers.modbus import ModbusLink, modbus_target, read_modbus
 from headend.readings import FailureReason, Quality, Reading, ReadingKind
 from headend.record_writer import RecordWriter
-from headend.registry import MeterRegistry
+from headend.registry import MeterRegistry, RegistryError
 from headend.schedule import next_slot
 from headend.transports import create_transport
 from headend.transports.memory import MemoryNetwork
@@ -75,6 +76,8 @@ class EngineOptions:
     maintenance: bool = True
     """Run backfill passes and clock checks on their own; off when a caller drives them."""
     audit_path: Path | None = None
+    fleet_overlay_path: Path | None = None
+    """Where fleet changes made at run time are kept across restarts (``fleet_overlay.py``)."""
     shutdown_grace: float = 10.0
     """Seconds reads in flight get to finish on ``stop()``."""
 
@@ -95,12 +98,14 @@ class Engine:
         self.clock = clock or SystemClock()
         self.options = options or EngineOptions()
         self.registry = MeterRegistry(config)
+        self.overlay = FleetOverlay(self.options.fleet_overlay_path)
+        self._apply_overlay()
         self.health = MeterHealth(offline_after=self.options.offline_after)
         self.completeness = CompletenessTracker(config.timezone)
         self.alarms = AlarmBook()
         self.writer = RecordWriter(sink, interval=self.options.writer_interval)
         self.tz = ZoneInfo(config.timezone)
-        self.audit = AuditLog(self.options.audit_path)
+        self.audit = AuditLog(self.options.audit_path, now=self.clock.now())
         self.backfill = FrozenBackfill(
             self.tz,
             self.completeness,
@@ -374,6 +379,11 @@ class Engine:
         meter = self.registry.get(meter_id)
         wanted = tuple(quantities or self._plan_quantities(meter))
         self.registry.validate_quantities(meter, wanted, where=f"on-demand read of {meter.id}")
+        return await self._read_meter(meter, wanted)
+
+    async def _read_meter(self, meter: MeterConfig, wanted: Sequence[str]) -> list[Reading]:
+        """Read ``meter`` as configured here (which may not be the registry's version of it:
+        the final read of a replaced meter goes to its old address)."""
         slot = self.clock.now()
         action = self._read_factory(self.config.channels[meter.channel])(meter, wanted, slot)
         worker = self.workers[meter.channel]
@@ -427,6 +437,10 @@ class Engine:
         """Trip or close a meter's supply relay; audited whatever the outcome."""
         meter, channel = self._dlt645_meter(meter_id, "relay control")
         command = f"relay {action.name.lower()}"
+        # Durable before the order is even queued: a crash after the trip still names the user.
+        intent = self.audit.begin(
+            self.clock.now(), user, meter.id, command, f"address {meter.address}"
+        )
 
         async def run(link: BusLink) -> RelayResult:
             return await control_relay(
@@ -438,14 +452,18 @@ class Engine:
                 Lane.CONTROL, f"{command} {meter.id}", run
             )
         except ReadFailed as exc:
-            outcome = "refused" if exc.reason is FailureReason.ERROR_RESPONSE else "failed"
-            self._audit(user, meter, command, outcome, exc.detail)
+            outcome = _outcome_of_failure(exc.reason)
+            self.audit.complete(intent, outcome, exc.detail, at=self.clock.now())
             raise
-        except Exception as exc:  # the order may have reached the meter: still audited
-            self._audit(user, meter, command, "unknown", f"{type(exc).__name__}: {exc}")
+        except BaseException as exc:  # the order may have reached the meter: still audited
+            detail = f"{type(exc).__name__}: {exc}"
+            self.audit.complete(intent, "unknown", detail, at=self.clock.now())
             raise
         outcome = "ok" if result.verified else "unverified"
-        self._audit(user, meter, command, outcome, f"relay reads {result.state.value}")
+        detail = f"relay reads {result.state.value}"
+        if result.read_back_error:
+            detail += f" (acknowledged; read-back failed: {result.read_back_error})"
+        self.audit.complete(intent, outcome, detail, at=self.clock.now())
         record = self.alarms.meter_event(
             meter.id,
             "relay_" + action.name.lower(),
@@ -457,11 +475,6 @@ class Engine:
         )
         self._record_events([record])
         return result
-
-    def _audit(
-        self, user: str, meter: MeterConfig, command: str, outcome: str, detail: str
-    ) -> None:
-        self.audit.append(AuditEntry(self.clock.now(), user, meter.id, command, outcome, detail))
 
     async def check_clock(self, meter_id: str, *, user: str = "scheduler") -> float:
         """Read a meter's clock; set it when the drift exceeds the configured threshold.
@@ -476,7 +489,7 @@ class Engine:
             shown = await read_meter_clock(link, meter, reply_timeout=channel.timeout)
             drift = (shown.replace(tzinfo=self.tz) - before).total_seconds()
             if abs(drift) > threshold:
-                await set_meter_clock(link, meter, self.meter_now(), reply_timeout=channel.timeout)
+                await self._set_clock(link, meter, channel, user, drift)
             return drift
 
         lane = Lane.CONTROL if user != "scheduler" else Lane.BILLING
@@ -491,25 +504,59 @@ class Engine:
             tags=meter.tags(),
         )
         await self.publish([reading])
-        if abs(drift) > threshold:
-            self._audit(user, meter, "clock set", "ok", f"drift was {drift:+.0f} s")
         return drift
 
-    async def broadcast_time_sync(self) -> int:
-        """Broadcast time sync on every DL/T 645 channel; returns how many buses got it."""
+    async def _set_clock(
+        self, link: BusLink, meter: MeterConfig, channel: ChannelConfig, user: str, drift: float
+    ) -> None:
+        """Set a drifting clock, audited before the write goes out and after it is answered."""
+        intent = self.audit.begin(
+            self.clock.now(), user, meter.id, "clock set", f"drift was {drift:+.0f} s"
+        )
+        try:
+            await set_meter_clock(link, meter, self.meter_now(), reply_timeout=channel.timeout)
+        except ReadFailed as exc:
+            outcome = _outcome_of_failure(exc.reason)
+            self.audit.complete(intent, outcome, exc.detail, at=self.clock.now())
+            raise
+        except BaseException as exc:
+            detail = f"{type(exc).__name__}: {exc}"
+            self.audit.complete(intent, "unknown", detail, at=self.clock.now())
+            raise
+        self.audit.complete(intent, "ok", f"drift was {drift:+.0f} s", at=self.clock.now())
+
+    async def broadcast_time_sync(self, user: str = "scheduler") -> int:
+        """Broadcast time sync on every DL/T 645 channel; returns how many buses got it.
+
+        It sets every clock on the bus, so it is audited like any command that changes a
+        meter: meter ``*``, the channel named in the detail."""
         sent = 0
         for name, channel in self.config.channels.items():
             if not channel.protocol.startswith("dlt645"):
                 continue
+            command = "broadcast time sync"
+            intent = self.audit.begin(self.clock.now(), user, "*", command, f"channel {name}")
 
-            async def run(link: BusLink) -> None:
-                await broadcast_time(link, self.meter_now())
+            async def run(link: BusLink) -> datetime:
+                at = self.meter_now()
+                await broadcast_time(link, at)
+                return at
 
             try:
-                await self.workers[name].call(Lane.BILLING, "broadcast time", run)
+                sent_at: datetime = await self.workers[name].call(
+                    Lane.BILLING, "broadcast time", run
+                )
             except ReadFailed as exc:
                 log.warning("channel %s: broadcast time sync failed: %s", name, exc)
+                outcome = _outcome_of_failure(exc.reason)
+                self.audit.complete(intent, outcome, exc.detail, at=self.clock.now())
                 continue
+            except BaseException as exc:
+                detail = f"{type(exc).__name__}: {exc}"
+                self.audit.complete(intent, "unknown", detail, at=self.clock.now())
+                raise
+            detail = f"channel {name}: sent {sent_at.isoformat(timespec='seconds')}"
+            self.audit.complete(intent, "ok", detail, at=self.clock.now())
             sent += 1
         return sent
 
@@ -613,6 +660,121 @@ class Engine:
 
     # -- fleet changes -----------------------------------------------------------------------
 
+    def _apply_overlay(self) -> None:
+        """Fleet changes made through the API before the last stop, on top of the TOML."""
+        dropped = []
+        for entry in self.overlay.effective(self.config.meters):
+            try:
+                if entry.meter is None:
+                    if entry.meter_id in self.registry:
+                        self.registry.remove(entry.meter_id)
+                else:
+                    self.registry.add(entry.meter)
+            except RegistryError as exc:
+                log.warning(
+                    "%s: the change of meter %s no longer fits the fleet TOML and is dropped: %s",
+                    self.overlay.path,
+                    entry.meter_id,
+                    exc,
+                )
+                dropped.append(entry.meter_id)
+        if dropped:
+            self.overlay.forget(dropped)
+
+    async def change_meter(
+        self, meter: MeterConfig, user: str, *, replaces: str | None = None
+    ) -> AuditEntry:
+        """Add or update a meter, or replace one (换表); durable before it returns.
+
+        A replacement is a new address for the same meter id, or a new meter id taking the
+        place of ``replaces``. It is audited with both addresses, the final energy read of the
+        old meter and the first of the new one (read on the bus now; stated missing, with the
+        reason, when a meter does not answer), so billing can close one register and open the
+        next. Returns the audit entry that records the change.
+        """
+        old_id = replaces or meter.id
+        old = self.registry.by_id().get(old_id)
+        if replaces is not None and old is None:
+            raise RegistryError(f"meter {meter.id}: replaces: unknown meter {replaces!r}")
+        if replaces is not None and replaces != meter.id and meter.id in self.registry:
+            raise RegistryError(f"meter {meter.id}: id: already in the fleet")
+        self.registry.validate(meter, replacing=replaces)
+        now = self.clock.now()
+        if old is None or (_same_device(old, meter) and replaces is None):
+            command = "meter add" if old is None else "meter update"
+            self._persist(meter.id, meter)
+            self.registry.add(meter)
+            detail = f"channel {meter.channel}, plan {meter.plan}, {_where(meter)}"
+            entry = AuditEntry(now, user, meter.id, command, "ok", detail)
+            self.audit.append(entry)
+            return entry
+        facts: dict[str, Any] = {
+            "old_meter": old.id,
+            "old_address": _where(old),
+            "new_meter": meter.id,
+            "new_address": _where(meter),
+        }
+        intent = self.audit.begin(
+            now,
+            user,
+            meter.id,
+            "meter replace",
+            f"{old.id} {_where(old)} -> {meter.id} {_where(meter)}",
+            facts,
+        )
+        facts["final_read_old"] = await self._energy_snapshot(old)
+        if replaces is not None and replaces != meter.id:
+            self._persist(replaces, None)
+            self._persist(meter.id, meter)
+            self.registry.replace(replaces, meter)
+        else:
+            self._persist(meter.id, meter)
+            self.registry.add(meter)
+        facts["first_read_new"] = await self._energy_snapshot(meter)
+        detail = (
+            f"final read of old: {_describe_snapshot(facts['final_read_old'])}; "
+            f"first read of new: {_describe_snapshot(facts['first_read_new'])}"
+        )
+        return self.audit.complete(intent, "ok", detail, at=self.clock.now(), data=facts)
+
+    def remove_meter(self, meter_id: str, user: str) -> None:
+        meter = self.registry.get(meter_id)
+        self._persist(meter_id, None)
+        self.registry.remove(meter_id)
+        self.audit.append(
+            AuditEntry(self.clock.now(), user, meter_id, "meter remove", "ok", _where(meter))
+        )
+
+    def _persist(self, meter_id: str, meter: MeterConfig | None) -> None:
+        self.overlay.record(meter_id, meter, self.config.meters)
+
+    async def _energy_snapshot(self, meter: MeterConfig) -> dict[str, Any]:
+        """The meter's energy registers as read on the bus now, or why they are missing."""
+        wanted = [q for q in self._plan_quantities(meter) if q.startswith("energy_")]
+        if not wanted:
+            wanted = ["energy_active_import_total"]
+        try:
+            self.registry.validate_quantities(meter, wanted, where=f"meter {meter.id}")
+        except RegistryError as exc:
+            return {"missing": f"no energy register to read: {exc}"}
+        try:
+            readings = await self._read_meter(meter, wanted)
+        except ReadFailed as exc:
+            return {"missing": f"{exc.reason.value}: {exc.detail}"}
+        return {
+            "readings": [
+                {
+                    "quantity": r.quantity,
+                    "value": r.value,
+                    "unit": r.unit,
+                    "timestamp": r.timestamp.isoformat(),
+                    "quality": r.quality.value,
+                    "reason": r.reason,
+                }
+                for r in readings
+            ]
+        }
+
     def _meter_changed(self, meter_id: str, meter: MeterConfig | None) -> None:
         for collector in self.collectors.values():
             collector.set_meter(meter_id, None)
@@ -626,3 +788,34 @@ class Engine:
         closed = self.alarms.close_rule_alarms(self.clock.now(), f"fleet changed ({meter_id})")
         if closed:
             self._record_events(closed)
+
+
+def _outcome_of_failure(reason: FailureReason) -> str:
+    """A refusal is certain; a lost reply or link leaves open whether the meter acted."""
+    if reason is FailureReason.ERROR_RESPONSE:
+        return "refused"
+    if reason in (FailureReason.TIMEOUT, FailureReason.CONNECTION_LOST):
+        return "unknown"
+    return "failed"
+
+
+def _same_device(old: MeterConfig, new: MeterConfig) -> bool:
+    return (old.channel, old.address, old.unit_id) == (new.channel, new.address, new.unit_id)
+
+
+def _where(meter: MeterConfig) -> str:
+    if meter.address is not None:
+        return f"address {meter.address} on {meter.channel}"
+    return f"unit {meter.unit_id} on {meter.channel}"
+
+
+def _describe_snapshot(snapshot: Mapping[str, Any]) -> str:
+    if "missing" in snapshot:
+        return f"missing ({snapshot['missing']})"
+    parts = []
+    for reading in snapshot["readings"]:
+        if reading["value"] is None:
+            parts.append(f"{reading['quantity']} missing ({reading['reason']})")
+        else:
+            parts.append(f"{reading['quantity']} {reading['value']} {reading['unit']}")
+    return ", ".join(parts) or "nothing read"

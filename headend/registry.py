@@ -60,6 +60,13 @@ class MeterRegistry:
         for listener in self._listeners:
             listener(meter.id, meter)
 
+    def replace(self, old_id: str, meter: MeterConfig) -> MeterConfig:
+        """A new meter (its own id) takes the place of ``old_id``, in one validated step."""
+        self.validate(meter, replacing=old_id)
+        old = self.remove(old_id)
+        self.add(meter)
+        return old
+
     def remove(self, meter_id: str) -> MeterConfig:
         meter = self.get(meter_id)
         del self._meters[meter_id]
@@ -67,7 +74,9 @@ class MeterRegistry:
             listener(meter_id, None)
         return meter
 
-    def validate(self, meter: MeterConfig) -> None:
+    def validate(self, meter: MeterConfig, *, replacing: str | None = None) -> None:
+        """Raise ``RegistryError`` if ``meter`` cannot join the fleet (as it would be once the
+        meter ``replacing`` names has left it)."""
         where = f"meter {meter.id}"
         channel = self._config.channels.get(meter.channel)
         if channel is None:
@@ -89,7 +98,7 @@ class MeterRegistry:
                 f"({channel.protocol})"
             )
         for other in self._meters.values():
-            if other.id == meter.id or other.channel != meter.channel:
+            if other.id in (meter.id, replacing) or other.channel != meter.channel:
                 continue
             if (other.address, other.unit_id) == (meter.address, meter.unit_id):
                 raise RegistryError(

@@ -67,7 +67,10 @@ async def serve(
     if options.listen is not None:
         host, _, port_text = options.listen.rpartition(":")
         port = int(port_text)
-    engine_options = options.engine or EngineOptions(audit_path=options.data_dir / "audit.jsonl")
+    engine_options = options.engine or EngineOptions(
+        audit_path=options.data_dir / "audit.jsonl",
+        fleet_overlay_path=options.data_dir / "fleet-overlay.json",
+    )
     async with open_storage(config.storage, config.source, data_dir=options.data_dir) as stack:
         log.info("storage: %s", stack.describe)
         engine = Engine(

@@ -4,7 +4,7 @@ field) and documents every shape in the OpenAPI document."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -116,9 +116,14 @@ class MeterIn(BaseModel):
     operator_code: str = Field(default="00000000", pattern=r"^[0-9A-Fa-f]{8}$")
     ct_ratio: float = Field(default=1.0, ge=0.001)
     pt_ratio: float = Field(default=1.0, ge=0.001)
+    replaces: str | None = Field(
+        default=None,
+        description="Id of the meter this one replaces (换表): the old one leaves the fleet, "
+        "its final and this meter's first energy reads are audited",
+    )
 
     def to_config(self, protocol: str) -> MeterConfig:
-        return MeterConfig(**{**self.model_dump(), "protocol": protocol})
+        return MeterConfig(**{**self.model_dump(exclude={"replaces"}), "protocol": protocol})
 
 
 class ReadRequestIn(BaseModel):
@@ -207,22 +212,31 @@ class AlarmOut(BaseModel):
 
 
 class AuditOut(BaseModel):
+    id: str
     at: datetime
     user: str
-    meter: str
+    meter: str = Field(description="Meter id, or * for a broadcast to a whole channel")
     command: str
-    outcome: str
+    outcome: str = Field(
+        description="intent (written before the command acted), then ok, refused, failed, "
+        "unverified or unknown in an entry whose ref is the intent's id"
+    )
     detail: str
+    ref: str = Field(description="For an outcome: the id of its intent entry")
+    data: dict[str, Any] = Field(description="Facts of a meter replacement, else empty")
 
     @classmethod
     def of(cls, entry: AuditEntry) -> AuditOut:
         return cls(
+            id=entry.id,
             at=entry.at,
             user=entry.user,
             meter=entry.meter,
             command=entry.command,
             outcome=entry.outcome,
             detail=entry.detail,
+            ref=entry.ref,
+            data=dict(entry.data),
         )
 
 

@@ -1,7 +1,10 @@
 """Admin routes: fleet changes (add, replace, remove meters) while collection runs.
 
 The registry validates a change against the configuration and the collectors pick it up at
-once; its message names the offending key, which becomes the ``loc`` of the 422.
+once; its message names the offending key, which becomes the ``loc`` of the 422. A change is
+kept in the data dir before the answer (``fleet_overlay.py``), so a restart does not undo it;
+a new address for a meter, or ``replaces``, is a meter replacement, audited with the final
+read of the old meter and the first of the new.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from headend.api.context import ApiContext
 from headend.api.models import MeterIn, MeterSummary
 from headend.api.problems import InvalidField
 from headend.api.routes_fleet import meter_summary
-from headend.audit import AuditEntry
 from headend.registry import RegistryError
 
 
@@ -26,26 +28,28 @@ def admin_router(ctx: ApiContext) -> APIRouter:
     async def add_meter(meter: MeterIn, caller: Caller = ctx.admin) -> dict[str, object]:
         config = meter.to_config(_protocol_of(ctx, meter))
         try:
-            engine.registry.add(config)
+            await engine.change_meter(config, caller.name, replaces=meter.replaces)
         except RegistryError as exc:
             raise InvalidField(("body", _field_named(str(exc))), str(exc)) from None
-        detail = f"channel {config.channel}, plan {config.plan}"
-        engine.audit.append(
-            AuditEntry(engine.clock.now(), caller.name, config.id, "meter add", "ok", detail)
-        )
         return meter_summary(engine, config)
 
     @router.delete("/meters/{meter_id}", status_code=204)
     async def remove_meter(meter_id: str, caller: Caller = ctx.admin) -> None:
-        engine.registry.remove(meter_id)
-        engine.audit.append(
-            AuditEntry(engine.clock.now(), caller.name, meter_id, "meter remove", "ok")
-        )
+        engine.remove_meter(meter_id, caller.name)
 
     return router
 
 
-_METER_FIELDS = ("channel", "plan", "transformer", "protocol", "address", "register_map")
+_METER_FIELDS = (
+    "channel",
+    "plan",
+    "transformer",
+    "protocol",
+    "address",
+    "register_map",
+    "replaces",
+    "id",
+)
 
 
 def _field_named(message: str) -> str:

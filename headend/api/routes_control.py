@@ -1,15 +1,16 @@
 """Operator routes: on-demand reads, relay control, clock, time sync, alarm acknowledgement,
 and the audit trail. Each records the token's name as the user.
 
-Relay control is audited by the engine whatever the outcome (ok, refused, failed); this layer
-only translates the request and the failure into HTTP.
+Relay control is audited by the engine whatever the outcome (an intent before the order, then
+ok, refused, failed, unverified or unknown); this layer only translates the request and the
+failure into HTTP.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 
 from headend.api.auth import Caller
 from headend.api.context import ApiContext
@@ -26,6 +27,9 @@ from headend.api.models import (
 from headend.api.problems import InvalidField
 from headend.registry import RegistryError
 from protocols.dlt645 import RelayAction
+
+DEFAULT_AUDIT_PAGE = 100
+MAX_AUDIT_PAGE = 1000
 
 
 def control_router(ctx: ApiContext) -> APIRouter:
@@ -65,7 +69,7 @@ def control_router(ctx: ApiContext) -> APIRouter:
 
     @router.post("/time-sync", response_model=TimeSyncOut)
     async def time_sync(caller: Caller = ctx.operator) -> TimeSyncOut:
-        return TimeSyncOut(channels=await engine.broadcast_time_sync())
+        return TimeSyncOut(channels=await engine.broadcast_time_sync(user=caller.name))
 
     @router.post("/alarms/{alarm_id}/ack", response_model=AlarmOut)
     async def acknowledge(alarm_id: str, caller: Caller = ctx.operator) -> AlarmOut:
@@ -73,7 +77,13 @@ def control_router(ctx: ApiContext) -> APIRouter:
         return AlarmOut.of(alarm)
 
     @router.get("/audit", response_model=list[AuditOut], dependencies=[ctx.operator])
-    async def audit() -> list[AuditOut]:
-        return [AuditOut.of(entry) for entry in engine.audit.recent()]
+    async def audit(
+        meter: Annotated[str | None, Query(description="Only this meter's entries")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE)] = DEFAULT_AUDIT_PAGE,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[AuditOut]:
+        """Newest first, from the audit file's tail (kept across restarts), one page."""
+        entries = engine.audit.recent(meter, limit=limit, offset=offset)
+        return [AuditOut.of(entry) for entry in entries]
 
     return router

@@ -43,6 +43,8 @@ class RelayState(enum.StrEnum):
     OPEN = "open"
     """Supply cut (tripped)."""
     CLOSED = "closed"
+    UNKNOWN = "unknown"
+    """The order was acknowledged but the read-back failed."""
 
 
 def password_bytes(text: str) -> bytes:
@@ -61,6 +63,8 @@ class RelayResult:
     state: RelayState
     verified: bool
     """The relay state read back matches what the action asks for."""
+    read_back_error: str = ""
+    """Why the state could not be read back after the meter acknowledged the order."""
 
 
 async def read_relay_state(
@@ -86,7 +90,12 @@ async def control_relay(
     *,
     reply_timeout: float,
 ) -> RelayResult:
-    """Send a relay order (1C) and read the relay state back."""
+    """Send a relay order (1C) and read the relay state back.
+
+    Once the meter has acknowledged, a failed read-back is a result (state unknown), not an
+    error: the order was carried out as far as the meter said, and raising here would let the
+    bus worker's retry send the order a second time.
+    """
     assert meter.address is not None
     address = Address.parse(meter.address)
     request = RelayControlRequest(
@@ -101,7 +110,10 @@ async def control_relay(
         raise refused(address, f"relay {action.name.lower()}", reply)
     if not isinstance(reply, AckResponse):
         raise ReadFailed(FailureReason.MALFORMED, f"meter {meter.id}: odd reply to relay order")
-    state = await read_relay_state(link, meter, reply_timeout=reply_timeout)
+    try:
+        state = await read_relay_state(link, meter, reply_timeout=reply_timeout)
+    except ReadFailed as exc:
+        return RelayResult(action, RelayState.UNKNOWN, False, f"{exc.reason.value}: {exc.detail}")
     expected = {RelayAction.TRIP: RelayState.OPEN, RelayAction.CLOSE_DIRECT: RelayState.CLOSED}
     verified = expected.get(action, state) is state
     return RelayResult(action, state, verified)

@@ -167,4 +167,8 @@ async def test_a_refused_relay_order_is_502_with_the_reason_and_audited(
     assert response.status_code == 502
     assert response.json()["reason"] == "error_response"
     relay_entries = [e for e in fleet.engine.audit.recent() if e.command == "relay trip"]
-    assert [(e.user, e.outcome) for e in relay_entries] == [("control-room", "refused")]
+    assert [(e.user, e.outcome) for e in relay_entries] == [
+        ("control-room", "refused"),
+        ("control-room", "intent"),
+    ]
+    assert relay_entries[0].ref == relay_entries[1].id
