@@ -1,0 +1,139 @@
+"""Fleet changes made at run time survive a restart (the overlay in the data dir), and the rule
+when the fleet TOML was edited in between: the TOML wins for the meters it changed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from headend.engine import Engine, EngineOptions
+from headend.fleet_config import MeterConfig, parse_fleet_config
+from headend.fleet_overlay import FleetOverlay, OverlayError
+from headend.transports.memory import MemoryNetwork
+from storage.embedded import SqliteStore
+
+
+def fleet(
+    *, m2_building: str = "B1", channels: tuple[str, ...] = ("bus-1", "bus-2")
+) -> dict[str, object]:
+    return {
+        "site": {"name": "overlay-test", "timezone": "Asia/Shanghai"},
+        "channels": [
+            {"name": name, "url": f"memory://{name}", "protocol": "dlt645-2007"}
+            for name in channels
+        ],
+        "transformers": [{"name": "T1", "rated_kva": 400}],
+        "plans": {"flat": {"reads": [{"quantities": ["voltage_a"], "interval": "15m"}]}},
+        "meters": [
+            {
+                "id": "m1",
+                "address": "000000000001",
+                "channel": "bus-1",
+                "plan": "flat",
+                "transformer": "T1",
+            },
+            {
+                "id": "m2",
+                "address": "000000000002",
+                "channel": "bus-1",
+                "plan": "flat",
+                "transformer": "T1",
+                "building": m2_building,
+            },
+        ],
+    }
+
+
+async def start(tmp_path: Path, table: dict[str, object]) -> Engine:
+    """An engine as ``headend run`` builds it at start (not running: nothing here reads)."""
+    config = parse_fleet_config(table, "fleet.toml")
+    network = MemoryNetwork()
+    for name in config.channels:
+        network.listen(name)
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    await store.aclose()
+    return Engine(
+        config,
+        store,
+        memory=network,
+        options=EngineOptions(
+            audit_path=tmp_path / "audit.jsonl",
+            fleet_overlay_path=tmp_path / "fleet-overlay.json",
+        ),
+    )
+
+
+NEW = MeterConfig(
+    id="m3",
+    channel="bus-2",
+    protocol="dlt645-2007",
+    plan="flat",
+    address="000000000003",
+    transformer="T1",
+    household="flat-301",
+)
+
+
+async def test_added_updated_and_removed_meters_are_still_so_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    first = await start(tmp_path, fleet())
+    await first.change_meter(NEW, "fleet-admin")
+    moved = dataclasses.replace(first.registry.get("m2"), building="B7")
+    await first.change_meter(moved, "fleet-admin")
+    first.remove_meter("m1", "fleet-admin")
+
+    second = await start(tmp_path, fleet())
+    assert sorted(m.id for m in second.registry) == ["m2", "m3"]
+    assert second.registry.get("m3") == NEW
+    assert second.registry.get("m2").building == "B7"
+    assert second.collectors["bus-2"] is not None
+    commands = [(e.meter, e.command) for e in second.audit.recent()]
+    assert commands == [("m1", "meter remove"), ("m2", "meter update"), ("m3", "meter add")]
+    leftovers = sorted(tmp_path.glob(".fleet-overlay*"))  # noqa: ASYNC240 (test inspection)
+    assert leftovers == [], "no temp file left behind"
+
+
+async def test_a_meter_edited_in_the_toml_since_the_api_change_follows_the_toml(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = await start(tmp_path, fleet())
+    await first.change_meter(dataclasses.replace(first.registry.get("m2"), building="B7"), "a")
+    await first.change_meter(dataclasses.replace(first.registry.get("m1"), building="B8"), "a")
+
+    with caplog.at_level(logging.WARNING):
+        second = await start(tmp_path, fleet(m2_building="B9"))
+    assert second.registry.get("m2").building == "B9", "the TOML changed m2: the TOML wins"
+    assert second.registry.get("m1").building == "B8", "m1 untouched in the TOML: API change kept"
+    assert "meter m2: the fleet TOML changed this meter" in caplog.text
+    kept = json.loads((tmp_path / "fleet-overlay.json").read_text())["meters"]
+    assert sorted(kept) == ["m1"], "the dropped change is forgotten, not re-applied later"
+
+    third = await start(tmp_path, fleet(m2_building="B9"))
+    assert (third.registry.get("m1").building, third.registry.get("m2").building) == ("B8", "B9")
+
+
+async def test_a_change_that_no_longer_fits_the_toml_is_dropped_and_the_engine_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = await start(tmp_path, fleet())
+    await first.change_meter(NEW, "fleet-admin")
+    with caplog.at_level(logging.WARNING):
+        second = await start(tmp_path, fleet(channels=("bus-1",)))
+    assert "m3" not in second.registry
+    assert "meter m3 no longer fits the fleet TOML" in caplog.text
+    assert "unknown channel 'bus-2'" in caplog.text
+
+
+def test_an_unreadable_overlay_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "fleet-overlay.json"
+    path.write_text('{"version": 1, "meters": {"m1": {"meter": {"id": "m1", "colour": 3}}}}')
+    with pytest.raises(OverlayError, match=r"fleet-overlay\.json: meters\.m1\.meter: .*'colour'"):
+        FleetOverlay(path)
+    path.write_text("{")
+    with pytest.raises(OverlayError, match=r"fleet-overlay\.json: cannot read"):
+        FleetOverlay(path)
