@@ -72,6 +72,32 @@ async def test_clock_check_and_time_sync(client: httpx.AsyncClient) -> None:
     assert sync.json() == {"channels": 1}
 
 
+async def test_time_sync_is_audited_with_the_token_name(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/api/time-sync", headers=OPERATOR)).status_code == 200
+    audit = (await client.get("/api/audit", headers=OPERATOR)).json()
+    assert [(e["user"], e["meter"], e["command"], e["outcome"]) for e in audit[:2]] == [
+        ("control-room", "*", "broadcast time sync", "ok"),
+        ("control-room", "*", "broadcast time sync", "intent"),
+    ]
+    assert audit[0]["ref"] == audit[1]["id"]
+
+
+async def test_audit_is_filtered_by_meter_and_paged(client: httpx.AsyncClient) -> None:
+    for meter in ("m1", "m2", "m1"):
+        trip = await client.post(
+            f"/api/meters/{meter}/relay", headers=OPERATOR, json={"action": "trip"}
+        )
+        assert trip.status_code == 200
+    m1 = (await client.get("/api/audit", headers=OPERATOR, params={"meter": "m1"})).json()
+    assert [(e["meter"], e["outcome"]) for e in m1] == [("m1", "ok"), ("m1", "intent")] * 2
+    page = await client.get(
+        "/api/audit", headers=OPERATOR, params={"meter": "m1", "limit": 2, "offset": 1}
+    )
+    assert [e["id"] for e in page.json()] == [e["id"] for e in m1[1:3]]
+    too_big = await client.get("/api/audit", headers=OPERATOR, params={"limit": 100_000})
+    assert too_big.status_code == 422
+
+
 async def test_a_meter_that_does_not_answer_is_504_with_the_reason(
     client: httpx.AsyncClient, fleet: LiveFleet
 ) -> None:
@@ -103,6 +129,7 @@ async def test_a_meter_that_does_not_answer_is_504_with_the_reason(
         ({"phase": "D"}, "phase", "'A'"),
         ({"address": None}, "address", "needs address"),
         ({"protocol": "modbus", "address": None, "unit_id": 3}, "register_map", "needs"),
+        ({"replaces": "nope"}, "replaces", "unknown meter 'nope'"),
     ],
 )
 async def test_bad_meter_additions_are_422_naming_the_field(
