@@ -11,6 +11,7 @@ frame may or may not have reached the meter, and an operator has to look.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -62,8 +63,10 @@ class AuditEntry:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AuditEntry:
-        """One line of the file back; raises ``KeyError``/``ValueError``/``TypeError`` if torn."""
+    def from_json(cls, data: Mapping[str, Any], fallback_id: str = "") -> AuditEntry:
+        """One line of the file back; raises ``KeyError``/``ValueError``/``TypeError`` if torn.
+
+        ``fallback_id`` names lines written before entries had ids (stable across restarts)."""
         extra = data.get("data") or {}
         if not isinstance(extra, Mapping):
             raise TypeError("data is not an object")
@@ -74,7 +77,7 @@ class AuditEntry:
             command=str(data["command"]),
             outcome=str(data["outcome"]),
             detail=str(data.get("detail", "")),
-            id=str(data.get("id") or new_entry_id()),
+            id=str(data.get("id") or fallback_id or new_entry_id()),
             ref=str(data.get("ref", "")),
             data=dict(extra),
         )
@@ -108,7 +111,8 @@ class AuditLog:
                 if not line.strip():
                     continue
                 try:
-                    entry = AuditEntry.from_json(json.loads(line))
+                    legacy_id = hashlib.sha256(line.encode()).hexdigest()[:32]
+                    entry = AuditEntry.from_json(json.loads(line), legacy_id)
                 except (ValueError, KeyError, TypeError) as exc:
                     self.unreadable_lines += 1
                     log.warning("%s line %d: unreadable audit entry skipped: %s", path, number, exc)

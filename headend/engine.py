@@ -722,15 +722,20 @@ class Engine:
             f"{old.id} {_where(old)} -> {meter.id} {_where(meter)}",
             facts,
         )
-        facts["final_read_old"] = await self._energy_snapshot(old)
-        if replaces is not None and replaces != meter.id:
-            self._persist(replaces, None)
-            self._persist(meter.id, meter)
-            self.registry.replace(replaces, meter)
-        else:
-            self._persist(meter.id, meter)
-            self.registry.add(meter)
-        facts["first_read_new"] = await self._energy_snapshot(meter)
+        try:
+            facts["final_read_old"] = await self._energy_snapshot(old)
+            if replaces is not None and replaces != meter.id:
+                self._persist(replaces, None)
+                self._persist(meter.id, meter)
+                self.registry.replace(replaces, meter)
+            else:
+                self._persist(meter.id, meter)
+                self.registry.add(meter)
+            facts["first_read_new"] = await self._energy_snapshot(meter)
+        except BaseException as exc:  # e.g. the overlay could not be written: say so
+            detail = f"{type(exc).__name__}: {exc}"
+            self.audit.complete(intent, "failed", detail, at=self.clock.now(), data=facts)
+            raise
         detail = (
             f"final read of old: {_describe_snapshot(facts['final_read_old'])}; "
             f"first read of new: {_describe_snapshot(facts['first_read_new'])}"

@@ -310,3 +310,18 @@ def test_a_torn_line_is_skipped_counted_and_the_rest_kept(tmp_path: Path) -> Non
     assert [e.outcome for e in restarted.recent()] == ["ok", "intent"]
     restarted.begin(START, "bob", "m2", "relay trip")
     assert AuditLog(path).recent()[1].user == "bob", "an entry after a torn line is not lost"
+
+
+async def test_a_replacement_that_cannot_be_kept_changes_nothing_and_is_audited_failed(
+    rig: Rig, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    rig.engine.overlay.path = blocker / "fleet-overlay.json"
+    old = rig.engine.registry.get("m2")
+    with pytest.raises(OSError, match="not-a-directory"):
+        await rig.engine.change_meter(dataclasses.replace(old, address=ADDRESSES["m3"]), "admin")
+    assert rig.engine.registry.get("m2") == old, "not acknowledged, not applied"
+    failed, intent = rig.engine.audit.recent("m2")[:2]
+    assert (failed.outcome, failed.ref, intent.outcome) == ("failed", intent.id, "intent")
+    assert "final_read_old" in failed.data
