@@ -7,6 +7,10 @@ to it by ``ref``. Entries are appended to a JSON-lines file (fsync'd, one object
 rewritten). At start the tail of the file is loaded, so ``/api/audit`` keeps its history across
 restarts, and every intent the previous run left without an outcome gets one, ``unknown``: the
 frame may or may not have reached the meter, and an operator has to look.
+
+The fsync runs on the event loop on purpose: it costs milliseconds, commands are rare, and a
+write handed to a thread could still land after its caller was cancelled, leaving an intent
+for a command that was never sent.
 """
 
 from __future__ import annotations
