@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from headend.cli import main
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import MeterConfig, parse_fleet_config
 from headend.fleet_overlay import FleetOverlay, OverlayError
@@ -137,3 +138,36 @@ def test_an_unreadable_overlay_is_an_error_naming_the_file(tmp_path: Path) -> No
     path.write_text("{")
     with pytest.raises(OverlayError, match=r"fleet-overlay\.json: cannot read"):
         FleetOverlay(path)
+
+
+def test_headend_run_refuses_an_unreadable_overlay_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "fleet.toml"
+    config.write_text(
+        f"""
+[[channels]]
+name = "bus-1"
+url = "tcp://127.0.0.1:9"
+
+[plans.flat]
+[[plans.flat.reads]]
+quantities = ["voltage_a"]
+interval = "1m"
+
+[[meters]]
+address = "000000000001"
+channel = "bus-1"
+plan = "flat"
+
+[storage]
+kind = "embedded"
+path = "{tmp_path / "store.sqlite"}"
+"""
+    )
+    (tmp_path / "fleet-overlay.json").write_text('{"version": 7}')
+    code = main(["run", "--config", str(config), "--data-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "fleet-overlay.json: version: expected 1" in err
+    assert "Traceback" not in err
