@@ -100,6 +100,7 @@ class Engine:
         self.registry = MeterRegistry(config)
         self.overlay = FleetOverlay(self.options.fleet_overlay_path)
         self._apply_overlay()
+        self._fleet_changes = asyncio.Lock()
         self.health = MeterHealth(offline_after=self.options.offline_after)
         self.completeness = CompletenessTracker(config.timezone)
         self.alarms = AlarmBook()
@@ -692,6 +693,12 @@ class Engine:
         reason, when a meter does not answer), so billing can close one register and open the
         next. Returns the audit entry that records the change.
         """
+        async with self._fleet_changes:  # a replacement awaits the bus: no change in between
+            return await self._change_meter(meter, user, replaces)
+
+    async def _change_meter(
+        self, meter: MeterConfig, user: str, replaces: str | None
+    ) -> AuditEntry:
         old_id = replaces or meter.id
         old = self.registry.by_id().get(old_id)
         if replaces is not None and old is None:
@@ -742,13 +749,14 @@ class Engine:
         )
         return self.audit.complete(intent, "ok", detail, at=self.clock.now(), data=facts)
 
-    def remove_meter(self, meter_id: str, user: str) -> None:
-        meter = self.registry.get(meter_id)
-        self._persist(meter_id, None)
-        self.registry.remove(meter_id)
-        self.audit.append(
-            AuditEntry(self.clock.now(), user, meter_id, "meter remove", "ok", _where(meter))
-        )
+    async def remove_meter(self, meter_id: str, user: str) -> None:
+        async with self._fleet_changes:
+            meter = self.registry.get(meter_id)
+            self._persist(meter_id, None)
+            self.registry.remove(meter_id)
+            self.audit.append(
+                AuditEntry(self.clock.now(), user, meter_id, "meter remove", "ok", _where(meter))
+            )
 
     def _persist(self, meter_id: str, meter: MeterConfig | None) -> None:
         self.overlay.record(meter_id, meter, self.config.meters)

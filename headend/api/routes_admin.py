@@ -35,7 +35,7 @@ def admin_router(ctx: ApiContext) -> APIRouter:
 
     @router.delete("/meters/{meter_id}", status_code=204)
     async def remove_meter(meter_id: str, caller: Caller = ctx.admin) -> None:
-        engine.remove_meter(meter_id, caller.name)
+        await engine.remove_meter(meter_id, caller.name)
 
     return router
 

@@ -325,3 +325,29 @@ async def test_a_replacement_that_cannot_be_kept_changes_nothing_and_is_audited_
     failed, intent = rig.engine.audit.recent("m2")[:2]
     assert (failed.outcome, failed.ref, intent.outcome) == ("failed", intent.id, "intent")
     assert "final_read_old" in failed.data
+
+
+async def test_a_removal_during_a_replacement_waits_for_it_and_wins(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replacement awaits the bus twice; a removal arriving meanwhile must not be undone
+    by the replacement's second half."""
+    engine = rig.engine
+    reading_old, go_on = asyncio.Event(), asyncio.Event()
+    snapshot = engine._energy_snapshot
+
+    async def held_snapshot(meter: FleetMeter) -> dict[str, object]:
+        reading_old.set()
+        await go_on.wait()
+        return await snapshot(meter)
+
+    monkeypatch.setattr(engine, "_energy_snapshot", held_snapshot)
+    new = dataclasses.replace(engine.registry.get("m2"), address=ADDRESSES["m3"])
+    async with asyncio.TaskGroup() as group:
+        replacement = group.create_task(engine.change_meter(new, "admin-a"))
+        await reading_old.wait()
+        group.create_task(engine.remove_meter("m2", "admin-b"))
+        go_on.set()
+    assert replacement.result().outcome == "ok"
+    assert "m2" not in engine.registry
+    assert [e.command for e in engine.audit.recent("m2")][:2] == ["meter remove", "meter replace"]

@@ -86,7 +86,7 @@ async def test_added_updated_and_removed_meters_are_still_so_after_a_restart(
     await first.change_meter(NEW, "fleet-admin")
     moved = dataclasses.replace(first.registry.get("m2"), building="B7")
     await first.change_meter(moved, "fleet-admin")
-    first.remove_meter("m1", "fleet-admin")
+    await first.remove_meter("m1", "fleet-admin")
 
     second = await start(tmp_path, fleet())
     assert sorted(m.id for m in second.registry) == ["m2", "m3"]
