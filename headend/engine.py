@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from headend.alarms import AlarmBook
 from headend.anomaly import AnomalyDetector, FleetLayout
 from headend.anomaly.config import AnomalyConfig
-from headend.audit import AuditEntry, AuditLog
+from headend.audit import AuditLog
 from headend.backfill import FROZEN_TOTAL, FrozenBackfill, FrozenDay
 from headend.backoff import Backoff
 from headend.bus_link import BusLink
@@ -31,6 +31,7 @@ from headend.clock import Clock, SystemClock
 from headend.collector import BusAction, ChannelCollector
 from headend.completeness import CompletenessRow, CompletenessTracker
 from headend.errors import BusClosed, ReadFailed
+from headend.fleet_changes import FleetChanges
 from headend.fleet_config import ChannelConfig, FleetConfig, MeterConfig
 from headend.fleet_overlay import FleetOverlay
 from headend.lanes import Lane
@@ -49,7 +50,7 @@ from headend.readers.dlt645_control import (
 from headend.readers.modbus import ModbusLink, modbus_target, read_modbus
 from headend.readings import FailureReason, Quality, Reading, ReadingKind
 from headend.record_writer import RecordWriter
-from headend.registry import MeterRegistry, RegistryError
+from headend.registry import MeterRegistry
 from headend.schedule import next_slot
 from headend.transports import create_transport
 from headend.transports.memory import MemoryNetwork
@@ -98,15 +99,22 @@ class Engine:
         self.clock = clock or SystemClock()
         self.options = options or EngineOptions()
         self.registry = MeterRegistry(config)
-        self.overlay = FleetOverlay(self.options.fleet_overlay_path)
-        self._apply_overlay()
-        self._fleet_changes = asyncio.Lock()
+        self.audit = AuditLog(self.options.audit_path, now=self.clock.now())
+        self.fleet = FleetChanges(
+            self.registry,
+            FleetOverlay(self.options.fleet_overlay_path),
+            self.audit,
+            self.clock,
+            toml_meters=config.meters,
+            plan_quantities=self._plan_quantities,
+            read=self._read_meter,
+        )
+        self.fleet.apply_overlay()
         self.health = MeterHealth(offline_after=self.options.offline_after)
         self.completeness = CompletenessTracker(config.timezone)
         self.alarms = AlarmBook()
         self.writer = RecordWriter(sink, interval=self.options.writer_interval)
         self.tz = ZoneInfo(config.timezone)
-        self.audit = AuditLog(self.options.audit_path, now=self.clock.now())
         self.backfill = FrozenBackfill(
             self.tz,
             self.completeness,
@@ -443,7 +451,11 @@ class Engine:
             self.clock.now(), user, meter.id, command, f"address {meter.address}"
         )
 
+        attempts = 0
+
         async def run(link: BusLink) -> RelayResult:
+            nonlocal attempts
+            attempts += 1  # the bus is open and ours: the order goes out now
             return await control_relay(
                 link, meter, action, self.meter_now(), reply_timeout=channel.timeout
             )
@@ -452,13 +464,9 @@ class Engine:
             result: RelayResult = await self.workers[meter.channel].call(
                 Lane.CONTROL, f"{command} {meter.id}", run
             )
-        except ReadFailed as exc:
-            outcome = _outcome_of_failure(exc.reason)
-            self.audit.complete(intent, outcome, exc.detail, at=self.clock.now())
-            raise
         except BaseException as exc:  # the order may have reached the meter: still audited
-            detail = f"{type(exc).__name__}: {exc}"
-            self.audit.complete(intent, "unknown", detail, at=self.clock.now())
+            outcome, detail = _outcome_of_error(exc, sent=attempts > 0)
+            self.audit.complete(intent, outcome, detail, at=self.clock.now())
             raise
         outcome = "ok" if result.verified else "unverified"
         detail = f"relay reads {result.state.value}"
@@ -516,13 +524,9 @@ class Engine:
         )
         try:
             await set_meter_clock(link, meter, self.meter_now(), reply_timeout=channel.timeout)
-        except ReadFailed as exc:
-            outcome = _outcome_of_failure(exc.reason)
-            self.audit.complete(intent, outcome, exc.detail, at=self.clock.now())
-            raise
         except BaseException as exc:
-            detail = f"{type(exc).__name__}: {exc}"
-            self.audit.complete(intent, "unknown", detail, at=self.clock.now())
+            outcome, detail = _outcome_of_error(exc, sent=True)
+            self.audit.complete(intent, outcome, detail, at=self.clock.now())
             raise
         self.audit.complete(intent, "ok", f"drift was {drift:+.0f} s", at=self.clock.now())
 
@@ -538,25 +542,22 @@ class Engine:
             command = "broadcast time sync"
             intent = self.audit.begin(self.clock.now(), user, "*", command, f"channel {name}")
 
-            async def run(link: BusLink) -> datetime:
-                at = self.meter_now()
-                await broadcast_time(link, at)
-                return at
+            times: list[datetime] = []
+
+            async def run(link: BusLink, times: list[datetime] = times) -> None:
+                times.append(self.meter_now())
+                await broadcast_time(link, times[-1])
 
             try:
-                sent_at: datetime = await self.workers[name].call(
-                    Lane.BILLING, "broadcast time", run
-                )
-            except ReadFailed as exc:
-                log.warning("channel %s: broadcast time sync failed: %s", name, exc)
-                outcome = _outcome_of_failure(exc.reason)
-                self.audit.complete(intent, outcome, exc.detail, at=self.clock.now())
-                continue
+                await self.workers[name].call(Lane.BILLING, "broadcast time", run)
             except BaseException as exc:
-                detail = f"{type(exc).__name__}: {exc}"
-                self.audit.complete(intent, "unknown", detail, at=self.clock.now())
-                raise
-            detail = f"channel {name}: sent {sent_at.isoformat(timespec='seconds')}"
+                outcome, detail = _outcome_of_error(exc, sent=bool(times))
+                self.audit.complete(intent, outcome, detail, at=self.clock.now())
+                if not isinstance(exc, ReadFailed):
+                    raise
+                log.warning("channel %s: broadcast time sync failed: %s", name, exc)
+                continue
+            detail = f"channel {name}: sent {times[-1].isoformat(timespec='seconds')}"
             self.audit.complete(intent, "ok", detail, at=self.clock.now())
             sent += 1
         return sent
@@ -661,133 +662,6 @@ class Engine:
 
     # -- fleet changes -----------------------------------------------------------------------
 
-    def _apply_overlay(self) -> None:
-        """Fleet changes made through the API before the last stop, on top of the TOML."""
-        dropped = []
-        for entry in self.overlay.effective(self.config.meters):
-            try:
-                if entry.meter is None:
-                    if entry.meter_id in self.registry:
-                        self.registry.remove(entry.meter_id)
-                else:
-                    self.registry.add(entry.meter)
-            except RegistryError as exc:
-                log.warning(
-                    "%s: the change of meter %s no longer fits the fleet TOML and is dropped: %s",
-                    self.overlay.path,
-                    entry.meter_id,
-                    exc,
-                )
-                dropped.append(entry.meter_id)
-        if dropped:
-            self.overlay.forget(dropped)
-
-    async def change_meter(
-        self, meter: MeterConfig, user: str, *, replaces: str | None = None
-    ) -> AuditEntry:
-        """Add or update a meter, or replace one (换表); durable before it returns.
-
-        A replacement is a new address for the same meter id, or a new meter id taking the
-        place of ``replaces``. It is audited with both addresses, the final energy read of the
-        old meter and the first of the new one (read on the bus now; stated missing, with the
-        reason, when a meter does not answer), so billing can close one register and open the
-        next. Returns the audit entry that records the change.
-        """
-        async with self._fleet_changes:  # a replacement awaits the bus: no change in between
-            return await self._change_meter(meter, user, replaces)
-
-    async def _change_meter(
-        self, meter: MeterConfig, user: str, replaces: str | None
-    ) -> AuditEntry:
-        old_id = replaces or meter.id
-        old = self.registry.by_id().get(old_id)
-        if replaces is not None and old is None:
-            raise RegistryError(f"meter {meter.id}: replaces: unknown meter {replaces!r}")
-        if replaces is not None and replaces != meter.id and meter.id in self.registry:
-            raise RegistryError(f"meter {meter.id}: id: already in the fleet")
-        self.registry.validate(meter, replacing=replaces)
-        now = self.clock.now()
-        if old is None or (_same_device(old, meter) and replaces is None):
-            command = "meter add" if old is None else "meter update"
-            self._persist(meter.id, meter)
-            self.registry.add(meter)
-            detail = f"channel {meter.channel}, plan {meter.plan}, {_where(meter)}"
-            entry = AuditEntry(now, user, meter.id, command, "ok", detail)
-            self.audit.append(entry)
-            return entry
-        facts: dict[str, Any] = {
-            "old_meter": old.id,
-            "old_address": _where(old),
-            "new_meter": meter.id,
-            "new_address": _where(meter),
-        }
-        intent = self.audit.begin(
-            now,
-            user,
-            meter.id,
-            "meter replace",
-            f"{old.id} {_where(old)} -> {meter.id} {_where(meter)}",
-            facts,
-        )
-        try:
-            facts["final_read_old"] = await self._energy_snapshot(old)
-            if replaces is not None and replaces != meter.id:
-                self._persist(replaces, None)
-                self._persist(meter.id, meter)
-                self.registry.replace(replaces, meter)
-            else:
-                self._persist(meter.id, meter)
-                self.registry.add(meter)
-            facts["first_read_new"] = await self._energy_snapshot(meter)
-        except BaseException as exc:  # e.g. the overlay could not be written: say so
-            detail = f"{type(exc).__name__}: {exc}"
-            self.audit.complete(intent, "failed", detail, at=self.clock.now(), data=facts)
-            raise
-        detail = (
-            f"final read of old: {_describe_snapshot(facts['final_read_old'])}; "
-            f"first read of new: {_describe_snapshot(facts['first_read_new'])}"
-        )
-        return self.audit.complete(intent, "ok", detail, at=self.clock.now(), data=facts)
-
-    async def remove_meter(self, meter_id: str, user: str) -> None:
-        async with self._fleet_changes:
-            meter = self.registry.get(meter_id)
-            self._persist(meter_id, None)
-            self.registry.remove(meter_id)
-            self.audit.append(
-                AuditEntry(self.clock.now(), user, meter_id, "meter remove", "ok", _where(meter))
-            )
-
-    def _persist(self, meter_id: str, meter: MeterConfig | None) -> None:
-        self.overlay.record(meter_id, meter, self.config.meters)
-
-    async def _energy_snapshot(self, meter: MeterConfig) -> dict[str, Any]:
-        """The meter's energy registers as read on the bus now, or why they are missing."""
-        wanted = [q for q in self._plan_quantities(meter) if q.startswith("energy_")]
-        if not wanted:
-            wanted = ["energy_active_import_total"]
-        try:
-            self.registry.validate_quantities(meter, wanted, where=f"meter {meter.id}")
-        except RegistryError as exc:
-            return {"missing": f"no energy register to read: {exc}"}
-        try:
-            readings = await self._read_meter(meter, wanted)
-        except ReadFailed as exc:
-            return {"missing": f"{exc.reason.value}: {exc.detail}"}
-        return {
-            "readings": [
-                {
-                    "quantity": r.quantity,
-                    "value": r.value,
-                    "unit": r.unit,
-                    "timestamp": r.timestamp.isoformat(),
-                    "quality": r.quality.value,
-                    "reason": r.reason,
-                }
-                for r in readings
-            ]
-        }
-
     def _meter_changed(self, meter_id: str, meter: MeterConfig | None) -> None:
         for collector in self.collectors.values():
             collector.set_meter(meter_id, None)
@@ -803,32 +677,18 @@ class Engine:
             self._record_events(closed)
 
 
-def _outcome_of_failure(reason: FailureReason) -> str:
-    """A refusal is certain; a lost reply or link leaves open whether the meter acted."""
-    if reason is FailureReason.ERROR_RESPONSE:
-        return "refused"
-    if reason in (FailureReason.TIMEOUT, FailureReason.CONNECTION_LOST):
-        return "unknown"
-    return "failed"
+def _outcome_of_error(error: BaseException, *, sent: bool) -> tuple[str, str]:
+    """The audit outcome and detail of a command that raised ``error``.
 
-
-def _same_device(old: MeterConfig, new: MeterConfig) -> bool:
-    return (old.channel, old.address, old.unit_id) == (new.channel, new.address, new.unit_id)
-
-
-def _where(meter: MeterConfig) -> str:
-    if meter.address is not None:
-        return f"address {meter.address} on {meter.channel}"
-    return f"unit {meter.unit_id} on {meter.channel}"
-
-
-def _describe_snapshot(snapshot: Mapping[str, Any]) -> str:
-    if "missing" in snapshot:
-        return f"missing ({snapshot['missing']})"
-    parts = []
-    for reading in snapshot["readings"]:
-        if reading["value"] is None:
-            parts.append(f"{reading['quantity']} missing ({reading['reason']})")
-        else:
-            parts.append(f"{reading['quantity']} {reading['value']} {reading['unit']}")
-    return ", ".join(parts) or "nothing read"
+    A command that never got the bus was not sent (``failed``); a refusal is certain; a lost
+    or garbled reply, a lost link or anything unexpected after sending leaves open whether
+    the meter acted (``unknown``)."""
+    if isinstance(error, ReadFailed):
+        detail = error.detail
+        if error.reason is FailureReason.ERROR_RESPONSE:
+            return "refused", detail
+    else:
+        detail = f"{type(error).__name__}: {error}"
+    if not sent:
+        return "failed", f"not sent: {detail}"
+    return "unknown", detail

@@ -28,14 +28,14 @@ def admin_router(ctx: ApiContext) -> APIRouter:
     async def add_meter(meter: MeterIn, caller: Caller = ctx.admin) -> dict[str, object]:
         config = meter.to_config(_protocol_of(ctx, meter))
         try:
-            await engine.change_meter(config, caller.name, replaces=meter.replaces)
+            await engine.fleet.change(config, caller.name, replaces=meter.replaces)
         except RegistryError as exc:
             raise InvalidField(("body", _field_named(str(exc))), str(exc)) from None
         return meter_summary(engine, config)
 
     @router.delete("/meters/{meter_id}", status_code=204)
     async def remove_meter(meter_id: str, caller: Caller = ctx.admin) -> None:
-        await engine.remove_meter(meter_id, caller.name)
+        await engine.fleet.remove(meter_id, caller.name)
 
     return router
 

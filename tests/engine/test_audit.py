@@ -17,6 +17,7 @@ import pytest
 from headend.audit import AuditLog
 from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
+from headend.errors import BusClosed, ReadFailed
 from headend.fleet_config import MeterConfig as FleetMeter
 from headend.fleet_config import parse_fleet_config
 from headend.readers.dlt645_control import RelayState
@@ -88,6 +89,7 @@ class WatchedBus(MeterBus):
         self.audit_path = audit_path
         self.audit_at_relay: list[str] = []
         self.silent_after_relay = False
+        self.ignore_relay = False
         self.relay_orders = 0
 
     def _now(self) -> datetime:
@@ -98,7 +100,7 @@ class WatchedBus(MeterBus):
             self.relay_orders += 1
             text = self.audit_path.read_text() if self.audit_path.exists() else ""
             self.audit_at_relay.append(text)
-            return super().on_frame(frame, frame_end)
+            return [] if self.ignore_relay else super().on_frame(frame, frame_end)
         if self.silent_after_relay and self.relay_orders:
             return []
         return super().on_frame(frame, frame_end)
@@ -189,6 +191,25 @@ async def test_an_acknowledged_trip_whose_read_back_fails_is_unverified_and_sent
     assert "read-back failed" in newest.detail
 
 
+async def test_a_relay_order_without_a_reply_is_audited_unknown_not_failed(rig: Rig) -> None:
+    rig.bus.ignore_relay = True
+    with pytest.raises(ReadFailed, match="no reply"):
+        await rig.engine.relay("m1", RelayAction.TRIP, "operator-anna")
+    assert rig.bus.relay_orders == 2, "sent, then retried once"
+    newest = rig.engine.audit.recent()[0]
+    assert (newest.outcome, newest.user) == ("unknown", "operator-anna")
+
+
+async def test_a_relay_order_that_never_got_the_bus_is_audited_failed_not_sent(rig: Rig) -> None:
+    rig.engine.workers["bus-1"].close()
+    with pytest.raises(BusClosed):
+        await rig.engine.relay("m1", RelayAction.TRIP, "operator-anna")
+    assert rig.bus.relay_orders == 0
+    newest = rig.engine.audit.recent()[0]
+    assert newest.outcome == "failed"
+    assert newest.detail.startswith("not sent: BusClosed")
+
+
 async def test_broadcast_time_sync_is_audited_with_who_asked(rig: Rig) -> None:
     assert await rig.engine.broadcast_time_sync(user="control-room") == 1
     await rig.engine.broadcast_time_sync()
@@ -220,7 +241,7 @@ async def test_replacing_a_meter_by_address_audits_both_addresses_and_both_reads
 ) -> None:
     old = rig.engine.registry.get("m2")
     new = dataclasses.replace(old, address=ADDRESSES["m3"])
-    entry = await rig.engine.change_meter(new, "fleet-admin")
+    entry = await rig.engine.fleet.change(new, "fleet-admin")
     assert rig.engine.registry.get("m2").address == ADDRESSES["m3"]
     assert (entry.command, entry.outcome, entry.user) == ("meter replace", "ok", "fleet-admin")
     assert entry.data["old_address"] == f"address {ADDRESSES['m2']} on bus-1"
@@ -241,11 +262,11 @@ async def test_a_new_meter_replacing_an_unreachable_one_states_the_final_read_mi
     gone = FleetMeter(
         id="old-9", channel="bus-1", protocol="dlt645-2007", plan="flat", address="000000000009"
     )
-    await rig.engine.change_meter(gone, "fleet-admin")
+    await rig.engine.fleet.change(gone, "fleet-admin")
     new = FleetMeter(
         id="m3", channel="bus-1", protocol="dlt645-2007", plan="flat", address=ADDRESSES["m3"]
     )
-    entry = await rig.engine.change_meter(new, "fleet-admin", replaces="old-9")
+    entry = await rig.engine.fleet.change(new, "fleet-admin", replaces="old-9")
     assert "old-9" not in rig.engine.registry
     assert "m3" in rig.engine.registry
     assert entry.data["old_meter"] == "old-9"
@@ -317,10 +338,10 @@ async def test_a_replacement_that_cannot_be_kept_changes_nothing_and_is_audited_
 ) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
-    rig.engine.overlay.path = blocker / "fleet-overlay.json"
+    rig.engine.fleet.overlay.path = blocker / "fleet-overlay.json"
     old = rig.engine.registry.get("m2")
     with pytest.raises(OSError, match="not-a-directory"):
-        await rig.engine.change_meter(dataclasses.replace(old, address=ADDRESSES["m3"]), "admin")
+        await rig.engine.fleet.change(dataclasses.replace(old, address=ADDRESSES["m3"]), "admin")
     assert rig.engine.registry.get("m2") == old, "not acknowledged, not applied"
     failed, intent = rig.engine.audit.recent("m2")[:2]
     assert (failed.outcome, failed.ref, intent.outcome) == ("failed", intent.id, "intent")
@@ -334,19 +355,19 @@ async def test_a_removal_during_a_replacement_waits_for_it_and_wins(
     by the replacement's second half."""
     engine = rig.engine
     reading_old, go_on = asyncio.Event(), asyncio.Event()
-    snapshot = engine._energy_snapshot
+    snapshot = engine.fleet._energy_snapshot
 
     async def held_snapshot(meter: FleetMeter) -> dict[str, object]:
         reading_old.set()
         await go_on.wait()
         return await snapshot(meter)
 
-    monkeypatch.setattr(engine, "_energy_snapshot", held_snapshot)
+    monkeypatch.setattr(engine.fleet, "_energy_snapshot", held_snapshot)
     new = dataclasses.replace(engine.registry.get("m2"), address=ADDRESSES["m3"])
     async with asyncio.TaskGroup() as group:
-        replacement = group.create_task(engine.change_meter(new, "admin-a"))
+        replacement = group.create_task(engine.fleet.change(new, "admin-a"))
         await reading_old.wait()
-        group.create_task(engine.remove_meter("m2", "admin-b"))
+        group.create_task(engine.fleet.remove("m2", "admin-b"))
         go_on.set()
     assert replacement.result().outcome == "ok"
     assert "m2" not in engine.registry

@@ -83,10 +83,10 @@ async def test_added_updated_and_removed_meters_are_still_so_after_a_restart(
     tmp_path: Path,
 ) -> None:
     first = await start(tmp_path, fleet())
-    await first.change_meter(NEW, "fleet-admin")
+    await first.fleet.change(NEW, "fleet-admin")
     moved = dataclasses.replace(first.registry.get("m2"), building="B7")
-    await first.change_meter(moved, "fleet-admin")
-    await first.remove_meter("m1", "fleet-admin")
+    await first.fleet.change(moved, "fleet-admin")
+    await first.fleet.remove("m1", "fleet-admin")
 
     second = await start(tmp_path, fleet())
     assert sorted(m.id for m in second.registry) == ["m2", "m3"]
@@ -103,8 +103,8 @@ async def test_a_meter_edited_in_the_toml_since_the_api_change_follows_the_toml(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     first = await start(tmp_path, fleet())
-    await first.change_meter(dataclasses.replace(first.registry.get("m2"), building="B7"), "a")
-    await first.change_meter(dataclasses.replace(first.registry.get("m1"), building="B8"), "a")
+    await first.fleet.change(dataclasses.replace(first.registry.get("m2"), building="B7"), "a")
+    await first.fleet.change(dataclasses.replace(first.registry.get("m1"), building="B8"), "a")
 
     with caplog.at_level(logging.WARNING):
         second = await start(tmp_path, fleet(m2_building="B9"))
@@ -122,7 +122,7 @@ async def test_a_change_that_no_longer_fits_the_toml_is_dropped_and_the_engine_s
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     first = await start(tmp_path, fleet())
-    await first.change_meter(NEW, "fleet-admin")
+    await first.fleet.change(NEW, "fleet-admin")
     with caplog.at_level(logging.WARNING):
         second = await start(tmp_path, fleet(channels=("bus-1",)))
     assert "m3" not in second.registry
