@@ -48,6 +48,12 @@ def test_known_names_become_readings_in_utc() -> None:
     assert voltage.tags["transformer"] == "T1"
     assert by_quantity["power_active_total"].timestamp == datetime.fromtimestamp(1795433400, UTC)
     assert by_quantity["energy_active_import_total"].kind is ReadingKind.ENERGY
+    # Terminals send W and Wh; we store kW and kWh.
+    power, energy = by_quantity["power_active_total"], by_quantity["energy_active_import_total"]
+    assert power.value == pytest.approx(0.3521)
+    assert power.unit == "kW"
+    assert energy.value == pytest.approx(10.2345)
+    assert energy.unit == "kWh"
 
 
 def test_bad_item_is_named_and_the_rest_survive() -> None:
