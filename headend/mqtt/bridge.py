@@ -100,6 +100,7 @@ class MqttBridge:
         self._gate = gate or RequestGate(
             config.requesters, rate=config.request_rate, burst=config.request_burst
         )
+        self._requester_names = frozenset(r.name for r in config.requesters)
         self._in_flight = 0
         self._seen: OrderedDict[tuple[str, str, datetime], None] = OrderedDict()
         self._outgoing: deque[tuple[str, bytes]] = deque(maxlen=outgoing_limit)
@@ -274,9 +275,10 @@ class MqttBridge:
         self._requests.create_task(self._answer(request_id, request, requester))
 
     def _refuse(self, request_id: str, name: str, refusal: RequestRefused) -> None:
-        key = (refusal.reason, name)
+        # Counted under a configured name only: a stranger must not grow the metric labels.
+        key = (refusal.reason, name if name in self._requester_names else "?")
         self.stats.refused_requests[key] = self.stats.refused_requests.get(key, 0) + 1
-        log.warning("mqtt request %s from %s: %s", request_id[:64], name, refusal)
+        log.warning("mqtt request %r from %r: %s", request_id[:64], name, refusal)
         self._reply(request_id, {"ok": False, "error": str(refusal), "refused": refusal.reason})
 
     async def _answer(self, request_id: str, request: Mapping[str, Any], requester: str) -> None:
