@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from paho.mqtt.properties import Properties
 
 from headend.backoff import Backoff
 from headend.mqtt.messages import reading_to_json
-from headend.mqtt.request_gate import RequestGate, RequestRefused, claimed_name
+from headend.mqtt.request_gate import RequestGate, RequestRefused, TokenBucket, claimed_name
 from headend.mqtt.settings import MqttConfig
 from headend.mqtt.terminal_payload import BadPayload, PayloadLimits, parse_terminal_payload
 from headend.readings import Reading
@@ -57,6 +58,9 @@ terminals); a duplicate older than that is still harmless in storage, which keys
 MAX_TRACKED_TOPICS = 1000
 """Distinct topics counted by name; more (a client spraying topics) are counted as one."""
 MAX_REQUEST_BYTES = 16 * 1024
+REFUSAL_REPLY_RATE = 5.0
+REFUSAL_REPLY_BURST = 50
+"""Refusals answered per second (after a burst), all requesters together."""
 OTHER_TOPICS = "(other)"
 
 
@@ -101,6 +105,7 @@ class MqttBridge:
             config.requesters, rate=config.request_rate, burst=config.request_burst
         )
         self._requester_names = frozenset(r.name for r in config.requesters)
+        self._refusal_replies = TokenBucket(REFUSAL_REPLY_RATE, REFUSAL_REPLY_BURST)
         self._in_flight = 0
         self._seen: OrderedDict[tuple[str, str, datetime], None] = OrderedDict()
         self._outgoing: deque[tuple[str, bytes]] = deque(maxlen=outgoing_limit)
@@ -223,13 +228,22 @@ class MqttBridge:
         except BadPayload as exc:
             self._bad(topic, exc.reason, str(exc))
             return
+        except Exception as exc:  # a parser bug must not let one message stop ingest
+            log.exception("mqtt ingest: topic %r: parser failed", topic)
+            self._bad(topic, "internal_error", f"topic {topic!r}: {type(exc).__name__}: {exc}")
+            return
         for problem in parsed.problems:
             self.stats.skipped_items += 1
             self._bad(topic, problem.reason, f"topic {topic!r}: {problem.text}", whole=False)
         fresh = [r for r in parsed.readings if self._first_time(r)]
-        if fresh:
-            self.stats.readings_in += len(fresh)
+        if not fresh:
+            return
+        self.stats.readings_in += len(fresh)
+        try:
             await self._on_readings(fresh)
+        except Exception as exc:  # e.g. a reading the engine refuses: counted, ingest goes on
+            log.exception("mqtt ingest: topic %r: readings not taken", topic)
+            self._bad(topic, "refused_by_engine", f"topic {topic!r}: {type(exc).__name__}: {exc}")
 
     def _first_time(self, reading: Reading) -> bool:
         key = (reading.meter, reading.quantity, reading.timestamp)
@@ -279,7 +293,10 @@ class MqttBridge:
         key = (refusal.reason, name if name in self._requester_names else "?")
         self.stats.refused_requests[key] = self.stats.refused_requests.get(key, 0) + 1
         log.warning("mqtt request %r from %r: %s", request_id[:64], name, refusal)
-        self._reply(request_id, {"ok": False, "error": str(refusal), "refused": refusal.reason})
+        # A flood of refused requests must not turn into a flood of replies pushing live
+        # readings out of the outgoing queue: beyond this budget refusals are only counted.
+        if self._refusal_replies.take(time.monotonic()):
+            self._reply(request_id, {"ok": False, "error": str(refusal), "refused": refusal.reason})
 
     async def _answer(self, request_id: str, request: Mapping[str, Any], requester: str) -> None:
         assert self._on_request is not None

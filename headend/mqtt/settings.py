@@ -24,6 +24,8 @@ from headend.mqtt.points import (
 
 DEFAULT_SESSION_EXPIRY_S = 7 * 86400.0
 """How long the broker keeps our session (and queues telemetry for us) while we are away."""
+MAX_SESSION_EXPIRY_S = 2**32 - 1
+"""MQTT 5 session expiry is a four-byte interval in seconds."""
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
 """A terminal message is 1-2 kB per transformer; 256 kB leaves room for a gateway of 100."""
 DEFAULT_MAX_ITEMS = 5000
@@ -91,7 +93,7 @@ def parse_mqtt(t: Table, *, site: str, environ: Mapping[str, str] | None = None)
         ingest_topics=tuple(t.text_list("ingest_topics", [])),
         publish_prefix=t.text("publish_prefix", "headend"),
         names=_names(t),
-        session_expiry=t.duration("session_expiry", DEFAULT_SESSION_EXPIRY_S),
+        session_expiry=_session_expiry(t),
         max_message_bytes=t.integer("max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES, minimum=64),
         max_items=t.integer("max_items", DEFAULT_MAX_ITEMS, minimum=1),
         requesters=_requesters(t, env),
@@ -110,6 +112,13 @@ def _port(t: Table) -> int:
     if port > 65535:
         raise t.error("port", f"must be <= 65535, got {port}")
     return port
+
+
+def _session_expiry(t: Table) -> float:
+    seconds = t.duration("session_expiry", DEFAULT_SESSION_EXPIRY_S)
+    if not 0 <= seconds <= MAX_SESSION_EXPIRY_S:
+        raise t.error("session_expiry", f"must be 0 to {MAX_SESSION_EXPIRY_S} s (MQTT 5 limit)")
+    return seconds
 
 
 def _positive(t: Table, name: str, default: float) -> float:

@@ -186,6 +186,29 @@ async def test_a_message_not_handed_on_is_delivered_again_after_a_crash(
     assert again.value == 225.0
 
 
+async def test_readings_the_engine_refuses_are_counted_and_ingest_goes_on(
+    mosquitto: MosquittoBroker,
+) -> None:
+    taken: asyncio.Queue[Reading] = asyncio.Queue()
+
+    async def picky(readings: list[Reading]) -> None:
+        if readings[0].value == 666.0:
+            raise ValueError("reading refused")
+        for reading in readings:
+            taken.put_nowait(reading)
+
+    async with (
+        running_bridge(mosquitto, on_readings=picky) as (bridge, _),
+        aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="terminal") as terminal,
+    ):
+        await terminal.publish(TOPIC, telemetry(666.0), qos=1)
+        await terminal.publish(TOPIC, telemetry(230.0, "2026-11-23T19:31:00+08:00"), qos=1)
+        async with asyncio.timeout(TIMEOUT_S):
+            reading = await taken.get()
+        assert reading.value == 230.0
+        assert bridge.stats.problems == {(TOPIC, "refused_by_engine"): 1}
+
+
 async def test_a_redelivered_reading_is_taken_once(mosquitto: MosquittoBroker) -> None:
     async with (
         running_bridge(mosquitto) as (bridge, received),

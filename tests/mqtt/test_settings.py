@@ -90,6 +90,7 @@ def test_names_take_the_old_string_form_and_the_table_form() -> None:
         ({"names": {"X": 3}}, "mqtt.names.X", "expected text"),
         ({"port": 70000}, "mqtt.port", "65535"),
         ({"max_items": 0}, "mqtt.max_items", ">= 1"),
+        ({"session_expiry": "200000d"}, "mqtt.session_expiry", "MQTT 5 limit"),
         ({"request_rate": 0}, "mqtt.request_rate", "> 0"),
         (
             {"requesters": [{"name": "ops", "token_env": "NOPE"}]},
