@@ -334,9 +334,16 @@ class Engine:
                 },
             )
 
-    async def answer_request(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
+    async def answer_request(
+        self, request: Mapping[str, Any], requester: str = "mqtt"
+    ) -> Mapping[str, Any]:
         """On-demand requests arriving over MQTT: ``read`` and ``clock`` (never relay control:
-        switching a supply needs the API's operator token and audit)."""
+        switching a supply needs the API's operator token and audit).
+
+        The bridge has checked the requester's token and rate. Its work goes in the billing
+        lane, never the control lane: MQTT requests share the bus with billing reads by weighted
+        round robin instead of overtaking them without bound."""
+        user = f"mqtt:{requester}"
         action = request.get("action")
         meter = request.get("meter")
         if not isinstance(meter, str):
@@ -347,10 +354,10 @@ class Engine:
                 isinstance(quantities, list) and all(isinstance(q, str) for q in quantities)
             ):
                 raise ValueError("'quantities' must be a list of quantity names")
-            readings = await self.read_now(meter, quantities)
+            readings = await self.read_now(meter, quantities, lane=Lane.BILLING)
             return {"readings": [reading_to_json(r) for r in readings]}
         if action == "clock":
-            return {"drift_seconds": await self.check_clock(meter, user="mqtt")}
+            return {"drift_seconds": await self.check_clock(meter, user=user, lane=Lane.BILLING)}
         raise ValueError(f"unknown action {action!r} (read, clock)")
 
     def subscribe(self, maxsize: int = 1000) -> asyncio.Queue[Reading]:
@@ -382,9 +389,14 @@ class Engine:
     # -- operator operations -----------------------------------------------------------------
 
     async def read_now(
-        self, meter_id: str, quantities: Sequence[str] | None = None
+        self,
+        meter_id: str,
+        quantities: Sequence[str] | None = None,
+        *,
+        lane: Lane = Lane.CONTROL,
     ) -> list[Reading]:
-        """An operator's on-demand read: control lane, ahead of scheduled work."""
+        """An operator's on-demand read: control lane, ahead of scheduled work (MQTT requests
+        pass the billing lane)."""
         meter = self.registry.get(meter_id)
         wanted = tuple(quantities or self._plan_quantities(meter))
         self.registry.validate_quantities(meter, wanted, where=f"on-demand read of {meter.id}")
@@ -397,9 +409,7 @@ class Engine:
         action = self._read_factory(self.config.channels[meter.channel])(meter, wanted, slot)
         worker = self.workers[meter.channel]
         try:
-            readings: list[Reading] = await worker.call(
-                Lane.CONTROL, f"on-demand {meter.id}", action
-            )
+            readings: list[Reading] = await worker.call(lane, f"on-demand {meter.id}", action)
         except ReadFailed as exc:
             change = self.health.failure(meter.id, exc.reason.value, slot)
             if change is not None:
@@ -485,7 +495,9 @@ class Engine:
         self._record_events([record])
         return result
 
-    async def check_clock(self, meter_id: str, *, user: str = "scheduler") -> float:
+    async def check_clock(
+        self, meter_id: str, *, user: str = "scheduler", lane: Lane | None = None
+    ) -> float:
         """Read a meter's clock; set it when the drift exceeds the configured threshold.
 
         Returns the drift in seconds (meter minus head-end), also stored as a reading.
@@ -501,7 +513,8 @@ class Engine:
                 await self._set_clock(link, meter, channel, user, drift)
             return drift
 
-        lane = Lane.CONTROL if user != "scheduler" else Lane.BILLING
+        if lane is None:
+            lane = Lane.CONTROL if user != "scheduler" else Lane.BILLING
         drift: float = await self.workers[meter.channel].call(lane, f"clock {meter.id}", run)
         reading = Reading(
             meter.id,

@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from headend.config_fields import ConfigError, Table
 from headend.lanes import Lane
+from headend.mqtt.points import DEFAULT_TERMINAL_NAMES as DEFAULT_TERMINAL_NAMES
+from headend.mqtt.settings import MqttConfig as MqttConfig
+from headend.mqtt.settings import parse_mqtt
 from headend.transports import InvalidTransportUrl, parse_transport_url
 
 PROTOCOLS = ("dlt645-2007", "dlt645-1997", "modbus")
@@ -112,19 +115,6 @@ class ClockConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class MqttConfig:
-    host: str
-    port: int = 1883
-    client_id: str = "headend"
-    username: str | None = None
-    password: str | None = None
-    ingest_topics: tuple[str, ...] = ()
-    publish_prefix: str = "headend"
-    names: Mapping[str, str] = field(default_factory=dict)
-    """Terminal data names -> quantity names (e.g. PhV_phsA -> voltage_a)."""
-
-
-@dataclass(frozen=True, slots=True)
 class FleetConfig:
     source: str
     site: str
@@ -139,24 +129,6 @@ class FleetConfig:
     """Passed to the storage factory, which validates its own keys."""
     api: Mapping[str, Any] | None = None
     """The ``[api]`` table (listen address, tokens), validated by ``headend.api.settings``."""
-
-
-DEFAULT_TERMINAL_NAMES: Mapping[str, str] = {
-    "PhV_phsA": "voltage_a",
-    "PhV_phsB": "voltage_b",
-    "PhV_phsC": "voltage_c",
-    "A_phsA": "current_a",
-    "A_phsB": "current_b",
-    "A_phsC": "current_c",
-    "TotW": "power_active_total",
-    "TotVar": "power_reactive_total",
-    "TotPF": "power_factor_total",
-    "Hz": "frequency",
-    "LoadRate": "load_rate",
-    "OilTemp": "oil_temperature",
-    "WindTemp": "winding_temperature",
-    "SupWh": "energy_active_import_total",
-}
 
 
 def load_fleet_config(path: str | Path) -> FleetConfig:
@@ -215,7 +187,7 @@ def parse_fleet_config(data: Mapping[str, Any], source: str) -> FleetConfig:
     clock_table.reject_unknown()
 
     mqtt_table = root.table("mqtt")
-    mqtt = _mqtt(mqtt_table) if mqtt_table is not None else None
+    mqtt = parse_mqtt(mqtt_table, site=site_name) if mqtt_table is not None else None
     storage_table = root.table("storage")
     storage = dict(storage_table.data) if storage_table is not None else {"kind": "embedded"}
     api_table = root.table("api")
@@ -353,23 +325,3 @@ def _meter(
     )
     t.reject_unknown()
     return meter
-
-
-def _mqtt(t: Table) -> MqttConfig:
-    names = dict(DEFAULT_TERMINAL_NAMES)
-    names_table = t.table("names")
-    if names_table is not None:
-        for key in names_table.data:
-            names[key] = names_table.text(key)
-    config = MqttConfig(
-        host=t.text("host"),
-        port=t.integer("port", 1883, minimum=1),
-        client_id=t.text("client_id", "headend"),
-        username=t.optional_text("username"),
-        password=t.optional_text("password"),
-        ingest_topics=tuple(t.text_list("ingest_topics", [])),
-        publish_prefix=t.text("publish_prefix", "headend"),
-        names=names,
-    )
-    t.reject_unknown()
-    return config

@@ -224,7 +224,41 @@ def mqtt_families(stats: MqttStats) -> list[Family]:
         "headend_mqtt_requests_total", "counter", "Read and clock requests answered over MQTT."
     )
     requests.add(stats.requests)
-    return [messages, readings, bad, problems, skipped, published, dropped, connections, requests]
+    reasons = Family(
+        "headend_mqtt_problems_by_reason_total",
+        "counter",
+        "Refused terminal messages and dropped items, by topic and reason (too_large, too_deep, "
+        "not_json, bad_value, bad_timestamp, ...).",
+    )
+    for (topic, reason), count in sorted(stats.problems.items()):
+        reasons.add(count, topic=topic, reason=reason)
+    duplicates = Family(
+        "headend_mqtt_duplicates_total",
+        "counter",
+        "Redelivered terminal readings (same meter, quantity and time) dropped.",
+    )
+    duplicates.add(stats.duplicates)
+    refused = Family(
+        "headend_mqtt_refused_requests_total",
+        "counter",
+        "MQTT requests refused, by reason and configured requester ('?' for anyone else).",
+    )
+    for (reason, requester), count in sorted(stats.refused_requests.items()):
+        refused.add(count, reason=reason, requester=requester)
+    return [
+        messages,
+        readings,
+        bad,
+        problems,
+        skipped,
+        published,
+        dropped,
+        connections,
+        requests,
+        reasons,
+        duplicates,
+        refused,
+    ]
 
 
 def outbox_families(stats: OutboxStats) -> list[Family]:

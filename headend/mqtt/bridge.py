@@ -1,11 +1,22 @@
 """The head-end's MQTT side: ingest terminal telemetry, publish readings and events, answer
-on-demand requests — one broker connection that survives broker restarts.
+on-demand requests — one broker connection that survives broker and head-end restarts.
 
-Each connection subscribes afresh with a clean session, so a reconnect can never leave two
-subscriptions delivering every message twice. Outgoing messages wait in a bounded queue while
-the broker is away; live consumers want the newest values, and the durable copy of every
-reading is the storage outbox's job, so the oldest live messages are dropped (and counted)
-when the queue is full rather than growing without bound.
+Telemetry must not be lost while the head-end restarts, so the bridge keeps a persistent
+session (MQTT 5, clean start off, a session expiry) under a stable client id, subscribes with
+QoS 1, and acknowledges a message only after its readings were handed on: the broker queues
+what arrives while we are away and sends again what we had not acknowledged. Redelivery means
+duplicates, which are made harmless: a reading is identified by meter, quantity and timestamp,
+and one already taken is dropped and counted. Re-subscribing the same filter on a reconnect
+replaces the subscription, so no message is delivered twice by it.
+
+Requests are subscribed with QoS 0, so the broker does not queue them while we are down: a
+clock request sent yesterday must not be executed at the next start. Each one must name an
+allowed requester with its token and stay within that requester's rate (``request_gate``).
+
+Outgoing messages wait in a bounded queue while the broker is away; live consumers want the
+newest values, and the durable copy of every reading is the storage outbox's job, so the oldest
+live messages are dropped (and counted) when the queue is full rather than growing without
+bound.
 """
 
 from __future__ import annotations
@@ -13,17 +24,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from headend.backoff import Backoff
-from headend.fleet_config import MqttConfig
 from headend.mqtt.messages import reading_to_json
-from headend.mqtt.terminal_payload import BadPayload, parse_terminal_payload
+from headend.mqtt.request_gate import RequestGate, RequestRefused, TokenBucket, claimed_name
+from headend.mqtt.settings import MqttConfig
+from headend.mqtt.terminal_payload import BadPayload, PayloadLimits, parse_terminal_payload
 from headend.readings import Reading
 
 log = logging.getLogger(__name__)
@@ -33,7 +49,19 @@ logging.getLogger("aiomqtt").setLevel(logging.ERROR)
 logging.getLogger("mqtt").setLevel(logging.ERROR)
 
 ReadingHandler = Callable[[list[Reading]], Awaitable[None]]
-RequestHandler = Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
+RequestHandler = Callable[[Mapping[str, Any], str], Awaitable[Mapping[str, Any]]]
+"""(request, requester name) -> answer; raising gives the requester an error answer."""
+
+SEEN_READINGS = 65_536
+"""Reading identities remembered to drop redelivered duplicates (a few hours of a fleet's
+terminals); a duplicate older than that is still harmless in storage, which keys by the same."""
+MAX_TRACKED_TOPICS = 1000
+"""Distinct topics counted by name; more (a client spraying topics) are counted as one."""
+MAX_REQUEST_BYTES = 16 * 1024
+REFUSAL_REPLY_RATE = 5.0
+REFUSAL_REPLY_BURST = 50
+"""Refusals answered per second (after a burst), all requesters together."""
+OTHER_TOPICS = "(other)"
 
 
 @dataclass(slots=True)
@@ -42,12 +70,17 @@ class MqttStats:
     readings_in: int = 0
     bad_payloads: int = 0
     skipped_items: int = 0
+    duplicates: int = 0
     published: int = 0
     dropped_outgoing: int = 0
     connections: int = 0
     requests: int = 0
     last_problem: str | None = None
     bad_by_topic: dict[str, int] = field(default_factory=dict)
+    problems: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(topic, reason) -> count: which terminal sends what kind of bad data."""
+    refused_requests: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(reason, requester as claimed) -> count."""
 
 
 class MqttBridge:
@@ -60,12 +93,21 @@ class MqttBridge:
         on_request: RequestHandler | None = None,
         outgoing_limit: int = 10_000,
         reconnect: Backoff | None = None,
+        gate: RequestGate | None = None,
     ) -> None:
         self.config = config
         self.stats = MqttStats()
         self._devices = transformer_of_device
         self._on_readings = on_readings
         self._on_request = on_request
+        self._limits = PayloadLimits(config.max_message_bytes, config.max_items)
+        self._gate = gate or RequestGate(
+            config.requesters, rate=config.request_rate, burst=config.request_burst
+        )
+        self._requester_names = frozenset(r.name for r in config.requesters)
+        self._refusal_replies = TokenBucket(REFUSAL_REPLY_RATE, REFUSAL_REPLY_BURST)
+        self._in_flight = 0
+        self._seen: OrderedDict[tuple[str, str, datetime], None] = OrderedDict()
         self._outgoing: deque[tuple[str, bytes]] = deque(maxlen=outgoing_limit)
         self._outgoing_ready = asyncio.Event()
         self._reconnect = reconnect or Backoff(0.5, 30.0)
@@ -119,21 +161,29 @@ class MqttBridge:
                     await asyncio.sleep(self._reconnect.delay(failures))
 
     def _client(self) -> aiomqtt.Client:
-        return aiomqtt.Client(
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = int(self.config.session_expiry)
+        client = aiomqtt.Client(
             self.config.host,
             self.config.port,
             identifier=self.config.client_id,
             username=self.config.username,
             password=self.config.password,
-            clean_session=True,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False,
+            properties=properties,
             keepalive=30,
         )
+        # aiomqtt has no option for it: acknowledge only once the readings were handed on, so
+        # a message we die holding is sent again by the broker (paho's documented manual ack).
+        client._client.manual_ack_set(True)
+        return client
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         for topic in self.config.ingest_topics:
             await client.subscribe(topic, qos=1)
         if self._on_request is not None:
-            await client.subscribe(self.request_topic, qos=1)
+            await client.subscribe(self.request_topic, qos=0)
         self.stats.connections += 1
         self.connected.set()
         log.info("mqtt %s:%d: subscribed", self.config.host, self.config.port)
@@ -164,44 +214,114 @@ class MqttBridge:
             data = payload if isinstance(payload, bytes) else str(payload).encode()
             self.stats.messages_in += 1
             if self._on_request is not None and message.topic.matches(self.request_topic):
-                # An on-demand read can take seconds on a busy bus: answer it beside ingest.
-                assert self._requests is not None
-                self._requests.create_task(self._answer(topic, data))
+                self._admit(topic, data)
             else:
                 await self._ingest(topic, data)
+            if message.qos > 0:
+                client._client.ack(message.mid, message.qos)
 
     async def _ingest(self, topic: str, payload: bytes) -> None:
         try:
-            parsed = parse_terminal_payload(topic, payload, self.config.names, self._devices)
+            parsed = parse_terminal_payload(
+                topic, payload, self.config.points, self._devices, self._limits
+            )
         except BadPayload as exc:
-            self._bad(topic, str(exc))
+            self._bad(topic, exc.reason, str(exc))
+            return
+        except Exception as exc:  # a parser bug must not let one message stop ingest
+            log.exception("mqtt ingest: topic %r: parser failed", topic)
+            self._bad(topic, "internal_error", f"topic {topic!r}: {type(exc).__name__}: {exc}")
             return
         for problem in parsed.problems:
             self.stats.skipped_items += 1
-            self._bad(topic, f"topic {topic!r}: {problem}", whole=False)
-        if parsed.readings:
-            self.stats.readings_in += len(parsed.readings)
-            await self._on_readings(parsed.readings)
+            self._bad(topic, problem.reason, f"topic {topic!r}: {problem.text}", whole=False)
+        fresh = [r for r in parsed.readings if self._first_time(r)]
+        if not fresh:
+            return
+        self.stats.readings_in += len(fresh)
+        try:
+            await self._on_readings(fresh)
+        except Exception as exc:  # e.g. a reading the engine refuses: counted, ingest goes on
+            log.exception("mqtt ingest: topic %r: readings not taken", topic)
+            self._bad(topic, "refused_by_engine", f"topic {topic!r}: {type(exc).__name__}: {exc}")
 
-    def _bad(self, topic: str, problem: str, *, whole: bool = True) -> None:
+    def _first_time(self, reading: Reading) -> bool:
+        key = (reading.meter, reading.quantity, reading.timestamp)
+        if key in self._seen:
+            self.stats.duplicates += 1
+            return False
+        self._seen[key] = None
+        if len(self._seen) > SEEN_READINGS:
+            self._seen.popitem(last=False)
+        return True
+
+    def _bad(self, topic: str, reason: str, problem: str, *, whole: bool = True) -> None:
         if whole:
             self.stats.bad_payloads += 1
-        self.stats.bad_by_topic[topic] = self.stats.bad_by_topic.get(topic, 0) + 1
+        by_topic = self.stats.bad_by_topic
+        if topic not in by_topic and len(by_topic) >= MAX_TRACKED_TOPICS:
+            topic = OTHER_TOPICS
+        by_topic[topic] = by_topic.get(topic, 0) + 1
+        key = (topic, reason)
+        self.stats.problems[key] = self.stats.problems.get(key, 0) + 1
         if problem != self.stats.last_problem:  # log on change, not on every repeat
             log.warning("mqtt ingest: %s", problem)
         self.stats.last_problem = problem
 
-    async def _answer(self, topic: str, payload: bytes) -> None:
-        assert self._on_request is not None
-        self.stats.requests += 1
+    def _admit(self, topic: str, payload: bytes) -> None:
+        """Check identity, rate and load before any bus time is spent; refusals are answered."""
         request_id = topic.rsplit("/", 1)[-1]
         try:
-            request = json.loads(payload)
-            if not isinstance(request, dict):
-                raise ValueError("expected a JSON object")
-            response = dict(await self._on_request(request))
+            request = _request_document(payload)
+        except RequestRefused as exc:
+            self._refuse(request_id, "?", exc)
+            return
+        try:
+            requester = self._gate.admit(request)
+            if self._in_flight >= self.config.max_requests_in_flight:
+                raise RequestRefused("busy", "request refused: too many requests in progress")
+        except RequestRefused as exc:
+            self._refuse(request_id, claimed_name(request), exc)
+            return
+        # An on-demand read can take seconds on a busy bus: answer it beside ingest.
+        assert self._requests is not None
+        self._in_flight += 1
+        self._requests.create_task(self._answer(request_id, request, requester))
+
+    def _refuse(self, request_id: str, name: str, refusal: RequestRefused) -> None:
+        # Counted under a configured name only: a stranger must not grow the metric labels.
+        key = (refusal.reason, name if name in self._requester_names else "?")
+        self.stats.refused_requests[key] = self.stats.refused_requests.get(key, 0) + 1
+        log.warning("mqtt request %r from %r: %s", request_id[:64], name, refusal)
+        # A flood of refused requests must not turn into a flood of replies pushing live
+        # readings out of the outgoing queue: beyond this budget refusals are only counted.
+        if self._refusal_replies.take(time.monotonic()):
+            self._reply(request_id, {"ok": False, "error": str(refusal), "refused": refusal.reason})
+
+    async def _answer(self, request_id: str, request: Mapping[str, Any], requester: str) -> None:
+        assert self._on_request is not None
+        self.stats.requests += 1
+        try:
+            response = dict(await self._on_request(request, requester))
         except Exception as exc:  # every request gets an answer, even a wrong one
             response = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            self._in_flight -= 1
+        self._reply(request_id, response)
+
+    def _reply(self, request_id: str, response: dict[str, Any]) -> None:
         response.setdefault("ok", True)
         response["id"] = request_id
         self.publish(f"response/{request_id}", response)
+
+
+def _request_document(payload: bytes) -> dict[str, Any]:
+    if len(payload) > MAX_REQUEST_BYTES:
+        raise RequestRefused("bad_request", f"request refused: larger than {MAX_REQUEST_BYTES} B")
+    try:
+        request = json.loads(payload)
+    except (RecursionError, ValueError):
+        raise RequestRefused("bad_request", "request refused: not JSON") from None
+    if not isinstance(request, dict):
+        raise RequestRefused("bad_request", "request refused: expected a JSON object")
+    return request

@@ -2,10 +2,14 @@
 
 The payload shape follows what province terminal specifications and public code use:
 ``{"token": ..., "timestamp": ..., "body": [{"dev": ..., "body": [{"name", "val", "quality",
-"timestamp"}]}]}``. Names (``PhV_phsA``, ``TotW`` ...) are mapped to our quantity names by a
-configurable table, because provinces differ. One bad item or unknown device is reported and
-skipped; the rest of the message is still used, so one faulty sensor does not blind the
-operator to the whole transformer.
+"timestamp"}]}]}``. Names (``PhV_phsA``, ``TotW`` ...) are mapped to our quantity names, in
+their canonical units, by a configurable table, because provinces differ. One bad item or
+unknown device is reported and skipped; the rest of the message is still used, so one faulty
+sensor does not blind the operator to the whole transformer.
+
+Anything a peer sends may be hostile, and a retained message is delivered again at every
+reconnect: so nothing here may raise anything but ``BadPayload`` (or report a problem), and
+the cost of one message is bounded before it is parsed (size, nesting, digits, item count).
 """
 
 from __future__ import annotations
@@ -14,130 +18,222 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
-from headend.readings import Quality, Reading, ReadingKind
+from headend.mqtt.points import TerminalPoint, default_point
+from headend.readings import Quality, Reading
 
-UNITS: Mapping[str, tuple[str, ReadingKind]] = {
-    "voltage_a": ("V", ReadingKind.INSTANT),
-    "voltage_b": ("V", ReadingKind.INSTANT),
-    "voltage_c": ("V", ReadingKind.INSTANT),
-    "current_a": ("A", ReadingKind.INSTANT),
-    "current_b": ("A", ReadingKind.INSTANT),
-    "current_c": ("A", ReadingKind.INSTANT),
-    "power_active_total": ("kW", ReadingKind.INSTANT),
-    "power_reactive_total": ("kvar", ReadingKind.INSTANT),
-    "power_factor_total": ("", ReadingKind.INSTANT),
-    "frequency": ("Hz", ReadingKind.INSTANT),
-    "load_rate": ("%", ReadingKind.INSTANT),
-    "oil_temperature": ("degC", ReadingKind.INSTANT),
-    "winding_temperature": ("degC", ReadingKind.INSTANT),
-    "energy_active_import_total": ("kWh", ReadingKind.ENERGY),
-}
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST: Final = _EPOCH + timedelta(microseconds=-(2**63 // 1000))
+LATEST: Final = _EPOCH + timedelta(microseconds=(2**63 - 1) // 1000)
+"""Storage keeps time as signed 64-bit nanoseconds since 1970 (line protocol and the embedded
+store's ``ts_ns``): 1677-09-21 to 2262-04-11 UTC. Anything outside could never be stored and
+would make every batch that carries it fail."""
+_EARLIEST_S: Final = (EARLIEST - _EPOCH).total_seconds()
+_LATEST_S: Final = (LATEST - _EPOCH).total_seconds()
+MAX_INTEGER_DIGITS: Final = 20
+"""Longer integers are read as floats (an infinite one is then refused as not finite), so a
+5000-digit number costs nothing and never hits Python's int conversion limit."""
+MAX_TEXT: Final = 64
+"""Timestamps and quality flags longer than this are not what a terminal sends."""
 
 
 class BadPayload(ValueError):
-    """The whole message is unusable (not JSON, wrong shape); names the topic."""
+    """The whole message is unusable (not JSON, wrong shape, too big); names the topic.
 
-    def __init__(self, topic: str, problem: str) -> None:
+    ``reason`` is a short label for counting (``too_large``, ``not_json``, ...)."""
+
+    def __init__(self, topic: str, reason: str, problem: str) -> None:
         self.topic = topic
+        self.reason = reason
         self.problem = problem
         super().__init__(f"topic {topic!r}: {problem}")
+
+
+class ItemProblem(ValueError):
+    """One item is unusable; ``reason`` labels it for counting, the text names it."""
+
+    def __init__(self, reason: str, text: str) -> None:
+        super().__init__(text)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadLimits:
+    max_bytes: int = 256 * 1024
+    max_items: int = 5000
+    """Devices plus values in one message."""
 
 
 @dataclass(slots=True)
 class ParsedTelemetry:
     readings: list[Reading] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    """One line per skipped item: which device, which name, why."""
+    problems: list[Problem] = field(default_factory=list)
+    """One per skipped item: which device, which name, why."""
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _bounded_int(text: str) -> int | float:
+    return int(text) if len(text) <= MAX_INTEGER_DIGITS else float(text)
 
 
 def parse_timestamp(raw: object) -> datetime:
-    """ISO 8601 (``2026-11-23T10:00:00.000+0800`` or with ``Z``) or epoch seconds/milliseconds."""
+    """ISO 8601 (``2026-11-23T10:00:00.000+0800`` or with ``Z``) or epoch seconds/milliseconds,
+    within the storable range; anything else is a ``ValueError`` naming the value."""
     if isinstance(raw, bool):
-        raise ValueError(f"timestamp {raw!r} is not a time")
+        raise ValueError(f"timestamp {_short(raw)} is not a time")
     if isinstance(raw, int | float):
+        if not math.isfinite(raw):
+            raise ValueError(f"timestamp {_short(raw)} is not finite")
         seconds = raw / 1000 if raw > 1e11 else raw
-        return datetime.fromtimestamp(seconds, UTC)
+        if not _EARLIEST_S <= seconds <= _LATEST_S:
+            raise ValueError(f"timestamp {_short(raw)} is outside the storable range")
+        return _EPOCH + timedelta(seconds=seconds)
     if isinstance(raw, str):
+        if len(raw) > MAX_TEXT:
+            raise ValueError(f"timestamp {_short(raw)} is too long to be a time")
         text = raw.strip().replace("Z", "+00:00")
-        parsed = datetime.fromisoformat(text)
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"timestamp {_short(raw)} is not ISO 8601") from None
         if parsed.tzinfo is None:
-            raise ValueError(f"timestamp {raw!r} has no time zone")
-        return parsed.astimezone(UTC)
-    raise ValueError(f"timestamp {raw!r} is not a time")
+            raise ValueError(f"timestamp {_short(raw)} has no time zone")
+        try:
+            moment = parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"timestamp {_short(raw)} is outside the storable range") from None
+        if not EARLIEST <= moment <= LATEST:
+            raise ValueError(f"timestamp {_short(raw)} is outside the storable range")
+        return moment
+    raise ValueError(f"timestamp {_short(raw)} is not a time")
+
+
+def _decode(topic: str, payload: bytes, limits: PayloadLimits) -> Any:
+    if len(payload) > limits.max_bytes:
+        problem = f"{len(payload)} bytes, more than the limit of {limits.max_bytes}"
+        raise BadPayload(topic, "too_large", problem)
+    try:
+        return json.loads(payload, parse_int=_bounded_int)
+    except RecursionError:
+        raise BadPayload(topic, "too_deep", "not JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise BadPayload(topic, "not_json", f"not JSON: {str(exc)[:120]}") from None
 
 
 def parse_terminal_payload(
     topic: str,
     payload: bytes,
-    names: Mapping[str, str],
+    names: Mapping[str, str | TerminalPoint],
     transformer_of_device: Mapping[str, str],
+    limits: PayloadLimits = PayloadLimits(),
 ) -> ParsedTelemetry:
-    try:
-        message = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadPayload(topic, f"not JSON: {exc}") from None
+    message = _decode(topic, payload, limits)
     if not isinstance(message, dict):
-        raise BadPayload(topic, f"expected a JSON object, got {type(message).__name__}")
+        problem = f"expected a JSON object, got {type(message).__name__}"
+        raise BadPayload(topic, "not_object", problem)
     devices = message.get("body")
     if not isinstance(devices, list):
-        raise BadPayload(topic, "missing 'body' list of devices")
+        raise BadPayload(topic, "no_body", "missing 'body' list of devices")
+    count = len(devices) + sum(
+        len(d["body"]) for d in devices if isinstance(d, dict) and isinstance(d.get("body"), list)
+    )
+    if count > limits.max_items:
+        problem = f"{count} items, more than the limit of {limits.max_items}"
+        raise BadPayload(topic, "too_many_items", problem)
     default_time = message.get("timestamp")
     result = ParsedTelemetry()
     for index, device in enumerate(devices):
         if not isinstance(device, dict) or not isinstance(device.get("dev"), str):
-            result.problems.append(f"body[{index}]: expected an object with a 'dev' name")
+            text = f"body[{index}]: expected an object with a 'dev' name"
+            result.problems.append(Problem("bad_device", text))
             continue
         dev: str = device["dev"]
         transformer = transformer_of_device.get(dev)
         if transformer is None:
-            result.problems.append(f"body[{index}]: unknown device {dev!r}")
+            text = f"body[{index}]: unknown device {_short(dev)}"
+            result.problems.append(Problem("unknown_device", text))
             continue
         items = device.get("body")
         if not isinstance(items, list):
-            result.problems.append(f"device {dev!r}: missing 'body' list of values")
+            text = f"device {dev!r}: missing 'body' list of values"
+            result.problems.append(Problem("bad_device", text))
             continue
         for item_index, item in enumerate(items):
             where = f"device {dev!r} body[{item_index}]"
             try:
                 reading = _item_reading(item, dev, transformer, names, default_time)
-            except ValueError as exc:
-                result.problems.append(f"{where}: {exc}")
+            except ItemProblem as exc:
+                result.problems.append(Problem(exc.reason, f"{where}: {exc}"))
                 continue
             if reading is not None:
                 result.readings.append(reading)
     return result
 
 
+def _number(name: str, raw: object) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise ItemProblem("bad_value", f"{name}: value {_short(raw)} is not a number")
+    if isinstance(raw, str) and len(raw) > MAX_TEXT:
+        raise ItemProblem("bad_value", f"{name}: value {_short(raw)} is too long to be a number")
+    try:
+        value = float(raw)
+    except (ValueError, OverflowError):
+        raise ItemProblem("bad_value", f"{name}: value {_short(raw)} is not a number") from None
+    if not math.isfinite(value):
+        raise ItemProblem("bad_value", f"{name}: value {_short(raw)} is not finite")
+    return value
+
+
 def _item_reading(
-    item: Any, dev: str, transformer: str, names: Mapping[str, str], default_time: object
+    item: Any,
+    dev: str,
+    transformer: str,
+    names: Mapping[str, str | TerminalPoint],
+    default_time: object,
 ) -> Reading | None:
     if not isinstance(item, dict):
-        raise ValueError("expected an object")
+        raise ItemProblem("bad_item", "expected an object")
     name = item.get("name")
     if not isinstance(name, str):
-        raise ValueError("missing 'name'")
-    quantity = names.get(name)
-    if quantity is None:
+        raise ItemProblem("bad_item", "missing 'name'")
+    spec = names.get(name)
+    if spec is None:
         return None  # a value we do not map is not an error: terminals send dozens
-    unit, kind = UNITS.get(quantity, ("", ReadingKind.INSTANT))
-    raw_value = item.get("val")
-    try:
-        value = float(raw_value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: value {raw_value!r} is not a number") from None
+    point = spec if isinstance(spec, TerminalPoint) else default_point(name, spec)
+    value = _number(name, item.get("val")) * point.factor
     if not math.isfinite(value):
-        raise ValueError(f"{name}: value {raw_value!r} is not finite")
+        raise ItemProblem("bad_value", f"{name}: value {_short(item.get('val'))} is out of range")
     stamp = item.get("timestamp", default_time)
     if stamp is None:
-        raise ValueError(f"{name}: no timestamp")
-    timestamp = parse_timestamp(stamp)
-    quality = str(item.get("quality", "0"))
+        raise ItemProblem("bad_timestamp", f"{name}: no timestamp")
+    try:
+        timestamp = parse_timestamp(stamp)
+    except ValueError as exc:
+        raise ItemProblem("bad_timestamp", f"{name}: {exc}") from None
+    raw_quality = item.get("quality", "0")
+    if isinstance(raw_quality, bool) or not isinstance(raw_quality, str | int):
+        raise ItemProblem("bad_quality", f"{name}: quality {_short(raw_quality)} is not a flag")
+    quality = str(raw_quality)
+    if len(quality) > 8 or not quality.isalnum():
+        raise ItemProblem("bad_quality", f"{name}: quality {_short(raw_quality)} is not a flag")
     tags = {"transformer": transformer, "source": "terminal"}
     if quality in ("0", "good"):
-        return Reading(dev, quantity, value, unit, timestamp, kind, Quality.ACTUAL, None, tags)
-    # The terminal flags its own measurement as doubtful: keep it, but never as actual.
-    reason = f"terminal_quality_{quality}"
-    return Reading(dev, quantity, value, unit, timestamp, kind, Quality.ESTIMATED, reason, tags)
+        flag, reason = Quality.ACTUAL, None
+    else:
+        # The terminal flags its own measurement as doubtful: keep it, but never as actual.
+        flag, reason = Quality.ESTIMATED, f"terminal_quality_{quality}"
+    return Reading(
+        dev, point.quantity, value, point.unit, timestamp, point.kind, flag, reason, tags
+    )

@@ -46,7 +46,11 @@ class TerminalSimulator:
         *,
         transformers: Sequence[str] | None = None,
         client_id: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
+        """``username``/``password`` log in to a broker with ACLs (deploy/mosquitto/acl-field
+        lets the terminal user write only telemetry and responses)."""
         self.community = community
         self.config = config or TerminalConfig(utc_offset=community.scenario.utc_offset)
         known = [t.id for t in community.scenario.transformers]
@@ -56,6 +60,8 @@ class TerminalSimulator:
             raise TerminalConfigError(f"terminal simulator: unknown transformer(s) {missing}")
         self._clock = clock
         self._client_id = client_id
+        self._username = username
+        self._password = password
         self._by_request_topic = {
             self.config.topic(self.config.request_topic, t): t for t in self.transformers
         }
@@ -96,7 +102,12 @@ class TerminalSimulator:
 
     async def _session(self, hostname: str, port: int, where: str) -> None:
         async with aiomqtt.Client(
-            hostname, port, identifier=self._client_id, logger=_MQTT_LOGGER
+            hostname,
+            port,
+            identifier=self._client_id,
+            username=self._username,
+            password=self._password,
+            logger=_MQTT_LOGGER,
         ) as client:
             for topic in self._by_request_topic:
                 await client.subscribe(topic, qos=self.config.qos)

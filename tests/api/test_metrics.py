@@ -88,6 +88,9 @@ def test_mqtt_and_backfill_counters_are_exported_as_counted() -> None:
         connections=2,
         requests=1,
         bad_by_topic={"terminal/T1/telemetry": 5},
+        problems={("terminal/T1/telemetry", "not_json"): 5},
+        duplicates=6,
+        refused_requests={("bad_token", "ops"): 2},
     )
     backfill = BackfillStats(passes=3, actual=20, backfilled=6, failures=7, given_up=1)
     found = samples(render([*mqtt_families(mqtt), *backfill_families(backfill)]))
@@ -101,6 +104,9 @@ def test_mqtt_and_backfill_counters_are_exported_as_counted() -> None:
         "headend_mqtt_dropped_outgoing_total": 4,
         "headend_mqtt_connections_total": 2,
         "headend_mqtt_requests_total": 1,
+        'headend_mqtt_problems_by_reason_total{topic="terminal/T1/telemetry",reason="not_json"}': 5,
+        "headend_mqtt_duplicates_total": 6,
+        'headend_mqtt_refused_requests_total{reason="bad_token",requester="ops"}': 2,
         "headend_backfill_passes_total": 3,
         'headend_backfill_values_total{quality="actual"}': 20,
         'headend_backfill_values_total{quality="backfilled"}': 6,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import cache
 
 from headend.fleet_config import DEFAULT_TERMINAL_NAMES
-from headend.mqtt.terminal_payload import UNITS as TERMINAL_UNITS
+from headend.mqtt.points import CANONICAL as TERMINAL_UNITS
 from headend.readings import Quality, Reading, ReadingKind
 from protocols.dlt645.catalogue import catalogue
 from protocols.dlt645.control import Standard

@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 import pytest
 
 from headend.fleet_config import DEFAULT_TERMINAL_NAMES
-from headend.mqtt.terminal_payload import BadPayload, parse_terminal_payload, parse_timestamp
+from headend.mqtt.terminal_payload import (
+    BadPayload,
+    PayloadLimits,
+    Problem,
+    parse_terminal_payload,
+    parse_timestamp,
+)
 from headend.readings import Quality, ReadingKind
 
 DEVICES = {"TTU_T1": "T1"}
@@ -42,6 +48,12 @@ def test_known_names_become_readings_in_utc() -> None:
     assert voltage.tags["transformer"] == "T1"
     assert by_quantity["power_active_total"].timestamp == datetime.fromtimestamp(1795433400, UTC)
     assert by_quantity["energy_active_import_total"].kind is ReadingKind.ENERGY
+    # Terminals send W and Wh; we store kW and kWh.
+    power, energy = by_quantity["power_active_total"], by_quantity["energy_active_import_total"]
+    assert power.value == pytest.approx(0.3521)
+    assert power.unit == "kW"
+    assert energy.value == pytest.approx(10.2345)
+    assert energy.unit == "kWh"
 
 
 def test_bad_item_is_named_and_the_rest_survive() -> None:
@@ -53,10 +65,10 @@ def test_bad_item_is_named_and_the_rest_survive() -> None:
     )
     parsed = parse_terminal_payload(TOPIC, data, DEFAULT_TERMINAL_NAMES, DEVICES)
     assert [r.quantity for r in parsed.readings] == ["voltage_b"]
-    assert len(parsed.problems) == 3
-    assert "PhV_phsA" in parsed.problems[0]
-    assert "'abc'" in parsed.problems[0]
-    assert "TTU_T1" in parsed.problems[0]
+    assert [p.reason for p in parsed.problems] == ["bad_value", "bad_value", "bad_item"]
+    assert "PhV_phsA" in parsed.problems[0].text
+    assert "'abc'" in parsed.problems[0].text
+    assert "TTU_T1" in parsed.problems[0].text
 
 
 def test_unknown_device_is_reported() -> None:
@@ -64,7 +76,7 @@ def test_unknown_device_is_reported() -> None:
         TOPIC, payload({"name": "PhV_phsA", "val": 1}, dev="TTU_X"), DEFAULT_TERMINAL_NAMES, DEVICES
     )
     assert parsed.readings == []
-    assert parsed.problems == ["body[0]: unknown device 'TTU_X'"]
+    assert parsed.problems == [Problem("unknown_device", "body[0]: unknown device 'TTU_X'")]
 
 
 def test_doubtful_quality_is_kept_as_estimated() -> None:
@@ -96,3 +108,83 @@ def test_timestamps() -> None:
         parse_timestamp("2026-11-23T00:00:00")
     with pytest.raises(ValueError, match="not a time"):
         parse_timestamp(True)
+
+
+# -- hostile input: every message is bytes from a stranger -------------------------------------
+
+
+def item(name: str = "PhV_phsA", val: object = "230.0", **extra: object) -> dict[str, object]:
+    return {"name": name, "val": val, **extra}
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "too_deep"),
+        (b'{"body": [' + b"[" * 50_000 + b"]" * 50_000 + b"]}", "too_deep"),
+        (b"1" * 5000, "not_object"),  # read as a float, never hits the 4300-digit int limit
+        (b"x" * 300_000, "too_large"),
+        (
+            b'{"body": ' + json.dumps([{"dev": "TTU_T1", "body": [item()] * 6000}]).encode() + b"}",
+            "too_many_items",
+        ),
+    ],
+)
+def test_hostile_messages_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
+    with pytest.raises(BadPayload) as info:
+        parse_terminal_payload(TOPIC, raw, DEFAULT_TERMINAL_NAMES, DEVICES)
+    assert info.value.reason == reason
+    assert info.value.topic == TOPIC
+
+
+def test_limits_are_configurable() -> None:
+    data = payload(item(), item("PhV_phsB"))
+    with pytest.raises(BadPayload, match="3 items, more than the limit of 2"):
+        parse_terminal_payload(TOPIC, data, DEFAULT_TERMINAL_NAMES, DEVICES, PayloadLimits(1000, 2))
+    with pytest.raises(BadPayload, match="more than the limit of 100"):
+        parse_terminal_payload(TOPIC, data, DEFAULT_TERMINAL_NAMES, DEVICES, PayloadLimits(100, 9))
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (item(val=10**4000), "bad_value"),  # a 4001-digit integer: float() would overflow
+        (item(val="9" * 5000), "bad_value"),
+        (item(val=1e308 * 10), "bad_value"),  # Infinity
+        (item(timestamp=float("inf")), "bad_timestamp"),
+        (item(timestamp=float("nan")), "bad_timestamp"),
+        (item(timestamp=1e20), "bad_timestamp"),
+        (item(timestamp=-1e20), "bad_timestamp"),
+        (item(timestamp=10**4000), "bad_timestamp"),
+        (item(timestamp="9999-12-31T23:59:59Z"), "bad_timestamp"),
+        (item(timestamp="2263-01-01T00:00:00Z"), "bad_timestamp"),
+        (item(timestamp="1600-01-01T00:00:00Z"), "bad_timestamp"),
+        (item(timestamp="0001-01-01T00:00:00+08:00"), "bad_timestamp"),
+        (item(timestamp="tomorrow"), "bad_timestamp"),
+        (item(timestamp="2026-11-23T00:00:00Z" * 10), "bad_timestamp"),
+        (item(timestamp=[1, 2]), "bad_timestamp"),
+        (item(quality={"deep": [1]}), "bad_quality"),
+        (item(quality="x" * 100), "bad_quality"),
+        (item(val=[1]), "bad_value"),
+        (item(val=True), "bad_value"),
+    ],
+)
+def test_hostile_items_are_named_and_the_rest_survive(bad: dict[str, object], reason: str) -> None:
+    # json.dumps writes inf/nan as Infinity/NaN, which json.loads (and terminals) accept.
+    data = payload(bad, item("PhV_phsB", "229.5"))
+    parsed = parse_terminal_payload(TOPIC, data, DEFAULT_TERMINAL_NAMES, DEVICES)
+    assert [r.value for r in parsed.readings] == [229.5]
+    (problem,) = parsed.problems
+    assert problem.reason == reason
+    assert "TTU_T1" in problem.text
+    assert str(bad["name"]) in problem.text
+    assert len(problem.text) < 200  # a 5000-character value is not copied into logs
+
+
+def test_storable_range_edges() -> None:
+    assert parse_timestamp("2262-04-11T23:47:16Z") == datetime(2262, 4, 11, 23, 47, 16, tzinfo=UTC)
+    assert parse_timestamp("1677-09-22T00:00:00Z") == datetime(1677, 9, 22, tzinfo=UTC)
+    with pytest.raises(ValueError, match="storable range"):
+        parse_timestamp("2262-04-12T00:00:00Z")
+    with pytest.raises(ValueError, match="storable range"):
+        parse_timestamp("1677-09-21T00:00:00Z")

@@ -29,7 +29,16 @@ class MosquittoError(RuntimeError):
 class MosquittoBroker:
     """One mosquitto process; ``start``/``stop``/``restart`` keep the same host and port."""
 
-    def __init__(self, workdir: Path, *, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        config_text: str | None = None,
+    ) -> None:
+        """``config_text`` replaces the generated config (e.g. the deployment's, with ACLs);
+        it must have a listener on ``port``, which start() waits for."""
         self.host = host
         self.port = free_tcp_port() if port is None else port
         self.workdir = workdir
@@ -37,7 +46,8 @@ class MosquittoBroker:
         self.log = workdir / "mosquitto.log"
         self._process: subprocess.Popen[bytes] | None = None
         self.config.write_text(
-            "\n".join(
+            config_text
+            or "\n".join(
                 (
                     f"listener {self.port} {self.host}",
                     "allow_anonymous true",

@@ -1,0 +1,133 @@
+"""The [mqtt] table: point names in both forms with units, limits, session, requesters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from headend.config_fields import ConfigError, Table
+from headend.mqtt.points import TerminalPoint
+from headend.mqtt.settings import (
+    DEFAULT_MAX_ITEMS,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    MqttConfig,
+    Requester,
+    parse_mqtt,
+)
+from headend.readings import ReadingKind
+
+SECRET = "0123456789abcdef-ops"
+
+
+def parse(mqtt: dict[str, Any], environ: dict[str, str] | None = None) -> MqttConfig:
+    return parse_mqtt(
+        Table("fleet.toml", "mqtt", {"host": "broker", **mqtt}),
+        site="Green Court #2",
+        environ=environ or {},
+    )
+
+
+def test_defaults_convert_the_common_names_to_canonical_units() -> None:
+    config = parse({})
+    assert config.points["TotW"] == TerminalPoint(
+        "power_active_total", "kW", ReadingKind.INSTANT, 0.001
+    )
+    assert config.points["SupWh"] == TerminalPoint(
+        "energy_active_import_total", "kWh", ReadingKind.ENERGY, 0.001
+    )
+    assert config.points["TotVar"].factor == 0.001
+    assert config.points["PhV_phsA"] == TerminalPoint("voltage_a", "V", ReadingKind.INSTANT, 1.0)
+    assert config.points["OilTemp"].unit == "°C"
+    assert config.client_id == "headend-Green-Court-2"  # stable, derived from the site
+    assert config.max_message_bytes == DEFAULT_MAX_MESSAGE_BYTES
+    assert config.max_items == DEFAULT_MAX_ITEMS
+    assert config.requesters == ()
+
+
+def test_names_take_the_old_string_form_and_the_table_form() -> None:
+    config = parse(
+        {
+            "names": {
+                "TotW": "power_active_total",  # old form: a common name keeps its unit (W)
+                "P_kW": "power_active_total",  # old form, other name: taken as canonical
+                "Psum": {"quantity": "power_active_total", "unit": "W"},
+                "Pdeci": {"quantity": "power_active_total", "scale": 0.1, "unit": "W"},
+                "E": {"quantity": "energy_active_import_total", "scale": 0.001},
+                "Custom": "some_extra_value",  # unknown quantities stay accepted, unit-less
+            }
+        }
+    )
+    assert config.points["TotW"].factor == 0.001
+    assert config.points["P_kW"].factor == 1.0
+    assert config.points["Psum"].factor == 0.001
+    assert config.points["Pdeci"].factor == pytest.approx(0.0001)
+    assert (config.points["E"].unit, config.points["E"].factor) == ("kWh", 0.001)
+    assert config.points["Custom"] == TerminalPoint(
+        "some_extra_value", "", ReadingKind.INSTANT, 1.0
+    )
+
+
+@pytest.mark.parametrize(
+    ("mqtt", "key", "problem"),
+    [
+        (
+            {"names": {"TotW": {"quantity": "power_active_total", "unit": "furlong"}}},
+            "mqtt.names.TotW",
+            "furlong",
+        ),
+        (
+            {"names": {"TotW": {"quantity": "power_active_total", "scale": 0}}},
+            "mqtt.names.TotW",
+            "scale",
+        ),
+        ({"names": {"X": {"quantity": "nonsense", "unit": "W"}}}, "mqtt.names.X", "nonsense"),
+        (
+            {"names": {"X": {"quantity": "voltage_a", "typo": 1}}},
+            "mqtt.names.X.typo",
+            "unknown key",
+        ),
+        ({"names": {"X": 3}}, "mqtt.names.X", "expected text"),
+        ({"port": 70000}, "mqtt.port", "65535"),
+        ({"max_items": 0}, "mqtt.max_items", ">= 1"),
+        ({"session_expiry": "200000d"}, "mqtt.session_expiry", "MQTT 5 limit"),
+        ({"request_rate": 0}, "mqtt.request_rate", "> 0"),
+        (
+            {"requesters": [{"name": "ops", "token_env": "NOPE"}]},
+            "mqtt.requesters[0].token_env",
+            "NOPE",
+        ),
+    ],
+)
+def test_bad_entries_name_the_key(mqtt: dict[str, Any], key: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse(mqtt)
+    assert key in str(info.value)
+    assert problem in str(info.value)
+    assert "fleet.toml" in str(info.value)
+
+
+def test_requesters_and_limits() -> None:
+    config = parse(
+        {
+            "client_id": "headend-east",
+            "max_message_bytes": 4096,
+            "max_items": 100,
+            "session_expiry": "1d",
+            "request_rate": 0.5,
+            "request_burst": 3,
+            "requesters": [{"name": "ops", "token_env": "OPS_TOKEN"}],
+        },
+        {"OPS_TOKEN": SECRET},
+    )
+    assert config.client_id == "headend-east"
+    assert (config.max_message_bytes, config.max_items) == (4096, 100)
+    assert config.session_expiry == 86400.0
+    assert (config.request_rate, config.request_burst) == (0.5, 3)
+    assert config.requesters == (Requester("ops", SECRET),)
+    assert SECRET not in repr(config.requesters)
+
+
+def test_short_tokens_are_refused() -> None:
+    with pytest.raises(ConfigError, match="fewer than 16"):
+        parse({"requesters": [{"name": "ops", "token_env": "T"}]}, {"T": "short"})
