@@ -52,6 +52,7 @@ from headend.registry import MeterRegistry
 from headend.schedule import next_slot
 from headend.transports import create_transport
 from headend.transports.memory import MemoryNetwork
+from headend.units import UnitGate
 from protocols.dlt645 import RelayAction
 from storage.billing import BillingSource
 from storage.records import EventRecord, Severity
@@ -108,6 +109,9 @@ class Engine:
         )
         self._history = history
         self.latest: dict[tuple[str, str], Reading] = {}
+        self.units = UnitGate()
+        """Every reading's unit is made canonical (or the reading refused) before anything
+        stores, judges or shows it."""
         self._subscribers: set[asyncio.Queue[Reading]] = set()
         self._memory = memory
         self.workers: dict[str, BusWorker[Any]] = {}
@@ -288,6 +292,7 @@ class Engine:
 
     async def publish(self, readings: list[Reading]) -> None:
         """Every reading from every source comes through here (collection, MQTT, on-demand)."""
+        readings = self.units.conform(readings)
         self.writer.put(readings)
         self.detector.ingest_many(readings)
         for reading in readings:
