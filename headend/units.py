@@ -42,7 +42,7 @@ Quantities of no family (clock, status words, CT ratio) are states and keep thei
 
 CONVERSIONS: Mapping[str, Mapping[str, float]] = MappingProxyType(
     {
-        "V": {"kV": 1000.0, "mV": 0.001},
+        "V": {"kV": 1000.0},
         "A": {"mA": 0.001, "kA": 1000.0},
         "kW": {"W": 0.001, "MW": 1000.0},
         "kvar": {"var": 0.001, "Mvar": 1000.0},

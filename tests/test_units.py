@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from headend.api.metrics import render, unit_families
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
 from headend.readings import Reading, ReadingKind
@@ -99,3 +100,6 @@ async def test_engine_converts_or_refuses_by_unit_and_keeps_the_others(
     assert "voltage_a" in warning
     assert "'furlong'" in warning
     assert engine.detector.snapshot.power_kw[engine.detector.layout.meter_index["m1"]] == 2.5
+    exported = render(unit_families(engine.units)).splitlines()
+    assert 'headend_readings_unit_refused_total{quantity="voltage_a",unit="furlong"} 2' in exported
+    assert "headend_readings_unit_converted_total 2" in exported
