@@ -80,7 +80,9 @@ async def test_dtsu666_register_holds_tenths_of_a_watt_for_a_reading_in_kw(
 
 async def test_engine_stores_dtsu666_power_in_kw(tcp_port: int, tmp_path: Path) -> None:
     register_map = builtin_register_map("chint_dtsu666")
-    values = {"voltage_a": 229.5, "current_a": 31.25, "power_active_total": 7.1}
+    # The register holds 71000 counts of 0.1 W (the manual), whatever the map under test says.
+    counts = 71000.0 * register_map.point("power_active_total").scale
+    values = {"voltage_a": 229.5, "current_a": 31.25, "power_active_total": counts}
     config = parse_fleet_config(fleet(tcp_port), "test")
     store = await SqliteStore.open(tmp_path / "store.sqlite")
     clock = WarpedClock(START, speed=1)
