@@ -32,7 +32,7 @@ from headend.collector import BusAction, ChannelCollector
 from headend.completeness import CompletenessRow, CompletenessTracker
 from headend.errors import BusClosed, ReadFailed
 from headend.fleet_changes import FleetChanges
-from headend.fleet_config import ChannelConfig, FleetConfig, MeterConfig
+from headend.fleet_config import LOAD_METER, ChannelConfig, FleetConfig, MeterConfig
 from headend.fleet_overlay import FleetOverlay
 from headend.lanes import Lane
 from headend.meter_health import HealthChange, MeterHealth
@@ -54,6 +54,7 @@ from headend.registry import MeterRegistry
 from headend.schedule import next_slot
 from headend.transports import create_transport
 from headend.transports.memory import MemoryNetwork
+from headend.units import UnitGate
 from protocols.dlt645 import RelayAction
 from storage.billing import BillingSource
 from storage.records import EventRecord, Severity
@@ -122,6 +123,9 @@ class Engine:
         )
         self._history = history
         self.latest: dict[tuple[str, str], Reading] = {}
+        self.units = UnitGate()
+        """Every reading's unit is made canonical (or the reading refused) before anything
+        stores, judges or shows it."""
         self._subscribers: set[asyncio.Queue[Reading]] = set()
         self._memory = memory
         self.workers: dict[str, BusWorker[Any]] = {}
@@ -193,11 +197,15 @@ class Engine:
     def _layout(self) -> FleetLayout:
         """The anomaly layout: meters under a transformer (a meter outside any 台区 has no
         transformer to judge it against, so it is left out and said so)."""
-        meters = [m for m in self.registry if m.transformer]
-        left_out = len(self.registry) - len(meters)
+        meters = [m for m in self.registry if m.transformer and m.kind == LOAD_METER]
+        lv_side = {
+            m.id: m.transformer for m in self.registry if m.kind != LOAD_METER and m.transformer
+        }
+        left_out = sum(1 for m in self.registry if not m.transformer)
         if left_out:
             log.warning("anomaly detection skips %d meters without a transformer", left_out)
         transformers = list(self.config.transformers.values())
+        layout_id = {t.name: t.terminal or t.name for t in transformers}
         index = {t.name: i for i, t in enumerate(transformers)}
         buildings = sorted({m.building or NO_BUILDING for m in meters})
         building_index = {b: i for i, b in enumerate(buildings)}
@@ -209,6 +217,7 @@ class Engine:
             building_ids=buildings,
             meter_building=[building_index[m.building or NO_BUILDING] for m in meters],
             three_phase=[m.phase == "ABC" for m in meters],
+            transformer_devices={device: layout_id[t] for device, t in lv_side.items()},
         )
 
     # -- running -----------------------------------------------------------------------------
@@ -302,6 +311,7 @@ class Engine:
 
     async def publish(self, readings: list[Reading]) -> None:
         """Every reading from every source comes through here (collection, MQTT, on-demand)."""
+        readings = self.units.conform(readings)
         self.writer.put(readings)
         self.detector.ingest_many(readings)
         for reading in readings:

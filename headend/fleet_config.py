@@ -21,6 +21,11 @@ from headend.mqtt.settings import parse_mqtt
 from headend.transports import InvalidTransportUrl, parse_transport_url
 
 PROTOCOLS = ("dlt645-2007", "dlt645-1997", "modbus")
+LOAD_METER = "load"
+TRANSFORMER_LV_METER = "transformer_lv"
+METER_KINDS = (LOAD_METER, TRANSFORMER_LV_METER)
+"""A load meter (household, pile, pump room) is part of its transformer's load; a
+``transformer_lv`` meter measures the transformer itself on its LV side, like its terminal."""
 _SERIAL_PROTOCOL = {
     "dlt645-2007": "dlt645-2007",
     "dlt645-1997": "dlt645-1997",
@@ -93,6 +98,8 @@ class MeterConfig:
     operator_code: str = "00000000"
     ct_ratio: float = 1.0
     pt_ratio: float = 1.0
+    kind: str = LOAD_METER
+    """One of ``METER_KINDS``: whether this meter is a load or its transformer's own meter."""
 
     def tags(self) -> dict[str, str]:
         """The storage tags that place this meter in the fleet."""
@@ -297,6 +304,9 @@ def _meter(
     transformer = t.optional_text("transformer")
     if transformer is not None and transformer not in transformers:
         raise t.error("transformer", f"unknown transformer {transformer!r}")
+    kind = t.choice("kind", METER_KINDS, LOAD_METER)
+    if kind == TRANSFORMER_LV_METER and transformer is None:
+        raise t.error("kind", "a transformer_lv meter needs the transformer it measures")
     meter_id = t.optional_text("id") or address or f"{channel_name}:{unit_id}"
     password = t.text("password", "00000000")
     operator_code = t.text("operator_code", "00000000")
@@ -322,6 +332,7 @@ def _meter(
         operator_code=operator_code,
         ct_ratio=t.number("ct_ratio", 1.0, minimum=0.001),
         pt_ratio=t.number("pt_ratio", 1.0, minimum=0.001),
+        kind=kind,
     )
     t.reject_unknown()
     return meter

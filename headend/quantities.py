@@ -2,7 +2,8 @@
 
 A missing reading must land in the same series as the values (storage keys a series by
 measurement = kind, and by unit), so its unit and kind come from the same catalogue or
-register map the reader uses, not from a guess.
+register map the reader uses, not from a guess, and in the canonical unit of
+``headend.units`` that every stored value of the quantity carries.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from functools import cache
 from headend.fleet_config import MeterConfig
 from headend.readers.dlt645 import standard_of
 from headend.readings import ReadingKind
+from headend.units import canonical_unit
 from protocols.dlt645 import UnknownIdentifier, catalogue
 from protocols.modbus import builtin_register_map
 from protocols.modbus.errors import ModbusProtocolError
 
 
 def unit_and_kind(meter: MeterConfig, quantity: str) -> tuple[str, ReadingKind]:
-    return _lookup(meter.protocol, meter.register_map, quantity)
+    unit, kind = _lookup(meter.protocol, meter.register_map, quantity)
+    return canonical_unit(quantity) or unit, kind
 
 
 @cache

@@ -17,6 +17,7 @@ from headend.anomaly.errors import AnomalyError, ReadingRejectedError
 from headend.anomaly.events import AnomalyEvent, AnomalyKind, SubjectKind
 from headend.anomaly.fleet import FleetLayout, FleetSnapshot
 from headend.anomaly.ingest import apply_meter_reading, apply_transformer_reading
+from headend.anomaly.rules.loading import TransformerLoading
 from headend.anomaly.ruleset import RuleSet
 from headend.anomaly.tracker import EventTracker
 from headend.readings import Reading
@@ -55,7 +56,7 @@ class AnomalyDetector:
         row = self.layout.meter_index.get(reading.meter)
         if row is not None:
             return apply_meter_reading(self.snapshot, row, reading)
-        row = self.layout.transformer_index.get(reading.meter)
+        row = self.layout.transformer_source_index.get(reading.meter)
         if row is not None:
             return apply_transformer_reading(self.snapshot, row, reading)
         if reading.meter not in self._unknown:
@@ -92,6 +93,11 @@ class AnomalyDetector:
         ):
             events.extend(tracker.update(now, condition))
         return events
+
+    def transformer_loading(self) -> TransformerLoading:
+        """Each transformer's power and load rate now, computed as the load rules compute it
+        (the API shows this, so the dashboard and the overload alarm agree)."""
+        return self.rules.transformer_loading(self.snapshot)
 
     def open_incidents(self) -> dict[tuple[AnomalyKind, SubjectKind], list[str]]:
         """Subjects with a raised, not yet cleared event, per (kind, subject kind)."""

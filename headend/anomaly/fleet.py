@@ -22,7 +22,9 @@ class FleetLayout:
     """Meters, transformers and buildings, and which meter hangs where.
 
     Meters on the same transformer should be listed together: groupings then reduce without
-    reordering (any order works, just slower).
+    reordering (any order works, just slower). ``transformer_devices`` names further devices
+    that measure a transformer itself (its LV-side meter, by transformer id): their readings
+    count as the transformer's, never as one of its loads.
     """
 
     def __init__(
@@ -36,6 +38,7 @@ class FleetLayout:
         meter_building: npt.ArrayLike | None = None,
         three_phase: npt.ArrayLike | None = None,
         expects_export: npt.ArrayLike | None = None,
+        transformer_devices: Mapping[str, str] | None = None,
     ) -> None:
         n = len(meter_ids)
         self.meter_ids: tuple[str, ...] = tuple(meter_ids)
@@ -49,6 +52,7 @@ class FleetLayout:
             raise FleetLayoutError(
                 f"ids used for both a meter and a transformer: {sorted(overlap)[:5]}"
             )
+        self.transformer_source_index: Mapping[str, int] = self._sources(transformer_devices or {})
         self.rated_kva: FloatArray = np.asarray(rated_kva, dtype=np.float64)
         if self.rated_kva.shape != (len(self.transformer_ids),):
             raise FleetLayoutError("rated_kva: needs one value per transformer")
@@ -73,6 +77,22 @@ class FleetLayout:
             raise FleetLayoutError("building_ids given without meter_building")
         self.three_phase: BoolArray = _flags(three_phase, n, "three_phase")
         self.expects_export: BoolArray = _flags(expects_export, n, "expects_export")
+
+    def _sources(self, devices: Mapping[str, str]) -> dict[str, int]:
+        """Row of every device that reports a transformer's own values (its id, its LV meter)."""
+        sources = dict(self.transformer_index)
+        for device, transformer in devices.items():
+            row = self.transformer_index.get(transformer)
+            if row is None:
+                raise FleetLayoutError(
+                    f"transformer device {device!r}: unknown transformer {transformer!r}"
+                )
+            if device in self.meter_index or device in sources:
+                raise FleetLayoutError(
+                    f"transformer device {device!r} is also a meter or another transformer"
+                )
+            sources[device] = row
+        return sources
 
     @property
     def n_meters(self) -> int:

@@ -1,9 +1,10 @@
 """Writes head-end readings into the fleet snapshot arrays, in place.
 
-Which quantity lands in which array, and how units convert, is a table: collectors of every
-protocol emit the same catalogue names. Instantaneous values are only taken when read now
-(``ACTUAL``); a failed read blanks the value so a stale number never triggers a rule. Energy
-registers keep the last two good reads, in time order, so steps can be judged.
+Which quantity lands in which array is a table: collectors of every protocol emit the same
+catalogue names, and units convert by the one canonical unit table of ``headend.units``.
+Instantaneous values are only taken when read now (``ACTUAL``); a failed read blanks the value
+so a stale number never triggers a rule. Energy registers keep the last two good reads, in time
+order, so steps can be judged.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from types import MappingProxyType
 from headend.anomaly.errors import ReadingRejectedError
 from headend.anomaly.fleet import FleetSnapshot, failure_code
 from headend.readings import SAYS_NOTHING_ABOUT_THE_METER, Quality, Reading, ReadingKind
+from headend.units import UnitError, factor_to_canonical
 
 
 class Target(enum.Enum):
@@ -47,32 +49,34 @@ QUANTITIES: Mapping[str, tuple[Target, int]] = MappingProxyType(
 )
 """Catalogue name -> (target, phase column). ``clock`` is the meter's clock in UNIX seconds."""
 
-UNIT_SCALE: Mapping[Target, Mapping[str, float]] = MappingProxyType(
+CLOCK_UNITS: Mapping[Target, Mapping[str, float]] = MappingProxyType(
     {
-        Target.VOLTAGE: {"V": 1.0, "kV": 1000.0},
-        Target.CURRENT: {"A": 1.0, "mA": 0.001, "kA": 1000.0},
-        Target.POWER: {"kW": 1.0, "W": 0.001, "MW": 1000.0},
-        Target.ENERGY_IMPORT: {"kWh": 1.0, "Wh": 0.001, "MWh": 1000.0},
-        Target.ENERGY_EXPORT: {"kWh": 1.0, "Wh": 0.001, "MWh": 1000.0},
         Target.CLOCK: {"s": 1.0},
         Target.CLOCK_DRIFT: {"s": 1.0, "ms": 0.001},
     }
 )
-"""Factor from each accepted unit to the unit the snapshot stores (V, A, kW, kWh, s)."""
+"""Factor from each accepted unit to seconds, for the clock quantities (states, which the
+canonical unit table of ``headend.units`` does not cover)."""
 
 
 def _scaled(reading: Reading, target: Target) -> float | None:
-    """The value in snapshot units, or None for a failed read."""
+    """The value in snapshot units (the canonical V, A, kW, kWh; s for clocks), or None for a
+    failed read."""
     if reading.value is None:
         return None
+    clock = CLOCK_UNITS.get(target)
+    if clock is not None:
+        factor = clock.get(reading.unit)
+        if factor is None:
+            raise ReadingRejectedError(
+                f"reading {reading.meter}/{reading.quantity}: unit {reading.unit!r} not one of "
+                f"{sorted(clock)}"
+            )
+        return reading.value * factor
     try:
-        factor = UNIT_SCALE[target][reading.unit]
-    except KeyError:
-        raise ReadingRejectedError(
-            f"reading {reading.meter}/{reading.quantity}: unit {reading.unit!r} not one of "
-            f"{sorted(UNIT_SCALE[target])}"
-        ) from None
-    return reading.value * factor
+        return reading.value * factor_to_canonical(reading.quantity, reading.unit)
+    except UnitError as exc:
+        raise ReadingRejectedError(f"reading {reading.meter}/{reading.quantity}: {exc}") from None
 
 
 def apply_meter_reading(snap: FleetSnapshot, row: int, reading: Reading) -> bool:

@@ -214,10 +214,7 @@ class RuleSet:
                 layout.by_building, low, low_held, supplied_lowest
             )
 
-        power = loading.transformer_power_kw(
-            snap.transformer_power_kw, snap.power_kw, by_tx, cfg.min_meter_coverage
-        )
-        rate = loading.load_rate(power, layout.rated_kva, cfg.assumed_power_factor)
+        rate = self.transformer_loading(snap).rate
         heavy, overload = cfg.heavy_load_rate, cfg.overload_rate
         verdicts[K.HEAVY_LOAD, S.TRANSFORMER] = (
             rate > heavy,
@@ -247,6 +244,18 @@ class RuleSet:
             voltage_ub,
         )
         return [Condition(spec, *verdicts[spec.kind, spec.subject]) for spec in self.specs]
+
+    def transformer_loading(self, snap: FleetSnapshot) -> loading.TransformerLoading:
+        """The load of every transformer: what the load rules judge and the API shows."""
+        cfg = self.config
+        return loading.transformer_loading(
+            snap.transformer_power_kw,
+            snap.power_kw,
+            self.layout.by_transformer,
+            self.layout.rated_kva,
+            min_coverage=cfg.min_meter_coverage,
+            power_factor=cfg.assumed_power_factor,
+        )
 
     def _group_low(
         self,

@@ -1,48 +1,70 @@
 """The dashboard's fleet overview: live voltage and load per transformer and per building.
 
-Computed from the engine's latest readings on each request (a fleet of a few thousand meters
-is a few thousand dict lookups), so the overview can never disagree with the meter pages.
+Computed on each request from what the engine already holds, so the overview can never disagree
+with the meter pages or the alarms:
+
+- a transformer's power and load rate are the anomaly detector's own (``transformer_loading``:
+  the terminal's or LV-side meter's power when known, else the scaled sum of its load meters),
+  so the dashboard shows the rate the overload rule judges;
+- sums add only values in the canonical unit of their quantity (``headend.units``), converting
+  any that are not, and skipping any that cannot be converted, never adding W to kW;
+- a transformer's own LV-side meter is not one of its loads: it is listed apart, and the
+  terminal's own telemetry (its power and its reported load rate) is shown as such.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from headend.engine import NO_BUILDING, Engine
-from headend.fleet_config import MeterConfig
+from headend.fleet_config import LOAD_METER, MeterConfig, TransformerConfig
 from headend.readings import Reading
+from headend.units import UnitError, factor_to_canonical
 
 VOLTAGE_QUANTITIES = ("voltage_a", "voltage_b", "voltage_c")
 LOAD_QUANTITY = "power_active_total"
+LOAD_RATE_QUANTITY = "load_rate"
+PERCENT = 100.0
+
+Latest = Mapping[tuple[str, str], Reading]
 
 
-def _voltages(meter: MeterConfig, latest: Mapping[tuple[str, str], Reading]) -> list[float]:
+def canonical_value(reading: Reading | None) -> float | None:
+    """The reading's value in its quantity's canonical unit; None if absent or unconvertible."""
+    if reading is None or reading.value is None:
+        return None
+    try:
+        return reading.value * factor_to_canonical(reading.quantity, reading.unit)
+    except UnitError:
+        return None
+
+
+def _voltages(meter: MeterConfig, latest: Latest) -> list[float]:
     values = []
     for quantity in VOLTAGE_QUANTITIES:
-        reading = latest.get((meter.id, quantity))
-        if reading is not None and reading.value is not None:
-            values.append(reading.value)
+        value = canonical_value(latest.get((meter.id, quantity)))
+        if value is not None:
+            values.append(value)
     return values
 
 
 def group_figures(
     name: str,
     meters: Iterable[MeterConfig],
-    latest: Mapping[tuple[str, str], Reading],
+    latest: Latest,
     offline: set[str],
-    rated_kva: float | None = None,
-    power_factor: float = 1.0,
 ) -> dict[str, object]:
-    """Figures of one group; the load rate uses the same kW -> kVA conversion as the rules."""
+    """Voltage and summed load of one group of load meters, in V and kW."""
     members = list(meters)
     voltages: list[float] = []
     load: float | None = None
     for meter in members:
         voltages.extend(_voltages(meter, latest))
-        power = latest.get((meter.id, LOAD_QUANTITY))
-        if power is not None and power.value is not None:
-            load = (load or 0.0) + power.value
+        power = canonical_value(latest.get((meter.id, LOAD_QUANTITY)))
+        if power is not None:
+            load = (load or 0.0) + power
     return {
         "name": name,
         "meters": len(members),
@@ -50,34 +72,66 @@ def group_figures(
         "voltage_min": min(voltages) if voltages else None,
         "voltage_avg": sum(voltages) / len(voltages) if voltages else None,
         "load_kw": load,
-        "rated_kva": rated_kva,
-        "load_rate": abs(load) / power_factor / rated_kva
-        if load is not None and rated_kva
-        else None,
     }
+
+
+def terminal_figures(device: str, latest: Latest) -> dict[str, object] | None:
+    """What the transformer's terminal itself last reported; None before its first message."""
+    power = latest.get((device, LOAD_QUANTITY))
+    rate = latest.get((device, LOAD_RATE_QUANTITY))
+    if power is None and rate is None:
+        return None
+    rate_percent = canonical_value(rate)
+    stamps = [r.timestamp for r in (power, rate) if r is not None]
+    return {
+        "device": device,
+        "power_kw": canonical_value(power),
+        "load_rate": None if rate_percent is None else rate_percent / PERCENT,
+        "timestamp": max(stamps),
+    }
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def transformer_figures(
+    engine: Engine, transformer: TransformerConfig, offline: set[str]
+) -> dict[str, object]:
+    """One transformer: its load meters, its own meters, and the load the rules judge."""
+    under = [m for m in engine.registry if m.transformer == transformer.name]
+    loads = [m for m in under if m.kind == LOAD_METER]
+    figures = group_figures(transformer.name, loads, engine.latest, offline)
+    figures["meters_kw"] = figures.pop("load_kw")
+    device = transformer.terminal or transformer.name
+    layout = engine.detector.layout
+    row = layout.transformer_index[device]
+    loading = engine.detector.transformer_loading()
+    known = not math.isnan(loading.power_kw[row])
+    figures.update(
+        load_kw=_finite(float(loading.power_kw[row])),
+        rated_kva=transformer.rated_kva,
+        load_rate=_finite(float(loading.rate[row])),
+        load_source=("terminal" if loading.from_terminal[row] else "meters") if known else None,
+        terminal=terminal_figures(device, engine.latest),
+        lv_meters=[m.id for m in under if m.kind != LOAD_METER],
+    )
+    return figures
 
 
 def fleet_overview(engine: Engine, now: datetime) -> dict[str, object]:
     """The limits drawn are the anomaly rules' own, so the screen and the alarms agree."""
     rules = engine.detector.config
     band = rules.single_phase
-    meters = list(engine.registry)
+    loads = [m for m in engine.registry if m.kind == LOAD_METER]
     offline = set(engine.health.offline_meters())
     transformers = [
-        group_figures(
-            t.name,
-            (m for m in meters if m.transformer == t.name),
-            engine.latest,
-            offline,
-            t.rated_kva,
-            rules.assumed_power_factor,
-        )
-        for t in engine.config.transformers.values()
+        transformer_figures(engine, t, offline) for t in engine.config.transformers.values()
     ]
-    building_names = sorted({m.building or NO_BUILDING for m in meters})
+    building_names = sorted({m.building or NO_BUILDING for m in loads})
     buildings = [
         group_figures(
-            b, (m for m in meters if (m.building or NO_BUILDING) == b), engine.latest, offline
+            b, (m for m in loads if (m.building or NO_BUILDING) == b), engine.latest, offline
         )
         for b in building_names
     ]

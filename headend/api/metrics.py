@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from headend.backfill import BackfillStats
 from headend.engine import Engine
 from headend.mqtt.bridge import MqttStats
+from headend.units import UnitGate
 from storage.outbox import OutboxStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -152,11 +153,30 @@ def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
         sink_errors,
     ]
     families.extend(backfill_families(engine.backfill.stats))
+    families.extend(unit_families(engine.units))
     if engine.mqtt is not None:
         families.extend(mqtt_families(engine.mqtt.stats))
     if outbox is not None:
         families.extend(outbox_families(outbox))
     return families
+
+
+def unit_families(gate: UnitGate) -> list[Family]:
+    """Readings made canonical on the way in (headend/units.py), and those refused for it."""
+    converted = Family(
+        "headend_readings_unit_converted_total",
+        "counter",
+        "Readings converted to their quantity's canonical unit (e.g. W to kW).",
+    )
+    converted.add(gate.converted)
+    refused = Family(
+        "headend_readings_unit_refused_total",
+        "counter",
+        "Readings dropped because their unit cannot be converted, by quantity and unit.",
+    )
+    for (quantity, unit), count in sorted(gate.refused.items()):
+        refused.add(count, quantity=quantity, unit=unit)
+    return [converted, refused]
 
 
 def backfill_families(stats: BackfillStats) -> list[Family]:

@@ -121,6 +121,9 @@ class MeterIn(BaseModel):
         description="Id of the meter this one replaces (换表): the old one leaves the fleet, "
         "its final and this meter's first energy reads are audited",
     )
+    kind: Literal["load", "transformer_lv"] = Field(
+        default="load", description="transformer_lv: the transformer's own LV-side meter"
+    )
 
     def to_config(self, protocol: str) -> MeterConfig:
         return MeterConfig(**{**self.model_dump(exclude={"replaces"}), "protocol": protocol})
@@ -278,7 +281,7 @@ class VoltageBand(BaseModel):
 
 
 class GroupView(BaseModel):
-    """Live figures of one transformer or building, from the latest reading of each meter."""
+    """Live figures of a building's load meters, from the latest reading of each."""
 
     name: str
     meters: int
@@ -286,9 +289,40 @@ class GroupView(BaseModel):
     voltage_min: float | None
     voltage_avg: float | None
     load_kw: float | None
-    rated_kva: float | None = None
-    load_rate: float | None = None
-    """Load / rated kVA (power factor taken as 1: active power is what every meter reports)."""
+    """Sum of the latest active power of the meters that have one, in kW."""
+
+
+class TerminalView(BaseModel):
+    """What a transformer's terminal itself last reported."""
+
+    device: str
+    power_kw: float | None
+    load_rate: float | None
+    """The terminal's own load rate (its % / 100: 1.0 = 100 %)."""
+    timestamp: datetime
+
+
+class TransformerView(BaseModel):
+    """A transformer: its load meters (never its own LV-side meter) and the load the rules judge."""
+
+    name: str
+    meters: int
+    """Load meters under this transformer (its LV-side meters are in ``lv_meters``)."""
+    online: int
+    voltage_min: float | None
+    voltage_avg: float | None
+    meters_kw: float | None
+    """Sum of the load meters that answered, in kW (not scaled up for the silent ones)."""
+    load_kw: float | None
+    """The active power the load rules judge: terminal or LV-side meter, else the meters'
+    scaled sum; None when neither is known well enough."""
+    rated_kva: float
+    load_rate: float | None
+    """``load_kw`` over rated kVA with the rules' assumed power factor (1.0 = 100 %): the same
+    number the heavy-load and overload alarms carry."""
+    load_source: Literal["terminal", "meters"] | None
+    terminal: TerminalView | None
+    lv_meters: list[str]
 
 
 class FleetOut(BaseModel):
@@ -296,5 +330,5 @@ class FleetOut(BaseModel):
     now: datetime
     voltage_band: VoltageBand
     load_limits: dict[str, float]
-    transformers: list[GroupView]
+    transformers: list[TransformerView]
     buildings: list[GroupView]

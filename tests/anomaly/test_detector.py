@@ -223,3 +223,36 @@ def test_a_reading_with_an_odd_unit_is_counted_and_the_rest_go_in(
     assert detector.rejected == 2
     assert sum("kV?" in record.message for record in caplog.records) == 1
     assert detector.snapshot.voltage[1, 0] == 229.0
+
+
+def test_transformers_lv_meter_measures_it_and_is_not_one_of_its_loads() -> None:
+    """A DTSU666 on the LV side reads the whole transformer: summing it with the households
+    would count the load twice."""
+    fleet = FleetLayout(
+        meter_ids=["m0", "m1"],
+        transformer_ids=["t0"],
+        rated_kva=[100.0],
+        meter_transformer=[0, 0],
+        transformer_devices={"t0-lv": "t0"},
+    )
+    detector = AnomalyDetector(fleet, AnomalyConfig(timings=IMMEDIATE))
+    detector.ingest(Reading("m0", "power_active_total", 40.0, "kW", T0))
+    detector.ingest(Reading("m1", "power_active_total", 45.0, "kW", T0))
+    assert detector.ingest(Reading("t0-lv", "power_active_total", 90_000.0, "W", T0))
+    loading = detector.transformer_loading()
+    assert loading.power_kw.tolist() == [90.0]
+    assert loading.from_terminal.tolist() == [True]
+    assert loading.meters_kw.tolist() == [85.0]
+    [heavy] = [e for e in detector.sweep(T0) if e.kind is AnomalyKind.HEAVY_LOAD]
+    assert heavy.value == pytest.approx(90.0 / detector.config.assumed_power_factor / 100.0)
+
+
+def test_transformer_device_must_name_a_known_transformer() -> None:
+    with pytest.raises(FleetLayoutError, match="'t0-lv': unknown transformer 'tx'"):
+        FleetLayout(
+            meter_ids=["m0"],
+            transformer_ids=["t0"],
+            rated_kva=[100.0],
+            meter_transformer=[0],
+            transformer_devices={"t0-lv": "tx"},
+        )

@@ -114,9 +114,12 @@ class LiveFleet:
 
 
 @asynccontextmanager
-async def live_fleet(tmp_path: Path) -> AsyncIterator[LiveFleet]:
-    """The engine collecting from its simulated bus until the block ends."""
-    config = parse_fleet_config(fleet_table(), "api-test")
+async def live_fleet(
+    tmp_path: Path, table: dict[str, object] | None = None
+) -> AsyncIterator[LiveFleet]:
+    """The engine collecting from its simulated bus until the block ends; ``table`` may add
+    channels and meters to ``fleet_table()`` (its m1 and m2 are the simulated DL/T 645 ones)."""
+    config = parse_fleet_config(table or fleet_table(), "api-test")
     clock = WarpedClock(START, speed=SPEED)
     network = MemoryNetwork()
     values = {meter_id: meter_values(229.0 + index) for index, meter_id in enumerate(METERS)}

@@ -33,7 +33,8 @@ def test_dtsu666_applies_raw_scale_then_ct_pt() -> None:
     cases = {
         "voltage_a": (2301.0, 0.1 * ratios.pt),
         "current_a": (5123.0, 0.001 * ratios.ct),
-        "power_active_total": (11520.0, 0.1 * ratios.ct * ratios.pt),
+        # raw 0.1 W, stored in kW (the canonical unit)
+        "power_active_total": (11520.0, 0.1 * 0.001 * ratios.ct * ratios.pt),
         "power_factor_total": (985.0, 0.001),
         "frequency": (5001.0, 0.01),
     }
@@ -73,9 +74,9 @@ def test_value_becomes_actual_reading_with_kind_and_unit() -> None:
 
 def test_acrel_int32_power_is_signed() -> None:
     point = builtin_register_map("acrel_adw300").point("power_active_total")
-    registers = encode_point(point, -1500.0)
+    registers = encode_point(point, -1.5)  # kW; the register counts W
     assert registers == pack_raw(-1500, ValueType.INT32, WordOrder.HIGH_FIRST)
-    assert decode_point(point, registers).value == -1500.0
+    assert decode_point(point, registers).value == pytest.approx(-1.5)
 
 
 def test_request_failure_marks_all_its_points() -> None:

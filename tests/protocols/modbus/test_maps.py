@@ -50,11 +50,13 @@ def test_builtin_map_loads_with_sources_and_catalogue_names(name: str) -> None:
 
 
 def test_eastron_maps_are_unscaled_float_input_registers() -> None:
+    """Eastron registers are engineering units; only W and var become kW and kvar."""
     for name in ("eastron_sdm630", "eastron_sdm120"):
         for point in builtin_register_map(name).points:
             assert point.table is Table.INPUT
             assert point.value_type is ValueType.FLOAT32
-            assert point.scale == 1.0
+            power = point.unit in ("kW", "kvar")
+            assert point.scale == (0.001 if power else 1.0), point.quantity
             assert point.ratio is RatioUse.NONE
 
 
