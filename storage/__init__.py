@@ -27,7 +27,7 @@ from storage.errors import (
 from storage.influx_v1 import InfluxV1Sink
 from storage.influx_v2 import InfluxV2Sink
 from storage.influxql import InfluxQLBillingSource
-from storage.line_protocol import LineEncoder
+from storage.line_protocol import LineEncoder, validate_tag_value
 from storage.outbox import Outbox, OutboxStats, open_outbox
 from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Severity
 from storage.retry import RetryPolicy
@@ -65,5 +65,6 @@ __all__ = [
     "WriteRejected",
     "billing_report",
     "open_outbox",
+    "validate_tag_value",
     "write_csv",
 ]

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +57,12 @@ CREATE TABLE IF NOT EXISTS events (
     tags TEXT NOT NULL,
     PRIMARY KEY (meter, event, ts_ns)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letter (
+    id INTEGER PRIMARY KEY,
+    created_ns INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    error TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS collection (
     meter TEXT NOT NULL,
     ts_ns INTEGER NOT NULL,
@@ -79,6 +86,12 @@ class SqliteStore:
 
     def __init__(self, thread: SqliteThread) -> None:
         self._thread = thread
+        self._dead_letters = 0
+
+    @property
+    def dead_letters(self) -> int:
+        """Records refused since open (each is in the ``dead_letter`` table with its error)."""
+        return self._dead_letters
 
     @classmethod
     async def open(cls, path: Path | str) -> SqliteStore:
@@ -88,19 +101,28 @@ class SqliteStore:
         return cls(thread)
 
     async def write(self, batch: Sequence[Record]) -> None:
-        """Store the batch in one transaction; returns once it is committed to disk."""
+        """Store the batch in one transaction; returns once it is committed to disk.
+
+        A record that cannot be stored (a NaN value) goes to the ``dead_letter`` table in the
+        same transaction, named in the log; it never holds back the rest of the batch.
+        """
         points: list[tuple[Any, ...]] = []
         events: list[tuple[Any, ...]] = []
         statuses: list[tuple[Any, ...]] = []
+        refused: list[tuple[Any, ...]] = []
         for record in batch:
-            if isinstance(record, Reading):
-                points.append(_point_row(record))
-            elif isinstance(record, EventRecord):
-                events.append(_event_row(record))
-            elif isinstance(record, CollectionStatus):
-                statuses.append(_status_row(record))
-            else:
-                raise RecordError(f"cannot store {type(record).__name__}: not a storage record")
+            try:
+                if isinstance(record, Reading):
+                    points.append(_point_row(record))
+                elif isinstance(record, EventRecord):
+                    events.append(_event_row(record))
+                elif isinstance(record, CollectionStatus):
+                    statuses.append(_status_row(record))
+                else:
+                    raise RecordError(f"cannot store {type(record).__name__}: not a storage record")
+            except RecordError as exc:
+                logger.error("embedded store dead-lettered a record: %s", exc)
+                refused.append((time.time_ns(), repr(record), str(exc)))
 
         def insert(connection: sqlite3.Connection) -> None:
             with connection:
@@ -114,8 +136,13 @@ class SqliteStore:
                 connection.executemany(
                     "INSERT OR REPLACE INTO collection VALUES (?,?,?,?,?,?,?,?)", statuses
                 )
+                connection.executemany(
+                    "INSERT INTO dead_letter (created_ns, record, error) VALUES (?, ?, ?)",
+                    refused,
+                )
 
         await self._thread.run(insert)
+        self._dead_letters += len(refused)
 
     async def meters_of_transformer(self, transformer: str) -> list[str]:
         """Meters that have stored points tagged with this transformer."""
