@@ -17,11 +17,13 @@ from storage.embedded import SqliteStore
 from storage.errors import (
     AuthError,
     BadLineError,
+    LocalStoreFailed,
     OutboxFull,
     QueryError,
     RecordError,
     SinkUnavailable,
     StorageError,
+    StorageFull,
     WriteRejected,
 )
 from storage.influx_v1 import InfluxV1Sink
@@ -50,6 +52,7 @@ __all__ = [
     "LineEncoder",
     "LineSink",
     "Outbox",
+    "LocalStoreFailed",
     "OutboxFull",
     "OutboxStats",
     "QueryError",
@@ -61,6 +64,7 @@ __all__ = [
     "SinkUnavailable",
     "SqliteStore",
     "StorageError",
+    "StorageFull",
     "StoredPoint",
     "WriteRejected",
     "billing_report",

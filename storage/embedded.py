@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from headend.readings import Reading, ReadingKind
 from storage.billing import StoredPoint, parse_quality
-from storage.errors import RecordError
+from storage.errors import RecordError, local_store_error
 from storage.line_protocol import from_ns, timestamp_ns
 from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Severity
 from storage.schema import MEASUREMENT_BY_KIND, Record
@@ -141,7 +141,10 @@ class SqliteStore:
                     refused,
                 )
 
-        await self._thread.run(insert)
+        try:
+            await self._thread.run(insert)
+        except (sqlite3.Error, OSError) as exc:
+            raise local_store_error(exc, f"embedded store {self._thread.path}") from exc
         self._dead_letters += len(refused)
 
     async def meters_of_transformer(self, transformer: str) -> list[str]:

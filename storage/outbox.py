@@ -24,7 +24,14 @@ from functools import partial
 from pathlib import Path
 from typing import Final
 
-from storage.errors import BadLineError, OutboxFull, RecordError, SinkUnavailable, WriteRejected
+from storage.errors import (
+    BadLineError,
+    OutboxFull,
+    RecordError,
+    SinkUnavailable,
+    WriteRejected,
+    local_store_error,
+)
 from storage.line_protocol import LineEncoder
 from storage.retry import RetryPolicy
 from storage.schema import Record
@@ -228,7 +235,10 @@ class Outbox:
                     dead,
                 )
 
-        await self._thread.run(insert)
+        try:
+            await self._thread.run(insert)
+        except (sqlite3.Error, OSError) as exc:
+            raise local_store_error(exc, f"outbox {self._thread.path}") from exc
         self._dead_letters += len(dead)
         if not lines:
             return
