@@ -259,7 +259,7 @@ class Engine:
             log.warning("shutdown: reads still running after %.0f s", self.options.shutdown_grace)
         try:  # readings become live once stored: store them before MQTT drains
             async with asyncio.timeout(self.options.shutdown_grace):
-                await self.writer.flush()
+                await self.writer.flush(final=True)
         except TimeoutError:
             log.warning("shutdown: storage still refusing writes; the writer keeps trying")
         if self.mqtt is not None:

@@ -15,6 +15,7 @@ the overflow policy drops the oldest or refuses the newest, counts them and says
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 from collections import deque
@@ -70,6 +71,7 @@ class WriterStats:
     """Records a sink raised RecordError for (set aside, never retried)."""
     state: StorageState = StorageState.OK
     last_error: str = ""
+    """The most recent storage error (kept after writes work again, for the final report)."""
 
     @property
     def lost(self) -> int:
@@ -102,11 +104,9 @@ class RecordWriter:
         self.sink = sink
         self.stats = WriterStats()
         self.limits = limits or WriterLimits()
-        if self.limits.limit < batch_size:
-            raise ValueError(
-                f"writer buffer limit {self.limits.limit} must be >= batch size {batch_size}"
-            )
-        self._batch_size = batch_size
+        if self.limits.limit < 1:
+            raise ValueError(f"writer buffer limit must be >= 1, got {self.limits.limit}")
+        self._batch_size = min(batch_size, self.limits.limit)
         self._interval = interval
         self._backoff = backoff or Backoff(0.5, 30.0)
         self._shutdown_grace = shutdown_grace
@@ -116,7 +116,10 @@ class RecordWriter:
         self._in_flight = 0
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._overflowing = False
+        self._stopping = asyncio.Event()
+        self.overflowing = asyncio.Event()
+        """Set while the buffer is full and records are being dropped; cleared once a write
+        succeeds again."""
 
     def put(self, records: Sequence[Record], done: Done | None = None) -> None:
         """Queue records for the next commit; ``done`` runs after it (or when dropped)."""
@@ -154,22 +157,30 @@ class RecordWriter:
 
     def _drop(self, entry: _Entry) -> None:
         self.stats.dropped += len(entry.records)
-        if not self._overflowing:
-            self._overflowing = True
+        if not self.overflowing.is_set():
+            self.overflowing.set()
             log.error(
-                "storage refuses writes and the buffer holds %d records: dropping the %s "
-                "(overflow = %s; %s)",
+                "storage writer buffer full (%d records; store %s%s): dropping the %s records "
+                "(overflow = %s), counted in headend_storage_dropped_total",
                 self.limits.limit,
+                self.stats.state.value,
+                "" if self.stats.state is StorageState.OK else f": {self.stats.last_error}",
                 "oldest" if self.limits.overflow is Overflow.DROP_OLDEST else "newest",
                 self.limits.overflow.value,
-                self.stats.last_error,
             )
         _call(entry.done, False)
 
-    async def flush(self) -> None:
-        """Commit everything queued now, in batches (the run loop, shutdown, tests)."""
+    async def flush(self, *, final: bool = False) -> None:
+        """Commit everything queued now, in batches (the run loop, shutdown, tests).
+
+        ``final`` (shutdown): a store already refusing writes gets one more try, not a retry
+        loop until the grace runs out; what it refuses is then counted as lost.
+        """
+        if final:
+            self._stopping.set()  # a retry loop in progress gives up its backoff and the lock
         async with self._lock:
             failures = 0
+            was_failing = self.stats.state is not StorageState.OK
             while self._queue:
                 entries = self._take()
                 batch = [record for entry in entries for record in entry.records]
@@ -187,7 +198,11 @@ class RecordWriter:
                     self._set_state(_state_for(exc), exc)
                     if failures == 1:
                         log.error("storage write failed, keeping %d records: %s", len(batch), exc)
-                    await asyncio.sleep(self._backoff.delay(failures))
+                    if self._stopping.is_set() and (not final or failures > 1 or was_failing):
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._backoff.delay(failures)):
+                            await self._stopping.wait()
                     continue
                 self._in_flight = 0
                 if failures:
@@ -239,12 +254,13 @@ class RecordWriter:
                 log.error("storage refused a record, set aside: %s", exc)
 
     def _set_state(self, state: StorageState, error: StorageError | None) -> None:
-        self.stats.last_error = "" if error is None else str(error)
+        if error is not None:
+            self.stats.last_error = str(error)
         if state is self.stats.state:
             return
         self.stats.state = state
         if state is StorageState.OK:
-            self._overflowing = False
+            self.overflowing.clear()
         if self._on_state is not None:
             try:
                 self._on_state(state, error)
@@ -265,7 +281,7 @@ class RecordWriter:
             # Cancelled at shutdown: whatever is queued still reaches the sink, within reason.
             try:
                 async with asyncio.timeout(self._shutdown_grace):
-                    await self.flush()
+                    await self.flush(final=True)
             except TimeoutError:
                 pass
             self._abandon()

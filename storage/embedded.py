@@ -94,10 +94,21 @@ class SqliteStore:
         return self._dead_letters
 
     @classmethod
-    async def open(cls, path: Path | str) -> SqliteStore:
-        """Open (creating if needed) the store at ``path``."""
+    async def open(cls, path: Path | str, *, max_bytes: int | None = None) -> SqliteStore:
+        """Open (creating if needed) the store at ``path``.
+
+        ``max_bytes`` is a disk budget (SQLite's ``max_page_count``): past it a write raises
+        StorageFull exactly as a full disk does, so a site can keep room for the rest.
+        """
         thread = SqliteThread(Path(path))
         await thread.open(SCHEMA)
+        if max_bytes is not None:
+
+            def limit(connection: sqlite3.Connection) -> None:
+                page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
+                connection.execute(f"PRAGMA max_page_count={max(1, max_bytes // page_size)}")
+
+            await thread.run(limit)
         return cls(thread)
 
     async def write(self, batch: Sequence[Record]) -> None:
