@@ -309,7 +309,9 @@ class Engine:
         an on-demand read does, so its answer is on disk when the caller gets it.
         """
         self.detector.ingest_many(readings)
-        if durable:
+        if durable and self.writer.stats.state is StorageState.OK:
+            # While storage refuses writes (an open alarm says so) the caller is not kept
+            # waiting for a commit that may be hours away: the readings are queued as usual.
             if await self.writer.store(readings):
                 self._fan_out(readings)
             return

@@ -5,9 +5,11 @@ non-zero when it stops with data lost."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,10 +25,11 @@ from headend.record_writer import Overflow, RecordWriter, StorageState, WriterLi
 from headend.transports.memory import MemoryNetwork
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
-from storage.errors import OutboxFull, StorageError, StorageFull
+from storage.errors import OutboxFull, RecordError, StorageError, StorageFull
 from storage.influx_v2 import InfluxV2Sink
 from storage.outbox import open_outbox
 from storage.retry import RetryPolicy
+from storage.schema import Record
 from tests.engine.test_engine_dlt645 import START, fast_bus, fleet
 from tests.support.influx_servers import VictoriaMetrics
 from tests.support.ports import free_tcp_port
@@ -217,3 +220,47 @@ async def test_headend_run_exits_non_zero_and_says_how_much_was_lost(tmp_path: P
     assert len(summary) == 1
     assert "records were not stored" in summary[0]
     assert "database or disk is full" in summary[0]
+
+
+async def test_enospc_from_the_file_layer_is_storage_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    try:
+
+        async def no_space(function: object) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(store._thread, "run", no_space)
+        with pytest.raises(StorageFull, match=r"disk full: OSError: .*No space left on device"):
+            await store.write(batch(0))
+    finally:
+        monkeypatch.undo()
+        await store.aclose()
+
+
+class RefusingSink:
+    """A sink of another kind that raises RecordError for a whole batch with one bad record."""
+
+    def __init__(self) -> None:
+        self.stored: list[Reading] = []
+
+    async def write(self, batch: Sequence[Record]) -> None:
+        if any(isinstance(r, Reading) and r.value == -1.0 for r in batch):
+            raise RecordError("reading FULL: value -1 is refused")
+        self.stored.extend(r for r in batch if isinstance(r, Reading))
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_record_a_sink_refuses_is_set_aside_and_the_rest_stored() -> None:
+    sink = RefusingSink()
+    writer = RecordWriter(sink)
+    bad = Reading("FULL", "q", -1.0, "kWh", T0)
+    async with asyncio.timeout(10):  # before the fix: retried forever
+        writer.put([*batch(0)[:5], bad, *batch(0)[5:]])
+        await writer.flush()
+    assert [r.value for r in sink.stored] == [float(i) for i in range(10)]
+    assert writer.stats.refused == 1
+    assert writer.stats.pending == 0
