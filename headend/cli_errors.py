@@ -26,6 +26,8 @@ class ExitCode(enum.IntEnum):
     """The serial port or gateway could not be opened, or the connection dropped."""
     BAD_REPLY = 6
     """A reply arrived but was unusable: checksum, malformed, or from another address."""
+    DATA_LOST = 7
+    """The service stopped, but some readings it acquired were not stored (disk full...)."""
     INTERRUPTED = 130
     """Ctrl-C, the shell's convention (128 + SIGINT)."""
 

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,7 +50,7 @@ from headend.readers.dlt645_control import (
 )
 from headend.readers.modbus import ModbusLink, modbus_target, read_modbus
 from headend.readings import FailureReason, Quality, Reading, ReadingKind
-from headend.record_writer import RecordWriter
+from headend.record_writer import RecordWriter, StorageState, WriterLimits
 from headend.registry import MeterRegistry
 from headend.schedule import next_slot
 from headend.transports import create_transport
@@ -57,6 +58,7 @@ from headend.transports.memory import MemoryNetwork
 from headend.units import UnitGate
 from protocols.dlt645 import RelayAction
 from storage.billing import BillingSource
+from storage.errors import OutboxFull, StorageError, StorageFull
 from storage.records import EventRecord, Severity
 from storage.sink import Sink
 
@@ -77,6 +79,8 @@ class EngineOptions:
     """Seconds of engine-clock time between backfill passes (and one right after start)."""
     maintenance: bool = True
     """Run backfill passes and clock checks on their own; off when a caller drives them."""
+    writer_limits: WriterLimits | None = None
+    """RAM bound and overflow policy while storage refuses writes (``[storage]`` settings)."""
     audit_path: Path | None = None
     fleet_overlay_path: Path | None = None
     """Where fleet changes made at run time are kept across restarts (``fleet_overlay.py``)."""
@@ -114,7 +118,13 @@ class Engine:
         self.health = MeterHealth(offline_after=self.options.offline_after)
         self.completeness = CompletenessTracker(config.timezone)
         self.alarms = AlarmBook()
-        self.writer = RecordWriter(sink, interval=self.options.writer_interval)
+        self.writer = RecordWriter(
+            sink,
+            interval=self.options.writer_interval,
+            limits=self.options.writer_limits,
+            on_state=self._storage_state_changed,
+        )
+        self._storage_alarm: str | None = None
         self.tz = ZoneInfo(config.timezone)
         self.backfill = FrozenBackfill(
             self.tz,
@@ -270,6 +280,11 @@ class Engine:
                 await asyncio.gather(*bus_work)
         except TimeoutError:
             log.warning("shutdown: reads still running after %.0f s", self.options.shutdown_grace)
+        try:  # readings become live once stored: store them before MQTT drains
+            async with asyncio.timeout(self.options.shutdown_grace):
+                await self.writer.flush(final=True)
+        except TimeoutError:
+            log.warning("shutdown: storage still refusing writes; the writer keeps trying")
         if self.mqtt is not None:
             try:
                 async with asyncio.timeout(2.0):
@@ -309,11 +324,28 @@ class Engine:
 
     # -- readings ----------------------------------------------------------------------------
 
-    async def publish(self, readings: list[Reading]) -> None:
-        """Every reading from every source comes through here (collection, MQTT, on-demand)."""
+    async def publish(self, readings: list[Reading], *, durable: bool = False) -> None:
+        """Every reading from every source comes through here (collection, MQTT, on-demand).
+
+        Live consumers (MQTT, SSE, ``latest``) get a reading only once it is stored, so what an
+        operator saw survives a kill -9. Collection does not wait for that (``durable=False``);
+        an on-demand read does, so its answer is on disk when the caller gets it.
+        """
         readings = self.units.conform(readings)
-        self.writer.put(readings)
         self.detector.ingest_many(readings)
+        if durable and self.writer.stats.state is StorageState.OK:
+            # While storage refuses writes (an open alarm says so) the caller is not kept
+            # waiting for a commit that may be hours away: the readings are queued as usual.
+            if await self.writer.store(readings):
+                self._fan_out(readings)
+            return
+        self.writer.put(readings, partial(self._readings_stored, readings))
+
+    def _readings_stored(self, readings: list[Reading], stored: bool) -> None:
+        if stored:
+            self._fan_out(readings)
+
+    def _fan_out(self, readings: list[Reading]) -> None:
         for reading in readings:
             if self.mqtt is not None:
                 self.mqtt.publish_reading(reading)
@@ -325,9 +357,11 @@ class Engine:
                 queue.put_nowait(reading)
 
     def _record_events(self, records: list[EventRecord]) -> None:
-        """Events go to storage and to live MQTT consumers."""
-        self.writer.put(records)
-        if self.mqtt is None:
+        """Events go to storage and, once stored, to live MQTT consumers."""
+        self.writer.put(records, partial(self._events_stored, records))
+
+    def _events_stored(self, records: list[EventRecord], stored: bool) -> None:
+        if self.mqtt is None or not stored:
             return
         for record in records:
             self.mqtt.publish(
@@ -379,6 +413,42 @@ class Engine:
     def unsubscribe(self, queue: asyncio.Queue[Reading]) -> None:
         self._subscribers.discard(queue)
 
+    def _storage_state_changed(self, state: StorageState, error: StorageError | None) -> None:
+        """Storage refusing writes is an alarm: it says why, and closes when writes work again."""
+        now = self.clock.now()
+        if self._storage_alarm is not None:
+            closed = self.alarms.meter_event(
+                "storage",
+                self._storage_alarm,
+                active=False,
+                at=now,
+                detail="storage accepts writes again",
+                severity=Severity.INFO,
+                tags={},
+            )
+            self._storage_alarm = None
+            self._record_events([closed])
+        if state is StorageState.OK or error is None:
+            return
+        if isinstance(error, OutboxFull):
+            kind = "outbox_full"
+        elif isinstance(error, StorageFull):
+            kind = "disk_full"
+        else:
+            kind = "storage_failing"
+        self._storage_alarm = kind
+        record = self.alarms.meter_event(
+            "storage",
+            kind,
+            active=True,
+            at=now,
+            detail=f"{error} (buffering up to {self.writer.limits.limit} records, then "
+            f"{self.writer.limits.overflow.value})",
+            severity=Severity.CRITICAL,
+            tags={},
+        )
+        self._record_events([record])
+
     async def _health_changed(self, meter: MeterConfig, change: HealthChange, detail: str) -> None:
         offline = change is HealthChange.WENT_OFFLINE
         if offline:
@@ -428,7 +498,7 @@ class Engine:
         change = self.health.success(meter.id)
         if change is not None:
             await self._health_changed(meter, change, "answered an on-demand read")
-        await self.publish(readings)
+        await self.publish(readings, durable=True)
         return readings
 
     def _plan_quantities(self, meter: MeterConfig) -> list[str]:

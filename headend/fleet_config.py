@@ -19,6 +19,8 @@ from headend.mqtt.points import DEFAULT_TERMINAL_NAMES as DEFAULT_TERMINAL_NAMES
 from headend.mqtt.settings import MqttConfig as MqttConfig
 from headend.mqtt.settings import parse_mqtt
 from headend.transports import InvalidTransportUrl, parse_transport_url
+from storage.errors import RecordError
+from storage.line_protocol import validate_tag_value
 
 PROTOCOLS = ("dlt645-2007", "dlt645-1997", "modbus")
 LOAD_METER = "load"
@@ -223,9 +225,33 @@ def _unique(items: Any, root: Table, key: str) -> dict[str, Any]:
     return result
 
 
+def tag_text(t: Table, name: str, value: str | None) -> str | None:
+    """``value`` of key ``name``, refused at load when it cannot be a storage tag (a newline in a
+    building name would otherwise make every write of that meter fail, for as long as it runs)."""
+    if value is not None:
+        try:
+            validate_tag_value(value, "a storage tag")
+        except RecordError as exc:
+            raise t.error(name, str(exc)) from None
+    return value
+
+
+def meter_tag_problem(meter: MeterConfig) -> tuple[str, str] | None:
+    """The first field of ``meter`` that cannot be a storage tag, and why (for fleet changes)."""
+    for key in ("id", "channel", "transformer", "building", "household"):
+        value = getattr(meter, key)
+        if value is None:
+            continue
+        try:
+            validate_tag_value(value, "a storage tag")
+        except RecordError as exc:
+            return key, str(exc)
+    return None
+
+
 def _channel(t: Table) -> ChannelConfig:
     channel = ChannelConfig(
-        name=t.text("name"),
+        name=str(tag_text(t, "name", t.text("name"))),
         url=t.text("url"),
         protocol=t.choice("protocol", PROTOCOLS, "dlt645-2007"),
         timeout=t.duration("timeout", "1s"),
@@ -246,9 +272,9 @@ def _channel(t: Table) -> ChannelConfig:
 
 def _transformer(t: Table) -> TransformerConfig:
     transformer = TransformerConfig(
-        name=t.text("name"),
+        name=str(tag_text(t, "name", t.text("name"))),
         rated_kva=t.number("rated_kva", minimum=1.0),
-        terminal=t.optional_text("terminal"),
+        terminal=tag_text(t, "terminal", t.optional_text("terminal")),
     )
     t.reject_unknown()
     return transformer
@@ -307,7 +333,7 @@ def _meter(
     kind = t.choice("kind", METER_KINDS, LOAD_METER)
     if kind == TRANSFORMER_LV_METER and transformer is None:
         raise t.error("kind", "a transformer_lv meter needs the transformer it measures")
-    meter_id = t.optional_text("id") or address or f"{channel_name}:{unit_id}"
+    meter_id = tag_text(t, "id", t.optional_text("id")) or address or f"{channel_name}:{unit_id}"
     password = t.text("password", "00000000")
     operator_code = t.text("operator_code", "00000000")
     for key, value in (("password", password), ("operator_code", operator_code)):
@@ -325,8 +351,8 @@ def _meter(
         unit_id=unit_id,
         register_map=register_map,
         transformer=transformer,
-        building=t.optional_text("building"),
-        household=t.optional_text("household"),
+        building=tag_text(t, "building", t.optional_text("building")),
+        household=tag_text(t, "household", t.optional_text("household")),
         phase=phase,
         password=password,
         operator_code=operator_code,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from headend.errors import UnknownMeter
-from headend.fleet_config import FleetConfig, MeterConfig
+from headend.fleet_config import FleetConfig, MeterConfig, meter_tag_problem
 from headend.readers.dlt645 import check_quantities
 from protocols.dlt645 import UnknownIdentifier
 from protocols.modbus import builtin_map_names, builtin_register_map
@@ -86,6 +86,9 @@ class MeterRegistry:
             raise RegistryError(f"{where}: plan: unknown plan {meter.plan!r}")
         if meter.transformer is not None and meter.transformer not in self._config.transformers:
             raise RegistryError(f"{where}: transformer: unknown transformer {meter.transformer!r}")
+        tag_problem = meter_tag_problem(meter)
+        if tag_problem is not None:
+            raise RegistryError(f"{where}: {tag_problem[0]}: {tag_problem[1]}")
         if meter.protocol.startswith("dlt645"):
             if meter.address is None:
                 raise RegistryError(f"{where}: address: a DL/T 645 meter needs its address")

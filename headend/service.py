@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import uvicorn
@@ -41,6 +41,14 @@ class ServiceOptions:
     engine: EngineOptions | None = None
 
 
+class DataLost(Exception):
+    """The service stopped, and some readings or events it acquired were never stored."""
+
+    def __init__(self, records: int, why: str) -> None:
+        super().__init__(f"{records} records were not stored: {why}")
+        self.records = records
+
+
 class _QuietServer(uvicorn.Server):
     """uvicorn without its own signal handlers: the service owns SIGINT/SIGTERM and stops the
     engine before the API, so reads in flight finish and buffers flush."""
@@ -61,7 +69,11 @@ async def serve(
     environ: Mapping[str, str] = os.environ,
     on_ready: Callable[[str], Awaitable[None]] | None = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM (or cancellation); ``on_ready`` gets the dashboard URL."""
+    """Run until SIGINT/SIGTERM (or cancellation); ``on_ready`` gets the dashboard URL.
+
+    Raises DataLost after a complete shutdown when records were dropped while storage refused
+    writes or could not be written at stop, so that the exit status says so.
+    """
     settings = api_settings(config, environ)
     host, port = settings.host, settings.port
     if options.listen is not None:
@@ -73,6 +85,7 @@ async def serve(
     )
     async with open_storage(config.storage, config.source, data_dir=options.data_dir) as stack:
         log.info("storage: %s", stack.describe)
+        engine_options = replace(engine_options, writer_limits=stack.writer_limits)
         engine = Engine(
             config,
             stack.sink,
@@ -121,3 +134,12 @@ async def serve(
             listener.close()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
+    writer = engine.writer.stats
+    if writer.lost:
+        why = (
+            f"{writer.dropped} dropped from the full writer buffer "
+            f"({engine.writer.limits.overflow.value}), {writer.lost_at_stop} unwritten at stop; "
+            f"last storage error: {writer.last_error or 'none'}"
+        )
+        log.error("stopped with data lost: %d records not stored: %s", writer.lost, why)
+        raise DataLost(writer.lost, why)

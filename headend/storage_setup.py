@@ -2,13 +2,17 @@
 
 The ``[storage]`` table:
 
-- ``kind = "embedded"`` (default): ``path`` (default ``<data_dir>/headend.sqlite``).
+- ``kind = "embedded"`` (default): ``path`` (default ``<data_dir>/headend.sqlite``), optional
+  ``max_size_mb`` (a disk budget for the file; past it writes are refused as on a full disk).
 - ``kind = "influxdb-v2"``: ``url``, ``org``, ``bucket``, ``token_env`` (the name of the
   environment variable holding the token: secrets never sit in the config file).
 - ``kind = "influxdb-v1"``: ``url``, ``database``, optional ``username``, ``password_env``.
 - for both Influx kinds: ``outbox`` (default ``<data_dir>/outbox.sqlite``) and
   ``outbox_capacity_mb`` (default 1024). Every reading is on local disk in the outbox before
   collection moves on; the outbox replays to the server in order when it is reachable.
+- for every kind: ``buffer_records`` (default 100000), the most records held in RAM while the
+  store refuses writes (disk or budget full), and ``overflow`` (``"drop_oldest"``, the default,
+  or ``"drop_newest"``), which of them are given up past that. Docs: docs/storage.md.
 
 Billing reads go to the embedded store, or over InfluxQL (``/query``) to the server, which
 1.x serves and 2.x/3.x serve through their v1-compatible endpoint (bucket = database).
@@ -19,11 +23,12 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from headend.config_fields import Table
+from headend.record_writer import Overflow, WriterLimits
 from storage import (
     BillingSource,
     InfluxQLBillingSource,
@@ -45,6 +50,8 @@ class StorageStack:
     billing: BillingSource
     outbox_stats: Callable[[], OutboxStats] | None
     describe: str
+    writer_limits: WriterLimits = field(default_factory=WriterLimits)
+    """How much the engine's writer may hold in RAM while the store refuses writes."""
 
 
 @asynccontextmanager
@@ -57,13 +64,22 @@ async def open_storage(
 ) -> AsyncIterator[StorageStack]:
     table = Table(source, "storage", settings)
     kind = table.choice("kind", KINDS, "embedded")
+    default = WriterLimits()
+    limits = WriterLimits(
+        limit=table.integer("buffer_records", default.limit, minimum=1),
+        overflow=Overflow(
+            table.choice("overflow", tuple(o.value for o in Overflow), default.overflow.value)
+        ),
+    )
     if kind == "embedded":
         path = Path(table.text("path", str(data_dir / "headend.sqlite")))
+        max_mb = table.number("max_size_mb", 0.0, minimum=0.0)
         table.reject_unknown()
         path.parent.mkdir(parents=True, exist_ok=True)
-        store = await SqliteStore.open(path)
+        max_bytes = int(max_mb * 1024 * 1024) if max_mb else None
+        store = await SqliteStore.open(path, max_bytes=max_bytes)
         try:
-            yield StorageStack(store, store, None, f"embedded store {path}")
+            yield StorageStack(store, store, None, f"embedded store {path}", limits)
         finally:
             await store.aclose()
         return
@@ -90,7 +106,9 @@ async def open_storage(
     table.reject_unknown()
     outbox_path.parent.mkdir(parents=True, exist_ok=True)
     async with open_outbox(outbox_path, target, capacity_bytes=capacity) as outbox:
-        yield StorageStack(outbox, billing, outbox.stats, f"{where} via outbox {outbox_path}")
+        yield StorageStack(
+            outbox, billing, outbox.stats, f"{where} via outbox {outbox_path}", limits
+        )
 
 
 def _secret(table: Table, key: str, environ: Mapping[str, str]) -> str:

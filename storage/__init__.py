@@ -17,17 +17,19 @@ from storage.embedded import SqliteStore
 from storage.errors import (
     AuthError,
     BadLineError,
+    LocalStoreFailed,
     OutboxFull,
     QueryError,
     RecordError,
     SinkUnavailable,
     StorageError,
+    StorageFull,
     WriteRejected,
 )
 from storage.influx_v1 import InfluxV1Sink
 from storage.influx_v2 import InfluxV2Sink
 from storage.influxql import InfluxQLBillingSource
-from storage.line_protocol import LineEncoder
+from storage.line_protocol import LineEncoder, validate_tag_value
 from storage.outbox import Outbox, OutboxStats, open_outbox
 from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Severity
 from storage.retry import RetryPolicy
@@ -49,6 +51,7 @@ __all__ = [
     "InfluxV2Sink",
     "LineEncoder",
     "LineSink",
+    "LocalStoreFailed",
     "Outbox",
     "OutboxFull",
     "OutboxStats",
@@ -61,9 +64,11 @@ __all__ = [
     "SinkUnavailable",
     "SqliteStore",
     "StorageError",
+    "StorageFull",
     "StoredPoint",
     "WriteRejected",
     "billing_report",
     "open_outbox",
+    "validate_tag_value",
     "write_csv",
 ]

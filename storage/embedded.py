@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, Final
 
 from headend.readings import Reading, ReadingKind
 from storage.billing import StoredPoint, parse_quality
-from storage.errors import RecordError
+from storage.errors import RecordError, local_store_error
 from storage.line_protocol import from_ns, timestamp_ns
 from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Severity
 from storage.schema import MEASUREMENT_BY_KIND, Record
@@ -56,6 +57,12 @@ CREATE TABLE IF NOT EXISTS events (
     tags TEXT NOT NULL,
     PRIMARY KEY (meter, event, ts_ns)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letter (
+    id INTEGER PRIMARY KEY,
+    created_ns INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    error TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS collection (
     meter TEXT NOT NULL,
     ts_ns INTEGER NOT NULL,
@@ -79,28 +86,54 @@ class SqliteStore:
 
     def __init__(self, thread: SqliteThread) -> None:
         self._thread = thread
+        self._dead_letters = 0
+
+    @property
+    def dead_letters(self) -> int:
+        """Records refused since open (each is in the ``dead_letter`` table with its error)."""
+        return self._dead_letters
 
     @classmethod
-    async def open(cls, path: Path | str) -> SqliteStore:
-        """Open (creating if needed) the store at ``path``."""
+    async def open(cls, path: Path | str, *, max_bytes: int | None = None) -> SqliteStore:
+        """Open (creating if needed) the store at ``path``.
+
+        ``max_bytes`` is a disk budget (SQLite's ``max_page_count``): past it a write raises
+        StorageFull exactly as a full disk does, so a site can keep room for the rest.
+        """
         thread = SqliteThread(Path(path))
         await thread.open(SCHEMA)
+        if max_bytes is not None:
+
+            def limit(connection: sqlite3.Connection) -> None:
+                page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
+                connection.execute(f"PRAGMA max_page_count={max(1, max_bytes // page_size)}")
+
+            await thread.run(limit)
         return cls(thread)
 
     async def write(self, batch: Sequence[Record]) -> None:
-        """Store the batch in one transaction; returns once it is committed to disk."""
+        """Store the batch in one transaction; returns once it is committed to disk.
+
+        A record that cannot be stored (a NaN value) goes to the ``dead_letter`` table in the
+        same transaction, named in the log; it never holds back the rest of the batch.
+        """
         points: list[tuple[Any, ...]] = []
         events: list[tuple[Any, ...]] = []
         statuses: list[tuple[Any, ...]] = []
+        refused: list[tuple[Any, ...]] = []
         for record in batch:
-            if isinstance(record, Reading):
-                points.append(_point_row(record))
-            elif isinstance(record, EventRecord):
-                events.append(_event_row(record))
-            elif isinstance(record, CollectionStatus):
-                statuses.append(_status_row(record))
-            else:
-                raise RecordError(f"cannot store {type(record).__name__}: not a storage record")
+            try:
+                if isinstance(record, Reading):
+                    points.append(_point_row(record))
+                elif isinstance(record, EventRecord):
+                    events.append(_event_row(record))
+                elif isinstance(record, CollectionStatus):
+                    statuses.append(_status_row(record))
+                else:
+                    raise RecordError(f"cannot store {type(record).__name__}: not a storage record")
+            except RecordError as exc:
+                logger.error("embedded store dead-lettered a record: %s", exc)
+                refused.append((time.time_ns(), repr(record), str(exc)))
 
         def insert(connection: sqlite3.Connection) -> None:
             with connection:
@@ -114,8 +147,16 @@ class SqliteStore:
                 connection.executemany(
                     "INSERT OR REPLACE INTO collection VALUES (?,?,?,?,?,?,?,?)", statuses
                 )
+                connection.executemany(
+                    "INSERT INTO dead_letter (created_ns, record, error) VALUES (?, ?, ?)",
+                    refused,
+                )
 
-        await self._thread.run(insert)
+        try:
+            await self._thread.run(insert)
+        except (sqlite3.Error, OSError) as exc:
+            raise local_store_error(exc, f"embedded store {self._thread.path}") from exc
+        self._dead_letters += len(refused)
 
     async def meters_of_transformer(self, transformer: str) -> list[str]:
         """Meters that have stored points tagged with this transformer."""

@@ -6,6 +6,9 @@ never retried as-is because sending the same bytes again cannot succeed.
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+
 
 class StorageError(Exception):
     """Root of every error raised by the storage package."""
@@ -46,8 +49,27 @@ class SinkUnavailable(StorageError):
         self.retry_after = retry_after
 
 
-class OutboxFull(StorageError):
+class LocalStoreFailed(StorageError):
+    """The local file (embedded store or outbox) could not commit the batch; none of it is
+    stored and it is not acknowledged. The caller keeps it and tries again."""
+
+
+class StorageFull(LocalStoreFailed):
+    """The disk is full (ENOSPC, SQLite's "database or disk is full")."""
+
+
+class OutboxFull(StorageFull):
     """The outbox reached its disk budget; the batch was NOT stored and is not acknowledged."""
+
+
+def local_store_error(exc: BaseException, where: str) -> LocalStoreFailed:
+    """The storage error a failed SQLite commit means: full disk, or another I/O failure."""
+    full = (
+        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+        or getattr(exc, "errno", None) == errno.ENOSPC
+    )
+    kind = StorageFull if full else LocalStoreFailed
+    return kind(f"{where}: {'disk full: ' if full else ''}{type(exc).__name__}: {exc}")
 
 
 class QueryError(StorageError):

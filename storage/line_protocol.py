@@ -47,6 +47,17 @@ def _refuse_newline_and_backslash(text: str, what: str) -> None:
         )
 
 
+def validate_tag_value(value: str, what: str) -> None:
+    """Refuse a tag value (or key) that has no line-protocol form, where it enters the system.
+
+    The fleet config calls this for every field that becomes a tag, so that a building name with
+    a newline is a config error naming the key, not a record every write would refuse later.
+    """
+    if not value:
+        raise RecordError(f"{what}: empty strings are not allowed in line protocol")
+    _refuse_newline_and_backslash(value, what)
+
+
 def escape_measurement(name: str) -> str:
     """Escape a measurement name (comma and space)."""
     if not name:

@@ -24,7 +24,14 @@ from functools import partial
 from pathlib import Path
 from typing import Final
 
-from storage.errors import BadLineError, OutboxFull, SinkUnavailable, WriteRejected
+from storage.errors import (
+    BadLineError,
+    OutboxFull,
+    RecordError,
+    SinkUnavailable,
+    WriteRejected,
+    local_store_error,
+)
 from storage.line_protocol import LineEncoder
 from storage.retry import RetryPolicy
 from storage.schema import Record
@@ -174,6 +181,11 @@ class Outbox:
             backoff=backoff,
         )
 
+    @property
+    def dead_letters(self) -> int:
+        """Lines and records moved to the ``dead_letter`` table since open."""
+        return self._dead_letters
+
     def stats(self) -> OutboxStats:
         """Current counters (cheap; no disk access)."""
         return OutboxStats(
@@ -195,7 +207,7 @@ class Outbox:
             raise RuntimeError("outbox is closed")
         if not batch:
             return
-        lines = self._encoder.encode_many(batch)
+        lines, refused = self._encode(batch)
         created = time.time_ns()
         step = self._max_batch_points
         rows = [
@@ -209,19 +221,53 @@ class Outbox:
                 f"batch of {len(batch)} points not stored"
             )
 
+        dead = [(created, 1, text.encode(), error) for text, error in refused]
+
         def insert(connection: sqlite3.Connection) -> None:
             with connection:
                 connection.execute("BEGIN")
                 connection.executemany(
                     "INSERT INTO outbox (created_ns, points, payload) VALUES (?, ?, ?)", rows
                 )
+                connection.executemany(
+                    "INSERT INTO dead_letter (created_ns, points, payload, error) "
+                    "VALUES (?, ?, ?, ?)",
+                    dead,
+                )
 
-        await self._thread.run(insert)
+        try:
+            await self._thread.run(insert)
+        except (sqlite3.Error, OSError) as exc:
+            raise local_store_error(exc, f"outbox {self._thread.path}") from exc
+        self._dead_letters += len(dead)
+        if not lines:
+            return
         self._pending_points += len(lines)
         self._pending_bytes += size
         self._drained.clear()
         self._wakeup.set()
         self._check_fill()
+
+    def _encode(self, batch: Sequence[Record]) -> tuple[list[str], list[tuple[str, str]]]:
+        """Lines of the records that have one, and (record, error) of those that do not.
+
+        One bad record must not hold back the rest of the batch (nor every batch after it,
+        which is what a producer retrying the same batch would do), so it is dead-lettered
+        here, named in the log, and the others are stored.
+        """
+        try:
+            return self._encoder.encode_many(batch), []
+        except RecordError:
+            pass  # the fast path stops at the first bad record: sort them one by one
+        lines: list[str] = []
+        refused: list[tuple[str, str]] = []
+        for record in batch:
+            try:
+                lines.append(self._encoder.encode(record))
+            except RecordError as exc:
+                logger.error("outbox dead-lettered a record that has no line protocol: %s", exc)
+                refused.append((repr(record), str(exc)))
+        return lines, refused
 
     def _check_fill(self) -> None:
         ratio = self._pending_bytes / self._capacity
@@ -315,11 +361,7 @@ class Outbox:
                 self._single_until = rows[-1].id
                 logger.warning("outbox batch rejected, resending row by row to isolate: %s", exc)
                 return _Outcome.ISOLATING
-            await self._thread.run(partial(_dead_letter, row=rows[0], error=str(exc)))
-            logger.error("outbox dead-lettered %d points: %s", rows[0].points, exc)
-            self._dead_letters += rows[0].points
-            self._forget(rows)
-            return _Outcome.DEAD_LETTERED
+            return await self._isolate_lines(rows[0], exc)
         except (SinkUnavailable, WriteRejected) as exc:
             # Down, overloaded, or refusing us as configured (credentials, unknown database):
             # keep the data, an operator can fix the cause.
@@ -337,6 +379,44 @@ class Outbox:
         if sum(row.points for row in self._sent_not_deleted) >= DELETE_EVERY_POINTS:
             self._delete_sent()
         return _Outcome.SENT
+
+    async def _isolate_lines(self, row: _Row, error: BadLineError) -> _Outcome:
+        """Bisect a refused row until only the lines the server refuses are left; those go to
+        the dead-letter table, one row per line, and every other line is delivered.
+
+        Resending a line the server already took (InfluxDB 1.x stores the good lines of a
+        refused request) is harmless by the overwrite rule. If the server goes away meanwhile
+        the row stays whole and is tried again later.
+        """
+        bad: list[tuple[bytes, str]] = []
+
+        async def send(lines: list[bytes], known: BadLineError | None) -> None:
+            if known is None:
+                try:
+                    await self._target.write_lines([b"\n".join(lines)])
+                    return
+                except BadLineError as exc:
+                    known = exc
+            if len(lines) == 1:
+                bad.append((lines[0], str(known)))
+                return
+            middle = len(lines) // 2
+            await send(lines[:middle], None)
+            await send(lines[middle:], None)
+
+        lines = row.payload.split(b"\n")
+        try:
+            await send(lines, error)
+        except (SinkUnavailable, WriteRejected) as exc:
+            logger.warning("outbox stopped isolating a refused row, will retry: %s", exc)
+            return _Outcome.FAILED
+        await self._thread.run(partial(_dead_letter_lines, row_id=row.id, lines=bad))
+        for line, reason in bad:
+            logger.error("outbox dead-lettered a line the server refused: %s: %r", reason, line)
+        self._dead_letters += len(bad)
+        self._delivered += len(lines) - len(bad)
+        self._forget([row])
+        return _Outcome.DEAD_LETTERED
 
     def _delete_sent(self) -> None:
         """Queue the delete of every row sent so far, without waiting for it.
@@ -478,15 +558,18 @@ def _discard(future: asyncio.Future[list[_Row]]) -> None:
         logger.warning("outbox read abandoned at shutdown failed: %s", future.exception())
 
 
-def _dead_letter(connection: sqlite3.Connection, row: _Row, error: str) -> None:
+def _dead_letter_lines(
+    connection: sqlite3.Connection, row_id: int, lines: list[tuple[bytes, str]]
+) -> None:
+    """Move the refused lines of a row to the dead-letter table and drop the row, atomically."""
     with connection:
         connection.execute("BEGIN")
-        connection.execute(
-            "INSERT INTO dead_letter (id, created_ns, points, payload, error) "
-            "SELECT id, created_ns, points, payload, ? FROM outbox WHERE id = ?",
-            (error, row.id),
+        connection.executemany(
+            "INSERT INTO dead_letter (created_ns, points, payload, error) "
+            "SELECT created_ns, 1, ?, ? FROM outbox WHERE id = ?",
+            [(line, error, row_id) for line, error in lines],
         )
-        connection.execute("DELETE FROM outbox WHERE id = ?", (row.id,))
+        connection.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
 
 
 @contextlib.asynccontextmanager

@@ -29,3 +29,12 @@ class LineSink(Sink, Protocol):
         A chunk holds one or more newline-separated lines: the outbox passes its stored rows,
         and posting them without decoding or re-joining is what keeps replay at line rate.
         """
+
+
+@runtime_checkable
+class DeadLetterCounter(Protocol):
+    """A sink that sets aside records it cannot store instead of failing the whole batch."""
+
+    @property
+    def dead_letters(self) -> int:
+        """Records (or lines) moved to the sink's ``dead_letter`` table since it was opened."""

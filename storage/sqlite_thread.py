@@ -26,6 +26,11 @@ class SqliteThread:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sqlite-{path.name}")
         self._connection: sqlite3.Connection | None = None
 
+    @property
+    def path(self) -> Path:
+        """The database file (named in errors)."""
+        return self._path
+
     async def open(self, schema: str) -> None:
         """Connect, switch to WAL and create the schema."""
         await self._submit(self._open_sync, schema)

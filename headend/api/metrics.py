@@ -16,7 +16,9 @@ from headend.backfill import BackfillStats
 from headend.engine import Engine
 from headend.mqtt.bridge import MqttStats
 from headend.units import UnitGate
+from headend.record_writer import StorageState
 from storage.outbox import OutboxStats
+from storage.sink import DeadLetterCounter
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -133,6 +135,32 @@ def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
     pending.add(writer.pending)
     sink_errors = Family("headend_sink_errors_total", "counter", "Failed writes to the sink.")
     sink_errors.add(writer.errors)
+    state = Family(
+        "headend_storage_state",
+        "gauge",
+        "1 for the current state of the local store: ok, full (disk or outbox budget), failing.",
+    )
+    for name in StorageState:
+        state.add(1 if writer.state is name else 0, state=name.value)
+    dropped = Family(
+        "headend_storage_dropped_total",
+        "counter",
+        "Records given up by the overflow policy while the store refused writes.",
+    )
+    dropped.add(writer.dropped, policy=engine.writer.limits.overflow.value)
+    limit = Family(
+        "headend_writer_buffer_limit", "gauge", "Records the writer holds at most in RAM."
+    )
+    limit.add(engine.writer.limits.limit)
+    dead_letters = Family(
+        "headend_storage_dead_letters_total",
+        "counter",
+        "Records and lines set aside in a dead_letter table (no stored form, or refused).",
+    )
+    if isinstance(engine.writer.sink, DeadLetterCounter):
+        dead_letters.add(engine.writer.sink.dead_letters + writer.refused)
+    else:
+        dead_letters.add(writer.refused)
     families = [
         reads,
         ratio,
@@ -151,6 +179,10 @@ def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
         written,
         pending,
         sink_errors,
+        state,
+        dropped,
+        limit,
+        dead_letters,
     ]
     families.extend(backfill_families(engine.backfill.stats))
     families.extend(unit_families(engine.units))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,6 @@ import pytest
 from headend.readings import Quality, Reading, ReadingKind
 from storage.billing import CSV_COLUMNS, billing_report, write_csv
 from storage.embedded import SqliteStore
-from storage.errors import RecordError
 from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Severity
 from storage.sink import Sink
 from tests.storage.billing_cases import CHINA, DAY1, DAY3, QUANTITY, check_report, scenario
@@ -80,15 +80,18 @@ async def test_events_and_collection_status_round_trip(tmp_path: Path) -> None:
         await store.aclose()
 
 
-async def test_foreign_objects_and_non_finite_values_are_refused(tmp_path: Path) -> None:
+async def test_foreign_objects_and_non_finite_values_are_dead_lettered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = await SqliteStore.open(tmp_path / "store.db")
     try:
-        with pytest.raises(RecordError, match="dict"):
-            await store.write([{"meter": "M1"}])  # type: ignore[list-item]
-        with pytest.raises(RecordError, match=r"M3/voltage_a .* not finite"):
-            await store.write([Reading("M3", "voltage_a", float("nan"), "V", T0)])
+        await store.write([{"meter": "M1"}])  # type: ignore[list-item]
+        await store.write([Reading("M3", "voltage_a", float("nan"), "V", T0)])
+        assert store.dead_letters == 2
     finally:
         await store.aclose()
+    assert any("dict" in message for message in caplog.messages)
+    assert any(re.search(r"M3/voltage_a .* not finite", m) for m in caplog.messages)
 
 
 async def test_csv_export_has_a_row_per_day_and_interval(tmp_path: Path) -> None:

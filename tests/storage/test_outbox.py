@@ -250,13 +250,14 @@ async def test_full_outbox_refuses_and_warns(
         assert outbox.stats().fill_ratio == pytest.approx(0.8, abs=0.01)
 
 
-async def test_bad_records_are_refused_before_acknowledgement(tmp_path: Path) -> None:
+async def test_a_bad_record_is_dead_lettered_at_write_and_never_sent(tmp_path: Path) -> None:
     target = FakeTarget()
     async with open_outbox(tmp_path / "outbox.db", target, backoff=QUICK) as outbox:
         bad = Reading("M1", "q", 1.0, "kWh", T0, tags={"building": "two\nlines"})
-        with pytest.raises(ValueError, match="newline"):
-            await outbox.write([bad])
-        assert outbox.stats().pending_points == 0
+        await outbox.write([bad])
+        stats = outbox.stats()
+        assert (stats.pending_points, stats.dead_letter_points) == (0, 1)
+    assert target.lines == []
 
 
 async def test_large_batches_are_replayed_in_bounded_requests(tmp_path: Path) -> None:
