@@ -480,9 +480,11 @@ class Engine:
         meter = self.registry.get(meter_id)
         wanted = tuple(quantities or self._plan_quantities(meter))
         self.registry.validate_quantities(meter, wanted, where=f"on-demand read of {meter.id}")
-        return await self._read_meter(meter, wanted)
+        return await self._read_meter(meter, wanted, lane)
 
-    async def _read_meter(self, meter: MeterConfig, wanted: Sequence[str]) -> list[Reading]:
+    async def _read_meter(
+        self, meter: MeterConfig, wanted: Sequence[str], lane: Lane = Lane.CONTROL
+    ) -> list[Reading]:
         """Read ``meter`` as configured here (which may not be the registry's version of it:
         the final read of a replaced meter goes to its old address)."""
         slot = self.clock.now()

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from headend.backfill import BackfillStats
 from headend.engine import Engine
 from headend.mqtt.bridge import MqttStats
-from headend.units import UnitGate
 from headend.record_writer import StorageState
+from headend.units import UnitGate
 from storage.outbox import OutboxStats
 from storage.sink import DeadLetterCounter
 
