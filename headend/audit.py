@@ -110,18 +110,17 @@ class AuditLog:
 
     def _load(self, path: Path) -> None:
         self._end_torn_line(path)
-        with path.open("r", encoding="utf-8", errors="replace") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    legacy_id = hashlib.sha256(line.encode()).hexdigest()[:32]
-                    entry = AuditEntry.from_json(json.loads(line), legacy_id)
-                except (ValueError, KeyError, TypeError) as exc:
-                    self.unreadable_lines += 1
-                    log.warning("%s line %d: unreadable audit entry skipped: %s", path, number, exc)
-                    continue
-                self._recent.append(entry)
+        keep = self._recent.maxlen or DEFAULT_KEEP
+        for line in tail_lines(path, keep):
+            text = line.decode("utf-8", errors="replace")
+            try:
+                legacy_id = hashlib.sha256(line).hexdigest()[:32]
+                entry = AuditEntry.from_json(json.loads(text), legacy_id)
+            except (ValueError, KeyError, TypeError) as exc:
+                self.unreadable_lines += 1
+                log.warning("%s: unreadable audit entry skipped: %s: %.80r", path, exc, text)
+                continue
+            self._recent.append(entry)
 
     @staticmethod
     def _end_torn_line(path: Path) -> None:
@@ -208,3 +207,23 @@ class AuditLog:
                 break
             page.append(entry)
         return page
+
+
+def tail_lines(path: Path, count: int, block: int = 64 * 1024) -> list[bytes]:
+    """The last ``count`` non-empty lines, read backwards from the end: a start after years
+    of operation reads the tail it keeps, not the whole file."""
+    with path.open("rb") as handle:
+        position = handle.seek(0, os.SEEK_END)
+        chunks: list[bytes] = []
+        newlines = 0
+        while position > 0 and newlines <= count:
+            step = min(block, position)
+            position -= step
+            handle.seek(position)
+            chunk = handle.read(step)
+            chunks.append(chunk)
+            newlines += chunk.count(b"\n")
+    lines = b"".join(reversed(chunks)).split(b"\n")
+    if position > 0:
+        lines = lines[1:]  # the first piece may be the end of an older line
+    return [line for line in lines if line.strip()][-count:]

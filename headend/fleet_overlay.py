@@ -30,7 +30,14 @@ from headend.registry import RegistryError
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-_METER_FIELDS = frozenset(f.name for f in dataclasses.fields(MeterConfig))
+_METER_FIELDS = {f.name: str(f.type) for f in dataclasses.fields(MeterConfig)}
+_ACCEPTS: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "str | None": (str, type(None)),
+    "int | None": (int, type(None)),
+    "float": (int, float),
+}
+"""JSON types each MeterConfig annotation accepts (a field of another type is not checked)."""
 
 
 class OverlayError(RegistryError):
@@ -55,9 +62,13 @@ def meter_from_json(data: object, where: str) -> MeterConfig | None:
         return None
     if not isinstance(data, Mapping):
         raise OverlayError(f"{where}: expected an object, got {type(data).__name__}")
-    unknown = sorted(set(data) - _METER_FIELDS)
+    unknown = sorted(set(data) - set(_METER_FIELDS))
     if unknown:
         raise OverlayError(f"{where}: unknown key {unknown[0]!r}")
+    for key, value in data.items():
+        accepted = _ACCEPTS.get(_METER_FIELDS[key])
+        if accepted is not None and (not isinstance(value, accepted) or isinstance(value, bool)):
+            raise OverlayError(f"{where}.{key}: expected {_METER_FIELDS[key]}, got {value!r}")
     try:
         return MeterConfig(**data)
     except TypeError as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from headend.audit import AuditLog
+from headend.audit import AuditEntry, AuditLog, tail_lines
 from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
 from headend.errors import BusClosed, ReadFailed
@@ -372,3 +372,15 @@ async def test_a_removal_during_a_replacement_waits_for_it_and_wins(
     assert replacement.result().outcome == "ok"
     assert "m2" not in engine.registry
     assert [e.command for e in engine.audit.recent("m2")][:2] == ["meter remove", "meter replace"]
+
+
+def test_only_the_tail_of_a_long_file_is_read_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    for index in range(300):
+        log.append(AuditEntry(START, "anna", "m1", "meter update", "ok", f"#{index:03d}"))
+    lines_read = tail_lines(path, 7, block=128)
+    assert [json.loads(line)["detail"] for line in lines_read] == [
+        f"#{index:03d}" for index in range(293, 300)
+    ]
+    assert [e.detail for e in AuditLog(path, keep=3).recent()] == ["#299", "#298", "#297"]

@@ -135,6 +135,12 @@ def test_an_unreadable_overlay_is_an_error_naming_the_file(tmp_path: Path) -> No
     path.write_text('{"version": 1, "meters": {"m1": {"meter": {"id": "m1", "colour": 3}}}}')
     with pytest.raises(OverlayError, match=r"fleet-overlay\.json: meters\.m1\.meter: .*'colour'"):
         FleetOverlay(path)
+    path.write_text(
+        '{"version": 1, "meters": {"m1": {"meter": {"id": "m1", "channel": "bus-1", '
+        '"protocol": 7, "plan": "flat"}, "base": null}}}'
+    )
+    with pytest.raises(OverlayError, match=r"meters\.m1\.meter\.protocol: expected str, got 7"):
+        FleetOverlay(path)
     path.write_text("{")
     with pytest.raises(OverlayError, match=r"fleet-overlay\.json: cannot read"):
         FleetOverlay(path)
