@@ -77,9 +77,12 @@ def service_failure(error: BaseException) -> CommandFailed | None:
     from headend.api import ApiConfigError
     from headend.config_fields import ConfigError
     from headend.registry import RegistryError
+    from headend.service import DataLost
     from headend.transports import InvalidTransportUrl
 
     cause = root_cause(error)
+    if isinstance(cause, DataLost):
+        return CommandFailed(ExitCode.DATA_LOST, f"head-end stopped with data lost: {cause}")
     if isinstance(cause, ConfigError | ApiConfigError | RegistryError | InvalidTransportUrl):
         return CommandFailed(ExitCode.USAGE, str(cause))
     if isinstance(cause, OSError):

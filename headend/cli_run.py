@@ -9,7 +9,7 @@ from pathlib import Path
 from headend.cli_errors import CommandFailed, ExitCode, service_failure
 from headend.config_fields import ConfigError
 from headend.fleet_config import load_fleet_config
-from headend.service import DataLost, ServiceOptions, serve
+from headend.service import ServiceOptions, serve
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,8 +41,6 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(serve(config, options, on_ready=ready))
-    except DataLost as exc:
-        raise CommandFailed(ExitCode.DATA_LOST, f"head-end stopped with data lost: {exc}") from None
     except Exception as exc:
         failure = service_failure(exc)
         if failure is None:

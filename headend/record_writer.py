@@ -185,12 +185,14 @@ class RecordWriter:
                 entries = self._take()
                 batch = [record for entry in entries for record in entry.records]
                 try:
-                    await self.sink.write(batch)
-                except RecordError as exc:
-                    # A sink that refuses a record cannot be helped by retrying: write the
-                    # records one by one so the bad one alone is set aside.
-                    log.error("storage refused a record, writing one by one: %s", exc)
-                    await self._write_one_by_one(batch)
+                    try:
+                        await self.sink.write(batch)
+                    except RecordError as exc:
+                        # A sink that refuses a record cannot be helped by retrying: write the
+                        # records one by one so the bad one alone is set aside. (Any other
+                        # failure on the way retries the whole batch: rewriting overwrites.)
+                        log.error("storage refused a record, writing one by one: %s", exc)
+                        await self._write_one_by_one(batch)
                 except StorageError as exc:
                     self._give_back(entries)
                     failures += 1

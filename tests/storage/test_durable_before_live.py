@@ -4,11 +4,16 @@ loses nothing, with the embedded store and with the outbox in front of a databas
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
 import sqlite3
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from headend.readings import ReadingKind
 from storage.embedded import SqliteStore
@@ -70,3 +75,96 @@ async def test_kill_9_after_a_reading_was_seen_live_keeps_it_in_the_outbox(
         and line.endswith(f" {ns}")
         for line in lines
     )
+
+
+API = """
+[api]
+listen = "127.0.0.1:0"
+[[api.tokens]]
+name = "viewer"
+role = "reader"
+token_env = "HEADEND_TEST_VIEWER_TOKEN"
+"""
+TOKEN = "viewer-token-for-the-kill-test"
+
+
+def headend(*args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from headend.cli import main; sys.exit(main(sys.argv[1:]))",
+        *args,
+    ]
+
+
+async def first_line_with(stream: asyncio.StreamReader, text: str) -> str:
+    while True:
+        line = (await stream.readline()).decode()
+        assert line, f"process ended before printing {text!r}"
+        if text in line:
+            return line
+
+
+async def test_kill_9_of_headend_run_after_a_reading_reached_the_live_stream(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "fleet.toml"
+    simulator = await asyncio.create_subprocess_exec(
+        *headend("simulate", "smoke", "--write-config", str(config)),
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    run: asyncio.subprocess.Process | None = None
+    try:
+        assert simulator.stdout is not None
+        async with asyncio.timeout(60):
+            await first_line_with(simulator.stdout, "ready")
+        config.write_text(config.read_text() + API)
+        run = await asyncio.create_subprocess_exec(
+            *headend("run", "--config", str(config), "--data-dir", str(tmp_path / "var")),
+            cwd=REPO,
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "HEADEND_TEST_VIEWER_TOKEN": TOKEN},
+        )
+        assert run.stdout is not None
+        async with asyncio.timeout(60):
+            url = (await first_line_with(run.stdout, "head-end running")).split()[-1]
+            seen = await first_live_reading(url)
+        run.send_signal(signal.SIGKILL)  # right after a reading was shown live
+        await run.wait()
+    finally:
+        for process in (run, simulator):
+            if process is not None and process.returncode is None:
+                process.kill()
+                await process.wait()
+    store = await SqliteStore.open(tmp_path / "var" / "headend.sqlite")  # the restart
+    try:
+        at = datetime.fromisoformat(seen["timestamp"])
+        points = await store.stored_points(
+            ReadingKind(seen["kind"]),
+            [seen["meter"]],
+            [seen["quantity"]],
+            at,
+            at + timedelta(microseconds=1),
+        )
+    finally:
+        await store.aclose()
+    assert [(p.meter, p.value) for p in points] == [(seen["meter"], seen["value"])]
+
+
+async def first_live_reading(url: str) -> dict[str, Any]:
+    """The first reading the dashboard's event stream shows."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with (
+        httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client,
+        client.stream("GET", "/api/stream") as response,
+    ):
+        assert response.status_code == 200
+        event = ""
+        async for line in response.aiter_lines():
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: ") and event == "reading":
+                reading: dict[str, Any] = json.loads(line.removeprefix("data: "))
+                return reading
+    raise AssertionError("the live stream ended without a reading")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -18,10 +19,12 @@ import pytest
 from headend.api.metrics import engine_families, render
 from headend.backoff import Backoff
 from headend.clock import WarpedClock
+from headend.config_fields import ConfigError
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
 from headend.readings import Reading, ReadingKind
 from headend.record_writer import Overflow, RecordWriter, StorageState, WriterLimits
+from headend.storage_setup import open_storage
 from headend.transports.memory import MemoryNetwork
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
@@ -264,3 +267,25 @@ async def test_a_record_a_sink_refuses_is_set_aside_and_the_rest_stored() -> Non
     assert [r.value for r in sink.stored] == [float(i) for i in range(10)]
     assert writer.stats.refused == 1
     assert writer.stats.pending == 0
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"overflow": "drop_random"}, "storage.overflow"),
+        ({"buffer_records": 0}, "storage.buffer_records"),
+        ({"max_size_mb": -1}, "storage.max_size_mb"),
+    ],
+)
+async def test_full_storage_settings_are_checked_at_load(
+    tmp_path: Path, settings: dict[str, object], key: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"fleet\.toml: {re.escape(key)}: "):
+        async with open_storage(settings, "fleet.toml", data_dir=tmp_path):
+            pass
+
+
+async def test_full_storage_settings_reach_the_writer(tmp_path: Path) -> None:
+    settings = {"buffer_records": 500, "overflow": "drop_newest", "max_size_mb": 1}
+    async with open_storage(settings, "fleet.toml", data_dir=tmp_path) as stack:
+        assert stack.writer_limits == WriterLimits(500, Overflow.DROP_NEWEST)
