@@ -18,6 +18,7 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from headend.anomaly.rules.loading import TransformerLoading
 from headend.engine import NO_BUILDING, Engine
 from headend.fleet_config import LOAD_METER, MeterConfig, TransformerConfig
 from headend.readings import Reading
@@ -96,19 +97,28 @@ def _finite(value: float) -> float | None:
 
 
 def transformer_figures(
-    engine: Engine, transformer: TransformerConfig, offline: set[str]
+    engine: Engine,
+    transformer: TransformerConfig,
+    loading: TransformerLoading,
+    offline: set[str],
 ) -> dict[str, object]:
-    """One transformer: its load meters, its own meters, and the load the rules judge."""
+    """One transformer: its load meters, its own meters, and the load the rules judge.
+
+    ``meters_kw`` is the detector's sum too (meters read now; a silent meter's last value does
+    not linger in it), so ``load_kw`` is ``meters_kw`` scaled up by the share that answered
+    whenever the rules had to estimate from the meters.
+    """
     under = [m for m in engine.registry if m.transformer == transformer.name]
     loads = [m for m in under if m.kind == LOAD_METER]
     figures = group_figures(transformer.name, loads, engine.latest, offline)
-    figures["meters_kw"] = figures.pop("load_kw")
+    del figures["load_kw"]
     device = transformer.terminal or transformer.name
-    layout = engine.detector.layout
-    row = layout.transformer_index[device]
-    loading = engine.detector.transformer_loading()
+    row = engine.detector.layout.transformer_index[device]
     known = not math.isnan(loading.power_kw[row])
+    answered = int(loading.meters_answered[row])
     figures.update(
+        meters_kw=float(loading.meters_kw[row]) if answered else None,
+        meters_answered=answered,
         load_kw=_finite(float(loading.power_kw[row])),
         rated_kva=transformer.rated_kva,
         load_rate=_finite(float(loading.rate[row])),
@@ -125,8 +135,10 @@ def fleet_overview(engine: Engine, now: datetime) -> dict[str, object]:
     band = rules.single_phase
     loads = [m for m in engine.registry if m.kind == LOAD_METER]
     offline = set(engine.health.offline_meters())
+    loading = engine.detector.transformer_loading()
     transformers = [
-        transformer_figures(engine, t, offline) for t in engine.config.transformers.values()
+        transformer_figures(engine, t, loading, offline)
+        for t in engine.config.transformers.values()
     ]
     building_names = sorted({m.building or NO_BUILDING for m in loads})
     buildings = [

@@ -312,7 +312,10 @@ class TransformerView(BaseModel):
     voltage_min: float | None
     voltage_avg: float | None
     meters_kw: float | None
-    """Sum of the load meters that answered, in kW (not scaled up for the silent ones)."""
+    """Sum of the load meters read now, in kW (not scaled up for the silent ones); None when
+    none has a current power reading."""
+    meters_answered: int
+    """Load meters with a current power reading (the share the rules scale up by)."""
     load_kw: float | None
     """The active power the load rules judge: terminal or LV-side meter, else the meters'
     scaled sum; None when neither is known well enough."""

@@ -153,6 +153,7 @@ async def test_fleet_view_leaves_out_the_transformers_own_lv_meter(
     [t1] = body["transformers"]
     household_kw = 2 * 6.6  # m1 and m2 (tests.api.fleet.meter_values)
     assert t1["meters"] == 3  # m1, m2 and the pump room; not T1-LV
+    assert t1["meters_answered"] == 3
     assert t1["lv_meters"] == ["T1-LV"]
     assert t1["meters_kw"] == pytest.approx(household_kw + PUMP_KW, rel=1e-6)
     # The transformer's own meter measures it, as a terminal would: the rules judge that.

@@ -142,3 +142,24 @@ def test_bad_durations() -> None:
     for bad in ("soon", "-1s", -1):
         with pytest.raises(ValueError, match="duration"):
             parse_duration(bad)
+
+
+def test_meter_kind_marks_the_transformers_own_lv_meter(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "ct_ratio = 40", 'ct_ratio = 40\ntransformer = "T1"\nkind = "transformer_lv"', 1
+    )
+    config = load_fleet_config(write(tmp_path, text))
+    assert config.meters["pile-1"].kind == "transformer_lv"
+    assert config.meters["000000000001"].kind == "load"
+
+
+@pytest.mark.parametrize(
+    ("kind", "problem"),
+    [('kind = "transformer_lv"', "needs the transformer"), ('kind = "lv"', "one of")],
+)
+def test_bad_meter_kind_names_its_key(tmp_path: Path, kind: str, problem: str) -> None:
+    path = write(tmp_path, GOOD.replace("ct_ratio = 40", f"ct_ratio = 40\n{kind}", 1))
+    with pytest.raises(ConfigError) as info:
+        load_fleet_config(path)
+    assert info.value.key == "meters[1].kind"
+    assert problem in info.value.problem
