@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from headend.config_fields import ConfigError, Table
+from headend.fleet_config import load_fleet_config
 from headend.mqtt.points import TerminalPoint
 from headend.mqtt.settings import (
     DEFAULT_MAX_ITEMS,
@@ -131,3 +133,28 @@ def test_requesters_and_limits() -> None:
 def test_short_tokens_are_refused() -> None:
     with pytest.raises(ConfigError, match="fewer than 16"):
         parse({"requesters": [{"name": "ops", "token_env": "T"}]}, {"T": "short"})
+
+
+def test_a_fleet_file_with_both_name_forms_loads(tmp_path: Path) -> None:
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(
+        """
+[site]
+name = "east"
+
+[mqtt]
+host = "127.0.0.1"
+ingest_topics = ["terminal/+/telemetry"]
+
+[mqtt.names]
+TotW = "power_active_total"
+Psum = {quantity = "power_active_total", unit = "W"}
+""",
+        encoding="utf-8",
+    )
+    config = load_fleet_config(fleet).mqtt
+    assert config is not None
+    assert config.client_id == "headend-east"
+    assert config.points["TotW"].factor == 0.001
+    assert config.points["Psum"].factor == 0.001
+    assert config.points["PhV_phsA"].unit == "V"  # defaults are kept beside the overrides
