@@ -43,18 +43,27 @@ function showError(message) {
   box.hidden = !message;
 }
 
+// A refused API call, with its HTTP status so callers can tell "no such thing" (404) from
+// "not allowed" (401/403) from the head-end or meter failing (5xx).
+class ApiError extends Error {
+  constructor(path, status, detail) {
+    super(`${path}: ${status} ${detail}`);
+    this.status = status;
+  }
+}
+
 async function api(path, options = {}) {
   const headers = { Authorization: `Bearer ${state.token}`, ...(options.headers || {}) };
   const response = await fetch(path, { ...options, headers });
   if (response.status === 401) {
     sessionStorage.removeItem(TOKEN_KEY);
     showLogin();
-    throw new Error("token refused");
+    throw new ApiError(path, 401, "token refused");
   }
   if (!response.ok) {
     let detail = response.statusText;
     try { detail = JSON.stringify((await response.json()).detail); } catch (_) { /* keep */ }
-    throw new Error(`${path}: ${response.status} ${detail}`);
+    throw new ApiError(path, response.status, detail);
   }
   return response.json();
 }
@@ -163,8 +172,11 @@ function ackButton(alarmId) {
     try {
       await api(`/api/alarms/${encodeURIComponent(alarmId)}/ack`, { method: "POST" });
       showError("");
+      renderAlarms(await api("/api/alarms"));
     } catch (error) {
-      showError(`acknowledge needs an operator token: ${error.message}`);
+      const why = error.status === 403 ? "needs an operator token"
+        : error.status === 404 ? "failed, the head-end does not know this alarm" : "failed";
+      showError(`acknowledge ${why}: ${error.message}`);
     }
   });
   return button;
