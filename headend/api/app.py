@@ -15,6 +15,8 @@ from fastapi.staticfiles import StaticFiles
 
 from headend.api.auth import ApiToken, TokenBook
 from headend.api.context import ApiContext
+from headend.api.docs_ui import install_docs
+from headend.api.limits import DEFAULT_LIMITS, ApiLimits, SlotStreamingResponse, StreamSlots
 from headend.api.metrics import CONTENT_TYPE, engine_families, render
 from headend.api.models import Health
 from headend.api.problems import install_problem_handlers
@@ -22,6 +24,7 @@ from headend.api.routes_admin import admin_router
 from headend.api.routes_billing import billing_router
 from headend.api.routes_control import control_router
 from headend.api.routes_fleet import fleet_router
+from headend.api.security import SecurityHeaders
 from headend.api.stream import live_events
 from headend.engine import Engine
 from storage.billing import BillingSource
@@ -29,6 +32,7 @@ from storage.outbox import OutboxStats
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 
+TITLE = "Head-end API"
 DESCRIPTION = """\
 Meters, live and stored readings, billing reads (JSON/CSV), collection completeness, alarms,
 and operator control of a smart-meter head-end.
@@ -46,17 +50,29 @@ def create_app(
     store: BillingSource | None = None,
     outbox_stats: Callable[[], OutboxStats] | None = None,
     dashboard_dir: Path | None = DASHBOARD_DIR,
+    limits: ApiLimits = DEFAULT_LIMITS,
 ) -> FastAPI:
     """The API over a (running) engine.
 
     ``store`` answers history and billing queries (``SqliteStore`` or
     ``InfluxQLBillingSource``); without it those routes answer 503. ``outbox_stats`` (e.g.
     ``outbox.stats``) adds the outbox gauges to ``/metrics``. ``dashboard_dir=None`` serves the
-    API only.
+    API only. ``limits`` bounds request bodies and concurrent live streams (``[api]``).
     """
     ctx = ApiContext(engine, TokenBook(tokens), store, outbox_stats)
-    app = FastAPI(title="Head-end API", version="1", description=DESCRIPTION)
+    app = FastAPI(
+        title=TITLE,
+        version="1",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        max_body_size=limits.max_body_bytes,
+    )
+    app.add_middleware(SecurityHeaders)
     install_problem_handlers(app)
+    install_docs(app, title=TITLE)
+    stream_slots = StreamSlots(limits.max_stream_clients)
+    app.state.stream_slots = stream_slots
 
     @app.get("/health", response_model=Health, tags=["service"])
     async def health() -> Health:
@@ -79,13 +95,18 @@ def create_app(
         tags=["fleet"],
         response_class=StreamingResponse,
         dependencies=[ctx.stream_reader],
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses={
+            200: {"content": {"text/event-stream": {}}},
+            503: {"description": "Too many viewers (`max_stream_clients`); see `Retry-After`"},
+        },
         description="Server-sent events: `reading`, `fleet` and `alarms`. Browsers' EventSource "
         "cannot send headers, so this route also accepts `?access_token=<token>`.",
     )
     async def stream() -> StreamingResponse:
-        return StreamingResponse(
+        stream_slots.take()
+        return SlotStreamingResponse(
             live_events(engine),
+            slots=stream_slots,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
