@@ -9,11 +9,14 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from headend.alarms import Alarm
+from headend.anomaly import SubjectKind
 from headend.audit import AuditEntry
 from headend.completeness import CompletenessRow
 from headend.fleet_config import MeterConfig
-from headend.readings import Reading
+from headend.readers.dlt645_control import RelayState
+from headend.readings import Quality, Reading, ReadingKind
 from storage.billing import StoredPoint
+from storage.records import Severity
 
 MeterId = str
 GroupBy = Literal["meter", "channel", "transformer", "building"]
@@ -33,8 +36,8 @@ class ReadingOut(BaseModel):
     value: float | None
     unit: str
     timestamp: datetime
-    kind: str
-    quality: str
+    kind: ReadingKind
+    quality: Quality
     reason: str | None = None
 
     @classmethod
@@ -45,8 +48,8 @@ class ReadingOut(BaseModel):
             value=reading.value,
             unit=reading.unit,
             timestamp=reading.timestamp,
-            kind=reading.kind.value,
-            quality=reading.quality.value,
+            kind=reading.kind,
+            quality=reading.quality,
             reason=reading.reason,
         )
 
@@ -134,7 +137,7 @@ class RelayIn(BaseModel):
 class RelayOut(BaseModel):
     meter: str
     action: RelayActionName
-    state: str
+    state: RelayState
     verified: bool
     user: str
 
@@ -172,10 +175,13 @@ class CompletenessOut(BaseModel):
 
 class AlarmOut(BaseModel):
     id: str
-    subject_kind: str
+    subject_kind: SubjectKind
     subject: str
-    kind: str
-    severity: str
+    kind: str = Field(
+        description="An anomaly rule's kind (voltage_low, overload, outage, ...) or a head-end "
+        "event (meter_offline, relay_trip, ...)"
+    )
+    severity: Severity
     start: datetime
     end: datetime | None
     open: bool
@@ -190,10 +196,10 @@ class AlarmOut(BaseModel):
     def of(cls, alarm: Alarm) -> AlarmOut:
         return cls(
             id=alarm.id,
-            subject_kind=alarm.subject_kind,
+            subject_kind=SubjectKind(alarm.subject_kind),
             subject=alarm.subject,
             kind=alarm.kind,
-            severity=alarm.severity,
+            severity=Severity(alarm.severity),
             start=alarm.start,
             end=alarm.end,
             open=alarm.open,

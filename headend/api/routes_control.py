@@ -53,7 +53,7 @@ def control_router(ctx: ApiContext) -> APIRouter:
         return RelayOut(
             meter=meter_id,
             action=request.action,
-            state=result.state.value,
+            state=result.state,
             verified=result.verified,
             user=caller.name,
         )

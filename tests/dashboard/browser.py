@@ -102,13 +102,13 @@ class Page:
         await self.evaluate(script)
 
     async def wait_until(self, predicate: str) -> Any:
-        """The first truthy value of the JS expression ``predicate``, re-evaluated on every DOM
-        mutation (not by polling)."""
+        """The first truthy value of the JS expression ``predicate`` (``True`` for an element),
+        re-evaluated on every DOM mutation (not by polling)."""
         script = """
         new Promise((resolve) => {
           const check = () => {
             const value = (PREDICATE);
-            if (value) { observer.disconnect(); resolve(value); }
+            if (value) { observer.disconnect(); resolve(value instanceof Node || value); }
           };
           const observer = new MutationObserver(check);
           observer.observe(document, { subtree: true, childList: true, characterData: true,

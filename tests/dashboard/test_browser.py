@@ -106,3 +106,35 @@ async def test_a_failed_acknowledgement_shows_the_real_reason(
         assert "404" in unknown
         assert "unknown alarm" in unknown
         assert "operator token" not in unknown
+
+
+RECORD_CSP_VIOLATIONS = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation",
+  (event) => window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`));
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "ready"),
+    [
+        ("/docs", "document.querySelector('.swagger-ui .info .title')?.textContent"),
+        ("/#token=reader-secret", "document.querySelector('#connection').textContent === 'live'"),
+    ],
+)
+async def test_pages_render_offline_under_their_content_security_policy(
+    base_url: str, tmp_path: Path, path: str, ready: str
+) -> None:
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    async with asyncio.timeout(4 * WAIT_SECONDS), chromium_page(profile) as page:
+        await page.call("Page.addScriptToEvaluateOnNewDocument", source=RECORD_CSP_VIOLATIONS)
+        await page.goto(f"{base_url}{path}")
+        shown = await page.wait_until(ready)
+        if path == "/docs":
+            assert "Head-end API" in shown
+            operations = await page.evaluate("document.querySelectorAll('.opblock').length")
+            assert operations > 10, "the operations of /openapi.json are listed"
+            await page.evaluate("void document.querySelector('.opblock-summary-control').click()")
+            await page.wait_until("document.querySelector('.opblock-body .responses-wrapper')")
+        assert await page.evaluate("window.cspViolations") == []
