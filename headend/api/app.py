@@ -77,7 +77,10 @@ def create_app(
     @app.get("/health", response_model=Health, tags=["service"])
     async def health() -> Health:
         return Health(
-            collecting=engine.ready.is_set(), meters=len(engine.registry), site=engine.config.site
+            collecting=engine.ready.is_set(),
+            meters=len(engine.registry),
+            site=engine.config.site,
+            timezone=engine.config.timezone,
         )
 
     @app.get(

@@ -28,6 +28,10 @@ class Health(BaseModel):
     collecting: bool
     meters: int
     site: str
+    timezone: str = Field(
+        description="The site's IANA time zone ([site] timezone): local days (billing, "
+        "completeness) and the dashboard's times are in it; API timestamps are UTC"
+    )
 
 
 class ReadingOut(BaseModel):

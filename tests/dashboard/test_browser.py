@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -138,3 +141,45 @@ async def test_pages_render_offline_under_their_content_security_policy(
             await page.evaluate("void document.querySelector('.opblock-summary-control').click()")
             await page.wait_until("document.querySelector('.opblock-body .responses-wrapper')")
         assert await page.evaluate("window.cspViolations") == []
+
+
+SHOWN_TIMES = """[...document.querySelectorAll('[data-utc]')]
+  .map((node) => [node.parentElement.closest('[id]').id, node.getAttribute('data-utc'),
+                  node.textContent])"""
+CLOCK_LIKE = re.compile(r"(?<![\d:+-])\d{2}:\d{2}(?::\d{2})?(?![\d:])(?! [+-]\d{2}:\d{2})")
+"""A time of day not followed by its UTC offset."""
+
+
+async def test_every_time_on_the_page_is_site_local_with_its_offset(
+    fleet: LiveFleet, base_url: str, tmp_path: Path
+) -> None:
+    zone = ZoneInfo(fleet.engine.config.timezone)
+    assert str(zone) == "Asia/Shanghai"
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    await raise_low_voltage(fleet, "m1")
+    async with asyncio.timeout(4 * WAIT_SECONDS), chromium_page(profile) as page:
+        await page.goto(f"{base_url}/#token=reader-secret")
+        await page.wait_until(
+            "document.querySelector('#alarms time') && document.querySelector('#clock time')"
+        )
+        await page.evaluate("location.hash = 'meter=m1'")
+        await page.wait_until(
+            "document.querySelectorAll('#history-chart text[data-utc]').length === 2 && "
+            "document.querySelector('#meter-latest time')"
+        )
+        shown = await page.evaluate(SHOWN_TIMES)
+        body = await page.evaluate("document.body.innerText")
+        assert await page.evaluate("document.querySelector('#zone').textContent") == (
+            "Asia/Shanghai (UTC+08:00)"
+        )
+    assert {place for place, _, _ in shown} >= {"clock", "alarms", "meter-latest", "history-chart"}
+    for place, utc, text in shown:
+        instant = datetime.fromisoformat(utc.replace("Z", "+00:00"))
+        assert instant.utcoffset() == timedelta(0), f"{place}: the API gives UTC"
+        local = instant.astimezone(zone)
+        offset = local.isoformat()[-6:]
+        assert offset == "+08:00"
+        pattern = "%H:%M" if place == "history-chart" else "%Y-%m-%d %H:%M:%S"
+        assert text == f"{local.strftime(pattern)} {offset}", place
+    assert CLOCK_LIKE.findall(body) == [], "no time on the page lacks its zone"
