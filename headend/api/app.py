@@ -12,11 +12,19 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from headend.api.auth import ApiToken, TokenBook
 from headend.api.context import ApiContext
 from headend.api.docs_ui import install_docs
-from headend.api.limits import DEFAULT_LIMITS, ApiLimits, SlotStreamingResponse, StreamSlots
+from headend.api.limits import (
+    DEFAULT_LIMITS,
+    ApiLimits,
+    BodyLimitReport,
+    SlotStreamingResponse,
+    StreamSlots,
+    refusal_families,
+)
 from headend.api.metrics import CONTENT_TYPE, engine_families, render
 from headend.api.models import Health
 from headend.api.problems import install_problem_handlers
@@ -43,6 +51,18 @@ clocks and alarms, admins change the fleet. `/health` and `/metrics` need no tok
 """
 
 
+class _HeadendApp(FastAPI):
+    """FastAPI with two layers outside all of its own middleware, so that they also see the
+    413 its body limiter sends and the 500 of its error handler: the body-limit report, and
+    the security headers outermost."""
+
+    body_report: BodyLimitReport
+
+    def build_middleware_stack(self) -> ASGIApp:
+        self.body_report.app = super().build_middleware_stack()
+        return SecurityHeaders(self.body_report)
+
+
 def create_app(
     engine: Engine,
     *,
@@ -60,7 +80,7 @@ def create_app(
     API only. ``limits`` bounds request bodies and concurrent live streams (``[api]``).
     """
     ctx = ApiContext(engine, TokenBook(tokens), store, outbox_stats)
-    app = FastAPI(
+    app = _HeadendApp(
         title=TITLE,
         version="1",
         description=DESCRIPTION,
@@ -68,7 +88,8 @@ def create_app(
         redoc_url=None,
         max_body_size=limits.max_body_bytes,
     )
-    app.add_middleware(SecurityHeaders)
+    # Its inner app is FastAPI's middleware stack, set when FastAPI builds that stack.
+    body_report = app.body_report = BodyLimitReport(app.router, limits.max_body_bytes)
     install_problem_handlers(app)
     install_docs(app, title=TITLE)
     stream_slots = StreamSlots(limits.max_stream_clients)
@@ -91,7 +112,8 @@ def create_app(
     )
     async def metrics() -> Response:
         outbox = outbox_stats() if outbox_stats is not None else None
-        return Response(render(engine_families(engine, outbox)), media_type=CONTENT_TYPE)
+        families = [*engine_families(engine, outbox), *refusal_families(body_report, stream_slots)]
+        return Response(render(families), media_type=CONTENT_TYPE)
 
     @app.get(
         "/api/stream",

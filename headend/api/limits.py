@@ -11,13 +11,16 @@ cap a viewer gets 503 with ``Retry-After`` (``EventSource`` reconnects by itself
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 
 from fastapi import HTTPException, status
 from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from headend.api.metrics import Family
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +99,63 @@ class SlotStreamingResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             await self._slots.give_back()
+
+
+class BodyLimitReport:
+    """Outside FastAPI's limiter: counts its 413s, logs the first and every 100th, and turns
+    its terse body into one that names the limit, its key and the request."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.refused = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusing = False
+
+        async def report(message: Message) -> None:
+            nonlocal refusing
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                refusing = True
+                return
+            if not refusing:
+                await send(message)
+                return
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                await self._refuse(scope, send)
+
+        await self.app(scope, receive, report)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        self.refused += 1
+        where = f"{scope['method']} {scope['path']}"
+        if self.refused == 1 or self.refused % 100 == 0:
+            log.warning(
+                "%s: request body over %d bytes refused (413), %d since start",
+                where,
+                self.max_body_bytes,
+                self.refused,
+            )
+        detail = (
+            f"{where}: request body larger than {self.max_body_bytes} bytes ([api] max_body_bytes)"
+        )
+        body = json.dumps({"detail": detail}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def refusal_families(bodies: BodyLimitReport, streams: StreamSlots) -> list[Family]:
+    refused = Family(
+        "headend_api_refused_total",
+        "counter",
+        "API requests refused for a limit: body_too_large (413), stream_cap (503).",
+    )
+    refused.add(bodies.refused, reason="body_too_large")
+    refused.add(streams.refused, reason="stream_cap")
+    viewers = Family("headend_api_stream_clients", "gauge", "Live streams open now.")
+    viewers.add(streams.in_use)
+    return [refused, viewers]

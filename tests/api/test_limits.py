@@ -38,7 +38,13 @@ async def test_an_anonymous_body_declared_too_large_is_413_before_a_byte_is_read
     response = await client.post("/api/meters", content=body, headers=declared)
     assert response.status_code == 413, "refused before the token check (401) or parsing (422)"
     assert body.sent == 0
+    assert response.json()["detail"] == (
+        "POST /api/meters: request body larger than 65536 bytes ([api] max_body_bytes)"
+    )
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert len(fleet.engine.registry) == 2
+    metrics = (await client.get("/metrics")).text
+    assert 'headend_api_refused_total{reason="body_too_large"} 1' in metrics
 
 
 async def test_a_streamed_body_is_cut_off_at_the_limit(
@@ -49,6 +55,7 @@ async def test_a_streamed_body_is_cut_off_at_the_limit(
         "/api/meters", content=body, headers={**ADMIN, "Content-Type": "application/json"}
     )
     assert response.status_code == 413
+    assert "[api] max_body_bytes" in response.json()["detail"]
     assert body.sent <= DEFAULT_MAX_BODY_BYTES + CHUNK, "reading stopped at the limit"
     assert len(fleet.engine.registry) == 2
 
@@ -79,6 +86,9 @@ async def test_live_streams_past_the_cap_get_503_with_retry_after(fleet: LiveFle
             second = await http.get("/api/stream", params=params)
             assert second.status_code == 503
             assert int(second.headers["Retry-After"]) > 0
+            metrics = (await http.get("/metrics")).text
+            assert 'headend_api_refused_total{reason="stream_cap"} 1' in metrics
+            assert "headend_api_stream_clients 1" in metrics
         await app.state.stream_slots.wait_free()  # the first viewer left: its slot is back
         async with http.stream("GET", "/api/stream", params=params) as third:
             assert third.status_code == 200
