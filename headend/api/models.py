@@ -62,7 +62,7 @@ class PointOut(BaseModel):
     timestamp: datetime
     value: float | None
     unit: str
-    quality: str
+    quality: Quality
     reason: str | None = None
 
     @classmethod
@@ -71,7 +71,7 @@ class PointOut(BaseModel):
             timestamp=point.timestamp,
             value=point.value,
             unit=point.unit,
-            quality=point.quality.value,
+            quality=point.quality,
             reason=point.reason,
         )
 

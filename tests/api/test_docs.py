@@ -79,6 +79,8 @@ async def test_openapi_fields_refer_to_the_enumerations(client: httpx.AsyncClien
     reading = schemas["ReadingOut"]["properties"]
     assert reading["quality"] == {"$ref": "#/components/schemas/Quality"}
     assert reading["kind"] == {"$ref": "#/components/schemas/ReadingKind"}
+    point = schemas["PointOut"]["properties"]
+    assert point["quality"] == {"$ref": "#/components/schemas/Quality"}
     assert schemas["AlarmOut"]["properties"]["severity"] == {
         "$ref": "#/components/schemas/Severity"
     }
