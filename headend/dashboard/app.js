@@ -44,9 +44,15 @@ function formatValue(value) {
 // are UTC; every shown time keeps its instant in a data-utc attribute.
 
 function useTimeZone(timeZone) {
-  state.timeFormat = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric",
-    month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
-    hourCycle: "h23", timeZoneName: "longOffset" });
+  const options = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+    minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "longOffset" };
+  try {
+    state.timeFormat = new Intl.DateTimeFormat("en-US", { ...options, timeZone });
+  } catch (error) { // a zone this browser's ICU lacks: still one convention, and say so
+    showError(`site time zone ${timeZone} unknown to this browser: times are shown in UTC`);
+    state.timeFormat = new Intl.DateTimeFormat("en-US", { ...options, timeZone: "UTC" });
+    timeZone = "UTC";
+  }
   const offset = siteParts(Date.now()).offset;
   $("#zone").textContent = `${timeZone} (UTC${offset})`;
 }
