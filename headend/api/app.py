@@ -52,9 +52,9 @@ clocks and alarms, admins change the fleet. `/health` and `/metrics` need no tok
 
 
 class _HeadendApp(FastAPI):
-    """FastAPI with two layers outside all of its own middleware, so that they also see the
-    413 its body limiter sends and the 500 of its error handler: the body-limit report, and
-    the security headers outermost."""
+    """FastAPI with two layers outside all of its own middleware: the body-limit report (it
+    refuses by ``Content-Length`` before anything runs, and sees the 413s FastAPI's limiter
+    sends), and outermost the security headers (also on those 413s and on 500s)."""
 
     body_report: BodyLimitReport
 

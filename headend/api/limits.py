@@ -1,9 +1,11 @@
 """What one client may cost the head-end: request body size and concurrent live streams.
 
-Body size is enforced by FastAPI's own limiter (Starlette's ``RequestBodyLimitMiddleware``):
-it answers 413 from ``Content-Length`` before a byte is read, and while a chunked body streams
-in, so a large body is never buffered or parsed, and the refusal comes before the token check
-(FastAPI reads the body before it resolves dependencies). Live streams hold a subscriber
+Body size is enforced by FastAPI's own limiter (Starlette's ``RequestBodyLimitMiddleware``,
+``FastAPI(max_body_size=...)``): it answers 413 from ``Content-Length`` before a byte is read,
+and stops a chunked body as soon as it passes the limit, so a large body is never buffered or
+parsed. On routes that take a body the refusal comes before the token check (FastAPI reads the
+body before it resolves dependencies); routes that take none never read it, and their answer is
+still replaced by the 413 when ``Content-Length`` is over the limit. Live streams hold a subscriber
 queue and a task each for as long as the viewer stays, so their number is capped; past the
 cap a viewer gets 503 with ``Retry-After`` (``EventSource`` reconnects by itself).
 """
@@ -17,6 +19,7 @@ from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 
 from fastapi import HTTPException, status
+from starlette.datastructures import Headers
 from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -102,8 +105,11 @@ class SlotStreamingResponse(StreamingResponse):
 
 
 class BodyLimitReport:
-    """Outside FastAPI's limiter: counts its 413s, logs the first and every 100th, and turns
-    its terse body into one that names the limit, its key and the request."""
+    """Outside FastAPI's limiter: refuses a declared ``Content-Length`` over the limit before
+    the app runs at all (FastAPI's limiter only replaces the answer of a route that takes no
+    body, after the route has acted: a DELETE would be done and reported as refused), counts
+    every 413, logs the first and every 100th, and gives them a body that names the limit, its
+    key and the request."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -113,6 +119,10 @@ class BodyLimitReport:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._refuse(scope, send)
             return
         refusing = False
 

@@ -110,3 +110,14 @@ async def test_every_answer_carries_the_hardening_headers(
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_a_route_without_a_body_refuses_an_oversized_one_before_it_acts(
+    client: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    body = CountingBody(4)
+    declared = {**ADMIN, "Content-Length": str(100 * 1024 * 1024)}
+    response = await client.request("DELETE", "/api/meters/m2", content=body, headers=declared)
+    assert response.status_code == 413
+    assert body.sent == 0
+    assert "m2" in fleet.engine.registry, "refused means not done"
