@@ -62,6 +62,15 @@ def api_settings(config: FleetConfig, environ: Mapping[str, str]) -> ApiSettings
     return parse_api_settings(Table(config.source, "api", config.api or {}), environ)
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The API's listening socket, with ``TCP_NODELAY`` set: Linux copies it to every accepted
+    connection, so a small response is not held back by Nagle's algorithm waiting for the
+    client's delayed ACK (about 40 ms per keep-alive request otherwise)."""
+    listener = socket.create_server((host, port), reuse_port=False)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return listener
+
+
 async def serve(
     config: FleetConfig,
     options: ServiceOptions,
@@ -95,7 +104,11 @@ async def serve(
             history=stack.billing,
         )
         app = create_app(
-            engine, tokens=settings.tokens, store=stack.billing, outbox_stats=stack.outbox_stats
+            engine,
+            tokens=settings.tokens,
+            store=stack.billing,
+            outbox_stats=stack.outbox_stats,
+            limits=settings.limits,
         )
         server = _QuietServer(
             uvicorn.Config(
@@ -113,7 +126,7 @@ async def serve(
             loop.add_signal_handler(signum, stopping.set)
         # Bind before serving: the port is taken (or the error raised) here, and a client that
         # connects before uvicorn's first accept simply waits in the listen backlog.
-        listener = socket.create_server((host, port), reuse_port=False)
+        listener = listen_socket(host, port)
         port = listener.getsockname()[1]
         try:
             async with asyncio.TaskGroup() as group:

@@ -12,9 +12,19 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from headend.api.auth import ApiToken, TokenBook
 from headend.api.context import ApiContext
+from headend.api.docs_ui import install_docs
+from headend.api.limits import (
+    DEFAULT_LIMITS,
+    ApiLimits,
+    BodyLimitReport,
+    SlotStreamingResponse,
+    StreamSlots,
+    refusal_families,
+)
 from headend.api.metrics import CONTENT_TYPE, engine_families, render
 from headend.api.models import Health
 from headend.api.problems import install_problem_handlers
@@ -22,6 +32,7 @@ from headend.api.routes_admin import admin_router
 from headend.api.routes_billing import billing_router
 from headend.api.routes_control import control_router
 from headend.api.routes_fleet import fleet_router
+from headend.api.security import SecurityHeaders
 from headend.api.stream import live_events
 from headend.engine import Engine
 from storage.billing import BillingSource
@@ -29,6 +40,7 @@ from storage.outbox import OutboxStats
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 
+TITLE = "Head-end API"
 DESCRIPTION = """\
 Meters, live and stored readings, billing reads (JSON/CSV), collection completeness, alarms,
 and operator control of a smart-meter head-end.
@@ -39,6 +51,18 @@ clocks and alarms, admins change the fleet. `/health` and `/metrics` need no tok
 """
 
 
+class _HeadendApp(FastAPI):
+    """FastAPI with two layers outside all of its own middleware: the body-limit report (it
+    refuses by ``Content-Length`` before anything runs, and sees the 413s FastAPI's limiter
+    sends), and outermost the security headers (also on those 413s and on 500s)."""
+
+    body_report: BodyLimitReport
+
+    def build_middleware_stack(self) -> ASGIApp:
+        self.body_report.app = super().build_middleware_stack()
+        return SecurityHeaders(self.body_report)
+
+
 def create_app(
     engine: Engine,
     *,
@@ -46,22 +70,38 @@ def create_app(
     store: BillingSource | None = None,
     outbox_stats: Callable[[], OutboxStats] | None = None,
     dashboard_dir: Path | None = DASHBOARD_DIR,
+    limits: ApiLimits = DEFAULT_LIMITS,
 ) -> FastAPI:
     """The API over a (running) engine.
 
     ``store`` answers history and billing queries (``SqliteStore`` or
     ``InfluxQLBillingSource``); without it those routes answer 503. ``outbox_stats`` (e.g.
     ``outbox.stats``) adds the outbox gauges to ``/metrics``. ``dashboard_dir=None`` serves the
-    API only.
+    API only. ``limits`` bounds request bodies and concurrent live streams (``[api]``).
     """
     ctx = ApiContext(engine, TokenBook(tokens), store, outbox_stats)
-    app = FastAPI(title="Head-end API", version="1", description=DESCRIPTION)
+    app = _HeadendApp(
+        title=TITLE,
+        version="1",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        max_body_size=limits.max_body_bytes,
+    )
+    # Its inner app is FastAPI's middleware stack, set when FastAPI builds that stack.
+    body_report = app.body_report = BodyLimitReport(app.router, limits.max_body_bytes)
     install_problem_handlers(app)
+    install_docs(app, title=TITLE)
+    stream_slots = StreamSlots(limits.max_stream_clients)
+    app.state.stream_slots = stream_slots
 
     @app.get("/health", response_model=Health, tags=["service"])
     async def health() -> Health:
         return Health(
-            collecting=engine.ready.is_set(), meters=len(engine.registry), site=engine.config.site
+            collecting=engine.ready.is_set(),
+            meters=len(engine.registry),
+            site=engine.config.site,
+            timezone=engine.config.timezone,
         )
 
     @app.get(
@@ -72,20 +112,26 @@ def create_app(
     )
     async def metrics() -> Response:
         outbox = outbox_stats() if outbox_stats is not None else None
-        return Response(render(engine_families(engine, outbox)), media_type=CONTENT_TYPE)
+        families = [*engine_families(engine, outbox), *refusal_families(body_report, stream_slots)]
+        return Response(render(families), media_type=CONTENT_TYPE)
 
     @app.get(
         "/api/stream",
         tags=["fleet"],
         response_class=StreamingResponse,
         dependencies=[ctx.stream_reader],
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses={
+            200: {"content": {"text/event-stream": {}}},
+            503: {"description": "Too many viewers (`max_stream_clients`); see `Retry-After`"},
+        },
         description="Server-sent events: `reading`, `fleet` and `alarms`. Browsers' EventSource "
         "cannot send headers, so this route also accepts `?access_token=<token>`.",
     )
     async def stream() -> StreamingResponse:
-        return StreamingResponse(
+        stream_slots.take()
+        return SlotStreamingResponse(
             live_events(engine),
+            slots=stream_slots,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -13,8 +13,10 @@ import enum
 import hmac
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, Request, Security, status
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from headend.api.errors import ApiConfigError
 
@@ -107,12 +109,28 @@ def presented_token(request: Request, *, allow_query: bool) -> str | None:
     return None
 
 
+# Declared for the OpenAPI document (``securitySchemes`` and each route's ``security``), so
+# clients and /docs know to send a token; the checking is ours, below, for its 401 messages.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="`Authorization: Bearer <token>`; role reader < operator < admin",
+    auto_error=False,
+)
+QUERY_TOKEN = APIKeyQuery(
+    name=STREAM_TOKEN_PARAMETER,
+    scheme_name="access_token",
+    description="The token as a query parameter, on /api/stream only (browser EventSource)",
+    auto_error=False,
+)
+_Declared = HTTPAuthorizationCredentials | str | None
+
+
 def requires(
     book: TokenBook, role: Role, *, allow_query: bool = False
-) -> Callable[[Request], Awaitable[Caller]]:
+) -> Callable[..., Awaitable[Caller]]:
     """A FastAPI dependency admitting callers with at least ``role``."""
 
-    async def dependency(request: Request) -> Caller:
+    async def check(request: Request) -> Caller:
         token = presented_token(request, allow_query=allow_query)
         if token is None:
             raise _unauthorised("missing bearer token")
@@ -127,4 +145,14 @@ def requires(
             )
         return caller
 
-    return dependency
+    async def header_only(request: Request, _: Annotated[_Declared, Security(BEARER)]) -> Caller:
+        return await check(request)
+
+    async def header_or_query(
+        request: Request,
+        _header: Annotated[_Declared, Security(BEARER)],
+        _query: Annotated[_Declared, Security(QUERY_TOKEN)],
+    ) -> Caller:
+        return await check(request)
+
+    return header_or_query if allow_query else header_only

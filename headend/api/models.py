@@ -9,11 +9,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from headend.alarms import Alarm
+from headend.anomaly import SubjectKind
 from headend.audit import AuditEntry
 from headend.completeness import CompletenessRow
 from headend.fleet_config import MeterConfig
-from headend.readings import Reading
+from headend.readers.dlt645_control import RelayState
+from headend.readings import Quality, Reading, ReadingKind
 from storage.billing import StoredPoint
+from storage.records import Severity
 
 MeterId = str
 GroupBy = Literal["meter", "channel", "transformer", "building"]
@@ -25,6 +28,10 @@ class Health(BaseModel):
     collecting: bool
     meters: int
     site: str
+    timezone: str = Field(
+        description="The site's IANA time zone ([site] timezone): local days (billing, "
+        "completeness) and the dashboard's times are in it; API timestamps are UTC"
+    )
 
 
 class ReadingOut(BaseModel):
@@ -33,8 +40,8 @@ class ReadingOut(BaseModel):
     value: float | None
     unit: str
     timestamp: datetime
-    kind: str
-    quality: str
+    kind: ReadingKind
+    quality: Quality
     reason: str | None = None
 
     @classmethod
@@ -45,8 +52,8 @@ class ReadingOut(BaseModel):
             value=reading.value,
             unit=reading.unit,
             timestamp=reading.timestamp,
-            kind=reading.kind.value,
-            quality=reading.quality.value,
+            kind=reading.kind,
+            quality=reading.quality,
             reason=reading.reason,
         )
 
@@ -55,7 +62,7 @@ class PointOut(BaseModel):
     timestamp: datetime
     value: float | None
     unit: str
-    quality: str
+    quality: Quality
     reason: str | None = None
 
     @classmethod
@@ -64,7 +71,7 @@ class PointOut(BaseModel):
             timestamp=point.timestamp,
             value=point.value,
             unit=point.unit,
-            quality=point.quality.value,
+            quality=point.quality,
             reason=point.reason,
         )
 
@@ -142,7 +149,7 @@ class RelayIn(BaseModel):
 class RelayOut(BaseModel):
     meter: str
     action: RelayActionName
-    state: str
+    state: RelayState
     verified: bool
     user: str
 
@@ -180,10 +187,13 @@ class CompletenessOut(BaseModel):
 
 class AlarmOut(BaseModel):
     id: str
-    subject_kind: str
+    subject_kind: SubjectKind
     subject: str
-    kind: str
-    severity: str
+    kind: str = Field(
+        description="An anomaly rule's kind (voltage_low, overload, outage, ...) or a head-end "
+        "event (meter_offline, relay_trip, ...)"
+    )
+    severity: Severity
     start: datetime
     end: datetime | None
     open: bool
@@ -198,10 +208,10 @@ class AlarmOut(BaseModel):
     def of(cls, alarm: Alarm) -> AlarmOut:
         return cls(
             id=alarm.id,
-            subject_kind=alarm.subject_kind,
+            subject_kind=SubjectKind(alarm.subject_kind),
             subject=alarm.subject,
             kind=alarm.kind,
-            severity=alarm.severity,
+            severity=Severity(alarm.severity),
             start=alarm.start,
             end=alarm.end,
             open=alarm.open,

@@ -57,7 +57,7 @@ def control_router(ctx: ApiContext) -> APIRouter:
         return RelayOut(
             meter=meter_id,
             action=request.action,
-            state=result.state.value,
+            state=result.state,
             verified=result.verified,
             user=caller.name,
         )
@@ -71,7 +71,9 @@ def control_router(ctx: ApiContext) -> APIRouter:
     async def time_sync(caller: Caller = ctx.operator) -> TimeSyncOut:
         return TimeSyncOut(channels=await engine.broadcast_time_sync(user=caller.name))
 
-    @router.post("/alarms/{alarm_id}/ack", response_model=AlarmOut)
+    # ``:path``: anomaly ids are ``kind/subject_kind/subject/start``. Starlette decodes %2F
+    # before routing, so a plain segment parameter never matches them, encoded or not.
+    @router.post("/alarms/{alarm_id:path}/ack", response_model=AlarmOut)
     async def acknowledge(alarm_id: str, caller: Caller = ctx.operator) -> AlarmOut:
         alarm = engine.alarms.acknowledge(alarm_id, caller.name, engine.clock.now())
         return AlarmOut.of(alarm)

@@ -6,6 +6,8 @@ Secrets never sit in the file: each token names the environment variable holding
 ```toml
 [api]
 listen = "0.0.0.0:8080"
+max_body_bytes = 65536    # larger request bodies are refused with 413 (default 64 KiB)
+max_stream_clients = 32   # live dashboard streams at once; more get 503 + Retry-After
 
 [[api.tokens]]
 name = "billing"          # recorded as the user of every action made with this token
@@ -20,6 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from headend.api.auth import MIN_TOKEN_LENGTH, ApiToken, Role
+from headend.api.limits import (
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_STREAM_CLIENTS,
+    ApiLimits,
+)
 from headend.config_fields import Table
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -31,6 +39,7 @@ class ApiSettings:
     host: str
     port: int
     tokens: tuple[ApiToken, ...]
+    limits: ApiLimits = DEFAULT_LIMITS
 
 
 def parse_api_settings(table: Table, environ: Mapping[str, str]) -> ApiSettings:
@@ -40,6 +49,12 @@ def parse_api_settings(table: Table, environ: Mapping[str, str]) -> ApiSettings:
     # Port 0 asks the kernel for a free port (the demo and tests use it).
     if not host or not port_text.isdigit() or not 0 <= int(port_text) < 65536:
         raise table.error("listen", f"expected host:port, got {listen!r}")
+    limits = ApiLimits(
+        max_body_bytes=table.integer("max_body_bytes", DEFAULT_MAX_BODY_BYTES, minimum=0),
+        max_stream_clients=table.integer(
+            "max_stream_clients", DEFAULT_MAX_STREAM_CLIENTS, minimum=1
+        ),
+    )
     tokens: list[ApiToken] = []
     names: set[str] = set()
     secrets: set[str] = set()
@@ -63,4 +78,4 @@ def parse_api_settings(table: Table, environ: Mapping[str, str]) -> ApiSettings:
         secrets.add(secret)
         tokens.append(ApiToken(name, role, secret))
     table.reject_unknown()
-    return ApiSettings(host.strip("[]"), int(port_text), tuple(tokens))
+    return ApiSettings(host.strip("[]"), int(port_text), tuple(tokens), limits)

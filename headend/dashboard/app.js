@@ -11,7 +11,8 @@ const VOLTAGE_SCALE = [180, 250]; // drawn range of the voltage bars, V
 const LOAD_SCALE = 1.2; // load bars run to 120 % of rated kVA
 
 const state = { token: null, meters: new Map(), band: { low: 198, high: 235.4 },
-  limits: { heavy: 0.8, overload: 1.0 }, meterPage: null, history: [], stream: null };
+  limits: { heavy: 0.8, overload: 1.0 }, meterPage: null, history: [], stream: null,
+  timeFormat: null };
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -37,10 +38,58 @@ function formatValue(value) {
   return String(Number(value.toFixed(3)));
 }
 
+// -- time -----------------------------------------------------------------------------------
+// One convention on the whole page: site local time (the fleet's [site] timezone, which
+// /health gives) with its UTC offset, e.g. "2026-03-10 12:00:00 +08:00". The API's instants
+// are UTC; every shown time keeps its instant in a data-utc attribute.
+
+function useTimeZone(timeZone) {
+  const options = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+    minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "longOffset" };
+  try {
+    state.timeFormat = new Intl.DateTimeFormat("en-US", { ...options, timeZone });
+  } catch (error) { // a zone this browser's ICU lacks: still one convention, and say so
+    showError(`site time zone ${timeZone} unknown to this browser: times are shown in UTC`);
+    state.timeFormat = new Intl.DateTimeFormat("en-US", { ...options, timeZone: "UTC" });
+    timeZone = "UTC";
+  }
+  const offset = siteParts(Date.now()).offset;
+  $("#zone").textContent = `${timeZone} (UTC${offset})`;
+}
+
+function siteParts(instant) {
+  const parts = Object.fromEntries(state.timeFormat.formatToParts(new Date(instant))
+    .map((part) => [part.type, part.value]));
+  return { ...parts, offset: parts.timeZoneName.replace("GMT", "") || "+00:00" };
+}
+
+function siteDateTime(instant) {
+  const p = siteParts(instant);
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${p.offset}`;
+}
+
+function siteClock(instant) {
+  const p = siteParts(instant);
+  return `${p.hour}:${p.minute} ${p.offset}`;
+}
+
+function timeText(iso) {
+  return el("time", { dateTime: iso, "data-utc": iso }, siteDateTime(iso));
+}
+
 function showError(message) {
   const box = $("#error");
   box.textContent = message;
   box.hidden = !message;
+}
+
+// A refused API call, with its HTTP status so callers can tell "no such thing" (404) from
+// "not allowed" (401/403) from the head-end or meter failing (5xx).
+class ApiError extends Error {
+  constructor(path, status, detail) {
+    super(`${path}: ${status} ${detail}`);
+    this.status = status;
+  }
 }
 
 async function api(path, options = {}) {
@@ -49,12 +98,12 @@ async function api(path, options = {}) {
   if (response.status === 401) {
     sessionStorage.removeItem(TOKEN_KEY);
     showLogin();
-    throw new Error("token refused");
+    throw new ApiError(path, 401, "token refused");
   }
   if (!response.ok) {
     let detail = response.statusText;
     try { detail = JSON.stringify((await response.json()).detail); } catch (_) { /* keep */ }
-    throw new Error(`${path}: ${response.status} ${detail}`);
+    throw new ApiError(path, response.status, detail);
   }
   return response.json();
 }
@@ -122,7 +171,7 @@ function renderFleet(fleet) {
   state.band = fleet.voltage_band;
   state.limits = fleet.load_limits;
   $("#site").textContent = fleet.site;
-  $("#clock").textContent = fleet.now.replace("T", " ").slice(0, 19);
+  $("#clock").replaceChildren(timeText(fleet.now));
   const transformers = $("#transformers tbody");
   transformers.replaceChildren(...fleet.transformers.map((t) => el("tr", {},
     el("td", {}, t.name), el("td", { class: "num" }, `${t.online}/${t.meters}`), voltageText(t),
@@ -151,7 +200,7 @@ function renderMeters() {
 function renderAlarms(alarms) {
   $("#alarm-count").textContent = alarms.length;
   $("#alarms tbody").replaceChildren(...alarms.map((a) => el("tr", {},
-    el("td", {}, a.start.replace("T", " ").slice(0, 19)),
+    el("td", {}, timeText(a.start)),
     el("td", { class: `severity-${a.severity}` }, a.severity),
     el("td", {}, `${a.subject_kind} ${a.subject}`), el("td", {}, a.kind), el("td", {}, a.message),
     el("td", {}, a.acknowledged_by ? `by ${a.acknowledged_by}` : ackButton(a.id)))));
@@ -163,8 +212,11 @@ function ackButton(alarmId) {
     try {
       await api(`/api/alarms/${encodeURIComponent(alarmId)}/ack`, { method: "POST" });
       showError("");
+      renderAlarms(await api("/api/alarms"));
     } catch (error) {
-      showError(`acknowledge needs an operator token: ${error.message}`);
+      const why = error.status === 403 ? "needs an operator token"
+        : error.status === 404 ? "failed, the head-end does not know this alarm" : "failed";
+      showError(`acknowledge ${why}: ${error.message}`);
     }
   });
   return button;
@@ -194,7 +246,7 @@ async function openMeter(meterId) {
     el("td", {}, r.quantity),
     el("td", { class: "num", "data-meter": meterId, "data-quantity": r.quantity, "data-page": "meter" },
       formatValue(r.value)),
-    el("td", {}, r.unit), el("td", {}, r.timestamp.slice(0, 19)), el("td", {}, r.quality))));
+    el("td", {}, r.unit), el("td", {}, timeText(r.timestamp)), el("td", {}, r.quality))));
   await loadHistory();
 }
 
@@ -240,9 +292,11 @@ function drawHistory() {
   for (const v of [lo, hi]) {
     chart.append(Object.assign(svg("text", { x: 2, y: y(v) + 3, class: "axis" }), { textContent: formatValue(v) }));
   }
-  const clock = (t) => new Date(t).toISOString().slice(11, 16) + " UTC";
-  chart.append(Object.assign(svg("text", { x: pad, y: h - 8, class: "axis" }), { textContent: clock(t0) }));
-  chart.append(Object.assign(svg("text", { x: w - pad, y: h - 8, class: "axis", "text-anchor": "end" }), { textContent: clock(t1) }));
+  const utc = (t) => new Date(t).toISOString();
+  chart.append(Object.assign(svg("text", { x: pad, y: h - 8, class: "axis", "data-utc": utc(t0) }),
+    { textContent: siteClock(t0) }));
+  chart.append(Object.assign(svg("text", { x: w - pad, y: h - 8, class: "axis", "text-anchor": "end",
+    "data-utc": utc(t1) }), { textContent: siteClock(t1) }));
 }
 
 function closeMeter() {
@@ -287,8 +341,9 @@ async function start() {
   $("#login").hidden = true;
   $("#app").hidden = false;
   try {
-    const [meters, latest, fleet, alarms] = await Promise.all([api("/api/meters"),
-      api("/api/readings/latest"), api("/api/fleet"), api("/api/alarms")]);
+    const [health, meters, latest, fleet, alarms] = await Promise.all([api("/health"),
+      api("/api/meters"), api("/api/readings/latest"), api("/api/fleet"), api("/api/alarms")]);
+    useTimeZone(health.timezone);
     state.meters = new Map(meters.map((m) => [m.id, { ...m, latest: {} }]));
     for (const reading of latest) applyReading(reading);
     renderFleet(fleet);

@@ -173,3 +173,16 @@ async def next_reading(
                     return reading
     finally:
         engine.unsubscribe(queue)
+
+
+async def raise_low_voltage(fleet: LiveFleet, meter: str) -> None:
+    """Drive ``meter`` below the band until the engine's own sweeps raise its voltage_low alarm
+    (the anomaly detector needs the condition to hold for a minute of engine time)."""
+    fleet.values[meter]["voltage_a"] = 180.0
+    async with asyncio.timeout(4 * WAIT_SECONDS):
+        while not any(
+            (alarm.kind, alarm.subject) == ("voltage_low", meter)
+            for alarm in fleet.engine.alarms.open_alarms()
+        ):
+            await next_reading(fleet.engine, meter, "voltage_a", value=180.0)
+            fleet.engine.sweep()

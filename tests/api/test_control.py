@@ -3,11 +3,13 @@ fleet changes; failures answered with the right status and the meter's reason.""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 import pytest
 
 from storage.records import Severity
-from tests.api.fleet import ADMIN, OPERATOR, READER, LiveFleet
+from tests.api.fleet import ADMIN, OPERATOR, READER, LiveFleet, raise_low_voltage
 
 
 async def test_on_demand_read_returns_what_the_meter_says_now(
@@ -199,3 +201,19 @@ async def test_a_refused_relay_order_is_502_with_the_reason_and_audited(
         ("control-room", "intent"),
     ]
     assert relay_entries[0].ref == relay_entries[1].id
+
+
+async def test_an_anomaly_alarm_is_acknowledged_by_its_url_encoded_id(
+    client: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    await raise_low_voltage(fleet, "m1")
+    [listed] = (await client.get("/api/alarms", headers=READER)).json()
+    assert "/" in listed["id"], "anomaly ids carry kind/subject kind/subject/start"
+    path = f"/api/alarms/{quote(listed['id'], safe='')}/ack"  # encodeURIComponent, as the page
+    acked = await client.post(path, headers=OPERATOR)
+    assert acked.status_code == 200, acked.text
+    assert (acked.json()["id"], acked.json()["acknowledged_by"]) == (listed["id"], "control-room")
+    [still_open] = (await client.get("/api/alarms", headers=READER)).json()
+    assert still_open["acknowledged_by"] == "control-room"
+    raw = await client.post(f"/api/alarms/{listed['id']}/ack", headers=OPERATOR)
+    assert raw.status_code == 200, "the id unencoded works too"

@@ -208,3 +208,8 @@ async def test_openapi_documents_every_route_and_the_relay_body(
         assert path in paths, path
     relay = document["components"]["schemas"]["RelayIn"]["properties"]["action"]
     assert set(relay["enum"]) == {"trip", "close_permitted", "close_direct"}
+
+
+async def test_health_names_the_site_time_zone(client: httpx.AsyncClient) -> None:
+    health = (await client.get("/health")).json()
+    assert (health["site"], health["timezone"]) == ("api-test", "Asia/Shanghai")

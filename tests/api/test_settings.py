@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from headend.api import Role
+from headend.api import ApiLimits, Role
 from headend.api.settings import parse_api_settings
 from headend.config_fields import ConfigError, Table
 
@@ -54,8 +54,27 @@ def test_tokens_come_from_the_environment() -> None:
         (GOOD.replace("0.0.0.0:9090", "9090"), ENV, r"api.listen: expected host:port"),
         (GOOD.replace('token_env = "T_OPS"', 'token = "x"'), ENV, r"api.tokens\[1\].token_env"),
         (GOOD + "tls = true\n", ENV, r"api.tokens\[1\].tls: unknown key"),
+        (
+            GOOD.replace("[[api.tokens]]", "max_body_bytes = -1\n[[api.tokens]]", 1),
+            ENV,
+            r"api.max_body_bytes: must be >= 0",
+        ),
+        (
+            GOOD.replace("[[api.tokens]]", "max_stream_clients = 0\n[[api.tokens]]", 1),
+            ENV,
+            r"api.max_stream_clients: must be >= 1",
+        ),
     ],
 )
 def test_bad_api_tables_name_file_and_key(text: str, env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=r"^fleet.toml: " + message):
         parse_api_settings(api_table(text), env)
+
+
+def test_limits_default_and_can_be_set() -> None:
+    assert parse_api_settings(api_table(GOOD), ENV).limits == ApiLimits()
+    text = GOOD.replace(
+        "[[api.tokens]]", "max_body_bytes = 1024\nmax_stream_clients = 4\n[[api.tokens]]", 1
+    )
+    limits = parse_api_settings(api_table(text), ENV).limits
+    assert (limits.max_body_bytes, limits.max_stream_clients) == (1024, 4)

@@ -101,6 +101,23 @@ class Page:
         script = script.replace("SELECTOR", json.dumps(selector)).replace("TEXT", json.dumps(text))
         await self.evaluate(script)
 
+    async def wait_until(self, predicate: str) -> Any:
+        """The first truthy value of the JS expression ``predicate`` (``True`` for an element),
+        re-evaluated on every DOM mutation (not by polling)."""
+        script = """
+        new Promise((resolve) => {
+          const check = () => {
+            const value = (PREDICATE);
+            if (value) { observer.disconnect(); resolve(value instanceof Node || value); }
+          };
+          const observer = new MutationObserver(check);
+          observer.observe(document, { subtree: true, childList: true, characterData: true,
+            attributes: true });
+          check();
+        })
+        """
+        return await self.evaluate(script.replace("PREDICATE", predicate))
+
     async def screenshot(self, path: Path) -> bytes:
         reply = await self.call("Page.captureScreenshot", format="png")
         data = base64.b64decode(reply["data"])
