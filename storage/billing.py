@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Final, Protocol, TextIO
 
@@ -18,6 +18,8 @@ from headend.readings import Quality, ReadingKind
 from storage.errors import QueryError
 
 DEFAULT_BILLING_QUANTITIES: Final = ("energy_active_import_total",)
+LEGACY_FROZEN_PREFIX: Final = "frozen_"
+"""Stores written before the one naming scheme hold frozen values as ``frozen_<register>``."""
 _QUALITY_RANK: Final = {
     Quality.ACTUAL: 0,
     Quality.BACKFILLED: 1,
@@ -128,7 +130,7 @@ async def billing_report(
     else:
         meter_list = list(dict.fromkeys(meters or ()))
     first, after = period_bounds(start, end, tz)
-    frozen = await source.stored_points(ReadingKind.FROZEN, meter_list, quantities, first, after)
+    frozen = await frozen_points(source, meter_list, quantities, first, after)
     intervals = await source.stored_points(ReadingKind.ENERGY, meter_list, quantities, first, after)
     best: dict[tuple[str, date, str], StoredPoint] = {}
     for point in frozen:
@@ -144,6 +146,27 @@ async def billing_report(
                 daily.append(_daily_value(meter, day, quantity, best.get((meter, day, quantity))))
     intervals.sort(key=lambda point: (point.meter, point.quantity, point.timestamp))
     return BillingReport(start, end, tuple(meter_list), tuple(daily), tuple(intervals))
+
+
+async def frozen_points(
+    source: BillingSource,
+    meters: Sequence[str],
+    quantities: Sequence[str],
+    start: datetime,
+    end: datetime,
+) -> list[StoredPoint]:
+    """Frozen points of these registers, including those stored under the legacy names.
+
+    A frozen value is stored under the name of the register it froze, with kind frozen; older
+    stores used ``frozen_<register>``. Asking for both costs one query and spares a migration.
+    """
+    legacy = {LEGACY_FROZEN_PREFIX + quantity: quantity for quantity in quantities}
+    names = list(dict.fromkeys([*quantities, *legacy]))
+    points = await source.stored_points(ReadingKind.FROZEN, meters, names, start, end)
+    return [
+        replace(point, quantity=legacy[point.quantity]) if point.quantity in legacy else point
+        for point in points
+    ]
 
 
 def _better(candidate: StoredPoint, current: StoredPoint) -> bool:

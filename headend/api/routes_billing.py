@@ -23,7 +23,8 @@ CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 # Module level: route annotations are strings (PEP 563), resolved against module globals.
 MeterQuery = Annotated[list[str] | None, Query(description="Meter id; repeat for several")]
 TransformerQuery = Annotated[
-    str | None, Query(description="All meters that stored data under this transformer")
+    str | None,
+    Query(description="Every meter registered under this transformer or with data stored under it"),
 ]
 PeriodStart = Annotated[date, Query(description="First local day of the period")]
 PeriodEnd = Annotated[date, Query(description="Last local day of the period (included)")]
@@ -71,6 +72,13 @@ def billing_router(ctx: ApiContext) -> APIRouter:
     engine = ctx.engine
     router = APIRouter(prefix="/api", dependencies=[ctx.reader], tags=["billing"])
 
+    async def meters_of_transformer(transformer: str) -> list[str]:
+        """Every meter the registry has under it (never read ones too, to show their gaps),
+        and those that stored data under it before they were moved or removed."""
+        registered = {m.id for m in engine.registry if m.transformer == transformer}
+        stored = await ctx.require_store().meters_of_transformer(transformer)
+        return sorted(registered.union(stored))
+
     async def report_for(
         meter: list[str] | None,
         transformer: str | None,
@@ -88,12 +96,14 @@ def billing_router(ctx: ApiContext) -> APIRouter:
             raise InvalidField(("query", "transformer"), f"unknown transformer {transformer!r}")
         for meter_id in meter or ():
             engine.registry.get(meter_id)  # 404 for a meter the fleet does not know
+        store = ctx.require_store()
+        if transformer is not None:
+            meter = await meters_of_transformer(transformer)
         return await billing_report(
-            ctx.require_store(),
+            store,
             start=start,
             end=end,
-            meters=meter or None,
-            transformer=transformer,
+            meters=meter,
             quantities=tuple(quantity or DEFAULT_BILLING_QUANTITIES),
             tz=engine.tz,
         )

@@ -28,6 +28,8 @@ from headend.readings import ReadingKind
 from headend.registry import RegistryError
 
 MAX_HISTORY = timedelta(days=31)
+HEADEND_QUANTITIES = frozenset({"clock_drift"})
+"""Quantities the head-end derives itself (``Engine.check_clock``): no protocol reads them."""
 DEFAULT_HISTORY = timedelta(hours=24)
 
 
@@ -76,10 +78,14 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
         ] = None,
     ) -> History:
         meter = engine.registry.get(meter_id)
-        try:
-            engine.registry.validate_quantities(meter, [quantity], where=f"quantity of {meter_id}")
-        except RegistryError as exc:
-            raise InvalidField(("query", "quantity"), str(exc)) from None
+        listed = (meter.id, quantity) in engine.latest  # what /api/meters/{id} shows
+        if not listed and quantity not in HEADEND_QUANTITIES:
+            try:
+                engine.registry.validate_quantities(
+                    meter, [quantity], where=f"quantity of {meter_id}"
+                )
+            except RegistryError as exc:
+                raise InvalidField(("query", "quantity"), str(exc)) from None
         for name, value in (("start", start), ("end", end)):
             if value is not None and value.tzinfo is None:
                 raise InvalidField(("query", name), f"{name}: needs a UTC offset, e.g. Z")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
 from headend.readings import Quality, Reading, ReadingKind
+from tests.api.billing_fleet import NEVER_READ, SIMULATED, START, billing_rig, stored_reading
 from tests.api.fleet import READER, LiveFleet
 
 DAY_1 = date(2026, 3, 8)
@@ -83,3 +85,93 @@ async def test_bad_billing_requests_are_422_naming_the_field(
 async def test_billing_of_an_unknown_meter_is_404(client: httpx.AsyncClient) -> None:
     params = {"meter": "ghost", "start": "2026-03-08", "end": "2026-03-08"}
     assert (await client.get("/api/billing", headers=READER, params=params)).status_code == 404
+
+
+# -- through the real producers: backfill on simulated meters, the embedded store, HTTP --------
+
+BILLING_DAYS = (date(2026, 3, 8), date(2026, 3, 9), date(2026, 3, 10))
+"""The backfill window of the billing rig (3 days, today 2026-03-10 in Shanghai)."""
+
+
+async def test_backfilled_frozen_values_and_interval_registers_in_one_request(
+    tmp_path: Path,
+) -> None:
+    async with billing_rig(tmp_path) as rig:
+        await rig.engine.backfill_pass()
+        interval = await stored_reading(rig.engine, "m1", "energy_active_import_total")
+        params = {
+            "meter": list(SIMULATED),
+            "start": BILLING_DAYS[0].isoformat(),
+            "end": BILLING_DAYS[-1].isoformat(),
+        }
+        response = await rig.http.get("/api/billing", headers=READER, params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+    assert body["not_collected"] == 0
+    daily = {(row["meter"], row["day"]): row for row in body["daily"]}
+    for meter_id in SIMULATED:
+        for day in BILLING_DAYS:
+            row = daily[(meter_id, day.isoformat())]
+            assert row["state"] == "collected"
+            assert row["quantity"] == "energy_active_import_total"
+            truth = rig.sources[meter_id].frozen_energy(day)
+            assert truth is not None
+            assert row["value"] == pytest.approx(round(truth, 2))
+            assert row["quality"] == ("actual" if day == BILLING_DAYS[-1] else "backfilled")
+    stored = [
+        (row["meter"], row["quantity"], datetime.fromisoformat(row["timestamp"]), row["value"])
+        for row in body["intervals"]
+    ]
+    assert (
+        "m1",
+        "energy_active_import_total",
+        interval.timestamp,
+        interval.value,
+    ) in stored
+
+
+async def test_transformer_lists_every_registered_meter(tmp_path: Path) -> None:
+    async with billing_rig(tmp_path) as rig:
+        await rig.engine.backfill_pass()
+        await rig.engine.writer.flush()
+        params = {"transformer": "T1", "start": "2026-03-09", "end": "2026-03-10"}
+        body = (await rig.http.get("/api/billing", headers=READER, params=params)).json()
+        empty = (
+            await rig.http.get(
+                "/api/billing", headers=READER, params={**params, "transformer": "T2"}
+            )
+        ).json()
+    assert body["meters"] == [*SIMULATED, NEVER_READ]
+    states = {(row["meter"], row["day"]): row["state"] for row in body["daily"]}
+    assert states[(NEVER_READ, "2026-03-09")] == "not_collected"
+    assert states[(NEVER_READ, "2026-03-10")] == "not_collected"
+    assert states[("m1", "2026-03-10")] == "collected"
+    assert body["not_collected"] == 2
+    assert empty["meters"] == []
+    assert empty["daily"] == []
+
+
+async def test_history_accepts_every_quantity_the_meter_lists(tmp_path: Path) -> None:
+    async with billing_rig(tmp_path) as rig:
+        await rig.engine.backfill_pass()
+        await stored_reading(rig.engine, "m1", "energy_active_import_total")
+        await rig.engine.check_clock("m1")  # the head-end's own clock_drift reading
+        await rig.engine.writer.flush()
+        meter = (await rig.http.get("/api/meters/m1", headers=READER)).json()
+        listed = {(r["quantity"], r["kind"]) for r in meter["latest"]}
+        answers = {}
+        for quantity, kind in sorted(listed):
+            response = await rig.http.get(
+                "/api/meters/m1/readings",
+                headers=READER,
+                params={
+                    "quantity": quantity,
+                    "kind": kind,
+                    "start": (START - timedelta(days=4)).isoformat(),
+                    "end": (START + timedelta(days=1)).isoformat(),
+                },
+            )
+            answers[quantity] = (response.status_code, len(response.json().get("points", [])))
+    assert ("clock_drift", "state") in listed
+    assert ("energy_active_import_total", "energy") in listed  # the live register, not a freeze
+    assert all(answer[0] == 200 and answer[1] > 0 for answer in answers.values()), answers
