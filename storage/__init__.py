@@ -11,8 +11,8 @@ from storage.billing import (
     DayState,
     StoredPoint,
     billing_report,
-    write_csv,
 )
+from storage.billing_csv import MeterLabels, write_csv
 from storage.embedded import SqliteStore
 from storage.errors import (
     AuthError,
@@ -49,6 +49,7 @@ __all__ = [
     "InfluxV2Sink",
     "LineEncoder",
     "LineSink",
+    "MeterLabels",
     "Outbox",
     "OutboxFull",
     "OutboxStats",

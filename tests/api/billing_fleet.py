@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from headend.api import create_app
 from headend.clock import WarpedClock
@@ -94,6 +95,7 @@ class BillingRig:
     store: SqliteStore
     http: httpx.AsyncClient
     sources: dict[str, RampingSource]
+    app: FastAPI
 
 
 @asynccontextmanager
@@ -137,7 +139,7 @@ async def billing_rig(tmp_path: Path, *, building: str = "B1") -> AsyncIterator[
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://headend"
                 ) as http:
-                    yield BillingRig(engine, store, http, sources)
+                    yield BillingRig(engine, store, http, sources, app)
             finally:
                 engine_task.cancel()
                 simulator.cancel()

