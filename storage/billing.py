@@ -170,10 +170,20 @@ async def interval_points(
     start: date,
     end: date,
     tz: tzinfo,
+    *,
+    ordered: bool = True,
 ) -> list[StoredPoint]:
-    """The interval register reads (kind energy) of the period, by meter, quantity and time."""
+    """The interval register reads (kind energy) of the period, by meter, quantity and time.
+
+    ``ordered=False`` leaves the sorting (``order_intervals``) to the caller, e.g. to a thread.
+    """
     first, after = period_bounds(start, end, tz)
     points = await source.stored_points(ReadingKind.ENERGY, meters, quantities, first, after)
+    return order_intervals(points, meters) if ordered else points
+
+
+def order_intervals(points: list[StoredPoint], meters: Sequence[str]) -> list[StoredPoint]:
+    """Sort in place by the order of ``meters``, then quantity and time; returns ``points``."""
     order = {meter: index for index, meter in enumerate(meters)}
     points.sort(key=lambda point: (order.get(point.meter, -1), point.quantity, point.timestamp))
     return points

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from headend.readings import Reading, ReadingKind
+from headend.readings import Quality, Reading, ReadingKind
 from storage.billing import StoredPoint, parse_quality
 from storage.errors import RecordError
 from storage.line_protocol import from_ns, timestamp_ns
@@ -68,6 +68,10 @@ CREATE TABLE IF NOT EXISTS collection (
     PRIMARY KEY (meter, ts_ns)
 ) WITHOUT ROWID;
 """
+
+
+_QUALITIES: Final = {quality.value: quality for quality in Quality}
+"""Stored quality text -> enum, without an exception path per row (billing reads millions)."""
 
 
 def _tags_json(tags: Mapping[str, str]) -> str:
@@ -168,7 +172,8 @@ class SqliteStore:
                     timestamp=from_ns(row[2]),
                     value=row[3],
                     unit=row[4],
-                    quality=parse_quality(row[5], f"embedded store row {row[0]}/{row[1]}"),
+                    quality=_QUALITIES.get(row[5])
+                    or parse_quality(row[5], f"embedded store row {row[0]}/{row[1]}"),
                     reason=row[6],
                 )
                 for row in connection.execute(sql, args)
