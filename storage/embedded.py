@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS points (
     tags TEXT NOT NULL,
     PRIMARY KEY (measurement, meter, quantity, ts_ns)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS points_by_transformer ON points (transformer)
+DROP INDEX IF EXISTS points_by_transformer;
+CREATE INDEX IF NOT EXISTS points_by_transformer_meter ON points (transformer, meter)
     WHERE transformer IS NOT NULL;
 CREATE TABLE IF NOT EXISTS events (
     meter TEXT NOT NULL,
@@ -69,6 +70,18 @@ CREATE TABLE IF NOT EXISTS collection (
 ) WITHOUT ROWID;
 """
 
+
+_METERS_OF_TRANSFORMER: Final = """
+WITH RECURSIVE found(meter) AS (
+    SELECT min(meter) FROM points WHERE transformer = ?1
+    UNION ALL
+    SELECT (SELECT min(meter) FROM points WHERE transformer = ?1 AND meter > found.meter)
+    FROM found WHERE found.meter IS NOT NULL
+)
+SELECT meter FROM found
+"""
+"""One index probe per meter (a loose index scan), not one row per stored point: DISTINCT
+read every point of the transformer, 0.4 s per million, on every billing page."""
 
 _QUALITIES: Final = {quality.value: quality for quality in Quality}
 """Stored quality text -> enum, without an exception path per row (billing reads millions)."""
@@ -133,11 +146,8 @@ class SqliteStore:
         """Meters that have stored points tagged with this transformer."""
 
         def select(connection: sqlite3.Connection) -> list[str]:
-            rows = connection.execute(
-                "SELECT DISTINCT meter FROM points WHERE transformer = ? ORDER BY meter",
-                (transformer,),
-            )
-            return [str(row[0]) for row in rows]
+            rows = connection.execute(_METERS_OF_TRANSFORMER, (transformer,))
+            return [str(row[0]) for row in rows if row[0] is not None]
 
         return await self._reader.run(select)
 
