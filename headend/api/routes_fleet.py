@@ -26,6 +26,7 @@ from headend.engine import Engine
 from headend.fleet_config import MeterConfig
 from headend.readings import ReadingKind
 from headend.registry import RegistryError
+from storage.billing import frozen_points
 
 MAX_HISTORY = timedelta(days=31)
 HEADEND_QUANTITIES = frozenset({"clock_drift"})
@@ -97,7 +98,11 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
             raise InvalidField(("query", "start"), f"at most {MAX_HISTORY.days} days per query")
         latest = engine.latest.get((meter.id, quantity))
         chosen = kind or (latest.kind if latest else ReadingKind.INSTANT)
-        points = await ctx.require_store().stored_points(chosen, [meter.id], [quantity], start, end)
+        store = ctx.require_store()
+        if chosen is ReadingKind.FROZEN:  # also under the names stored before one naming scheme
+            points = await frozen_points(store, [meter.id], [quantity], start, end)
+        else:
+            points = await store.stored_points(chosen, [meter.id], [quantity], start, end)
         points.sort(key=lambda point: point.timestamp)
         return History(
             meter=meter.id,

@@ -344,3 +344,32 @@ async def test_billing_csv_neutralises_formulas_and_carries_address_household_an
     local = datetime.fromisoformat(intervals[0]["timestamp_local"])
     assert local.utcoffset() == timedelta(hours=8)
     assert local == datetime.fromisoformat(intervals[0]["timestamp_utc"])
+
+
+async def test_history_of_frozen_values_includes_the_legacy_stored_name(
+    client: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    """A store written before the one naming scheme holds ``frozen_energy_active_import_total``."""
+    freeze = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)
+    legacy = Reading(
+        "m1",
+        "frozen_energy_active_import_total",
+        1300.5,
+        "kWh",
+        freeze,
+        ReadingKind.FROZEN,
+        Quality.BACKFILLED,
+    )
+    await fleet.store.write([legacy])
+    response = await client.get(
+        "/api/meters/m1/readings",
+        headers=READER,
+        params={
+            "quantity": "energy_active_import_total",
+            "kind": "frozen",
+            "start": (freeze - timedelta(hours=1)).isoformat(),
+            "end": (freeze + timedelta(hours=1)).isoformat(),
+        },
+    )
+    assert response.status_code == 200
+    assert [point["value"] for point in response.json()["points"]] == [1300.5]
