@@ -373,3 +373,15 @@ async def test_history_of_frozen_values_includes_the_legacy_stored_name(
     )
     assert response.status_code == 200
     assert [point["value"] for point in response.json()["points"]] == [1300.5]
+
+
+async def test_a_freeze_read_after_the_live_register_does_not_hide_it(tmp_path: Path) -> None:
+    """Frozen values share the register's name now; the meter view must keep the live value."""
+    async with billing_rig(tmp_path) as rig:
+        live = await stored_reading(rig.engine, "m1", "energy_active_import_total")
+        frozen = await rig.engine.backfill_pass()
+        meter = (await rig.http.get("/api/meters/m1", headers=READER)).json()
+    assert any(r.meter == "m1" and r.kind is ReadingKind.FROZEN for r in frozen)
+    [energy] = [r for r in meter["latest"] if r["quantity"] == "energy_active_import_total"]
+    assert energy["kind"] == "energy"
+    assert datetime.fromisoformat(energy["timestamp"]) >= live.timestamp
