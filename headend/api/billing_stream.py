@@ -124,6 +124,24 @@ def _interval_items(meters: Sequence[str], points: list[StoredPoint], first: boo
     return text if first or not text else "," + text
 
 
+async def started(pieces: AsyncIterator[str]) -> AsyncIterator[str]:
+    """Run ``pieces`` up to the first store answer (the header, then the first chunk) before
+    the response starts: a store that is down is then an error status, not a cut-off 200."""
+    ready: list[str] = []
+    async for piece in pieces:
+        ready.append(piece)
+        if len(ready) == 2:
+            break
+
+    async def replay() -> AsyncIterator[str]:
+        for piece in ready:
+            yield piece
+        async for piece in pieces:
+            yield piece
+
+    return replay()
+
+
 async def json_chunks(page: BillingPage) -> AsyncIterator[str]:
     """The ``BillingOut`` document, in pieces."""
     head = {

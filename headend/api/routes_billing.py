@@ -7,18 +7,21 @@ for, pages it by meter (``cursor``/``limit``) and streams the answer (``billing_
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 
-from headend.api.billing_stream import BillingPage, csv_chunks, json_chunks
+from headend.api.billing_stream import BillingPage, csv_chunks, json_chunks, started
 from headend.api.context import ApiContext
 from headend.api.models import BillingOut
 from headend.api.problems import InvalidField
 from storage.billing import DEFAULT_BILLING_QUANTITIES
 from storage.billing_csv import MeterLabels
+from storage.errors import SinkUnavailable, StorageError
 
 MAX_PERIOD = timedelta(days=366)
 MAX_METER_DAYS: Final = 10_000
@@ -44,6 +47,17 @@ CursorQuery = Annotated[
 LimitQuery = Annotated[
     int | None, Query(ge=1, description="Meters per page (default: all, within the cap)")
 ]
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """The store's failures as HTTP statuses that say whose they are (503: down, 502: broken)."""
+    try:
+        yield
+    except SinkUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+    except StorageError as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail=str(exc)) from exc
 
 
 def billing_router(ctx: ApiContext) -> APIRouter:
@@ -99,7 +113,9 @@ def billing_router(ctx: ApiContext) -> APIRouter:
             )
         store = ctx.require_store()
         if transformer is not None:
-            meters, selector = await meters_of_transformer(transformer), "transformer"
+            with store_errors():
+                meters = await meters_of_transformer(transformer)
+            selector = "transformer"
         else:
             meters, selector = list(dict.fromkeys(meter or ())), "meter"
         if cursor is not None:
@@ -132,16 +148,24 @@ def billing_router(ctx: ApiContext) -> APIRouter:
     def paging_headers(page: BillingPage) -> dict[str, str]:
         return {NEXT_CURSOR_HEADER: page.next_cursor} if page.next_cursor else {}
 
-    def as_csv(page: BillingPage) -> StreamingResponse:
+    async def body_of(pieces: AsyncIterator[str]) -> AsyncIterator[str]:
+        with store_errors():
+            return await started(pieces)
+
+    async def as_csv(page: BillingPage) -> StreamingResponse:
         filename = f"billing-{page.start}-{page.end}.csv"
         headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
         return StreamingResponse(
-            csv_chunks(page), media_type=CSV_MEDIA_TYPE, headers={**headers, **paging_headers(page)}
+            await body_of(csv_chunks(page)),
+            media_type=CSV_MEDIA_TYPE,
+            headers={**headers, **paging_headers(page)},
         )
 
-    def as_json(page: BillingPage) -> StreamingResponse:
+    async def as_json(page: BillingPage) -> StreamingResponse:
         return StreamingResponse(
-            json_chunks(page), media_type="application/json", headers=paging_headers(page)
+            await body_of(json_chunks(page)),
+            media_type="application/json",
+            headers=paging_headers(page),
         )
 
     documented: dict[int | str, dict[str, Any]] = {
@@ -164,7 +188,7 @@ def billing_router(ctx: ApiContext) -> APIRouter:
         format: Literal["json", "csv"] = "json",
     ) -> StreamingResponse:
         page = await page_for(meter, transformer, start, end, quantity, cursor, limit)
-        return as_csv(page) if format == "csv" else as_json(page)
+        return await (as_csv(page) if format == "csv" else as_json(page))
 
     csv_content: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
 
@@ -178,6 +202,6 @@ def billing_router(ctx: ApiContext) -> APIRouter:
         cursor: CursorQuery = None,
         limit: LimitQuery = None,
     ) -> StreamingResponse:
-        return as_csv(await page_for(meter, transformer, start, end, quantity, cursor, limit))
+        return await as_csv(await page_for(meter, transformer, start, end, quantity, cursor, limit))
 
     return router

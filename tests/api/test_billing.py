@@ -15,10 +15,12 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from headend.api import routes_billing
+from headend.api import create_app, routes_billing
 from headend.readings import Quality, Reading, ReadingKind
+from storage.influxql import InfluxQLBillingSource
 from tests.api.billing_fleet import NEVER_READ, SIMULATED, START, billing_rig, stored_reading
-from tests.api.fleet import READER, LiveFleet
+from tests.api.fleet import READER, TOKENS, LiveFleet
+from tests.support.ports import free_tcp_port
 
 DAY_1 = date(2026, 3, 8)
 DAY_2 = date(2026, 3, 9)
@@ -385,3 +387,25 @@ async def test_a_freeze_read_after_the_live_register_does_not_hide_it(tmp_path: 
     [energy] = [r for r in meter["latest"] if r["quantity"] == "energy_active_import_total"]
     assert energy["kind"] == "energy"
     assert datetime.fromisoformat(energy["timestamp"]) >= live.timestamp
+
+
+@pytest.mark.parametrize("path", ["/api/billing", "/api/billing.csv"])
+async def test_billing_from_a_store_that_is_down_is_503_not_a_cut_off_200(
+    fleet: LiveFleet, path: str
+) -> None:
+    """Streamed answers start only after the store answered the first query."""
+    down = InfluxQLBillingSource(f"http://127.0.0.1:{free_tcp_port()}", database="billing")
+    app = create_app(fleet.engine, tokens=TOKENS, store=down, dashboard_dir=None)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://headend"
+        ) as http:
+            by_meter = await http.get(path, headers=READER, params={"meter": "m1", **PERIOD})
+            by_transformer = await http.get(
+                path, headers=READER, params={"transformer": "T1", **PERIOD}
+            )
+    finally:
+        await down.aclose()
+    for response in (by_meter, by_transformer):
+        assert response.status_code == 503
+        assert "127.0.0.1" in response.json()["detail"]
