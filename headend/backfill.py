@@ -11,6 +11,14 @@ a meter that was unreachable for three days is filled in when it comes back, not
 The record number of a day is derived from the meter's own latest freeze time, not from our
 calendar, so a meter whose clock or freeze schedule is off by a day still gets each value
 stamped with the time the meter says it froze it.
+
+Stored names follow one scheme: a frozen value is stored under the name of the register it
+froze (``energy_active_import_total``) with ``ReadingKind.FROZEN``; the kind, not the name, tells
+it from the interval reads of the same register, so billing asks for one name and gets both.
+The catalogue's ``frozen_`` names only select the data identifiers to read. The freeze time
+(``frozen_time``) is not a value of its own: it is the timestamp of the frozen readings.
+Stores written before this rule hold ``frozen_energy_active_import_*``; billing still reads them
+(``storage.billing.LEGACY_FROZEN_PREFIX``).
 """
 
 from __future__ import annotations
@@ -35,7 +43,14 @@ log = logging.getLogger(__name__)
 GROUP = "daily_frozen"
 FROZEN_TIME = "frozen_time"
 FROZEN_ENERGY = "frozen_energy_active_import"
-FROZEN_TOTAL = "frozen_energy_active_import_total"
+FROZEN_PREFIX = "frozen_"
+FROZEN_TOTAL = "energy_active_import_total"
+"""The stored name (kind frozen) of the daily billing value."""
+
+
+def stored_name(catalogue_name: str) -> str:
+    """The name a frozen value is stored under: the register it froze."""
+    return catalogue_name.removeprefix(FROZEN_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +98,7 @@ async def read_frozen_record(
             readings.append(
                 Reading(
                     meter.id,
-                    name,
+                    stored_name(name),
                     float(value),
                     energy_item.unit,
                     frozen_at,

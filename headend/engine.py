@@ -57,7 +57,7 @@ from headend.transports import create_transport
 from headend.transports.memory import MemoryNetwork
 from headend.units import UnitGate
 from protocols.dlt645 import RelayAction
-from storage.billing import BillingSource
+from storage.billing import BillingSource, frozen_points
 from storage.errors import OutboxFull, StorageError, StorageFull
 from storage.records import EventRecord, Severity
 from storage.sink import Sink
@@ -86,6 +86,16 @@ class EngineOptions:
     """Where fleet changes made at run time are kept across restarts (``fleet_overlay.py``)."""
     shutdown_grace: float = 10.0
     """Seconds reads in flight get to finish on ``stop()``."""
+
+
+def _freeze_of_live(latest: Mapping[tuple[str, str], Reading], reading: Reading) -> bool:
+    """A frozen value shares its register's name: it must not hide the live register value."""
+    current = latest.get((reading.meter, reading.quantity))
+    return (
+        reading.kind is ReadingKind.FROZEN
+        and current is not None
+        and current.kind is not ReadingKind.FROZEN
+    )
 
 
 class Engine:
@@ -349,7 +359,7 @@ class Engine:
         for reading in readings:
             if self.mqtt is not None:
                 self.mqtt.publish_reading(reading)
-            if reading.quality is not Quality.MISSING:
+            if reading.quality is not Quality.MISSING and not _freeze_of_live(self.latest, reading):
                 self.latest[(reading.meter, reading.quantity)] = reading
             for queue in self._subscribers:
                 if queue.full():
@@ -740,8 +750,8 @@ class Engine:
         window = max(plan.backfill_days for plan in self.config.plans.values()) + 1
         now = self.clock.now()
         try:
-            points = await self._history.stored_points(
-                ReadingKind.FROZEN,
+            points = await frozen_points(
+                self._history,
                 meters,
                 [FROZEN_TOTAL],
                 now - timedelta(days=window),

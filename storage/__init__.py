@@ -11,8 +11,8 @@ from storage.billing import (
     DayState,
     StoredPoint,
     billing_report,
-    write_csv,
 )
+from storage.billing_csv import MeterLabels, write_csv
 from storage.embedded import SqliteStore
 from storage.errors import (
     AuthError,
@@ -52,6 +52,7 @@ __all__ = [
     "LineEncoder",
     "LineSink",
     "LocalStoreFailed",
+    "MeterLabels",
     "Outbox",
     "OutboxFull",
     "OutboxStats",

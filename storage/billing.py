@@ -7,17 +7,18 @@ The same assembly runs on every store; stores only implement ``BillingSource``.
 
 from __future__ import annotations
 
-import csv
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Final, Protocol, TextIO
+from typing import Final, Protocol
 
 from headend.readings import Quality, ReadingKind
 from storage.errors import QueryError
 
 DEFAULT_BILLING_QUANTITIES: Final = ("energy_active_import_total",)
+LEGACY_FROZEN_PREFIX: Final = "frozen_"
+"""Stores written before the one naming scheme hold frozen values as ``frozen_<register>``."""
 _QUALITY_RANK: Final = {
     Quality.ACTUAL: 0,
     Quality.BACKFILLED: 1,
@@ -116,10 +117,10 @@ async def billing_report(
     quantities: Sequence[str] = DEFAULT_BILLING_QUANTITIES,
     tz: tzinfo = UTC,
 ) -> BillingReport:
-    """Daily frozen values (one row per meter, day and quantity) and interval energy.
+    """Daily frozen values (one row per meter, day and quantity) and interval energy, in memory.
 
-    A frozen value belongs to the local day (in ``tz``) of its freeze timestamp. When several
-    values exist for a day, the best quality wins (actual, backfilled, estimated), then the latest.
+    For a small period and fleet; large requests go through ``daily_values`` and
+    ``interval_points`` a few meters at a time (``meter_chunks``), as the API streams them.
     """
     if (meters is None) == (transformer is None):
         raise ValueError("billing_report needs exactly one of meters= or transformer=")
@@ -127,9 +128,26 @@ async def billing_report(
         meter_list = sorted(await source.meters_of_transformer(transformer))
     else:
         meter_list = list(dict.fromkeys(meters or ()))
+    daily = await daily_values(source, meter_list, quantities, start, end, tz)
+    intervals = await interval_points(source, meter_list, quantities, start, end, tz)
+    return BillingReport(start, end, tuple(meter_list), tuple(daily), tuple(intervals))
+
+
+async def daily_values(
+    source: BillingSource,
+    meters: Sequence[str],
+    quantities: Sequence[str],
+    start: date,
+    end: date,
+    tz: tzinfo,
+) -> list[DailyValue]:
+    """One row per meter, day and quantity, in that order, ``not_collected`` where nothing is.
+
+    A frozen value belongs to the local day (in ``tz``) of its freeze timestamp. When several
+    values exist for a day, the best quality wins (actual, backfilled, estimated), then the latest.
+    """
     first, after = period_bounds(start, end, tz)
-    frozen = await source.stored_points(ReadingKind.FROZEN, meter_list, quantities, first, after)
-    intervals = await source.stored_points(ReadingKind.ENERGY, meter_list, quantities, first, after)
+    frozen = await frozen_points(source, meters, quantities, first, after)
     best: dict[tuple[str, date, str], StoredPoint] = {}
     for point in frozen:
         key = (point.meter, point.timestamp.astimezone(tz).date(), point.quantity)
@@ -137,13 +155,69 @@ async def billing_report(
         if current is None or _better(point, current):
             best[key] = point
     daily: list[DailyValue] = []
-    for meter in meter_list:
+    for meter in meters:
         for offset in range((end - start).days + 1):
             day = start + timedelta(days=offset)
             for quantity in quantities:
                 daily.append(_daily_value(meter, day, quantity, best.get((meter, day, quantity))))
-    intervals.sort(key=lambda point: (point.meter, point.quantity, point.timestamp))
-    return BillingReport(start, end, tuple(meter_list), tuple(daily), tuple(intervals))
+    return daily
+
+
+async def interval_points(
+    source: BillingSource,
+    meters: Sequence[str],
+    quantities: Sequence[str],
+    start: date,
+    end: date,
+    tz: tzinfo,
+    *,
+    ordered: bool = True,
+) -> list[StoredPoint]:
+    """The interval register reads (kind energy) of the period, by meter, quantity and time.
+
+    ``ordered=False`` leaves the sorting (``order_intervals``) to the caller, e.g. to a thread.
+    """
+    first, after = period_bounds(start, end, tz)
+    points = await source.stored_points(ReadingKind.ENERGY, meters, quantities, first, after)
+    return order_intervals(points, meters) if ordered else points
+
+
+def order_intervals(points: list[StoredPoint], meters: Sequence[str]) -> list[StoredPoint]:
+    """Sort in place by the order of ``meters``, then quantity and time; returns ``points``."""
+    order = {meter: index for index, meter in enumerate(meters)}
+    points.sort(key=lambda point: (order.get(point.meter, -1), point.quantity, point.timestamp))
+    return points
+
+
+def meter_chunks(meters: Sequence[str], days: int, meter_days: int) -> Iterator[Sequence[str]]:
+    """The meters in groups of at most ``meter_days`` meter-days (at least one meter each).
+
+    Why: a chunk's rows are what one query returns and what is held in memory at a time.
+    """
+    size = max(1, meter_days // max(1, days))
+    for first in range(0, len(meters), size):
+        yield meters[first : first + size]
+
+
+async def frozen_points(
+    source: BillingSource,
+    meters: Sequence[str],
+    quantities: Sequence[str],
+    start: datetime,
+    end: datetime,
+) -> list[StoredPoint]:
+    """Frozen points of these registers, including those stored under the legacy names.
+
+    A frozen value is stored under the name of the register it froze, with kind frozen; older
+    stores used ``frozen_<register>``. Asking for both costs one query and spares a migration.
+    """
+    legacy = {LEGACY_FROZEN_PREFIX + quantity: quantity for quantity in quantities}
+    names = list(dict.fromkeys([*quantities, *legacy]))
+    points = await source.stored_points(ReadingKind.FROZEN, meters, names, start, end)
+    return [
+        replace(point, quantity=legacy[point.quantity]) if point.quantity in legacy else point
+        for point in points
+    ]
 
 
 def _better(candidate: StoredPoint, current: StoredPoint) -> bool:
@@ -178,62 +252,6 @@ def _daily_value(meter: str, day: date, quantity: str, point: StoredPoint | None
         quality=point.quality,
         timestamp=point.timestamp,
     )
-
-
-CSV_COLUMNS: Final = (
-    "record",
-    "meter",
-    "quantity",
-    "day",
-    "timestamp_utc",
-    "value",
-    "unit",
-    "quality",
-    "state",
-    "reason",
-)
-
-
-def write_csv(report: BillingReport, out: TextIO) -> None:
-    """One CSV table: ``daily`` rows (with state) then ``interval`` rows; UTC ISO timestamps."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in report.daily:
-        writer.writerow(
-            (
-                "daily",
-                row.meter,
-                row.quantity,
-                row.day.isoformat(),
-                _iso(row.timestamp),
-                "" if row.value is None else repr(row.value),
-                row.unit,
-                row.quality.value if row.quality else "",
-                row.state.value,
-                row.reason or "",
-            )
-        )
-    for point in report.intervals:
-        writer.writerow(
-            (
-                "interval",
-                point.meter,
-                point.quantity,
-                "",
-                _iso(point.timestamp),
-                "" if point.value is None else repr(point.value),
-                point.unit,
-                point.quality.value,
-                DayState.COLLECTED.value
-                if point.quality is not Quality.MISSING
-                else DayState.NOT_COLLECTED.value,
-                point.reason or "",
-            )
-        )
-
-
-def _iso(timestamp: datetime | None) -> str:
-    return "" if timestamp is None else timestamp.astimezone(UTC).isoformat()
 
 
 def parse_quality(text: object, where: str) -> Quality:

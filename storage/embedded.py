@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from headend.readings import Reading, ReadingKind
+from headend.readings import Quality, Reading, ReadingKind
 from storage.billing import StoredPoint, parse_quality
 from storage.errors import RecordError, local_store_error
 from storage.line_protocol import from_ns, timestamp_ns
@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS points (
     tags TEXT NOT NULL,
     PRIMARY KEY (measurement, meter, quantity, ts_ns)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS points_by_transformer ON points (transformer)
+DROP INDEX IF EXISTS points_by_transformer;
+CREATE INDEX IF NOT EXISTS points_by_transformer_meter ON points (transformer, meter)
     WHERE transformer IS NOT NULL;
 CREATE TABLE IF NOT EXISTS events (
     meter TEXT NOT NULL,
@@ -77,15 +78,37 @@ CREATE TABLE IF NOT EXISTS collection (
 """
 
 
+_METERS_OF_TRANSFORMER: Final = """
+WITH RECURSIVE found(meter) AS (
+    SELECT min(meter) FROM points WHERE transformer = ?1
+    UNION ALL
+    SELECT (SELECT min(meter) FROM points WHERE transformer = ?1 AND meter > found.meter)
+    FROM found WHERE found.meter IS NOT NULL
+)
+SELECT meter FROM found
+"""
+"""One index probe per meter (a loose index scan), not one row per stored point: DISTINCT
+read every point of the transformer, 0.4 s per million, on every billing page."""
+
+_QUALITIES: Final = {quality.value: quality for quality in Quality}
+"""Stored quality text -> enum, without an exception path per row (billing reads millions)."""
+
+
 def _tags_json(tags: Mapping[str, str]) -> str:
     return json.dumps(dict(sorted(tags.items())), ensure_ascii=False, separators=(",", ":"))
 
 
 class SqliteStore:
-    """Sink and BillingSource on one SQLite file. Create with ``await SqliteStore.open(path)``."""
+    """Sink and BillingSource on one SQLite file. Create with ``await SqliteStore.open(path)``.
 
-    def __init__(self, thread: SqliteThread) -> None:
+    Billing and history reads run on a second, read-only connection with its own thread: a
+    large billing request then neither blocks the event loop nor queues collection's writes
+    behind it (WAL lets the reader and the writer work at once).
+    """
+
+    def __init__(self, thread: SqliteThread, reader: SqliteThread) -> None:
         self._thread = thread
+        self._reader = reader
         self._dead_letters = 0
 
     @property
@@ -109,7 +132,9 @@ class SqliteStore:
                 connection.execute(f"PRAGMA max_page_count={max(1, max_bytes // page_size)}")
 
             await thread.run(limit)
-        return cls(thread)
+        reader = SqliteThread(Path(path))
+        await reader.open("PRAGMA query_only = ON;")
+        return cls(thread, reader)
 
     async def write(self, batch: Sequence[Record]) -> None:
         """Store the batch in one transaction; returns once it is committed to disk.
@@ -162,13 +187,10 @@ class SqliteStore:
         """Meters that have stored points tagged with this transformer."""
 
         def select(connection: sqlite3.Connection) -> list[str]:
-            rows = connection.execute(
-                "SELECT DISTINCT meter FROM points WHERE transformer = ? ORDER BY meter",
-                (transformer,),
-            )
-            return [str(row[0]) for row in rows]
+            rows = connection.execute(_METERS_OF_TRANSFORMER, (transformer,))
+            return [str(row[0]) for row in rows if row[0] is not None]
 
-        return await self._thread.run(select)
+        return await self._reader.run(select)
 
     async def stored_points(
         self,
@@ -192,22 +214,23 @@ class SqliteStore:
         )
         args = [measurement, *meters, *quantities, timestamp_ns(start), timestamp_ns(end)]
 
-        def select(connection: sqlite3.Connection) -> list[tuple[Any, ...]]:
-            return connection.execute(sql, args).fetchall()
+        def select(connection: sqlite3.Connection) -> list[StoredPoint]:
+            # Built here, on the reader thread: for a large period this is most of the work.
+            return [
+                StoredPoint(
+                    meter=row[0],
+                    quantity=row[1],
+                    timestamp=from_ns(row[2]),
+                    value=row[3],
+                    unit=row[4],
+                    quality=_QUALITIES.get(row[5])
+                    or parse_quality(row[5], f"embedded store row {row[0]}/{row[1]}"),
+                    reason=row[6],
+                )
+                for row in connection.execute(sql, args)
+            ]
 
-        rows = await self._thread.run(select)
-        return [
-            StoredPoint(
-                meter=row[0],
-                quantity=row[1],
-                timestamp=from_ns(row[2]),
-                value=row[3],
-                unit=row[4],
-                quality=parse_quality(row[5], f"embedded store row {row[0]}/{row[1]}"),
-                reason=row[6],
-            )
-            for row in rows
-        ]
+        return await self._reader.run(select)
 
     async def events(
         self,
@@ -266,6 +289,7 @@ class SqliteStore:
 
     async def aclose(self) -> None:
         """Close the database file."""
+        await self._reader.close()
         await self._thread.close()
 
 

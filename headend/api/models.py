@@ -279,6 +279,8 @@ class BillingOut(BaseModel):
     start: date
     end: date
     meters: list[str]
+    next_cursor: str | None = None
+    """Pass as ``cursor`` for the next page; None on the last one."""
     daily: list[DailyOut]
     intervals: list[IntervalOut]
     not_collected: int

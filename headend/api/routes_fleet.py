@@ -26,8 +26,11 @@ from headend.engine import Engine
 from headend.fleet_config import MeterConfig
 from headend.readings import ReadingKind
 from headend.registry import RegistryError
+from storage.billing import frozen_points
 
 MAX_HISTORY = timedelta(days=31)
+HEADEND_QUANTITIES = frozenset({"clock_drift"})
+"""Quantities the head-end derives itself (``Engine.check_clock``): no protocol reads them."""
 DEFAULT_HISTORY = timedelta(hours=24)
 
 
@@ -76,10 +79,14 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
         ] = None,
     ) -> History:
         meter = engine.registry.get(meter_id)
-        try:
-            engine.registry.validate_quantities(meter, [quantity], where=f"quantity of {meter_id}")
-        except RegistryError as exc:
-            raise InvalidField(("query", "quantity"), str(exc)) from None
+        listed = (meter.id, quantity) in engine.latest  # what /api/meters/{id} shows
+        if not listed and quantity not in HEADEND_QUANTITIES:
+            try:
+                engine.registry.validate_quantities(
+                    meter, [quantity], where=f"quantity of {meter_id}"
+                )
+            except RegistryError as exc:
+                raise InvalidField(("query", "quantity"), str(exc)) from None
         for name, value in (("start", start), ("end", end)):
             if value is not None and value.tzinfo is None:
                 raise InvalidField(("query", name), f"{name}: needs a UTC offset, e.g. Z")
@@ -91,7 +98,11 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
             raise InvalidField(("query", "start"), f"at most {MAX_HISTORY.days} days per query")
         latest = engine.latest.get((meter.id, quantity))
         chosen = kind or (latest.kind if latest else ReadingKind.INSTANT)
-        points = await ctx.require_store().stored_points(chosen, [meter.id], [quantity], start, end)
+        store = ctx.require_store()
+        if chosen is ReadingKind.FROZEN:  # also under the names stored before one naming scheme
+            points = await frozen_points(store, [meter.id], [quantity], start, end)
+        else:
+            points = await store.stored_points(chosen, [meter.id], [quantity], start, end)
         points.sort(key=lambda point: point.timestamp)
         return History(
             meter=meter.id,

@@ -210,6 +210,8 @@ async def test_relay_trip_is_verified_and_audited(rig: Rig) -> None:
 async def test_daily_frozen_values_are_collected_for_the_window(rig: Rig) -> None:
     readings = await rig.engine.backfill_pass()
     frozen = [r for r in readings if r.kind is ReadingKind.FROZEN and r.meter == M1]
+    # One naming scheme: the register's name, told apart from interval reads by the kind.
+    assert {r.quantity for r in frozen} == {"energy_active_import_total"}
     days = sorted(r.timestamp.astimezone(rig.engine.tz).date() for r in frozen)
     assert len(days) == 5
     assert days[-1] == date(2026, 11, 23)

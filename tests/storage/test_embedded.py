@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from headend.readings import Quality, Reading, ReadingKind
-from storage.billing import CSV_COLUMNS, billing_report, write_csv
+from storage.billing import billing_report
+from storage.billing_csv import CSV_COLUMNS, write_csv
 from storage.embedded import SqliteStore
 from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Severity
 from storage.sink import Sink
@@ -103,14 +105,20 @@ async def test_csv_export_has_a_row_per_day_and_interval(tmp_path: Path) -> None
         await store.aclose()
     out = io.StringIO()
     write_csv(report, out)
-    rows = [line.split(",") for line in out.getvalue().splitlines()]
-    assert tuple(rows[0]) == CSV_COLUMNS
-    daily = [row for row in rows[1:] if row[0] == "daily"]
-    assert [(row[3], row[8]) for row in daily] == [
+    out.seek(0)
+    reader = csv.DictReader(out)
+    assert tuple(reader.fieldnames or ()) == CSV_COLUMNS
+    rows = list(reader)
+    daily = [row for row in rows if row["record"] == "daily"]
+    assert [(row["day"], row["state"]) for row in daily] == [
         ("2026-03-01", "collected"),
         ("2026-03-02", "collected"),
         ("2026-03-03", "not_collected"),
     ]
-    assert daily[1][5:8] == ["111.5", "kWh", "backfilled"]
-    assert daily[2][9] == "timeout"
-    assert sum(1 for row in rows if row[0] == "interval") == 4
+    assert (daily[1]["value"], daily[1]["unit"], daily[1]["quality"]) == (
+        "111.5",
+        "kWh",
+        "backfilled",
+    )
+    assert daily[2]["reason"] == "timeout"
+    assert sum(1 for row in rows if row["record"] == "interval") == 4
