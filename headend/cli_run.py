@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from headend.cli_args import listen_address
 from headend.cli_errors import CommandFailed, ExitCode, service_failure
 from headend.config_fields import ConfigError
 from headend.fleet_config import load_fleet_config
@@ -25,7 +26,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=Path("var"),
         help="embedded store, outbox and audit log (default: ./var)",
     )
-    parser.add_argument("--listen", help="host:port for the API (overrides [api] listen)")
+    parser.add_argument(
+        "--listen", type=listen_address, help="host:port for the API (overrides [api] listen)"
+    )
     parser.set_defaults(handler=run, parser=parser)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -54,6 +55,15 @@ def api_settings(config: FleetConfig, environ: Mapping[str, str]) -> ApiSettings
     return parse_api_settings(Table(config.source, "api", config.api or {}), environ)
 
 
+def engine_options(config: FleetConfig, options: ServiceOptions) -> EngineOptions:
+    """The engine's options: the caller's, with the fleet file's ``[anomaly]`` unless the
+    caller already chose thresholds."""
+    chosen = options.engine or EngineOptions(audit_path=options.data_dir / "audit.jsonl")
+    if config.anomaly is not None and chosen.anomaly is None:
+        chosen = dataclasses.replace(chosen, anomaly=config.anomaly)
+    return chosen
+
+
 async def serve(
     config: FleetConfig,
     options: ServiceOptions,
@@ -67,7 +77,6 @@ async def serve(
     if options.listen is not None:
         host, _, port_text = options.listen.rpartition(":")
         port = int(port_text)
-    engine_options = options.engine or EngineOptions(audit_path=options.data_dir / "audit.jsonl")
     async with open_storage(config.storage, config.source, data_dir=options.data_dir) as stack:
         log.info("storage: %s", stack.describe)
         engine = Engine(
@@ -75,7 +84,7 @@ async def serve(
             stack.sink,
             clock=options.clock,
             memory=options.memory,
-            options=engine_options,
+            options=engine_options(config, options),
             history=stack.billing,
         )
         app = create_app(

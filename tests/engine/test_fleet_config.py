@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from headend.anomaly import AnomalyKind, Timing, VoltageBand
 from headend.config_fields import ConfigError, parse_duration
+from headend.engine import Engine
 from headend.fleet_config import load_fleet_config
 from headend.lanes import Lane
+from headend.service import ServiceOptions, engine_options
+from storage.schema import Record
 
 GOOD = """
 [site]
@@ -142,3 +147,51 @@ def test_bad_durations() -> None:
     for bad in ("soon", "-1s", -1):
         with pytest.raises(ValueError, match="duration"):
             parse_duration(bad)
+
+
+ANOMALY = """
+[anomaly]
+heavy_load_rate = 0.75
+silent_reasons = ["timeout"]
+link_reasons = ["connection_lost"]
+[anomaly.single_phase]
+nominal_v = 230
+lower_pct = 10
+upper_pct = 10
+[anomaly.timings.voltage_low_sustained]
+min_duration_s = 1800
+clear_after_s = 600
+"""
+"""The example of docs/anomaly.md, with values that differ from the defaults."""
+
+
+def test_anomaly_table_of_the_docs_reaches_the_engine(tmp_path: Path) -> None:
+    config = load_fleet_config(write(tmp_path, GOOD + ANOMALY))
+    options = engine_options(config, ServiceOptions(data_dir=tmp_path))
+    assert options.anomaly is not None
+    assert options.anomaly.heavy_load_rate == pytest.approx(0.75)
+    assert options.anomaly.single_phase == VoltageBand(230.0, 10.0, 10.0)
+    sustained = options.anomaly.timing(AnomalyKind.VOLTAGE_LOW_SUSTAINED)
+    assert sustained == Timing(1800.0, 600.0)
+    assert options.audit_path == tmp_path / "audit.jsonl"
+
+
+def test_without_an_anomaly_table_the_engine_uses_the_defaults(tmp_path: Path) -> None:
+    config = load_fleet_config(write(tmp_path, GOOD))
+    assert config.anomaly is None
+    assert engine_options(config, ServiceOptions(data_dir=tmp_path)).anomaly is None
+
+
+def test_engine_starts_with_a_fleet_of_no_meters(tmp_path: Path) -> None:
+    """Meters may all be added later through the API: an empty fleet is not a crash."""
+    config = load_fleet_config(write(tmp_path, '[site]\nname = "new site"\n'))
+    engine = Engine(config, _NullSink())
+    assert engine.detector.layout.meter_ids == ()
+
+
+class _NullSink:
+    async def write(self, batch: Sequence[Record]) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
