@@ -28,6 +28,8 @@ class ExitCode(enum.IntEnum):
     """A reply arrived but was unusable: checksum, malformed, or from another address."""
     INTERRUPTED = 130
     """Ctrl-C, the shell's convention (128 + SIGINT)."""
+    BROKEN_PIPE = 141
+    """Whoever read stdout went away (``| head``): 128 + SIGPIPE, as for tools killed by it."""
 
 
 _BY_REASON = {

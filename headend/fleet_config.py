@@ -12,13 +12,16 @@ import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from headend.anomaly.config import AnomalyConfig
-from headend.anomaly.errors import AnomalyConfigError
 from headend.config_fields import ConfigError, Table
 from headend.lanes import Lane
 from headend.transports import InvalidTransportUrl, parse_transport_url
+
+if TYPE_CHECKING:
+    # headend.anomaly brings numpy: imported only when a file has an [anomaly] table, so that
+    # `headend read` (which needs DEFAULT_INTER_FRAME_GAP from here) starts fast.
+    from headend.anomaly.config import AnomalyConfig
 
 PROTOCOLS = ("dlt645-2007", "dlt645-1997", "modbus")
 _SERIAL_PROTOCOL = {
@@ -292,6 +295,9 @@ def _meter_label(t: Table) -> str:
 
 def _anomaly(t: Table) -> AnomalyConfig:
     """``[anomaly]`` as docs/anomaly.md documents it; errors name the file and dotted key."""
+    from headend.anomaly.config import AnomalyConfig
+    from headend.anomaly.errors import AnomalyConfigError
+
     try:
         return AnomalyConfig.from_mapping(t.data)
     except AnomalyConfigError as exc:
