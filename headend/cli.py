@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from headend import cli_demo, cli_read, cli_run, cli_simulate
+from headend import cli_demo, cli_healthcheck, cli_read, cli_run, cli_simulate
 from headend.cli_errors import CommandFailed, ExitCode, UsageProblem
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -30,6 +30,7 @@ COMMANDS: Sequence[Register] = (
     cli_run.register,
     cli_simulate.register,
     cli_demo.register,
+    cli_healthcheck.register,
 )
 """Subcommand registrations, in the order ``--help`` lists them."""
 
