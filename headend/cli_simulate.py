@@ -83,11 +83,12 @@ def _unknown_bundled_name(text: str) -> str | None:
     path = Path(text)
     if path.suffix or path.exists() or len(path.parts) != 1:
         return None  # a path: load_scenario names the file and what is wrong with it
-    if (SCENARIO_DIR / f"{text}.toml").is_file():
+    bundled = SCENARIO_DIR / f"{text}.toml"
+    if bundled.is_file():
         return None
     return (
-        f"no bundled scenario {text!r}: choose one of {', '.join(bundled_scenarios())} "
-        "or give the path of a scenario .toml file"
+        f"no bundled scenario {text!r} (no {bundled}): choose one of "
+        f"{', '.join(bundled_scenarios())} or give the path of a scenario .toml file"
     )
 
 
