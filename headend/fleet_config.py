@@ -275,7 +275,7 @@ def _check_timezone(site: Table, name: str) -> None:
     """Unknown zones fail here, not when the engine first turns a slot into local time."""
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
         raise site.error(
             "timezone", f"unknown time zone {name!r} (an IANA name such as 'Asia/Shanghai')"
         ) from None

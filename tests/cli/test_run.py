@@ -133,6 +133,7 @@ def test_a_directory_instead_of_a_file_is_one_clear_line(
     [
         ("[[channels]]", '[site]\ntimezone = "Mars/Olympus"\n[[channels]]', "site.timezone"),
         ("[[channels]]", '[site]\ntimezone = "../../etc/passwd"\n[[channels]]', "site.timezone"),
+        ("[[channels]]", f'[site]\ntimezone = "{"x" * 300}"\n[[channels]]', "site.timezone"),
         ("[storage]", '[mqtt]\nhost = "localhost"\nport = 70000\n[storage]', "mqtt.port"),
         ("[storage]", '[mqtt]\nhost = "localhost"\nport = 0\n[storage]', "mqtt.port"),
         ('interval = "1m"', "interval = inf", "plans.flat.reads[0].interval"),
@@ -140,7 +141,17 @@ def test_a_directory_instead_of_a_file_is_one_clear_line(
         ('plan = "flat"\n\n', 'plan = "flat"\nplna = 1\n\n', "meters[0].plna (meter flat-101)"),
         ('id = "flat-101"\n', "", "meters[0].plan (meter 000000000001)"),
     ],
-    ids=["zone", "zone-path", "mqtt-port", "mqtt-port-0", "inf", "address", "typo", "no-id"],
+    ids=[
+        "zone",
+        "zone-path",
+        "zone-long",
+        "mqtt-port",
+        "mqtt-port-0",
+        "inf",
+        "address",
+        "typo",
+        "no-id",
+    ],
 )
 def test_config_mistakes_name_file_key_and_meter(
     tmp_path: Path, old: str, new: str, named: str

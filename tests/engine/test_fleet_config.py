@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+import tomllib
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from headend.anomaly import AnomalyKind, Timing, VoltageBand
 from headend.config_fields import ConfigError, parse_duration
 from headend.engine import Engine
-from headend.fleet_config import load_fleet_config
+from headend.fleet_config import load_fleet_config, parse_fleet_config
 from headend.lanes import Lane
-from headend.service import ServiceOptions, engine_options
+from headend.service import ServiceOptions, api_settings, engine_options
 from storage.schema import Record
 
 GOOD = """
@@ -195,3 +198,65 @@ class _NullSink:
 
     async def aclose(self) -> None:
         pass
+
+
+WRONG_VALUES: tuple[object, ...] = (
+    5,
+    -1,
+    0,
+    1.5,
+    float("nan"),
+    float("inf"),
+    True,
+    "",
+    "x" * 300,
+    "\x00",
+    [],
+    [1],
+    {},
+    {"a": 1},
+    10**30,
+)
+
+
+def _key_paths(node: object, prefix: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    items: Iterable[tuple[str | int, object]] = ()
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, list):
+        items = enumerate(node)
+    for key, child in items:
+        yield (*prefix, key)
+        yield from _key_paths(child, (*prefix, key))
+
+
+def test_any_wrong_value_anywhere_is_a_config_error() -> None:
+    """Each key of a full config, removed or replaced by a wrong value, is refused with a
+    ConfigError (file and key named) or accepted, never an exception of another kind."""
+    full = GOOD + ANOMALY + '[mqtt]\nhost = "broker"\ningest_topics = ["t/+"]\n'
+    full += '[mqtt.names]\nPhV = "voltage_a"\n'
+    full += '[api]\nlisten = "127.0.0.1:0"\n[[api.tokens]]\nname = "r"\nrole = "reader"\n'
+    full += 'token_env = "TOKEN"\n'
+    base = tomllib.loads(full)
+    unexpected = []
+    for path in list(_key_paths(base)):
+        for wrong in (None, *WRONG_VALUES):
+            document = copy.deepcopy(base)
+            parent: Any = document
+            for key in path[:-1]:
+                parent = parent[key]
+            if wrong is None:
+                if not isinstance(parent, dict):
+                    continue
+                del parent[path[-1]]
+            else:
+                parent[path[-1]] = wrong
+            try:
+                config = parse_fleet_config(document, "fleet.toml")
+                api_settings(config, {"TOKEN": "a-long-enough-secret"})
+            except ConfigError as exc:
+                if exc.source != "fleet.toml":
+                    unexpected.append(f"{path} = {wrong!r:.20}: names {exc.source}")
+            except Exception as exc:
+                unexpected.append(f"{path} = {wrong!r:.20}: {type(exc).__name__}: {exc}")
+    assert unexpected == []
