@@ -196,7 +196,26 @@ def load_fleet_config(path: str | Path) -> FleetConfig:
         raise ConfigError(
             path, "(file)", "is empty: expected [[channels]], [plans.*] and [[meters]] tables"
         )
-    return parse_fleet_config(data, str(path))
+    config = parse_fleet_config(data, str(path))
+    check_meters(config)
+    return config
+
+
+def check_meters(config: FleetConfig) -> None:
+    """What only the protocol catalogues and register maps can tell (a plan quantity a meter
+    cannot read, an unknown map), checked at load like everything else, so the error names
+    the file, the ``[[meters]]`` table and the meter instead of surfacing from the engine."""
+    import dataclasses
+
+    from headend.registry import MeterRegistry, RegistryError
+
+    registry = MeterRegistry(dataclasses.replace(config, meters={}))
+    for index, meter in enumerate(config.meters.values()):
+        try:
+            registry.validate(meter)
+        except RegistryError as exc:
+            problem = str(exc).removeprefix(f"meter {meter.id}: ")
+            raise ConfigError(config.source, f"meters[{index}]", problem, meter=meter.id) from None
 
 
 def parse_fleet_config(data: Mapping[str, Any], source: str) -> FleetConfig:

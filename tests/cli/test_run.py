@@ -140,6 +140,7 @@ def test_a_directory_instead_of_a_file_is_one_clear_line(
         ('address = "000000000001"', 'address = "12345"', "meters[0].address (meter flat-101)"),
         ('plan = "flat"\n\n', 'plan = "flat"\nplna = 1\n\n', "meters[0].plna (meter flat-101)"),
         ('id = "flat-101"\n', "", "meters[0].plan (meter 000000000001)"),
+        ('quantities = ["voltage_a"]', 'quantities = ["voltage_q"]', "meters[0] (meter flat-101)"),
     ],
     ids=[
         "zone",
@@ -151,6 +152,7 @@ def test_a_directory_instead_of_a_file_is_one_clear_line(
         "address",
         "typo",
         "no-id",
+        "quantity",
     ],
 )
 def test_config_mistakes_name_file_key_and_meter(

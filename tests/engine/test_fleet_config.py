@@ -61,7 +61,7 @@ phase = "A"
 id = "pile-1"
 channel = "modbus-1"
 unit_id = 3
-register_map = "dtsu666"
+register_map = "chint_dtsu666"
 plan = "household"
 ct_ratio = 40
 """
