@@ -6,6 +6,7 @@ with file and key before any bus is opened, not discovered at 03:00 by a failing
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 import zoneinfo
@@ -205,8 +206,6 @@ def check_meters(config: FleetConfig) -> None:
     """What only the protocol catalogues and register maps can tell (a plan quantity a meter
     cannot read, an unknown map), checked at load like everything else, so the error names
     the file, the ``[[meters]]`` table and the meter instead of surfacing from the engine."""
-    import dataclasses
-
     from headend.registry import MeterRegistry, RegistryError
 
     registry = MeterRegistry(dataclasses.replace(config, meters={}))
