@@ -67,3 +67,13 @@ def unit_id(text: str) -> int:
     if not 1 <= value <= 255:
         raise argparse.ArgumentTypeError(f"unit id {text!r}: must be 1..255")
     return value
+
+
+def listen_address(text: str) -> str:
+    """``host:port`` to serve on; port 0 lets the kernel choose (tests, demos)."""
+    host, colon, port = text.strip().rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"listen address {text!r}: expected host:port with a port 0..65535"
+        )
+    return f"{host}:{int(port)}"

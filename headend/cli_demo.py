@@ -17,15 +17,13 @@ import asyncio
 import secrets
 from datetime import datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from headend.cli_errors import CommandFailed, ExitCode, service_failure
-from headend.clock import WarpedClock
-from headend.engine import EngineOptions
-from headend.fleet_config import parse_fleet_config
-from headend.service import ServiceOptions, serve
-from simulators.fleet_export import fleet_config_for
-from simulators.runner import ScenarioRunner
-from simulators.scenario import Scenario, ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    # Simulators, engine and service bring numpy, FastAPI and uvicorn: imported by the handler.
+    from simulators.scenario import Scenario
 
 DEMO_BAUD = 9600
 TELEMETRY_INTERVAL = "15m"
@@ -50,6 +48,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulators.scenario import ScenarioError, load_scenario
+
     try:
         scenario = load_scenario(args.scenario)
         hour, minute = (int(part) for part in args.start.split(":"))
@@ -90,6 +90,13 @@ def _fresh_store(data_dir: Path) -> Path:
 
 
 async def _demo(args: argparse.Namespace, scenario: Scenario, start: datetime, store: Path) -> None:
+    from headend.clock import WarpedClock
+    from headend.engine import EngineOptions
+    from headend.fleet_config import parse_fleet_config
+    from headend.service import ServiceOptions, serve
+    from simulators.fleet_export import fleet_config_for
+    from simulators.runner import ScenarioRunner
+
     data_dir: Path = args.data_dir
     clock = WarpedClock(start, args.speed)
     token = secrets.token_urlsafe(24)

@@ -30,6 +30,8 @@ class ExitCode(enum.IntEnum):
     """The service stopped, but some readings it acquired were not stored (disk full...)."""
     INTERRUPTED = 130
     """Ctrl-C, the shell's convention (128 + SIGINT)."""
+    BROKEN_PIPE = 141
+    """Whoever read stdout went away (``| head``): 128 + SIGPIPE, as for tools killed by it."""
 
 
 _BY_REASON = {

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from headend.bus_link import TrafficRecord
+from headend.cli_frames import WireFrame
 
 JsonValue = int | float | str | None
 
@@ -50,10 +50,14 @@ def write_table(rows: Sequence[Row], out: TextIO) -> None:
         out.write(line.rstrip() + "\n")
 
 
-def write_traffic(records: Iterable[TrafficRecord], out: TextIO) -> None:
-    """Every frame as sent and received, in hex, oldest first (``--raw``)."""
-    for record in records:
-        out.write(f"{record.direction} {record.data.hex(' ')}\n")
+def write_traffic(frames: Iterable[WireFrame], out: TextIO) -> None:
+    """Every frame as sent and received, in hex, oldest first (``--raw``); bytes that are not
+    a frame carry the reason in brackets."""
+    for frame in frames:
+        line = f"{frame.direction} {frame.data.hex(' ')}".rstrip()
+        if frame.problem:
+            line += f"  ({frame.problem})"
+        out.write(line + "\n")
 
 
 def write_json(
@@ -61,7 +65,7 @@ def write_json(
     rows: Sequence[Row],
     out: TextIO,
     *,
-    traffic: Iterable[TrafficRecord] | None = None,
+    traffic: Iterable[WireFrame] | None = None,
 ) -> None:
     """One JSON document: ``header`` fields, ``values`` and, with ``--raw``, ``frames``."""
     document: dict[str, object] = dict(header)
@@ -77,8 +81,13 @@ def write_json(
     ]
     if traffic is not None:
         document["frames"] = [
-            {"at": r.at.isoformat(), "direction": str(r.direction), "hex": r.data.hex()}
-            for r in traffic
+            {
+                "at": f.at.isoformat(),
+                "direction": str(f.direction),
+                "hex": f.data.hex(),
+                "problem": f.problem,
+            }
+            for f in traffic
         ]
     out.write(json.dumps(document, indent=2) + "\n")
 

@@ -21,6 +21,7 @@ from headend.bus_link import BusLink
 from headend.cli_args import data_identifier, duration, meter_address
 from headend.cli_dlt645_values import di_label, rows_for
 from headend.cli_errors import CommandFailed, ExitCode, UsageProblem, exit_code_for
+from headend.cli_frames import reassemble
 from headend.cli_output import Row, write_json, write_table, write_traffic
 from headend.errors import ReadFailed
 from headend.fleet_config import DEFAULT_INTER_FRAME_GAP
@@ -122,7 +123,9 @@ def register(protocols: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         metavar="DURATION",
         help="how long to wait for each reply, e.g. 500ms or 2s (default 1s)",
     )
-    parser.add_argument("--raw", action="store_true", help="also print every frame in hex")
+    parser.add_argument(
+        "--raw", action="store_true", help="also print every frame sent and received, in hex"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(handler=run, parser=parser)
 
@@ -146,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if args.scan:
         print(SCAN_WARNING, file=sys.stderr)
     rows, failure, link = asyncio.run(_session(args, standard, wanted))
-    traffic = list(link.traffic) if link is not None else []
+    traffic = reassemble(link.traffic) if link is not None else []
     if args.json:
         write_json(header, rows, sys.stdout, traffic=traffic if args.raw else None)
     else:

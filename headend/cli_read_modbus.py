@@ -12,20 +12,11 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from headend.cli_args import duration, ratio, unit_id
 from headend.cli_errors import CommandFailed, ExitCode, UsageProblem
 from headend.cli_output import Row, format_number, not_available, write_json, write_table
-from headend.modbus import (
-    ModbusAdapter,
-    ModbusAdapterError,
-    ModbusConnectionError,
-    ModbusExceptionResponseError,
-    ModbusTarget,
-    ModbusTimeoutError,
-    ModbusUsageError,
-)
-from headend.readers.modbus import modbus_target
 from headend.transports import InvalidTransportUrl, OpenFailed
 from protocols.modbus import (
     PointResult,
@@ -38,6 +29,9 @@ from protocols.modbus import (
     builtin_register_map,
     plan_reads,
 )
+
+if TYPE_CHECKING:
+    from headend.modbus import ModbusAdapterError, ModbusTarget
 
 
 def register(protocols: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -105,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_reads(register_map, quantities)
     except UnknownQuantityError as exc:
         raise UsageProblem(f"--quantity: {exc}") from None
+    # pymodbus sits behind the adapter and costs ~0.3 s to import: only for an actual read.
+    from headend.readers.modbus import modbus_target
+
     try:
         target = modbus_target(args.url)
     except (InvalidTransportUrl, OpenFailed) as exc:
@@ -133,6 +130,8 @@ async def _read(
     ratios: Ratios,
     url: str,
 ) -> Mapping[str, PointResult]:
+    from headend.modbus import ModbusAdapter, ModbusAdapterError, ModbusConnectionError
+
     adapter = ModbusAdapter(target, timeout=reply_timeout)  # pymodbus wants the running loop
     try:
         await adapter.open()
@@ -147,6 +146,13 @@ async def _read(
 
 
 def _failure(exc: ModbusAdapterError, url: str) -> CommandFailed:
+    from headend.modbus import (
+        ModbusConnectionError,
+        ModbusExceptionResponseError,
+        ModbusTimeoutError,
+        ModbusUsageError,
+    )
+
     if isinstance(exc, ModbusUsageError):
         return UsageProblem(f"{url}: {exc}")
     if isinstance(exc, ModbusTimeoutError):

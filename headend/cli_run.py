@@ -6,10 +6,10 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from headend.cli_args import listen_address
 from headend.cli_errors import CommandFailed, ExitCode, service_failure
 from headend.config_fields import ConfigError
 from headend.fleet_config import load_fleet_config
-from headend.service import ServiceOptions, serve
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,7 +25,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=Path("var"),
         help="embedded store, outbox and audit log (default: ./var)",
     )
-    parser.add_argument("--listen", help="host:port for the API (overrides [api] listen)")
+    parser.add_argument(
+        "--listen", type=listen_address, help="host:port for the API (overrides [api] listen)"
+    )
     parser.set_defaults(handler=run, parser=parser)
 
 
@@ -34,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
         config = load_fleet_config(args.config)
     except ConfigError as exc:
         raise CommandFailed(ExitCode.USAGE, str(exc)) from None
+    # The service brings numpy, FastAPI, uvicorn and the storage clients: only now.
+    from headend.service import ServiceOptions, serve
+
     options = ServiceOptions(data_dir=args.data_dir, listen=args.listen)
 
     async def ready(url: str) -> None:

@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from headend.cli_errors import CommandFailed, ExitCode, UsageProblem
-from simulators.fleet_export import dump_toml, fleet_config_for
-from simulators.runner import Endpoints, RunnerError, ScenarioRunner
-from simulators.scenario import Scenario, ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    # The simulators bring numpy and pymodbus: imported by the handler, not at CLI start.
+    from simulators.runner import Endpoints, ScenarioRunner
+    from simulators.scenario import Scenario
 
 READY = "ready"
 """The last line printed at start: everything listed above it is listening."""
@@ -67,6 +69,29 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.set_defaults(handler=run, parser=parser)
 
 
+def bundled_scenarios() -> list[str]:
+    """Names ``headend simulate NAME`` accepts without a path."""
+    from simulators.scenario import SCENARIO_DIR
+
+    return sorted(path.stem for path in SCENARIO_DIR.glob("*.toml"))
+
+
+def _unknown_bundled_name(text: str) -> str | None:
+    """The message for a bare name that is neither a file nor a bundled scenario."""
+    from simulators.scenario import SCENARIO_DIR
+
+    path = Path(text)
+    if path.suffix or path.exists() or len(path.parts) != 1:
+        return None  # a path: load_scenario names the file and what is wrong with it
+    bundled = SCENARIO_DIR / f"{text}.toml"
+    if bundled.is_file():
+        return None
+    return (
+        f"no bundled scenario {text!r} (no {bundled}): choose one of "
+        f"{', '.join(bundled_scenarios())} or give the path of a scenario .toml file"
+    )
+
+
 def _speed(text: str) -> float:
     try:
         value = float(text)
@@ -98,6 +123,12 @@ def _broker(text: str) -> tuple[str, int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulators.runner import RunnerError, ScenarioRunner
+    from simulators.scenario import ScenarioError, load_scenario
+
+    unknown = _unknown_bundled_name(args.scenario)
+    if unknown is not None:
+        raise CommandFailed(ExitCode.USAGE, unknown)
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
@@ -117,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(runner: ScenarioRunner, config_path: Path | None, out: TextIO) -> int:
+    from simulators.runner import RunnerError
+
     stop = asyncio.Event()
     with _stop_on_signals(stop):
         try:
@@ -163,6 +196,8 @@ def _local(runner: ScenarioRunner, moment: datetime) -> str:
 
 
 def _write_config(scenario: Scenario, endpoints: Endpoints, path: Path) -> None:
+    from simulators.fleet_export import dump_toml, fleet_config_for
+
     text = dump_toml(fleet_config_for(scenario, endpoints))
     try:
         path.write_text(text, encoding="utf-8")

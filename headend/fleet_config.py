@@ -6,12 +6,14 @@ with file and key before any bus is opened, not discovered at 03:00 by a failing
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headend.config_fields import ConfigError, Table
 from headend.lanes import Lane
@@ -21,6 +23,11 @@ from headend.mqtt.settings import parse_mqtt
 from headend.transports import InvalidTransportUrl, parse_transport_url
 from storage.errors import RecordError
 from storage.line_protocol import validate_tag_value
+
+if TYPE_CHECKING:
+    # headend.anomaly brings numpy: imported only when a file has an [anomaly] table, so that
+    # `headend read` (which needs DEFAULT_INTER_FRAME_GAP from here) starts fast.
+    from headend.anomaly.config import AnomalyConfig
 
 PROTOCOLS = ("dlt645-2007", "dlt645-1997", "modbus")
 LOAD_METER = "load"
@@ -138,17 +145,57 @@ class FleetConfig:
     """Passed to the storage factory, which validates its own keys."""
     api: Mapping[str, Any] | None = None
     """The ``[api]`` table (listen address, tokens), validated by ``headend.api.settings``."""
+    anomaly: AnomalyConfig | None = None
+    """The ``[anomaly]`` thresholds and timings (docs/anomaly.md); None means the defaults."""
 
 
 def load_fleet_config(path: str | Path) -> FleetConfig:
+    """Read and validate one fleet file; every way it can be unreadable is a ``ConfigError``."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(path, "(file)", "not found") from None
+    except OSError as exc:
+        # A directory here usually means docker created the bind-mount source: say so plainly.
+        raise ConfigError(path, "(file)", f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            path, "(file)", f"not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line}"
+        ) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "(syntax)", str(exc)) from None
-    return parse_fleet_config(data, str(path))
+    except RecursionError:
+        # tomllib recurses once per level of nested arrays or inline tables.
+        raise ConfigError(path, "(syntax)", "arrays or tables nested too deeply") from None
+    if not data:
+        # A truncated copy or an empty mount would otherwise start a head-end with no meters.
+        raise ConfigError(
+            path, "(file)", "is empty: expected [[channels]], [plans.*] and [[meters]] tables"
+        )
+    config = parse_fleet_config(data, str(path))
+    check_meters(config)
+    return config
+
+
+def check_meters(config: FleetConfig) -> None:
+    """What only the protocol catalogues and register maps can tell (a plan quantity a meter
+    cannot read, an unknown map), checked at load like everything else, so the error names
+    the file, the ``[[meters]]`` table and the meter instead of surfacing from the engine."""
+    from headend.registry import MeterRegistry, RegistryError
+
+    registry = MeterRegistry(dataclasses.replace(config, meters={}))
+    for index, meter in enumerate(config.meters.values()):
+        try:
+            registry.validate(meter)
+        except RegistryError as exc:
+            problem = str(exc).removeprefix(f"meter {meter.id}: ")
+            raise ConfigError(config.source, f"meters[{index}]", problem, meter=meter.id) from None
 
 
 def parse_fleet_config(data: Mapping[str, Any], source: str) -> FleetConfig:
@@ -156,6 +203,7 @@ def parse_fleet_config(data: Mapping[str, Any], source: str) -> FleetConfig:
     site = root.table("site") or Table(source, "site", {})
     site_name = site.text("name", "site")
     timezone = site.text("timezone", "Asia/Shanghai")
+    _check_timezone(site, timezone)
     site.reject_unknown()
 
     channels = _unique((_channel(t) for t in root.tables("channels")), root, "channels")
@@ -174,16 +222,19 @@ def parse_fleet_config(data: Mapping[str, Any], source: str) -> FleetConfig:
     meters: dict[str, MeterConfig] = {}
     addresses: dict[tuple[str, str], str] = {}
     for table in root.tables("meters"):
-        meter = _meter(table, channels, transformers, plans)
+        try:
+            meter = _meter(table, channels, transformers, plans)
+        except ConfigError as exc:
+            raise exc.for_meter(_meter_label(table)) from None
         if meter.id in meters:
-            raise table.error("id", f"duplicate meter id {meter.id!r}")
+            raise table.error("id", f"duplicate meter id {meter.id!r}").for_meter(meter.id)
         bus_key = (meter.channel, meter.address or f"unit:{meter.unit_id}")
         if bus_key in addresses:
             raise table.error(
                 "address",
                 f"{bus_key[1]} is already used by meter {addresses[bus_key]!r} on channel "
                 f"{meter.channel!r}: two meters on one bus cannot share an address",
-            )
+            ).for_meter(meter.id)
         addresses[bus_key] = meter.id
         meters[meter.id] = meter
 
@@ -200,6 +251,8 @@ def parse_fleet_config(data: Mapping[str, Any], source: str) -> FleetConfig:
     storage_table = root.table("storage")
     storage = dict(storage_table.data) if storage_table is not None else {"kind": "embedded"}
     api_table = root.table("api")
+    anomaly_table = root.table("anomaly")
+    anomaly = _anomaly(anomaly_table) if anomaly_table is not None else None
     root.reject_unknown()
     return FleetConfig(
         source=source,
@@ -213,7 +266,43 @@ def parse_fleet_config(data: Mapping[str, Any], source: str) -> FleetConfig:
         mqtt=mqtt,
         storage=storage,
         api=dict(api_table.data) if api_table is not None else None,
+        anomaly=anomaly,
     )
+
+
+def _check_timezone(site: Table, name: str) -> None:
+    """Unknown zones fail here, not when the engine first turns a slot into local time."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
+        raise site.error(
+            "timezone", f"unknown time zone {name!r} (an IANA name such as 'Asia/Shanghai')"
+        ) from None
+
+
+def _meter_label(t: Table) -> str:
+    """What to call a meter whose table failed to load: its id, else its address or unit."""
+    for key in ("id", "address"):
+        value = t.data.get(key)
+        if isinstance(value, str) and value:
+            return value
+    channel, unit = t.data.get("channel"), t.data.get("unit_id")
+    if isinstance(channel, str) and isinstance(unit, int):
+        return f"{channel}:{unit}"
+    return "(no id or address)"
+
+
+def _anomaly(t: Table) -> AnomalyConfig:
+    """``[anomaly]`` as docs/anomaly.md documents it; errors name the file and dotted key."""
+    from headend.anomaly.config import AnomalyConfig
+    from headend.anomaly.errors import AnomalyConfigError
+
+    try:
+        return AnomalyConfig.from_mapping(t.data)
+    except AnomalyConfigError as exc:
+        if exc.key is None:
+            raise ConfigError(t.source, t.path, exc.problem) from None
+        raise t.error(exc.key, exc.problem) from None
 
 
 def _unique(items: Any, root: Table, key: str) -> dict[str, Any]:

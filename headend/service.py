@@ -71,6 +71,18 @@ def listen_socket(host: str, port: int) -> socket.socket:
     return listener
 
 
+def engine_options(config: FleetConfig, options: ServiceOptions) -> EngineOptions:
+    """The engine's options: the caller's, with the fleet file's ``[anomaly]`` unless the
+    caller already chose thresholds."""
+    chosen = options.engine or EngineOptions(
+        audit_path=options.data_dir / "audit.jsonl",
+        fleet_overlay_path=options.data_dir / "fleet-overlay.json",
+    )
+    if config.anomaly is not None and chosen.anomaly is None:
+        chosen = replace(chosen, anomaly=config.anomaly)
+    return chosen
+
+
 async def serve(
     config: FleetConfig,
     options: ServiceOptions,
@@ -88,19 +100,15 @@ async def serve(
     if options.listen is not None:
         host, _, port_text = options.listen.rpartition(":")
         port = int(port_text)
-    engine_options = options.engine or EngineOptions(
-        audit_path=options.data_dir / "audit.jsonl",
-        fleet_overlay_path=options.data_dir / "fleet-overlay.json",
-    )
     async with open_storage(config.storage, config.source, data_dir=options.data_dir) as stack:
         log.info("storage: %s", stack.describe)
-        engine_options = replace(engine_options, writer_limits=stack.writer_limits)
+        chosen = replace(engine_options(config, options), writer_limits=stack.writer_limits)
         engine = Engine(
             config,
             stack.sink,
             clock=options.clock,
             memory=options.memory,
-            options=engine_options,
+            options=chosen,
             history=stack.billing,
         )
         app = create_app(

@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 
 from simulators.community.faults import Fault, FaultKind, FaultSchedule, MeterPlace, TargetKind
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-"""Where the bundled scenario files live (``scenarios/`` at the repository root)."""
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+"""Where the bundled scenario files live: package data of ``simulators``, so an installed
+wheel finds them as well as a source checkout."""
 
 PHASES = ("A", "B", "C")
 
@@ -184,7 +185,7 @@ class Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate one scenario file; a bare name means ``scenarios/<name>.toml``."""
+    """Read and validate one scenario file; a bare name means ``SCENARIO_DIR/<name>.toml``."""
     path = Path(path)
     if not path.suffix and not path.exists():
         path = SCENARIO_DIR / f"{path.name}.toml"

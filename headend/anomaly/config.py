@@ -128,30 +128,28 @@ class AnomalyConfig:
         for band_name in ("single_phase", "three_phase"):
             band: VoltageBand = getattr(self, band_name)
             if not (band.nominal_v > 0 and 0 <= band.lower_pct < 100 and band.upper_pct >= 0):
-                raise AnomalyConfigError(f"{band_name}: band {band} is not a valid voltage band")
+                raise _invalid(band_name, f"band {band} is not a valid voltage band")
         for name in _FRACTIONS:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise AnomalyConfigError(f"{name}: {value} is not a fraction between 0 and 1")
+                raise _invalid(name, f"{value} is not a fraction between 0 and 1")
         for name in _NON_NEGATIVE:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
-                raise AnomalyConfigError(f"{name}: {value} must be a finite number >= 0")
+                raise _invalid(name, f"{value} must be a finite number >= 0")
         if not 0.0 < self.assumed_power_factor <= 1.0:
-            raise AnomalyConfigError(
-                f"assumed_power_factor: {self.assumed_power_factor} must be in (0, 1]"
-            )
+            raise _invalid("assumed_power_factor", f"{self.assumed_power_factor} must be in (0, 1]")
         if self.group_low_clear_fraction > self.group_low_fraction:
-            raise AnomalyConfigError("group_low_clear_fraction: must not exceed group_low_fraction")
+            raise _invalid("group_low_clear_fraction", "must not exceed group_low_fraction")
         if self.outage_clear_fraction > self.outage_fraction:
-            raise AnomalyConfigError("outage_clear_fraction: must not exceed outage_fraction")
+            raise _invalid("outage_clear_fraction", "must not exceed outage_fraction")
         if self.heavy_load_rate > self.overload_rate:
-            raise AnomalyConfigError("heavy_load_rate: must not exceed overload_rate")
+            raise _invalid("heavy_load_rate", "must not exceed overload_rate")
         merged = dict(DEFAULT_TIMINGS)
         merged.update(self.timings)
         for kind, timing in merged.items():
             if not (timing.min_duration_s >= 0 and timing.clear_after_s >= 0):
-                raise AnomalyConfigError(f"timings.{kind}: durations must be >= 0, got {timing}")
+                raise _invalid(f"timings.{kind}", f"durations must be >= 0, got {timing}")
         object.__setattr__(self, "timings", MappingProxyType(merged))
 
     def timing(self, kind: AnomalyKind) -> Timing:
@@ -160,26 +158,30 @@ class AnomalyConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str = "<mapping>") -> AnomalyConfig:
         """Build from parsed TOML; unknown or mistyped keys are errors naming key and source."""
+        try:
+            return cls._from_mapping(data)
+        except AnomalyConfigError as exc:
+            raise AnomalyConfigError(f"{source}: {exc}", key=exc.key, problem=exc.problem) from None
+
+    @classmethod
+    def _from_mapping(cls, data: Mapping[str, Any]) -> AnomalyConfig:
         hints = typing.get_type_hints(cls)
         kwargs: dict[str, Any] = {}
         known = {f.name for f in fields(cls)}
         for key, raw in data.items():
             if key not in known:
-                raise AnomalyConfigError(f"{source}: unknown key {key!r}")
+                raise _invalid(key, "unknown key (typo?)")
             if key == "timings":
-                kwargs[key] = _timings_from(raw, source)
+                kwargs[key] = _timings_from(raw)
             elif is_dataclass(hints[key]):
-                kwargs[key] = _dataclass_from(hints[key], raw, f"{source}: {key}")
+                kwargs[key] = _dataclass_from(hints[key], raw, key)
             elif key in ("silent_reasons", "link_reasons"):
                 if not (isinstance(raw, list) and all(isinstance(r, str) for r in raw)):
-                    raise AnomalyConfigError(f"{source}: {key} must be a list of strings")
+                    raise _invalid(key, "must be a list of strings")
                 kwargs[key] = tuple(raw)
             else:
-                kwargs[key] = _number(raw, f"{source}: {key}")
-        try:
-            return cls(**kwargs)
-        except AnomalyConfigError as exc:
-            raise AnomalyConfigError(f"{source}: {exc}") from None
+                kwargs[key] = _number(raw, key)
+        return cls(**kwargs)
 
 
 def load_config(path: Path, table: str = "anomaly") -> AnomalyConfig:
@@ -221,33 +223,39 @@ _NON_NEGATIVE = (
 )
 
 
-def _number(raw: object, where: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise AnomalyConfigError(f"{where}: expected a number, got {raw!r}")
+def _invalid(key: str, problem: str) -> AnomalyConfigError:
+    return AnomalyConfigError(f"{key}: {problem}", key=key, problem=problem)
+
+
+def _number(raw: object, key: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        raise _invalid(key, f"expected a finite number, got {raw!r}")
     return float(raw)
 
 
-def _dataclass_from(kind: Any, raw: object, where: str) -> Any:
+def _dataclass_from(kind: Any, raw: object, key: str) -> Any:
     if not isinstance(raw, Mapping):
-        raise AnomalyConfigError(f"{where}: expected a table, got {raw!r}")
+        raise _invalid(key, f"expected a table, got {raw!r}")
     names = {f.name for f in fields(kind)}
     unknown = set(raw) - names
     if unknown:
-        raise AnomalyConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
+        first = sorted(unknown)[0]
+        raise _invalid(f"{key}.{first}", f"unknown key(s) {sorted(unknown)}")
     missing = names - set(raw)
     if missing:
-        raise AnomalyConfigError(f"{where}: missing key(s) {sorted(missing)}")
-    return kind(**{name: _number(raw[name], f"{where}.{name}") for name in names})
+        raise _invalid(key, f"missing key(s) {sorted(missing)}")
+    return kind(**{name: _number(raw[name], f"{key}.{name}") for name in names})
 
 
-def _timings_from(raw: object, source: str) -> dict[AnomalyKind, Timing]:
+def _timings_from(raw: object) -> dict[AnomalyKind, Timing]:
     if not isinstance(raw, Mapping):
-        raise AnomalyConfigError(f"{source}: timings must be a table of tables")
+        raise _invalid("timings", "must be a table of tables")
     result: dict[AnomalyKind, Timing] = {}
     for name, table in raw.items():
         try:
             kind = AnomalyKind(name)
         except ValueError:
-            raise AnomalyConfigError(f"{source}: timings.{name} is not an anomaly kind") from None
-        result[kind] = _dataclass_from(Timing, table, f"{source}: timings.{name}")
+            known = ", ".join(k.value for k in AnomalyKind)
+            raise _invalid(f"timings.{name}", f"not an anomaly kind (known: {known})") from None
+        result[kind] = _dataclass_from(Timing, table, f"timings.{name}")
     return result

@@ -13,7 +13,16 @@ class AnomalyError(Exception):
 
 
 class AnomalyConfigError(AnomalyError, ValueError):
-    """A threshold or timing in the anomaly configuration is missing, mistyped or out of range."""
+    """A threshold or timing in the anomaly configuration is missing, mistyped or out of range.
+
+    ``key`` (dotted, inside the ``[anomaly]`` table) and ``problem`` let a caller that owns the
+    file, such as the fleet config, name file and key its own way.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.problem = problem or message
 
 
 class FleetLayoutError(AnomalyError, ValueError):

@@ -22,6 +22,8 @@ class Grouping:
 
     def __init__(self, index: npt.ArrayLike, size: int, name: str) -> None:
         members = np.asarray(index)
+        if members.ndim == 1 and members.size == 0:
+            members = members.astype(np.intp)  # an empty list arrives as float64
         if members.ndim != 1 or not np.issubdtype(members.dtype, np.integer):
             raise FleetLayoutError(f"{name}: group index must be a 1-D integer array")
         if members.size and (members.min() < 0 or members.max() >= size):

@@ -86,7 +86,7 @@ def parse_mqtt(t: Table, *, site: str, environ: Mapping[str, str] | None = None)
     env = os.environ if environ is None else environ
     config = MqttConfig(
         host=t.text("host"),
-        port=_port(t),
+        port=t.port("port", 1883),
         client_id=t.text("client_id", default_client_id(site)),
         username=t.optional_text("username"),
         password=t.optional_text("password"),
@@ -105,13 +105,6 @@ def parse_mqtt(t: Table, *, site: str, environ: Mapping[str, str] | None = None)
     )
     t.reject_unknown()
     return config
-
-
-def _port(t: Table) -> int:
-    port = t.integer("port", 1883, minimum=1)
-    if port > 65535:
-        raise t.error("port", f"must be <= 65535, got {port}")
-    return port
 
 
 def _session_expiry(t: Table) -> float:

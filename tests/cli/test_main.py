@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from headend.cli import main
 from headend.cli_errors import ExitCode
 from protocols.dlt645 import Standard, catalogue
 from protocols.modbus import builtin_map_names
+from simulators.scenario import SCENARIO_DIR
 
 
 def test_console_script_help_runs() -> None:
@@ -53,3 +56,72 @@ def test_list_quantities_of_unknown_map_is_a_usage_error(
 ) -> None:
     assert main(["read", "--list-quantities", "nosuchmap"]) == ExitCode.USAGE
     assert "nosuchmap" in capsys.readouterr().err
+
+
+HEAVY = ("numpy", "fastapi", "uvicorn", "aiomqtt", "influxdb_client", "pymodbus", "aiohttp")
+"""Libraries only the commands that use them may import: together they are most of the 2 s
+``headend read`` took to start."""
+
+PROBE = """
+import sys
+from headend.cli import main
+code = main(sys.argv[1:])
+print(code, ",".join(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--version"],
+        ["--help"],
+        ["read", "dlt645", "--help"],
+        ["read", "modbus", "--help"],
+        ["read", "--list-quantities"],
+        ["read", "--list-maps"],
+        ["run", "--help"],
+        ["simulate", "--help"],
+        ["demo", "--help"],
+    ],
+    ids=" ".join,
+)
+def test_cli_start_imports_no_heavy_library(argv: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=60, check=True
+    )
+    code, modules = done.stdout.splitlines()[-1].split()
+    assert code == "0"
+    assert sorted(set(HEAVY) & set(modules.split(","))) == []
+
+
+def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == ExitCode.OK
+    assert capsys.readouterr().out == f"headend {version('headend')}\n"
+
+
+def test_closed_stdout_is_not_a_traceback() -> None:
+    """``headend read --list-quantities | head -1``: the reader is gone before we write."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # no reader at all: the first write fails, whatever the pipe size
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "headend.cli", "read", "--list-quantities"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == ExitCode.BROKEN_PIPE
+    assert done.stderr == ""
+
+
+def test_unknown_scenario_lists_the_bundled_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "nosuch"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    bundled = sorted(path.stem for path in SCENARIO_DIR.glob("*.toml"))
+    assert "smoke" in bundled
+    assert "no bundled scenario 'nosuch'" in err
+    assert f"choose one of {', '.join(bundled)} or give the path" in err

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from datetime import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, time
 
 import pytest
 
+from headend.bus_link import Direction, TrafficRecord
 from headend.cli import main
 from headend.cli_errors import ExitCode
+from headend.cli_frames import reassemble
 from protocols.dlt645 import (
     Address,
     ErrorWord,
+    FrameDecoder,
     NotAvailable,
     ReadAddressRequest,
     ReadRequest,
@@ -21,7 +25,10 @@ from protocols.dlt645 import (
     Value,
     encode,
     encode_value,
+    parse_response,
 )
+from simulators.runner import ScenarioRunner
+from simulators.scenario import load_scenario
 from tests.cli.servers import FakeMeter, serving
 from tests.support.ports import free_tcp_port
 
@@ -109,8 +116,8 @@ def test_raw_prints_request_and_reply_frames_in_hex(
     received = bytes.fromhex("".join(line[3:] for line in lines if line.startswith("rx ")))
     payload = encode_value(ENERGY_DI, ENERGY)
     assert code == ExitCode.OK
-    assert sent == encode(ReadRequest(METER, ENERGY_DI).to_frame())
-    assert received == encode(ReadResponse(METER, ENERGY_DI, payload).to_frame())
+    assert sent == encode(ReadRequest(METER, ENERGY_DI).to_frame(), preamble=0)
+    assert received == encode(ReadResponse(METER, ENERGY_DI, payload).to_frame(), preamble=0)
 
 
 def test_json_output_carries_values_and_frames(
@@ -237,4 +244,62 @@ def test_1997_scan_reads_the_address_item_with_wildcard(
     assert _value_lines(capsys.readouterr().out) == {"address": [str(METER)]}
     assert meter.requests == [
         ReadRequest(Address.WILDCARD, address_di, Standard.DLT645_1997).to_frame()
+    ]
+
+
+@contextmanager
+def _simulated_smoke() -> Iterator[ScenarioRunner]:
+    """The real scenario runner: its gateways pace bytes at line speed, as a DTU does."""
+    runner = ScenarioRunner(load_scenario("smoke"), seed=0, speed=60.0)
+    with serving(lambda: runner):
+        yield runner
+
+
+def test_raw_prints_whole_frames_from_a_simulated_gateway(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with _simulated_smoke() as runner:
+        url = runner.endpoints().buses["bus-S1"]
+        code = main(["read", "dlt645", url, "--address", "000000000001", "--di", "02010100"])
+        code_raw = main(
+            ["read", "dlt645", url, "--address", "000000000001", "--di", "02010100", "--raw"]
+        )
+    out = capsys.readouterr().out.splitlines()
+    assert code == code_raw == ExitCode.OK
+    traffic = [line for line in out if line.startswith(("tx ", "rx "))]
+    assert [line[:2] for line in traffic] == ["tx", "rx"]
+    sent, received = (bytes.fromhex(line[3:]) for line in traffic)
+    request = ReadRequest(Address.parse("000000000001"), 0x02010100)
+    assert sent == encode(request.to_frame(), preamble=0)
+    decoder = FrameDecoder()
+    decoder.feed(received)
+    reply = decoder.next_frame()
+    assert reply is not None
+    assert decoder.pending == 0
+    assert isinstance(parse_response(reply), ReadResponse)
+
+
+def test_raw_json_frames_are_whole_frames(capsys: pytest.CaptureFixture[str]) -> None:
+    with _simulated_smoke() as runner:
+        url = runner.endpoints().buses["bus-S1"]
+        args = ["--address", "000000000001", "--quantity", "voltage_a", "--json", "--raw"]
+        code = main(["read", "dlt645", url, *args])
+    frames = json.loads(capsys.readouterr().out)["frames"]
+    assert code == ExitCode.OK
+    assert [(f["direction"], f["problem"]) for f in frames] == [("tx", None), ("rx", None)]
+    assert all(f["hex"].startswith("68") and f["hex"].endswith("16") for f in frames)
+
+
+def test_raw_names_bytes_that_are_not_a_frame() -> None:
+    at = datetime(2026, 7, 15, tzinfo=UTC)
+    reply = encode(ReadResponse(METER, ENERGY_DI, encode_value(ENERGY_DI, ENERGY)).to_frame())
+    records = [
+        TrafficRecord(at, Direction.RX, reply[:9]),
+        TrafficRecord(at, Direction.RX, reply[9:]),
+        TrafficRecord(at, Direction.RX, reply[4:12]),  # a second reply, cut off
+    ]
+    frames = reassemble(records)
+    assert [(f.data, f.problem) for f in frames] == [
+        (reply[4:], None),
+        (reply[4:12], "incomplete frame"),
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,142 @@ def test_unknown_quantity_in_a_plan_is_named(
     assert code == 2
     assert "voltage_q" in err
     assert "000000000001" in err
+
+
+GOOD = CONFIG.split("[api]")[0].replace(
+    'address = "000000000001"', 'id = "flat-101"\naddress = "000000000001"'
+)
+"""A runnable fleet without tokens; each case below breaks one thing in it."""
+
+
+def _refused(tmp_path: Path, content: bytes, *extra: str) -> str:
+    """Run ``headend run`` on ``content``; it must exit 2 with one line naming the file."""
+    config = tmp_path / "bad.toml"
+    config.write_bytes(content)
+    # A real process: a config wrongly accepted would start serving, so bound the wait.
+    argv = ["run", "--config", str(config), "--data-dir", str(tmp_path)]
+    argv += ["--listen", "127.0.0.1:0"]
+    done = subprocess.run(
+        [sys.executable, "-m", "headend.cli", *argv, *extra],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    err = done.stderr
+    assert done.returncode == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert str(config) in lines[0]
+    return lines[0]
+
+
+def _good(tmp_path: Path) -> str:
+    return GOOD.format(path=tmp_path / "store.sqlite")
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (b"", ["(file)", "empty"]),
+        (b"\n  \n# only a comment\n", ["(file)", "empty"]),
+        (b'[site]\nname = "caf\xe9"\n', ["(file)", "UTF-8", "line 2"]),
+        (b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n", ["(syntax)", "nested too deeply"]),
+        (b"a = " + b"{b = " * 3000 + b"1" + b"}" * 3000 + b"\n", ["(syntax)", "nested"]),
+    ],
+    ids=["empty", "blank", "latin-1", "deep-arrays", "deep-tables"],
+)
+def test_unreadable_fleet_files_are_one_clear_line(
+    tmp_path: Path, content: bytes, named: list[str]
+) -> None:
+    line = _refused(tmp_path, content)
+    for word in named:
+        assert word in line
+
+
+def test_a_directory_instead_of_a_file_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "fleet.toml"
+    config.mkdir()  # what docker does when the bind-mount source is missing
+    code = main(["run", "--config", str(config), "--data-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{config}: (file): cannot read" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        ("[[channels]]", '[site]\ntimezone = "Mars/Olympus"\n[[channels]]', "site.timezone"),
+        ("[[channels]]", '[site]\ntimezone = "../../etc/passwd"\n[[channels]]', "site.timezone"),
+        ("[[channels]]", f'[site]\ntimezone = "{"x" * 300}"\n[[channels]]', "site.timezone"),
+        ("[storage]", '[mqtt]\nhost = "localhost"\nport = 70000\n[storage]', "mqtt.port"),
+        ("[storage]", '[mqtt]\nhost = "localhost"\nport = 0\n[storage]', "mqtt.port"),
+        ('interval = "1m"', "interval = inf", "plans.flat.reads[0].interval"),
+        ('address = "000000000001"', 'address = "12345"', "meters[0].address (meter flat-101)"),
+        ('plan = "flat"\n\n', 'plan = "flat"\nplna = 1\n\n', "meters[0].plna (meter flat-101)"),
+        ('id = "flat-101"\n', "", "meters[0].plan (meter 000000000001)"),
+        ('quantities = ["voltage_a"]', 'quantities = ["voltage_q"]', "meters[0] (meter flat-101)"),
+    ],
+    ids=[
+        "zone",
+        "zone-path",
+        "zone-long",
+        "mqtt-port",
+        "mqtt-port-0",
+        "inf",
+        "address",
+        "typo",
+        "no-id",
+        "quantity",
+    ],
+)
+def test_config_mistakes_name_file_key_and_meter(
+    tmp_path: Path, old: str, new: str, named: str
+) -> None:
+    good = _good(tmp_path)
+    assert old in good
+    text = good.replace(old, new, 1)
+    if named.endswith("(meter 000000000001)"):
+        text = text.replace('plan = "flat"\n\n', 'plan = "nosuch"\n\n')
+    line = _refused(tmp_path, text.encode())
+    assert f": {named}: " in line
+
+
+@pytest.mark.parametrize("listen", ["nohost", "127.0.0.1:70000", "127.0.0.1:http"])
+def test_bad_listen_option_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], listen: str
+) -> None:
+    config = tmp_path / "fleet.toml"
+    config.write_text(_good(tmp_path))
+    code = main(["run", "--config", str(config), "--data-dir", str(tmp_path), "--listen", listen])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"argument --listen: listen address {listen!r}" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ("[anomaly]\nheavy_load_rat = 0.8\n", "anomaly.heavy_load_rat"),
+        ("[anomaly]\nheavy_load_rate = 'high'\n", "anomaly.heavy_load_rate"),
+        ("[anomaly]\nheavy_load_rate = 1.5\n", "anomaly.heavy_load_rate"),
+        ("[anomaly.single_phase]\nnominal_v = 220\n", "anomaly.single_phase"),
+        (
+            "[anomaly.single_phase]\nnominal_v = 220\nlower_pct = 10\nupper_pct = 7\nx = 1\n",
+            "anomaly.single_phase.x",
+        ),
+        (
+            "[anomaly.timings.overlaod]\nmin_duration_s = 1\nclear_after_s = 1\n",
+            "anomaly.timings.overlaod",
+        ),
+        ("[anomaly]\nsilent_reasons = 'timeout'\n", "anomaly.silent_reasons"),
+    ],
+)
+def test_bad_anomaly_table_names_file_and_key(tmp_path: Path, table: str, named: str) -> None:
+    line = _refused(tmp_path, (_good(tmp_path) + table).encode())
+    assert f": {named}: " in line

@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
+from headend.api.auth import Role
+from headend.cli_healthcheck import DEFAULT_TOKEN_ENV
 from headend.fleet_config import load_fleet_config
+from headend.service import api_settings
 from tests.deploy.compose_cli import (
     canonical_model,
     filled_env,
@@ -16,7 +19,14 @@ from tests.deploy.compose_cli import (
     run_config,
     write_env_file,
 )
-from tests.deploy.paths import COMPOSE_FILE, ENV_EXAMPLE, FLEET_SAMPLE, MOSQUITTO_CONF, REPO
+from tests.deploy.paths import (
+    COMPOSE_FILE,
+    DEPLOYMENT_DOC,
+    ENV_EXAMPLE,
+    FLEET_SAMPLE,
+    MOSQUITTO_CONF,
+    REPO,
+)
 
 SERVICES = ("mosquitto", "influxdb", "grafana", "headend")
 SECRETS = (
@@ -24,6 +34,9 @@ SECRETS = (
     "INFLUX_TOKEN",
     "GRAFANA_ADMIN_PASSWORD",
     "MQTT_TERMINAL_PASSWORD",
+    "HEADEND_TOKEN_ADMIN",
+    "HEADEND_TOKEN_OPERATOR",
+    "HEADEND_TOKEN_READER",
 )
 _VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -164,7 +177,7 @@ def test_sample_fleet_points_at_the_compose_services(compose_model: dict[str, An
     assert fleet.storage["org"] == influx_env["DOCKER_INFLUXDB_INIT_ORG"]
     assert fleet.storage["bucket"] == influx_env["DOCKER_INFLUXDB_INIT_BUCKET"]
     token_env = fleet.storage["token_env"]
-    assert headend_env[token_env] == influx_env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
+    assert headend_env[token_env] == filled_env()["HEADEND_INFLUX_TOKEN"]
     assert fleet.mqtt is not None
     assert fleet.mqtt.host in compose_model["services"]
     assert f"listener {fleet.mqtt.port}\nallow_anonymous true" in MOSQUITTO_CONF.read_text()
@@ -198,3 +211,43 @@ def test_grafana_mounts_provisioning(compose_model: dict[str, Any]) -> None:
     assert Path(provisioning["source"]) == REPO / "deploy" / "grafana" / "provisioning"
     assert provisioning["read_only"] is True
     assert _mount(grafana, "/etc/grafana/dashboards")["read_only"] is True
+
+
+def test_headend_influx_token_falls_back_to_the_admin_token(
+    compose_bin: Path, tmp_path: Path
+) -> None:
+    values = filled_env()
+    values["HEADEND_INFLUX_TOKEN"] = ""
+    model = canonical_model(compose_bin, write_env_file(tmp_path / "no-own.env", values))
+    token_env = load_fleet_config(FLEET_SAMPLE).storage["token_env"]
+    assert _service(model, "headend")["environment"][token_env] == values["INFLUX_TOKEN"]
+
+
+def test_sample_api_is_reachable_through_the_published_port(compose_model: dict[str, Any]) -> None:
+    """Inside its container the head-end must listen on every interface, with the tokens that
+    compose passes in; the published port must lead to the port it listens on."""
+    headend = _service(compose_model, "headend")
+    settings = api_settings(load_fleet_config(FLEET_SAMPLE), headend["environment"])
+    assert settings.host == "0.0.0.0"
+    assert [int(port["target"]) for port in headend["ports"]] == [settings.port]
+    roles = {token.name: token.role for token in settings.tokens}
+    assert set(roles.values()) == set(Role)
+
+
+def test_healthcheck_token_is_a_reader_token_compose_passes_in(
+    compose_model: dict[str, Any],
+) -> None:
+    headend = _service(compose_model, "headend")
+    assert headend["healthcheck"]["test"] == ["CMD", "headend", "healthcheck"]
+    secret = headend["environment"][DEFAULT_TOKEN_ENV]
+    settings = api_settings(load_fleet_config(FLEET_SAMPLE), headend["environment"])
+    assert [token.role for token in settings.tokens if token.token == secret] == [Role.READER]
+
+
+def test_docs_ask_for_a_read_and_write_influx_token() -> None:
+    """The head-end reads its bucket back (billing, history): a write-only token breaks it."""
+    text = " ".join(DEPLOYMENT_DOC.read_text(encoding="utf-8").split())
+    assert "write-only token for the bucket" not in text
+    assert "**read and write** on the bucket" in text
+    assert "--read-bucket" in text
+    assert "--write-bucket" in text

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import tomllib
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from headend.anomaly import AnomalyKind, Timing, VoltageBand
 from headend.config_fields import ConfigError, parse_duration
-from headend.fleet_config import load_fleet_config
+from headend.engine import Engine
+from headend.fleet_config import load_fleet_config, parse_fleet_config
 from headend.lanes import Lane
+from headend.service import ServiceOptions, api_settings, engine_options
+from storage.schema import Record
 
 GOOD = """
 [site]
@@ -53,7 +61,7 @@ phase = "A"
 id = "pile-1"
 channel = "modbus-1"
 unit_id = 3
-register_map = "dtsu666"
+register_map = "chint_dtsu666"
 plan = "household"
 ct_ratio = 40
 """
@@ -163,3 +171,113 @@ def test_bad_meter_kind_names_its_key(tmp_path: Path, kind: str, problem: str) -
         load_fleet_config(path)
     assert info.value.key == "meters[1].kind"
     assert problem in info.value.problem
+
+
+ANOMALY = """
+[anomaly]
+heavy_load_rate = 0.75
+silent_reasons = ["timeout"]
+link_reasons = ["connection_lost"]
+[anomaly.single_phase]
+nominal_v = 230
+lower_pct = 10
+upper_pct = 10
+[anomaly.timings.voltage_low_sustained]
+min_duration_s = 1800
+clear_after_s = 600
+"""
+"""The example of docs/anomaly.md, with values that differ from the defaults."""
+
+
+def test_anomaly_table_of_the_docs_reaches_the_engine(tmp_path: Path) -> None:
+    config = load_fleet_config(write(tmp_path, GOOD + ANOMALY))
+    options = engine_options(config, ServiceOptions(data_dir=tmp_path))
+    assert options.anomaly is not None
+    assert options.anomaly.heavy_load_rate == pytest.approx(0.75)
+    assert options.anomaly.single_phase == VoltageBand(230.0, 10.0, 10.0)
+    sustained = options.anomaly.timing(AnomalyKind.VOLTAGE_LOW_SUSTAINED)
+    assert sustained == Timing(1800.0, 600.0)
+    assert options.audit_path == tmp_path / "audit.jsonl"
+
+
+def test_without_an_anomaly_table_the_engine_uses_the_defaults(tmp_path: Path) -> None:
+    config = load_fleet_config(write(tmp_path, GOOD))
+    assert config.anomaly is None
+    assert engine_options(config, ServiceOptions(data_dir=tmp_path)).anomaly is None
+
+
+def test_engine_starts_with_a_fleet_of_no_meters(tmp_path: Path) -> None:
+    """Meters may all be added later through the API: an empty fleet is not a crash."""
+    config = load_fleet_config(write(tmp_path, '[site]\nname = "new site"\n'))
+    engine = Engine(config, _NullSink())
+    assert engine.detector.layout.meter_ids == ()
+
+
+class _NullSink:
+    async def write(self, batch: Sequence[Record]) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+WRONG_VALUES: tuple[object, ...] = (
+    5,
+    -1,
+    0,
+    1.5,
+    float("nan"),
+    float("inf"),
+    True,
+    "",
+    "x" * 300,
+    "\x00",
+    [],
+    [1],
+    {},
+    {"a": 1},
+    10**30,
+)
+
+
+def _key_paths(node: object, prefix: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    items: Iterable[tuple[str | int, object]] = ()
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, list):
+        items = enumerate(node)
+    for key, child in items:
+        yield (*prefix, key)
+        yield from _key_paths(child, (*prefix, key))
+
+
+def test_any_wrong_value_anywhere_is_a_config_error() -> None:
+    """Each key of a full config, removed or replaced by a wrong value, is refused with a
+    ConfigError (file and key named) or accepted, never an exception of another kind."""
+    full = GOOD + ANOMALY + '[mqtt]\nhost = "broker"\ningest_topics = ["t/+"]\n'
+    full += '[mqtt.names]\nPhV = "voltage_a"\n'
+    full += '[api]\nlisten = "127.0.0.1:0"\n[[api.tokens]]\nname = "r"\nrole = "reader"\n'
+    full += 'token_env = "TOKEN"\n'
+    base = tomllib.loads(full)
+    unexpected = []
+    for path in list(_key_paths(base)):
+        for wrong in (None, *WRONG_VALUES):
+            document = copy.deepcopy(base)
+            parent: Any = document
+            for key in path[:-1]:
+                parent = parent[key]
+            if wrong is None:
+                if not isinstance(parent, dict):
+                    continue
+                del parent[path[-1]]
+            else:
+                parent[path[-1]] = wrong
+            try:
+                config = parse_fleet_config(document, "fleet.toml")
+                api_settings(config, {"TOKEN": "a-long-enough-secret"})
+            except ConfigError as exc:
+                if exc.source != "fleet.toml":
+                    unexpected.append(f"{path} = {wrong!r:.20}: names {exc.source}")
+            except Exception as exc:
+                unexpected.append(f"{path} = {wrong!r:.20}: {type(exc).__name__}: {exc}")
+    assert unexpected == []
