@@ -29,15 +29,12 @@ from typing import Any
 
 from headend.config_fields import Table
 from headend.record_writer import Overflow, WriterLimits
-from storage import (
-    BillingSource,
-    InfluxQLBillingSource,
-    InfluxV1Sink,
-    InfluxV2Sink,
-    OutboxStats,
-    SqliteStore,
-    open_outbox,
-)
+from storage.billing import BillingSource
+from storage.embedded import SqliteStore
+from storage.influx_v1 import InfluxV1Sink
+from storage.influx_v2 import InfluxV2Sink
+from storage.influxql import InfluxQLBillingSource
+from storage.outbox import OutboxStats, open_outbox
 from storage.sink import LineSink, Sink
 
 KINDS = ("embedded", "influxdb-v2", "influxdb-v1")

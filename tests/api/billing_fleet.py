@@ -22,7 +22,7 @@ from headend.api import create_app
 from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
-from headend.readings import Reading
+from headend.readings import Reading, ReadingKind
 from headend.transports import Parity, SerialSettings
 from headend.transports.memory import MemoryNetwork
 from simulators.dlt645 import MeterBus, RampingSource, SimulatedMeter, TransportLink
@@ -148,13 +148,15 @@ async def billing_rig(tmp_path: Path, *, building: str = "B1") -> AsyncIterator[
 
 
 async def stored_reading(engine: Engine, meter: str, quantity: str) -> Reading:
-    """The next reading of this meter and quantity that collection produced, once stored."""
+    """The next interval reading (not a daily freeze of the same register) of this meter and
+    quantity that collection produced, once stored."""
     queue = engine.subscribe()
     try:
         async with asyncio.timeout(WAIT_SECONDS):
             while True:
                 reading = await queue.get()
-                if (reading.meter, reading.quantity) == (meter, quantity) and reading.value:
+                wanted = (reading.meter, reading.quantity) == (meter, quantity)
+                if wanted and reading.value and reading.kind is not ReadingKind.FROZEN:
                     break
     finally:
         engine.unsubscribe(queue)

@@ -54,7 +54,7 @@ def reading(meter: str, index: int, **tags: str) -> Reading:
 
 @pytest.mark.parametrize("building", UNSTORABLE)
 def test_fleet_config_refuses_a_tag_value_storage_cannot_write(building: str) -> None:
-    with pytest.raises(ConfigError, match=r"fleet\.toml: meters\[0\]\.building: "):
+    with pytest.raises(ConfigError, match=r"fleet\.toml: meters\[0\]\.building \(meter \w+\): "):
         parse_fleet_config(fleet(building), "fleet.toml")
 
 
