@@ -28,7 +28,11 @@ class GroundTruth:
     def values_between(
         self, meter: str, quantity: str, start: datetime, end: datetime
     ) -> list[float]:
-        """What the meter showed for ``quantity`` in each simulated minute from start to end."""
+        """What the meter showed for ``quantity`` in each simulated minute from start to end.
+
+        The model's instantaneous values hold for a whole minute, so one sample at ``start``
+        and one at each minute boundary up to ``end`` cover every value shown in between.
+        """
         community = self.community_at(start)
         shown = []
         moment = start
@@ -37,7 +41,7 @@ class GroundTruth:
             value = getattr(community.meter_values(meter), quantity)
             assert isinstance(value, float), f"{meter} has no {quantity}"
             shown.append(value)
-            moment += timedelta(minutes=1)
+            moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
         return shown
 
     def frozen(self, meter: str, day: date) -> float:
