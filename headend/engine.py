@@ -30,6 +30,7 @@ from headend.bus_worker import BusPolicy, BusWorker
 from headend.clock import Clock, SystemClock
 from headend.collector import BusAction, ChannelCollector
 from headend.completeness import CompletenessRow, CompletenessTracker
+from headend.downtime import recover
 from headend.errors import BusClosed, ReadFailed
 from headend.fleet_config import ChannelConfig, FleetConfig, MeterConfig
 from headend.lanes import Lane
@@ -203,6 +204,7 @@ class Engine:
         """Collect until ``stop()`` (graceful) or cancellation (abrupt; buffers still flush)."""
         try:
             async with asyncio.TaskGroup() as group:
+                await self._recover_downtime()  # before the collectors take their first slots
                 buses = [
                     group.create_task(worker.run(), name=f"bus {worker.name}")
                     for worker in self.workers.values()
@@ -229,6 +231,22 @@ class Engine:
         finally:
             for worker in self.workers.values():
                 worker.close()
+
+    async def _recover_downtime(self) -> None:
+        """Completeness from storage, and the slots missed while down (``headend.downtime``)."""
+        if self._history is None:
+            return
+        try:
+            await recover(
+                self._history,
+                self.collectors.values(),
+                self.completeness,
+                self.clock.now(),
+                self.tz,
+                self.writer.sink.write,  # on disk before collection starts, not batched later
+            )
+        except Exception as exc:  # collection must start even if the store cannot answer
+            log.warning("cannot recover from downtime through storage: %s", exc)
 
     def stop(self) -> None:
         """Graceful shutdown: no new reads, reads in flight finish, buffers flush."""
