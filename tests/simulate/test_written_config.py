@@ -5,7 +5,10 @@ from __future__ import annotations
 import tomllib
 from datetime import UTC, datetime
 
-from headend.cli_simulate import api_tokens, config_document, token_variable
+import pytest
+
+from headend.cli import main
+from headend.cli_simulate import api_tokens, config_document, parse_start, token_variable
 from headend.clock import WarpedClock
 from headend.fleet_config import parse_fleet_config
 from headend.service import api_settings
@@ -56,3 +59,19 @@ def test_read_intervals_leave_the_bus_time_at_high_speed(smoke: Scenario) -> Non
     config = parse_fleet_config(tomllib.loads(written(smoke, 60.0, {})[0]), "written.toml")
     intervals = {read.interval for plan in config.plans.values() for read in plan.reads}
     assert min(intervals) == int(telemetry.removesuffix("m")) * 60
+
+
+def test_start_is_a_time_on_the_first_day_or_an_iso_date_time(smoke: Scenario) -> None:
+    local = smoke.utc_offset
+    assert parse_start("23:50", smoke) == datetime(2026, 7, 15, 23, 50, tzinfo=local)
+    assert parse_start("2026-07-16T00:10", smoke) == datetime(2026, 7, 16, 0, 10, tzinfo=local)
+    assert parse_start("2026-07-16T00:10+00:00", smoke) == datetime(2026, 7, 16, 0, 10, tzinfo=UTC)
+
+
+def test_a_bad_start_is_a_usage_error_naming_the_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["simulate", "smoke", "--start", "25:99"]) == 2
+    assert "--start" in capsys.readouterr().err
+    assert main(["simulate", "smoke", "--start", "2026-07-01T00:00"]) == 2
+    assert "before the scenario's start" in capsys.readouterr().err
