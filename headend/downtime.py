@@ -8,7 +8,9 @@ asked for the recent scheduled readings of every (meter, read spec) pair:
 - each stored slot is counted again in completeness (received, backfilled, or failed with its
   reason), so the figures of today and yesterday survive the restart;
 - every slot between the last stored one and the first the collector will read becomes a
-  ``missing`` reading with reason ``headend_down``, stored and counted like any other gap.
+  ``missing`` reading with reason ``headend_down``, stored and counted like any other gap;
+- the stored daily frozen values count again too (``restore_frozen_days``, from the points
+  backfill seeds itself with).
 
 The look-back is bounded (``LOOKBACK_DAYS`` local days: what completeness reports on): a pair
 with nothing stored in that window (a new meter, or a head-end down for longer) gets no
@@ -46,6 +48,28 @@ class DowntimeStats:
     """Slots recorded missing with reason ``headend_down``."""
     pairs_without_history: int = 0
     """(meter, read spec) pairs with nothing stored in the look-back window."""
+
+
+def restore_frozen_days(
+    completeness: CompletenessTracker, points: Iterable[StoredPoint], tz: ZoneInfo
+) -> int:
+    """Count the stored daily frozen values again (the backfill group), one per meter and day;
+    returns how many. Backfill itself skips these days after a restart (it seeds from the
+    same points), so without this they would vanish from completeness."""
+    days = {
+        (point.meter, point.timestamp.astimezone(tz).date()): point.quality
+        for point in points
+        if point.value is not None
+    }
+    for (meter_id, day), quality in days.items():
+        completeness.restore(
+            meter_id,
+            datetime.combine(day, time(), tz),
+            received=True,
+            reason=None,
+            backfilled=quality is Quality.BACKFILLED,
+        )
+    return len(days)
 
 
 def lookback_start(now: datetime, tz: ZoneInfo) -> datetime:

@@ -30,7 +30,7 @@ from headend.bus_worker import BusPolicy, BusWorker
 from headend.clock import Clock, SystemClock
 from headend.collector import BusAction, ChannelCollector
 from headend.completeness import CompletenessRow, CompletenessTracker
-from headend.downtime import recover
+from headend.downtime import recover, restore_frozen_days
 from headend.errors import BusClosed, ReadFailed
 from headend.fleet_config import ChannelConfig, FleetConfig, MeterConfig
 from headend.lanes import Lane
@@ -233,9 +233,12 @@ class Engine:
                 worker.close()
 
     async def _recover_downtime(self) -> None:
-        """Completeness from storage, and the slots missed while down (``headend.downtime``)."""
+        """Completeness from storage, and the slots missed while down (``headend.downtime``);
+        the backfill seed too, so the frozen days count again before anyone asks."""
         if self._history is None:
             return
+        if self.options.maintenance:
+            await self._seed_backfill()
         try:
             await recover(
                 self._history,
@@ -596,7 +599,6 @@ class Engine:
         return readings
 
     async def _backfill_loop(self) -> None:
-        await self._seed_backfill()
         while True:
             try:
                 await self.backfill_pass()
@@ -628,6 +630,7 @@ class Engine:
             if point.value is not None:
                 local_day = point.timestamp.astimezone(self.tz).date()
                 self.backfill.mark_collected(point.meter, local_day)
+        restore_frozen_days(self.completeness, points, self.tz)
 
     # -- fleet changes -----------------------------------------------------------------------
 

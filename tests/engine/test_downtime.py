@@ -26,7 +26,7 @@ SPEED = 60.0
 
 @asynccontextmanager
 async def running_engine(
-    store: SqliteStore, clock: WarpedClock, tmp_path: Path
+    store: SqliteStore, clock: WarpedClock, tmp_path: Path, *, maintenance: bool = False
 ) -> AsyncIterator[Engine]:
     network = MemoryNetwork()
     bus = fast_bus(clock.now, [])
@@ -38,7 +38,10 @@ async def running_engine(
         memory=network,
         history=store,
         options=EngineOptions(
-            jitter=0, maintenance=False, writer_interval=0.05, audit_path=tmp_path / "audit.jsonl"
+            jitter=0,
+            maintenance=maintenance,
+            writer_interval=0.05,
+            audit_path=tmp_path / "audit.jsonl",
         ),
     )
     async with asyncio.TaskGroup() as group:
@@ -71,17 +74,22 @@ async def test_slots_due_while_down_are_headend_down_and_completeness_survives(
     first_run = WarpedClock(START, SPEED)
     async with running_engine(store, first_run, tmp_path) as engine:
         await telemetry_slots(engine.subscribe(), 2)
+        frozen = await engine.backfill_pass()  # the daily frozen values, counted per day
+    assert any(r.meter == M1 for r in frozen)
     day = engine.completeness.local_day(START)
     before = engine.completeness.meter_day(M1, day)
+    earlier_days = {d: engine.completeness.meter_day(M1, d) for d in engine.completeness.days()}
+    assert len(earlier_days) > 1  # the backfill filled in frozen values of past days
     stored = await store.stored_points(
         ReadingKind.INSTANT, [M1], ["voltage_a"], START - GAP, START + 2 * GAP
     )
     last_slot = max(point.timestamp for point in stored)
 
     restart = WarpedClock(first_run.now() + GAP, SPEED)
-    async with running_engine(store, restart, tmp_path) as engine:
+    async with running_engine(store, restart, tmp_path, maintenance=True) as engine:
         first_slot = engine.collectors["bus-1"].first_slots()[(M1, 0)]
         after = engine.completeness.meter_day(M1, day)
+        restored = {d: engine.completeness.meter_day(M1, d) for d in earlier_days}
     points = await store.stored_points(
         ReadingKind.INSTANT, [M1], ["voltage_a"], last_slot, first_slot
     )
@@ -98,5 +106,8 @@ async def test_slots_due_while_down_are_headend_down_and_completeness_survives(
     assert all(p.quality is Quality.MISSING for p in points if p.timestamp in down)
     # The day's figures before the restart are still there, plus the gap as failures.
     assert after.received >= before.received > 0
+    for earlier, tally in earlier_days.items():  # the frozen days count again
+        assert restored[earlier].received >= tally.received, earlier
+        assert restored[earlier].backfilled >= tally.backfilled, earlier
     assert after.failures["headend_down"] == len(expected)
     assert after.expected >= before.expected + len(expected)
