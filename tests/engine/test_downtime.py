@@ -13,6 +13,7 @@ from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
 from headend.readings import Quality, Reading, ReadingKind
+from headend.schedule import is_slot, slots_between
 from headend.transports.memory import MemoryNetwork
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
@@ -111,3 +112,12 @@ async def test_slots_due_while_down_are_headend_down_and_completeness_survives(
         assert restored[earlier].backfilled >= tally.backfilled, earlier
     assert after.failures["headend_down"] == len(expected)
     assert after.expected >= before.expected + len(expected)
+
+
+def test_slots_between_excludes_both_ends_and_on_demand_stamps_are_not_slots() -> None:
+    last = datetime(2026, 7, 15, 16, 15, tzinfo=UTC)
+    first = datetime(2026, 7, 15, 17, 0, tzinfo=UTC)
+    assert slots_between(last, first, 900) == [last + timedelta(minutes=15 * k) for k in (1, 2)]
+    assert slots_between(last + timedelta(seconds=7), first, 900)[0] == last + timedelta(minutes=15)
+    assert is_slot(last, 900)
+    assert not is_slot(last + timedelta(seconds=12.5), 900)  # an operator's on-demand read
