@@ -233,6 +233,8 @@ def describe(
     for bus in scenario.buses:
         count = len(scenario.meters_on_bus(bus.id))
         yield f"bus {bus.id} {endpoints.buses[bus.id]} {bus.protocol} {count} meters"
+    if endpoints.mqtt is None and scenario.transformers:
+        yield f"no --mqtt: {len(scenario.transformers)} transformer terminal(s) not simulated"
     if endpoints.mqtt is not None:
         for terminal in endpoints.mqtt.terminals:
             yield (
