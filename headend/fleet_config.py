@@ -6,6 +6,7 @@ with file and key before any bus is opened, not discovered at 03:00 by a failing
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -243,8 +244,8 @@ def _clock(t: Table) -> ClockConfig:
     start = _instant(t, "start")
     anchor = _instant(t, "anchor")
     speed = t.number("speed", 1.0)
-    if not speed > 0:
-        raise t.error("speed", f"must be > 0, got {speed}")
+    if not 0 < speed < math.inf:
+        raise t.error("speed", f"must be > 0 and finite, got {speed}")
     if start is None:
         for key in ("speed", "anchor"):
             if key in t.data:

@@ -94,6 +94,7 @@ def test_without_start_the_headend_keeps_the_wall_clock(tmp_path: Path) -> None:
         ('start = "2026-07-16T00:10:00"', "clock.start", "no UTC offset"),
         ('start = "yesterday"', "clock.start", "expected a date-time"),
         ("start = 2026-07-16T00:10:00+08:00\nspeed = 0", "clock.speed", "> 0"),
+        ("start = 2026-07-16T00:10:00+08:00\nspeed = inf", "clock.speed", "finite"),
         ("start = 2026-07-16T00:10:00+08:00\nsped = 2", "clock.sped", "unknown key"),
     ],
 )
