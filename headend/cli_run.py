@@ -8,8 +8,9 @@ from pathlib import Path
 
 from headend.cli_args import listen_address
 from headend.cli_errors import CommandFailed, ExitCode, service_failure
+from headend.clock import Clock, WarpedClock
 from headend.config_fields import ConfigError
-from headend.fleet_config import load_fleet_config
+from headend.fleet_config import ClockConfig, load_fleet_config
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,9 +40,16 @@ def run(args: argparse.Namespace) -> int:
     # The service brings numpy, FastAPI, uvicorn and the storage clients: only now.
     from headend.service import ServiceOptions, serve
 
-    options = ServiceOptions(data_dir=args.data_dir, listen=args.listen)
+    clock = shared_clock(config.clock)
+    options = ServiceOptions(data_dir=args.data_dir, listen=args.listen, clock=clock)
 
     async def ready(url: str) -> None:
+        if isinstance(clock, WarpedClock):
+            print(
+                f"simulated time {clock.now().isoformat(timespec='seconds')} "
+                f"speed {clock.speed:g}x",
+                flush=True,
+            )
         print(f"head-end running: dashboard and API at {url}", flush=True)
 
     try:
@@ -52,3 +60,10 @@ def run(args: argparse.Namespace) -> int:
             raise
         raise failure from None
     return ExitCode.OK
+
+
+def shared_clock(config: ClockConfig) -> Clock | None:
+    """The simulated clock ``[clock] start`` asks for, or None for the wall clock."""
+    if config.start is None:
+        return None
+    return WarpedClock(config.start, config.speed, config.anchor)

@@ -39,6 +39,7 @@ HealthHandler = Callable[[MeterConfig, HealthChange, str], Awaitable[None]]
 OFFLINE = FailureReason.METER_OFFLINE.value
 OVERRUN = FailureReason.BUS_OVERRUN.value
 SHUTDOWN = FailureReason.SHUTDOWN.value
+HEADEND_DOWN = FailureReason.HEADEND_DOWN.value
 INTERNAL_ERROR = "internal_error"
 
 
@@ -126,6 +127,33 @@ class ChannelCollector:
         heapq.heappush(
             self._heap, _Entry(due.start_at, self._seq, meter_id, spec_index, due, generation)
         )
+
+    def first_slots(self) -> dict[tuple[str, int], datetime]:
+        """The first slot still to be read of each (meter, read spec index) pair."""
+        first: dict[tuple[str, int], datetime] = {}
+        for entry in self._heap:
+            if entry.generation != self._generation.get(entry.meter_id):
+                continue
+            key = (entry.meter_id, entry.spec_index)
+            if key not in first or entry.due.slot < first[key]:
+                first[key] = entry.due.slot
+        return first
+
+    def read_spec(self, meter_id: str, spec_index: int) -> tuple[MeterConfig, ReadSpec]:
+        meter = self._meters[meter_id]
+        return meter, self._plans[meter.plan].reads[spec_index]
+
+    def headend_down(
+        self, meter_id: str, spec_index: int, slots: Sequence[datetime]
+    ) -> list[Reading]:
+        """Slots that fell due while the head-end was not running: counted as failed
+        (``headend_down``); returns their missing readings for the caller to store."""
+        meter, spec = self.read_spec(meter_id, spec_index)
+        missing = []
+        for slot in slots:
+            self._completeness.record_failure(meter.id, _group(spec), slot, HEADEND_DOWN)
+            missing.extend(_missing(meter, spec, slot, HEADEND_DOWN))
+        return missing
 
     def stop(self) -> None:
         """Send no more reads; ``run`` returns once the reads already sent have ended."""
@@ -251,14 +279,18 @@ class ChannelCollector:
         self, meter: MeterConfig, spec: ReadSpec, slot: datetime, reason: str
     ) -> None:
         self._completeness.record_failure(meter.id, _group(spec), slot, reason)
-        tags = meter.tags()
-        missing = []
-        for quantity in spec.quantities:
-            unit, kind = unit_and_kind(meter, quantity)
-            missing.append(
-                Reading.missing(meter.id, quantity, unit, slot, reason, kind=kind, tags=tags)
-            )
-        await self._on_readings(missing)
+        await self._on_readings(_missing(meter, spec, slot, reason))
+
+
+def _missing(meter: MeterConfig, spec: ReadSpec, slot: datetime, reason: str) -> list[Reading]:
+    tags = meter.tags()
+    missing = []
+    for quantity in spec.quantities:
+        unit, kind = unit_and_kind(meter, quantity)
+        missing.append(
+            Reading.missing(meter.id, quantity, unit, slot, reason, kind=kind, tags=tags)
+        )
+    return missing
 
 
 def _group(spec: ReadSpec) -> str:

@@ -4,6 +4,9 @@ Counted per meter and local day; bus, transformer and building figures are sums 
 meters, so there is one source of truth and the roll-ups cannot disagree with it. A read that
 failed and was later backfilled counts as received (and as backfilled), because what the
 utility is judged on is whether the value reached the billing system.
+
+The tallies live in memory and are rebuilt from storage at start (``headend.downtime``): every
+stored slot of the recent days counts again, so a restart does not reset the day's figures.
 """
 
 from __future__ import annotations
@@ -87,6 +90,19 @@ class CompletenessTracker:
         tally.received += 1
         tally.backfilled += 1
         return True
+
+    def restore(
+        self, meter_id: str, slot: datetime, received: bool, reason: str | None, backfilled: bool
+    ) -> None:
+        """Count a slot found in storage at start-up, so a restart keeps the day's figures."""
+        tally = self._tally(meter_id, slot)
+        tally.expected += 1
+        if received:
+            tally.received += 1
+            if backfilled:
+                tally.backfilled += 1
+        else:
+            tally.failures[reason or "unknown"] += 1
 
     def meter_day(self, meter_id: str, day: date) -> DayTally:
         return self._tallies.get((meter_id, day), DayTally())

@@ -31,6 +31,7 @@ from headend.bus_worker import BusPolicy, BusWorker
 from headend.clock import Clock, SystemClock
 from headend.collector import BusAction, ChannelCollector
 from headend.completeness import CompletenessRow, CompletenessTracker
+from headend.downtime import recover, restore_frozen_days
 from headend.errors import BusClosed, ReadFailed
 from headend.fleet_changes import FleetChanges
 from headend.fleet_config import LOAD_METER, ChannelConfig, FleetConfig, MeterConfig
@@ -246,6 +247,7 @@ class Engine:
         """Collect until ``stop()`` (graceful) or cancellation (abrupt; buffers still flush)."""
         try:
             async with asyncio.TaskGroup() as group:
+                await self._recover_downtime()  # before the collectors take their first slots
                 buses = [
                     group.create_task(worker.run(), name=f"bus {worker.name}")
                     for worker in self.workers.values()
@@ -272,6 +274,25 @@ class Engine:
         finally:
             for worker in self.workers.values():
                 worker.close()
+
+    async def _recover_downtime(self) -> None:
+        """Completeness from storage, and the slots missed while down (``headend.downtime``);
+        the backfill seed too, so the frozen days count again before anyone asks."""
+        if self._history is None:
+            return
+        if self.options.maintenance:
+            await self._seed_backfill()
+        try:
+            await recover(
+                self._history,
+                self.collectors.values(),
+                self.completeness,
+                self.clock.now(),
+                self.tz,
+                self.writer.sink.write,  # on disk before collection starts, not batched later
+            )
+        except Exception as exc:  # collection must start even if the store cannot answer
+            log.warning("cannot recover from downtime through storage: %s", exc)
 
     def stop(self) -> None:
         """Graceful shutdown: no new reads, reads in flight finish, buffers flush."""
@@ -732,7 +753,6 @@ class Engine:
         return readings
 
     async def _backfill_loop(self) -> None:
-        await self._seed_backfill()
         while True:
             try:
                 await self.backfill_pass()
@@ -764,6 +784,7 @@ class Engine:
             if point.value is not None:
                 local_day = point.timestamp.astimezone(self.tz).date()
                 self.backfill.mark_collected(point.meter, local_day)
+        restore_frozen_days(self.completeness, points, self.tz)
 
     # -- fleet changes -----------------------------------------------------------------------
 

@@ -7,11 +7,13 @@ with file and key before any bus is opened, not discovered at 03:00 by a failing
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,6 +130,14 @@ class ClockConfig:
     """How often a broadcast time sync goes out on every DL/T 645 bus."""
     drift_threshold: float = 30.0
     """Seconds of drift above which a meter gets an addressed time sync on its own."""
+    start: datetime | None = None
+    """Simulated time instead of the wall clock: the simulated instant at ``anchor``."""
+    speed: float = 1.0
+    """Simulated seconds per real second (only with ``start``)."""
+    anchor: datetime | None = None
+    """The real instant at which simulated time was ``start``; absent means "when the head-end
+    starts". ``headend simulate --write-config`` writes all three, so the head-end shares the
+    simulator's now however much later it starts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,12 +249,7 @@ def parse_fleet_config(data: Mapping[str, Any], source: str) -> FleetConfig:
         meters[meter.id] = meter
 
     clock_table = root.table("clock") or Table(source, "clock", {})
-    clock = ClockConfig(
-        check_interval=clock_table.duration("check_interval", "1d"),
-        broadcast_interval=clock_table.duration("broadcast_interval", "1d"),
-        drift_threshold=clock_table.duration("drift_threshold", "30s"),
-    )
-    clock_table.reject_unknown()
+    clock = _clock(clock_table)
 
     mqtt_table = root.table("mqtt")
     mqtt = parse_mqtt(mqtt_table, site=site_name) if mqtt_table is not None else None
@@ -303,6 +308,47 @@ def _anomaly(t: Table) -> AnomalyConfig:
         if exc.key is None:
             raise ConfigError(t.source, t.path, exc.problem) from None
         raise t.error(exc.key, exc.problem) from None
+
+
+def _clock(t: Table) -> ClockConfig:
+    start = _instant(t, "start")
+    anchor = _instant(t, "anchor")
+    speed = t.number("speed", 1.0)
+    if not 0 < speed < math.inf:
+        raise t.error("speed", f"must be > 0 and finite, got {speed}")
+    if start is None:
+        for key in ("speed", "anchor"):
+            if key in t.data:
+                raise t.error(key, "needs [clock] start (the simulated time it applies to)")
+    config = ClockConfig(
+        check_interval=t.duration("check_interval", "1d"),
+        broadcast_interval=t.duration("broadcast_interval", "1d"),
+        drift_threshold=t.duration("drift_threshold", "30s"),
+        start=start,
+        speed=speed,
+        anchor=anchor,
+    )
+    t.reject_unknown()
+    return config
+
+
+def _instant(t: Table, key: str) -> datetime | None:
+    """A timezone-aware instant from a TOML offset date-time or an ISO 8601 text."""
+    raw: str | datetime | None = t._get(key, (str, datetime), None)
+    if raw is None or isinstance(raw, datetime):
+        value = raw
+    else:
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            raise t.error(
+                key, f"expected a date-time such as 2026-07-15T18:00:00+08:00, got {raw!r}"
+            ) from None
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise t.error(key, f"{raw!r} has no UTC offset (write e.g. +08:00)")
+    return value
 
 
 def _unique(items: Any, root: Table, key: str) -> dict[str, Any]:

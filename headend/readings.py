@@ -60,10 +60,17 @@ class FailureReason(enum.StrEnum):
     """The meter is offline and this slot was not its probe."""
     SHUTDOWN = "shutdown"
     """The head-end stopped before the read reached the bus."""
+    HEADEND_DOWN = "headend_down"
+    """The slot fell due while the head-end was not running (recorded at the next start)."""
 
 
 SAYS_NOTHING_ABOUT_THE_METER = frozenset(
-    {FailureReason.BUS_OVERRUN, FailureReason.METER_OFFLINE, FailureReason.SHUTDOWN}
+    {
+        FailureReason.BUS_OVERRUN,
+        FailureReason.METER_OFFLINE,
+        FailureReason.SHUTDOWN,
+        FailureReason.HEADEND_DOWN,
+    }
 )
 """Missing readings with these reasons are gaps for completeness and backfill, but anomaly
 rules must not read them as the meter failing."""

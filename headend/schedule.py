@@ -37,6 +37,22 @@ def next_slot(after: datetime, interval: float) -> datetime:
     return slot_start(after, interval) + timedelta(seconds=interval)
 
 
+def slots_between(after: datetime, before: datetime, interval: float) -> list[datetime]:
+    """The interval boundaries strictly after ``after`` and strictly before ``before``."""
+    slots = []
+    slot = next_slot(after, interval)
+    while slot < before:
+        slots.append(slot)
+        slot += timedelta(seconds=interval)
+    return slots
+
+
+def is_slot(at: datetime, interval: float) -> bool:
+    """Whether ``at`` is an interval boundary (scheduled reads are stamped with one; on-demand
+    reads carry the moment they were asked for)."""
+    return slot_start(at, interval) == at
+
+
 @dataclass(frozen=True, slots=True)
 class Due:
     """One scheduled read: the slot it belongs to and the wall time to start it."""

@@ -6,7 +6,8 @@ simulators run guarantees the head-end asks for exactly the meters that answer, 
 with the transformer, building and phase the anomaly rules group by.
 
 The stdlib reads TOML but does not write it; the writer below covers what this document needs
-(strings, numbers, booleans, lists of scalars, tables and arrays of tables), nothing more.
+(strings, numbers, booleans, offset date-times, lists of scalars, tables and arrays of tables),
+nothing more.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from simulators.runner import Endpoints
@@ -70,6 +71,14 @@ PLANS: Mapping[str, Mapping[str, Any]] = {
 }
 
 
+FRAME_BYTES = 40
+"""A DL/T 645 read request and its reply, preambles included, for the bus-time estimate."""
+FRAME_OVERHEAD_S = 0.1
+"""The meter's reply delay plus the head-end's inter-frame gap, per read."""
+BUS_SHARE = 0.5
+"""Share of the bus the scheduled reads may take, leaving room for on-demand and backfill."""
+
+
 class FleetExportError(ValueError):
     """The scenario and endpoints cannot be expressed as a fleet config; names what is off."""
 
@@ -80,13 +89,21 @@ def fleet_config_for(
     *,
     mqtt: tuple[str, int] | None = None,
     storage: Mapping[str, Any] | None = None,
+    clock: Mapping[str, Any] | None = None,
+    api: Mapping[str, Any] | None = None,
+    speed: float = 1.0,
 ) -> dict[str, Any]:
     """The fleet document (loadable by ``headend.fleet_config.parse_fleet_config``).
 
     ``mqtt`` is the broker as the head-end should reach it (it may differ from where the
     simulator connects, e.g. across containers); it defaults to the endpoints' broker.
     ``storage`` becomes the ``[storage]`` table verbatim; without it the head-end's default
-    (embedded) store is used.
+    (embedded) store is used. ``clock`` and ``api`` likewise become ``[clock]`` (the shared
+    simulated clock) and ``[api]`` (listen address, tokens).
+
+    ``speed`` is how much faster than real time the simulated clock runs: the read intervals
+    are stretched so that each bus can still read every meter in time (see ``read_intervals``);
+    at speed 1 they are the plan templates' own.
     """
     missing = [bus.id for bus in scenario.buses if bus.id not in endpoints.buses]
     if missing:
@@ -105,7 +122,7 @@ def fleet_config_for(
             {"name": t.id, "rated_kva": t.rated_kva, "terminal": device.get(t.id, t.id)}
             for t in scenario.transformers
         ],
-        "plans": {name: _copy(plan) for name, plan in PLANS.items()},
+        "plans": _plans(read_intervals(scenario, speed)),
         "meters": [_meter(spec) for spec in scenario.meters],
     }
     broker = mqtt
@@ -116,7 +133,57 @@ def fleet_config_for(
         document["mqtt"] = {"host": broker[0], "port": broker[1], "ingest_topics": topics}
     if storage is not None:
         document["storage"] = dict(storage)
+    if clock is not None:
+        document["clock"] = dict(clock)
+    if api is not None:
+        document["api"] = _copy(api)
     return document
+
+
+def read_intervals(scenario: Scenario, speed: float) -> tuple[str, str]:
+    """(telemetry, billing) intervals a simulated clock at ``speed`` leaves time for.
+
+    At 60x a one-minute telemetry slot is one real second, less than a 2400-baud bus of a few
+    meters needs for one round: every slot would end as ``bus_overrun``. The busiest bus's
+    round is estimated from its frame count and baud rate, and the interval is stretched (in
+    whole minutes) until that round takes at most ``BUS_SHARE`` of it.
+    """
+    telemetry = _seconds(_TELEMETRY_INTERVAL)
+    billing = _seconds(_BILLING_INTERVAL)
+    round_s = 0.0
+    for bus in scenario.buses:
+        frames = 0
+        for spec in scenario.meters_on_bus(bus.id):
+            plan = PLANS[_plan_of(spec)]
+            frames += sum(len(read["quantities"]) for read in plan["reads"])
+        frame_s = FRAME_BYTES * 11 / bus.baud + FRAME_OVERHEAD_S
+        round_s = max(round_s, frames * frame_s)
+    needed = round_s / BUS_SHARE * speed
+    if needed > telemetry:
+        telemetry = math.ceil(needed / 60.0) * 60.0
+    billing = max(billing, telemetry)
+    return _duration(telemetry), _duration(billing)
+
+
+def _plans(intervals: tuple[str, str]) -> dict[str, Any]:
+    telemetry, billing = intervals
+    plans: dict[str, Any] = {name: _copy(plan) for name, plan in PLANS.items()}
+    for plan in plans.values():
+        for read in plan["reads"]:
+            read["interval"] = telemetry if read["lane"] == "telemetry" else billing
+    return plans
+
+
+def _seconds(duration: str) -> float:
+    return float(duration.removesuffix("m")) * 60.0
+
+
+def _duration(seconds: float) -> str:
+    return f"{round(seconds / 60.0)}m"
+
+
+def _plan_of(spec: MeterSpec) -> str:
+    return HOUSEHOLD_PLAN if spec.model is MeterModel.SINGLE_PHASE else THREE_PHASE_PLAN
 
 
 def _meter(spec: MeterSpec) -> dict[str, Any]:
@@ -125,7 +192,7 @@ def _meter(spec: MeterSpec) -> dict[str, Any]:
         "id": spec.id,
         "address": spec.address,
         "channel": spec.bus,
-        "plan": HOUSEHOLD_PLAN if single else THREE_PHASE_PLAN,
+        "plan": _plan_of(spec),
         "transformer": spec.transformer,
         "building": spec.building,
         "phase": spec.phase if single and spec.phase else "ABC",
@@ -242,6 +309,10 @@ def _value(value: object, path: tuple[str, ...]) -> str:
         return repr(value)
     if isinstance(value, str):
         return _string(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise FleetExportError(f"TOML value at {_dotted(path)}: {value} has no UTC offset")
+        return value.isoformat()
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_value(item, path) for item in value) + "]"
     raise FleetExportError(

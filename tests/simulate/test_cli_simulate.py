@@ -100,7 +100,8 @@ def test_broken_scenario_exits_2_naming_the_key(
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("--mqtt", "no-port"), ("--speed", "0"), ("--port-base", "70000")]
+    ("option", "value"),
+    [("--mqtt", "no-port"), ("--speed", "0"), ("--speed", "inf"), ("--port-base", "70000")],
 )
 def test_bad_options_exit_2(option: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "smoke", option, value]) == 2
