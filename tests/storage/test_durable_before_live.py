@@ -77,15 +77,12 @@ async def test_kill_9_after_a_reading_was_seen_live_keeps_it_in_the_outbox(
     )
 
 
-API = """
-[api]
-listen = "127.0.0.1:0"
-[[api.tokens]]
-name = "viewer"
-role = "reader"
-token_env = "HEADEND_TEST_VIEWER_TOKEN"
-"""
 TOKEN = "viewer-token-for-the-kill-test"
+TOKENS = {
+    f"HEADEND_TOKEN_{role}": f"{role.lower()}-token-for-the-kill-test"
+    for role in ("ADMIN", "OPERATOR")
+} | {"HEADEND_TOKEN_READER": TOKEN}
+"""The written config's ``[api]`` reads one token per role from these variables."""
 
 
 def headend(*args: str) -> list[str]:
@@ -113,18 +110,26 @@ async def test_kill_9_of_headend_run_after_a_reading_reached_the_live_stream(
         *headend("simulate", "smoke", "--write-config", str(config)),
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, **TOKENS},
     )
     run: asyncio.subprocess.Process | None = None
     try:
         assert simulator.stdout is not None
         async with asyncio.timeout(60):
             await first_line_with(simulator.stdout, "ready")
-        config.write_text(config.read_text() + API)
         run = await asyncio.create_subprocess_exec(
-            *headend("run", "--config", str(config), "--data-dir", str(tmp_path / "var")),
+            *headend(
+                "run",
+                "--config",
+                str(config),
+                "--data-dir",
+                str(tmp_path / "var"),
+                "--listen",
+                "127.0.0.1:0",
+            ),
             cwd=REPO,
             stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "HEADEND_TEST_VIEWER_TOKEN": TOKEN},
+            env={**os.environ, **TOKENS},
         )
         assert run.stdout is not None
         async with asyncio.timeout(60):
