@@ -173,7 +173,8 @@ class Engine:
                 transformer_of_device={
                     t.terminal: t.name for t in config.transformers.values() if t.terminal
                 },
-                on_readings=self.publish,
+                # The bridge acknowledges a QoS 1 message once this returns: only on disk.
+                on_readings=partial(self.publish, durable=True),
                 on_request=self.answer_request,
             )
         self.ready = asyncio.Event()
