@@ -314,6 +314,9 @@ function route() {
 // -- live updates -------------------------------------------------------------------------------
 
 function applyReading(reading) {
+  // A daily freeze carries its register's name but is not the live value (the API's latest
+  // keeps the live one too): the table and the live chart show interval reads only.
+  if (reading.kind === "frozen") return;
   const meter = state.meters.get(reading.meter);
   if (meter && reading.value !== null) meter.latest[reading.quantity] = reading;
   const text = formatValue(reading.value);
