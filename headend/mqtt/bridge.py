@@ -235,25 +235,32 @@ class MqttBridge:
         for problem in parsed.problems:
             self.stats.skipped_items += 1
             self._bad(topic, problem.reason, f"topic {topic!r}: {problem.text}", whole=False)
-        fresh = [r for r in parsed.readings if self._first_time(r)]
+        fresh = self._not_taken(parsed.readings)
         if not fresh:
             return
-        self.stats.readings_in += len(fresh)
         try:
             await self._on_readings(fresh)
         except Exception as exc:  # e.g. a reading the engine refuses: counted, ingest goes on
             log.exception("mqtt ingest: topic %r: readings not taken", topic)
             self._bad(topic, "refused_by_engine", f"topic {topic!r}: {type(exc).__name__}: {exc}")
-
-    def _first_time(self, reading: Reading) -> bool:
-        key = (reading.meter, reading.quantity, reading.timestamp)
-        if key in self._seen:
-            self.stats.duplicates += 1
-            return False
-        self._seen[key] = None
-        if len(self._seen) > SEEN_READINGS:
+            return
+        # Remembered only once taken: a reading the engine refused, or one whose commit was cut
+        # short by a lost connection, is not a duplicate when the broker sends it again.
+        self.stats.readings_in += len(fresh)
+        for reading in fresh:
+            self._seen[reading.meter, reading.quantity, reading.timestamp] = None
+        while len(self._seen) > SEEN_READINGS:
             self._seen.popitem(last=False)
-        return True
+
+    def _not_taken(self, readings: list[Reading]) -> list[Reading]:
+        fresh: dict[tuple[str, str, datetime], Reading] = {}
+        for reading in readings:
+            key = (reading.meter, reading.quantity, reading.timestamp)
+            if key in self._seen or key in fresh:
+                self.stats.duplicates += 1
+            else:
+                fresh[key] = reading
+        return list(fresh.values())
 
     def _bad(self, topic: str, reason: str, problem: str, *, whole: bool = True) -> None:
         if whole:

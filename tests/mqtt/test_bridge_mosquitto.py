@@ -209,6 +209,35 @@ async def test_readings_the_engine_refuses_are_counted_and_ingest_goes_on(
         assert bridge.stats.problems == {(TOPIC, "refused_by_engine"): 1}
 
 
+async def test_a_reading_the_engine_refused_is_no_duplicate_when_sent_again(
+    mosquitto: MosquittoBroker,
+) -> None:
+    """Only a reading handed on is remembered: the same message again gets another chance."""
+    taken: asyncio.Queue[Reading] = asyncio.Queue()
+    calls = 0
+
+    async def fails_once(readings: list[Reading]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ValueError("storage hiccup")
+        for reading in readings:
+            taken.put_nowait(reading)
+
+    async with (
+        running_bridge(mosquitto, on_readings=fails_once) as (bridge, _),
+        aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="terminal") as terminal,
+    ):
+        await terminal.publish(TOPIC, telemetry(227.0), qos=1)
+        await terminal.publish(TOPIC, telemetry(227.0), qos=1)  # the terminal sends it again
+        async with asyncio.timeout(TIMEOUT_S):
+            reading = await taken.get()
+        assert reading.value == 227.0
+        assert bridge.stats.duplicates == 0
+        assert bridge.stats.readings_in == 1
+        assert bridge.stats.problems == {(TOPIC, "refused_by_engine"): 1}
+
+
 async def test_a_redelivered_reading_is_taken_once(mosquitto: MosquittoBroker) -> None:
     async with (
         running_bridge(mosquitto) as (bridge, received),
