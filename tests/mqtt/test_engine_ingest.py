@@ -4,7 +4,9 @@ and a head-end restart (real mosquitto, embedded SQLite store)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client
+import pytest
 
 from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
@@ -128,3 +132,37 @@ async def test_poison_and_restart_lose_no_terminal_reading(
         ("voltage_a", at + minute, 232.0, "V"),
         ("voltage_a", at + 2 * minute, 233.0, "V"),
     ]
+
+
+async def test_a_message_is_acknowledged_only_once_its_readings_are_on_disk(
+    mosquitto: MosquittoBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Acknowledged means durable: what the broker forgets (it had the ack) survives a kill -9.
+
+    The store file is read through its own connection at the moment of each ack, so only
+    committed rows count."""
+    path = tmp_path / "store.sqlite"
+    rows_at_ack: list[int] = []
+    three_acked = asyncio.Event()
+    ack = paho.mqtt.client.Client.ack
+
+    def ack_after_looking(client: paho.mqtt.client.Client, mid: int, qos: int) -> Any:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            (rows,) = db.execute("SELECT count(*) FROM points WHERE meter = 'TTU_T1'").fetchone()
+        rows_at_ack.append(rows)
+        if len(rows_at_ack) == 3:
+            three_acked.set()
+        return ack(client, mid, qos)
+
+    monkeypatch.setattr(paho.mqtt.client.Client, "ack", ack_after_looking)
+    store = await SqliteStore.open(path)
+    try:
+        async with running_engine(mosquitto, store, tmp_path):
+            async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="t") as terminal:
+                for minute in (30, 31, 32):
+                    await terminal.publish(TOPIC, telemetry(230.0, minute), qos=1)
+            async with asyncio.timeout(TIMEOUT_S):
+                await three_acked.wait()
+    finally:
+        await store.aclose()
+    assert rows_at_ack == [2, 4, 6]  # voltage and power of each message, committed before its ack
