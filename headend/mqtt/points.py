@@ -15,47 +15,41 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from headend.readings import ReadingKind
+from headend.units import CANONICAL_UNITS, UnitError, canonical_unit, factor_to_canonical, family_of
+
+TERMINAL_QUANTITIES: tuple[str, ...] = (
+    "voltage_a",
+    "voltage_b",
+    "voltage_c",
+    "current_a",
+    "current_b",
+    "current_c",
+    "power_active_total",
+    "power_reactive_total",
+    "power_apparent_total",
+    "power_factor_total",
+    "frequency",
+    "load_rate",
+    "oil_temperature",
+    "winding_temperature",
+    "energy_active_import_total",
+    "energy_active_export_total",
+    "energy_reactive_import_total",
+    "energy_reactive_export_total",
+)
+"""What terminals usually report; any quantity of a unit family (``headend.units``) maps too."""
+
+_ENERGY_FAMILIES = frozenset({"energy_active", "energy_reactive"})
+
+
+def _kind_of(quantity: str) -> ReadingKind:
+    return ReadingKind.ENERGY if family_of(quantity) in _ENERGY_FAMILIES else ReadingKind.INSTANT
+
 
 CANONICAL: Mapping[str, tuple[str, ReadingKind]] = MappingProxyType(
-    {
-        "voltage_a": ("V", ReadingKind.INSTANT),
-        "voltage_b": ("V", ReadingKind.INSTANT),
-        "voltage_c": ("V", ReadingKind.INSTANT),
-        "current_a": ("A", ReadingKind.INSTANT),
-        "current_b": ("A", ReadingKind.INSTANT),
-        "current_c": ("A", ReadingKind.INSTANT),
-        "power_active_total": ("kW", ReadingKind.INSTANT),
-        "power_reactive_total": ("kvar", ReadingKind.INSTANT),
-        "power_apparent_total": ("kVA", ReadingKind.INSTANT),
-        "power_factor_total": ("", ReadingKind.INSTANT),
-        "frequency": ("Hz", ReadingKind.INSTANT),
-        "load_rate": ("%", ReadingKind.INSTANT),
-        "oil_temperature": ("°C", ReadingKind.INSTANT),
-        "winding_temperature": ("°C", ReadingKind.INSTANT),
-        "energy_active_import_total": ("kWh", ReadingKind.ENERGY),
-        "energy_active_export_total": ("kWh", ReadingKind.ENERGY),
-        "energy_reactive_import_total": ("kvarh", ReadingKind.ENERGY),
-        "energy_reactive_export_total": ("kvarh", ReadingKind.ENERGY),
-    }
+    {q: (canonical_unit(q) or "", _kind_of(q)) for q in TERMINAL_QUANTITIES}
 )
-"""Quantities a terminal point may map to: canonical unit and reading kind."""
-
-UNIT_FACTORS: Mapping[str, Mapping[str, float]] = MappingProxyType(
-    {
-        "V": {"V": 1.0, "kV": 1000.0},
-        "A": {"A": 1.0, "kA": 1000.0},
-        "kW": {"W": 0.001, "kW": 1.0, "MW": 1000.0},
-        "kvar": {"var": 0.001, "kvar": 1.0, "Mvar": 1000.0},
-        "kVA": {"VA": 0.001, "kVA": 1.0, "MVA": 1000.0},
-        "kWh": {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0},
-        "kvarh": {"varh": 0.001, "kvarh": 1.0, "Mvarh": 1000.0},
-        "Hz": {"Hz": 1.0},
-        "%": {"%": 1.0},
-        "": {"": 1.0},
-        "°C": {"°C": 1.0, "degC": 1.0, "℃": 1.0},
-    }
-)
-"""Canonical unit -> {unit a terminal may declare: factor to the canonical unit}."""
+"""Terminal quantity -> canonical unit and reading kind, derived from the one unit table."""
 
 
 class PointConfigError(ValueError):
@@ -73,27 +67,26 @@ class TerminalPoint:
 
 
 def terminal_point(quantity: str, *, unit: str | None = None, scale: float = 1.0) -> TerminalPoint:
-    """The point for ``quantity`` whose values come in ``unit`` (default: canonical) x ``scale``."""
+    """The point for ``quantity`` whose values come in ``unit`` (default: canonical) x ``scale``.
+
+    Units and factors are ``headend.units``' table, the one the engine's unit gate applies, so
+    a point accepted here is never refused there."""
     if not math.isfinite(scale) or scale == 0:
         raise PointConfigError(f"scale {scale!r} must be a finite number other than 0")
-    known = CANONICAL.get(quantity)
-    if known is None:
+    canonical = canonical_unit(quantity)
+    if canonical is None:
         if unit is not None:
             raise PointConfigError(
                 f"quantity {quantity!r} has no canonical unit to convert {unit!r} to "
-                f"(quantities with units: {', '.join(sorted(CANONICAL))})"
+                f"(quantity families with units: {', '.join(CANONICAL_UNITS)})"
             )
-        # Accepted as before (old configs map extra names): stored unit-less, scaled only.
+        # Accepted as before (old configs map extra names): a state, stored unit-less, scaled.
         return TerminalPoint(quantity, "", ReadingKind.INSTANT, scale)
-    canonical, kind = known
-    factors = UNIT_FACTORS[canonical]
-    source_unit = canonical if unit is None else unit
-    if source_unit not in factors:
-        raise PointConfigError(
-            f"unit {source_unit!r} cannot be converted to {canonical!r} for {quantity!r} "
-            f"(accepted: {', '.join(repr(u) for u in factors)})"
-        )
-    return TerminalPoint(quantity, canonical, kind, factors[source_unit] * scale)
+    try:
+        factor = factor_to_canonical(quantity, canonical if unit is None else unit)
+    except UnitError as exc:
+        raise PointConfigError(str(exc)) from None
+    return TerminalPoint(quantity, canonical, _kind_of(quantity), factor * scale)
 
 
 DEFAULT_TERMINAL_NAMES: Mapping[str, str] = MappingProxyType(
@@ -125,9 +118,14 @@ DEFAULT_TERMINAL_UNITS: Mapping[str, str] = MappingProxyType(
 def default_point(name: str, quantity: str) -> TerminalPoint:
     """The point for the string form ``name = "quantity"``: a common name keeps its usual unit
     (``TotW`` is W whatever it maps to), any other name is taken as canonical."""
-    unit = DEFAULT_TERMINAL_UNITS.get(name) if quantity in CANONICAL else None
-    if unit is not None and unit not in UNIT_FACTORS[CANONICAL[quantity][0]]:
-        unit = None  # e.g. TotW remapped to a voltage: the W assumption does not apply
+    unit = DEFAULT_TERMINAL_UNITS.get(name)
+    if unit is not None:
+        try:
+            factor_to_canonical(quantity, unit)
+        except UnitError:
+            unit = None  # e.g. TotW remapped to a voltage: the W assumption does not apply
+        if canonical_unit(quantity) is None:
+            unit = None  # remapped to a state quantity: stored as sent
     return terminal_point(quantity, unit=unit)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from headend.mqtt.settings import (
     Requester,
     parse_mqtt,
 )
+from headend.mqtt.terminal_payload import parse_terminal_payload
 from headend.readings import ReadingKind
+from headend.units import UnitGate
 
 SECRET = "0123456789abcdef-ops"
 
@@ -158,3 +161,30 @@ Psum = {quantity = "power_active_total", unit = "W"}
     assert config.points["TotW"].factor == 0.001
     assert config.points["Psum"].factor == 0.001
     assert config.points["PhV_phsA"].unit == "V"  # defaults are kept beside the overrides
+
+
+def test_a_name_mapped_to_any_unit_family_quantity_passes_the_engines_unit_gate() -> None:
+    """The config loader and the engine's unit gate use one unit table: a point the [mqtt]
+    table accepts is stored, in its canonical unit, not refused as unit-less kW later."""
+    config = parse(
+        {
+            "names": {
+                "P_A": "power_active_a",  # old form, a quantity no terminal default covers
+                "P_B": {"quantity": "power_active_b", "unit": "W"},
+                "Ecomb": {"quantity": "energy_active_combined_total", "unit": "Wh"},
+            }
+        }
+    )
+    items = [{"name": n, "val": "1500"} for n in ("P_A", "P_B", "Ecomb")]
+    message = {"timestamp": "2026-11-23T19:30:00+08:00", "body": [{"dev": "T", "body": items}]}
+    parsed = parse_terminal_payload(
+        "terminal/T/telemetry", json.dumps(message).encode(), config.points, {"T": "T1"}
+    )
+    gate = UnitGate()
+    stored = {r.quantity: (r.value, r.unit, r.kind) for r in gate.conform(parsed.readings)}
+    assert gate.refused_total == 0
+    assert stored == {
+        "power_active_a": (1500.0, "kW", ReadingKind.INSTANT),
+        "power_active_b": (1.5, "kW", ReadingKind.INSTANT),
+        "energy_active_combined_total": (1.5, "kWh", ReadingKind.ENERGY),
+    }
