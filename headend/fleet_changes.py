@@ -54,7 +54,12 @@ class FleetChanges:
     def apply_overlay(self) -> None:
         """At start: the changes made through the API before the last stop, on top of the TOML."""
         dropped = []
-        for entry in self.overlay.effective(self._toml_meters):
+        # Removals first: a meter moved to the address of one removed later (the overlay keeps
+        # the order meters were first changed in) must find that address free.
+        entries = sorted(
+            self.overlay.effective(self._toml_meters), key=lambda e: e.meter is not None
+        )
+        for entry in entries:
             try:
                 if entry.meter is None:
                     if entry.meter_id in self.registry:

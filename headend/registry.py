@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from headend.errors import UnknownMeter
-from headend.fleet_config import FleetConfig, MeterConfig, meter_tag_problem
+from headend.fleet_config import (
+    METER_KINDS,
+    TRANSFORMER_LV_METER,
+    FleetConfig,
+    MeterConfig,
+    meter_tag_problem,
+)
 from headend.readers.dlt645 import check_quantities
 from protocols.dlt645 import UnknownIdentifier
 from protocols.modbus import builtin_map_names, builtin_register_map
@@ -86,6 +92,12 @@ class MeterRegistry:
             raise RegistryError(f"{where}: plan: unknown plan {meter.plan!r}")
         if meter.transformer is not None and meter.transformer not in self._config.transformers:
             raise RegistryError(f"{where}: transformer: unknown transformer {meter.transformer!r}")
+        if meter.kind not in METER_KINDS:
+            raise RegistryError(
+                f"{where}: kind: unknown kind {meter.kind!r} (known: {METER_KINDS})"
+            )
+        if meter.kind == TRANSFORMER_LV_METER and meter.transformer is None:
+            raise RegistryError(f"{where}: kind: a transformer_lv meter needs its transformer")
         tag_problem = meter_tag_problem(meter)
         if tag_problem is not None:
             raise RegistryError(f"{where}: {tag_problem[0]}: {tag_problem[1]}")

@@ -49,6 +49,10 @@ _METER_FIELDS = (
     "register_map",
     "replaces",
     "id",
+    "kind",
+    "building",
+    "household",
+    "unit_id",
 )
 
 

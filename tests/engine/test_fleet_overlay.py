@@ -6,14 +6,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from headend.cli import main
 from headend.engine import Engine, EngineOptions
-from headend.fleet_config import MeterConfig, parse_fleet_config
+from headend.errors import ReadFailed
+from headend.fleet_config import TRANSFORMER_LV_METER, MeterConfig, parse_fleet_config
 from headend.fleet_overlay import FleetOverlay, OverlayError
+from headend.readings import FailureReason, Reading
+from headend.registry import RegistryError
 from headend.transports.memory import MemoryNetwork
 from storage.embedded import SqliteStore
 
@@ -177,3 +181,36 @@ path = "{tmp_path / "store.sqlite"}"
     assert code == 2
     assert "fleet-overlay.json: version: expected 1" in err
     assert "Traceback" not in err
+
+
+async def test_a_meter_moved_to_the_address_of_a_removed_one_keeps_it_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The overlay keeps one entry per meter in the order first changed: here the move of m1
+    comes before the removal of m2 whose address it takes, and must still apply at start."""
+    first = await start(tmp_path, fleet())
+
+    async def no_bus(meter: MeterConfig, quantities: Sequence[str]) -> list[Reading]:
+        raise ReadFailed(FailureReason.TIMEOUT, "no bus in this test")
+
+    first.fleet._read = no_bus  # the replacement's energy reads: stated missing
+    await first.fleet.change(dataclasses.replace(first.registry.get("m1"), building="B8"), "a")
+    await first.fleet.remove("m2", "a")
+    moved = dataclasses.replace(first.registry.get("m1"), address="000000000002")
+    await first.fleet.change(moved, "a")  # a replacement: new address, same id
+
+    second = await start(tmp_path, fleet())
+    assert [m.id for m in second.registry] == ["m1"]
+    assert second.registry.get("m1") == moved
+
+
+async def test_a_transformer_lv_meter_without_its_transformer_is_refused_as_at_load(
+    tmp_path: Path,
+) -> None:
+    engine = await start(tmp_path, fleet())
+    lv = dataclasses.replace(NEW, transformer=None, kind=TRANSFORMER_LV_METER)
+    with pytest.raises(RegistryError, match="meter m3: kind: a transformer_lv meter needs"):
+        await engine.fleet.change(lv, "fleet-admin")
+    with pytest.raises(RegistryError, match="meter m3: kind: unknown kind 'pole'"):
+        await engine.fleet.change(dataclasses.replace(NEW, kind="pole"), "fleet-admin")
+    assert "m3" not in engine.registry
