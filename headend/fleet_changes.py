@@ -91,7 +91,7 @@ class FleetChanges:
     async def remove(self, meter_id: str, user: str) -> None:
         async with self._one_at_a_time:
             meter = self.registry.get(meter_id)
-            self._persist(meter_id, None)
+            self._persist({meter_id: None})
             self.registry.remove(meter_id)
             self.audit.append(
                 AuditEntry(self.clock.now(), user, meter_id, "meter remove", "ok", where(meter))
@@ -107,7 +107,7 @@ class FleetChanges:
         now = self.clock.now()
         if old is None or (same_device(old, meter) and replaces is None):
             command = "meter add" if old is None else "meter update"
-            self._persist(meter.id, meter)
+            self._persist({meter.id: meter})
             self.registry.add(meter)
             detail = f"channel {meter.channel}, plan {meter.plan}, {where(meter)}"
             entry = AuditEntry(now, user, meter.id, command, "ok", detail)
@@ -129,11 +129,10 @@ class FleetChanges:
         try:
             facts["final_read_old"] = await self._energy_snapshot(old)
             if replaces is not None and replaces != meter.id:
-                self._persist(replaces, None)
-                self._persist(meter.id, meter)
+                self._persist({replaces: None, meter.id: meter})
                 self.registry.replace(replaces, meter)
             else:
-                self._persist(meter.id, meter)
+                self._persist({meter.id: meter})
                 self.registry.add(meter)
             facts["first_read_new"] = await self._energy_snapshot(meter)
         except BaseException as exc:  # e.g. the overlay could not be written: say so
@@ -146,8 +145,8 @@ class FleetChanges:
         )
         return self.audit.complete(intent, "ok", detail, at=self.clock.now(), data=facts)
 
-    def _persist(self, meter_id: str, meter: MeterConfig | None) -> None:
-        self.overlay.record(meter_id, meter, self._toml_meters)
+    def _persist(self, changes: Mapping[str, MeterConfig | None]) -> None:
+        self.overlay.record(changes, self._toml_meters)
 
     async def _energy_snapshot(self, meter: MeterConfig) -> dict[str, Any]:
         """The meter's energy registers as read on the bus now, or why they are missing."""

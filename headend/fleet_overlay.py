@@ -129,15 +129,19 @@ class FleetOverlay:
         return list(self._entries.values())
 
     def record(
-        self, meter_id: str, meter: MeterConfig | None, toml_meters: Mapping[str, MeterConfig]
+        self,
+        changes: Mapping[str, MeterConfig | None],
+        toml_meters: Mapping[str, MeterConfig],
     ) -> None:
-        """Keep a change durably (returns once it is on disk)."""
-        previous = self._entries.get(meter_id)
-        base = previous.base if previous is not None else toml_meters.get(meter_id)
-        if meter is None and base is None:
-            self._entries.pop(meter_id, None)  # removing a meter only the API had added
-        else:
-            self._entries[meter_id] = OverlayEntry(meter_id, meter, base)
+        """Keep changes durably, all in one write (returns once it is on disk): a replacement
+        by a new id must not survive a crash as a removal without its addition."""
+        for meter_id, meter in changes.items():
+            previous = self._entries.get(meter_id)
+            base = previous.base if previous is not None else toml_meters.get(meter_id)
+            if meter is None and base is None:
+                self._entries.pop(meter_id, None)  # removing a meter only the API had added
+            else:
+                self._entries[meter_id] = OverlayEntry(meter_id, meter, base)
         self._write()
 
     def forget(self, meter_ids: list[str]) -> None:

@@ -3,6 +3,7 @@ when the fleet TOML was edited in between: the TOML wins for the meters it chang
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from headend import fleet_overlay
 from headend.cli import main
 from headend.engine import Engine, EngineOptions
 from headend.errors import ReadFailed
@@ -214,3 +216,35 @@ async def test_a_transformer_lv_meter_without_its_transformer_is_refused_as_at_l
     with pytest.raises(RegistryError, match="meter m3: kind: unknown kind 'pole'"):
         await engine.fleet.change(dataclasses.replace(NEW, kind="pole"), "fleet-admin")
     assert "m3" not in engine.registry
+
+
+async def test_a_crash_while_the_overlay_is_written_cannot_split_a_replacement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """m9 replaces m2: a disk that dies after one overlay write must leave m2, or m9 in its
+    place, never a fleet with neither."""
+    first = await start(tmp_path, fleet())
+
+    async def no_bus(meter: MeterConfig, quantities: Sequence[str]) -> list[Reading]:
+        raise ReadFailed(FailureReason.TIMEOUT, "no bus in this test")
+
+    first.fleet._read = no_bus
+    writes = 0
+    write = fleet_overlay.write_atomically
+
+    def dies_after_one_write(path: Path, text: str) -> None:
+        nonlocal writes
+        writes += 1
+        if writes > 1:
+            raise OSError("disk died")
+        write(path, text)
+
+    monkeypatch.setattr(fleet_overlay, "write_atomically", dies_after_one_write)
+    m9 = dataclasses.replace(first.registry.get("m2"), id="m9")
+    with contextlib.suppress(OSError):
+        await first.fleet.change(m9, "a", replaces="m2")
+
+    second = await start(tmp_path, fleet())
+    ids = sorted(m.id for m in second.registry)
+    assert ids in (["m1", "m2"], ["m1", "m9"])
+    assert ids == ["m1", "m9"]  # one write holds the whole replacement
