@@ -118,14 +118,12 @@ DEFAULT_TERMINAL_UNITS: Mapping[str, str] = MappingProxyType(
 def default_point(name: str, quantity: str) -> TerminalPoint:
     """The point for the string form ``name = "quantity"``: a common name keeps its usual unit
     (``TotW`` is W whatever it maps to), any other name is taken as canonical."""
-    unit = DEFAULT_TERMINAL_UNITS.get(name)
+    unit = DEFAULT_TERMINAL_UNITS.get(name) if canonical_unit(quantity) is not None else None
     if unit is not None:
         try:
             factor_to_canonical(quantity, unit)
         except UnitError:
             unit = None  # e.g. TotW remapped to a voltage: the W assumption does not apply
-        if canonical_unit(quantity) is None:
-            unit = None  # remapped to a state quantity: stored as sent
     return terminal_point(quantity, unit=unit)
 
 
