@@ -17,6 +17,11 @@ with nothing stored in that window (a new meter, or a head-end down for longer) 
 ``headend_down`` slots, and the log says how many pairs that was. A slot is recognised as
 scheduled by its stamp, an interval boundary; on-demand reads (stamped with the moment they
 were asked) neither count nor end a gap. A spec's slot is judged by its first quantity.
+
+Behind an outbox (the InfluxDB kinds) storage is the server, which has not yet seen what the
+outbox still holds from the last run. A ``headend_down`` reading for such a slot would replay
+after the real one and overwrite its quality with ``missing``, so gaps are recorded only once
+the outbox has delivered its backlog (waited for ``OUTBOX_SETTLE_SECONDS`` at most).
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ log = logging.getLogger(__name__)
 
 LOOKBACK_DAYS = 2
 """Today and yesterday (local), the days completeness reports on."""
+
+OUTBOX_SETTLE_SECONDS = 10.0
+"""How long start-up waits for an outbox's backlog to reach the server before it gives up
+recording ``headend_down`` gaps (real seconds; a server that is up drains in well under that)."""
 
 
 @dataclass(slots=True)
@@ -85,11 +94,15 @@ async def recover(
     now: datetime,
     tz: ZoneInfo,
     store: Callable[[list[Reading]], Awaitable[None]],
+    *,
+    record_gaps: bool = True,
 ) -> DowntimeStats:
     """Rebuild completeness from storage and record the slots missed while down.
 
     ``store`` writes the ``headend_down`` readings (one meter's read spec at a time) and
     returns once they are durable, so they are on disk before collection starts.
+    ``record_gaps=False`` (storage is not known to hold the last run's readings yet) only
+    restores completeness.
     """
     stats = DowntimeStats()
     since = lookback_start(now, tz)
@@ -127,6 +140,8 @@ async def recover(
                 stats.restored_slots += len(slots)
                 if not slots:
                     stats.pairs_without_history += 1
+                    continue
+                if not record_gaps:
                     continue
                 last = max(point.timestamp for point in slots)
                 missed = slots_between(last, first[(meter_id, spec_index)], spec.interval)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from headend import downtime
 from headend.alarms import AlarmBook
 from headend.anomaly import AnomalyDetector, FleetLayout
 from headend.anomaly.config import AnomalyConfig
@@ -60,6 +61,7 @@ from headend.units import UnitGate
 from protocols.dlt645 import RelayAction
 from storage.billing import BillingSource, frozen_points
 from storage.errors import OutboxFull, StorageError, StorageFull
+from storage.outbox import Outbox
 from storage.records import EventRecord, Severity
 from storage.sink import Sink
 
@@ -291,9 +293,28 @@ class Engine:
                 self.clock.now(),
                 self.tz,
                 self.writer.sink.write,  # on disk before collection starts, not batched later
+                record_gaps=await self._outbox_settled(),
             )
         except Exception as exc:  # collection must start even if the store cannot answer
             log.warning("cannot recover from downtime through storage: %s", exc)
+
+    async def _outbox_settled(self) -> bool:
+        """True once storage (read back from the server) holds everything the outbox kept from
+        the last run; a gap recorded before that would overwrite readings still on their way."""
+        sink = self.writer.sink
+        if not isinstance(sink, Outbox):
+            return True
+        try:
+            async with asyncio.timeout(downtime.OUTBOX_SETTLE_SECONDS):
+                await sink.wait_drained()
+        except TimeoutError:
+            log.warning(
+                "outbox still holds %d points of the last run: slots missed while the head-end "
+                "was down are not recorded (headend_down) this time",
+                sink.stats().pending_points,
+            )
+            return False
+        return True
 
     def stop(self) -> None:
         """Graceful shutdown: no new reads, reads in flight finish, buffers flush."""
