@@ -32,6 +32,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from headend.bus_link import BusLink
+from headend.collector import ReadingsHandler
 from headend.completeness import CompletenessTracker
 from headend.errors import ReadFailed
 from headend.fleet_config import MeterConfig
@@ -116,10 +117,6 @@ Runner = Callable[[MeterConfig, Callable[[BusLink], Awaitable[FrozenDay]]], Awai
 """Runs a bus action for a meter on its channel's billing lane."""
 
 
-Emit = Callable[[list[Reading], Callable[[bool], None]], Awaitable[None]]
-"""Hands readings to storage; the callback runs once they are stored (True) or dropped."""
-
-
 class _Count(enum.Enum):
     """How completeness counts a frozen day once it is stored."""
 
@@ -177,7 +174,7 @@ class FrozenBackfill:
         windows: dict[str, int],
         now: datetime,
         run: Runner,
-        emit: Emit,
+        emit: ReadingsHandler,
     ) -> list[Reading]:
         """One pass over ``meters``; returns the frozen readings it collected.
 
@@ -196,7 +193,7 @@ class FrozenBackfill:
             found = await self._fill(meter, missing, today, run)
             if found:
                 readings = [reading for item in found for reading in item.readings]
-                await emit(readings, partial(self._committed, meter.id, found))
+                await emit(readings, then=partial(self._committed, meter.id, found))
                 collected.extend(readings)
         return collected
 

@@ -777,14 +777,11 @@ class Engine:
         async with asyncio.TaskGroup() as group:  # buses work in parallel, meters in turn
             passes = [
                 group.create_task(
-                    self.backfill.run_pass(channel_meters, windows, now, run, self._emit_frozen)
+                    self.backfill.run_pass(channel_meters, windows, now, run, self.publish)
                 )
                 for channel_meters in by_channel.values()
             ]
         return [reading for done in passes for reading in done.result()]
-
-    async def _emit_frozen(self, readings: list[Reading], stored: Callable[[bool], None]) -> None:
-        await self.publish(readings, then=stored)
 
     async def _backfill_loop(self) -> None:
         while True:

@@ -1,5 +1,6 @@
-"""Daily frozen values and storage: each meter's values are stored as soon as they are read, and
-completeness counts a frozen day only once it is stored (a dropped day is read again)."""
+"""Completeness counts a read only once it is stored: a scheduled read the writer drops is a
+``not_stored`` failure, a dropped frozen day is read again; and each meter's frozen values are
+stored as soon as they are read."""
 
 from __future__ import annotations
 
@@ -56,3 +57,17 @@ async def test_a_frozen_day_counts_once_stored_and_a_dropped_one_is_read_again(
     tally = rig.engine.completeness.meter_day(M1, PAST_DAY)
     assert (tally.expected, tally.received, tally.backfilled) == (1, 1, 1)
     assert await stored_frozen(rig) == 5
+
+
+async def test_a_scheduled_read_the_writer_drops_is_not_received(rig: Rig) -> None:
+    writer = rig.engine.writer
+    day = rig.engine.completeness.local_day(START)
+
+    # A block read of four voltages is more than the buffer holds: dropped whole, at once.
+    writer.limits = WriterLimits(limit=3, overflow=Overflow.DROP_NEWEST)
+    async with asyncio.timeout(60):
+        await writer.overflowing.wait()
+    assert writer.stats.dropped == 4
+    (fleet,) = rig.engine.completeness.rollup(day, lambda meter: "fleet")
+    assert fleet.failures == {"not_stored": 1}  # before the fix: counted received at read time
+    assert fleet.received + 1 == fleet.expected
