@@ -38,6 +38,7 @@ from headend.quantities import unit_and_kind
 from headend.readings import Quality, Reading, ReadingKind
 from headend.schedule import is_slot, slots_between
 from storage.billing import BillingSource, StoredPoint
+from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class DowntimeStats:
     """Slots recorded missing with reason ``headend_down``."""
     pairs_without_history: int = 0
     """(meter, read spec) pairs with nothing stored in the look-back window."""
+    unstored_slots: int = 0
+    """``headend_down`` slots counted in completeness but not stored (storage refused)."""
 
 
 def restore_frozen_days(
@@ -100,7 +103,8 @@ async def recover(
     """Rebuild completeness from storage and record the slots missed while down.
 
     ``store`` writes the ``headend_down`` readings (one meter's read spec at a time) and
-    returns once they are durable, so they are on disk before collection starts.
+    returns once they are durable, so they are on disk before collection starts. If it refuses
+    (disk full), the gaps still count in completeness and no more are written.
     ``record_gaps=False`` (storage is not known to hold the last run's readings yet) only
     restores completeness.
     """
@@ -145,9 +149,18 @@ async def recover(
                     continue
                 last = max(point.timestamp for point in slots)
                 missed = slots_between(last, first[(meter_id, spec_index)], spec.interval)
-                if missed:
-                    await store(collector.headend_down(meter_id, spec_index, missed))
-                    stats.headend_down_slots += len(missed)
+                if not missed:
+                    continue
+                readings = collector.headend_down(meter_id, spec_index, missed)
+                stats.headend_down_slots += len(missed)
+                if stats.unstored_slots:
+                    stats.unstored_slots += len(missed)
+                    continue
+                try:
+                    await store(readings)
+                except StorageError as exc:  # still gaps in completeness; the rest is restored
+                    log.error("cannot store the headend_down slots (not retried): %s", exc)
+                    stats.unstored_slots += len(missed)
     if stats.headend_down_slots:
         log.warning(
             "%d slots fell due while the head-end was down: recorded missing (headend_down)",

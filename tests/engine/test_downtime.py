@@ -22,7 +22,7 @@ from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
 from storage.outbox import open_outbox
 from storage.sink import Sink
-from tests.engine.test_engine_dlt645 import M1, fast_bus, fleet
+from tests.engine.test_engine_dlt645 import M1, M2, fast_bus, fleet
 from tests.storage.test_outbox import FakeTarget
 
 START = datetime(2026, 11, 23, 11, 0, 30, tzinfo=UTC)
@@ -161,6 +161,28 @@ async def test_no_headend_down_gap_overwrites_readings_still_in_the_outbox(
     assert actual  # the second run's readings wait in the outbox
     assert missing  # the second run recorded the gap after the first (the outbox was empty)
     assert not actual & missing
+
+
+async def test_a_full_disk_at_start_still_restores_every_meters_completeness(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.sqlite"
+    store = await SqliteStore.open(path)
+    first_run = WarpedClock(START, SPEED)
+    async with running_engine(store, first_run, tmp_path) as engine:
+        await telemetry_slots(engine.subscribe(), 2)
+    day = engine.completeness.local_day(START)
+    before = {meter: engine.completeness.meter_day(meter, day) for meter in (M1, M2)}
+    await store.aclose()
+
+    full = await SqliteStore.open(path, max_bytes=1)  # no page more: every new row is refused
+    restart = WarpedClock(first_run.now() + GAP, SPEED)
+    async with running_engine(full, restart, tmp_path) as engine:
+        after = {meter: engine.completeness.meter_day(meter, day) for meter in (M1, M2)}
+    await full.aclose()
+    for meter in (M1, M2):  # before the fix: the first refused write ended the recovery
+        assert after[meter].received >= before[meter].received > 0, meter
+        assert after[meter].failures["headend_down"] >= 8, meter
 
 
 def test_slots_between_excludes_both_ends_and_on_demand_stamps_are_not_slots() -> None:
