@@ -23,13 +23,16 @@ Stores written before this rule hold ``frozen_energy_active_import_*``; billing 
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from headend.bus_link import BusLink
+from headend.collector import ReadingsHandler
 from headend.completeness import CompletenessTracker
 from headend.errors import ReadFailed
 from headend.fleet_config import MeterConfig
@@ -114,6 +117,24 @@ Runner = Callable[[MeterConfig, Callable[[BusLink], Awaitable[FrozenDay]]], Awai
 """Runs a bus action for a meter on its channel's billing lane."""
 
 
+class _Count(enum.Enum):
+    """How completeness counts a frozen day once it is stored."""
+
+    ACTUAL = "actual"
+    """Today's freeze, read on time."""
+    RETRIED = "retried"
+    """A day whose read failed earlier: now backfilled."""
+    LATE = "late"
+    """A past day never attempted (the head-end was down or just installed): backfilled."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    day: date
+    count: _Count
+    readings: tuple[Reading, ...]
+
+
 @dataclass(slots=True)
 class BackfillStats:
     passes: int = 0
@@ -148,9 +169,18 @@ class FrozenBackfill:
         return sorted(day for day in days if day not in have)
 
     async def run_pass(
-        self, meters: list[MeterConfig], windows: dict[str, int], now: datetime, run: Runner
+        self,
+        meters: list[MeterConfig],
+        windows: dict[str, int],
+        now: datetime,
+        run: Runner,
+        emit: ReadingsHandler,
     ) -> list[Reading]:
-        """One pass over ``meters``; returns the frozen readings it collected."""
+        """One pass over ``meters``; returns the frozen readings it collected.
+
+        Each meter's values go to ``emit`` as soon as they are read, not at the end of the
+        pass (which takes minutes on a large bus): a stop mid-pass keeps what was read.
+        """
         self.stats.passes += 1
         today = now.astimezone(self.tz).date()
         collected: list[Reading] = []
@@ -158,14 +188,19 @@ class FrozenBackfill:
             window = min(windows[meter.id], self.history)
             self._give_up_before(meter.id, today - timedelta(days=window - 1))
             missing = self.missing_days(meter.id, today, window)
-            if missing:
-                collected.extend(await self._fill(meter, missing, today, run))
+            if not missing:
+                continue
+            found = await self._fill(meter, missing, today, run)
+            if found:
+                readings = [reading for item in found for reading in item.readings]
+                await emit(readings, then=partial(self._committed, meter.id, found))
+                collected.extend(readings)
         return collected
 
     async def _fill(
         self, meter: MeterConfig, missing: list[date], today: date, run: Runner
-    ) -> list[Reading]:
-        found: list[Reading] = []
+    ) -> list[_Found]:
+        found: list[_Found] = []
         have = self._have.setdefault(meter.id, set())
         if today in have:
             anchor = today  # the latest freeze is today's and we have it: no need to ask again
@@ -205,33 +240,38 @@ class FrozenBackfill:
 
         return action
 
-    def _store(
-        self, meter: MeterConfig, frozen: FrozenDay, today: date, out: list[Reading]
-    ) -> None:
+    def _store(self, meter: MeterConfig, frozen: FrozenDay, today: date, out: list[_Found]) -> None:
         have = self._have.setdefault(meter.id, set())
         if frozen.day in have:
             return
-        have.add(frozen.day)
-        failed = self._failed.setdefault(meter.id, set())
-        slot = _slot_key(frozen.day, self.tz)
-        if frozen.day in failed:
-            failed.discard(frozen.day)
-            self.completeness.record_backfill(meter.id, GROUP, slot)
-            self.stats.backfilled += 1
-            readings = [_as_backfilled(r) for r in frozen.readings]
+        have.add(frozen.day)  # not read twice in this pass; forgotten again if not stored
+        if frozen.day in self._failed.get(meter.id, ()):
+            out.append(_Found(frozen.day, _Count.RETRIED, _backfilled(frozen)))
         elif frozen.day == today:
-            self.completeness.record_success(meter.id, GROUP, slot)
-            self.stats.actual += 1
-            readings = list(frozen.readings)
-        else:
-            # Never attempted before (e.g. the head-end was down): still a backfill.
-            self.completeness.record_failure(
-                meter.id, GROUP, slot, "not_collected_in_time", backfillable=True
-            )
-            self.completeness.record_backfill(meter.id, GROUP, slot)
+            out.append(_Found(frozen.day, _Count.ACTUAL, frozen.readings))
+        else:  # never attempted before (e.g. the head-end was down): still a backfill
+            out.append(_Found(frozen.day, _Count.LATE, _backfilled(frozen)))
+
+    def _committed(self, meter_id: str, found: list[_Found], stored: bool) -> None:
+        """Completeness counts a frozen day once it is stored; a day the writer dropped
+        (storage refusing writes) is read again by the next pass."""
+        failed = self._failed.setdefault(meter_id, set())
+        for item in found:
+            if not stored:
+                self._have.get(meter_id, set()).discard(item.day)
+                continue
+            slot = _slot_key(item.day, self.tz)
+            if item.count is _Count.ACTUAL:
+                self.completeness.record_success(meter_id, GROUP, slot)
+                self.stats.actual += 1
+                continue
+            if item.count is _Count.LATE:
+                self.completeness.record_failure(
+                    meter_id, GROUP, slot, "not_collected_in_time", backfillable=True
+                )
+            failed.discard(item.day)
+            self.completeness.record_backfill(meter_id, GROUP, slot)
             self.stats.backfilled += 1
-            readings = [_as_backfilled(r) for r in frozen.readings]
-        out.extend(readings)
 
     def _give_up_before(self, meter_id: str, first_day: date) -> None:
         failed = self._failed.get(meter_id, set())
@@ -274,3 +314,7 @@ def _as_backfilled(reading: Reading) -> Reading:
         quality=Quality.BACKFILLED,
         tags=reading.tags,
     )
+
+
+def _backfilled(frozen: FrozenDay) -> tuple[Reading, ...]:
+    return tuple(_as_backfilled(reading) for reading in frozen.readings)

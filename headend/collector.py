@@ -16,7 +16,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 from headend.bus_worker import BusWorker
 from headend.clock import Clock
@@ -33,7 +34,16 @@ log = logging.getLogger(__name__)
 BusAction = Callable[[Any], Awaitable[list[Reading]]]
 ReadFactory = Callable[[MeterConfig, Sequence[str], datetime], BusAction]
 """Builds the bus action that reads these quantities of this meter for this slot."""
-ReadingsHandler = Callable[[list[Reading]], Awaitable[None]]
+
+
+class ReadingsHandler(Protocol):
+    """Takes readings to storage; ``then`` is told once they are stored (True) or dropped."""
+
+    def __call__(
+        self, readings: list[Reading], *, then: Callable[[bool], None] | None = None
+    ) -> Awaitable[None]: ...
+
+
 HealthHandler = Callable[[MeterConfig, HealthChange, str], Awaitable[None]]
 
 OFFLINE = FailureReason.METER_OFFLINE.value
@@ -41,6 +51,8 @@ OVERRUN = FailureReason.BUS_OVERRUN.value
 SHUTDOWN = FailureReason.SHUTDOWN.value
 HEADEND_DOWN = FailureReason.HEADEND_DOWN.value
 INTERNAL_ERROR = "internal_error"
+NOT_STORED = "not_stored"
+"""Read, but dropped by the writer while storage refused writes: not received."""
 
 
 @dataclass(slots=True)
@@ -272,8 +284,14 @@ class ChannelCollector:
         change = self._health.success(meter.id)
         if change is not None:
             await self._on_health(meter, change, "answered again")
-        self._completeness.record_success(meter.id, _group(spec), slot)
-        await self._on_readings(readings)
+        # Received once stored: a reading the writer drops never reached billing.
+        await self._on_readings(readings, then=partial(self._stored, meter.id, spec, slot))
+
+    def _stored(self, meter_id: str, spec: ReadSpec, slot: datetime, stored: bool) -> None:
+        if stored:
+            self._completeness.record_success(meter_id, _group(spec), slot)
+        else:
+            self._completeness.record_failure(meter_id, _group(spec), slot, NOT_STORED)
 
     async def _record_missing(
         self, meter: MeterConfig, spec: ReadSpec, slot: datetime, reason: str

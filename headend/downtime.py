@@ -17,6 +17,11 @@ with nothing stored in that window (a new meter, or a head-end down for longer) 
 ``headend_down`` slots, and the log says how many pairs that was. A slot is recognised as
 scheduled by its stamp, an interval boundary; on-demand reads (stamped with the moment they
 were asked) neither count nor end a gap. A spec's slot is judged by its first quantity.
+
+Behind an outbox (the InfluxDB kinds) storage is the server, which has not yet seen what the
+outbox still holds from the last run. A ``headend_down`` reading for such a slot would replay
+after the real one and overwrite its quality with ``missing``, so gaps are recorded only once
+the outbox has delivered its backlog (waited for ``OUTBOX_SETTLE_SECONDS`` at most).
 """
 
 from __future__ import annotations
@@ -33,11 +38,16 @@ from headend.quantities import unit_and_kind
 from headend.readings import Quality, Reading, ReadingKind
 from headend.schedule import is_slot, slots_between
 from storage.billing import BillingSource, StoredPoint
+from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
 LOOKBACK_DAYS = 2
 """Today and yesterday (local), the days completeness reports on."""
+
+OUTBOX_SETTLE_SECONDS = 10.0
+"""How long start-up waits for an outbox's backlog to reach the server before it gives up
+recording ``headend_down`` gaps (real seconds; a server that is up drains in well under that)."""
 
 
 @dataclass(slots=True)
@@ -48,6 +58,8 @@ class DowntimeStats:
     """Slots recorded missing with reason ``headend_down``."""
     pairs_without_history: int = 0
     """(meter, read spec) pairs with nothing stored in the look-back window."""
+    unstored_slots: int = 0
+    """``headend_down`` slots counted in completeness but not stored (storage refused)."""
 
 
 def restore_frozen_days(
@@ -85,11 +97,16 @@ async def recover(
     now: datetime,
     tz: ZoneInfo,
     store: Callable[[list[Reading]], Awaitable[None]],
+    *,
+    record_gaps: bool = True,
 ) -> DowntimeStats:
     """Rebuild completeness from storage and record the slots missed while down.
 
     ``store`` writes the ``headend_down`` readings (one meter's read spec at a time) and
-    returns once they are durable, so they are on disk before collection starts.
+    returns once they are durable, so they are on disk before collection starts. If it refuses
+    (disk full), the gaps still count in completeness and no more are written.
+    ``record_gaps=False`` (storage is not known to hold the last run's readings yet) only
+    restores completeness.
     """
     stats = DowntimeStats()
     since = lookback_start(now, tz)
@@ -128,11 +145,22 @@ async def recover(
                 if not slots:
                     stats.pairs_without_history += 1
                     continue
+                if not record_gaps:
+                    continue
                 last = max(point.timestamp for point in slots)
                 missed = slots_between(last, first[(meter_id, spec_index)], spec.interval)
-                if missed:
-                    await store(collector.headend_down(meter_id, spec_index, missed))
-                    stats.headend_down_slots += len(missed)
+                if not missed:
+                    continue
+                readings = collector.headend_down(meter_id, spec_index, missed)
+                stats.headend_down_slots += len(missed)
+                if stats.unstored_slots:
+                    stats.unstored_slots += len(missed)
+                    continue
+                try:
+                    await store(readings)
+                except StorageError as exc:  # still gaps in completeness; the rest is restored
+                    log.error("cannot store the headend_down slots (not retried): %s", exc)
+                    stats.unstored_slots += len(missed)
     if stats.headend_down_slots:
         log.warning(
             "%d slots fell due while the head-end was down: recorded missing (headend_down)",

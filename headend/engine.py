@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from headend import downtime
 from headend.alarms import AlarmBook
 from headend.anomaly import AnomalyDetector, FleetLayout
 from headend.anomaly.config import AnomalyConfig
@@ -60,6 +61,7 @@ from headend.units import UnitGate
 from protocols.dlt645 import RelayAction
 from storage.billing import BillingSource, frozen_points
 from storage.errors import OutboxFull, StorageError, StorageFull
+from storage.outbox import Outbox
 from storage.records import EventRecord, Severity
 from storage.sink import Sink
 
@@ -291,9 +293,28 @@ class Engine:
                 self.clock.now(),
                 self.tz,
                 self.writer.sink.write,  # on disk before collection starts, not batched later
+                record_gaps=await self._outbox_settled(),
             )
         except Exception as exc:  # collection must start even if the store cannot answer
             log.warning("cannot recover from downtime through storage: %s", exc)
+
+    async def _outbox_settled(self) -> bool:
+        """True once storage (read back from the server) holds everything the outbox kept from
+        the last run; a gap recorded before that would overwrite readings still on their way."""
+        sink = self.writer.sink
+        if not isinstance(sink, Outbox):
+            return True
+        try:
+            async with asyncio.timeout(downtime.OUTBOX_SETTLE_SECONDS):
+                await sink.wait_drained()
+        except TimeoutError:
+            log.warning(
+                "outbox still holds %d points of the last run: slots missed while the head-end "
+                "was down are not recorded (headend_down) this time",
+                sink.stats().pending_points,
+            )
+            return False
+        return True
 
     def stop(self) -> None:
         """Graceful shutdown: no new reads, reads in flight finish, buffers flush."""
@@ -356,26 +377,36 @@ class Engine:
 
     # -- readings ----------------------------------------------------------------------------
 
-    async def publish(self, readings: list[Reading], *, durable: bool = False) -> None:
+    async def publish(
+        self,
+        readings: list[Reading],
+        *,
+        durable: bool = False,
+        then: Callable[[bool], None] | None = None,
+    ) -> None:
         """Every reading from every source comes through here (collection, MQTT, on-demand).
 
         Live consumers (MQTT, SSE, ``latest``) get a reading only once it is stored, so what an
         operator saw survives a kill -9. Collection does not wait for that (``durable=False``);
-        an on-demand read does, so its answer is on disk when the caller gets it.
+        an on-demand read does, so its answer is on disk when the caller gets it. ``then`` is
+        told afterwards whether the readings were stored (True) or dropped (False).
         """
         readings = self.units.conform(readings)
         self.detector.ingest_many(readings)
         if durable and self.writer.stats.state is StorageState.OK:
             # While storage refuses writes (an open alarm says so) the caller is not kept
             # waiting for a commit that may be hours away: the readings are queued as usual.
-            if await self.writer.store(readings):
-                self._fan_out(readings)
+            self._readings_stored(readings, then, await self.writer.store(readings))
             return
-        self.writer.put(readings, partial(self._readings_stored, readings))
+        self.writer.put(readings, partial(self._readings_stored, readings, then))
 
-    def _readings_stored(self, readings: list[Reading], stored: bool) -> None:
+    def _readings_stored(
+        self, readings: list[Reading], then: Callable[[bool], None] | None, stored: bool
+    ) -> None:
         if stored:
             self._fan_out(readings)
+        if then is not None:
+            then(stored)
 
     def _fan_out(self, readings: list[Reading]) -> None:
         for reading in readings:
@@ -745,13 +776,12 @@ class Engine:
             by_channel.setdefault(meter.channel, []).append(meter)
         async with asyncio.TaskGroup() as group:  # buses work in parallel, meters in turn
             passes = [
-                group.create_task(self.backfill.run_pass(channel_meters, windows, now, run))
+                group.create_task(
+                    self.backfill.run_pass(channel_meters, windows, now, run, self.publish)
+                )
                 for channel_meters in by_channel.values()
             ]
-        readings = [reading for done in passes for reading in done.result()]
-        if readings:
-            await self.publish(readings)
-        return readings
+        return [reading for done in passes for reading in done.result()]
 
     async def _backfill_loop(self) -> None:
         while True:

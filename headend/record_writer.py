@@ -193,6 +193,11 @@ class RecordWriter:
                         # failure on the way retries the whole batch: rewriting overwrites.)
                         log.error("storage refused a record, writing one by one: %s", exc)
                         await self._write_one_by_one(batch)
+                except asyncio.CancelledError:
+                    # Stopped mid-write: the batch goes back to the queue, so the final flush
+                    # writes it (again, maybe: rewriting overwrites) or counts it as lost.
+                    self._give_back(entries)
+                    raise
                 except StorageError as exc:
                     self._give_back(entries)
                     failures += 1

@@ -4,10 +4,13 @@ a restart: one engine collects and stops, a second starts on the same store late
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
@@ -17,7 +20,10 @@ from headend.schedule import is_slot, slots_between
 from headend.transports.memory import MemoryNetwork
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
-from tests.engine.test_engine_dlt645 import M1, fast_bus, fleet
+from storage.outbox import open_outbox
+from storage.sink import Sink
+from tests.engine.test_engine_dlt645 import M1, M2, fast_bus, fleet
+from tests.storage.test_outbox import FakeTarget
 
 START = datetime(2026, 11, 23, 11, 0, 30, tzinfo=UTC)
 GAP = timedelta(minutes=10)
@@ -27,14 +33,20 @@ SPEED = 60.0
 
 @asynccontextmanager
 async def running_engine(
-    store: SqliteStore, clock: WarpedClock, tmp_path: Path, *, maintenance: bool = False
+    store: SqliteStore,
+    clock: WarpedClock,
+    tmp_path: Path,
+    *,
+    maintenance: bool = False,
+    sink: Sink | None = None,
 ) -> AsyncIterator[Engine]:
+    """An engine reading history from ``store`` and writing to ``sink`` (default: ``store``)."""
     network = MemoryNetwork()
     bus = fast_bus(clock.now, [])
     device_end = network.listen("bus-1")
     engine = Engine(
         parse_fleet_config(fleet(), "test"),
-        store,
+        sink or store,
         clock=clock,
         memory=network,
         history=store,
@@ -112,6 +124,65 @@ async def test_slots_due_while_down_are_headend_down_and_completeness_survives(
         assert restored[earlier].backfilled >= tally.backfilled, earlier
     assert after.failures["headend_down"] == len(expected)
     assert after.expected >= before.expected + len(expected)
+
+
+async def test_no_headend_down_gap_overwrites_readings_still_in_the_outbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind an outbox, storage is the server: what the outbox still holds from the last run
+    is not there yet. A gap recorded from the server's view would replay after those readings
+    and turn them ``missing`` (InfluxDB merges the fields of one series and timestamp)."""
+    monkeypatch.setattr("headend.downtime.OUTBOX_SETTLE_SECONDS", 0.2)
+    server = await SqliteStore.open(tmp_path / "server.sqlite")  # what the server holds
+    clock = WarpedClock(START, SPEED)
+    async with running_engine(server, clock, tmp_path) as engine:
+        await telemetry_slots(engine.subscribe(), 2)
+    target = FakeTarget()
+    target.up = False  # the server is unreachable for the second run and after it
+    outbox_path = tmp_path / "outbox.sqlite"
+    clock = WarpedClock(clock.now() + GAP, SPEED)
+    async with (
+        open_outbox(outbox_path, target, drain_timeout_s=0.1) as outbox,
+        running_engine(server, clock, tmp_path, sink=outbox) as engine,
+    ):
+        await telemetry_slots(engine.subscribe(), 2)
+    clock = WarpedClock(clock.now() + GAP, SPEED)
+    async with open_outbox(outbox_path, target, drain_timeout_s=0.1) as outbox:
+        assert outbox.stats().pending_points > 0
+        async with running_engine(server, clock, tmp_path, sink=outbox):
+            pass
+    await server.aclose()
+
+    with sqlite3.connect(outbox_path) as connection:
+        payloads = [row[0] for row in connection.execute("SELECT payload FROM outbox")]
+    lines = [line for payload in payloads for line in bytes(payload).decode().split("\n")]
+    actual = {line.split(" ")[-1] for line in lines if "voltage_a" in line and "value=" in line}
+    missing = {line.split(" ")[-1] for line in lines if 'quality="missing"' in line}
+    assert actual  # the second run's readings wait in the outbox
+    assert missing  # the second run recorded the gap after the first (the outbox was empty)
+    assert not actual & missing
+
+
+async def test_a_full_disk_at_start_still_restores_every_meters_completeness(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.sqlite"
+    store = await SqliteStore.open(path)
+    first_run = WarpedClock(START, SPEED)
+    async with running_engine(store, first_run, tmp_path) as engine:
+        await telemetry_slots(engine.subscribe(), 2)
+    day = engine.completeness.local_day(START)
+    before = {meter: engine.completeness.meter_day(meter, day) for meter in (M1, M2)}
+    await store.aclose()
+
+    full = await SqliteStore.open(path, max_bytes=1)  # no page more: every new row is refused
+    restart = WarpedClock(first_run.now() + GAP, SPEED)
+    async with running_engine(full, restart, tmp_path) as engine:
+        after = {meter: engine.completeness.meter_day(meter, day) for meter in (M1, M2)}
+    await full.aclose()
+    for meter in (M1, M2):  # before the fix: the first refused write ended the recovery
+        assert after[meter].received >= before[meter].received > 0, meter
+        assert after[meter].failures["headend_down"] >= 8, meter
 
 
 def test_slots_between_excludes_both_ends_and_on_demand_stamps_are_not_slots() -> None:

@@ -289,3 +289,41 @@ async def test_full_storage_settings_reach_the_writer(tmp_path: Path) -> None:
     settings = {"buffer_records": 500, "overflow": "drop_newest", "max_size_mb": 1}
     async with open_storage(settings, "fleet.toml", data_dir=tmp_path) as stack:
         assert stack.writer_limits == WriterLimits(500, Overflow.DROP_NEWEST)
+
+
+class StallingFirstWrite:
+    """The embedded store behind a first write that stalls (a slow disk) until cancelled."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+        self.stalled = asyncio.Event()
+
+    async def write(self, batch: Sequence[Record]) -> None:
+        if not self.stalled.is_set():
+            self.stalled.set()
+            await asyncio.Event().wait()
+        await self.store.write(batch)
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
+
+
+async def test_a_batch_in_flight_when_the_writer_is_stopped_is_written_at_stop(
+    tmp_path: Path,
+) -> None:
+    sink = StallingFirstWrite(await SqliteStore.open(tmp_path / "store.sqlite"))
+    writer = RecordWriter(sink, interval=0.01)
+    outcomes: list[bool] = []
+    running = asyncio.create_task(writer.run())
+    writer.put(batch(0), outcomes.append)
+    await bounded(sink.stalled)
+    running.cancel()  # the engine's stop, while the batch is being written
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    stored = await sink.store.stored_points(
+        ReadingKind.ENERGY, ["FULL"], ["energy_active_import_total"], T0, T0 + timedelta(days=1)
+    )
+    await sink.aclose()
+    assert len(stored) == 10  # before the fix: lost from the queue, never written again
+    assert outcomes == [True]
+    assert writer.stats.lost_at_stop == 0
