@@ -40,7 +40,7 @@ from headend.mqtt.messages import reading_to_json
 from headend.mqtt.request_gate import RequestGate, RequestRefused, TokenBucket, claimed_name
 from headend.mqtt.settings import MqttConfig
 from headend.mqtt.terminal_payload import BadPayload, PayloadLimits, parse_terminal_payload
-from headend.readings import Reading
+from headend.readings import Reading, ReadingKind
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,13 @@ class MqttBridge:
         self._outgoing_ready.set()
 
     def publish_reading(self, reading: Reading) -> None:
-        self.publish(f"readings/{reading.meter}/{reading.quantity}", reading_to_json(reading))
+        """``readings/<meter>/<quantity>``; a daily freeze, which shares its register's name,
+        goes one level down (``.../frozen``), so a live subscriber (``readings/+/+``) never
+        mistakes yesterday's freeze for the register's value now."""
+        topic = f"readings/{reading.meter}/{reading.quantity}"
+        if reading.kind is ReadingKind.FROZEN:
+            topic += "/frozen"
+        self.publish(topic, reading_to_json(reading))
 
     async def drain(self) -> bool:
         """Wait until queued messages went out (the caller bounds it with asyncio.timeout)."""

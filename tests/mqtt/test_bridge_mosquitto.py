@@ -16,7 +16,7 @@ from headend.fleet_config import MqttConfig
 from headend.mqtt.bridge import MqttBridge, ReadingHandler
 from headend.mqtt.request_gate import RequestGate
 from headend.mqtt.settings import Requester
-from headend.readings import Reading
+from headend.readings import Reading, ReadingKind
 from tests.support.mosquitto import MosquittoBroker
 
 TOPIC = "terminal/TTU_T1/telemetry"
@@ -281,15 +281,24 @@ async def test_readings_are_published_and_requests_answered(mosquitto: Mosquitto
         aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="operator") as client,
     ):
         await client.subscribe("headend/readings/#", qos=1)
-        bridge.publish_reading(
-            Reading("m7", "voltage_b", 219.5, "V", datetime(2026, 11, 23, 11, 30, tzinfo=UTC))
-        )
+        at = datetime(2026, 11, 23, 11, 30, tzinfo=UTC)
+        freeze = Reading("m7", "energy_active_import_total", 812.5, "kWh", at, ReadingKind.FROZEN)
+        bridge.publish_reading(freeze)
+        bridge.publish_reading(Reading("m7", "voltage_b", 219.5, "V", at))
+        topics: list[str] = []
         async with asyncio.timeout(TIMEOUT_S):
             async for message in client.messages:
-                assert message.topic.value == "headend/readings/m7/voltage_b"
-                assert isinstance(message.payload, bytes)
-                live = json.loads(message.payload)
-                break
+                topics.append(message.topic.value)
+                if len(topics) == 2:
+                    assert isinstance(message.payload, bytes)
+                    live = json.loads(message.payload)
+                    break
+        # A daily freeze shares its register's name: it goes one level down, so a subscriber
+        # to readings/+/+ sees live values only.
+        assert topics == [
+            "headend/readings/m7/energy_active_import_total/frozen",
+            "headend/readings/m7/voltage_b",
+        ]
         await client.unsubscribe("headend/readings/#")
         answers = await _answers(
             client,
