@@ -58,9 +58,9 @@ def test_list_quantities_of_unknown_map_is_a_usage_error(
     assert "nosuchmap" in capsys.readouterr().err
 
 
-HEAVY = ("numpy", "fastapi", "uvicorn", "aiomqtt", "influxdb_client", "pymodbus", "aiohttp")
+HEAVY = ("numpy", "fastapi", "uvicorn", "aiomqtt", "influxdb_client", "pymodbus", "aiohttp", "http")
 """Libraries only the commands that use them may import: together they are most of the 2 s
-``headend read`` took to start."""
+``headend read`` took to start (``http``: urllib.request's client, for the healthcheck only)."""
 
 PROBE = """
 import sys
