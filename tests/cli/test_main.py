@@ -118,8 +118,13 @@ def test_closed_stdout_is_not_a_traceback() -> None:
     assert done.stderr == ""
 
 
-def test_unknown_scenario_lists_the_bundled_ones(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["simulate", "nosuch"]) == ExitCode.USAGE
+@pytest.mark.parametrize(
+    "argv", [["simulate", "nosuch"], ["demo", "--scenario", "nosuch"]], ids=" ".join
+)
+def test_unknown_scenario_lists_the_bundled_ones(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    assert main(argv) == ExitCode.USAGE
     err = capsys.readouterr().err
     bundled = sorted(path.stem for path in SCENARIO_DIR.glob("*.toml"))
     assert "smoke" in bundled
