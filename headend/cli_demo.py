@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from headend.cli_errors import CommandFailed, ExitCode, service_failure
+from headend.cli_simulate import scenario_argument
 
 if TYPE_CHECKING:
     # Simulators, engine and service bring numpy, FastAPI and uvicorn: imported by the handler.
@@ -48,14 +49,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulators.scenario import ScenarioError, load_scenario
-
+    scenario = scenario_argument(args.scenario)
     try:
-        scenario = load_scenario(args.scenario)
         hour, minute = (int(part) for part in args.start.split(":"))
         time_of_day = time(hour, minute)
-    except ScenarioError as exc:
-        raise CommandFailed(ExitCode.USAGE, str(exc)) from None
     except ValueError:
         raise CommandFailed(
             ExitCode.USAGE, f"--start: expected HH:MM, got {args.start!r}"

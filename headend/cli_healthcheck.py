@@ -14,8 +14,6 @@ import argparse
 import json
 import os
 import socket
-import urllib.error
-import urllib.request
 
 from headend.cli_errors import CommandFailed, ExitCode, UsageProblem
 
@@ -60,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _get(url: str, token: str | None, timeout: float) -> dict[str, object]:
+    # urllib.request brings http.client and email: imported for the check, not at every start.
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     if token is not None:
         request.add_header("Authorization", f"Bearer {token}")

@@ -162,17 +162,23 @@ def _broker(text: str) -> tuple[str, int]:
     return host, value
 
 
-def run(args: argparse.Namespace) -> int:
-    from simulators.runner import RunnerError, ScenarioRunner
+def scenario_argument(text: str) -> Scenario:
+    """The scenario a ``simulate`` or ``demo`` argument names: a bundled name or a file."""
     from simulators.scenario import ScenarioError, load_scenario
 
-    unknown = _unknown_bundled_name(args.scenario)
+    unknown = _unknown_bundled_name(text)
     if unknown is not None:
         raise CommandFailed(ExitCode.USAGE, unknown)
     try:
-        scenario = load_scenario(args.scenario)
+        return load_scenario(text)
     except ScenarioError as exc:
         raise CommandFailed(ExitCode.USAGE, str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from simulators.runner import RunnerError, ScenarioRunner
+
+    scenario = scenario_argument(args.scenario)
     start = scenario.start if args.start is None else parse_start(args.start, scenario)
     tokens = api_tokens(os.environ) if args.write_config is not None else ()
     # One clock for the simulators and, through the written [clock] table, for the head-end.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -132,6 +133,22 @@ class Table:
             return parse_duration(raw)
         except ValueError as exc:
             raise self.error(name, str(exc)) from None
+
+    def instant(self, name: str) -> datetime | None:
+        """A timezone-aware instant: a TOML offset date-time or an ISO 8601 text."""
+        raw: str | datetime | None = self._get(name, (str, datetime), None)
+        if raw is None or isinstance(raw, datetime):
+            value = raw
+        else:
+            try:
+                value = datetime.fromisoformat(raw)
+            except ValueError:
+                raise self.error(
+                    name, f"expected a date-time such as 2026-07-15T18:00:00+08:00, got {raw!r}"
+                ) from None
+        if value is not None and value.tzinfo is None:
+            raise self.error(name, f"{value.isoformat()} has no UTC offset (write e.g. +08:00)")
+        return value
 
     def text_list(self, name: str, default: list[str] | None = None) -> list[str]:
         raw = self._get(name, list, _REQUIRED if default is None else default)

@@ -311,8 +311,8 @@ def _anomaly(t: Table) -> AnomalyConfig:
 
 
 def _clock(t: Table) -> ClockConfig:
-    start = _instant(t, "start")
-    anchor = _instant(t, "anchor")
+    start = t.instant("start")
+    anchor = t.instant("anchor")
     speed = t.number("speed", 1.0)
     if not 0 < speed < math.inf:
         raise t.error("speed", f"must be > 0 and finite, got {speed}")
@@ -330,25 +330,6 @@ def _clock(t: Table) -> ClockConfig:
     )
     t.reject_unknown()
     return config
-
-
-def _instant(t: Table, key: str) -> datetime | None:
-    """A timezone-aware instant from a TOML offset date-time or an ISO 8601 text."""
-    raw: str | datetime | None = t._get(key, (str, datetime), None)
-    if raw is None or isinstance(raw, datetime):
-        value = raw
-    else:
-        try:
-            value = datetime.fromisoformat(raw)
-        except ValueError:
-            raise t.error(
-                key, f"expected a date-time such as 2026-07-15T18:00:00+08:00, got {raw!r}"
-            ) from None
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise t.error(key, f"{raw!r} has no UTC offset (write e.g. +08:00)")
-    return value
 
 
 def _unique(items: Any, root: Table, key: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from headend.config_fields import Table
 from headend.record_writer import Overflow, WriterLimits
@@ -81,7 +82,7 @@ async def open_storage(
             await store.aclose()
         return
 
-    url = table.text("url")
+    url = _server_url(table, "url")
     outbox_path = Path(table.text("outbox", str(data_dir / "outbox.sqlite")))
     capacity = table.integer("outbox_capacity_mb", 1024, minimum=1) * 1024 * 1024
     target: LineSink
@@ -106,6 +107,22 @@ async def open_storage(
         yield StorageStack(
             outbox, billing, outbox.stats, f"{where} via outbox {outbox_path}", limits
         )
+
+
+def _server_url(table: Table, key: str) -> str:
+    """An http(s) URL with a host and a valid port, refused at start with the key named:
+    aiohttp would only fail at the first write, leaving every reading in the outbox."""
+    url = table.text(key)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port outside 0-65535 or not a number
+    except ValueError as exc:
+        raise table.error(key, f"{url!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise table.error(key, f"expected http://host:port or https://host:port, got {url!r}")
+    if parts.port == 0:
+        raise table.error(key, f"{url!r}: port must be 1-65535")
+    return url
 
 
 def _secret(table: Table, key: str, environ: Mapping[str, str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from headend.cli import main
 from headend.cli_errors import ExitCode
 from tests.support.ports import free_tcp_port
 
@@ -99,3 +101,14 @@ def test_unhealthy_when_nothing_listens() -> None:
     done = _check(f"http://127.0.0.1:{free_tcp_port()}", TOKEN)
     assert done.returncode == ExitCode.LINK_FAILED
     assert "/health" in done.stderr
+
+
+def test_by_default_it_asks_the_hosts_network_name_not_loopback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In a container the host name is its network address: a head-end that listens on its
+    loopback only is unreachable there, as it is for every client outside."""
+    monkeypatch.setenv("HEADEND_TOKEN_READER", TOKEN)
+    monkeypatch.setattr(socket, "gethostname", lambda: "headend-container.invalid")
+    assert main(["healthcheck", "--timeout", "2"]) == ExitCode.LINK_FAILED
+    assert "http://headend-container.invalid:8080/health" in capsys.readouterr().err

@@ -58,9 +58,9 @@ def test_list_quantities_of_unknown_map_is_a_usage_error(
     assert "nosuchmap" in capsys.readouterr().err
 
 
-HEAVY = ("numpy", "fastapi", "uvicorn", "aiomqtt", "influxdb_client", "pymodbus", "aiohttp")
+HEAVY = ("numpy", "fastapi", "uvicorn", "aiomqtt", "influxdb_client", "pymodbus", "aiohttp", "http")
 """Libraries only the commands that use them may import: together they are most of the 2 s
-``headend read`` took to start."""
+``headend read`` took to start (``http``: urllib.request's client, for the healthcheck only)."""
 
 PROBE = """
 import sys
@@ -118,8 +118,13 @@ def test_closed_stdout_is_not_a_traceback() -> None:
     assert done.stderr == ""
 
 
-def test_unknown_scenario_lists_the_bundled_ones(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["simulate", "nosuch"]) == ExitCode.USAGE
+@pytest.mark.parametrize(
+    "argv", [["simulate", "nosuch"], ["demo", "--scenario", "nosuch"]], ids=" ".join
+)
+def test_unknown_scenario_lists_the_bundled_ones(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    assert main(argv) == ExitCode.USAGE
     err = capsys.readouterr().err
     bundled = sorted(path.stem for path in SCENARIO_DIR.glob("*.toml"))
     assert "smoke" in bundled

@@ -70,6 +70,10 @@ GOOD = CONFIG.split("[api]")[0].replace(
 """A runnable fleet without tokens; each case below breaks one thing in it."""
 
 
+_INFLUX = 'kind = "influxdb-v1"\nurl = "{}"\ndatabase = "meters"\noutbox = '
+"""Turns the embedded ``[storage]`` of ``GOOD`` into an InfluxDB one at the given URL."""
+
+
 def _refused(tmp_path: Path, content: bytes, *extra: str) -> str:
     """Run ``headend run`` on ``content``; it must exit 2 with one line naming the file."""
     config = tmp_path / "bad.toml"
@@ -136,6 +140,8 @@ def test_a_directory_instead_of_a_file_is_one_clear_line(
         ("[[channels]]", f'[site]\ntimezone = "{"x" * 300}"\n[[channels]]', "site.timezone"),
         ("[storage]", '[mqtt]\nhost = "localhost"\nport = 70000\n[storage]', "mqtt.port"),
         ("[storage]", '[mqtt]\nhost = "localhost"\nport = 0\n[storage]', "mqtt.port"),
+        ('kind = "embedded"\npath = ', _INFLUX.format("http://127.0.0.1:70000"), "storage.url"),
+        ('kind = "embedded"\npath = ', _INFLUX.format("influx:8086"), "storage.url"),
         ('interval = "1m"', "interval = inf", "plans.flat.reads[0].interval"),
         ('address = "000000000001"', 'address = "12345"', "meters[0].address (meter flat-101)"),
         ('plan = "flat"\n\n', 'plan = "flat"\nplna = 1\n\n', "meters[0].plna (meter flat-101)"),
@@ -148,6 +154,8 @@ def test_a_directory_instead_of_a_file_is_one_clear_line(
         "zone-long",
         "mqtt-port",
         "mqtt-port-0",
+        "storage-port",
+        "storage-scheme",
         "inf",
         "address",
         "typo",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from headend.fleet_config import load_fleet_config
+import re
+import tomllib
+
+from headend.fleet_config import load_fleet_config, parse_fleet_config
 from protocols.modbus.maps import builtin_map_names, builtin_register_map
 from tests.deploy.paths import FLEET_SAMPLE
 from tests.deploy.stored_schema import known_quantities
@@ -48,3 +51,15 @@ def test_planned_quantities_exist_for_the_meters_that_read_them() -> None:
         else:
             available = set(known_quantities())
         assert planned <= available, f"{meter.id}: {sorted(planned - available)}"
+
+
+def test_commented_simulated_clock_keys_load_when_uncommented() -> None:
+    """The sample shows the [clock] keys ``simulate --write-config`` writes, and they are valid."""
+    text = FLEET_SAMPLE.read_text(encoding="utf-8")
+    uncommented, count = re.subn(r"^# (start|speed|anchor) = ", r"\1 = ", text, flags=re.M)
+    assert count == 3
+    clock = parse_fleet_config(tomllib.loads(uncommented), str(FLEET_SAMPLE)).clock
+    assert clock.start is not None
+    assert clock.anchor is not None
+    assert clock.speed > 1
+    assert load_fleet_config(FLEET_SAMPLE).clock.start is None, "production runs on wall time"

@@ -17,16 +17,28 @@ from pathlib import Path
 import pytest
 
 from simulators.scenario import SCENARIO_DIR
-from tests.deploy.paths import REPO
+from tests.deploy.dockerfile import read_instructions, stages
+from tests.deploy.paths import DOCKERFILE, REPO
 
-COPIED = ("pyproject.toml", "README.md", "headend", "protocols", "simulators", "storage")
-"""What the Dockerfile's build stage copies before ``pip wheel``."""
+
+def copied_by_the_build_stage() -> list[str]:
+    """What the Dockerfile's build stage copies before ``pip wheel``, read from the Dockerfile
+    itself, so a package it stops copying fails here as it would fail in the image."""
+    build = stages(read_instructions(DOCKERFILE))[0]
+    return [
+        source.rstrip("/")
+        for instruction in build
+        if instruction.keyword == "COPY"
+        for source in instruction.arguments.split()[:-1]
+    ]
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = tmp_path_factory.mktemp("source")
-    for name in COPIED:
+    copied = copied_by_the_build_stage()
+    assert {"pyproject.toml", "simulators"} <= set(copied)
+    for name in copied:
         if (REPO / name).is_dir():
             shutil.copytree(
                 REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__")

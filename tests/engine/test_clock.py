@@ -92,6 +92,7 @@ def test_without_start_the_headend_keeps_the_wall_clock(tmp_path: Path) -> None:
     [
         ("speed = 60", "clock.speed", "needs [clock] start"),
         ('start = "2026-07-16T00:10:00"', "clock.start", "no UTC offset"),
+        ("start = 2026-07-16T00:10:00", "clock.start", "2026-07-16T00:10:00 has no UTC offset"),
         ('start = "yesterday"', "clock.start", "expected a date-time"),
         ("start = 2026-07-16T00:10:00+08:00\nspeed = 0", "clock.speed", "> 0"),
         ("start = 2026-07-16T00:10:00+08:00\nspeed = inf", "clock.speed", "finite"),

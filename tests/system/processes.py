@@ -273,3 +273,13 @@ def cli(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
         timeout=START_TIMEOUT_S,
         check=False,
     )
+
+
+def read_meter(url: str, address: str, quantities: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``headend read dlt645 URL --address A --quantity Q... --json``: name -> value entry."""
+    args = ["read", "dlt645", url, "--address", address, "--json"]
+    for quantity in quantities:
+        args += ["--quantity", quantity]
+    done = cli(args)
+    assert done.returncode == 0, done.stderr
+    return {value["name"]: value for value in json.loads(done.stdout)["values"]}

@@ -3,11 +3,10 @@ at the same simulated instant, so a clock check leaves every meter on the simula
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 from tests.system.conftest import HeadEndFactory
-from tests.system.processes import Simulation, cli
+from tests.system.processes import Simulation, read_meter
 
 METER = "S2-H002"
 
@@ -39,23 +38,9 @@ def test_a_clock_check_keeps_the_meter_on_simulated_time(
 
     clock = simulation.clock()
     before = clock.now()
-    done = cli(
-        [
-            "read",
-            "dlt645",
-            simulation.buses[meter.channel],
-            "--address",
-            str(meter.address),
-            "--quantity",
-            "date",
-            "--quantity",
-            "time",
-            "--json",
-        ]
-    )
+    values = read_meter(simulation.buses[meter.channel], str(meter.address), ["date", "time"])
     after = clock.now()
-    assert done.returncode == 0, done.stderr
-    shown = {value["name"]: value["value"] for value in json.loads(done.stdout)["values"]}
+    shown = {name: value["value"] for name, value in values.items()}
     tz = simulation.clock().start.tzinfo
     meter_clock = datetime.fromisoformat(f"{shown['date']}T{shown['time']}").replace(tzinfo=tz)
     assert before - threshold <= meter_clock <= after + threshold
