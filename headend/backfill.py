@@ -39,7 +39,7 @@ from headend.fleet_config import MeterConfig
 from headend.readers.dlt645 import standard_of
 from headend.readers.dlt645_session import read_payload
 from headend.readings import FailureReason, Quality, Reading, ReadingKind
-from protocols.dlt645 import Address, catalogue
+from protocols.dlt645 import Address, ErrorWord, catalogue
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,9 @@ class FrozenBackfill:
     stats: BackfillStats = field(default_factory=BackfillStats)
     _have: dict[str, set[date]] = field(default_factory=dict)
     _failed: dict[str, set[date]] = field(default_factory=dict)
+    _absent: dict[str, set[date]] = field(default_factory=dict)
+    """Days the meter answered "no requested data" for: a freeze it does not hold now it will
+    never hold (records only age), so asking again each pass only costs bus time."""
 
     def collected(self, meter_id: str) -> set[date]:
         return set(self._have.get(meter_id, ()))
@@ -165,8 +168,9 @@ class FrozenBackfill:
 
     def missing_days(self, meter_id: str, today: date, window: int) -> list[date]:
         have = self._have.get(meter_id, set())
+        absent = self._absent.get(meter_id, set())
         days = (today - timedelta(days=offset) for offset in range(window))
-        return sorted(day for day in days if day not in have)
+        return sorted(day for day in days if day not in have and day not in absent)
 
     async def run_pass(
         self,
@@ -224,6 +228,8 @@ class FrozenBackfill:
                 self._count_failures(meter, [day], exc.reason.value)
                 if exc.reason is not FailureReason.ERROR_RESPONSE:
                     return found  # the meter stopped answering: next pass
+                if exc.error_word is not None and exc.error_word & ErrorWord.NO_DATA:
+                    self._record_absent(meter.id, day)
                 continue  # no such record (a hole, or before installation): the next day may be
             self._store(meter, frozen, today, found)
         return found
@@ -273,7 +279,20 @@ class FrozenBackfill:
             self.completeness.record_backfill(meter_id, GROUP, slot)
             self.stats.backfilled += 1
 
+    def _record_absent(self, meter_id: str, day: date) -> None:
+        self._absent.setdefault(meter_id, set()).add(day)
+        self._failed.get(meter_id, set()).discard(day)
+        self.stats.given_up += 1
+        log.info(
+            "meter %s: holds no daily freeze for %s (no requested data); not asked again, "
+            "billing sees 'not collected'",
+            meter_id,
+            day.isoformat(),
+        )
+
     def _give_up_before(self, meter_id: str, first_day: date) -> None:
+        absent = self._absent.get(meter_id, set())
+        absent.difference_update([day for day in absent if day < first_day])
         failed = self._failed.get(meter_id, set())
         lost = sorted(day for day in failed if day < first_day)
         for day in lost:

@@ -412,3 +412,20 @@ async def test_collects_over_a_serial_pseudo_terminal(tmp_path: Path) -> None:
     await store.aclose()
     voltage = next(r for r in readings if r.quantity == "voltage_a" and r.value is not None)
     assert voltage.value == pytest.approx(231.2)
+
+
+@pytest.mark.parametrize(
+    "rig",
+    [[ScheduledFault(MissingFrozen(days=(date(2026, 11, 21),)), meter=M2)]],
+    indirect=True,
+)
+async def test_a_freeze_the_meter_does_not_hold_is_not_asked_for_again(rig: Rig) -> None:
+    """ "No requested data" for a daily freeze is final (records only age): the next passes do
+    not spend bus time on it, and billing keeps seeing it not collected."""
+    await rig.engine.backfill_pass()
+    assert date(2026, 11, 21) not in rig.engine.backfill.collected(M2)
+    asked = rig.engine.backfill.stats.failures
+    again = await rig.engine.backfill_pass()
+    assert again == []
+    assert rig.engine.backfill.stats.failures == asked, "the absent freeze was asked for again"
+    assert rig.engine.backfill.stats.given_up >= 1
