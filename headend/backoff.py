@@ -27,7 +27,9 @@ class Backoff:
         return min(self.maximum, self.base * self.factor ** max(0, attempt - 1))
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Uniform in [0, cap] (full jitter): a floor at half the cap, as before, kept peers that
+        failed together within a factor of two of each other on every retry."""
         cap = self.cap(attempt)
         if not self.jitter:
             return cap
-        return (rng or random).uniform(cap / 2, cap)
+        return (rng or random).uniform(0.0, cap)
