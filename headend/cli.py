@@ -34,8 +34,17 @@ COMMANDS: Sequence[Register] = (
 )
 """Subcommand registrations, in the order ``--help`` lists them."""
 
-QUIET_LOGGERS = ("pymodbus",)
-"""Third-party loggers that repeat, at warning level, failures the CLI already reports."""
+QUIET_LOGGERS = {
+    "pymodbus": logging.CRITICAL,
+    "mqtt": logging.ERROR,
+    "aiomqtt": logging.ERROR,
+    "simulators.terminal.simulator.mqtt": logging.ERROR,
+}
+"""Levels below ``-vv`` of third-party loggers: pymodbus repeats, at warning level, failures the
+CLI already reports, and aiomqtt (its default logger is ``mqtt``; the terminal simulator's client
+has its own) warns on every publish while more than ten are pending, our normal load. The app
+sets them here, never a library at import time, so a program embedding a module keeps its own
+logging configuration."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,15 +150,15 @@ def _logging(verbose: int) -> Iterator[None]:
     calling ``main`` in-process (tests, other tools) leaves the host's logging as it was."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    quiet = [logging.getLogger(name) for name in QUIET_LOGGERS] if verbose < 2 else []
-    saved = [logger.level for logger in quiet]
-    for logger in quiet:
-        logger.setLevel(logging.CRITICAL)
+    quiet = QUIET_LOGGERS if verbose < 2 else {}
+    saved = {name: logging.getLogger(name).level for name in quiet}
+    for name, quiet_level in quiet.items():
+        logging.getLogger(name).setLevel(quiet_level)
     try:
         yield
     finally:
-        for logger, old in zip(quiet, saved, strict=True):
-            logger.setLevel(old)
+        for name, old in saved.items():
+            logging.getLogger(name).setLevel(old)
 
 
 if __name__ == "__main__":

@@ -44,10 +44,6 @@ from headend.readings import Reading, ReadingKind
 
 log = logging.getLogger(__name__)
 
-# aiomqtt warns on every publish while more than 10 are pending; that is our normal load.
-logging.getLogger("aiomqtt").setLevel(logging.ERROR)
-logging.getLogger("mqtt").setLevel(logging.ERROR)
-
 ReadingHandler = Callable[[list[Reading]], Awaitable[None]]
 RequestHandler = Callable[[Mapping[str, Any], str], Awaitable[Mapping[str, Any]]]
 """(request, requester name) -> answer; raising gives the requester an error answer."""

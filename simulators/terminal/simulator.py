@@ -21,12 +21,11 @@ from simulators.terminal.config import TerminalConfig
 from simulators.terminal.errors import RequestError, TerminalConfigError
 from simulators.terminal.payload import decode_request, encode_error, encode_values
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
-# aiomqtt warns on every publish while more than ten are pending; a simulator publishing a
-# burst of terminals would flood the log, so its client logs errors only.
-_MQTT_LOGGER = logging.getLogger(f"{__name__}.mqtt")
-_MQTT_LOGGER.setLevel(logging.ERROR)
+MQTT_CLIENT_LOGGER = f"{__name__}.mqtt"
+"""The simulator's aiomqtt client logs here, apart from the head-end's client, so that the
+application can quieten it (aiomqtt warns on every publish while more than ten are pending)."""
 
 
 def _payload_bytes(payload: object) -> bytes:
@@ -95,9 +94,9 @@ class TerminalSimulator:
         if up is not self._broker_up:
             if up:
                 level = logging.INFO if self._broker_up is None else logging.WARNING
-                logger.log(level, "terminal simulator: connected to broker %s", where)
+                log.log(level, "terminal simulator: connected to broker %s", where)
             else:
-                logger.warning("terminal simulator: broker %s unavailable (%s)", where, detail)
+                log.warning("terminal simulator: broker %s unavailable (%s)", where, detail)
         self._broker_up = up
 
     async def _session(self, hostname: str, port: int, where: str) -> None:
@@ -107,7 +106,7 @@ class TerminalSimulator:
             identifier=self._client_id,
             username=self._username,
             password=self._password,
-            logger=_MQTT_LOGGER,
+            logger=logging.getLogger(MQTT_CLIENT_LOGGER),
         ) as client:
             for topic in self._by_request_topic:
                 await client.subscribe(topic, qos=self.config.qos)
@@ -165,7 +164,7 @@ class TerminalSimulator:
         try:
             request = decode_request(self.config, payload)
         except RequestError as exc:
-            logger.warning("terminal %s: refused request: %s", transformer, exc)
+            log.warning("terminal %s: refused request: %s", transformer, exc)
             if exc.token is None:
                 return
             reply = encode_error(self.config, exc.token, self.community.now, str(exc))
