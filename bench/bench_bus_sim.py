@@ -21,7 +21,13 @@ from protocols.dlt645 import (
     catalogue,
     encode,
 )
-from simulators.dlt645 import MeterBus, MeterConfig, SimulatedMeter, StaticSource, TransportLink
+from simulators.dlt645 import (
+    MeterBus,
+    SimulatedMeter,
+    SimulatedMeterConfig,
+    StaticSource,
+    TransportLink,
+)
 
 REPLY_DELAY = 0.02
 
@@ -29,7 +35,7 @@ REPLY_DELAY = 0.02
 async def main(reads: int, baud: int) -> None:
     settings = SerialSettings("bench", baud=baud)
     address = Address.parse("000000000001")
-    config = MeterConfig(
+    config = SimulatedMeterConfig(
         address.digits, StaticSource({"voltage_a": 230.0}), reply_delay=REPLY_DELAY
     )
     bus = MeterBus([SimulatedMeter(config)], settings)

@@ -14,17 +14,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from headend.anomaly import AnomalyEvent, EventState
-from headend.anomaly import Severity as AnomalySeverity
 from headend.errors import HeadendError
 from headend.readings import Quality
 from storage.records import EventRecord, Severity
-
-_SEVERITY = {
-    AnomalySeverity.INFO: Severity.INFO,
-    AnomalySeverity.WARNING: Severity.WARNING,
-    AnomalySeverity.MAJOR: Severity.CRITICAL,
-    AnomalySeverity.CRITICAL: Severity.CRITICAL,
-}
 
 
 class UnknownAlarm(HeadendError, KeyError):
@@ -90,7 +82,7 @@ class AlarmBook:
             subject_kind=event.subject_kind.value,
             subject=event.subject_id,
             kind=event.kind.value,
-            severity=_SEVERITY[event.severity].value,
+            severity=event.severity.value,
             start=event.start,
             end=event.end,
             value=event.value,
@@ -112,7 +104,7 @@ class AlarmBook:
             meter=event.subject_id,
             event=event.kind.value,
             timestamp=at,
-            severity=_SEVERITY[event.severity],
+            severity=event.severity,
             active=event.state is not EventState.CLEARED,
             value=event.value,
             detail=event.message,

@@ -3,8 +3,9 @@
 A demo or an end-to-end test wants "the community of scenario X, reachable over the network"
 in one line; wiring the model, the clock, one DL/T 645 gateway per RS-485 bus and the MQTT
 terminal by hand in every caller would let them drift apart (two clocks, two seeds). Here they
-all share one ``Community`` and one accelerated clock, so a value read over TCP and a terminal
-message describe the same simulated instant, and the same seed gives the same values.
+all share one ``Community`` and one clock (the caller's, e.g. ``WarpedClock.now``), so a value
+read over TCP and a terminal message describe the same simulated instant, and the same seed
+gives the same values.
 
 Only DL/T 645 buses are served: the scenario format has no way yet to mark a bus as Modbus, so
 a bus with another protocol is refused rather than silently served as DL/T 645.
@@ -22,7 +23,6 @@ from types import TracebackType
 
 from headend.transports import SerialSettings
 from headend.transports.settings import Parity
-from simulators.community.clock import AcceleratedClock
 from simulators.community.model import Community
 from simulators.dlt645.community_adapter import bus_from_community
 from simulators.dlt645.tcp_gateway import TcpGateway
@@ -30,7 +30,7 @@ from simulators.scenario import BusSpec, Scenario
 from simulators.terminal.config import TerminalConfig
 from simulators.terminal.simulator import TerminalSimulator
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 SERVED_PROTOCOLS = ("dlt645-2007",)
 """Bus protocols the runner can put behind a gateway."""
@@ -102,7 +102,11 @@ def serial_settings(bus: BusSpec, baud: int | None = None) -> SerialSettings:
 
 
 class ScenarioRunner:
-    """``async with ScenarioRunner(scenario, seed=0, speed=60) as runner:`` serves everything.
+    """``async with ScenarioRunner(scenario, seed=0, speed=60, clock=clock.now) as runner:``
+    serves everything.
+
+    ``clock`` is the simulated now (the head-end's ``WarpedClock(start, speed).now``); ``speed``
+    is that clock's speed, which sets how often the terminal publishes.
 
     Ports: ``base_port`` > 0 puts bus i on ``base_port + i``; otherwise a bus's own
     ``gateway_port`` is used, 0 meaning a free port picked at start. ``mqtt`` is the broker the
@@ -122,7 +126,7 @@ class ScenarioRunner:
         mqtt: tuple[str, int] | None = None,
         baud: int | None = None,
         terminal_interval_s: float | None = None,
-        clock: Callable[[], datetime] | None = None,
+        clock: Callable[[], datetime],
     ) -> None:
         for bus in scenario.buses:
             if bus.protocol not in SERVED_PROTOCOLS:
@@ -151,8 +155,9 @@ class ScenarioRunner:
         self.community = Community.from_scenario(scenario, seed)
         if begin > scenario.start:
             self.community.advance_to(begin)
-        self.clock: Callable[[], datetime] = clock or AcceleratedClock(begin, speed)
-        """Simulated now: every gateway, the terminal and the model read this clock."""
+        self.clock = clock
+        """Simulated now: every gateway, the terminal and the model read this clock, which is
+        the head-end's clock in ``headend simulate`` and ``headend demo``."""
         self.terminal_config = TerminalConfig(
             utc_offset=scenario.utc_offset,
             interval_s=terminal_interval_s or max(1.0, 60.0 / speed),
@@ -201,7 +206,7 @@ class ScenarioRunner:
                         f"{self._port_for(index, bus)}: {exc.strerror or exc}"
                     ) from exc
                 self.gateways[bus.id] = gateway
-                logger.info("bus %s listening on %s:%d", bus.id, self.host, gateway.port)
+                log.info("bus %s listening on %s:%d", bus.id, self.host, gateway.port)
             group = await stack.enter_async_context(asyncio.TaskGroup())
             group.create_task(self._advance_loop())
             if self.mqtt is not None:

@@ -26,7 +26,7 @@ from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Se
 from storage.schema import MEASUREMENT_BY_KIND, Record
 from storage.sqlite_thread import SqliteThread
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 SCHEMA: Final = """
@@ -157,7 +157,7 @@ class SqliteStore:
                 else:
                     raise RecordError(f"cannot store {type(record).__name__}: not a storage record")
             except RecordError as exc:
-                logger.error("embedded store dead-lettered a record: %s", exc)
+                log.error("embedded store dead-lettered a record: %s", exc)
                 refused.append((time.time_ns(), repr(record), str(exc)))
 
         def insert(connection: sqlite3.Connection) -> None:

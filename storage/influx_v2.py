@@ -22,7 +22,7 @@ from storage.pipeline import BatchedWriter
 from storage.retry import RetryPolicy, call_with_retries, error_for_status, parse_retry_after
 from storage.schema import Record
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 class InfluxV2Sink:

@@ -38,7 +38,7 @@ from storage.schema import Record
 from storage.sink import LineSink
 from storage.sqlite_thread import SqliteThread
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 # secure_delete=FAST: Debian's SQLite zeroes every freed page by default, which made deleting a
 # delivered 5000-point row write 700 kB and cost ten times the delete itself. FAST still zeroes
@@ -169,7 +169,7 @@ class Outbox:
 
         points, size = await thread.run(_totals)
         if points:
-            logger.info("outbox %s: %d points left from a previous run, replaying", path, points)
+            log.info("outbox %s: %d points left from a previous run, replaying", path, points)
         return cls(
             thread,
             target,
@@ -265,7 +265,7 @@ class Outbox:
             try:
                 lines.append(self._encoder.encode(record))
             except RecordError as exc:
-                logger.error("outbox dead-lettered a record that has no line protocol: %s", exc)
+                log.error("outbox dead-lettered a record that has no line protocol: %s", exc)
                 refused.append((repr(record), str(exc)))
         return lines, refused
 
@@ -273,7 +273,7 @@ class Outbox:
         ratio = self._pending_bytes / self._capacity
         if ratio >= self._warn_ratio and not self._filling_warned:
             self._filling_warned = True
-            logger.warning(
+            log.warning(
                 "outbox %.0f%% full (%d points, %d bytes): the target has not been taking data",
                 ratio * 100,
                 self._pending_points,
@@ -281,7 +281,7 @@ class Outbox:
             )
         elif ratio < self._warn_ratio / 2 and self._filling_warned:
             self._filling_warned = False
-            logger.info("outbox back to %.0f%% full", ratio * 100)
+            log.info("outbox back to %.0f%% full", ratio * 100)
 
     async def wait_drained(self) -> None:
         """Return once everything written so far has been delivered (or dead-lettered)."""
@@ -359,7 +359,7 @@ class Outbox:
         except BadLineError as exc:
             if len(rows) > 1:
                 self._single_until = rows[-1].id
-                logger.warning("outbox batch rejected, resending row by row to isolate: %s", exc)
+                log.warning("outbox batch rejected, resending row by row to isolate: %s", exc)
                 return _Outcome.ISOLATING
             return await self._isolate_lines(rows[0], exc)
         except (SinkUnavailable, WriteRejected) as exc:
@@ -367,12 +367,12 @@ class Outbox:
             # keep the data, an operator can fix the cause.
             if self._target_up:
                 self._target_up = False
-                log = logger.error if isinstance(exc, WriteRejected) else logger.warning
-                log("outbox target failing, keeping data on disk: %s", exc)
+                report = log.error if isinstance(exc, WriteRejected) else log.warning
+                report("outbox target failing, keeping data on disk: %s", exc)
             return _Outcome.FAILED
         if not self._target_up:
             self._target_up = True
-            logger.info("outbox target accepting data again")
+            log.info("outbox target accepting data again")
         self._delivered += sum(row.points for row in rows)
         self._forget(rows)
         self._sent_not_deleted.extend(rows)
@@ -408,11 +408,11 @@ class Outbox:
         try:
             await send(lines, error)
         except (SinkUnavailable, WriteRejected) as exc:
-            logger.warning("outbox stopped isolating a refused row, will retry: %s", exc)
+            log.warning("outbox stopped isolating a refused row, will retry: %s", exc)
             return _Outcome.FAILED
         await self._thread.run(partial(_dead_letter_lines, row_id=row.id, lines=bad))
         for line, reason in bad:
-            logger.error("outbox dead-lettered a line the server refused: %s: %r", reason, line)
+            log.error("outbox dead-lettered a line the server refused: %s: %r", reason, line)
         self._dead_letters += len(bad)
         self._delivered += len(lines) - len(bad)
         self._forget([row])
@@ -435,7 +435,7 @@ class Outbox:
         """Note a delete the disk refused; ``run`` then starts again from what is on disk."""
         if deleting.cancelled() or deleting.exception() is None:
             return
-        logger.error(
+        log.error(
             "outbox could not delete %d delivered points, they will be sent again: %s",
             sum(row.points for row in rows),
             deleting.exception(),
@@ -555,7 +555,7 @@ def _delete_through(connection: sqlite3.Connection, last_id: int) -> None:
 def _discard(future: asyncio.Future[list[_Row]]) -> None:
     """Retrieve a read nobody waits for any more, logging its failure rather than losing it."""
     if not future.cancelled() and future.exception() is not None:
-        logger.warning("outbox read abandoned at shutdown failed: %s", future.exception())
+        log.warning("outbox read abandoned at shutdown failed: %s", future.exception())
 
 
 def _dead_letter_lines(

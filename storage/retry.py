@@ -16,7 +16,7 @@ from typing import TypeVar
 from headend.backoff import Backoff
 from storage.errors import AuthError, BadLineError, SinkUnavailable, StorageError, WriteRejected
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -92,6 +92,6 @@ async def call_with_retries(
                 raise
             delay = policy.delay(attempt, exc.retry_after)
             # Debug only: whoever gets the final error (the outbox) logs on state change.
-            logger.debug("%s unavailable (attempt %d), retrying: %s", where, attempt, exc)
+            log.debug("%s unavailable (attempt %d), retrying: %s", where, attempt, exc)
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover

@@ -18,7 +18,7 @@ from headend.anomaly.errors import (
     FleetLayoutError,
     ReadingRejectedError,
 )
-from headend.anomaly.events import AnomalyEvent, AnomalyKind, EventState, Severity, SubjectKind
+from headend.anomaly.events import AnomalyEvent, AnomalyKind, EventState, SubjectKind
 from headend.anomaly.fleet import FleetLayout, FleetSnapshot
 from headend.anomaly.ruleset import RuleSet
 from headend.anomaly.tracker import EventTracker
@@ -39,7 +39,6 @@ __all__ = [
     "FleetSnapshot",
     "ReadingRejectedError",
     "RuleSet",
-    "Severity",
     "SubjectKind",
     "Timing",
     "VoltageBand",

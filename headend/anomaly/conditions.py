@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from headend.anomaly.events import AnomalyKind, Severity, SubjectKind
+from headend.anomaly.events import AnomalyKind, SubjectKind
 from headend.anomaly.grouping import BoolArray, FloatArray
+from storage.records import Severity
 
 
 @dataclass(frozen=True, slots=True)

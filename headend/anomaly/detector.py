@@ -22,7 +22,7 @@ from headend.anomaly.ruleset import RuleSet
 from headend.anomaly.tracker import EventTracker
 from headend.readings import Reading
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 class AnomalyDetector:
@@ -61,7 +61,7 @@ class AnomalyDetector:
             return apply_transformer_reading(self.snapshot, row, reading)
         if reading.meter not in self._unknown:
             self._unknown.add(reading.meter)
-            logger.warning("anomaly detector: device %s is not in the fleet layout", reading.meter)
+            log.warning("anomaly detector: device %s is not in the fleet layout", reading.meter)
         return False
 
     def ingest_many(self, readings: Iterable[Reading]) -> int:
@@ -80,7 +80,7 @@ class AnomalyDetector:
                 key = (reading.meter, reading.quantity)
                 if key not in self._rejected_keys:
                     self._rejected_keys.add(key)
-                    logger.warning("anomaly detector: %s", exc)
+                    log.warning("anomaly detector: %s", exc)
         return used
 
     def sweep(self, now: datetime) -> list[AnomalyEvent]:

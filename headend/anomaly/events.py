@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage.records import Severity
+
 
 class SubjectKind(enum.StrEnum):
     """What an event is about; fleet-level subjects replace floods of meter events."""
@@ -35,15 +37,6 @@ class AnomalyKind(enum.StrEnum):
     ENERGY_JUMP = "energy_jump"
     REVERSE_ENERGY = "reverse_energy"
     CLOCK_DRIFT = "clock_drift"
-
-
-class Severity(enum.IntEnum):
-    """Ordered, so that consumers can filter with ``>=``."""
-
-    INFO = 10
-    WARNING = 20
-    MAJOR = 30
-    CRITICAL = 40
 
 
 class EventState(enum.StrEnum):

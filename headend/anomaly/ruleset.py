@@ -11,10 +11,11 @@ import numpy as np
 
 from headend.anomaly.conditions import Condition, ConditionSpec
 from headend.anomaly.config import AnomalyConfig
-from headend.anomaly.events import AnomalyKind, Severity, SubjectKind
+from headend.anomaly.events import AnomalyKind, SubjectKind
 from headend.anomaly.fleet import FAILURE_CODES, FleetLayout, FleetSnapshot
 from headend.anomaly.grouping import BoolArray, FloatArray, Grouping
 from headend.anomaly.rules import energy, loading, outage, unbalance, voltage
+from storage.records import Severity
 
 K = AnomalyKind
 S = SubjectKind
@@ -43,9 +44,15 @@ METER_SPECS = (
     _spec(K.VOLTAGE_LOW, S.METER, Severity.WARNING, "V", False, 5.0, "voltage below limit"),
     _spec(K.VOLTAGE_HIGH, S.METER, Severity.WARNING, "V", True, 5.0, "voltage above limit"),
     _spec(
-        K.VOLTAGE_LOW_SUSTAINED, S.METER, Severity.MAJOR, "V", False, 5.0, "sustained low voltage"
+        K.VOLTAGE_LOW_SUSTAINED,
+        S.METER,
+        Severity.CRITICAL,
+        "V",
+        False,
+        5.0,
+        "sustained low voltage",
     ),
-    _spec(K.OUTAGE, S.METER, Severity.MAJOR, "V", False, NEVER, "meter outage"),
+    _spec(K.OUTAGE, S.METER, Severity.CRITICAL, "V", False, NEVER, "meter outage"),
     _spec(
         K.COMMUNICATION_FAULT,
         S.METER,
@@ -59,13 +66,13 @@ METER_SPECS = (
     _spec(
         K.ENERGY_BACKWARDS,
         S.METER,
-        Severity.MAJOR,
+        Severity.CRITICAL,
         "kWh",
         False,
         NEVER,
         "energy register went backwards",
     ),
-    _spec(K.ENERGY_JUMP, S.METER, Severity.MAJOR, "kW", True, NEVER, "impossible energy jump"),
+    _spec(K.ENERGY_JUMP, S.METER, Severity.CRITICAL, "kW", True, NEVER, "impossible energy jump"),
     _spec(
         K.REVERSE_ENERGY, S.METER, Severity.WARNING, "kWh", True, NEVER, "unexpected reverse energy"
     ),
@@ -75,7 +82,7 @@ TRANSFORMER_SPECS = (
     _spec(
         K.VOLTAGE_LOW_SUSTAINED,
         S.TRANSFORMER,
-        Severity.MAJOR,
+        Severity.CRITICAL,
         "V",
         False,
         5.0,
@@ -105,7 +112,7 @@ TRANSFORMER_SPECS = (
     _spec(
         K.COMMUNICATION_FAULT,
         S.TRANSFORMER,
-        Severity.MAJOR,
+        Severity.CRITICAL,
         "ratio",
         True,
         0.2,
@@ -116,7 +123,7 @@ BUILDING_SPECS = (
     _spec(
         K.VOLTAGE_LOW_SUSTAINED,
         S.BUILDING,
-        Severity.MAJOR,
+        Severity.CRITICAL,
         "V",
         False,
         5.0,

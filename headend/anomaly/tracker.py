@@ -21,7 +21,7 @@ from headend.anomaly.errors import AnomalyError
 from headend.anomaly.events import AnomalyEvent, EventState
 from headend.anomaly.grouping import BoolArray, FloatArray, IntArray
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 class EventTracker:
@@ -146,7 +146,7 @@ class EventTracker:
                 )
             )
         if events:
-            logger.debug("%s/%s: %d %s", spec.kind, spec.subject, len(events), state.value)
+            log.debug("%s/%s: %d %s", spec.kind, spec.subject, len(events), state.value)
         return events
 
 

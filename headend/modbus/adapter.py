@@ -40,7 +40,7 @@ from protocols.modbus import (
     ratios_from_results,
 )
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 _ReadCall = Callable[..., Awaitable[ModbusPDU]]
 
@@ -71,14 +71,14 @@ class ModbusAdapter:
         if not ok:
             raise ModbusConnectionError(f"cannot connect to {self.target}")
         if not self._was_connected:
-            logger.info("modbus link %s connected", self.target)
+            log.info("modbus link %s connected", self.target)
         self._was_connected = True
 
     async def close(self) -> None:
         """Close the link; safe to call twice."""
         self._client.close()
         if self._was_connected:
-            logger.info("modbus link %s closed", self.target)
+            log.info("modbus link %s closed", self.target)
         self._was_connected = False
 
     async def __aenter__(self) -> ModbusAdapter:
@@ -189,7 +189,7 @@ class ModbusAdapter:
 
     def _note_lost(self) -> None:
         if self._was_connected:
-            logger.warning("modbus link %s lost", self.target)
+            log.warning("modbus link %s lost", self.target)
         self._was_connected = False
 
 

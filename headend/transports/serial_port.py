@@ -16,7 +16,7 @@ from headend.transports.errors import OpenFailed
 from headend.transports.settings import SerialSettings
 from headend.transports.stream import StreamProtocol, StreamTransport
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 try:
     import termios
@@ -70,7 +70,7 @@ class SerialTransport(StreamTransport):
             try:
                 port.reset_input_buffer()
             except (serial.SerialException, OSError) as exc:
-                logger.debug("%s: reset_input_buffer failed (%s)", self.describe(), exc)
+                log.debug("%s: reset_input_buffer failed (%s)", self.describe(), exc)
         return dropped
 
     def _serial_instance(self) -> serial.Serial | None:

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from headend.transports.errors import ConnectionLost, TransportNotOpen
 from headend.transports.inbound import InboundBuffer
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT = 2.0
 """How long ``aclose`` waits for a graceful close before aborting (a stuck peer must not
@@ -84,7 +84,7 @@ class StreamTransport(ABC):
         protocol = StreamProtocol(self._inbound)
         self._transport = await self._connect(protocol)
         self._protocol = protocol
-        logger.debug("%s: opened", self.describe())
+        log.debug("%s: opened", self.describe())
 
     async def write(self, data: bytes) -> None:
         transport, protocol = self._require_open("write")
@@ -115,10 +115,10 @@ class StreamTransport(ABC):
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 await protocol.closed.wait()
         except TimeoutError:
-            logger.warning("%s: close timed out; aborting", self.describe())
+            log.warning("%s: close timed out; aborting", self.describe())
             transport.abort()
             await protocol.closed.wait()
-        logger.debug("%s: closed", self.describe())
+        log.debug("%s: closed", self.describe())
 
     def _require_open(self, operation: str) -> tuple[asyncio.Transport, StreamProtocol]:
         if self._transport is None or self._protocol is None:

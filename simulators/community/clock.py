@@ -1,38 +1,15 @@
-"""Simulated clocks for driving a community from outside (the model never reads wall time)."""
+"""A deterministic time source for simulator tests and benches (the model never reads wall time).
+
+Simulated time that runs faster than real time has one class, the head-end's ``WarpedClock``
+(``headend.clock``): its ``now`` is handed to the simulators as a plain ``() -> datetime``, so
+the head-end and the simulators it talks to share one clock, and the simulators need not import
+the head-end (they may not). ``SteppingClock`` has another job: it advances per call, not with
+real time.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
-
-
-class AcceleratedClock:
-    """Simulated time that starts at ``start`` and runs ``speed`` times faster than real time.
-
-    A demo can play a whole day in minutes (speed 1440 = one day per minute) while the model
-    itself only ever sees the datetimes this clock hands out.
-    """
-
-    def __init__(
-        self,
-        start: datetime,
-        speed: float = 1.0,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if start.tzinfo is None:
-            raise ValueError("AcceleratedClock: start must be timezone-aware")
-        if speed <= 0:
-            raise ValueError(f"AcceleratedClock: speed must be > 0, not {speed}")
-        self._start = start
-        self._speed = speed
-        self._monotonic = monotonic
-        self._origin = monotonic()
-
-    def __call__(self) -> datetime:
-        elapsed = (self._monotonic() - self._origin) * self._speed
-        return self._start + timedelta(seconds=elapsed)
 
 
 class SteppingClock:

@@ -28,7 +28,7 @@ from simulators.community.values import (
 )
 from simulators.scenario import PHASES, MeterModel, Scenario
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -185,7 +185,7 @@ class Community:
         for fault in self.faults.of_kind(FaultKind.METER_REPLACED):
             if fault.start == moment:
                 index = self._index[fault.target]
-                logger.info("meter %s replaced at %s: register restarts at 0", fault.target, moment)
+                log.info("meter %s replaced at %s: register restarts at 0", fault.target, moment)
                 self._energy_import[index] = 0.0
                 self._energy_export[index] = 0.0
 

@@ -1,6 +1,6 @@
 """Wire-accurate DL/T 645 meter and RS-485 bus simulator with scriptable faults.
 
-Build meters (``MeterConfig`` + a ``ValueSource``), put them on a ``MeterBus`` with line
+Build meters (``SimulatedMeterConfig`` + a ``ValueSource``), put them on a ``MeterBus`` with line
 settings and a simulated clock, and serve the bus over TCP (``TcpGateway``), a pseudo-terminal
 (``PtyPort``) or an in-memory link (``bus.serve(TransportLink(network.listen(name)))``).
 ``community_adapter`` builds a bus from a community scenario; it is not imported here so that
@@ -10,7 +10,7 @@ this package does not pull in the community model.
 from __future__ import annotations
 
 from simulators.dlt645.bus import MeterBus
-from simulators.dlt645.config import MeterConfig, MeterKind
+from simulators.dlt645.config import MeterKind, SimulatedMeterConfig
 from simulators.dlt645.errors import MasterProtocolError, SimulatorConfigError, SimulatorError
 from simulators.dlt645.faults import (
     ClockDrift,
@@ -48,7 +48,6 @@ __all__ = [
     "GatewayDisconnect",
     "MasterProtocolError",
     "MeterBus",
-    "MeterConfig",
     "MeterKind",
     "MeterReplaced",
     "MissingFrozen",
@@ -57,6 +56,7 @@ __all__ = [
     "RampingSource",
     "ScheduledFault",
     "SimulatedMeter",
+    "SimulatedMeterConfig",
     "SimulatorConfigError",
     "SimulatorError",
     "SlowReply",

@@ -26,7 +26,7 @@ from simulators.dlt645.links import ByteLink
 from simulators.dlt645.meter import SimulatedMeter
 from simulators.dlt645.wire import Burst, merge_collisions, shape_reply
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 PACING_TICK = 0.01
 """Release reply bytes in slices of about this many seconds of line time."""
@@ -101,7 +101,7 @@ class MeterBus:
                 frame = self._decoder.next_frame()
             except MalformedFrame as exc:
                 self.malformed_received += 1
-                logger.debug("bus %s: ignoring %s", self.name, exc)
+                log.debug("bus %s: ignoring %s", self.name, exc)
                 continue
             if frame is None:
                 return merge_collisions(bursts, self.settings)
@@ -158,4 +158,4 @@ class MeterBus:
                 await asyncio.sleep(max(0.0, due - loop.time()))
                 await link.write(piece)
             if burst.collided:
-                logger.debug("bus %s: replies of %s collided", self.name, burst.senders)
+                log.debug("bus %s: replies of %s collided", self.name, burst.senders)

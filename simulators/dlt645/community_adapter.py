@@ -15,7 +15,7 @@ from headend.transports import SerialSettings
 from simulators.community.faults import Fault, FaultKind, FaultSchedule, TargetKind
 from simulators.community.model import Community
 from simulators.dlt645.bus import Clock, MeterBus
-from simulators.dlt645.config import DEFAULT_REPLY_DELAY, MeterConfig, MeterKind
+from simulators.dlt645.config import DEFAULT_REPLY_DELAY, MeterKind, SimulatedMeterConfig
 from simulators.dlt645.faults import (
     ClockDrift,
     CorruptChecksum,
@@ -123,7 +123,7 @@ def bus_from_community(
     offset = scenario.utc_offset.utcoffset(None)
     meters = [
         SimulatedMeter(
-            MeterConfig(
+            SimulatedMeterConfig(
                 address=spec.address,
                 source=CommunitySource(community, spec.id),
                 kind=(

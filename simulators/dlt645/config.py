@@ -27,7 +27,7 @@ class MeterKind(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class MeterConfig:
+class SimulatedMeterConfig:
     """One meter. ``meter_id`` names it in fault plans and stays put when the address changes.
 
     ``max_data_length`` is the largest data field the meter puts in one read reply (the

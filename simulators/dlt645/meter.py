@@ -35,7 +35,7 @@ from protocols.dlt645 import (
     parse_request,
 )
 from protocols.errors import ProtocolError
-from simulators.dlt645.config import MeterConfig
+from simulators.dlt645.config import SimulatedMeterConfig
 from simulators.dlt645.faults import (
     NO_FAULTS,
     ErrorReply,
@@ -50,7 +50,7 @@ from simulators.dlt645.faults import (
 )
 from simulators.dlt645.registers import MeterView, payload_for
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 # ErrorWord1997 has the same three bits at the same places (illegal data, bad identifier,
 # bad password), so one set of numbers serves both editions.
@@ -64,7 +64,7 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 class SimulatedMeter:
     """A meter's protocol behaviour and state (address, clock, relay, pending follow-ups)."""
 
-    def __init__(self, config: MeterConfig, faults: FaultPlan = NO_FAULTS) -> None:
+    def __init__(self, config: SimulatedMeterConfig, faults: FaultPlan = NO_FAULTS) -> None:
         self.config = config
         self.faults = faults
         self.baud: int | None = None
@@ -149,7 +149,7 @@ class SimulatedMeter:
         try:
             request = parse_request(frame)
         except ProtocolError as exc:
-            logger.info("meter %s: cannot act on %s: %s", address, frame, exc)
+            log.info("meter %s: cannot act on %s: %s", address, frame, exc)
             return None if broadcast else _error(address, function, _OTHER)
         reply = self._answer(request, address, function, now, broadcast=broadcast)
         refusal = first(faults, ErrorReply)
@@ -196,7 +196,7 @@ class SimulatedMeter:
     def _time_sync(self, when: datetime, now: datetime) -> None:
         limit = self.config.time_sync_max_offset
         if limit is not None and abs(when - self.clock(now)) > limit:
-            logger.info("meter %s: time sync to %s refused (limit %s)", self._address, when, limit)
+            log.info("meter %s: time sync to %s refused (limit %s)", self._address, when, limit)
             return
         self.set_clock(when, now)
 

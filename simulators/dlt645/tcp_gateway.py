@@ -17,7 +17,7 @@ from simulators.dlt645.bus import MeterBus
 from simulators.dlt645.errors import SimulatorError
 from simulators.dlt645.links import StreamLink
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 class _FaultAwareLink(StreamLink):
@@ -32,7 +32,7 @@ class _FaultAwareLink(StreamLink):
     async def read(self) -> bytes:
         data = await super().read()
         if data and self._bus.gateway_down():
-            logger.info("gateway for bus %s: dropping the client (fault)", self._bus.name)
+            log.info("gateway for bus %s: dropping the client (fault)", self._bus.name)
             return b""
         return data
 

@@ -25,7 +25,7 @@ from protocols.modbus import (
     encode_point,
 )
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 ValueSource = Mapping[str, float] | Callable[[], Mapping[str, float]]
 """Primary-side values by quantity; a missing quantity is served as "not available"."""
@@ -119,7 +119,7 @@ def _meter_action(meter: SimulatedMeter) -> SimAction:
         try:
             _write_points(meter, table, start_address, address, count, registers)
         except (ModbusProtocolError, ValueError, TypeError, ArithmeticError):
-            logger.exception("simulated %s cannot encode its values", meter.register_map.name)
+            log.exception("simulated %s cannot encode its values", meter.register_map.name)
             return ExcCodes.DEVICE_FAILURE
         return None
 

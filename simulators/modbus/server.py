@@ -17,7 +17,7 @@ from pymodbus.server import ModbusTcpServer
 
 from simulators.modbus.devices import SimulatedMeter, catch_all_device, meter_device
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 class SimulatorFraming(enum.StrEnum):
@@ -70,7 +70,7 @@ class ModbusMeterSimulator:
         except (OSError, RuntimeError) as exc:
             raise ModbusSimulatorError(f"cannot listen on {self.host}:{self.port}: {exc}") from exc
         self._server = server
-        logger.info(
+        log.info(
             "modbus simulator (%s) on %s:%d, units %s",
             self.framing,
             self.host,

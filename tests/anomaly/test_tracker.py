@@ -17,10 +17,10 @@ from headend.anomaly import (
     ConditionSpec,
     EventState,
     EventTracker,
-    Severity,
     SubjectKind,
     Timing,
 )
+from storage.records import Severity
 from tests.anomaly.fleets import T0
 
 LOW = 198.0

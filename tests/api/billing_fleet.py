@@ -25,8 +25,13 @@ from headend.fleet_config import parse_fleet_config
 from headend.readings import Reading, ReadingKind
 from headend.transports import Parity, SerialSettings
 from headend.transports.memory import MemoryNetwork
-from simulators.dlt645 import MeterBus, RampingSource, SimulatedMeter, TransportLink
-from simulators.dlt645 import MeterConfig as SimMeterConfig
+from simulators.dlt645 import (
+    MeterBus,
+    RampingSource,
+    SimulatedMeter,
+    SimulatedMeterConfig,
+    TransportLink,
+)
 from storage.embedded import SqliteStore
 from tests.api.fleet import TOKENS
 
@@ -107,7 +112,7 @@ async def billing_rig(tmp_path: Path, *, building: str = "B1") -> AsyncIterator[
     sources = {meter_id: source_of(index) for index, meter_id in enumerate(SIMULATED)}
     bus = MeterBus(
         [
-            SimulatedMeter(SimMeterConfig(address, sources[meter_id], reply_delay=0.001))
+            SimulatedMeter(SimulatedMeterConfig(address, sources[meter_id], reply_delay=0.001))
             for meter_id, address in SIMULATED.items()
         ],
         SerialSettings("sim", baud=115200, parity=Parity.NONE),

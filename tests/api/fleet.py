@@ -21,8 +21,13 @@ from headend.fleet_config import parse_fleet_config
 from headend.readings import Reading
 from headend.transports import Parity, SerialSettings
 from headend.transports.memory import MemoryNetwork
-from simulators.dlt645 import MeterBus, SimulatedMeter, StaticSource, TransportLink
-from simulators.dlt645 import MeterConfig as SimMeterConfig
+from simulators.dlt645 import (
+    MeterBus,
+    SimulatedMeter,
+    SimulatedMeterConfig,
+    StaticSource,
+    TransportLink,
+)
 from storage.embedded import SqliteStore
 
 START = datetime(2026, 3, 10, 4, 0, 0, tzinfo=UTC)
@@ -125,7 +130,7 @@ async def live_fleet(
     values = {meter_id: meter_values(229.0 + index) for index, meter_id in enumerate(METERS)}
     sim_meters = {
         meter_id: SimulatedMeter(
-            SimMeterConfig(address, StaticSource(values[meter_id]), reply_delay=0.002)
+            SimulatedMeterConfig(address, StaticSource(values[meter_id]), reply_delay=0.002)
         )
         for meter_id, address in METERS.items()
     }

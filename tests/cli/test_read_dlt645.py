@@ -13,6 +13,7 @@ from headend.bus_link import Direction, TrafficRecord
 from headend.cli import main
 from headend.cli_errors import ExitCode
 from headend.cli_frames import reassemble
+from headend.clock import WarpedClock
 from protocols.dlt645 import (
     Address,
     ErrorWord,
@@ -250,7 +251,8 @@ def test_1997_scan_reads_the_address_item_with_wildcard(
 @contextmanager
 def _simulated_smoke() -> Iterator[ScenarioRunner]:
     """The real scenario runner: its gateways pace bytes at line speed, as a DTU does."""
-    runner = ScenarioRunner(load_scenario("smoke"), seed=0, speed=60.0)
+    smoke = load_scenario("smoke")
+    runner = ScenarioRunner(smoke, seed=0, speed=60.0, clock=WarpedClock(smoke.start, 60.0).now)
     with serving(lambda: runner):
         yield runner
 

@@ -18,8 +18,7 @@ from headend.audit import AuditEntry, AuditLog, tail_lines
 from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
 from headend.errors import BusClosed, ReadFailed
-from headend.fleet_config import MeterConfig as FleetMeter
-from headend.fleet_config import parse_fleet_config
+from headend.fleet_config import MeterConfig, parse_fleet_config
 from headend.readers.dlt645_control import RelayState
 from headend.transports.memory import MemoryNetwork
 from headend.transports.settings import Parity, SerialSettings
@@ -28,9 +27,9 @@ from simulators.dlt645 import (
     Burst,
     FaultScript,
     MeterBus,
-    MeterConfig,
     ScheduledFault,
     SimulatedMeter,
+    SimulatedMeterConfig,
     StaticSource,
     TransportLink,
 )
@@ -121,7 +120,7 @@ async def rig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[R
     script = FaultScript(faults)
     meters = [
         SimulatedMeter(
-            MeterConfig(
+            SimulatedMeterConfig(
                 address,
                 StaticSource({"voltage_a": 230.0, "energy_active_import_total": ENERGY[m]}),
                 meter_id=m,
@@ -259,11 +258,11 @@ async def test_replacing_a_meter_by_address_audits_both_addresses_and_both_reads
 async def test_a_new_meter_replacing_an_unreachable_one_states_the_final_read_missing(
     rig: Rig,
 ) -> None:
-    gone = FleetMeter(
+    gone = MeterConfig(
         id="old-9", channel="bus-1", protocol="dlt645-2007", plan="flat", address="000000000009"
     )
     await rig.engine.fleet.change(gone, "fleet-admin")
-    new = FleetMeter(
+    new = MeterConfig(
         id="m3", channel="bus-1", protocol="dlt645-2007", plan="flat", address=ADDRESSES["m3"]
     )
     entry = await rig.engine.fleet.change(new, "fleet-admin", replaces="old-9")
@@ -357,7 +356,7 @@ async def test_a_removal_during_a_replacement_waits_for_it_and_wins(
     reading_old, go_on = asyncio.Event(), asyncio.Event()
     snapshot = engine.fleet._energy_snapshot
 
-    async def held_snapshot(meter: FleetMeter) -> dict[str, object]:
+    async def held_snapshot(meter: MeterConfig) -> dict[str, object]:
         reading_old.set()
         await go_on.wait()
         return await snapshot(meter)

@@ -31,7 +31,6 @@ from simulators.dlt645 import (
     GarbageBytes,
     GatewayDisconnect,
     MeterBus,
-    MeterConfig,
     MeterKind,
     MeterReplaced,
     MissingFrozen,
@@ -40,6 +39,7 @@ from simulators.dlt645 import (
     RampingSource,
     ScheduledFault,
     SimulatedMeter,
+    SimulatedMeterConfig,
     SlowReply,
     TcpGateway,
     TransportLink,
@@ -118,7 +118,7 @@ def fast_bus(clock: Callable[[], datetime], faults: list[ScheduledFault]) -> Met
     script = FaultScript(faults)
     meters = [
         SimulatedMeter(
-            MeterConfig(
+            SimulatedMeterConfig(
                 address, source, kind=MeterKind.THREE_PHASE, meter_id=address, reply_delay=0.002
             ),
             faults=script,

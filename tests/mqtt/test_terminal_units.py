@@ -28,7 +28,13 @@ async def test_terminal_power_is_stored_in_kw_and_raises_no_overload(
     mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
     smoke: Scenario = load_scenario("smoke")
-    runner = ScenarioRunner(smoke, seed=SEED, speed=SPEED, mqtt=(mosquitto.host, mosquitto.port))
+    runner = ScenarioRunner(
+        smoke,
+        seed=SEED,
+        speed=SPEED,
+        mqtt=(mosquitto.host, mosquitto.port),
+        clock=WarpedClock(smoke.start, SPEED).now,
+    )
     async with runner:
         document = fleet_config_for(smoke, runner.endpoints())
         config = parse_fleet_config(document, "exported")

@@ -23,7 +23,9 @@ FAST_BAUD = 19200
 async def test_engine_reads_every_meter_of_the_smoke_scenario(
     smoke: Scenario, tmp_path: Path
 ) -> None:
-    async with ScenarioRunner(smoke, seed=1, speed=SPEED, baud=FAST_BAUD) as runner:
+    async with ScenarioRunner(
+        smoke, seed=1, speed=SPEED, baud=FAST_BAUD, clock=WarpedClock(smoke.start, SPEED).now
+    ) as runner:
         document = fleet_config_for(smoke, runner.endpoints())
         for channel in document["channels"]:
             channel["inter_frame_gap"] = "5ms"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 import pytest
 
+from headend.clock import WarpedClock
 from headend.errors import ReadFailed
 from headend.readings import FailureReason
 from simulators.runner import RunnerError, ScenarioRunner
@@ -23,10 +25,17 @@ VOLTAGE_RESOLUTION_V = 0.1
 """DL/T 645 voltages carry one decimal (XXX.X)."""
 
 
+def simulated(start: datetime, speed: float) -> Callable[[], datetime]:
+    """The head-end's clock, as ``headend simulate`` hands it to the runner."""
+    return WarpedClock(start, speed).now
+
+
 async def test_a_tcp_read_returns_the_models_voltage(smoke: Scenario) -> None:
     # speed 1: the simulated clock moves only by the read's own wire time, so the model's
     # value right after the read is the one the meter answered with.
-    async with ScenarioRunner(smoke, seed=3, speed=1.0) as runner:
+    async with ScenarioRunner(
+        smoke, seed=3, speed=1.0, clock=simulated(smoke.start, 1.0)
+    ) as runner:
         endpoints = runner.endpoints()
         assert list(endpoints.buses) == [bus.id for bus in smoke.buses]
         assert len(set(endpoints.buses.values())) == len(smoke.buses)
@@ -47,7 +56,9 @@ async def test_a_tcp_read_returns_the_models_voltage(smoke: Scenario) -> None:
 async def test_meters_answer_only_on_their_own_bus(smoke: Scenario) -> None:
     first, second = smoke.buses[0].id, smoke.buses[1].id
     stranger = smoke.meters_on_bus(second)[0]
-    async with ScenarioRunner(smoke, seed=0, speed=1.0) as runner:
+    async with ScenarioRunner(
+        smoke, seed=0, speed=1.0, clock=simulated(smoke.start, 1.0)
+    ) as runner:
         url = runner.endpoints().buses[first]
         with pytest.raises(ReadFailed) as failure:
             async with asyncio.timeout(TIMEOUT_S):
@@ -59,7 +70,9 @@ def test_the_same_seed_gives_the_same_values(smoke: Scenario) -> None:
     moment = smoke.start + timedelta(hours=19, minutes=30)
 
     def values(seed: int) -> list[float]:
-        runner = ScenarioRunner(smoke, seed=seed, speed=60.0, start=moment)
+        runner = ScenarioRunner(
+            smoke, seed=seed, speed=60.0, start=moment, clock=simulated(moment, 60.0)
+        )
         return [runner.community.meter_values(m.id).voltage_a for m in smoke.meters]
 
     assert values(5) == values(5)
@@ -67,8 +80,9 @@ def test_the_same_seed_gives_the_same_values(smoke: Scenario) -> None:
 
 
 def test_start_before_the_scenario_is_refused(smoke: Scenario) -> None:
+    early = smoke.start - timedelta(minutes=1)
     with pytest.raises(RunnerError, match="before the scenario's start"):
-        ScenarioRunner(smoke, seed=0, speed=1.0, start=smoke.start - timedelta(minutes=1))
+        ScenarioRunner(smoke, seed=0, speed=1.0, start=early, clock=simulated(early, 1.0))
 
 
 def test_a_bus_with_another_protocol_is_refused(tmp_path: Path, smoke: Scenario) -> None:
@@ -78,7 +92,7 @@ def test_a_bus_with_another_protocol_is_refused(tmp_path: Path, smoke: Scenario)
     path = tmp_path / "modbus-bus.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(RunnerError, match=r"bus bus-S2: protocol 'modbus'"):
-        ScenarioRunner(load_scenario(path), seed=0, speed=1.0)
+        ScenarioRunner(load_scenario(path), seed=0, speed=1.0, clock=simulated(smoke.start, 1.0))
 
 
 async def test_the_terminal_publishes_to_the_given_broker(
@@ -87,7 +101,14 @@ async def test_the_terminal_publishes_to_the_given_broker(
     broker = (mosquitto.host, mosquitto.port)
     async with (
         aiomqtt.Client(*broker) as observer,
-        ScenarioRunner(smoke, seed=0, speed=60.0, mqtt=broker, terminal_interval_s=0.1) as runner,
+        ScenarioRunner(
+            smoke,
+            seed=0,
+            speed=60.0,
+            mqtt=broker,
+            terminal_interval_s=0.1,
+            clock=simulated(smoke.start, 60.0),
+        ) as runner,
     ):
         endpoints = runner.endpoints()
         assert endpoints.mqtt is not None

@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 from headend.transports import ByteTransport, Parity, SerialSettings, memory_pair
 from protocols.dlt645 import Frame, FrameDecoder, Response, encode, parse_response
-from simulators.dlt645 import MeterBus, MeterConfig, SimulatedMeter, StaticSource, TransportLink
+from simulators.dlt645 import (
+    MeterBus,
+    SimulatedMeter,
+    SimulatedMeterConfig,
+    StaticSource,
+    TransportLink,
+)
 from simulators.dlt645.faults import NO_FAULTS, FaultPlan
 
 FAST = SerialSettings("sim", baud=115200, parity=Parity.NONE)
@@ -45,14 +51,14 @@ class SettableClock:
         return self.now
 
 
-def meter(address: str, **options: object) -> MeterConfig:
+def meter(address: str, **options: object) -> SimulatedMeterConfig:
     options.setdefault("source", StaticSource(VALUES))
     options.setdefault("reply_delay", REPLY_DELAY)
-    return MeterConfig(address, **options)  # type: ignore[arg-type]
+    return SimulatedMeterConfig(address, **options)  # type: ignore[arg-type]
 
 
 def make_bus(
-    configs: Sequence[MeterConfig],
+    configs: Sequence[SimulatedMeterConfig],
     *,
     clock: Callable[[], datetime] | None = None,
     faults: FaultPlan = NO_FAULTS,

@@ -26,7 +26,14 @@ import pytest
 
 from headend.transports.settings import Parity, SerialSettings
 from protocols.dlt645 import Frame, Function
-from simulators.dlt645 import Burst, MeterBus, MeterConfig, SimulatedMeter, StaticSource, TcpGateway
+from simulators.dlt645 import (
+    Burst,
+    MeterBus,
+    SimulatedMeter,
+    SimulatedMeterConfig,
+    StaticSource,
+    TcpGateway,
+)
 
 ADDRESSES = {"m1": "000000000001", "m2": "000000000002", "m3": "000000000003"}
 ENERGY = {"m1": 1234.5, "m2": 2222.25, "m3": 0.5}
@@ -136,7 +143,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     data_dir = tmp_path / "var"
     meters = [
         SimulatedMeter(
-            MeterConfig(
+            SimulatedMeterConfig(
                 address,
                 StaticSource({"voltage_a": 230.0, "energy_active_import_total": ENERGY[m]}),
                 meter_id=m,
