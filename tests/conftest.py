@@ -1,4 +1,5 @@
-"""Fixtures shared by every test layer. Layer-specific fixtures live in each folder's conftest."""
+"""Fixtures shared by every test layer. Layer-specific fixtures live in each folder's conftest;
+those used by several folders are defined once in tests/support/fixtures.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from tests.support.binaries import require_binary
 from tests.support.mosquitto import MOSQUITTO, MosquittoBroker, running_mosquitto
 from tests.support.ports import free_tcp_port
+
+pytest_plugins = ("tests.support.fixtures",)
 
 
 @pytest.fixture

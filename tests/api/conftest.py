@@ -1,21 +1,14 @@
-"""Fixtures: a running engine on a simulated DL/T 645 bus, and an HTTP client on its API."""
+"""Fixtures: an HTTP client on the API of the ``fleet`` fixture (tests/support/fixtures.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from headend.api import create_app
-from tests.api.fleet import TOKENS, LiveFleet, live_fleet
-
-
-@pytest.fixture
-async def fleet(tmp_path: Path) -> AsyncIterator[LiveFleet]:
-    async with live_fleet(tmp_path) as running:
-        yield running
+from tests.api.fleet import TOKENS, LiveFleet
 
 
 @pytest.fixture

@@ -1,21 +1,15 @@
-"""Fixtures: the engine on its simulated bus, with the API served by uvicorn on loopback."""
+"""Fixtures: the API of the ``fleet`` fixture (tests/support/fixtures.py), served by uvicorn on
+loopback."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from headend.api import create_app
-from tests.api.fleet import TOKENS, LiveFleet, live_fleet
+from tests.api.fleet import TOKENS, LiveFleet
 from tests.dashboard.server import serving
-
-
-@pytest.fixture
-async def fleet(tmp_path: Path) -> AsyncIterator[LiveFleet]:
-    async with live_fleet(tmp_path) as running:
-        yield running
 
 
 @pytest.fixture

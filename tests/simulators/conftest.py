@@ -1,15 +1,11 @@
-"""Fixtures for simulator tests (the mosquitto fixture lives in the root conftest)."""
+"""Fixtures for simulator tests (``mosquitto`` is in the root conftest, ``smoke`` in
+tests/support/fixtures.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from simulators.scenario import Scenario, load_scenario
-
-
-@pytest.fixture(scope="session")
-def smoke() -> Scenario:
-    return load_scenario("smoke")
 
 
 @pytest.fixture(scope="session")
