@@ -16,8 +16,7 @@ from datetime import datetime
 from headend.anomaly import AnomalyEvent, EventState
 from headend.anomaly import Severity as AnomalySeverity
 from headend.errors import HeadendError
-from headend.readings import Quality
-from storage.records import EventRecord, Severity
+from storage.records import EventRecord, Quality, Severity
 
 _SEVERITY = {
     AnomalySeverity.INFO: Severity.INFO,

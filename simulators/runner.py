@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
-from headend.transports import SerialSettings
-from headend.transports.settings import Parity
 from simulators.community.clock import AcceleratedClock
 from simulators.community.model import Community
 from simulators.dlt645.community_adapter import bus_from_community
@@ -29,6 +27,8 @@ from simulators.dlt645.tcp_gateway import TcpGateway
 from simulators.scenario import BusSpec, Scenario
 from simulators.terminal.config import TerminalConfig
 from simulators.terminal.simulator import TerminalSimulator
+from transports import SerialSettings
+from transports.settings import Parity
 
 logger = logging.getLogger(__name__)
 

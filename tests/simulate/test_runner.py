@@ -12,9 +12,9 @@ import aiomqtt
 import pytest
 
 from headend.errors import ReadFailed
-from headend.readings import FailureReason
 from simulators.runner import RunnerError, ScenarioRunner
 from simulators.scenario import Scenario, load_scenario
+from storage.records import FailureReason
 from tests.simulate.reading import read_over_tcp
 from tests.support.mosquitto import MosquittoBroker
 
