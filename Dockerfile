@@ -11,6 +11,7 @@ COPY headend ./headend
 COPY protocols ./protocols
 COPY simulators ./simulators
 COPY storage ./storage
+COPY transports ./transports
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim

@@ -1,5 +1,6 @@
 # One entry point for newcomers and CI. Every target does its own set-up.
-#   make test   - system packages (when root), virtualenv, ruff, mypy --strict, pytest
+#   make test   - system packages (when root), virtualenv, ruff, import contracts, mypy --strict,
+#                 pytest
 #   make demo   - the retrofit scenario end to end: simulators, head-end, dashboard (see README)
 #   make bench  - benchmarks that print figures as ratios to same-run baselines
 
@@ -24,6 +25,7 @@ system-deps:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -40,4 +42,4 @@ bench: $(STAMP)
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .import_linter_cache

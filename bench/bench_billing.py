@@ -18,9 +18,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from headend.api.billing_stream import BillingPage, csv_chunks, json_chunks
-from headend.readings import Reading, ReadingKind
 from storage.billing_csv import MeterLabels
 from storage.embedded import SqliteStore
+from storage.records import Reading, ReadingKind
 
 METERS = 320
 DAYS = 31

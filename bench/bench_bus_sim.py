@@ -13,7 +13,6 @@ import asyncio
 import sys
 import time
 
-from headend.transports import SerialSettings, memory_pair, wire_time
 from protocols.dlt645 import (
     Address,
     FrameDecoder,
@@ -28,6 +27,7 @@ from simulators.dlt645 import (
     StaticSource,
     TransportLink,
 )
+from transports import SerialSettings, memory_pair, wire_time
 
 REPLY_DELAY = 0.02
 

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from headend.readings import Reading
     from storage.outbox import Outbox
+    from storage.records import Reading
     from storage.sink import LineSink
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ GOAL = 0.8
 
 
 def _readings() -> list[Reading]:
-    from headend.readings import Reading, ReadingKind
+    from storage.records import Reading, ReadingKind
 
     start = datetime(2026, 3, 1, tzinfo=UTC)
     tags = [{"transformer": f"T{m // 100}", "building": f"B{m // 20}"} for m in range(METERS)]

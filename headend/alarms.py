@@ -15,8 +15,7 @@ from datetime import datetime
 
 from headend.anomaly import AnomalyEvent, EventState
 from headend.errors import HeadendError
-from headend.readings import Quality
-from storage.records import EventRecord, Severity
+from storage.records import EventRecord, Quality, Severity
 
 
 class UnknownAlarm(HeadendError, KeyError):

@@ -38,8 +38,8 @@ from headend.errors import ReadFailed
 from headend.fleet_config import MeterConfig
 from headend.readers.dlt645 import standard_of
 from headend.readers.dlt645_session import read_payload
-from headend.readings import FailureReason, Quality, Reading, ReadingKind
 from protocols.dlt645 import Address, ErrorWord, catalogue
+from storage.records import FailureReason, Quality, Reading, ReadingKind
 
 log = logging.getLogger(__name__)
 

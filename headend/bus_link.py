@@ -14,8 +14,8 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
-from headend.readings import utc_now
-from headend.transports.base import ByteTransport
+from storage.records import utc_now
+from transports.base import ByteTransport
 
 
 class Direction(enum.StrEnum):

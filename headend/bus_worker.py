@@ -19,9 +19,9 @@ from typing import Any, Generic, Protocol, TypeVar
 from headend.backoff import Backoff
 from headend.errors import BusClosed, ReadFailed
 from headend.lanes import DEFAULT_WEIGHTS, Lane, LaneQueue, QueueClosed
-from headend.readings import FailureReason
-from headend.transports.errors import ConnectionLost, OpenFailed
 from protocols.errors import RemoteProtocolError
+from storage.records import FailureReason
+from transports.errors import ConnectionLost, OpenFailed
 
 log = logging.getLogger(__name__)
 

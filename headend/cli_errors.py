@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 
 from headend.errors import HeadendError
-from headend.readings import FailureReason
+from storage.records import FailureReason
 
 
 class ExitCode(enum.IntEnum):
@@ -80,7 +80,7 @@ def service_failure(error: BaseException) -> CommandFailed | None:
     from headend.config_fields import ConfigError
     from headend.registry import RegistryError
     from headend.service import DataLost
-    from headend.transports import InvalidTransportUrl
+    from transports import InvalidTransportUrl
 
     cause = root_cause(error)
     if isinstance(cause, DataLost):

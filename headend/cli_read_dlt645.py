@@ -26,14 +26,6 @@ from headend.cli_output import Row, write_json, write_table, write_traffic
 from headend.errors import ReadFailed
 from headend.fleet_config import DEFAULT_INTER_FRAME_GAP
 from headend.readers.dlt645_session import exchange, read_payload, refused
-from headend.readings import FailureReason
-from headend.transports import (
-    ConnectionLost,
-    InvalidTransportUrl,
-    OpenFailed,
-    create_transport,
-    opened,
-)
 from protocols.dlt645 import (
     Address,
     DataItem,
@@ -46,6 +38,14 @@ from protocols.dlt645 import (
     UnexpectedMessage,
     UnknownIdentifier,
     catalogue,
+)
+from storage.records import FailureReason
+from transports import (
+    ConnectionLost,
+    InvalidTransportUrl,
+    OpenFailed,
+    create_transport,
+    opened,
 )
 
 """Silence kept between frames; the fleet configuration's default ``inter_frame_gap``."""

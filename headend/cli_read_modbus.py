@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from headend.cli_args import duration, ratio, unit_id
 from headend.cli_errors import CommandFailed, ExitCode, UsageProblem
 from headend.cli_output import Row, format_number, not_available, write_json, write_table
-from headend.transports import InvalidTransportUrl, OpenFailed
 from protocols.modbus import (
     PointResult,
     Ratios,
@@ -29,6 +28,7 @@ from protocols.modbus import (
     builtin_register_map,
     plan_reads,
 )
+from transports import InvalidTransportUrl, OpenFailed
 
 if TYPE_CHECKING:
     from headend.modbus import ModbusAdapterError, ModbusTarget

@@ -26,8 +26,8 @@ from headend.errors import BusClosed, ReadFailed
 from headend.fleet_config import MeterConfig, PlanConfig, ReadSpec
 from headend.meter_health import HealthChange, MeterHealth
 from headend.quantities import unit_and_kind
-from headend.readings import FailureReason, Quality, Reading
 from headend.schedule import Due, ReadClock
+from storage.records import FailureReason, Quality, Reading
 
 log = logging.getLogger(__name__)
 

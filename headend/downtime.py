@@ -35,10 +35,10 @@ from zoneinfo import ZoneInfo
 from headend.collector import ChannelCollector
 from headend.completeness import CompletenessTracker
 from headend.quantities import unit_and_kind
-from headend.readings import Quality, Reading, ReadingKind
 from headend.schedule import is_slot, slots_between
 from storage.billing import BillingSource, StoredPoint
 from storage.errors import StorageError
+from storage.records import Quality, Reading, ReadingKind
 
 log = logging.getLogger(__name__)
 

@@ -51,19 +51,18 @@ from headend.readers.dlt645_control import (
     set_meter_clock,
 )
 from headend.readers.modbus import ModbusLink, modbus_target, read_modbus
-from headend.readings import FailureReason, Quality, Reading, ReadingKind
 from headend.record_writer import RecordWriter, StorageState, WriterLimits
 from headend.registry import MeterRegistry
 from headend.schedule import next_slot
-from headend.transports import create_transport
-from headend.transports.memory import MemoryNetwork
 from headend.units import UnitGate
 from protocols.dlt645 import RelayAction
 from storage.billing import BillingSource, frozen_points
 from storage.errors import OutboxFull, StorageError, StorageFull
 from storage.outbox import Outbox
-from storage.records import EventRecord, Severity
+from storage.records import EventRecord, FailureReason, Quality, Reading, ReadingKind, Severity
 from storage.sink import Sink
+from transports import create_transport
+from transports.memory import MemoryNetwork
 
 log = logging.getLogger(__name__)
 

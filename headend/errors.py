@@ -8,7 +8,7 @@ attempt, a meter that says "no such data" will say it again.
 
 from __future__ import annotations
 
-from headend.readings import FailureReason
+from storage.records import FailureReason
 
 RETRYABLE = frozenset(
     {

@@ -20,8 +20,8 @@ from headend.clock import Clock
 from headend.errors import ReadFailed
 from headend.fleet_config import MeterConfig
 from headend.fleet_overlay import FleetOverlay
-from headend.readings import Reading
 from headend.registry import MeterRegistry, RegistryError
+from storage.records import Reading
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from headend.lanes import Lane
 from headend.mqtt.points import DEFAULT_TERMINAL_NAMES as DEFAULT_TERMINAL_NAMES
 from headend.mqtt.settings import MqttConfig as MqttConfig
 from headend.mqtt.settings import parse_mqtt
-from headend.transports import InvalidTransportUrl, parse_transport_url
 from storage.errors import RecordError
 from storage.line_protocol import validate_tag_value
+from transports import InvalidTransportUrl, parse_transport_url
 
 if TYPE_CHECKING:
     # headend.anomaly brings numpy: imported only when a file has an [anomaly] table, so that

@@ -12,11 +12,11 @@ from functools import cache
 
 from headend.fleet_config import MeterConfig
 from headend.readers.dlt645 import standard_of
-from headend.readings import ReadingKind
 from headend.units import canonical_unit
 from protocols.dlt645 import UnknownIdentifier, catalogue
 from protocols.modbus import builtin_register_map
 from protocols.modbus.errors import ModbusProtocolError
+from storage.records import ReadingKind
 
 
 def unit_and_kind(meter: MeterConfig, quantity: str) -> tuple[str, ReadingKind]:

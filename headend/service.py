@@ -26,7 +26,7 @@ from headend.config_fields import Table
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import FleetConfig
 from headend.storage_setup import open_storage
-from headend.transports.memory import MemoryNetwork
+from transports.memory import MemoryNetwork
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 
-from headend.readings import Quality, Reading
+from storage.records import Quality, Reading
 
 log = logging.getLogger(__name__)
 

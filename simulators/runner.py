@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
-from headend.transports import SerialSettings
-from headend.transports.settings import Parity
 from simulators.community.model import Community
 from simulators.dlt645.community_adapter import bus_from_community
 from simulators.dlt645.tcp_gateway import TcpGateway
 from simulators.scenario import BusSpec, Scenario
 from simulators.terminal.config import TerminalConfig
 from simulators.terminal.simulator import TerminalSimulator
+from transports import SerialSettings
+from transports.settings import Parity
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Final, Protocol
 
-from headend.readings import Quality, ReadingKind
 from storage.errors import QueryError
+from storage.records import Quality, ReadingKind
 
 DEFAULT_BILLING_QUANTITIES: Final = ("energy_active_import_total",)
 LEGACY_FROZEN_PREFIX: Final = "frozen_"

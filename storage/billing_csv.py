@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Final, TextIO
 
-from headend.readings import Quality
 from storage.billing import BillingReport, DailyValue, DayState, StoredPoint
+from storage.records import Quality
 
 CSV_COLUMNS: Final = (
     "record",

@@ -18,11 +18,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from headend.readings import Quality, Reading, ReadingKind
 from storage.billing import StoredPoint, parse_quality
 from storage.errors import RecordError, local_store_error
 from storage.line_protocol import from_ns, timestamp_ns
-from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Severity
+from storage.records import (
+    CollectionOutcome,
+    CollectionStatus,
+    EventRecord,
+    Quality,
+    Reading,
+    ReadingKind,
+    Severity,
+)
 from storage.schema import MEASUREMENT_BY_KIND, Record
 from storage.sqlite_thread import SqliteThread
 

@@ -12,11 +12,11 @@ from typing import Any, Final
 
 import aiohttp
 
-from headend.readings import ReadingKind
 from storage.billing import StoredPoint, parse_quality
 from storage.errors import QueryError, SinkUnavailable
 from storage.influx_v1 import v1_auth_headers
 from storage.line_protocol import from_ns, timestamp_ns
+from storage.records import ReadingKind
 from storage.retry import error_for_status, parse_retry_after
 from storage.schema import MEASUREMENT_BY_KIND
 

@@ -15,9 +15,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from headend.readings import Quality, Reading, ReadingKind
 from storage.errors import RecordError
-from storage.records import CollectionStatus, EventRecord
+from storage.records import CollectionStatus, EventRecord, Quality, Reading, ReadingKind
 from storage.schema import (
     COLLECTION_MEASUREMENT,
     EVENT_MEASUREMENT,

@@ -1,7 +1,11 @@
-"""Records that storage keeps besides readings: anomaly events and collection status.
+"""The records storage keeps: readings, anomaly events and collection status.
 
-They are produced by the anomaly rules and the collection engine; they live here because storage
-defines what it can persist, and both producers import from one place.
+The reading is the one record that flows from collection to storage, anomaly detection and users.
+A failed read is still a reading: it carries ``Quality.MISSING`` and a reason code, so that
+completeness figures, backfill and billing can tell "not collected yet" from "zero".
+
+They live here because storage defines what it can persist; the head-end (collection, anomaly
+rules) and the simulators import them from this one place, and storage imports nothing above it.
 """
 
 from __future__ import annotations
@@ -9,12 +13,136 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 
-from headend.readings import Quality
-
 _EMPTY_TAGS: Mapping[str, str] = MappingProxyType({})
+
+
+class Quality(enum.StrEnum):
+    """How a value came to be; stored with every point so billing can tell them apart."""
+
+    ACTUAL = "actual"
+    """Read from the device at (about) the time it describes."""
+    BACKFILLED = "backfilled"
+    """Read later from the device's frozen records (补抄)."""
+    ESTIMATED = "estimated"
+    """Computed by the head-end (interpolation, substitution); never billed silently."""
+    MISSING = "missing"
+    """No value: the read failed; ``Reading.reason`` says why."""
+
+
+class ReadingKind(enum.StrEnum):
+    """Which family a quantity belongs to; storage maps each to one measurement."""
+
+    ENERGY = "energy"
+    """Accumulating registers (kWh, kvarh): monotonic unless something is wrong."""
+    INSTANT = "instant"
+    """Instantaneous values: voltage, current, power, power factor, frequency, temperature."""
+    FROZEN = "frozen"
+    """Daily/monthly frozen (billing) values, time-stamped with the freeze time."""
+    STATE = "state"
+    """Meter state: clock, relay status, status words, outage counters."""
+
+
+class FailureReason(enum.StrEnum):
+    """Why a read produced no value. Split between our fault and the peer's."""
+
+    TIMEOUT = "timeout"
+    CHECKSUM = "checksum"
+    MALFORMED = "malformed"
+    ERROR_RESPONSE = "error_response"
+    CONNECTION_LOST = "connection_lost"
+    WRONG_ADDRESS = "wrong_address"
+    NOT_AVAILABLE = "not_available"
+    UNSUPPORTED = "unsupported"
+    # The head-end's own reasons: the request was never sent, so they say nothing new
+    # about the meter (see ``SAYS_NOTHING_ABOUT_THE_METER``).
+    BUS_OVERRUN = "bus_overrun"
+    """The previous read of the same slot was still waiting for the bus."""
+    METER_OFFLINE = "meter_offline"
+    """The meter is offline and this slot was not its probe."""
+    SHUTDOWN = "shutdown"
+    """The head-end stopped before the read reached the bus."""
+    HEADEND_DOWN = "headend_down"
+    """The slot fell due while the head-end was not running (recorded at the next start)."""
+
+
+SAYS_NOTHING_ABOUT_THE_METER = frozenset(
+    {
+        FailureReason.BUS_OVERRUN,
+        FailureReason.METER_OFFLINE,
+        FailureReason.SHUTDOWN,
+        FailureReason.HEADEND_DOWN,
+    }
+)
+"""Missing readings with these reasons are gaps for completeness and backfill, but anomaly
+rules must not read them as the meter failing."""
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC: every timestamp in the system is UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One value of one quantity of one meter at one time.
+
+    ``quantity`` is a catalogue name (e.g. ``energy_active_import_total``, ``voltage_a``) so that
+    DL/T 645, Modbus and MQTT sources of the same quantity land in the same series.
+    ``tags`` carry the fleet position (transformer, building, channel, household, phase).
+    """
+
+    meter: str
+    quantity: str
+    value: float | None
+    unit: str
+    timestamp: datetime
+    kind: ReadingKind = ReadingKind.INSTANT
+    quality: Quality = Quality.ACTUAL
+    reason: str | None = None
+    tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY_TAGS)
+
+    def __post_init__(self) -> None:
+        if self.timestamp.tzinfo is None:
+            raise ValueError(
+                f"reading {self.meter}/{self.quantity}: timestamp must be timezone-aware (UTC)"
+            )
+        if self.quality is Quality.MISSING:
+            if self.value is not None:
+                raise ValueError(f"reading {self.meter}/{self.quantity}: missing with a value")
+            if not self.reason:
+                raise ValueError(f"reading {self.meter}/{self.quantity}: missing without a reason")
+        elif self.value is None:
+            raise ValueError(
+                f"reading {self.meter}/{self.quantity}: quality {self.quality} needs a value"
+            )
+
+    @classmethod
+    def missing(
+        cls,
+        meter: str,
+        quantity: str,
+        unit: str,
+        timestamp: datetime,
+        reason: str,
+        *,
+        kind: ReadingKind = ReadingKind.INSTANT,
+        tags: Mapping[str, str] = _EMPTY_TAGS,
+    ) -> Reading:
+        """A failed read, kept so completeness and backfill can see the gap."""
+        return cls(
+            meter=meter,
+            quantity=quantity,
+            value=None,
+            unit=unit,
+            timestamp=timestamp,
+            kind=kind,
+            quality=Quality.MISSING,
+            reason=reason,
+            tags=tags,
+        )
 
 
 class Severity(enum.StrEnum):

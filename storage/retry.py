@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from headend.backoff import Backoff
 from storage.errors import AuthError, BadLineError, SinkUnavailable, StorageError, WriteRejected
 
 log = logging.getLogger(__name__)
@@ -36,21 +35,16 @@ class RetryPolicy:
             raise ValueError(f"RetryPolicy.attempts must be >= 1, got {self.attempts}")
         if self.initial_delay_s < 0 or self.max_delay_s < 0:
             raise ValueError("RetryPolicy delays must be >= 0")
-
-    @property
-    def _backoff(self) -> Backoff:
-        """The exponential cap is the head-end's shared ``Backoff``; only the jitter (+-20 %
-        around it, so a Retry-After floor stays meaningful) and the attempt count are ours."""
-        return Backoff(
-            self.initial_delay_s,
-            max(self.initial_delay_s, self.max_delay_s),
-            self.multiplier,
-            jitter=False,
-        )
+        if self.multiplier < 1:
+            raise ValueError(f"RetryPolicy.multiplier must be >= 1, got {self.multiplier}")
 
     def delay(self, retry_number: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry ``retry_number`` (1-based), honouring Retry-After."""
-        base = self._backoff.cap(retry_number) * (1 + random.uniform(-self.jitter, self.jitter))
+        # The exponential cap is computed here rather than with the head-end's ``Backoff``:
+        # storage sits below the head-end and imports nothing of it.
+        cap = self.initial_delay_s * self.multiplier ** max(0, retry_number - 1)
+        cap = min(max(self.initial_delay_s, self.max_delay_s), cap)
+        base = cap * (1 + random.uniform(-self.jitter, self.jitter))
         if retry_after is not None:
             base = max(base, min(retry_after, self.max_delay_s))
         return max(0.0, base)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Final, TypeAlias
 
-from headend.readings import Reading, ReadingKind
-from storage.records import CollectionStatus, EventRecord
+from storage.records import CollectionStatus, EventRecord, Reading, ReadingKind
 
 Record: TypeAlias = Reading | EventRecord | CollectionStatus
 """Anything a sink accepts."""

@@ -11,13 +11,13 @@ import pytest
 from headend.api.metrics import render, unit_families
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
-from headend.readings import Reading, ReadingKind
-from headend.transports.memory import MemoryNetwork
 from headend.units import UnitError, canonical_unit, to_canonical
 from protocols.dlt645 import catalogue
 from protocols.dlt645.control import Standard
 from storage.embedded import SqliteStore
+from storage.records import Reading, ReadingKind
 from tests.api.fleet import fleet_table
+from transports.memory import MemoryNetwork
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

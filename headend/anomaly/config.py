@@ -19,7 +19,7 @@ from typing import Any
 
 from headend.anomaly.errors import AnomalyConfigError
 from headend.anomaly.events import AnomalyKind
-from headend.readings import FailureReason
+from storage.records import FailureReason
 
 
 @dataclass(frozen=True, slots=True)

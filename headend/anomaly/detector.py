@@ -20,7 +20,7 @@ from headend.anomaly.ingest import apply_meter_reading, apply_transformer_readin
 from headend.anomaly.rules.loading import TransformerLoading
 from headend.anomaly.ruleset import RuleSet
 from headend.anomaly.tracker import EventTracker
-from headend.readings import Reading
+from storage.records import Reading
 
 log = logging.getLogger(__name__)
 

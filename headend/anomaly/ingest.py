@@ -16,8 +16,8 @@ from types import MappingProxyType
 
 from headend.anomaly.errors import ReadingRejectedError
 from headend.anomaly.fleet import FleetSnapshot, failure_code
-from headend.readings import SAYS_NOTHING_ABOUT_THE_METER, Quality, Reading, ReadingKind
 from headend.units import UnitError, factor_to_canonical
+from storage.records import SAYS_NOTHING_ABOUT_THE_METER, Quality, Reading, ReadingKind
 
 
 class Target(enum.Enum):

@@ -21,8 +21,8 @@ from datetime import datetime
 from headend.anomaly.rules.loading import TransformerLoading
 from headend.engine import NO_BUILDING, Engine
 from headend.fleet_config import LOAD_METER, MeterConfig, TransformerConfig
-from headend.readings import Reading
 from headend.units import UnitError, factor_to_canonical
+from storage.records import Reading
 
 VOLTAGE_QUANTITIES = ("voltage_a", "voltage_b", "voltage_c")
 LOAD_QUANTITY = "power_active_total"

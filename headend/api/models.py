@@ -14,9 +14,8 @@ from headend.audit import AuditEntry
 from headend.completeness import CompletenessRow
 from headend.fleet_config import MeterConfig
 from headend.readers.dlt645_control import RelayState
-from headend.readings import Quality, Reading, ReadingKind
 from storage.billing import StoredPoint
-from storage.records import Severity
+from storage.records import Quality, Reading, ReadingKind, Severity
 
 MeterId = str
 GroupBy = Literal["meter", "channel", "transformer", "building"]

@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse
 
 from headend.alarms import UnknownAlarm
 from headend.errors import BusClosed, ReadFailed, UnknownMeter
-from headend.readings import FailureReason
 from headend.registry import RegistryError
+from storage.records import FailureReason
 
 log = logging.getLogger(__name__)
 

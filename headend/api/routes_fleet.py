@@ -24,9 +24,9 @@ from headend.api.models import (
 from headend.api.problems import InvalidField
 from headend.engine import Engine
 from headend.fleet_config import MeterConfig
-from headend.readings import ReadingKind
 from headend.registry import RegistryError
 from storage.billing import frozen_points
+from storage.records import ReadingKind
 
 MAX_HISTORY = timedelta(days=31)
 HEADEND_QUANTITIES = frozenset({"clock_drift"})

@@ -1,6 +1,6 @@
 """The one exception root of the Modbus adapter, split between our fault and the peer's.
 
-Every error carries the :class:`~headend.readings.FailureReason` a failed reading should get,
+Every error carries the :class:`~storage.records.FailureReason` a failed reading should get,
 so callers turn exceptions into MISSING readings without a mapping table of their own.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from headend.readings import FailureReason
+from storage.records import FailureReason
 
 
 class ModbusAdapterError(Exception):

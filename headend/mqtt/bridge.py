@@ -40,7 +40,7 @@ from headend.mqtt.messages import reading_to_json
 from headend.mqtt.request_gate import RequestGate, RequestRefused, TokenBucket, claimed_name
 from headend.mqtt.settings import MqttConfig
 from headend.mqtt.terminal_payload import BadPayload, PayloadLimits, parse_terminal_payload
-from headend.readings import Reading, ReadingKind
+from storage.records import Reading, ReadingKind
 
 log = logging.getLogger(__name__)
 

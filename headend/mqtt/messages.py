@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from headend.readings import Reading
+from storage.records import Reading
 
 
 def reading_to_json(reading: Reading) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from headend.readings import ReadingKind
 from headend.units import CANONICAL_UNITS, UnitError, canonical_unit, factor_to_canonical, family_of
+from storage.records import ReadingKind
 
 TERMINAL_QUANTITIES: tuple[str, ...] = (
     "voltage_a",

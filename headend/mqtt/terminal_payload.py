@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from headend.mqtt.points import TerminalPoint, default_point
-from headend.readings import Quality, Reading
+from storage.records import Quality, Reading
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 EARLIEST: Final = _EPOCH + timedelta(microseconds=-(2**63 // 1000))

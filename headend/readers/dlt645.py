@@ -19,7 +19,6 @@ from headend.bus_link import BusLink
 from headend.errors import ReadFailed
 from headend.fleet_config import MeterConfig
 from headend.readers.dlt645_session import read_payload
-from headend.readings import FailureReason, Reading, ReadingKind
 from protocols.dlt645 import (
     Address,
     DataItem,
@@ -29,6 +28,7 @@ from protocols.dlt645 import (
     UnknownIdentifier,
     catalogue,
 )
+from storage.records import FailureReason, Reading, ReadingKind
 
 
 def standard_of(protocol: str) -> Standard:

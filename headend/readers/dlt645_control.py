@@ -19,7 +19,6 @@ from headend.errors import ReadFailed
 from headend.fleet_config import MeterConfig
 from headend.readers.dlt645 import standard_of
 from headend.readers.dlt645_session import exchange, read_payload, refused, send_broadcast
-from headend.readings import FailureReason
 from protocols.dlt645 import (
     AckResponse,
     Address,
@@ -31,6 +30,7 @@ from protocols.dlt645 import (
     catalogue,
     encode_value,
 )
+from storage.records import FailureReason
 
 STATUS_WORD_3 = 0x04000503
 DATE_DI = 0x04000101

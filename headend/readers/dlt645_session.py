@@ -19,7 +19,6 @@ import asyncio
 
 from headend.bus_link import BusLink
 from headend.errors import ReadFailed
-from headend.readings import FailureReason
 from protocols.dlt645 import (
     Address,
     ChecksumError,
@@ -37,6 +36,7 @@ from protocols.dlt645 import (
     encode,
     parse_response,
 )
+from storage.records import FailureReason
 
 MAX_FOLLOW_UPS = 16
 """A reply split over more frames than this is a meter bug, not data."""

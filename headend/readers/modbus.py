@@ -7,7 +7,7 @@ interval and planning is pure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 
@@ -22,12 +22,12 @@ from headend.modbus import (
     SerialTarget,
     TcpTarget,
 )
-from headend.readings import Reading
-from headend.transports import parse_transport_url
-from headend.transports.errors import OpenFailed
-from headend.transports.settings import Framing, MemorySettings, SerialSettings
-from protocols.modbus import ReadPlan, builtin_register_map, plan_reads
+from protocols.modbus import PointResult, ReadPlan, builtin_register_map, plan_reads
 from protocols.modbus.points import Ratios
+from storage.records import FailureReason, Reading, ReadingKind
+from transports import parse_transport_url
+from transports.errors import OpenFailed
+from transports.settings import Framing, MemorySettings, SerialSettings
 
 
 def modbus_target(url: str) -> ModbusTarget:
@@ -94,4 +94,31 @@ async def read_modbus(
     except ModbusAdapterError as exc:
         raise ReadFailed(exc.reason, f"meter {meter.id}: {exc}") from exc
     tags = meter.tags()
-    return [results[q].to_reading(meter.id, slot, tags) for q in quantities]
+    return [point_reading(results[q], meter.id, slot, tags) for q in quantities]
+
+
+_NO_TAGS: Mapping[str, str] = {}
+
+
+def point_reading(
+    result: PointResult, meter: str, timestamp: datetime, tags: Mapping[str, str] = _NO_TAGS
+) -> Reading:
+    """The reading record for one decoded point; a missing result becomes a MISSING reading.
+
+    Built here, not in the codec: protocols return values and know nothing of storage's records.
+    """
+    kind = ReadingKind(result.kind)
+    if result.value is None:
+        reason = FailureReason(result.reason or FailureReason.NOT_AVAILABLE)
+        return Reading.missing(
+            meter, result.quantity, result.unit, timestamp, str(reason), kind=kind, tags=tags
+        )
+    return Reading(
+        meter=meter,
+        quantity=result.quantity,
+        value=result.value,
+        unit=result.unit,
+        timestamp=timestamp,
+        kind=kind,
+        tags=tags,
+    )

@@ -23,10 +23,9 @@ from protocols.dlt645.errors import (
     UnknownIdentifier,
 )
 from protocols.dlt645.values import Encoding, NotAvailable, Value, ValueFormat
+from protocols.kinds import KINDS
 
 CATALOGUE_FILE = "catalogue.toml"
-KINDS = frozenset({"energy", "instant", "frozen", "state"})
-"""The values of headend.readings.ReadingKind (kept here so protocols does not import headend)."""
 
 _TABLES = {Standard.DLT645_2007: "dlt645_2007", Standard.DLT645_1997: "dlt645_1997"}
 _KEYS = frozenset(

@@ -7,53 +7,38 @@ a three-phase three-wire connection); it becomes a result with a reason, never a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
-from headend.readings import FailureReason, Reading, ReadingKind
 from protocols.modbus.points import NO_RATIOS, Point, Ratios
 from protocols.modbus.registers import pack_raw, unpack_raw
 
-_NO_TAGS: Mapping[str, str] = {}
+NOT_AVAILABLE = "not_available"
+"""The reason of a point the meter reports as not available (NaN or infinite); it is the value
+of ``storage.records.FailureReason.NOT_AVAILABLE``, which the head-end turns it into."""
 
 
 @dataclass(frozen=True, slots=True)
 class PointResult:
-    """The outcome for one quantity: a value, or ``None`` with the reason it is missing."""
+    """The outcome for one quantity: a value, or ``None`` with the reason it is missing.
+
+    A value, not a reading: the head-end's Modbus reader adds meter, time and tags.
+    """
 
     quantity: str
     value: float | None
     unit: str
-    kind: ReadingKind
-    reason: FailureReason | None = None
+    kind: str
+    """One of ``protocols.kinds.KINDS``."""
+    reason: str | None = None
 
     @property
     def ok(self) -> bool:
         """True when the point has a value."""
         return self.value is not None
 
-    def to_reading(
-        self, meter: str, timestamp: datetime, tags: Mapping[str, str] = _NO_TAGS
-    ) -> Reading:
-        """The shared reading record; a missing result becomes a MISSING reading."""
-        if self.value is None:
-            reason = self.reason or FailureReason.NOT_AVAILABLE
-            return Reading.missing(
-                meter, self.quantity, self.unit, timestamp, str(reason), kind=self.kind, tags=tags
-            )
-        return Reading(
-            meter=meter,
-            quantity=self.quantity,
-            value=self.value,
-            unit=self.unit,
-            timestamp=timestamp,
-            kind=self.kind,
-            tags=tags,
-        )
 
-
-def missing_result(point: Point, reason: FailureReason) -> PointResult:
+def missing_result(point: Point, reason: str) -> PointResult:
     """A result without a value, e.g. because the request carrying the point failed."""
     return PointResult(point.quantity, None, point.unit, point.kind, reason)
 
@@ -62,7 +47,7 @@ def decode_point(point: Point, registers: Sequence[int], ratios: Ratios = NO_RAT
     """Decode the registers of one point (exactly ``point.width`` of them)."""
     raw = unpack_raw(registers, point.value_type, point.word_order)
     if not math.isfinite(raw):
-        return missing_result(point, FailureReason.NOT_AVAILABLE)
+        return missing_result(point, NOT_AVAILABLE)
     value = raw * point.scale * ratios.factor(point.ratio)
     return PointResult(point.quantity, value, point.unit, point.kind)
 

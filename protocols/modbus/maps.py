@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from headend.readings import ReadingKind
+from protocols.kinds import KINDS
 from protocols.modbus.errors import RegisterMapError, UnknownQuantityError
 from protocols.modbus.points import Point, RatioUse
 from protocols.modbus.registers import MAX_READ_REGISTERS, Table, ValueType, WordOrder
@@ -42,7 +42,7 @@ _POINT_KEYS = {
 }
 _DEFAULT_KEYS = _POINT_KEYS - {"quantity", "address", "base", "note"}
 _RATIO_KEYS = {"ct", "pt"}
-_E = TypeVar("_E", Table, ValueType, WordOrder, ReadingKind, RatioUse)
+_E = TypeVar("_E", Table, ValueType, WordOrder, RatioUse)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +222,7 @@ def _parse_point(
         word_order=_enum(WordOrder, {"word_order": "high_first", **merged}, "word_order", where),
         scale=_scale(merged.get("scale", 1.0), f"{where} key 'scale'"),
         unit=_unit(merged, where),
-        kind=_enum(ReadingKind, merged, "kind", where),
+        kind=_kind(merged, where),
         ratio=_enum(RatioUse, {"ratio": "none", **merged}, "ratio", where),
         base=base,
         offset=offset,
@@ -306,6 +306,15 @@ def _enum(cls: type[_E], data: Mapping[str, Any], key: str, where: str) -> _E:
         raise RegisterMapError(
             f"{where} key {key!r}: unknown value {value!r} (expected one of {allowed})"
         ) from None
+
+
+def _kind(data: Mapping[str, Any], where: str) -> str:
+    value = _require(data, "kind", where)
+    if value not in KINDS:
+        raise RegisterMapError(
+            f"{where} key 'kind': unknown value {value!r} (expected one of {sorted(KINDS)})"
+        )
+    return str(value)
 
 
 def _check_address(address: int, where: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from headend.readings import FailureReason
 from protocols.modbus.codec import PointResult, decode_point, missing_result
 from protocols.modbus.errors import RegisterDecodeError, RegisterMapError
 from protocols.modbus.maps import RegisterMap
@@ -53,7 +52,7 @@ class ReadRequest:
             )
         return results
 
-    def failed(self, reason: FailureReason) -> dict[str, PointResult]:
+    def failed(self, reason: str) -> dict[str, PointResult]:
         """Missing results for every point, when the request itself failed."""
         return {point.quantity: missing_result(point, reason) for point in self.points}
 

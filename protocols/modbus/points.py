@@ -10,7 +10,6 @@ import enum
 import math
 from dataclasses import dataclass
 
-from headend.readings import ReadingKind
 from protocols.modbus.errors import ModbusProtocolError
 from protocols.modbus.registers import Table, ValueType, WordOrder
 
@@ -67,7 +66,8 @@ class Point:
     word_order: WordOrder
     scale: float
     unit: str
-    kind: ReadingKind
+    kind: str
+    """One of ``protocols.kinds.KINDS``."""
     ratio: RatioUse = RatioUse.NONE
     base: str | None = None
     offset: int = 0

@@ -14,10 +14,8 @@ import logging
 import math
 import random
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
-from headend.readings import utc_now
-from headend.transports import SerialSettings, wire_time
 from protocols.dlt645 import Address, Frame, FrameDecoder, MalformedFrame
 from protocols.dlt645.frame import MAX_DATA_LENGTH
 from simulators.dlt645.errors import SimulatorConfigError
@@ -25,6 +23,7 @@ from simulators.dlt645.faults import NO_FAULTS, FaultPlan, GatewayDisconnect, ac
 from simulators.dlt645.links import ByteLink
 from simulators.dlt645.meter import SimulatedMeter
 from simulators.dlt645.wire import Burst, merge_collisions, shape_reply
+from transports import SerialSettings, wire_time
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +31,10 @@ PACING_TICK = 0.01
 """Release reply bytes in slices of about this many seconds of line time."""
 
 Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class MeterBus:
@@ -42,7 +45,7 @@ class MeterBus:
         meters: Iterable[SimulatedMeter],
         settings: SerialSettings,
         *,
-        clock: Clock = utc_now,
+        clock: Clock = _utc_now,
         faults: FaultPlan = NO_FAULTS,
         seed: int = 0,
         name: str = "bus",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from headend.transports import SerialSettings
 from simulators.community.faults import Fault, FaultKind, FaultSchedule, TargetKind
 from simulators.community.model import Community
 from simulators.dlt645.bus import Clock, MeterBus
@@ -32,6 +31,7 @@ from simulators.dlt645.faults import (
 )
 from simulators.dlt645.meter import SimulatedMeter
 from simulators.scenario import MeterModel
+from transports import SerialSettings
 
 
 class CommunitySource:

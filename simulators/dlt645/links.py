@@ -1,6 +1,6 @@
 """The byte pipes a bus is served over: head-end transports, TCP streams, pty master fds.
 
-``ByteLink`` is deliberately smaller than ``headend.transports.ByteTransport``: the simulator
+``ByteLink`` is deliberately smaller than ``transports.ByteTransport``: the simulator
 only needs read (b"" once the other side has gone), write and close, and each wire's own
 end-of-stream signal is translated into that one convention here.
 """
@@ -12,7 +12,7 @@ import contextlib
 import os
 from typing import Protocol
 
-from headend.transports import ByteTransport, TransportError
+from transports import ByteTransport, TransportError
 
 READ_SIZE = 4096
 

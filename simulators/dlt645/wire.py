@@ -13,7 +13,6 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from headend.transports import SerialSettings, wire_time
 from protocols.dlt645 import Address, Frame, encode
 from simulators.dlt645.faults import (
     CorruptChecksum,
@@ -23,6 +22,7 @@ from simulators.dlt645.faults import (
     WrongAddress,
     first,
 )
+from transports import SerialSettings, wire_time
 
 _CHECKSUM_FROM_END = 2
 

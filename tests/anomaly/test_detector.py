@@ -21,7 +21,7 @@ from headend.anomaly import (
     Timing,
 )
 from headend.anomaly.fleet import FAILURE_CODE
-from headend.readings import FailureReason, Quality, Reading, ReadingKind
+from storage.records import FailureReason, Quality, Reading, ReadingKind
 from tests.anomaly.fleets import T0, layout
 
 IMMEDIATE = {kind: Timing(0.0, 0.0) for kind in AnomalyKind}

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from headend.anomaly import AnomalyDetector, AnomalyEvent, AnomalyKind, EventState, SubjectKind
-from headend.readings import FailureReason, Reading
+from storage.records import FailureReason, Reading
 from tests.anomaly.fleets import T0, layout
 
 METERS = 20

@@ -22,15 +22,15 @@ import pytest
 from headend.api import create_app
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
-from headend.readings import FailureReason, Reading
-from headend.transports.memory import MemoryNetwork
 from simulators.community.model import Community
 from simulators.community.values import QUANTITY_UNITS
 from simulators.fleet_export import fleet_config_for
 from simulators.runner import Endpoints
 from simulators.scenario import load_scenario
 from storage.embedded import SqliteStore
+from storage.records import FailureReason, Reading
 from tests.api.fleet import READER, TOKENS
+from transports.memory import MemoryNetwork
 
 STEP = timedelta(minutes=5)
 FIRST = time(17, 0)

@@ -22,9 +22,6 @@ from headend.api import create_app
 from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
-from headend.readings import Reading, ReadingKind
-from headend.transports import Parity, SerialSettings
-from headend.transports.memory import MemoryNetwork
 from simulators.dlt645 import (
     MeterBus,
     RampingSource,
@@ -33,7 +30,10 @@ from simulators.dlt645 import (
     TransportLink,
 )
 from storage.embedded import SqliteStore
+from storage.records import Reading, ReadingKind
 from tests.api.fleet import TOKENS
+from transports import Parity, SerialSettings
+from transports.memory import MemoryNetwork
 
 START = datetime(2026, 3, 10, 4, 0, 0, tzinfo=UTC)
 """12:00 in Shanghai: the local day is 2026-03-10."""

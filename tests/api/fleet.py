@@ -18,9 +18,6 @@ from headend.api import ApiToken, Role
 from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
-from headend.readings import Reading
-from headend.transports import Parity, SerialSettings
-from headend.transports.memory import MemoryNetwork
 from simulators.dlt645 import (
     MeterBus,
     SimulatedMeter,
@@ -29,6 +26,9 @@ from simulators.dlt645 import (
     TransportLink,
 )
 from storage.embedded import SqliteStore
+from storage.records import Reading
+from transports import Parity, SerialSettings
+from transports.memory import MemoryNetwork
 
 START = datetime(2026, 3, 10, 4, 0, 0, tzinfo=UTC)
 """12:00 in Shanghai: far from midnight, so the local day is the UTC day."""

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from headend.api import create_app, routes_billing
-from headend.readings import Quality, Reading, ReadingKind
 from storage.influxql import InfluxQLBillingSource
+from storage.records import Quality, Reading, ReadingKind
 from tests.api.billing_fleet import NEVER_READ, SIMULATED, START, billing_rig, stored_reading
 from tests.api.fleet import READER, TOKENS, LiveFleet
 from tests.support.ports import free_tcp_port

@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from headend.readers.dlt645_control import RelayState
-from headend.readings import Quality, ReadingKind
-from storage.records import Severity
+from storage.records import Quality, ReadingKind, Severity
 
 URL_ATTRIBUTE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from headend.readings import FailureReason
+from storage.records import FailureReason
 from tests.api.fleet import READER, WAIT_SECONDS, LiveFleet, next_reading
 
 

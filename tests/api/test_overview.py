@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from headend.api import create_app
-from headend.readings import Reading
 from protocols.modbus import builtin_register_map
 from simulators.modbus import ModbusMeterSimulator, SimulatedMeter
+from storage.records import Reading
 from tests.api.fleet import READER, TOKENS, LiveFleet, fleet_table, live_fleet, next_reading
 
 PUMP_KW = 12.0

@@ -6,7 +6,7 @@ import pytest
 
 from headend.api.problems import read_failed_status
 from headend.errors import ReadFailed
-from headend.readings import FailureReason
+from storage.records import FailureReason
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,19 @@ from functools import cache
 
 from headend.fleet_config import DEFAULT_TERMINAL_NAMES
 from headend.mqtt.points import CANONICAL as TERMINAL_UNITS
-from headend.readings import Quality, Reading, ReadingKind
 from protocols.dlt645.catalogue import catalogue
 from protocols.dlt645.control import Standard
 from protocols.modbus.maps import builtin_map_names, builtin_register_map
 from storage.line_protocol import LineEncoder
-from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Severity
+from storage.records import (
+    CollectionOutcome,
+    CollectionStatus,
+    EventRecord,
+    Quality,
+    Reading,
+    ReadingKind,
+    Severity,
+)
 from storage.schema import (
     COLLECTION_MEASUREMENT,
     EVENT_MEASUREMENT,

@@ -20,8 +20,6 @@ from headend.engine import Engine, EngineOptions
 from headend.errors import BusClosed, ReadFailed
 from headend.fleet_config import MeterConfig, parse_fleet_config
 from headend.readers.dlt645_control import RelayState
-from headend.transports.memory import MemoryNetwork
-from headend.transports.settings import Parity, SerialSettings
 from protocols.dlt645 import Frame, Function, RelayAction
 from simulators.dlt645 import (
     Burst,
@@ -34,6 +32,8 @@ from simulators.dlt645 import (
     TransportLink,
 )
 from storage.embedded import SqliteStore
+from transports.memory import MemoryNetwork
+from transports.settings import Parity, SerialSettings
 
 START = datetime(2026, 11, 23, 4, 0, 0, tzinfo=UTC)
 ADDRESSES = {"m1": "000000000001", "m2": "000000000002", "m3": "000000000003"}

@@ -13,11 +13,11 @@ from headend.bus_link import BusLink, Direction
 from headend.bus_worker import BusPolicy, BusWorker
 from headend.errors import BusClosed, ReadFailed
 from headend.lanes import Lane
-from headend.readings import FailureReason
-from headend.transports.errors import ConnectionLost
-from headend.transports.faults import Disconnect, Drop
-from headend.transports.memory import MemoryTransport, memory_pair
 from protocols.dlt645 import UnexpectedMessage
+from storage.records import FailureReason
+from transports.errors import ConnectionLost
+from transports.faults import Disconnect, Drop
+from transports.memory import MemoryTransport, memory_pair
 
 GAP = 0.01
 Bus = tuple[BusWorker[BusLink], MemoryTransport]

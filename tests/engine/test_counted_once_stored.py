@@ -8,8 +8,8 @@ import asyncio
 import contextlib
 from datetime import date, timedelta
 
-from headend.readings import ReadingKind
 from headend.record_writer import Overflow, WriterLimits
+from storage.records import ReadingKind
 from tests.engine.test_engine_dlt645 import M1, START, Rig, collect, rig
 
 __all__ = ["rig"]  # the fixture, used by name

@@ -15,15 +15,15 @@ import pytest
 from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
-from headend.readings import Quality, Reading, ReadingKind
 from headend.schedule import is_slot, slots_between
-from headend.transports.memory import MemoryNetwork
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
 from storage.outbox import open_outbox
+from storage.records import Quality, Reading, ReadingKind
 from storage.sink import Sink
 from tests.engine.test_engine_dlt645 import M1, M2, fast_bus, fleet
 from tests.storage.test_outbox import FakeTarget
+from transports.memory import MemoryNetwork
 
 START = datetime(2026, 11, 23, 11, 0, 30, tzinfo=UTC)
 GAP = timedelta(minutes=10)

@@ -19,9 +19,6 @@ from headend.engine import Engine, EngineOptions
 from headend.errors import ReadFailed
 from headend.fleet_config import parse_fleet_config
 from headend.readers.dlt645_control import RelayState
-from headend.readings import Quality, Reading, ReadingKind
-from headend.transports.memory import MemoryNetwork
-from headend.transports.settings import Parity, SerialSettings
 from protocols.dlt645 import RelayAction
 from simulators.dlt645 import (
     ClockDrift,
@@ -46,6 +43,9 @@ from simulators.dlt645 import (
     WrongAddress,
 )
 from storage.embedded import SqliteStore
+from storage.records import Quality, Reading, ReadingKind
+from transports.memory import MemoryNetwork
+from transports.settings import Parity, SerialSettings
 
 START = datetime(2026, 11, 23, 11, 0, 30, tzinfo=UTC)  # 19:00:30 in Shanghai: evening peak
 M1, M2 = "000000000001", "000000000002"

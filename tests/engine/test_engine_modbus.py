@@ -13,11 +13,11 @@ from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
 from headend.errors import ReadFailed
 from headend.fleet_config import parse_fleet_config
-from headend.readings import Quality, Reading, ReadingKind
 from headend.registry import RegistryError
 from protocols.modbus import builtin_register_map
 from simulators.modbus import ModbusMeterSimulator, SimulatedMeter
 from storage.embedded import SqliteStore
+from storage.records import Quality, Reading, ReadingKind
 
 START = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
 

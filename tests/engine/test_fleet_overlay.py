@@ -18,10 +18,10 @@ from headend.engine import Engine, EngineOptions
 from headend.errors import ReadFailed
 from headend.fleet_config import TRANSFORMER_LV_METER, MeterConfig, parse_fleet_config
 from headend.fleet_overlay import FleetOverlay, OverlayError
-from headend.readings import FailureReason, Reading
 from headend.registry import RegistryError
-from headend.transports.memory import MemoryNetwork
 from storage.embedded import SqliteStore
+from storage.records import FailureReason, Reading
+from transports.memory import MemoryNetwork
 
 
 def fleet(

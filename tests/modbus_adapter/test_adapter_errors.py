@@ -13,8 +13,8 @@ from headend.modbus import (
     RtuOverTcpTarget,
     TcpTarget,
 )
-from headend.readings import FailureReason
 from protocols.modbus import Table, builtin_register_map, plan_all
+from storage.records import FailureReason
 
 
 async def test_silent_peer_times_out(silent_port: int) -> None:

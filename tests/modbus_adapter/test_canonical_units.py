@@ -20,11 +20,12 @@ from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
 from headend.modbus import ModbusAdapter, TcpTarget
-from headend.readings import ReadingKind
+from headend.readers.modbus import point_reading
 from headend.units import canonical_unit
 from protocols.modbus import Ratios, builtin_map_names, builtin_register_map, plan_all
 from simulators.modbus import ModbusMeterSimulator, SimulatedMeter
 from storage.embedded import SqliteStore
+from storage.records import ReadingKind
 from tests.engine.test_engine_modbus import START, fleet
 
 DTSU_POWER_TOTAL = 0x2012
@@ -48,7 +49,7 @@ async def test_every_map_point_reads_in_its_quantitys_canonical_unit(
     ):
         results = await link.read_points(1, plan_all(register_map))
     for quantity, result in results.items():
-        reading = result.to_reading("m", START, {})
+        reading = point_reading(result, "m", START)
         wanted = canonical_unit(quantity)
         if wanted is not None:
             assert reading.unit == wanted, f"{name}: {quantity} reads in {reading.unit!r}"
@@ -73,7 +74,7 @@ async def test_dtsu666_register_holds_tenths_of_a_watt_for_a_reading_in_kw(
     assert not raw.isError()
     (tenths_of_watt,) = struct.unpack(">f", struct.pack(">HH", *raw.registers))
     assert tenths_of_watt == pytest.approx(71000.0, rel=1e-6)
-    reading = results["power_active_total"].to_reading("m", START, {})
+    reading = point_reading(results["power_active_total"], "m", START)
     assert reading.value == pytest.approx(7.1, rel=1e-6)
     assert reading.unit == "kW"
 

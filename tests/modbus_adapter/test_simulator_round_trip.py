@@ -14,7 +14,6 @@ from headend.modbus import (
     RtuOverTcpTarget,
     TcpTarget,
 )
-from headend.readings import FailureReason
 from protocols.modbus import (
     Ratios,
     RegisterMap,
@@ -27,6 +26,7 @@ from protocols.modbus import (
     plan_reads,
 )
 from simulators.modbus import ModbusMeterSimulator, SimulatedMeter, SimulatorFraming
+from storage.records import FailureReason
 
 TargetFactory = Callable[[str, int], TcpTarget | RtuOverTcpTarget]
 FRAMINGS: list[tuple[SimulatorFraming, TargetFactory]] = [
@@ -117,7 +117,7 @@ async def test_unserved_float_quantity_is_not_available(tcp_port: int) -> None:
         results = await link.read_points(1, plan_reads(register_map, ["voltage_a", "voltage_c"]))
     assert results["voltage_a"].value == 230.0
     assert results["voltage_c"].value is None
-    assert results["voltage_c"].reason is FailureReason.NOT_AVAILABLE
+    assert results["voltage_c"].reason == FailureReason.NOT_AVAILABLE
 
 
 async def test_simulator_uses_no_deprecated_pymodbus_api(

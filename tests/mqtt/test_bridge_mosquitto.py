@@ -16,7 +16,7 @@ from headend.fleet_config import MqttConfig
 from headend.mqtt.bridge import MqttBridge, ReadingHandler
 from headend.mqtt.request_gate import RequestGate
 from headend.mqtt.settings import Requester
-from headend.readings import Reading, ReadingKind
+from storage.records import Reading, ReadingKind
 from tests.support.mosquitto import MosquittoBroker
 
 TOPIC = "terminal/TTU_T1/telemetry"

@@ -20,12 +20,12 @@ import pytest
 from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
-from headend.readings import Reading, ReadingKind
-from headend.transports.memory import MemoryNetwork
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
+from storage.records import Reading, ReadingKind
 from tests.engine.test_engine_dlt645 import START, fast_bus, fleet
 from tests.support.mosquitto import MosquittoBroker
+from transports.memory import MemoryNetwork
 
 TOPIC = "terminal/TTU_T1/telemetry"
 TIMEOUT_S = 20.0

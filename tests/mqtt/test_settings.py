@@ -19,8 +19,8 @@ from headend.mqtt.settings import (
     parse_mqtt,
 )
 from headend.mqtt.terminal_payload import parse_terminal_payload
-from headend.readings import ReadingKind
 from headend.units import UnitGate
+from storage.records import ReadingKind
 
 SECRET = "0123456789abcdef-ops"
 

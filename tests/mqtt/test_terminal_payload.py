@@ -15,7 +15,7 @@ from headend.mqtt.terminal_payload import (
     parse_terminal_payload,
     parse_timestamp,
 )
-from headend.readings import Quality, ReadingKind
+from storage.records import Quality, ReadingKind
 
 DEVICES = {"TTU_T1": "T1"}
 TOPIC = "terminal/TTU_T1/telemetry"

@@ -11,12 +11,12 @@ from headend.anomaly.events import AnomalyKind, SubjectKind
 from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
-from headend.readings import Reading, ReadingKind
 from simulators.community.model import Community
 from simulators.fleet_export import fleet_config_for
 from simulators.runner import ScenarioRunner
 from simulators.scenario import Scenario, load_scenario
 from storage.embedded import SqliteStore
+from storage.records import Reading, ReadingKind
 from tests.support.mosquitto import MosquittoBroker
 
 SPEED = 60.0

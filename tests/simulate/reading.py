@@ -5,8 +5,8 @@ from __future__ import annotations
 from headend.bus_link import BusLink
 from headend.fleet_config import MeterConfig
 from headend.readers.dlt645 import read_dlt645
-from headend.readings import Reading, utc_now
-from headend.transports import create_transport, opened
+from storage.records import Reading, utc_now
+from transports import create_transport, opened
 
 TIMEOUT_S = 2.0
 

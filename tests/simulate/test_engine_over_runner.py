@@ -8,11 +8,11 @@ from pathlib import Path
 from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
-from headend.readings import Quality, Reading
 from simulators.fleet_export import fleet_config_for
 from simulators.runner import ScenarioRunner
 from simulators.scenario import Scenario
 from storage.embedded import SqliteStore
+from storage.records import Quality, Reading
 
 SPEED = 60.0
 TIMEOUT_S = 30.0

@@ -14,9 +14,9 @@ import pytest
 
 from headend.clock import WarpedClock
 from headend.errors import ReadFailed
-from headend.readings import FailureReason
 from simulators.runner import RunnerError, ScenarioRunner
 from simulators.scenario import Scenario, load_scenario
+from storage.records import FailureReason
 from tests.simulate.reading import read_over_tcp
 from tests.support.mosquitto import MosquittoBroker
 

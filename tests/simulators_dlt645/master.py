@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from headend.transports import ByteTransport, Parity, SerialSettings, memory_pair
 from protocols.dlt645 import Frame, FrameDecoder, Response, encode, parse_response
 from simulators.dlt645 import (
     MeterBus,
@@ -17,6 +16,7 @@ from simulators.dlt645 import (
     TransportLink,
 )
 from simulators.dlt645.faults import NO_FAULTS, FaultPlan
+from transports import ByteTransport, Parity, SerialSettings, memory_pair
 
 FAST = SerialSettings("sim", baud=115200, parity=Parity.NONE)
 """Fast line so tests stay quick; timing logic is the same at any baud."""

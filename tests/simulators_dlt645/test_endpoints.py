@@ -6,15 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from headend.transports import (
-    ConnectionLost,
-    Parity,
-    SerialSettings,
-    SerialTransport,
-    TcpSettings,
-    TcpTransport,
-    opened,
-)
 from protocols.dlt645 import (
     Address,
     FrameDecoder,
@@ -42,6 +33,15 @@ from tests.simulators_dlt645.master import (
     SettableClock,
     make_bus,
     meter,
+)
+from transports import (
+    ConnectionLost,
+    Parity,
+    SerialSettings,
+    SerialTransport,
+    TcpSettings,
+    TcpTransport,
+    opened,
 )
 
 A1 = Address.parse("000000000001")

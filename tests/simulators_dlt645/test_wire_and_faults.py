@@ -6,7 +6,6 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from headend.transports import wire_time
 from protocols.dlt645 import (
     Address,
     ChecksumError,
@@ -49,6 +48,7 @@ from tests.simulators_dlt645.master import (
     make_bus,
     meter,
 )
+from transports import wire_time
 
 A1 = Address.parse("000000000001")
 VOLTAGE_A = catalogue().by_name("voltage_a").di

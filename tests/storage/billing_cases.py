@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from headend.readings import FailureReason, Quality, Reading, ReadingKind
 from storage.billing import BillingReport, DayState
+from storage.records import FailureReason, Quality, Reading, ReadingKind
 
 CHINA = timezone(timedelta(hours=8))
 QUANTITY = "energy_active_import_total"

@@ -16,7 +16,6 @@ from pathlib import Path
 from headend.clock import WarpedClock
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
-from headend.transports.memory import MemoryNetwork
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
 from storage.influx_v1 import InfluxV1Sink
@@ -26,6 +25,7 @@ from storage.retry import RetryPolicy
 from storage.sink import Sink
 from tests.engine.test_engine_dlt645 import START, fast_bus, fleet
 from tests.support.ports import free_tcp_port
+from transports.memory import MemoryNetwork
 
 
 async def open_sink(kind: str, path: Path) -> Sink:

@@ -10,9 +10,9 @@ import asyncio
 import sys
 from datetime import UTC, datetime, timedelta
 
-from headend.readings import Reading, ReadingKind
 from storage.influx_v1 import InfluxV1Sink
 from storage.outbox import open_outbox
+from storage.records import Reading, ReadingKind
 from storage.retry import RetryPolicy
 
 BATCH = 100

@@ -13,13 +13,13 @@ import pytest
 
 from headend.config_fields import ConfigError
 from headend.fleet_config import MeterConfig, parse_fleet_config
-from headend.readings import Reading, ReadingKind
 from headend.registry import MeterRegistry, RegistryError
 from storage.embedded import SqliteStore
 from storage.influx_v1 import InfluxV1Sink
 from storage.influx_v2 import InfluxV2Sink
 from storage.line_protocol import LineEncoder, timestamp_ns
 from storage.outbox import open_outbox
+from storage.records import Reading, ReadingKind
 from storage.retry import RetryPolicy
 from tests.support.influx_servers import InfluxDB16, VictoriaMetrics
 

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from headend.readings import Quality, ReadingKind
 from storage.billing import DayState, StoredPoint, billing_report, period_bounds
+from storage.records import Quality, ReadingKind
 
 
 class FakeSource:

@@ -8,9 +8,9 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from headend.readings import Quality, Reading, ReadingKind
 from storage.billing import DayState, billing_report
 from storage.embedded import SqliteStore
+from storage.records import Quality, Reading, ReadingKind
 from tests.storage.billing_cases import CHINA, DAY1, QUANTITY, freeze_time, scenario
 
 WAIT_SECONDS = 10.0

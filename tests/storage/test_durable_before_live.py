@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-from headend.readings import ReadingKind
 from storage.embedded import SqliteStore
 from storage.line_protocol import from_ns
+from storage.records import ReadingKind
 from storage.schema import MEASUREMENT_BY_KIND
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,11 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from headend.readings import Quality, Reading, ReadingKind
 from storage.billing import billing_report
 from storage.billing_csv import CSV_COLUMNS, write_csv
 from storage.embedded import SqliteStore
-from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Severity
+from storage.records import (
+    CollectionOutcome,
+    CollectionStatus,
+    EventRecord,
+    Quality,
+    Reading,
+    ReadingKind,
+    Severity,
+)
 from storage.sink import Sink
 from tests.storage.billing_cases import CHINA, DAY1, DAY3, QUANTITY, check_report, scenario
 

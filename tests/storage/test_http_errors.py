@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 import pytest
 from aiohttp import web
 
-from headend.readings import Reading
 from storage.errors import AuthError, BadLineError, SinkUnavailable
 from storage.influx_v1 import InfluxV1Sink
 from storage.influx_v2 import InfluxV2Sink
+from storage.records import Reading
 from storage.retry import RetryPolicy
 from storage.sink import LineSink
 

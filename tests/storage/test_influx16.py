@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from headend.readings import Reading, ReadingKind
 from storage.billing import billing_report
 from storage.errors import BadLineError, WriteRejected
 from storage.influx_v1 import InfluxV1Sink
 from storage.influxql import InfluxQLBillingSource
-from storage.records import CollectionOutcome, CollectionStatus, EventRecord
+from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Reading, ReadingKind
 from storage.retry import RetryPolicy
 from tests.storage.billing_cases import CHINA, DAY1, DAY3, check_report, scenario
 from tests.support.influx_servers import InfluxDB16

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from headend.readings import FailureReason, Quality, Reading, ReadingKind
 from storage.errors import RecordError
 from storage.line_protocol import (
     LineEncoder,
@@ -17,7 +16,16 @@ from storage.line_protocol import (
     quote_string,
     timestamp_ns,
 )
-from storage.records import CollectionOutcome, CollectionStatus, EventRecord, Severity
+from storage.records import (
+    CollectionOutcome,
+    CollectionStatus,
+    EventRecord,
+    FailureReason,
+    Quality,
+    Reading,
+    ReadingKind,
+    Severity,
+)
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 T0_NS = 1767323045123456000

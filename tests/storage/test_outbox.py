@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from headend.readings import Reading, ReadingKind
 from storage.errors import AuthError, BadLineError, OutboxFull, SinkUnavailable, WriteRejected
 from storage.line_protocol import LineEncoder
 from storage.outbox import Outbox, open_outbox
+from storage.records import Reading, ReadingKind
 from storage.retry import RetryPolicy
 from storage.schema import Record
 

@@ -8,11 +8,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from headend.readings import Reading, ReadingKind
 from storage.influx_v1 import InfluxV1Sink
 from storage.influx_v2 import InfluxV2Sink
 from storage.line_protocol import timestamp_ns
 from storage.outbox import open_outbox
+from storage.records import Reading, ReadingKind
 from storage.retry import RetryPolicy
 from tests.storage.outbox_writer import BATCH
 from tests.support.influx_servers import InfluxDB16, VictoriaMetrics

@@ -22,20 +22,20 @@ from headend.clock import WarpedClock
 from headend.config_fields import ConfigError
 from headend.engine import Engine, EngineOptions
 from headend.fleet_config import parse_fleet_config
-from headend.readings import Reading, ReadingKind
 from headend.record_writer import Overflow, RecordWriter, StorageState, WriterLimits
 from headend.storage_setup import open_storage
-from headend.transports.memory import MemoryNetwork
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
 from storage.errors import OutboxFull, RecordError, StorageError, StorageFull
 from storage.influx_v2 import InfluxV2Sink
 from storage.outbox import open_outbox
+from storage.records import Reading, ReadingKind
 from storage.retry import RetryPolicy
 from storage.schema import Record
 from tests.engine.test_engine_dlt645 import START, fast_bus, fleet
 from tests.support.influx_servers import VictoriaMetrics
 from tests.support.ports import free_tcp_port
+from transports.memory import MemoryNetwork
 
 QUICK = RetryPolicy(attempts=1, initial_delay_s=0.01, max_delay_s=0.05)
 REPO = Path(__file__).resolve().parents[2]

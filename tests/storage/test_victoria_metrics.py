@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from headend.readings import Reading, ReadingKind
 from storage.influx_v1 import InfluxV1Sink
 from storage.influx_v2 import InfluxV2Sink
 from storage.line_protocol import timestamp_ns
+from storage.records import Reading, ReadingKind
 from storage.retry import RetryPolicy
 from tests.support.influx_servers import VictoriaMetrics
 

@@ -24,7 +24,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from headend.transports.settings import Parity, SerialSettings
 from protocols.dlt645 import Frame, Function
 from simulators.dlt645 import (
     Burst,
@@ -34,6 +33,7 @@ from simulators.dlt645 import (
     StaticSource,
     TcpGateway,
 )
+from transports.settings import Parity, SerialSettings
 
 ADDRESSES = {"m1": "000000000001", "m2": "000000000002", "m3": "000000000003"}
 ENERGY = {"m1": 1234.5, "m2": 2222.25, "m3": 0.5}

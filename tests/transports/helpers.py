@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from headend.transports import ByteTransport, ConnectionLost
+from transports import ByteTransport, ConnectionLost
 
 
 async def run_together(*coroutines: Coroutine[Any, Any, Any]) -> None:

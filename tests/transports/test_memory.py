@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from headend.transports import (
+from tests.transports.helpers import run_together
+from transports import (
     ByteTransport,
     ConnectionLost,
     Delay,
@@ -25,7 +26,6 @@ from headend.transports import (
     memory_pair,
     opened,
 )
-from tests.transports.helpers import run_together
 
 REQUEST = bytes.fromhex("FE FE 68 11 22 33 44 55 66 68 11 04 33 33 34 33 AE 16")
 REPLY = bytes.fromhex("68 11 22 33 44 55 66 68 91 08 33 33 34 33 45 67 89 33 1A 16")

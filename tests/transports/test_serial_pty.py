@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from headend.transports import (
+from transports import (
     ByteTransport,
     ConnectionLost,
     OpenFailed,

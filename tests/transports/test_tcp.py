@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from headend.transports import (
+from tests.transports.helpers import read_until_lost, run_together
+from transports import (
     ByteTransport,
     ConnectionLost,
     OpenFailed,
@@ -19,8 +20,7 @@ from headend.transports import (
     create_transport,
     opened,
 )
-from headend.transports.tcp import configure_socket
-from tests.transports.helpers import read_until_lost, run_together
+from transports.tcp import configure_socket
 
 REQUEST = bytes.fromhex("68 11 22 33 44 55 66 68 11 04 33 33 34 33 AE 16")
 

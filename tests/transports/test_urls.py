@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from headend.transports import (
+from transports import (
     SERIAL_DEFAULTS,
     Framing,
     InvalidTransportUrl,

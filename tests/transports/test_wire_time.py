@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from headend.transports import Parity, SerialSettings, wire_time
+from transports import Parity, SerialSettings, wire_time
 
 
 @pytest.mark.parametrize(

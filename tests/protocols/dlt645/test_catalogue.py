@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from headend.readings import ReadingKind
 from protocols.dlt645 import (
     CatalogueError,
     EncodeError,
@@ -21,8 +20,10 @@ from protocols.dlt645 import (
     decode_value,
     encode_value,
 )
-from protocols.dlt645.catalogue import KINDS, load_catalogue
+from protocols.dlt645.catalogue import load_catalogue
 from protocols.dlt645.values import Encoding, ValueFormat
+from protocols.kinds import KINDS
+from storage.records import ReadingKind
 
 V1997 = Standard.DLT645_1997
 PROJECT_NAMES_2007 = {

@@ -1,15 +1,13 @@
-"""Point decoding and encoding: scaling, CT/PT, not-available, and the reading it becomes."""
+"""Point decoding and encoding: scaling, CT/PT and not-available, as values (never readings)."""
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from headend.readings import FailureReason, Quality, ReadingKind
 from protocols.modbus import (
     ModbusProtocolError,
     Ratios,
@@ -22,9 +20,8 @@ from protocols.modbus import (
     encode_point,
     plan_reads,
 )
+from protocols.modbus.codec import NOT_AVAILABLE
 from protocols.modbus.registers import pack_raw
-
-WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def test_dtsu666_applies_raw_scale_then_ct_pt() -> None:
@@ -55,21 +52,8 @@ def test_nan_is_not_available_with_reason() -> None:
     point = builtin_register_map("eastron_sdm630").point("voltage_b")
     result = decode_point(point, pack_raw(math.nan, ValueType.FLOAT32, WordOrder.HIGH_FIRST))
     assert not result.ok
-    assert result.reason is FailureReason.NOT_AVAILABLE
-    reading = result.to_reading("m1", WHEN)
-    assert reading.quality is Quality.MISSING
-    assert reading.reason == "not_available"
-
-
-def test_value_becomes_actual_reading_with_kind_and_unit() -> None:
-    point = builtin_register_map("eastron_sdm120").point("energy_active_import_total")
-    registers = pack_raw(1234.5, ValueType.FLOAT32, WordOrder.HIGH_FIRST)
-    reading = decode_point(point, registers).to_reading("m1", WHEN, {"phase": "a"})
-    assert reading.value == 1234.5
-    assert reading.unit == "kWh"
-    assert reading.kind is ReadingKind.ENERGY
-    assert reading.quality is Quality.ACTUAL
-    assert reading.tags == {"phase": "a"}
+    assert result.value is None
+    assert result.reason == NOT_AVAILABLE
 
 
 def test_acrel_int32_power_is_signed() -> None:
@@ -81,8 +65,8 @@ def test_acrel_int32_power_is_signed() -> None:
 
 def test_request_failure_marks_all_its_points() -> None:
     plan = plan_reads(builtin_register_map("eastron_sdm630"), ["voltage_a", "voltage_b"])
-    results = plan.requests[0].failed(FailureReason.TIMEOUT)
-    assert {r.reason for r in results.values()} == {FailureReason.TIMEOUT}
+    results = plan.requests[0].failed("timeout")
+    assert {r.reason for r in results.values()} == {"timeout"}
     assert set(results) == {"voltage_a", "voltage_b"}
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from headend.readings import ReadingKind
 from protocols.modbus import (
     RatioUse,
     RegisterMapError,
@@ -17,6 +16,7 @@ from protocols.modbus import (
     builtin_register_map,
     load_register_map,
 )
+from storage.records import ReadingKind
 
 CATALOGUE_PREFIXES = (
     "voltage_",
@@ -46,7 +46,7 @@ def test_builtin_map_loads_with_sources_and_catalogue_names(name: str) -> None:
     for point in register_map.points:
         assert point.quantity.startswith(CATALOGUE_PREFIXES), point.quantity
     assert "energy_active_import_total" in register_map.quantities
-    assert register_map.point("energy_active_import_total").kind is ReadingKind.ENERGY
+    assert register_map.point("energy_active_import_total").kind == ReadingKind.ENERGY
 
 
 def test_eastron_maps_are_unscaled_float_input_registers() -> None:

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from headend.readings import ReadingKind
 from protocols.modbus import (
     MAX_READ_REGISTERS,
     Point,
@@ -25,6 +24,7 @@ from protocols.modbus import (
     plan_ratio_read,
     plan_reads,
 )
+from storage.records import ReadingKind
 
 
 def _point(quantity: str, table: Table, address: int, value_type: ValueType) -> Point:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from headend.transports.base import ByteTransport
-from headend.transports.errors import OpenFailed
-from headend.transports.memory import MemoryNetwork
-from headend.transports.serial_port import SerialTransport
-from headend.transports.settings import (
+from transports.base import ByteTransport
+from transports.errors import OpenFailed
+from transports.memory import MemoryNetwork
+from transports.serial_port import SerialTransport
+from transports.settings import (
     MemorySettings,
     SerialSettings,
     TcpSettings,
     TransportSettings,
 )
-from headend.transports.tcp import TcpTransport
-from headend.transports.urls import parse_transport_url
+from transports.tcp import TcpTransport
+from transports.urls import parse_transport_url
 
 
 def create_transport(

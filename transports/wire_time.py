@@ -7,7 +7,7 @@ ceiling.
 
 from __future__ import annotations
 
-from headend.transports.settings import SerialSettings
+from transports.settings import SerialSettings
 
 
 def wire_time(n_bytes: int, settings: SerialSettings) -> float:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from headend.transports.errors import OpenFailed
-from headend.transports.settings import TcpSettings
-from headend.transports.stream import StreamProtocol, StreamTransport
+from transports.errors import OpenFailed
+from transports.settings import TcpSettings
+from transports.stream import StreamProtocol, StreamTransport
 
 
 class TcpTransport(StreamTransport):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from headend.readings import FailureReason, Quality, Reading, ReadingKind
+from storage.records import FailureReason, Quality, Reading, ReadingKind
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -12,9 +12,9 @@ import logging
 import serial
 import serial_asyncio_fast
 
-from headend.transports.errors import OpenFailed
-from headend.transports.settings import SerialSettings
-from headend.transports.stream import StreamProtocol, StreamTransport
+from transports.errors import OpenFailed
+from transports.settings import SerialSettings
+from transports.stream import StreamProtocol, StreamTransport
 
 log = logging.getLogger(__name__)
 

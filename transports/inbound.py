@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from headend.transports.errors import ConnectionLost, TransportNotOpen
+from transports.errors import ConnectionLost, TransportNotOpen
 
 
 class InboundBuffer:

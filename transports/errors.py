@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 class TransportError(Exception):
-    """Root of every error raised by ``headend.transports``."""
+    """Root of every error raised by ``transports``."""
 
 
 class InvalidTransportUrl(TransportError, ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from headend.transports.errors import InvalidTransportUrl
+from transports.errors import InvalidTransportUrl
 
 MAX_BAUD = 4_000_000
 """Above any RS-485 adapter we support; a larger number is a typo, not a fast line."""

@@ -6,8 +6,8 @@ here is the same ``ByteTransport`` contract over different wires.
 
 from __future__ import annotations
 
-from headend.transports.base import ByteTransport, opened
-from headend.transports.errors import (
+from transports.base import ByteTransport, opened
+from transports.errors import (
     ConnectionLost,
     InvalidTransportUrl,
     OpenFailed,
@@ -15,8 +15,8 @@ from headend.transports.errors import (
     TransportNotOpen,
     TransportUsageError,
 )
-from headend.transports.factory import create_transport
-from headend.transports.faults import (
+from transports.factory import create_transport
+from transports.faults import (
     Delay,
     DeliveryPlan,
     Disconnect,
@@ -29,9 +29,9 @@ from headend.transports.faults import (
     Split,
     Truncate,
 )
-from headend.transports.memory import MemoryNetwork, MemoryTransport, memory_pair
-from headend.transports.serial_port import SerialTransport
-from headend.transports.settings import (
+from transports.memory import MemoryNetwork, MemoryTransport, memory_pair
+from transports.serial_port import SerialTransport
+from transports.settings import (
     Framing,
     MemorySettings,
     Parity,
@@ -39,9 +39,9 @@ from headend.transports.settings import (
     TcpSettings,
     TransportSettings,
 )
-from headend.transports.tcp import TcpTransport
-from headend.transports.urls import SERIAL_DEFAULTS, parse_transport_url
-from headend.transports.wire_time import wire_time
+from transports.tcp import TcpTransport
+from transports.urls import SERIAL_DEFAULTS, parse_transport_url
+from transports.wire_time import wire_time
 
 __all__ = [
     "SERIAL_DEFAULTS",

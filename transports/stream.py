@@ -10,8 +10,8 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 
-from headend.transports.errors import ConnectionLost, TransportNotOpen
-from headend.transports.inbound import InboundBuffer
+from transports.errors import ConnectionLost, TransportNotOpen
+from transports.inbound import InboundBuffer
 
 log = logging.getLogger(__name__)
 

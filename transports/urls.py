@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
-from headend.transports.errors import InvalidTransportUrl
-from headend.transports.settings import (
+from transports.errors import InvalidTransportUrl
+from transports.settings import (
     DEFAULT_CONNECT_TIMEOUT,
     Framing,
     MemorySettings,

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from headend.transports.errors import OpenFailed, TransportNotOpen
-from headend.transports.faults import FaultInjector
-from headend.transports.inbound import InboundBuffer
+from transports.errors import OpenFailed, TransportNotOpen
+from transports.faults import FaultInjector
+from transports.inbound import InboundBuffer
 
 
 class MemoryLink:
