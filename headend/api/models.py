@@ -15,7 +15,7 @@ from headend.completeness import CompletenessRow
 from headend.fleet_config import MeterConfig
 from headend.readers.dlt645_control import RelayState
 from headend.readings import Quality, Reading, ReadingKind
-from storage.billing import StoredPoint
+from storage.billing import DayState, StoredPoint
 from storage.records import Severity
 
 MeterId = str
@@ -79,7 +79,7 @@ class PointOut(BaseModel):
 class History(BaseModel):
     meter: str
     quantity: str
-    kind: str
+    kind: ReadingKind
     start: datetime
     end: datetime
     points: list[PointOut]
@@ -257,10 +257,10 @@ class DailyOut(BaseModel):
     meter: str
     day: date
     quantity: str
-    state: str
+    state: DayState
     value: float | None
     unit: str
-    quality: str | None
+    quality: Quality | None
     timestamp: datetime | None
     reason: str | None
 
@@ -271,7 +271,7 @@ class IntervalOut(BaseModel):
     timestamp: datetime
     value: float | None
     unit: str
-    quality: str
+    quality: Quality
     reason: str | None
 
 

@@ -107,7 +107,7 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
         return History(
             meter=meter.id,
             quantity=quantity,
-            kind=chosen.value,
+            kind=chosen,
             start=start,
             end=end,
             points=[PointOut.of(p) for p in points],
