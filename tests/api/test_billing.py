@@ -79,6 +79,7 @@ PERIOD = {"start": "2026-03-08", "end": "2026-03-09"}
         ({"meter": "m1", "start": "2026-03-09", "end": "2026-03-08"}, "end"),
         ({"meter": "m1", "start": "2026-02-30", "end": "2026-03-08"}, "start"),
         ({"meter": "m1", "start": "2026-03-08"}, "end"),
+        ({"meter": "m1", "start": "2025-03-08", "end": "2026-03-09"}, "end"),  # 367 days
         ({"transformer": "T9", **PERIOD}, "transformer"),
         ({"meter": "m1", **PERIOD, "format": "xml"}, "format"),
     ],
