@@ -132,6 +132,8 @@ async def test_a_meter_that_does_not_answer_is_504_with_the_reason(
         ({"address": None}, "address", "needs address"),
         ({"protocol": "modbus", "address": None, "unit_id": 3}, "register_map", "needs"),
         ({"replaces": "nope"}, "replaces", "unknown meter 'nope'"),
+        ({"building": "Block 1\nB"}, "building", "newlines are not allowed"),
+        ({"household": "flat 1\\"}, "household", "backslash at the end"),
     ],
 )
 async def test_bad_meter_additions_are_422_naming_the_field(
