@@ -21,6 +21,7 @@ from storage.records import Severity
 MeterId = str
 GroupBy = Literal["meter", "channel", "transformer", "building"]
 RelayActionName = Literal["trip", "close_permitted", "close_direct"]
+MeterKind = Literal["load", "transformer_lv"]  # fleet_config.METER_KINDS
 
 
 class Health(BaseModel):
@@ -95,6 +96,7 @@ class MeterSummary(BaseModel):
     building: str | None
     household: str | None
     phase: str | None
+    kind: MeterKind = Field(description="transformer_lv: the transformer's own LV-side meter")
     status: Literal["online", "offline"]
     last_reason: str | None
 
@@ -128,7 +130,7 @@ class MeterIn(BaseModel):
         description="Id of the meter this one replaces (换表): the old one leaves the fleet, "
         "its final and this meter's first energy reads are audited",
     )
-    kind: Literal["load", "transformer_lv"] = Field(
+    kind: MeterKind = Field(
         default="load", description="transformer_lv: the transformer's own LV-side meter"
     )
 

@@ -45,6 +45,7 @@ def meter_summary(engine: Engine, meter: MeterConfig) -> dict[str, object]:
         "building": meter.building,
         "household": meter.household,
         "phase": meter.phase,
+        "kind": meter.kind,
         "status": "offline" if engine.health.is_offline(meter.id) else "online",
         "last_reason": engine.health.last_reason(meter.id),
     }
