@@ -15,6 +15,7 @@ with the meter pages or the alarms:
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -99,16 +100,17 @@ def _finite(value: float) -> float | None:
 def transformer_figures(
     engine: Engine,
     transformer: TransformerConfig,
+    under: list[MeterConfig],
     loading: TransformerLoading,
     offline: set[str],
 ) -> dict[str, object]:
-    """One transformer: its load meters, its own meters, and the load the rules judge.
+    """One transformer: its load meters, its own meters (``under`` holds both), and the load
+    the rules judge.
 
     ``meters_kw`` is the detector's sum too (meters read now; a silent meter's last value does
     not linger in it), so ``load_kw`` is ``meters_kw`` scaled up by the share that answered
     whenever the rules had to estimate from the meters.
     """
-    under = [m for m in engine.registry if m.transformer == transformer.name]
     loads = [m for m in under if m.kind == LOAD_METER]
     figures = group_figures(transformer.name, loads, engine.latest, offline)
     del figures["load_kw"]
@@ -133,19 +135,22 @@ def fleet_overview(engine: Engine, now: datetime) -> dict[str, object]:
     """The limits drawn are the anomaly rules' own, so the screen and the alarms agree."""
     rules = engine.detector.config
     band = rules.single_phase
-    loads = [m for m in engine.registry if m.kind == LOAD_METER]
+    # Grouped in one pass: this runs every second for every live viewer.
+    by_transformer: dict[str | None, list[MeterConfig]] = defaultdict(list)
+    by_building: dict[str, list[MeterConfig]] = defaultdict(list)
+    for meter in engine.registry:
+        by_transformer[meter.transformer].append(meter)
+        if meter.kind == LOAD_METER:
+            by_building[meter.building or NO_BUILDING].append(meter)
     offline = set(engine.health.offline_meters())
     loading = engine.detector.transformer_loading()
     transformers = [
-        transformer_figures(engine, t, loading, offline)
+        transformer_figures(engine, t, by_transformer.get(t.name, []), loading, offline)
         for t in engine.config.transformers.values()
     ]
-    building_names = sorted({m.building or NO_BUILDING for m in loads})
     buildings = [
-        group_figures(
-            b, (m for m in loads if (m.building or NO_BUILDING) == b), engine.latest, offline
-        )
-        for b in building_names
+        group_figures(name, by_building[name], engine.latest, offline)
+        for name in sorted(by_building)
     ]
     return {
         "site": engine.config.site,

@@ -14,12 +14,13 @@ from headend.audit import AuditEntry
 from headend.completeness import CompletenessRow
 from headend.fleet_config import MeterConfig
 from headend.readers.dlt645_control import RelayState
-from storage.billing import StoredPoint
+from storage.billing import DayState, StoredPoint
 from storage.records import Quality, Reading, ReadingKind, Severity
 
 MeterId = str
 GroupBy = Literal["meter", "channel", "transformer", "building"]
 RelayActionName = Literal["trip", "close_permitted", "close_direct"]
+MeterKind = Literal["load", "transformer_lv"]  # fleet_config.METER_KINDS
 
 
 class Health(BaseModel):
@@ -78,7 +79,7 @@ class PointOut(BaseModel):
 class History(BaseModel):
     meter: str
     quantity: str
-    kind: str
+    kind: ReadingKind
     start: datetime
     end: datetime
     points: list[PointOut]
@@ -94,6 +95,7 @@ class MeterSummary(BaseModel):
     building: str | None
     household: str | None
     phase: str | None
+    kind: MeterKind = Field(description="transformer_lv: the transformer's own LV-side meter")
     status: Literal["online", "offline"]
     last_reason: str | None
 
@@ -127,7 +129,7 @@ class MeterIn(BaseModel):
         description="Id of the meter this one replaces (换表): the old one leaves the fleet, "
         "its final and this meter's first energy reads are audited",
     )
-    kind: Literal["load", "transformer_lv"] = Field(
+    kind: MeterKind = Field(
         default="load", description="transformer_lv: the transformer's own LV-side meter"
     )
 
@@ -256,10 +258,10 @@ class DailyOut(BaseModel):
     meter: str
     day: date
     quantity: str
-    state: str
+    state: DayState
     value: float | None
     unit: str
-    quality: str | None
+    quality: Quality | None
     timestamp: datetime | None
     reason: str | None
 
@@ -270,7 +272,7 @@ class IntervalOut(BaseModel):
     timestamp: datetime
     value: float | None
     unit: str
-    quality: str
+    quality: Quality
     reason: str | None
 
 

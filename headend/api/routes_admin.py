@@ -40,27 +40,11 @@ def admin_router(ctx: ApiContext) -> APIRouter:
     return router
 
 
-_METER_FIELDS = (
-    "channel",
-    "plan",
-    "transformer",
-    "protocol",
-    "address",
-    "register_map",
-    "replaces",
-    "id",
-    "kind",
-    "building",
-    "household",
-    "unit_id",
-)
-
-
 def _field_named(message: str) -> str:
     """The MeterIn field a registry message is about (they read 'meter X: <field>: ...')."""
     for part in message.split(": ")[1:]:
         word = part.split(" ")[0]
-        if word in _METER_FIELDS:
+        if word in MeterIn.model_fields:
             return word
     return "meter"
 

@@ -100,7 +100,7 @@ def billing_router(ctx: ApiContext) -> APIRouter:
             raise InvalidField(("query", "meter"), "give either meter (repeatable) or transformer")
         if end < start:
             raise InvalidField(("query", "end"), f"end {end} is before start {start}")
-        if end - start > MAX_PERIOD:
+        if end - start >= MAX_PERIOD:  # both days included: 366 days is end - start = 365
             raise InvalidField(("query", "end"), f"at most {MAX_PERIOD.days} days per request")
         if transformer is not None and transformer not in engine.config.transformers:
             raise InvalidField(("query", "transformer"), f"unknown transformer {transformer!r}")

@@ -45,6 +45,7 @@ def meter_summary(engine: Engine, meter: MeterConfig) -> dict[str, object]:
         "building": meter.building,
         "household": meter.household,
         "phase": meter.phase,
+        "kind": meter.kind,
         "status": "offline" if engine.health.is_offline(meter.id) else "online",
         "last_reason": engine.health.last_reason(meter.id),
     }
@@ -107,7 +108,7 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
         return History(
             meter=meter.id,
             quantity=quantity,
-            kind=chosen.value,
+            kind=chosen,
             start=start,
             end=end,
             points=[PointOut.of(p) for p in points],

@@ -167,6 +167,25 @@ function voltageText(group) {
 
 // -- fleet --------------------------------------------------------------------------------------
 
+function percent(rate) {
+  return rate === null ? "–" : `${Math.round(rate * 100)} %`;
+}
+
+// The load the overload rule judges, and where it comes from: measured (terminal or LV-side
+// meter) or the sum of the load meters that answered, scaled up to all of them.
+function loadText(t) {
+  const source = t.load_source === "terminal" ? "measured"
+    : t.load_source === "meters" ? `meters ${t.meters_answered}/${t.meters}` : "unknown";
+  return `${formatValue(t.load_kw)} kW of ${formatValue(t.rated_kva)} kVA (${source})`;
+}
+
+// What the terminal itself reports, its own load rate included: shown apart from the judged
+// rate, which may differ (the terminal's power factor is not the rules' assumed one).
+function terminalText(terminal) {
+  if (!terminal) return "–";
+  return `${terminal.device}: ${formatValue(terminal.power_kw)} kW, ${percent(terminal.load_rate)}`;
+}
+
 function renderFleet(fleet) {
   state.band = fleet.voltage_band;
   state.limits = fleet.load_limits;
@@ -176,10 +195,11 @@ function renderFleet(fleet) {
   transformers.replaceChildren(...fleet.transformers.map((t) => el("tr", {},
     el("td", {}, t.name), el("td", { class: "num" }, `${t.online}/${t.meters}`), voltageText(t),
     el("td", {}, voltageBar(t.voltage_min, t.voltage_avg)),
-    el("td", { class: "num", "data-group": t.name, "data-figure": "load" },
-      `${formatValue(t.load_kw)} kW of ${formatValue(t.rated_kva)} kVA`),
-    el("td", {}, loadBar(t.load_rate),
-      ` ${t.load_rate === null ? "–" : Math.round(t.load_rate * 100) + " %"}`))));
+    el("td", { class: "num", "data-group": t.name, "data-figure": "load" }, loadText(t)),
+    el("td", { "data-group": t.name, "data-figure": "load-rate" }, loadBar(t.load_rate),
+      ` ${percent(t.load_rate)}`),
+    el("td", { class: "num", "data-group": t.name, "data-figure": "terminal" },
+      terminalText(t.terminal)))));
   const buildings = $("#buildings tbody");
   buildings.replaceChildren(...fleet.buildings.map((b) => el("tr", {},
     el("td", {}, b.name), el("td", { class: "num" }, `${b.online}/${b.meters}`), voltageText(b),

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from headend.api import create_app, routes_billing
+from headend.api.models import BillingOut, DailyOut, IntervalOut
 from storage.influxql import InfluxQLBillingSource
 from storage.records import Quality, Reading, ReadingKind
 from tests.api.billing_fleet import NEVER_READ, SIMULATED, START, billing_rig, stored_reading
@@ -78,6 +79,7 @@ PERIOD = {"start": "2026-03-08", "end": "2026-03-09"}
         ({"meter": "m1", "start": "2026-03-09", "end": "2026-03-08"}, "end"),
         ({"meter": "m1", "start": "2026-02-30", "end": "2026-03-08"}, "start"),
         ({"meter": "m1", "start": "2026-03-08"}, "end"),
+        ({"meter": "m1", "start": "2025-03-08", "end": "2026-03-09"}, "end"),  # 367 days
         ({"transformer": "T9", **PERIOD}, "transformer"),
         ({"meter": "m1", **PERIOD, "format": "xml"}, "format"),
     ],
@@ -409,3 +411,19 @@ async def test_billing_from_a_store_that_is_down_is_503_not_a_cut_off_200(
     for response in (by_meter, by_transformer):
         assert response.status_code == 503
         assert "127.0.0.1" in response.json()["detail"]
+
+
+async def test_streamed_billing_json_is_the_documented_billing_out(tmp_path: Path) -> None:
+    """The stream writes its JSON by hand; it must stay the shape OpenAPI promises."""
+    async with billing_rig(tmp_path) as rig:
+        await rig.engine.backfill_pass()
+        await stored_reading(rig.engine, "m1", "energy_active_import_total")
+        today = START.astimezone(rig.engine.tz).date()
+        params = {"transformer": "T1", "start": str(today - timedelta(days=2)), "end": str(today)}
+        body = (await rig.http.get("/api/billing", headers=READER, params=params)).json()
+    assert body["daily"]
+    assert body["intervals"]
+    BillingOut.model_validate(body)  # types and enumerations
+    assert set(body) == set(BillingOut.model_fields)
+    assert all(set(row) == set(DailyOut.model_fields) for row in body["daily"])
+    assert all(set(row) == set(IntervalOut.model_fields) for row in body["intervals"])

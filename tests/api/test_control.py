@@ -134,6 +134,8 @@ async def test_a_meter_that_does_not_answer_is_504_with_the_reason(
         ({"replaces": "nope"}, "replaces", "unknown meter 'nope'"),
         ({"kind": "transformer_lv"}, "kind", "needs its transformer"),
         ({"building": "B1\\"}, "building", "backslash"),
+        ({"building": "Block 1\nB"}, "building", "newlines are not allowed"),
+        ({"household": "flat 1\\"}, "household", "backslash at the end"),
     ],
 )
 async def test_bad_meter_additions_are_422_naming_the_field(

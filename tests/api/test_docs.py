@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from headend.readers.dlt645_control import RelayState
+from storage.billing import DayState
 from storage.records import Quality, ReadingKind, Severity
 
 URL_ATTRIBUTE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
@@ -85,3 +86,16 @@ async def test_openapi_fields_refer_to_the_enumerations(client: httpx.AsyncClien
     }
     relay = schemas["RelayIn"]["properties"]["action"]
     assert relay["enum"] == ["trip", "close_permitted", "close_direct"]
+
+
+async def test_openapi_billing_and_history_fields_refer_to_the_enumerations(
+    client: httpx.AsyncClient,
+) -> None:
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    assert schemas["DayState"]["enum"] == [s.value for s in DayState]
+    daily = schemas["DailyOut"]["properties"]
+    assert daily["state"] == {"$ref": "#/components/schemas/DayState"}
+    assert {"$ref": "#/components/schemas/Quality"} in daily["quality"]["anyOf"]
+    interval = schemas["IntervalOut"]["properties"]
+    assert interval["quality"] == {"$ref": "#/components/schemas/Quality"}
+    assert schemas["History"]["properties"]["kind"] == {"$ref": "#/components/schemas/ReadingKind"}

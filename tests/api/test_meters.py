@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import get_args
 
 import httpx
 import pytest
 
+from headend.api.models import MeterKind
+from headend.fleet_config import METER_KINDS
 from storage.records import FailureReason
-from tests.api.fleet import READER, WAIT_SECONDS, LiveFleet, next_reading
+from tests.api.fleet import ADMIN, READER, WAIT_SECONDS, LiveFleet, next_reading
 
 
 async def test_meter_list_places_each_meter_in_the_fleet(client: httpx.AsyncClient) -> None:
@@ -18,6 +21,22 @@ async def test_meter_list_places_each_meter_in_the_fleet(client: httpx.AsyncClie
     assert meters["m1"]["transformer"] == "T1"
     assert meters["m2"]["building"] == "B2"
     assert meters["m1"]["status"] == "online"
+    assert meters["m1"]["kind"] == "load"
+
+
+async def test_a_meter_added_as_the_transformers_lv_meter_says_so(
+    client: httpx.AsyncClient,
+) -> None:
+    """An admin sets ``kind`` (the fleet view then leaves the meter out of the loads) and can
+    read it back."""
+    lv = {"id": "T1-LV", "channel": "bus-1", "plan": "home", "address": "000000000009"}
+    added = await client.post(
+        "/api/meters", headers=ADMIN, json={**lv, "transformer": "T1", "kind": "transformer_lv"}
+    )
+    assert added.status_code == 201
+    assert added.json()["kind"] == "transformer_lv"
+    shown = (await client.get("/api/meters/T1-LV", headers=READER)).json()
+    assert shown["kind"] == "transformer_lv"
 
 
 async def test_meter_page_shows_the_collected_value(
@@ -99,3 +118,7 @@ async def test_bad_history_queries_are_422_naming_the_field(
     [error] = response.json()["detail"]
     assert error["loc"] == ["query", field]
     assert text in error["msg"]
+
+
+def test_the_api_knows_every_meter_kind_the_fleet_file_does() -> None:
+    assert get_args(MeterKind) == METER_KINDS

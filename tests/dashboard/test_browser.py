@@ -10,8 +10,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.api.fleet import WAIT_SECONDS, LiveFleet, raise_low_voltage
+from headend.api import create_app
+from storage.records import Reading
+from tests.api.fleet import (
+    TOKENS,
+    WAIT_SECONDS,
+    LiveFleet,
+    fleet_table,
+    live_fleet,
+    raise_low_voltage,
+)
 from tests.dashboard.browser import CHROMIUM, chromium_page
+from tests.dashboard.server import serving
 from tests.support.binaries import require_binary
 
 
@@ -183,3 +193,39 @@ async def test_every_time_on_the_page_is_site_local_with_its_offset(
         pattern = "%H:%M" if place == "history-chart" else "%Y-%m-%d %H:%M:%S"
         assert text == f"{local.strftime(pattern)} {offset}", place
     assert CLOCK_LIKE.findall(body) == [], "no time on the page lacks its zone"
+
+
+LOAD_CELL = 'td[data-group="T1"][data-figure="load"]'
+TERMINAL_CELL = 'td[data-group="T1"][data-figure="terminal"]'
+RATE_CELL = 'td[data-group="T1"][data-figure="load-rate"]'
+
+
+async def test_the_transformer_row_shows_the_judged_load_and_the_terminals_own(
+    tmp_path: Path,
+) -> None:
+    """The load rate drawn is the rules' (from the terminal's power); the terminal's own
+    reported rate is shown apart, so the two are never taken for one another."""
+    table = fleet_table()
+    table["transformers"] = [{"name": "T1", "rated_kva": 100, "terminal": "TTU-T1"}]
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    async with (
+        live_fleet(tmp_path, table) as fleet,
+        serving(create_app(fleet.engine, tokens=TOKENS, store=fleet.store)) as base_url,
+        asyncio.timeout(4 * WAIT_SECONDS),
+        chromium_page(profile) as page,
+    ):
+        await page.goto(f"{base_url}/#token=reader-secret")
+        await page.wait_for_text(LOAD_CELL, "13.2 kW of 100 kVA (meters 2/2)")  # 2 x 6.6 kW
+        now = fleet.engine.clock.now()
+        telemetry = [  # as the MQTT bridge hands the terminal's message over
+            Reading("TTU-T1", "power_active_total", 76.0, "kW", now),
+            Reading("TTU-T1", "load_rate", 75.0, "%", now),
+        ]
+        await fleet.engine.publish(telemetry, durable=True)
+        await page.wait_for_text(LOAD_CELL, "76 kW of 100 kVA (measured)")
+        await page.wait_for_text(TERMINAL_CELL, "TTU-T1: 76 kW, 75 %")
+        power_factor = fleet.engine.detector.config.assumed_power_factor
+        judged = round(76.0 / power_factor)  # 80 %: what the heavy-load rule judges
+        rate = await page.evaluate(f"document.querySelector('{RATE_CELL}').textContent")
+    assert rate.strip() == f"{judged} %"
