@@ -200,3 +200,31 @@ def _type_name(expected: type | tuple[type, ...]) -> str:
     if isinstance(expected, tuple):
         return " or ".join(names.get(t, t.__name__) for t in expected)
     return names.get(expected, expected.__name__)
+
+
+def named_secrets(
+    entries: list[Table], environ: Mapping[str, str], *, min_length: int
+) -> list[tuple[Table, str, str]]:
+    """``name`` and ``token_env`` of each entry (API tokens, MQTT requesters): the secret is
+    read from the environment, never from the file. Names and secrets must be unique (a shared
+    secret would make two identities one). Returns (entry, name, secret); the caller reads the
+    entry's other keys and then rejects unknown ones."""
+    found: list[tuple[Table, str, str]] = []
+    names: set[str] = set()
+    secrets: set[str] = set()
+    for entry in entries:
+        name = entry.text("name")
+        if name in names:
+            raise entry.error("name", f"duplicate name {name!r}")
+        variable = entry.text("token_env")
+        secret = environ.get(variable)
+        if secret is None:
+            raise entry.error("token_env", f"environment variable {variable} is not set")
+        if len(secret) < min_length:
+            raise entry.error("token_env", f"{variable} holds fewer than {min_length} characters")
+        if secret in secrets:
+            raise entry.error("token_env", f"{variable} holds the same secret as another entry")
+        names.add(name)
+        secrets.add(secret)
+        found.append((entry, name, secret))
+    return found

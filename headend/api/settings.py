@@ -28,7 +28,7 @@ from headend.api.limits import (
     DEFAULT_MAX_STREAM_CLIENTS,
     ApiLimits,
 )
-from headend.config_fields import Table
+from headend.config_fields import Table, named_secrets
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 ROLES = tuple(role.name.lower() for role in Role)
@@ -56,26 +56,11 @@ def parse_api_settings(table: Table, environ: Mapping[str, str]) -> ApiSettings:
         ),
     )
     tokens: list[ApiToken] = []
-    names: set[str] = set()
-    secrets: set[str] = set()
-    for entry in table.tables("tokens"):
-        name = entry.text("name")
-        if name in names:
-            raise entry.error("name", f"duplicate token name {name!r}")
+    for entry, name, secret in named_secrets(
+        table.tables("tokens"), environ, min_length=MIN_TOKEN_LENGTH
+    ):
         role = Role[entry.choice("role", ROLES).upper()]
-        variable = entry.text("token_env")
-        secret = environ.get(variable)
-        if secret is None:
-            raise entry.error("token_env", f"environment variable {variable} is not set")
-        if len(secret) < MIN_TOKEN_LENGTH:
-            raise entry.error(
-                "token_env", f"{variable} holds fewer than {MIN_TOKEN_LENGTH} characters"
-            )
-        if secret in secrets:
-            raise entry.error("token_env", f"{variable} holds the same secret as another token")
         entry.reject_unknown()
-        names.add(name)
-        secrets.add(secret)
         tokens.append(ApiToken(name, role, secret))
     table.reject_unknown()
     return ApiSettings(host.strip("[]"), int(port_text), tuple(tokens), limits)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from headend.config_fields import Table
+from headend.config_fields import Table, named_secrets
 from headend.mqtt.points import (
     DEFAULT_TERMINAL_POINTS,
     PointConfigError,
@@ -149,24 +149,9 @@ def _names(t: Table) -> dict[str, str | TerminalPoint]:
 def _requesters(t: Table, environ: Mapping[str, str]) -> tuple[Requester, ...]:
     """``[[mqtt.requesters]] name, token_env``: the secret lives in the environment."""
     requesters: list[Requester] = []
-    names: set[str] = set()
-    secrets: set[str] = set()
-    for entry in t.tables("requesters"):
-        name = entry.text("name")
-        if name in names:
-            raise entry.error("name", f"duplicate requester name {name!r}")
-        variable = entry.text("token_env")
-        secret = environ.get(variable)
-        if secret is None:
-            raise entry.error("token_env", f"environment variable {variable} is not set")
-        if len(secret) < MIN_TOKEN_LENGTH:
-            raise entry.error(
-                "token_env", f"{variable} holds fewer than {MIN_TOKEN_LENGTH} characters"
-            )
-        if secret in secrets:
-            raise entry.error("token_env", f"{variable} holds the same secret as another one")
+    for entry, name, secret in named_secrets(
+        t.tables("requesters"), environ, min_length=MIN_TOKEN_LENGTH
+    ):
         entry.reject_unknown()
-        names.add(name)
-        secrets.add(secret)
         requesters.append(Requester(name, secret))
     return tuple(requesters)
