@@ -199,10 +199,16 @@ class MqttBridge:
             self.connected.clear()
 
     async def _send_loop(self, client: aiomqtt.Client) -> None:
+        this = asyncio.current_task()
         while True:
             while self._outgoing:
                 topic, payload = self._outgoing[0]
                 await client.publish(topic, payload, qos=0)
+                if this is not None and this.cancelling():
+                    # aiomqtt waits with asyncio.wait_for, which on Python 3.11 drops a cancel
+                    # that arrives as the publish completes (CPython gh-86296): without this the
+                    # loop went back to waiting and a cancelled engine never finished stopping.
+                    raise asyncio.CancelledError
                 self._outgoing.popleft()  # only once the client took it: survives a disconnect
                 self.stats.published += 1
                 self._sent_one.set()
