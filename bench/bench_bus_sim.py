@@ -10,6 +10,7 @@ numbers come from the same run, so the ratio means the same on any machine.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 import time
 
@@ -30,6 +31,10 @@ from simulators.dlt645 import (
 from transports import SerialSettings, memory_pair, wire_time
 
 REPLY_DELAY = 0.02
+BLOCKS = 5
+"""The reads are timed in this many blocks; the spread is the lowest and highest block ratio."""
+GOAL = 0.95
+"""Reads/s through the simulated bus as a share of the wire-time limit."""
 
 
 async def main(reads: int, baud: int) -> None:
@@ -47,10 +52,13 @@ async def main(reads: int, baud: int) -> None:
         serving = group.create_task(bus.serve(TransportLink(device)))
         decoder = FrameDecoder()
         started = time.perf_counter()
-        for _ in range(reads):
+        marks = [started]
+        for index in range(reads):
             await master.write(request)
             while decoder.next_frame() is None:
                 decoder.feed(await master.read(4096))
+            if (index + 1) % max(1, reads // BLOCKS) == 0:
+                marks.append(time.perf_counter())
         elapsed = time.perf_counter() - started
         await master.aclose()
         await serving
@@ -60,6 +68,13 @@ async def main(reads: int, baud: int) -> None:
     print(f"measured    {measured:8.2f} reads/s")
     print(f"theoretical {theoretical:8.2f} reads/s (wire time + reply delay)")
     print(f"ratio       {measured / theoretical:8.3f}")
+    block = max(1, reads // BLOCKS)
+    blocks = [block / (end - begin) / theoretical for begin, end in itertools.pairwise(marks)]
+    ratio = measured / theoretical
+    verdict = "PASS" if ratio >= GOAL else "FAIL"
+    print(
+        f"bus_sim_wire: {ratio:.3f} ({min(blocks):.3f}-{max(blocks):.3f}) goal >= {GOAL} {verdict}"
+    )
 
 
 if __name__ == "__main__":
