@@ -14,24 +14,13 @@ import pytest
 
 from headend.cli import main
 from headend.cli_errors import ExitCode
+from tests.support.fleet_text import one_meter_fleet
 from tests.support.ports import free_tcp_port
 
 TOKEN = "reader-secret-for-the-healthcheck"
-FLEET = """
-[[channels]]
-name = "bus-1"
-url = "tcp://127.0.0.1:9"
-
-[plans.flat]
-[[plans.flat.reads]]
-quantities = ["voltage_a"]
-interval = "1h"
-
-[[meters]]
-address = "000000000001"
-channel = "bus-1"
-plan = "flat"
-
+FLEET = (
+    one_meter_fleet("1h")
+    + """
 [api]
 listen = "127.0.0.1:{port}"
 [[api.tokens]]
@@ -39,6 +28,7 @@ name = "monitor"
 role = "reader"
 token_env = "HEALTHCHECK_TEST_TOKEN"
 """
+)
 
 
 @pytest.fixture

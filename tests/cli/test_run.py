@@ -9,22 +9,11 @@ from pathlib import Path
 import pytest
 
 from headend.cli import main
+from tests.support.fleet_text import one_meter_fleet
 
-CONFIG = """
-[[channels]]
-name = "bus-1"
-url = "tcp://127.0.0.1:9"
-
-[plans.flat]
-[[plans.flat.reads]]
-quantities = ["voltage_a"]
-interval = "1m"
-
-[[meters]]
-address = "000000000001"
-channel = "bus-1"
-plan = "flat"
-
+CONFIG = (
+    one_meter_fleet()
+    + """
 [storage]
 kind = "embedded"
 path = "{path}"
@@ -36,6 +25,7 @@ name = "billing"
 role = "reader"
 token_env = "HEADEND_TEST_TOKEN_THAT_IS_NOT_SET"
 """
+)
 
 
 def test_missing_token_variable_is_named(

@@ -21,6 +21,7 @@ from headend.fleet_overlay import FleetOverlay, OverlayError
 from headend.registry import RegistryError
 from storage.embedded import SqliteStore
 from storage.records import FailureReason, Reading
+from tests.support.fleet_text import one_meter_fleet
 from transports.memory import MemoryNetwork
 
 
@@ -157,21 +158,8 @@ def test_headend_run_refuses_an_unreadable_overlay_naming_it(
 ) -> None:
     config = tmp_path / "fleet.toml"
     config.write_text(
-        f"""
-[[channels]]
-name = "bus-1"
-url = "tcp://127.0.0.1:9"
-
-[plans.flat]
-[[plans.flat.reads]]
-quantities = ["voltage_a"]
-interval = "1m"
-
-[[meters]]
-address = "000000000001"
-channel = "bus-1"
-plan = "flat"
-
+        one_meter_fleet()
+        + f"""
 [storage]
 kind = "embedded"
 path = "{tmp_path / "store.sqlite"}"
