@@ -31,7 +31,7 @@ from simulators.dlt645 import (
 )
 from storage.embedded import SqliteStore
 from storage.records import Reading, ReadingKind
-from tests.api.fleet import TOKENS
+from tests.api.fleet import TOKENS, household_meters
 from transports import Parity, SerialSettings
 from transports.memory import MemoryNetwork
 
@@ -46,19 +46,8 @@ WAIT_SECONDS = 30.0
 
 
 def billing_fleet_table(building: str = "B1") -> dict[str, Any]:
-    meters = [
-        {
-            "id": meter_id,
-            "channel": "bus-1",
-            "address": address,
-            "plan": "home",
-            "transformer": "T1",
-            "building": building,
-            "household": f"flat-{meter_id}",
-            "phase": "ABC",
-        }
-        for meter_id, address in {**SIMULATED, NEVER_READ: "000000000099"}.items()
-    ]
+    addresses = {**SIMULATED, NEVER_READ: "000000000099"}
+    meters = household_meters(addresses, lambda _: building)
     return {
         "site": {"name": "billing-test", "timezone": "Asia/Shanghai"},
         "channels": [

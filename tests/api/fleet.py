@@ -8,7 +8,7 @@ change what a meter will say next and watch it come through collection to the AP
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,20 +47,27 @@ OPERATOR = {"Authorization": "Bearer operator-secret"}
 ADMIN = {"Authorization": "Bearer admin-secret"}
 
 
-def fleet_table() -> dict[str, object]:
-    meters = [
+def household_meters(
+    addresses: Mapping[str, str], building_of: Callable[[str], str]
+) -> list[dict[str, object]]:
+    """Three-phase household meters on bus-1 under T1, one ``[[meters]]`` table each."""
+    return [
         {
             "id": meter_id,
             "channel": "bus-1",
             "address": address,
             "plan": "home",
             "transformer": "T1",
-            "building": "B1" if meter_id == "m1" else "B2",
+            "building": building_of(meter_id),
             "household": f"flat-{meter_id}",
             "phase": "ABC",
         }
-        for meter_id, address in METERS.items()
+        for meter_id, address in addresses.items()
     ]
+
+
+def fleet_table() -> dict[str, object]:
+    meters = household_meters(METERS, lambda meter_id: "B1" if meter_id == "m1" else "B2")
     return {
         "site": {"name": "api-test", "timezone": "Asia/Shanghai"},
         "channels": [

@@ -20,7 +20,7 @@ from tests.api.fleet import (
     live_fleet,
     raise_low_voltage,
 )
-from tests.dashboard.browser import CHROMIUM, chromium_page
+from tests.dashboard.browser import CHROMIUM, Page, chromium_page
 from tests.dashboard.server import serving
 from tests.support.binaries import require_binary
 
@@ -75,6 +75,13 @@ ALARM_ROW = "#alarms tbody tr"
 ERROR_TEXT = "(($) => ($.hidden ? '' : $.textContent))(document.querySelector('#error'))"
 
 
+async def _acknowledge_on_page(page: Page, url: str) -> None:
+    """Open the dashboard at ``url`` and press the first alarm's acknowledge button."""
+    await page.goto(url)
+    await page.wait_until(f"document.querySelector('{ALARM_ROW} button')")
+    await page.evaluate(f"document.querySelector('{ALARM_ROW} button').click()")
+
+
 async def test_an_operator_acknowledges_an_anomaly_alarm_on_the_page(
     fleet: LiveFleet, base_url: str, tmp_path: Path
 ) -> None:
@@ -82,9 +89,7 @@ async def test_an_operator_acknowledges_an_anomaly_alarm_on_the_page(
     profile.mkdir()
     await raise_low_voltage(fleet, "m1")
     async with asyncio.timeout(4 * WAIT_SECONDS), chromium_page(profile) as page:
-        await page.goto(f"{base_url}/#token=operator-secret")
-        await page.wait_until(f"document.querySelector('{ALARM_ROW} button')")
-        await page.evaluate(f"document.querySelector('{ALARM_ROW} button').click()")
+        await _acknowledge_on_page(page, f"{base_url}/#token=operator-secret")
         outcome = await page.wait_until(
             f"({ERROR_TEXT}) || [...document.querySelectorAll('{ALARM_ROW}')]"
             ".some((row) => row.textContent.includes('by control-room')) && 'acknowledged'"
@@ -101,9 +106,7 @@ async def test_a_failed_acknowledgement_shows_the_real_reason(
     profile.mkdir()
     await raise_low_voltage(fleet, "m1")
     async with asyncio.timeout(4 * WAIT_SECONDS), chromium_page(profile) as page:
-        await page.goto(f"{base_url}/#token=reader-secret")
-        await page.wait_until(f"document.querySelector('{ALARM_ROW} button')")
-        await page.evaluate(f"document.querySelector('{ALARM_ROW} button').click()")
+        await _acknowledge_on_page(page, f"{base_url}/#token=reader-secret")
         refused = await page.wait_until(ERROR_TEXT)
         assert "403" in refused
         assert "operator token" in refused
