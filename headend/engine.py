@@ -20,40 +20,40 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from headend import downtime
-from headend.alarms import AlarmBook
 from headend.anomaly import AnomalyDetector, FleetLayout
+from headend.anomaly.alarms import AlarmBook
 from headend.anomaly.config import AnomalyConfig
-from headend.audit import AuditLog
-from headend.backfill import FROZEN_TOTAL, FrozenBackfill, FrozenDay
-from headend.backoff import Backoff
-from headend.bus_link import BusLink
-from headend.bus_worker import BusPolicy, BusWorker
+from headend.bus.backoff import Backoff
+from headend.bus.lanes import Lane
+from headend.bus.link import BusLink
+from headend.bus.worker import BusPolicy, BusWorker
 from headend.clock import Clock, SystemClock
-from headend.collector import BusAction, ChannelCollector
-from headend.completeness import CompletenessRow, CompletenessTracker
-from headend.downtime import recover, restore_frozen_days
-from headend.errors import BusClosed, ReadFailed
-from headend.fleet_changes import FleetChanges
-from headend.fleet_config import LOAD_METER, ChannelConfig, FleetConfig, MeterConfig
-from headend.fleet_overlay import FleetOverlay
-from headend.lanes import Lane
-from headend.meter_health import HealthChange, MeterHealth
-from headend.modbus import ModbusAdapter
-from headend.mqtt.bridge import MqttBridge
-from headend.mqtt.messages import reading_to_json
-from headend.readers.dlt645 import read_dlt645
-from headend.readers.dlt645_control import (
+from headend.collection import downtime
+from headend.collection.backfill import FROZEN_TOTAL, FrozenBackfill, FrozenDay
+from headend.collection.collector import BusAction, ChannelCollector
+from headend.collection.completeness import CompletenessRow, CompletenessTracker
+from headend.collection.downtime import recover, restore_frozen_days
+from headend.collection.health import HealthChange, MeterHealth
+from headend.collection.overlay import FleetOverlay
+from headend.collection.registry import MeterRegistry
+from headend.collection.schedule import next_slot
+from headend.collection.writer import RecordWriter, StorageState, WriterLimits
+from headend.commands.audit import AuditLog
+from headend.commands.fleet_changes import FleetChanges
+from headend.config.fleet import LOAD_METER, ChannelConfig, FleetConfig, MeterConfig
+from headend.drivers.dlt645.control import (
     RelayResult,
     broadcast_time,
     control_relay,
     read_meter_clock,
     set_meter_clock,
 )
-from headend.readers.modbus import ModbusLink, modbus_target, read_modbus
-from headend.record_writer import RecordWriter, StorageState, WriterLimits
-from headend.registry import MeterRegistry
-from headend.schedule import next_slot
+from headend.drivers.dlt645.reader import read_dlt645
+from headend.drivers.modbus import ModbusAdapter
+from headend.drivers.modbus.reader import ModbusLink, modbus_target, read_modbus
+from headend.errors import BusClosed, ReadFailed
+from headend.mqtt.bridge import MqttBridge
+from headend.mqtt.messages import reading_to_json
 from headend.units import UnitGate
 from protocols.dlt645 import RelayAction
 from storage.billing import BillingSource, frozen_points
@@ -278,8 +278,9 @@ class Engine:
                 worker.close()
 
     async def _recover_downtime(self) -> None:
-        """Completeness from storage, and the slots missed while down (``headend.downtime``);
-        the backfill seed too, so the frozen days count again before anyone asks."""
+        """Completeness from storage, and the slots missed while down
+        (``headend.collection.downtime``); the backfill seed too, so the frozen days count again
+        before anyone asks."""
         if self._history is None:
             return
         if self.options.maintenance:

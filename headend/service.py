@@ -22,10 +22,10 @@ import uvicorn
 
 from headend.api import ApiSettings, create_app, parse_api_settings
 from headend.clock import Clock
-from headend.config_fields import Table
+from headend.collection.storage_setup import open_storage
+from headend.config.fields import Table
+from headend.config.fleet import FleetConfig
 from headend.engine import Engine, EngineOptions
-from headend.fleet_config import FleetConfig
-from headend.storage_setup import open_storage
 from transports.memory import MemoryNetwork
 
 log = logging.getLogger(__name__)

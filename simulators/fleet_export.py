@@ -93,7 +93,7 @@ def fleet_config_for(
     api: Mapping[str, Any] | None = None,
     speed: float = 1.0,
 ) -> dict[str, Any]:
-    """The fleet document (loadable by ``headend.fleet_config.parse_fleet_config``).
+    """The fleet document (loadable by ``headend.config.fleet.parse_fleet_config``).
 
     ``mqtt`` is the broker as the head-end should reach it (it may differ from where the
     simulator connects, e.g. across containers); it defaults to the endpoints' broker.

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HANDLERS_THAT_START_SIMULATORS = ("headend/cli_simulate.py", "headend/cli_demo.py")
+HANDLERS_THAT_START_SIMULATORS = ("headend/cli/simulate.py", "headend/cli/demo.py")
 
 
 def test_import_contracts_are_kept() -> None:
@@ -74,3 +74,10 @@ def test_importing_the_simulators_loads_no_headend_module() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_headend_top_level_stays_small() -> None:
+    """A newcomer finds the head-end's parts by their package names (docs/architecture.md),
+    not in a flat list of modules."""
+    top = sorted(p.name for p in (ROOT / "headend").glob("*.py"))
+    assert len(top) <= 12, top

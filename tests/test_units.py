@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from headend.api.metrics import render, unit_families
+from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
-from headend.fleet_config import parse_fleet_config
 from headend.units import UnitError, canonical_unit, to_canonical
 from protocols.dlt645 import catalogue
 from protocols.dlt645.control import Standard

@@ -28,10 +28,10 @@ from headend.api.limits import (
 from headend.api.metrics import CONTENT_TYPE, engine_families, render
 from headend.api.models import Health
 from headend.api.problems import install_problem_handlers
-from headend.api.routes_admin import admin_router
-from headend.api.routes_billing import billing_router
-from headend.api.routes_control import control_router
-from headend.api.routes_fleet import fleet_router
+from headend.api.routes.admin import admin_router
+from headend.api.routes.billing import billing_router
+from headend.api.routes.control import control_router
+from headend.api.routes.fleet import fleet_router
 from headend.api.security import SecurityHeaders
 from headend.api.stream import live_events
 from headend.engine import Engine

@@ -5,7 +5,8 @@ it took 15-18 s of event-loop time and 1.6 GB, and collection stalled meanwhile.
 chunk is one store query (off the loop: the embedded store reads on its own thread) turned
 into text on a worker thread and sent before the next is asked for, so memory stays at one
 chunk and other requests and collection run meanwhile. The work a request may ask for is
-still capped (``routes_billing.MAX_METER_DAYS``); this module bounds memory and loop time.
+still capped (``headend.api.routes.billing.MAX_METER_DAYS``); this module bounds memory and
+loop time.
 
 The JSON document has the shape of ``models.BillingOut``: ``daily`` rows for every meter
 first (one pass over the chunks), then ``intervals`` (a second pass), then ``not_collected``.

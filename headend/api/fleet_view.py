@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from headend.anomaly.rules.loading import TransformerLoading
+from headend.config.fleet import LOAD_METER, MeterConfig, TransformerConfig
 from headend.engine import NO_BUILDING, Engine
-from headend.fleet_config import LOAD_METER, MeterConfig, TransformerConfig
 from headend.units import UnitError, factor_to_canonical
 from storage.records import Reading
 

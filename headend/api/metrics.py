@@ -12,10 +12,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from headend.backfill import BackfillStats
+from headend.collection.backfill import BackfillStats
+from headend.collection.writer import StorageState
 from headend.engine import Engine
 from headend.mqtt.bridge import MqttStats
-from headend.record_writer import StorageState
 from headend.units import UnitGate
 from storage.outbox import OutboxStats
 from storage.sink import DeadLetterCounter

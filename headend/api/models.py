@@ -8,12 +8,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from headend.alarms import Alarm
 from headend.anomaly import SubjectKind
-from headend.audit import AuditEntry
-from headend.completeness import CompletenessRow
-from headend.fleet_config import MeterConfig
-from headend.readers.dlt645_control import RelayState
+from headend.anomaly.alarms import Alarm
+from headend.collection.completeness import CompletenessRow
+from headend.commands.audit import AuditEntry
+from headend.config.fleet import MeterConfig
+from headend.drivers.dlt645.control import RelayState
 from storage.billing import DayState, StoredPoint
 from storage.records import Quality, Reading, ReadingKind, Severity
 

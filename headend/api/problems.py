@@ -16,9 +16,9 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from headend.alarms import UnknownAlarm
+from headend.anomaly.alarms import UnknownAlarm
+from headend.collection.registry import RegistryError
 from headend.errors import BusClosed, ReadFailed, UnknownMeter
-from headend.registry import RegistryError
 from storage.records import FailureReason
 
 log = logging.getLogger(__name__)

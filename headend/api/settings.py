@@ -28,7 +28,7 @@ from headend.api.limits import (
     DEFAULT_MAX_STREAM_CLIENTS,
     ApiLimits,
 )
-from headend.config_fields import Table, named_secrets
+from headend.config.fields import Table, named_secrets
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 ROLES = tuple(role.name.lower() for role in Role)

@@ -35,10 +35,10 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from headend.backoff import Backoff
+from headend.bus.backoff import Backoff
+from headend.config.mqtt import MqttConfig
 from headend.mqtt.messages import reading_to_json
 from headend.mqtt.request_gate import RequestGate, RequestRefused, TokenBucket, claimed_name
-from headend.mqtt.settings import MqttConfig
 from headend.mqtt.terminal_payload import BadPayload, PayloadLimits, parse_terminal_payload
 from storage.records import Reading, ReadingKind
 

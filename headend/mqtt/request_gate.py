@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from headend.mqtt.settings import Requester
+from headend.config.mqtt import Requester
 
 
 class RequestRefused(Exception):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from headend.mqtt.points import TerminalPoint, default_point
+from headend.config.terminal_points import TerminalPoint, default_point
 from storage.records import Quality, Reading
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)

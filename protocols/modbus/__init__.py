@@ -1,6 +1,7 @@
 """Sans-IO Modbus meter support: register maps as data, read coalescing, decoding, encoding.
 
-No sockets here: :mod:`headend.modbus` moves the registers, :mod:`simulators.modbus` serves them.
+No sockets here: :mod:`headend.drivers.modbus` moves the registers, :mod:`simulators.modbus`
+serves them.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from headend.api import create_app
+from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
-from headend.fleet_config import parse_fleet_config
 from simulators.community.model import Community
 from simulators.community.values import QUANTITY_UNITS
 from simulators.fleet_export import fleet_config_for

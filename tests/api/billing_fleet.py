@@ -20,8 +20,8 @@ from fastapi import FastAPI
 
 from headend.api import create_app
 from headend.clock import WarpedClock
+from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
-from headend.fleet_config import parse_fleet_config
 from simulators.dlt645 import (
     MeterBus,
     RampingSource,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from headend.api import ApiToken, Role
 from headend.clock import WarpedClock
+from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
-from headend.fleet_config import parse_fleet_config
 from simulators.dlt645 import (
     MeterBus,
     SimulatedMeter,

@@ -15,8 +15,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from headend.api import create_app, routes_billing
+from headend.api import create_app
 from headend.api.models import BillingOut, DailyOut, IntervalOut
+from headend.api.routes import billing as routes_billing
 from storage.influxql import InfluxQLBillingSource
 from storage.records import Quality, Reading, ReadingKind
 from tests.api.billing_fleet import NEVER_READ, SIMULATED, START, billing_rig, stored_reading

@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from headend.readers.dlt645_control import RelayState
+from headend.drivers.dlt645.control import RelayState
 from storage.billing import DayState
 from storage.records import Quality, ReadingKind, Severity
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from headend.api.models import MeterKind
-from headend.fleet_config import METER_KINDS
+from headend.config.fleet import METER_KINDS
 from storage.records import FailureReason
 from tests.api.fleet import ADMIN, READER, WAIT_SECONDS, LiveFleet, next_reading
 

@@ -9,7 +9,7 @@ import pytest
 
 from headend.api import create_app
 from headend.api.metrics import Family, backfill_families, mqtt_families, render
-from headend.backfill import BackfillStats
+from headend.collection.backfill import BackfillStats
 from headend.mqtt.bridge import MqttStats
 from storage.outbox import OutboxStats
 from tests.api.fleet import TOKENS, LiveFleet, next_reading

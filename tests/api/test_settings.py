@@ -8,7 +8,7 @@ import pytest
 
 from headend.api import ApiLimits, Role
 from headend.api.settings import parse_api_settings
-from headend.config_fields import ConfigError, Table
+from headend.config.fields import ConfigError, Table
 
 GOOD = """
 [api]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from headend.cli import main
-from headend.cli_errors import ExitCode
+from headend.cli.errors import ExitCode
 from tests.support.fleet_text import one_meter_fleet
 from tests.support.ports import free_tcp_port
 

@@ -7,7 +7,7 @@ import logging
 import subprocess
 import sys
 
-from headend import cli
+import headend.cli as cli
 
 PACKAGES = ("headend", "protocols", "simulators", "storage")
 MQTT_CLIENT_LOGGERS = ("aiomqtt", "mqtt", "simulators.terminal.simulator.mqtt")

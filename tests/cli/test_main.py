@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from headend.cli import main
-from headend.cli_errors import ExitCode
+from headend.cli.errors import ExitCode
 from protocols.dlt645 import Standard, catalogue
 from protocols.modbus import builtin_map_names
 from simulators.scenario import SCENARIO_DIR

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, time
 
 import pytest
 
-from headend.bus_link import Direction, TrafficRecord
+from headend.bus.link import Direction, TrafficRecord
 from headend.cli import main
-from headend.cli_errors import ExitCode
-from headend.cli_frames import reassemble
+from headend.cli.errors import ExitCode
+from headend.cli.frames import reassemble
 from headend.clock import WarpedClock
 from protocols.dlt645 import (
     Address,

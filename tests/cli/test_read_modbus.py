@@ -7,8 +7,8 @@ import json
 import pytest
 
 from headend.cli import main
-from headend.cli_errors import ExitCode
-from headend.cli_output import format_number
+from headend.cli.errors import ExitCode
+from headend.cli.output import format_number
 from protocols.modbus import Ratios, builtin_register_map, decode_point, encode_point
 from simulators.modbus import ModbusMeterSimulator, SimulatedMeter
 from tests.cli.servers import serving

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from headend.api.auth import Role
-from headend.cli_healthcheck import DEFAULT_TOKEN_ENV
-from headend.fleet_config import load_fleet_config
+from headend.cli.healthcheck import DEFAULT_TOKEN_ENV
+from headend.config.fleet import load_fleet_config
 from headend.service import api_settings
 from tests.deploy.compose_cli import (
     canonical_model,

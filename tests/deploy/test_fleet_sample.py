@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 
-from headend.fleet_config import load_fleet_config, parse_fleet_config
+from headend.config.fleet import load_fleet_config, parse_fleet_config
 from protocols.modbus.maps import builtin_map_names, builtin_register_map
 from tests.deploy.paths import FLEET_SAMPLE
 from tests.deploy.stored_schema import known_quantities

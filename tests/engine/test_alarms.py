@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from headend.alarms import AlarmBook
 from headend.anomaly import AnomalyEvent, AnomalyKind, EventState, SubjectKind
+from headend.anomaly.alarms import AlarmBook
 from storage.records import Severity
 
 T0 = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)

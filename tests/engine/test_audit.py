@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from headend.audit import AuditEntry, AuditLog, tail_lines
 from headend.clock import WarpedClock
+from headend.commands.audit import AuditEntry, AuditLog, tail_lines
+from headend.config.fleet import MeterConfig, parse_fleet_config
+from headend.drivers.dlt645.control import RelayState
 from headend.engine import Engine, EngineOptions
 from headend.errors import BusClosed, ReadFailed
-from headend.fleet_config import MeterConfig, parse_fleet_config
-from headend.readers.dlt645_control import RelayState
 from protocols.dlt645 import Frame, Function, RelayAction
 from simulators.dlt645 import (
     Burst,

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from headend.backoff import Backoff
+from headend.bus.backoff import Backoff
 
 DRAWS = 20_000
 BINS = 10

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from headend.backoff import Backoff
-from headend.bus_link import BusLink, Direction
-from headend.bus_worker import BusPolicy, BusWorker
+from headend.bus.backoff import Backoff
+from headend.bus.lanes import Lane
+from headend.bus.link import BusLink, Direction
+from headend.bus.worker import BusPolicy, BusWorker
 from headend.errors import BusClosed, ReadFailed
-from headend.lanes import Lane
 from protocols.dlt645 import UnexpectedMessage
 from storage.records import FailureReason
 from transports.errors import ConnectionLost

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from headend.cli_run import shared_clock
+from headend.cli.run import shared_clock
 from headend.clock import WarpedClock
-from headend.config_fields import ConfigError
-from headend.fleet_config import load_fleet_config
+from headend.config.fields import ConfigError
+from headend.config.fleet import load_fleet_config
 
 START = datetime(2026, 7, 16, 0, 10, tzinfo=UTC)
 ANCHOR = datetime(2026, 12, 2, 0, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 from datetime import date, timedelta
 
-from headend.record_writer import Overflow, WriterLimits
+from headend.collection.writer import Overflow, WriterLimits
 from storage.records import ReadingKind
 from tests.engine.test_engine_dlt645 import M1, START, Rig, collect, rig
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from headend.clock import WarpedClock
+from headend.collection.schedule import is_slot, slots_between
+from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
-from headend.fleet_config import parse_fleet_config
-from headend.schedule import is_slot, slots_between
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
 from storage.outbox import open_outbox
@@ -132,7 +132,7 @@ async def test_no_headend_down_gap_overwrites_readings_still_in_the_outbox(
     """Behind an outbox, storage is the server: what the outbox still holds from the last run
     is not there yet. A gap recorded from the server's view would replay after those readings
     and turn them ``missing`` (InfluxDB merges the fields of one series and timestamp)."""
-    monkeypatch.setattr("headend.downtime.OUTBOX_SETTLE_SECONDS", 0.2)
+    monkeypatch.setattr("headend.collection.downtime.OUTBOX_SETTLE_SECONDS", 0.2)
     server = await SqliteStore.open(tmp_path / "server.sqlite")  # what the server holds
     clock = WarpedClock(START, SPEED)
     async with running_engine(server, clock, tmp_path) as engine:

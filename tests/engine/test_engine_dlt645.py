@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from headend.clock import WarpedClock
+from headend.config.fleet import parse_fleet_config
+from headend.drivers.dlt645.control import RelayState
 from headend.engine import Engine, EngineOptions
 from headend.errors import ReadFailed
-from headend.fleet_config import parse_fleet_config
-from headend.readers.dlt645_control import RelayState
 from protocols.dlt645 import RelayAction
 from simulators.dlt645 import (
     ClockDrift,

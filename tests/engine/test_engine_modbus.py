@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from headend.clock import WarpedClock
+from headend.collection.registry import RegistryError
+from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
 from headend.errors import ReadFailed
-from headend.fleet_config import parse_fleet_config
-from headend.registry import RegistryError
 from protocols.modbus import builtin_register_map
 from simulators.modbus import ModbusMeterSimulator, SimulatedMeter
 from storage.embedded import SqliteStore

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from headend.anomaly import AnomalyKind, Timing, VoltageBand
-from headend.config_fields import ConfigError, parse_duration
+from headend.bus.lanes import Lane
+from headend.config.fields import ConfigError, parse_duration
+from headend.config.fleet import load_fleet_config, parse_fleet_config
 from headend.engine import Engine
-from headend.fleet_config import load_fleet_config, parse_fleet_config
-from headend.lanes import Lane
 from headend.service import ServiceOptions, api_settings, engine_options
 from storage.schema import Record
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from headend import fleet_overlay
 from headend.cli import main
+from headend.collection import overlay as fleet_overlay
+from headend.collection.overlay import FleetOverlay, OverlayError
+from headend.collection.registry import RegistryError
+from headend.config.fleet import TRANSFORMER_LV_METER, MeterConfig, parse_fleet_config
 from headend.engine import Engine, EngineOptions
 from headend.errors import ReadFailed
-from headend.fleet_config import TRANSFORMER_LV_METER, MeterConfig, parse_fleet_config
-from headend.fleet_overlay import FleetOverlay, OverlayError
-from headend.registry import RegistryError
 from storage.embedded import SqliteStore
 from storage.records import FailureReason, Reading
 from tests.support.fleet_text import one_meter_fleet

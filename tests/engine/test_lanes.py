@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from headend.lanes import Lane, LaneQueue, QueueClosed
+from headend.bus.lanes import Lane, LaneQueue, QueueClosed
 
 
 def test_control_jumps_the_queue() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from headend.meter_health import HealthChange, MeterHealth
+from headend.collection.health import HealthChange, MeterHealth
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
 

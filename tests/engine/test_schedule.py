@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from headend.clock import WarpedClock
-from headend.schedule import ReadClock, meter_offset, next_slot, slot_start
+from headend.collection.schedule import ReadClock, meter_offset, next_slot, slot_start
 
 T0 = datetime(2026, 11, 23, 10, 7, 30, tzinfo=UTC)
 

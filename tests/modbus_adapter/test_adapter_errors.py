@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from headend.modbus import (
+from headend.drivers.modbus import (
     ModbusAdapter,
     ModbusConnectionError,
     ModbusPeerError,

@@ -17,10 +17,10 @@ import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
 from headend.clock import WarpedClock
+from headend.config.fleet import parse_fleet_config
+from headend.drivers.modbus import ModbusAdapter, TcpTarget
+from headend.drivers.modbus.reader import point_reading
 from headend.engine import Engine, EngineOptions
-from headend.fleet_config import parse_fleet_config
-from headend.modbus import ModbusAdapter, TcpTarget
-from headend.readers.modbus import point_reading
 from headend.units import canonical_unit
 from protocols.modbus import Ratios, builtin_map_names, builtin_register_map, plan_all
 from simulators.modbus import ModbusMeterSimulator, SimulatedMeter

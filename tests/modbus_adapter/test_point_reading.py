@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from headend.readers.modbus import point_reading
+from headend.drivers.modbus.reader import point_reading
 from protocols.modbus import ValueType, WordOrder, builtin_register_map, decode_point, plan_reads
 from protocols.modbus.registers import pack_raw
 from storage.records import FailureReason, Quality, ReadingKind

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from headend.modbus import (
+from headend.drivers.modbus import (
     ModbusAdapter,
     ModbusExceptionResponseError,
     RtuOverTcpTarget,

@@ -11,11 +11,11 @@ from typing import Any
 
 import aiomqtt
 
-from headend.backoff import Backoff
-from headend.fleet_config import MqttConfig
+from headend.bus.backoff import Backoff
+from headend.config.fleet import MqttConfig
+from headend.config.mqtt import Requester
 from headend.mqtt.bridge import MqttBridge, ReadingHandler
 from headend.mqtt.request_gate import RequestGate
-from headend.mqtt.settings import Requester
 from storage.records import Reading, ReadingKind
 from tests.support.mosquitto import MosquittoBroker
 

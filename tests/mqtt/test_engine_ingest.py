@@ -18,8 +18,8 @@ import paho.mqtt.client
 import pytest
 
 from headend.clock import WarpedClock
+from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
-from headend.fleet_config import parse_fleet_config
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
 from storage.records import Reading, ReadingKind

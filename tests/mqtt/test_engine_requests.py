@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from headend.lanes import Lane
+from headend.bus.lanes import Lane
 from tests.engine.test_engine_dlt645 import M1, Rig, rig  # noqa: F401  (the rig fixture)
 
 

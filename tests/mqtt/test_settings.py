@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from headend.config_fields import ConfigError, Table
-from headend.fleet_config import load_fleet_config
-from headend.mqtt.points import TerminalPoint
-from headend.mqtt.settings import (
+from headend.config.fields import ConfigError, Table
+from headend.config.fleet import load_fleet_config
+from headend.config.mqtt import (
     DEFAULT_MAX_ITEMS,
     DEFAULT_MAX_MESSAGE_BYTES,
     MqttConfig,
     Requester,
     parse_mqtt,
 )
+from headend.config.terminal_points import TerminalPoint
 from headend.mqtt.terminal_payload import parse_terminal_payload
 from headend.units import UnitGate
 from storage.records import ReadingKind

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from headend.fleet_config import DEFAULT_TERMINAL_NAMES
+from headend.config.fleet import DEFAULT_TERMINAL_NAMES
 from headend.mqtt.terminal_payload import (
     BadPayload,
     PayloadLimits,

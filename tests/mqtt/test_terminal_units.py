@@ -9,8 +9,8 @@ from pathlib import Path
 
 from headend.anomaly.events import AnomalyKind, SubjectKind
 from headend.clock import WarpedClock
+from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
-from headend.fleet_config import parse_fleet_config
 from simulators.community.model import Community
 from simulators.fleet_export import fleet_config_for
 from simulators.runner import ScenarioRunner

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from headend.bus_link import BusLink
-from headend.fleet_config import MeterConfig
-from headend.readers.dlt645 import read_dlt645
+from headend.bus.link import BusLink
+from headend.config.fleet import MeterConfig
+from headend.drivers.dlt645.reader import read_dlt645
 from storage.records import Reading, utc_now
 from transports import create_transport, opened
 

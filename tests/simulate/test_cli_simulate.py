@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from headend.cli import main
-from headend.cli_simulate import READY
-from headend.fleet_config import load_fleet_config
+from headend.cli.simulate import READY
+from headend.config.fleet import load_fleet_config
 from simulators.scenario import Scenario
 from tests.simulate.reading import read_over_tcp
 

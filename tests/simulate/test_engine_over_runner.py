@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 from headend.clock import WarpedClock
+from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
-from headend.fleet_config import parse_fleet_config
 from simulators.fleet_export import fleet_config_for
 from simulators.runner import ScenarioRunner
 from simulators.scenario import Scenario

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from headend.fleet_config import parse_fleet_config
+from headend.config.fleet import parse_fleet_config
 from simulators.fleet_export import (
     FleetExportError,
     dump_toml,

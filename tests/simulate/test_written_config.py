@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from headend.cli import main
-from headend.cli_simulate import api_tokens, config_document, parse_start, token_variable
+from headend.cli.simulate import api_tokens, config_document, parse_start, token_variable
 from headend.clock import WarpedClock
-from headend.fleet_config import parse_fleet_config
+from headend.config.fleet import parse_fleet_config
 from headend.service import api_settings
 from simulators.fleet_export import dump_toml, read_intervals
 from simulators.runner import Endpoints

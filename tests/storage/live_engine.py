@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from headend.clock import WarpedClock
+from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
-from headend.fleet_config import parse_fleet_config
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
 from storage.influx_v1 import InfluxV1Sink

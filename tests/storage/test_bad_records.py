@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from headend.config_fields import ConfigError
-from headend.fleet_config import MeterConfig, parse_fleet_config
-from headend.registry import MeterRegistry, RegistryError
+from headend.collection.registry import MeterRegistry, RegistryError
+from headend.config.fields import ConfigError
+from headend.config.fleet import MeterConfig, parse_fleet_config
 from storage.embedded import SqliteStore
 from storage.influx_v1 import InfluxV1Sink
 from storage.influx_v2 import InfluxV2Sink

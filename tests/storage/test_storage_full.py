@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from headend.api.metrics import engine_families, render
-from headend.backoff import Backoff
+from headend.bus.backoff import Backoff
 from headend.clock import WarpedClock
-from headend.config_fields import ConfigError
+from headend.collection.storage_setup import open_storage
+from headend.collection.writer import Overflow, RecordWriter, StorageState, WriterLimits
+from headend.config.fields import ConfigError
+from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
-from headend.fleet_config import parse_fleet_config
-from headend.record_writer import Overflow, RecordWriter, StorageState, WriterLimits
-from headend.storage_setup import open_storage
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
 from storage.errors import OutboxFull, RecordError, StorageError, StorageFull

@@ -26,9 +26,9 @@ from typing import Any
 import httpx
 
 from headend.api.auth import STREAM_TOKEN_PARAMETER
-from headend.cli_simulate import READY, TOKEN_ROLES, token_variable
+from headend.cli.simulate import READY, TOKEN_ROLES, token_variable
 from headend.clock import WarpedClock
-from headend.fleet_config import FleetConfig, load_fleet_config
+from headend.config.fleet import FleetConfig, load_fleet_config
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from headend.schedule import meter_offset
+from headend.collection.schedule import meter_offset
 from tests.system.conftest import HeadEndFactory
 from tests.system.processes import Simulation, read_meter
 from tests.system.truth import GroundTruth

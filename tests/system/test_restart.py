@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from headend.clock import WarpedClock
-from headend.schedule import meter_offset, next_slot
+from headend.collection.schedule import meter_offset, next_slot
 from tests.system.conftest import HeadEndFactory
 from tests.system.processes import Simulation
 

@@ -1,0 +1,91 @@
+"""Operator routes: on-demand reads, relay control, clock, time sync, alarm acknowledgement,
+and the audit trail. Each records the token's name as the user.
+
+Relay control is audited by the engine whatever the outcome (an intent before the order, then
+ok, refused, failed, unverified or unknown); this layer only translates the request and the
+failure into HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+
+from headend.api.auth import Caller
+from headend.api.context import ApiContext
+from headend.api.models import (
+    AlarmOut,
+    AuditOut,
+    ClockOut,
+    ReadingOut,
+    ReadRequestIn,
+    RelayIn,
+    RelayOut,
+    TimeSyncOut,
+)
+from headend.api.problems import InvalidField
+from headend.collection.registry import RegistryError
+from protocols.dlt645 import RelayAction
+
+DEFAULT_AUDIT_PAGE = 100
+MAX_AUDIT_PAGE = 1000
+
+
+def control_router(ctx: ApiContext) -> APIRouter:
+    engine = ctx.engine
+    router = APIRouter(prefix="/api", tags=["control"])
+
+    @router.post("/meters/{meter_id}/read", response_model=list[ReadingOut])
+    async def read_now(
+        meter_id: str,
+        request: Annotated[ReadRequestIn | None, Body()] = None,
+        caller: Caller = ctx.operator,
+    ) -> list[ReadingOut]:
+        quantities = request.quantities if request else None
+        engine.registry.get(meter_id)
+        try:
+            readings = await engine.read_now(meter_id, quantities)
+        except RegistryError as exc:
+            raise InvalidField(("body", "quantities"), str(exc)) from None
+        return [ReadingOut.of(r) for r in readings]
+
+    @router.post("/meters/{meter_id}/relay", response_model=RelayOut)
+    async def relay(meter_id: str, request: RelayIn, caller: Caller = ctx.operator) -> RelayOut:
+        action = RelayAction[request.action.upper()]
+        result = await engine.relay(meter_id, action, caller.name)
+        return RelayOut(
+            meter=meter_id,
+            action=request.action,
+            state=result.state,
+            verified=result.verified,
+            user=caller.name,
+        )
+
+    @router.post("/meters/{meter_id}/clock", response_model=ClockOut)
+    async def check_clock(meter_id: str, caller: Caller = ctx.operator) -> ClockOut:
+        drift = await engine.check_clock(meter_id, user=caller.name)
+        return ClockOut(meter=meter_id, drift_seconds=drift)
+
+    @router.post("/time-sync", response_model=TimeSyncOut)
+    async def time_sync(caller: Caller = ctx.operator) -> TimeSyncOut:
+        return TimeSyncOut(channels=await engine.broadcast_time_sync(user=caller.name))
+
+    # ``:path``: anomaly ids are ``kind/subject_kind/subject/start``. Starlette decodes %2F
+    # before routing, so a plain segment parameter never matches them, encoded or not.
+    @router.post("/alarms/{alarm_id:path}/ack", response_model=AlarmOut)
+    async def acknowledge(alarm_id: str, caller: Caller = ctx.operator) -> AlarmOut:
+        alarm = engine.alarms.acknowledge(alarm_id, caller.name, engine.clock.now())
+        return AlarmOut.of(alarm)
+
+    @router.get("/audit", response_model=list[AuditOut], dependencies=[ctx.operator])
+    async def audit(
+        meter: Annotated[str | None, Query(description="Only this meter's entries")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE)] = DEFAULT_AUDIT_PAGE,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[AuditOut]:
+        """Newest first, from the audit file's tail (kept across restarts), one page."""
+        entries = engine.audit.recent(meter, limit=limit, offset=offset)
+        return [AuditOut.of(entry) for entry in entries]
+
+    return router

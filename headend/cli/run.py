@@ -1,0 +1,69 @@
+"""``headend run --config fleet.toml``: the production service (collection, storage, API)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from headend.cli.args import listen_address
+from headend.cli.errors import CommandFailed, ExitCode, service_failure
+from headend.clock import Clock, WarpedClock
+from headend.config.fields import ConfigError
+from headend.config.fleet import ClockConfig, load_fleet_config
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="run the head-end: collection, storage, HTTP API and dashboard",
+        description="Collect every meter of the fleet config, store readings, serve the API.",
+    )
+    parser.add_argument("--config", required=True, type=Path, help="fleet TOML file")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("var"),
+        help="embedded store, outbox and audit log (default: ./var)",
+    )
+    parser.add_argument(
+        "--listen", type=listen_address, help="host:port for the API (overrides [api] listen)"
+    )
+    parser.set_defaults(handler=run, parser=parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_fleet_config(args.config)
+    except ConfigError as exc:
+        raise CommandFailed(ExitCode.USAGE, str(exc)) from None
+    # The service brings numpy, FastAPI, uvicorn and the storage clients: only now.
+    from headend.service import ServiceOptions, serve
+
+    clock = shared_clock(config.clock)
+    options = ServiceOptions(data_dir=args.data_dir, listen=args.listen, clock=clock)
+
+    async def ready(url: str) -> None:
+        if isinstance(clock, WarpedClock):
+            print(
+                f"simulated time {clock.now().isoformat(timespec='seconds')} "
+                f"speed {clock.speed:g}x",
+                flush=True,
+            )
+        print(f"head-end running: dashboard and API at {url}", flush=True)
+
+    try:
+        asyncio.run(serve(config, options, on_ready=ready))
+    except Exception as exc:
+        failure = service_failure(exc)
+        if failure is None:
+            raise
+        raise failure from None
+    return ExitCode.OK
+
+
+def shared_clock(config: ClockConfig) -> Clock | None:
+    """The simulated clock ``[clock] start`` asks for, or None for the wall clock."""
+    if config.start is None:
+        return None
+    return WarpedClock(config.start, config.speed, config.anchor)

@@ -1,0 +1,1 @@
+"""Automatic collection: the live meter set, schedules, backfill, completeness and the writer."""

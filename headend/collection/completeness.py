@@ -1,0 +1,136 @@
+"""Collection completeness (采集成功率): expected versus received reads, with failure reasons.
+
+Counted per meter and local day; bus, transformer and building figures are sums over their
+meters, so there is one source of truth and the roll-ups cannot disagree with it. A read that
+failed and was later backfilled counts as received (and as backfilled), because what the
+utility is judged on is whether the value reached the billing system.
+
+The tallies live in memory and are rebuilt from storage at start
+(``headend.collection.downtime``): every stored slot of the recent days counts again, so a
+restart does not reset the day's figures.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+
+@dataclass(slots=True)
+class DayTally:
+    expected: int = 0
+    received: int = 0
+    backfilled: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def success_rate(self) -> float:
+        """Received / expected; 1.0 for a day with nothing expected yet."""
+        return self.received / self.expected if self.expected else 1.0
+
+    def add(self, other: DayTally) -> None:
+        self.expected += other.expected
+        self.received += other.received
+        self.backfilled += other.backfilled
+        self.failures.update(other.failures)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletenessRow:
+    group: str
+    day: date
+    expected: int
+    received: int
+    backfilled: int
+    success_rate: float
+    failures: dict[str, int]
+
+
+class CompletenessTracker:
+    def __init__(self, timezone: str = "Asia/Shanghai") -> None:
+        self._tz = ZoneInfo(timezone)
+        self._tallies: dict[tuple[str, date], DayTally] = {}
+        self._failed_slots: set[tuple[str, str, datetime]] = set()
+
+    def local_day(self, at: datetime) -> date:
+        return at.astimezone(self._tz).date()
+
+    def _tally(self, meter_id: str, slot: datetime) -> DayTally:
+        key = (meter_id, self.local_day(slot))
+        tally = self._tallies.get(key)
+        if tally is None:
+            tally = self._tallies[key] = DayTally()
+        return tally
+
+    def record_success(self, meter_id: str, group: str, slot: datetime) -> None:
+        tally = self._tally(meter_id, slot)
+        tally.expected += 1
+        tally.received += 1
+
+    def record_failure(
+        self, meter_id: str, group: str, slot: datetime, reason: str, *, backfillable: bool = False
+    ) -> None:
+        """A slot that did not arrive; ``backfillable`` ones are remembered so a later backfill
+        can count them as received (others would only grow the memory)."""
+        tally = self._tally(meter_id, slot)
+        tally.expected += 1
+        tally.failures[reason] += 1
+        if backfillable:
+            self._failed_slots.add((meter_id, group, slot))
+
+    def record_backfill(self, meter_id: str, group: str, slot: datetime) -> bool:
+        """A previously failed slot arrived through backfill; False if it was never missing."""
+        key = (meter_id, group, slot)
+        if key not in self._failed_slots:
+            return False
+        self._failed_slots.discard(key)
+        tally = self._tally(meter_id, slot)
+        tally.received += 1
+        tally.backfilled += 1
+        return True
+
+    def restore(
+        self, meter_id: str, slot: datetime, received: bool, reason: str | None, backfilled: bool
+    ) -> None:
+        """Count a slot found in storage at start-up, so a restart keeps the day's figures."""
+        tally = self._tally(meter_id, slot)
+        tally.expected += 1
+        if received:
+            tally.received += 1
+            if backfilled:
+                tally.backfilled += 1
+        else:
+            tally.failures[reason or "unknown"] += 1
+
+    def meter_day(self, meter_id: str, day: date) -> DayTally:
+        return self._tallies.get((meter_id, day), DayTally())
+
+    def rollup(self, day: date, group_of: Callable[[str], str | None]) -> list[CompletenessRow]:
+        """Sum meter tallies of ``day`` into groups (bus, transformer, building, or the meter)."""
+        sums: dict[str, DayTally] = {}
+        for (meter_id, tally_day), tally in self._tallies.items():
+            if tally_day != day:
+                continue
+            group = group_of(meter_id)
+            if group is None:
+                continue
+            sums.setdefault(group, DayTally()).add(tally)
+        return [_row(group, day, tally) for group, tally in sorted(sums.items())]
+
+    def days(self) -> Iterable[date]:
+        return sorted({day for _, day in self._tallies})
+
+
+def _row(group: str, day: date, tally: DayTally) -> CompletenessRow:
+    return CompletenessRow(
+        group=group,
+        day=day,
+        expected=tally.expected,
+        received=tally.received,
+        backfilled=tally.backfilled,
+        success_rate=tally.success_rate,
+        failures=dict(tally.failures),
+    )

@@ -1,0 +1,82 @@
+"""Online/offline state of each meter, so a dead meter stops eating bus time.
+
+After ``offline_after`` consecutive failed reads a meter is declared offline (one event, not one
+per failure). While offline its scheduled reads are not sent; instead a probe goes out at a
+growing interval until the meter answers, which brings it back online (another event).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from headend.bus.backoff import Backoff
+
+
+class HealthChange(enum.Enum):
+    WENT_OFFLINE = "meter_offline"
+    CAME_ONLINE = "meter_online"
+
+
+@dataclass(slots=True)
+class _State:
+    consecutive_failures: int = 0
+    offline: bool = False
+    last_reason: str | None = None
+    probes: int = 0
+    next_probe: datetime | None = None
+
+
+@dataclass(slots=True)
+class MeterHealth:
+    offline_after: int = 3
+    probe_backoff: Backoff = field(default_factory=lambda: Backoff(300.0, 6 * 3600.0, jitter=False))
+    _states: dict[str, _State] = field(default_factory=dict)
+
+    def _state(self, meter_id: str) -> _State:
+        state = self._states.get(meter_id)
+        if state is None:
+            state = self._states[meter_id] = _State()
+        return state
+
+    def is_offline(self, meter_id: str) -> bool:
+        return self._state(meter_id).offline
+
+    def last_reason(self, meter_id: str) -> str | None:
+        return self._state(meter_id).last_reason
+
+    def should_send(self, meter_id: str, now: datetime) -> bool:
+        """Online meters always; offline ones only when their next probe is due."""
+        state = self._state(meter_id)
+        if not state.offline:
+            return True
+        return state.next_probe is None or now >= state.next_probe
+
+    def success(self, meter_id: str) -> HealthChange | None:
+        state = self._state(meter_id)
+        was_offline = state.offline
+        state.consecutive_failures = 0
+        state.offline = False
+        state.probes = 0
+        state.next_probe = None
+        state.last_reason = None
+        return HealthChange.CAME_ONLINE if was_offline else None
+
+    def failure(self, meter_id: str, reason: str, now: datetime) -> HealthChange | None:
+        state = self._state(meter_id)
+        state.consecutive_failures += 1
+        state.last_reason = reason
+        if state.offline:
+            state.probes += 1
+            state.next_probe = now + timedelta(seconds=self.probe_backoff.delay(state.probes))
+            return None
+        if state.consecutive_failures >= self.offline_after:
+            state.offline = True
+            state.probes = 1
+            state.next_probe = now + timedelta(seconds=self.probe_backoff.delay(1))
+            return HealthChange.WENT_OFFLINE
+        return None
+
+    def offline_meters(self) -> list[str]:
+        return sorted(m for m, s in self._states.items() if s.offline)

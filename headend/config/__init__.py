@@ -1,0 +1,1 @@
+"""The fleet configuration: files in, validated typed settings out."""
