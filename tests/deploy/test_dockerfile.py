@@ -89,7 +89,8 @@ def test_secrets_and_local_state_stay_out_of_the_build_context(path: str) -> Non
 
 def test_healthcheck_is_the_authenticated_headend_healthcheck() -> None:
     """Not a bare GET of /health on localhost, which passed while no client could get in; what
-    the command checks is tested against a real head-end in tests/cli/test_healthcheck.py."""
+    the command checks is tested against a real head-end in
+    tests/headend/cli/test_healthcheck.py."""
     assert _one(_final_stage(), "HEALTHCHECK").exec_form() == ["headend", "healthcheck"]
 
 

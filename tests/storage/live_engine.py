@@ -23,7 +23,7 @@ from storage.line_protocol import timestamp_ns
 from storage.outbox import Outbox
 from storage.retry import RetryPolicy
 from storage.sink import Sink
-from tests.engine.test_engine_dlt645 import START, fast_bus, fleet
+from tests.headend.engine.test_dlt645 import START, fast_bus, fleet
 from tests.support.ports import free_tcp_port
 from transports.memory import MemoryNetwork
 

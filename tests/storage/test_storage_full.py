@@ -32,7 +32,7 @@ from storage.outbox import open_outbox
 from storage.records import Reading, ReadingKind
 from storage.retry import RetryPolicy
 from storage.schema import Record
-from tests.engine.test_engine_dlt645 import START, fast_bus, fleet
+from tests.headend.engine.test_dlt645 import START, fast_bus, fleet
 from tests.support.influx_servers import VictoriaMetrics
 from tests.support.ports import free_tcp_port
 from transports.memory import MemoryNetwork

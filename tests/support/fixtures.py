@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from simulators.scenario import Scenario, load_scenario
-from tests.api.fleet import LiveFleet, live_fleet
+from tests.headend.api.fleet import LiveFleet, live_fleet
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +22,7 @@ def smoke() -> Scenario:
 
 @pytest.fixture
 async def fleet(tmp_path: Path) -> AsyncIterator[LiveFleet]:
-    """An engine collecting from a simulated DL/T 645 bus, with its store (tests/api/fleet.py)."""
+    """An engine collecting from a simulated DL/T 645 bus, with its store
+    (tests/headend/api/fleet.py)."""
     async with live_fleet(tmp_path) as running:
         yield running
