@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client.exposition import generate_latest
 from starlette.types import ASGIApp
 
 from headend.api.auth import ApiToken, TokenBook
@@ -25,7 +26,7 @@ from headend.api.limits import (
     StreamSlots,
     refusal_families,
 )
-from headend.api.metrics import CONTENT_TYPE, engine_families, render
+from headend.api.metrics import CONTENT_TYPE, metrics_registry
 from headend.api.models import Health
 from headend.api.problems import install_problem_handlers
 from headend.api.routes.admin import admin_router
@@ -94,6 +95,11 @@ def create_app(
     install_docs(app, title=TITLE)
     stream_slots = StreamSlots(limits.max_stream_clients)
     app.state.stream_slots = stream_slots
+    # This app's own registry: the engine's counters and the API's refusals, read when scraped.
+    registry = metrics_registry(
+        engine, outbox_stats, lambda: refusal_families(body_report, stream_slots)
+    )
+    app.state.metrics_registry = registry
 
     @app.get("/health", response_model=Health, tags=["service"])
     async def health() -> Health:
@@ -111,9 +117,7 @@ def create_app(
         responses={200: {"content": {"text/plain": {}}}},
     )
     async def metrics() -> Response:
-        outbox = outbox_stats() if outbox_stats is not None else None
-        families = [*engine_families(engine, outbox), *refusal_families(body_report, stream_slots)]
-        return Response(render(families), media_type=CONTENT_TYPE)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE)
 
     @app.get(
         "/api/stream",

@@ -102,5 +102,7 @@ async def test_engine_converts_or_refuses_by_unit_and_keeps_the_others(
     assert "'furlong'" in warning
     assert engine.detector.snapshot.power_kw[engine.detector.layout.meter_index["m1"]] == 2.5
     exported = render(unit_families(engine.units)).splitlines()
-    assert 'headend_readings_unit_refused_total{quantity="voltage_a",unit="furlong"} 2' in exported
-    assert "headend_readings_unit_converted_total 2" in exported
+    assert (
+        'headend_readings_unit_refused_total{quantity="voltage_a",unit="furlong"} 2.0' in exported
+    )
+    assert "headend_readings_unit_converted_total 2.0" in exported

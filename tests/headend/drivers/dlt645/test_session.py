@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import pytest
 
 from headend.bus.link import BusLink, Direction
-from headend.errors import ReadFailed
 from headend.drivers.dlt645.session import exchange, read_payload, refused, send_broadcast
+from headend.errors import ReadFailed
 from protocols.dlt645 import (
     Address,
     ChecksumError,
