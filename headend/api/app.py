@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 from headend.api.auth import ApiToken, TokenBook
 from headend.api.context import ApiContext
 from headend.api.docs_ui import install_docs
+from headend.api.facade import HeadendFacade
 from headend.api.limits import (
     DEFAULT_LIMITS,
     ApiLimits,
@@ -79,7 +80,8 @@ def create_app(
     ``outbox.stats``) adds the outbox gauges to ``/metrics``. ``dashboard_dir=None`` serves the
     API only. ``limits`` bounds request bodies and concurrent live streams (``[api]``).
     """
-    ctx = ApiContext(engine, TokenBook(tokens), store, outbox_stats)
+    headend = HeadendFacade(engine)
+    ctx = ApiContext(headend, TokenBook(tokens), store, outbox_stats)
     app = _HeadendApp(
         title=TITLE,
         version="1",
@@ -98,10 +100,10 @@ def create_app(
     @app.get("/health", response_model=Health, tags=["service"])
     async def health() -> Health:
         return Health(
-            collecting=engine.ready.is_set(),
-            meters=len(engine.registry),
-            site=engine.config.site,
-            timezone=engine.config.timezone,
+            collecting=headend.collecting(),
+            meters=headend.meter_count(),
+            site=headend.site,
+            timezone=headend.timezone,
         )
 
     @app.get(
@@ -112,7 +114,7 @@ def create_app(
     )
     async def metrics() -> Response:
         outbox = outbox_stats() if outbox_stats is not None else None
-        families = [*engine_families(engine, outbox), *refusal_families(body_report, stream_slots)]
+        families = [*engine_families(headend, outbox), *refusal_families(body_report, stream_slots)]
         return Response(render(families), media_type=CONTENT_TYPE)
 
     @app.get(
@@ -130,7 +132,7 @@ def create_app(
     async def stream() -> StreamingResponse:
         stream_slots.take()
         return SlotStreamingResponse(
-            live_events(engine),
+            live_events(headend),
             slots=stream_slots,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -1,7 +1,8 @@
 """``/metrics`` in the Prometheus text exposition format (0.0.4), written by hand.
 
 A dozen families of counters and gauges do not justify a dependency and a second registry of
-state: every value is read straight from the engine's own stats when scraped. Rates (reads/s)
+state: every value is read straight from the engine's own stats when scraped (through
+``headend.api.facade``). Rates (reads/s)
 are left to Prometheus: ``rate(headend_reads_total[1m])``.
 """
 
@@ -12,13 +13,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from headend.api.facade import HeadendFacade
 from headend.collection.backfill import BackfillStats
 from headend.collection.writer import StorageState
-from headend.engine import Engine
 from headend.mqtt.bridge import MqttStats
 from headend.units import UnitGate
 from storage.outbox import OutboxStats
-from storage.sink import DeadLetterCounter
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -63,7 +63,7 @@ def render(families: Iterable[Family]) -> str:
     return "".join(line + "\n" for family in families for line in family.render())
 
 
-def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
+def engine_families(headend: HeadendFacade, outbox: OutboxStats | None) -> list[Family]:
     reads = Family("headend_reads_total", "counter", "Scheduled reads by channel and outcome.")
     ratio = Family(
         "headend_read_success_ratio",
@@ -98,8 +98,7 @@ def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
     retries = Family("headend_bus_retries_total", "counter", "Requests sent again after failing.")
     reconnects = Family("headend_bus_reconnects_total", "counter", "Bus links reopened.")
     failures = Family("headend_bus_failures_total", "counter", "Failed bus jobs by reason.")
-    for name, collector in engine.collectors.items():
-        stats = collector.stats
+    for name, stats in headend.collection_stats().items():
         reads.add(stats.succeeded, channel=name, outcome="success")
         reads.add(stats.failed, channel=name, outcome="failure")
         done = stats.succeeded + stats.failed
@@ -110,7 +109,7 @@ def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
         scheduled.add(stats.scheduled, channel=name)
         skipped.add(stats.skipped_offline, channel=name)
         overruns.add(stats.overruns, channel=name)
-    for name, worker in engine.workers.items():
+    for name, worker in headend.buses().items():
         utilisation.add(worker.utilisation(), channel=name)
         depth.add(worker.depth(), channel=name)
         retries.add(worker.stats.retries, channel=name)
@@ -119,14 +118,14 @@ def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
             failures.add(count, channel=name, reason=reason)
 
     meters = Family("headend_meters", "gauge", "Meters in the registry by status.")
-    offline = len(engine.health.offline_meters())
-    meters.add(len(engine.registry) - offline, status="online")
+    offline = len(headend.offline_meters())
+    meters.add(headend.meter_count() - offline, status="online")
     meters.add(offline, status="offline")
     alarms = Family("headend_alarms_open", "gauge", "Open alarms by severity.")
-    for severity, count in sorted(Counter(a.severity for a in engine.alarms.open_alarms()).items()):
+    for severity, count in sorted(Counter(a.severity for a in headend.open_alarms()).items()):
         alarms.add(count, severity=severity)
 
-    writer = engine.writer.stats
+    writer = headend.writer_stats
     written = Family(
         "headend_records_written_total", "counter", "Records handed to storage successfully."
     )
@@ -147,20 +146,17 @@ def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
         "counter",
         "Records given up by the overflow policy while the store refused writes.",
     )
-    dropped.add(writer.dropped, policy=engine.writer.limits.overflow.value)
+    dropped.add(writer.dropped, policy=headend.writer_limits.overflow.value)
     limit = Family(
         "headend_writer_buffer_limit", "gauge", "Records the writer holds at most in RAM."
     )
-    limit.add(engine.writer.limits.limit)
+    limit.add(headend.writer_limits.limit)
     dead_letters = Family(
         "headend_storage_dead_letters_total",
         "counter",
         "Records and lines set aside in a dead_letter table (no stored form, or refused).",
     )
-    if isinstance(engine.writer.sink, DeadLetterCounter):
-        dead_letters.add(engine.writer.sink.dead_letters + writer.refused)
-    else:
-        dead_letters.add(writer.refused)
+    dead_letters.add((headend.sink_dead_letters() or 0) + writer.refused)
     families = [
         reads,
         ratio,
@@ -184,10 +180,10 @@ def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
         limit,
         dead_letters,
     ]
-    families.extend(backfill_families(engine.backfill.stats))
-    families.extend(unit_families(engine.units))
-    if engine.mqtt is not None:
-        families.extend(mqtt_families(engine.mqtt.stats))
+    families.extend(backfill_families(headend.backfill_stats))
+    families.extend(unit_families(headend.units))
+    if headend.mqtt_stats is not None:
+        families.extend(mqtt_families(headend.mqtt_stats))
     if outbox is not None:
         families.extend(outbox_families(outbox))
     return families

@@ -134,8 +134,8 @@ async def test_api_load_rate_is_the_overload_alarms_value_for_the_same_sweep(
         moment = site.clock.moment + (STEP if step else timedelta(0))
         site.clock.moment = moment
         site.community.advance_to(moment)
-        await site.engine.publish(list(collected(site, moment, terminal=terminal)))
-        records = site.engine.sweep()
+        await site.engine.live.publish(list(collected(site, moment, terminal=terminal)))
+        records = site.engine.sweeps.sweep()
         changed = {r.meter for r in records if r.event == "overload"}
         if not changed:
             continue
