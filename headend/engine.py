@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -103,6 +104,9 @@ class Engine:
         self.health = MeterHealth(offline_after=options.offline_after)
         self.completeness = CompletenessTracker(config.timezone)
         self.alarms = AlarmBook()
+        # Two parts are built below the ones that call them, so those calls are late-bound: the
+        # writer reports storage state to the state alarms (which record through the fan-out),
+        # and the fan-out feeds the sweeps' current detector (the sweeps record through it).
         self.writer = RecordWriter(
             sink,
             interval=options.writer_interval,
@@ -198,7 +202,7 @@ class Engine:
                     t.terminal: t.name for t in config.transformers.values() if t.terminal
                 },
                 # The bridge acknowledges a QoS 1 message once this returns: only on disk.
-                on_readings=lambda readings: self.live.publish(readings, durable=True),
+                on_readings=partial(self.live.publish, durable=True),
                 on_request=self.mqtt_requests,
             )
             self.live.outlet = self.mqtt
