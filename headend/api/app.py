@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 from headend.api.auth import ApiToken, TokenBook
 from headend.api.context import ApiContext
 from headend.api.docs_ui import install_docs
+from headend.api.facade import HeadendFacade
 from headend.api.limits import (
     DEFAULT_LIMITS,
     ApiLimits,
@@ -80,7 +81,8 @@ def create_app(
     ``outbox.stats``) adds the outbox gauges to ``/metrics``. ``dashboard_dir=None`` serves the
     API only. ``limits`` bounds request bodies and concurrent live streams (``[api]``).
     """
-    ctx = ApiContext(engine, TokenBook(tokens), store, outbox_stats)
+    headend = HeadendFacade(engine)
+    ctx = ApiContext(headend, TokenBook(tokens), store, outbox_stats)
     app = _HeadendApp(
         title=TITLE,
         version="1",
@@ -97,17 +99,17 @@ def create_app(
     app.state.stream_slots = stream_slots
     # This app's own registry: the engine's counters and the API's refusals, read when scraped.
     registry = metrics_registry(
-        engine, outbox_stats, lambda: refusal_families(body_report, stream_slots)
+        headend, outbox_stats, lambda: refusal_families(body_report, stream_slots)
     )
     app.state.metrics_registry = registry
 
     @app.get("/health", response_model=Health, tags=["service"])
     async def health() -> Health:
         return Health(
-            collecting=engine.ready.is_set(),
-            meters=len(engine.registry),
-            site=engine.config.site,
-            timezone=engine.config.timezone,
+            collecting=headend.collecting(),
+            meters=headend.meter_count(),
+            site=headend.site,
+            timezone=headend.timezone,
         )
 
     @app.get(
@@ -134,7 +136,7 @@ def create_app(
     async def stream() -> StreamingResponse:
         stream_slots.take()
         return SlotStreamingResponse(
-            live_events(engine),
+            live_events(headend),
             slots=stream_slots,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -17,13 +17,12 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import CollectorRegistry
 
+from headend.api.facade import HeadendFacade
 from headend.collection.backfill import BackfillStats
 from headend.collection.writer import StorageState
-from headend.engine import Engine
 from headend.mqtt.bridge import MqttStats
 from headend.units import UnitGate
 from storage.outbox import OutboxStats
-from storage.sink import DeadLetterCounter
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 """What ``generate_latest`` writes: the text format 0.0.4 every Prometheus reads."""
@@ -42,12 +41,12 @@ class ScrapeCollector:
 
 
 def metrics_registry(
-    engine: Engine, outbox_stats: Callable[[], OutboxStats] | None, *more: Families
+    headend: HeadendFacade, outbox_stats: Callable[[], OutboxStats] | None, *more: Families
 ) -> CollectorRegistry:
     """A registry of the engine's families (and the outbox's, and ``more``) for one app."""
 
     def families() -> list[Metric]:
-        return engine_families(engine, outbox_stats() if outbox_stats is not None else None)
+        return engine_families(headend, outbox_stats() if outbox_stats is not None else None)
 
     registry = CollectorRegistry()
     registry.register(ScrapeCollector(families))
@@ -63,19 +62,19 @@ def render(families: Iterable[Metric]) -> str:
     return generate_latest(registry).decode()
 
 
-def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Metric]:
-    families: list[Metric] = [*channel_families(engine), *fleet_families(engine)]
-    families.extend(writer_families(engine))
-    families.extend(backfill_families(engine.backfill.stats))
-    families.extend(unit_families(engine.units))
-    if engine.mqtt is not None:
-        families.extend(mqtt_families(engine.mqtt.stats))
+def engine_families(headend: HeadendFacade, outbox: OutboxStats | None) -> list[Metric]:
+    families: list[Metric] = [*channel_families(headend), *fleet_families(headend)]
+    families.extend(writer_families(headend))
+    families.extend(backfill_families(headend.backfill_stats))
+    families.extend(unit_families(headend.units))
+    if headend.mqtt_stats is not None:
+        families.extend(mqtt_families(headend.mqtt_stats))
     if outbox is not None:
         families.extend(outbox_families(outbox))
     return families
 
 
-def channel_families(engine: Engine) -> list[Metric]:
+def channel_families(headend: HeadendFacade) -> list[Metric]:
     """Per bus channel: the scheduler's reads and the worker's bus."""
     reads = CounterMetricFamily(
         "headend_reads_total",
@@ -127,8 +126,7 @@ def channel_families(engine: Engine) -> list[Metric]:
     failures = CounterMetricFamily(
         "headend_bus_failures_total", "Failed bus jobs by reason.", labels=["channel", "reason"]
     )
-    for name, collector in engine.collectors.items():
-        stats = collector.stats
+    for name, stats in headend.collection_stats().items():
         reads.add_metric([name, "success"], stats.succeeded)
         reads.add_metric([name, "failure"], stats.failed)
         done = stats.succeeded + stats.failed
@@ -139,7 +137,7 @@ def channel_families(engine: Engine) -> list[Metric]:
         scheduled.add_metric([name], stats.scheduled)
         skipped.add_metric([name], stats.skipped_offline)
         overruns.add_metric([name], stats.overruns)
-    for name, worker in engine.workers.items():
+    for name, worker in headend.buses().items():
         utilisation.add_metric([name], worker.utilisation())
         depth.add_metric([name], worker.depth())
         retries.add_metric([name], worker.stats.retries)
@@ -162,24 +160,24 @@ def channel_families(engine: Engine) -> list[Metric]:
     ]
 
 
-def fleet_families(engine: Engine) -> list[Metric]:
+def fleet_families(headend: HeadendFacade) -> list[Metric]:
     meters = GaugeMetricFamily(
         "headend_meters", "Meters in the registry by status.", labels=["status"]
     )
-    offline = len(engine.health.offline_meters())
-    meters.add_metric(["online"], len(engine.registry) - offline)
+    offline = len(headend.offline_meters())
+    meters.add_metric(["online"], headend.meter_count() - offline)
     meters.add_metric(["offline"], offline)
     alarms = GaugeMetricFamily(
         "headend_alarms_open", "Open alarms by severity.", labels=["severity"]
     )
-    for severity, count in sorted(Counter(a.severity for a in engine.alarms.open_alarms()).items()):
+    for severity, count in sorted(Counter(a.severity for a in headend.open_alarms()).items()):
         alarms.add_metric([severity], count)
     return [meters, alarms]
 
 
-def writer_families(engine: Engine) -> list[Metric]:
+def writer_families(headend: HeadendFacade) -> list[Metric]:
     """The record writer in front of the store: what it wrote, holds, and gave up."""
-    writer = engine.writer.stats
+    writer = headend.writer_stats
     written = CounterMetricFamily(
         "headend_records_written_total", "Records handed to storage successfully.", writer.written
     )
@@ -201,14 +199,13 @@ def writer_families(engine: Engine) -> list[Metric]:
         "Records given up by the overflow policy while the store refused writes.",
         labels=["policy"],
     )
-    dropped.add_metric([engine.writer.limits.overflow.value], writer.dropped)
+    dropped.add_metric([headend.writer_limits.overflow.value], writer.dropped)
     limit = GaugeMetricFamily(
         "headend_writer_buffer_limit",
         "Records the writer holds at most in RAM.",
-        engine.writer.limits.limit,
+        headend.writer_limits.limit,
     )
-    sink = engine.writer.sink
-    set_aside = writer.refused + (sink.dead_letters if isinstance(sink, DeadLetterCounter) else 0)
+    set_aside = writer.refused + (headend.sink_dead_letters() or 0)
     dead_letters = CounterMetricFamily(
         "headend_storage_dead_letters_total",
         "Records and lines set aside in a dead_letter table (no stored form, or refused).",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from headend.api.facade import HeadendFacade
 from headend.api.metrics import engine_families, render
 from headend.bus.backoff import Backoff
 from headend.clock import WarpedClock
@@ -75,7 +76,7 @@ async def test_embedded_store_past_its_disk_budget_is_an_alarm_not_a_crash(
             assert engine.writer.stats.pending <= limits.limit
             [alarm] = [a for a in engine.alarms.open_alarms() if a.kind == "disk_full"]
             assert "database or disk is full" in alarm.message
-            text = render(engine_families(engine, None))
+            text = render(engine_families(HeadendFacade(engine), None))
             assert 'headend_storage_state{state="full"} 1' in text
             assert 'headend_storage_dropped_total{policy="drop_oldest"} ' in text
             engine.stop()

@@ -21,21 +21,21 @@ from headend.collection.registry import RegistryError
 
 def admin_router(ctx: ApiContext) -> APIRouter:
     """Fleet changes: adding, replacing and removing meters while collection runs."""
-    engine = ctx.engine
+    headend = ctx.headend
     router = APIRouter(prefix="/api", tags=["admin"])
 
     @router.post("/meters", response_model=MeterSummary, status_code=201)
     async def add_meter(meter: MeterIn, caller: Caller = ctx.admin) -> dict[str, object]:
         config = meter.to_config(_protocol_of(ctx, meter))
         try:
-            await engine.fleet.change(config, caller.name, replaces=meter.replaces)
+            await headend.change_meter(config, caller.name, meter.replaces)
         except RegistryError as exc:
             raise InvalidField(("body", _field_named(str(exc))), str(exc)) from None
-        return meter_summary(engine, config)
+        return meter_summary(headend, config)
 
     @router.delete("/meters/{meter_id}", status_code=204)
     async def remove_meter(meter_id: str, caller: Caller = ctx.admin) -> None:
-        await engine.fleet.remove(meter_id, caller.name)
+        await headend.remove_meter(meter_id, caller.name)
 
     return router
 
@@ -51,9 +51,9 @@ def _field_named(message: str) -> str:
 
 def _protocol_of(ctx: ApiContext, meter: MeterIn) -> str:
     """The meter's protocol (its channel's unless given), with the keys that protocol needs."""
-    channel = ctx.engine.config.channels.get(meter.channel)
+    channel = ctx.headend.channels.get(meter.channel)
     if channel is None:
-        known = ", ".join(sorted(ctx.engine.config.channels))
+        known = ", ".join(sorted(ctx.headend.channels))
         raise InvalidField(
             ("body", "channel"), f"meter {meter.id}: unknown channel {meter.channel!r} ({known})"
         )

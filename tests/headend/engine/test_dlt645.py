@@ -146,7 +146,7 @@ async def rig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[R
             jitter=0, offline_after=2, maintenance=False, audit_path=tmp_path / "audit.jsonl"
         ),
     )
-    live = engine.subscribe()
+    live = engine.live.subscribe()
     async with asyncio.TaskGroup() as group:
         server = group.create_task(bus.serve(TransportLink(device_end)))
         runner = group.create_task(engine.run())
@@ -188,7 +188,7 @@ async def test_block_reads_land_with_slot_stamps(rig: Rig) -> None:
 
 
 async def test_relay_trip_is_verified_and_audited(rig: Rig) -> None:
-    result = await rig.engine.relay(M1, RelayAction.TRIP, "operator-anna")
+    result = await rig.engine.operations.relay(M1, RelayAction.TRIP, "operator-anna")
     assert result.state is RelayState.OPEN
     assert result.verified
     assert rig.bus.meter(M1).relay_open
@@ -201,14 +201,14 @@ async def test_relay_trip_is_verified_and_audited(rig: Rig) -> None:
     )
     assert rig.engine.audit.path is not None
     assert "operator-anna" in rig.engine.audit.path.read_text()
-    after = await rig.engine.read_now(M1, ["current_a"])
+    after = await rig.engine.operations.read_now(M1, ["current_a"])
     assert after[0].value == 0.0
-    closed = await rig.engine.relay(M1, RelayAction.CLOSE_DIRECT, "operator-anna")
+    closed = await rig.engine.operations.relay(M1, RelayAction.CLOSE_DIRECT, "operator-anna")
     assert closed.state is RelayState.CLOSED
 
 
 async def test_daily_frozen_values_are_collected_for_the_window(rig: Rig) -> None:
-    readings = await rig.engine.backfill_pass()
+    readings = await rig.engine.backfill_passes.run_pass()
     frozen = [r for r in readings if r.kind is ReadingKind.FROZEN and r.meter == M1]
     # One naming scheme: the register's name, told apart from interval reads by the kind.
     assert {r.quantity for r in frozen} == {"energy_active_import_total"}
@@ -220,7 +220,7 @@ async def test_daily_frozen_values_are_collected_for_the_window(rig: Rig) -> Non
     assert {by_day[day].quality for day in days[:-1]} == {Quality.BACKFILLED}
     values = [by_day[day].value or 0.0 for day in days]
     assert values == sorted(values)  # the register only grows
-    again = await rig.engine.backfill_pass()
+    again = await rig.engine.backfill_passes.run_pass()
     assert again == []  # nothing left to fill
 
 
@@ -230,7 +230,7 @@ async def test_daily_frozen_values_are_collected_for_the_window(rig: Rig) -> Non
     indirect=True,
 )
 async def test_missing_frozen_days_stay_missing_and_are_counted(rig: Rig) -> None:
-    await rig.engine.backfill_pass()
+    await rig.engine.backfill_passes.run_pass()
     have = rig.engine.backfill.collected(M2)
     assert len(have) == 3
     failures = sum(
@@ -249,7 +249,7 @@ async def test_silent_meter_goes_offline_with_timeout_reason(rig: Rig) -> None:
     assert any(r.meter == M1 and r.quality is Quality.ACTUAL for r in readings)
     assert ("meter_offline", M2) in {(a.kind, a.subject) for a in rig.engine.alarms.open_alarms()}
     with pytest.raises(ReadFailed, match="no reply"):
-        await rig.engine.read_now(M2, ["voltage_a"])
+        await rig.engine.operations.read_now(M2, ["voltage_a"])
 
 
 @pytest.mark.parametrize("rig", [[ScheduledFault(CorruptChecksum(), meter=M1)]], indirect=True)
@@ -270,9 +270,9 @@ async def test_corrupt_replies_are_checksum_failures(rig: Rig) -> None:
 )
 async def test_clock_drift_is_measured_and_corrected(rig: Rig) -> None:
     await collect(rig.live, lambda seen: len(seen) >= 1)  # let simulated time pass
-    drift = await rig.engine.check_clock(M1, user="operator-anna")
+    drift = await rig.engine.clocks.check_clock(M1, user="operator-anna")
     assert abs(drift) > 30
-    after = await rig.engine.check_clock(M1, user="operator-anna")
+    after = await rig.engine.clocks.check_clock(M1, user="operator-anna")
     assert abs(after) < abs(drift)
     assert abs(after) < 30
     assert rig.engine.audit.recent()[-1].command == "clock set"
@@ -291,7 +291,7 @@ async def test_graceful_stop_finishes_reads_and_flushes(tmp_path: Path) -> None:
         memory=network,
         options=EngineOptions(jitter=0, maintenance=False, writer_interval=3600),
     )
-    live = engine.subscribe()
+    live = engine.live.subscribe()
     async with asyncio.TaskGroup() as group:
         server = group.create_task(bus.serve(TransportLink(device_end)))
         runner = group.create_task(engine.run())
@@ -367,7 +367,7 @@ async def test_gateway_disconnect_over_tcp_reconnects(tmp_path: Path) -> None:
             clock=clock,
             options=EngineOptions(jitter=0, offline_after=10, maintenance=False),
         )
-        live = engine.subscribe()
+        live = engine.live.subscribe()
         async with asyncio.TaskGroup() as group:
             runner = group.create_task(engine.run())
             readings = await collect(
@@ -400,7 +400,7 @@ async def test_collects_over_a_serial_pseudo_terminal(tmp_path: Path) -> None:
             clock=clock,
             options=EngineOptions(jitter=0, maintenance=False),
         )
-        live = engine.subscribe()
+        live = engine.live.subscribe()
         async with asyncio.TaskGroup() as group:
             runner = group.create_task(engine.run())
             readings = await collect(
@@ -422,10 +422,10 @@ async def test_collects_over_a_serial_pseudo_terminal(tmp_path: Path) -> None:
 async def test_a_freeze_the_meter_does_not_hold_is_not_asked_for_again(rig: Rig) -> None:
     """ "No requested data" for a daily freeze is final (records only age): the next passes do
     not spend bus time on it, and billing keeps seeing it not collected."""
-    await rig.engine.backfill_pass()
+    await rig.engine.backfill_passes.run_pass()
     assert date(2026, 11, 21) not in rig.engine.backfill.collected(M2)
     asked = rig.engine.backfill.stats.failures
-    again = await rig.engine.backfill_pass()
+    again = await rig.engine.backfill_passes.run_pass()
     assert again == []
     assert rig.engine.backfill.stats.failures == asked, "the absent freeze was asked for again"
     assert rig.engine.backfill.stats.given_up >= 1
