@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from simulators.errors import SimulatorError
 from simulators.runner import Endpoints
 from simulators.scenario import LoadKind, MeterModel, MeterSpec, Scenario
 
@@ -79,7 +80,7 @@ BUS_SHARE = 0.5
 """Share of the bus the scheduled reads may take, leaving room for on-demand and backfill."""
 
 
-class FleetExportError(ValueError):
+class FleetExportError(SimulatorError, ValueError):
     """The scenario and endpoints cannot be expressed as a fleet config; names what is off."""
 
 

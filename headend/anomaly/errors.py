@@ -7,8 +7,10 @@ detector cannot be interpreted, which points at the collector that produced it.
 
 from __future__ import annotations
 
+from headend.errors import HeadendError
 
-class AnomalyError(Exception):
+
+class AnomalyError(HeadendError):
     """Root of every error raised by ``headend.anomaly``."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from simulators.errors import SimulatorError
 
-class TerminalError(Exception):
+
+class TerminalError(SimulatorError):
     """Root of every error the terminal simulator raises."""
 
 
