@@ -130,7 +130,8 @@ def _decode(topic: str, payload: bytes, limits: PayloadLimits) -> Any:
     except RecursionError:
         raise BadPayload(topic, "too_deep", "not JSON: nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise BadPayload(topic, "not_json", f"not JSON: {str(exc)[:120]}") from None
+        # Both messages are short and fixed in shape (what, then where: line, column, byte).
+        raise BadPayload(topic, "not_json", f"not JSON: {exc}") from None
 
 
 def parse_terminal_payload(
