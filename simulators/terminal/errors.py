@@ -6,7 +6,7 @@ from simulators.errors import SimulatorError
 
 
 class TerminalError(SimulatorError):
-    """Root of every error the terminal simulator raises."""
+    """Root of every error the terminal simulator raises (under ``SimulatorError``)."""
 
 
 class TerminalConfigError(TerminalError, ValueError):
