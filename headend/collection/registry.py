@@ -140,7 +140,7 @@ class MeterRegistry:
                 )
         quantities = [q for spec in plan.reads for q in spec.quantities]
         problem = self._quantity_problem(meter, quantities)
-        if problem is not None:
+        if problem is not None:  # the plan asks for them: its key is the one at fault
             raise RegistryError(m, "plan", f"plan {plan.name}: {problem[1]}")
 
     def validate_quantities(
