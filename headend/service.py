@@ -26,6 +26,7 @@ from headend.collection.storage_setup import open_storage
 from headend.config.fields import Table
 from headend.config.fleet import FleetConfig
 from headend.engine import Engine, EngineOptions
+from headend.errors import HeadendError
 from transports.memory import MemoryNetwork
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class ServiceOptions:
     engine: EngineOptions | None = None
 
 
-class DataLost(Exception):
+class DataLost(HeadendError):
     """The service stopped, and some readings or events it acquired were never stored."""
 
     def __init__(self, records: int, why: str) -> None:

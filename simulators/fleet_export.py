@@ -17,6 +17,7 @@ from typing import Any
 
 import tomli_w
 
+from simulators.errors import SimulatorError
 from simulators.runner import Endpoints
 from simulators.scenario import LoadKind, MeterModel, MeterSpec, Scenario
 
@@ -78,7 +79,7 @@ BUS_SHARE = 0.5
 """Share of the bus the scheduled reads may take, leaving room for on-demand and backfill."""
 
 
-class FleetExportError(ValueError):
+class FleetExportError(SimulatorError, ValueError):
     """The scenario and endpoints cannot be expressed as a fleet config; names what is off."""
 
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from headend.collection.registry import RegistryError
 from headend.config.fleet import MeterConfig
+from headend.errors import HeadendError
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,12 @@ _ACCEPTS: dict[str, tuple[type, ...]] = {
 """JSON types each MeterConfig annotation accepts (a field of another type is not checked)."""
 
 
-class OverlayError(RegistryError):
-    """The overlay file cannot be read; the message names the file and the entry."""
+class OverlayError(HeadendError, ValueError):
+    """The overlay file cannot be read; the message names the file and the entry.
+
+    Not a ``RegistryError``: that one is a meter change that does not fit, with the meter and
+    the key as fields; this is a file the head-end cannot start from (exit code 2, as a broken
+    fleet TOML)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from headend.config.fleet import (
     meter_tag_problem,
 )
 from headend.drivers.dlt645.reader import check_quantities
-from headend.errors import UnknownMeter
+from headend.errors import HeadendError, UnknownMeter
 from protocols.dlt645 import UnknownIdentifier
 from protocols.modbus import builtin_map_names, builtin_register_map
 
@@ -26,8 +26,20 @@ Listener = Callable[[str, MeterConfig | None], None]
 """Called with (meter id, config) on add/replace, (meter id, None) on removal."""
 
 
-class RegistryError(ValueError):
-    """A meter change that would break the fleet; the message names the meter and the key."""
+class RegistryError(HeadendError, ValueError):
+    """A meter change that would break the fleet; the message names the meter and the key.
+
+    The fields say the same for code: ``meter`` is the meter's id, ``key`` the setting at fault
+    (a ``MeterIn`` field, where the API points its 422), ``detail`` the message after the
+    ``meter <id>: `` it starts with (the fleet file names the meter its own way). ``where``
+    replaces that start for checks made on behalf of a request (``on-demand read of m1``).
+    """
+
+    def __init__(self, meter: str, key: str, detail: str, *, where: str | None = None) -> None:
+        self.meter = meter
+        self.key = key
+        self.detail = detail
+        super().__init__(f"{f'meter {meter}' if where is None else where}: {detail}")
 
 
 class MeterRegistry:
@@ -51,7 +63,7 @@ class MeterRegistry:
         try:
             return self._meters[meter_id]
         except KeyError:
-            raise UnknownMeter(f"unknown meter {meter_id!r}") from None
+            raise UnknownMeter(meter_id) from None
 
     def on_change(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -83,62 +95,78 @@ class MeterRegistry:
     def validate(self, meter: MeterConfig, *, replacing: str | None = None) -> None:
         """Raise ``RegistryError`` if ``meter`` cannot join the fleet (as it would be once the
         meter ``replacing`` names has left it)."""
-        where = f"meter {meter.id}"
+        m = meter.id
         channel = self._config.channels.get(meter.channel)
         if channel is None:
-            raise RegistryError(f"{where}: channel: unknown channel {meter.channel!r}")
+            raise RegistryError(m, "channel", f"channel: unknown channel {meter.channel!r}")
         plan = self._config.plans.get(meter.plan)
         if plan is None:
-            raise RegistryError(f"{where}: plan: unknown plan {meter.plan!r}")
+            raise RegistryError(m, "plan", f"plan: unknown plan {meter.plan!r}")
         if meter.transformer is not None and meter.transformer not in self._config.transformers:
-            raise RegistryError(f"{where}: transformer: unknown transformer {meter.transformer!r}")
+            raise RegistryError(
+                m, "transformer", f"transformer: unknown transformer {meter.transformer!r}"
+            )
         if meter.kind not in METER_KINDS:
             raise RegistryError(
-                f"{where}: kind: unknown kind {meter.kind!r} (known: {METER_KINDS})"
+                m, "kind", f"kind: unknown kind {meter.kind!r} (known: {METER_KINDS})"
             )
         if meter.kind == TRANSFORMER_LV_METER and meter.transformer is None:
-            raise RegistryError(f"{where}: kind: a transformer_lv meter needs its transformer")
+            raise RegistryError(m, "kind", "kind: a transformer_lv meter needs its transformer")
         tag_problem = meter_tag_problem(meter)
         if tag_problem is not None:
-            raise RegistryError(f"{where}: {tag_problem[0]}: {tag_problem[1]}")
+            raise RegistryError(m, tag_problem[0], f"{tag_problem[0]}: {tag_problem[1]}")
         if meter.protocol.startswith("dlt645"):
             if meter.address is None:
-                raise RegistryError(f"{where}: address: a DL/T 645 meter needs its address")
+                raise RegistryError(m, "address", "address: a DL/T 645 meter needs its address")
         elif meter.unit_id is None or meter.register_map is None:
             missing = "unit_id" if meter.unit_id is None else "register_map"
-            raise RegistryError(f"{where}: {missing}: a Modbus meter needs one")
+            raise RegistryError(m, missing, f"{missing}: a Modbus meter needs one")
         if meter.protocol.startswith("dlt645") != channel.protocol.startswith("dlt645"):
             raise RegistryError(
-                f"{where}: protocol {meter.protocol} cannot share channel {channel.name} "
-                f"({channel.protocol})"
+                m,
+                "protocol",
+                f"protocol {meter.protocol} cannot share channel {channel.name} "
+                f"({channel.protocol})",
             )
         for other in self._meters.values():
             if other.id in (meter.id, replacing) or other.channel != meter.channel:
                 continue
             if (other.address, other.unit_id) == (meter.address, meter.unit_id):
                 raise RegistryError(
-                    f"{where}: address: {meter.address or meter.unit_id} is already used by meter "
-                    f"{other.id} on channel {meter.channel}"
+                    m,
+                    "address",
+                    f"address: {meter.address or meter.unit_id} is already used by meter "
+                    f"{other.id} on channel {meter.channel}",
                 )
         quantities = [q for spec in plan.reads for q in spec.quantities]
-        self.validate_quantities(meter, quantities, where=f"{where}: plan {plan.name}")
+        problem = self._quantity_problem(meter, quantities)
+        if problem is not None:  # the plan asks for them: its key is the one at fault
+            raise RegistryError(m, "plan", f"plan {plan.name}: {problem[1]}")
 
     def validate_quantities(
         self, meter: MeterConfig, quantities: Sequence[str], where: str
     ) -> None:
         """Raise ``RegistryError`` naming the first quantity this meter cannot be asked for."""
+        problem = self._quantity_problem(meter, quantities)
+        if problem is not None:
+            raise RegistryError(meter.id, problem[0], problem[1], where=where)
+
+    @staticmethod
+    def _quantity_problem(meter: MeterConfig, quantities: Sequence[str]) -> tuple[str, str] | None:
+        """The key at fault and why, for the first quantity this meter cannot be asked for."""
         if meter.protocol.startswith("dlt645"):
             try:
                 check_quantities(quantities, meter.protocol)
             except UnknownIdentifier as exc:
-                raise RegistryError(f"{where}: {exc}") from None
-            return
+                return "quantities", str(exc)
+            return None
         if meter.register_map not in builtin_map_names():
-            raise RegistryError(
-                f"{where}: register_map: unknown map {meter.register_map!r} "
+            return "register_map", (
+                f"register_map: unknown map {meter.register_map!r} "
                 f"(known: {', '.join(sorted(builtin_map_names()))})"
             )
         register_map = builtin_register_map(meter.register_map)
         unknown = [q for q in quantities if q not in register_map.quantities]
         if unknown:
-            raise RegistryError(f"{where}: map {meter.register_map} has no {unknown[0]!r}")
+            return "quantities", f"map {meter.register_map} has no {unknown[0]!r}"
+        return None

@@ -100,9 +100,9 @@ class FleetChanges:
     async def _change(self, meter: MeterConfig, user: str, replaces: str | None) -> AuditEntry:
         old = self.registry.by_id().get(replaces or meter.id)
         if replaces is not None and old is None:
-            raise RegistryError(f"meter {meter.id}: replaces: unknown meter {replaces!r}")
+            raise RegistryError(meter.id, "replaces", f"replaces: unknown meter {replaces!r}")
         if replaces is not None and replaces != meter.id and meter.id in self.registry:
-            raise RegistryError(f"meter {meter.id}: id: already in the fleet")
+            raise RegistryError(meter.id, "id", "id: already in the fleet")
         self.registry.validate(meter, replacing=replaces)
         now = self.clock.now()
         if old is None or (same_device(old, meter) and replaces is None):

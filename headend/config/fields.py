@@ -13,13 +13,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from headend.errors import HeadendError
+
 T = TypeVar("T")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)\s*$")
 _DURATION_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-class ConfigError(ValueError):
+class ConfigError(HeadendError, ValueError):
     """A configuration file is wrong; the message names the file, the key and the problem.
 
     ``meter`` is the id of the meter whose table is wrong: ``meters[212]`` alone sends an

@@ -204,8 +204,9 @@ def check_meters(config: FleetConfig) -> None:
         try:
             registry.validate(meter)
         except RegistryError as exc:
-            problem = str(exc).removeprefix(f"meter {meter.id}: ")
-            raise ConfigError(config.source, f"meters[{index}]", problem, meter=meter.id) from None
+            raise ConfigError(
+                config.source, f"meters[{index}]", exc.detail, meter=meter.id
+            ) from None
 
 
 def parse_fleet_config(data: Mapping[str, Any], source: str) -> FleetConfig:

@@ -1,10 +1,10 @@
 """Admin routes: fleet changes (add, replace, remove meters) while collection runs.
 
 The registry validates a change against the configuration and the collectors pick it up at
-once; its message names the offending key, which becomes the ``loc`` of the 422. A change is
-kept in the data dir before the answer (``fleet_overlay.py``), so a restart does not undo it;
-a new address for a meter, or ``replaces``, is a meter replacement, audited with the final
-read of the old meter and the first of the new.
+once; its error names the offending key (``RegistryError.key``), which becomes the ``loc`` of
+the 422. A change is kept in the data dir before the answer (``fleet_overlay.py``), so a restart
+does not undo it; a new address for a meter, or ``replaces``, is a meter replacement, audited
+with the final read of the old meter and the first of the new.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def admin_router(ctx: ApiContext) -> APIRouter:
         try:
             await headend.change_meter(config, caller.name, meter.replaces)
         except RegistryError as exc:
-            raise InvalidField(("body", _field_named(str(exc))), str(exc)) from None
+            field = exc.key if exc.key in MeterIn.model_fields else "meter"
+            raise InvalidField(("body", field), str(exc)) from None
         return meter_summary(headend, config)
 
     @router.delete("/meters/{meter_id}", status_code=204)
@@ -38,15 +39,6 @@ def admin_router(ctx: ApiContext) -> APIRouter:
         await headend.remove_meter(meter_id, caller.name)
 
     return router
-
-
-def _field_named(message: str) -> str:
-    """The MeterIn field a registry message is about (they read 'meter X: <field>: ...')."""
-    for part in message.split(": ")[1:]:
-        word = part.split(" ")[0]
-        if word in MeterIn.model_fields:
-            return word
-    return "meter"
 
 
 def _protocol_of(ctx: ApiContext, meter: MeterIn) -> str:

@@ -199,3 +199,17 @@ def test_bad_listen_option_is_a_usage_error(
 def test_bad_anomaly_table_names_file_and_key(tmp_path: Path, table: str, named: str) -> None:
     line = _refused(tmp_path, (_good(tmp_path) + table).encode())
     assert f": {named}: " in line
+
+
+def test_an_unreadable_fleet_overlay_is_a_usage_error_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The API's saved fleet changes are a file the head-end starts from, as the TOML is."""
+    config = tmp_path / "fleet.toml"
+    config.write_text(GOOD.format(path=tmp_path / "store.sqlite"))
+    (tmp_path / "fleet-overlay.json").write_text('{"version": 99, "meters": {}}')
+    code = main(["run", "--config", str(config), "--data-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "fleet-overlay.json: version: expected 1" in err
+    assert "Traceback" not in err
