@@ -8,6 +8,8 @@ records. The latest freeze read on its own day is ``actual``; anything older is
 ``backfilled``. Passes repeat (hourly by default) for as many days as the window is long:
 a meter that was unreachable for three days is filled in when it comes back, not forgotten.
 
+The read of one record is the meter's driver's (``Capability.FROZEN``; DL/T 645:
+``headend.drivers.dlt645.frozen``); this module decides which records to read and how they count.
 The record number of a day is derived from the meter's own latest freeze time, not from our
 calendar, so a meter whose clock or freeze schedule is off by a day still gets each value
 stamped with the time the meter says it froze it.
