@@ -40,7 +40,6 @@ from headend.config.fleet import MeterConfig
 from headend.drivers.base import FrozenDay as FrozenDay
 from headend.drivers.registry import driver_for
 from headend.errors import ReadFailed
-from protocols.dlt645 import ErrorWord
 from storage.records import FailureReason, Quality, Reading
 
 log = logging.getLogger(__name__)
@@ -165,7 +164,7 @@ class FrozenBackfill:
                 self._count_failures(meter, [day], exc.reason.value)
                 if exc.reason is not FailureReason.ERROR_RESPONSE:
                     return found  # the meter stopped answering: next pass
-                if exc.error_word is not None and exc.error_word & ErrorWord.NO_DATA:
+                if driver_for(meter.protocol).holds_no_record(exc):
                     self._record_absent(meter.id, day)
                 continue  # no such record (a hole, or before installation): the next day may be
             self._store(meter, frozen, today, found)

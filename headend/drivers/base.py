@@ -149,6 +149,11 @@ class Driver(abc.ABC, Generic[C]):
         """Freeze number ``record`` (1 = latest) of one meter (``Capability.FROZEN``)."""
         raise self.unsupported(meter.id, "daily frozen records")
 
+    def holds_no_record(self, error: ReadFailed) -> bool:
+        """Whether a refused frozen read means the meter does not hold that record (it never
+        will: records only age), so backfill stops asking for that day."""
+        return False
+
     async def read_clock(self, link: C, meter: MeterConfig, *, reply_timeout: float) -> datetime:
         """The meter's wall clock, naive (``Capability.CLOCK``)."""
         raise self.unsupported(meter.id, "clock reading")

@@ -15,7 +15,15 @@ from headend.drivers.dlt645 import control
 from headend.drivers.dlt645.editions import protocol_name
 from headend.drivers.dlt645.frozen import read_frozen_record
 from headend.drivers.dlt645.reader import plan_dlt645, read_dlt645
-from protocols.dlt645 import Address, InvalidAddress, Standard, UnknownIdentifier, catalogue
+from headend.errors import ReadFailed
+from protocols.dlt645 import (
+    Address,
+    ErrorWord,
+    InvalidAddress,
+    Standard,
+    UnknownIdentifier,
+    catalogue,
+)
 from storage.records import Quality, Reading, ReadingKind
 from transports import create_transport
 
@@ -103,6 +111,10 @@ class Dlt645Driver(Driver[BusLink]):
         return await read_frozen_record(
             link, meter, record, tz, quality=quality, reply_timeout=reply_timeout
         )
+
+    def holds_no_record(self, error: ReadFailed) -> bool:
+        """The meter's error word says "no requested data" (bit 1)."""
+        return error.error_word is not None and bool(error.error_word & ErrorWord.NO_DATA)
 
     async def read_clock(
         self, link: BusLink, meter: MeterConfig, *, reply_timeout: float
