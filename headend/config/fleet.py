@@ -21,7 +21,7 @@ from headend.config.fields import ConfigError, Table
 from headend.config.mqtt import MqttConfig as MqttConfig
 from headend.config.mqtt import parse_mqtt
 from headend.config.terminal_points import DEFAULT_TERMINAL_NAMES as DEFAULT_TERMINAL_NAMES
-from headend.drivers.registry import driver_for, known_protocols
+from headend.drivers.registry import DEFAULT_PROTOCOL, driver_for, known_protocols
 from storage.errors import RecordError
 from storage.line_protocol import validate_tag_value
 from transports import InvalidTransportUrl, parse_transport_url
@@ -350,7 +350,7 @@ def _channel(t: Table) -> ChannelConfig:
     channel = ChannelConfig(
         name=str(tag_text(t, "name", t.text("name"))),
         url=t.text("url"),
-        protocol=t.choice("protocol", known_protocols(), known_protocols()[0]),
+        protocol=t.choice("protocol", known_protocols(), DEFAULT_PROTOCOL),
         timeout=t.duration("timeout", "1s"),
         inter_frame_gap=t.duration("inter_frame_gap", DEFAULT_INTER_FRAME_GAP),
         retries=t.integer("retries", 2, minimum=0),

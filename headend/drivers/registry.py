@@ -21,7 +21,9 @@ DRIVERS: dict[str, Driver[Any]] = {
     "dlt645-1997": Dlt645Driver(Standard.DLT645_1997),
     "modbus": ModbusDriver(),
 }
-"""Protocol name -> driver; the first is the default protocol of a channel."""
+"""Protocol name -> driver, in the order fleet-file errors list them."""
+DEFAULT_PROTOCOL = "dlt645-2007"
+"""A channel's protocol when the fleet file names none."""
 
 
 class UnknownProtocol(HeadendError, LookupError):

@@ -13,7 +13,13 @@ from headend.config.fields import ConfigError
 from headend.config.fleet import MeterConfig, parse_fleet_config
 from headend.drivers.base import Capability, Driver
 from headend.drivers.quantities import unit_and_kind
-from headend.drivers.registry import DRIVERS, UnknownProtocol, driver_for, known_protocols
+from headend.drivers.registry import (
+    DEFAULT_PROTOCOL,
+    DRIVERS,
+    UnknownProtocol,
+    driver_for,
+    known_protocols,
+)
 from headend.errors import ReadFailed
 from protocols.dlt645 import RelayAction
 from storage.records import FailureReason, ReadingKind
@@ -59,6 +65,9 @@ def test_unknown_protocol_names_it_and_the_known_ones() -> None:
 
 def test_the_registry_holds_the_protocols_of_fleet_files() -> None:
     assert known_protocols() == ("dlt645-2007", "dlt645-1997", "modbus")
+    assert DEFAULT_PROTOCOL in DRIVERS
+    config = parse_fleet_config({**FLEET, "meters": []}, "fleet.toml")
+    assert config.channels["bus-1"].protocol == DEFAULT_PROTOCOL
 
 
 @pytest.mark.parametrize("name", list(DRIVERS))
