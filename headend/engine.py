@@ -24,7 +24,6 @@ from headend.anomaly import AnomalyDetector
 from headend.anomaly.alarms import AlarmBook
 from headend.anomaly.config import AnomalyConfig
 from headend.bus.backoff import Backoff
-from headend.bus.link import BusLink
 from headend.bus.worker import BusPolicy, BusWorker
 from headend.clock import Clock, SystemClock
 from headend.collection.backfill import FrozenBackfill
@@ -45,16 +44,12 @@ from headend.commands.context import CommandContext
 from headend.commands.fleet_changes import FleetChanges
 from headend.commands.operations import Operations
 from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
-from headend.drivers.dlt645.reader import read_dlt645
-from headend.drivers.modbus import ModbusAdapter
-from headend.drivers.modbus.reader import ModbusLink, modbus_target, read_modbus
+from headend.drivers.registry import driver_for
 from headend.mqtt.bridge import MqttBridge
 from headend.mqtt.requests import MqttRequests
 from headend.units import UnitGate
 from storage.billing import BillingSource
-from storage.records import Reading
 from storage.sink import Sink
-from transports import create_transport
 from transports.memory import MemoryNetwork
 
 log = logging.getLogger(__name__)
@@ -225,27 +220,12 @@ class Engine:
             retry_backoff=Backoff(channel.retry_backoff, max(channel.retry_backoff, 5.0)),
             reconnect_backoff=Backoff(1.0, channel.reconnect_backoff_max),
         )
-        if channel.protocol == "modbus":
-            adapter = ModbusAdapter(modbus_target(channel.url), timeout=channel.timeout)
-            return BusWorker(channel.name, ModbusLink(adapter), policy)
-        transport = create_transport(channel.url, protocol=channel.protocol, memory=self._memory)
-        return BusWorker(channel.name, BusLink(transport, gap=channel.inter_frame_gap), policy)
+        connection = driver_for(channel.protocol).connection(channel, self._memory)
+        return BusWorker(channel.name, connection, policy)
 
     def _read_factory(self, channel: ChannelConfig) -> Any:
         def factory(meter: MeterConfig, quantities: Sequence[str], slot: Any) -> BusAction:
-            if channel.protocol == "modbus":
-
-                async def modbus_action(link: ModbusLink) -> list[Reading]:
-                    return await read_modbus(link, meter, quantities, slot)
-
-                return modbus_action
-
-            async def dlt645_action(link: BusLink) -> list[Reading]:
-                return await read_dlt645(
-                    link, meter, quantities, slot, reply_timeout=channel.timeout
-                )
-
-            return dlt645_action
+            return driver_for(meter.protocol).read_action(channel, meter, quantities, slot)
 
         return factory
 

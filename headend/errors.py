@@ -22,9 +22,12 @@ the exit code or HTTP status it becomes)::
     ├── ConfigError (ValueError)        config.fields: a config file is wrong (.source, .key,
     │                                   .problem, .meter)
     ├── PointConfigError (ValueError)   config.terminal_points: a terminal point mapping is wrong
-    ├── RegistryError (ValueError)      collection.registry: a meter change would break the fleet
-    │   │                               (.meter, .key, .detail)
-    │   └── OverlayError                collection.overlay: the fleet overlay file is unreadable
+    ├── RegistryError (ValueError)      config.meters: a meter (change) would break the fleet
+    │                                   (.where, .key, .problem)
+    ├── OverlayError (ValueError)       collection.overlay: the fleet overlay file is unreadable
+    │                                   (.where, .problem)
+    ├── UnknownProtocol (LookupError)   drivers.registry: no driver for that protocol (.protocol,
+    │                                   .known)
     ├── UnitError (ValueError)          units: a unit that cannot be converted to the canonical one
     ├── AnomalyError                    anomaly.errors
     │   ├── AnomalyConfigError (ValueError)   [anomaly] thresholds (.key, .problem)

@@ -4,9 +4,9 @@ field) and documents every shape in the OpenAPI document."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from headend.anomaly import SubjectKind
 from headend.anomaly.alarms import Alarm
@@ -14,6 +14,7 @@ from headend.collection.completeness import CompletenessRow
 from headend.commands.audit import AuditEntry
 from headend.config.fleet import MeterConfig
 from headend.drivers.dlt645.control import RelayState
+from headend.drivers.registry import UnknownProtocol, driver_for, known_protocols
 from storage.billing import DayState, StoredPoint
 from storage.records import Quality, Reading, ReadingKind, Severity
 
@@ -21,6 +22,24 @@ MeterId = str
 GroupBy = Literal["meter", "channel", "transformer", "building"]
 RelayActionName = Literal["trip", "close_permitted", "close_direct"]
 MeterKind = Literal["load", "transformer_lv"]  # fleet_config.METER_KINDS
+
+
+def _known_protocol(protocol: str) -> str:
+    """A protocol the driver registry knows; pydantic turns the ValueError (which lists the
+    known ones) into a 422 naming the field."""
+    try:
+        driver_for(protocol)
+    except UnknownProtocol as exc:
+        raise ValueError(str(exc)) from None
+    return protocol
+
+
+ProtocolName = Annotated[
+    str,
+    AfterValidator(_known_protocol),
+    # The registry's protocols when the API starts, so the OpenAPI document lists them.
+    Field(json_schema_extra={"enum": list(known_protocols())}),
+]
 
 
 class Health(BaseModel):
@@ -109,7 +128,7 @@ class MeterIn(BaseModel):
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
     channel: str = Field(min_length=1)
-    protocol: Literal["dlt645-2007", "dlt645-1997", "modbus"] | None = Field(
+    protocol: ProtocolName | None = Field(
         default=None, description="Default: the channel's protocol"
     )
     plan: str = Field(min_length=1)

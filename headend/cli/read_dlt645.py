@@ -24,6 +24,7 @@ from headend.cli.errors import CommandFailed, ExitCode, UsageProblem, exit_code_
 from headend.cli.frames import reassemble
 from headend.cli.output import Row, write_json, write_table, write_traffic
 from headend.config.fleet import DEFAULT_INTER_FRAME_GAP
+from headend.drivers.dlt645.editions import protocol_name
 from headend.drivers.dlt645.session import exchange, read_payload, refused
 from headend.errors import ReadFailed
 from protocols.dlt645 import (
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     standard = Standard(args.standard)
     wanted = _check_arguments(args, standard)
     header: dict[str, int | float | str | None] = {
-        "protocol": f"dlt645-{standard.value}",
+        "protocol": protocol_name(standard),
         "url": args.url,
         "meter": None if args.scan else str(args.address),
     }
@@ -195,7 +196,7 @@ async def _session(
     args: argparse.Namespace, standard: Standard, wanted: Sequence[Wanted]
 ) -> tuple[list[Row], CommandFailed | None, BusLink | None]:
     try:
-        transport = create_transport(args.url, protocol=f"dlt645-{standard.value}")
+        transport = create_transport(args.url, protocol=protocol_name(standard))
     except InvalidTransportUrl as exc:
         raise UsageProblem(str(exc)) from None
     link = BusLink(transport, gap=DEFAULT_INTER_FRAME_GAP)

@@ -24,6 +24,8 @@ from headend.collection.completeness import CompletenessTracker
 from headend.collection.downtime import restore_frozen_days
 from headend.collection.registry import MeterRegistry
 from headend.config.fleet import FleetConfig, MeterConfig
+from headend.drivers.base import Capability
+from headend.drivers.registry import driver_for
 from storage.billing import BillingSource, frozen_points
 from storage.records import Reading
 
@@ -59,7 +61,8 @@ class BackfillPasses:
         meters = [
             m
             for m in self._registry
-            if m.protocol.startswith("dlt645") and self._config.plans[m.plan].daily_frozen
+            if self._config.plans[m.plan].daily_frozen
+            and driver_for(m.protocol).supports(Capability.FROZEN)
         ]
         windows = {m.id: self._config.plans[m.plan].backfill_days for m in meters}
 

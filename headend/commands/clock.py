@@ -1,7 +1,8 @@
 """Meter clocks: check one (and set it when it drifts), broadcast time sync, and their loops.
 
 Setting a clock and broadcasting time change meters, so both are audited (an fsync'd intent)
-before the frame goes out, like relay control. DL/T 645 only.
+before the frame goes out, like relay control. Only for meters whose driver has the clock
+capabilities (DL/T 645 today).
 """
 
 from __future__ import annotations
@@ -9,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
+from typing import Any
 
 from headend.bus.lanes import Lane
-from headend.bus.link import BusLink
 from headend.collection.health import MeterHealth
 from headend.collection.schedule import next_slot
 from headend.commands.audit import outcome_of_error
 from headend.commands.context import CommandContext
 from headend.config.fleet import ChannelConfig, MeterConfig
-from headend.drivers.dlt645.control import broadcast_time, read_meter_clock, set_meter_clock
+from headend.drivers.base import Capability, Driver
+from headend.drivers.registry import driver_for
 from headend.errors import BusClosed, ReadFailed
 from storage.records import Reading, ReadingKind
 
@@ -37,15 +39,15 @@ class ClockCommands:
         Returns the drift in seconds (meter minus head-end), also stored as a reading.
         """
         ctx = self.ctx
-        meter, channel = ctx.dlt645_meter(meter_id, "clock check")
+        meter, channel, driver = ctx.meter_that_can(meter_id, Capability.CLOCK, "clock check")
         threshold = ctx.config.clock.drift_threshold
 
-        async def run(link: BusLink) -> float:
+        async def run(link: Any) -> float:
             before = ctx.meter_now()
-            shown = await read_meter_clock(link, meter, reply_timeout=channel.timeout)
+            shown = await driver.read_clock(link, meter, reply_timeout=channel.timeout)
             drift = (shown.replace(tzinfo=ctx.tz) - before).total_seconds()
             if abs(drift) > threshold:
-                await self._set_clock(link, meter, channel, user, drift)
+                await self._set_clock(driver, link, meter, channel, user, drift)
             return drift
 
         if lane is None:
@@ -64,7 +66,13 @@ class ClockCommands:
         return drift
 
     async def _set_clock(
-        self, link: BusLink, meter: MeterConfig, channel: ChannelConfig, user: str, drift: float
+        self,
+        driver: Driver[Any],
+        link: Any,
+        meter: MeterConfig,
+        channel: ChannelConfig,
+        user: str,
+        drift: float,
     ) -> None:
         """Set a drifting clock, audited before the write goes out and after it is answered."""
         ctx = self.ctx
@@ -72,7 +80,7 @@ class ClockCommands:
             ctx.clock.now(), user, meter.id, "clock set", f"drift was {drift:+.0f} s"
         )
         try:
-            await set_meter_clock(link, meter, ctx.meter_now(), reply_timeout=channel.timeout)
+            await driver.set_clock(link, meter, ctx.meter_now(), reply_timeout=channel.timeout)
         except BaseException as exc:
             outcome, detail = outcome_of_error(exc, sent=True)
             ctx.audit.complete(intent, outcome, detail, at=ctx.clock.now())
@@ -80,23 +88,26 @@ class ClockCommands:
         ctx.audit.complete(intent, "ok", f"drift was {drift:+.0f} s", at=ctx.clock.now())
 
     async def broadcast_time_sync(self, user: str = "scheduler") -> int:
-        """Broadcast time sync on every DL/T 645 channel; returns how many buses got it.
+        """Broadcast time sync on every channel whose protocol can; returns how many buses got it.
 
         It sets every clock on the bus, so it is audited like any command that changes a
         meter: meter ``*``, the channel named in the detail."""
         ctx = self.ctx
         sent = 0
         for name, channel in ctx.config.channels.items():
-            if not channel.protocol.startswith("dlt645"):
+            driver = driver_for(channel.protocol)
+            if not driver.supports(Capability.TIME_BROADCAST):
                 continue
             command = "broadcast time sync"
             intent = ctx.audit.begin(ctx.clock.now(), user, "*", command, f"channel {name}")
 
             times: list[datetime] = []
 
-            async def run(link: BusLink, times: list[datetime] = times) -> None:
+            async def run(
+                link: Any, times: list[datetime] = times, driver: Driver[Any] = driver
+            ) -> None:
                 times.append(ctx.meter_now())
-                await broadcast_time(link, times[-1])
+                await driver.broadcast_time(link, times[-1])
 
             try:
                 await ctx.workers[name].call(Lane.BILLING, "broadcast time", run)
@@ -121,14 +132,15 @@ class ClockCommands:
             await self.broadcast_time_sync()
 
     async def check_loop(self) -> None:
-        """Read every online DL/T 645 meter's clock once per ``check_interval``, the buses in
-        parallel; a drifting meter gets its clock set (``check_clock``)."""
+        """Read the clock of every online meter whose driver can, once per ``check_interval``,
+        the buses in parallel; a drifting meter gets its clock set (``check_clock``)."""
         interval = self.ctx.config.clock.check_interval
         while True:
             await self.ctx.clock.sleep_until(next_slot(self.ctx.clock.now(), interval))
             by_channel: dict[str, list[str]] = {}
             for meter in self.ctx.registry:
-                if meter.protocol.startswith("dlt645") and not self._health.is_offline(meter.id):
+                can = driver_for(meter.protocol).supports(Capability.CLOCK)
+                if can and not self._health.is_offline(meter.id):
                     by_channel.setdefault(meter.channel, []).append(meter.id)
             async with asyncio.TaskGroup() as group:
                 for meter_ids in by_channel.values():

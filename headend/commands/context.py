@@ -20,8 +20,8 @@ from headend.collection.live import LiveReadings
 from headend.collection.registry import MeterRegistry
 from headend.commands.audit import AuditLog
 from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
-from headend.errors import ReadFailed
-from storage.records import FailureReason
+from headend.drivers.base import Capability, Driver
+from headend.drivers.registry import driver_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +39,13 @@ class CommandContext:
         """Site wall-clock time, what a meter's clock should show."""
         return self.clock.now().astimezone(self.tz)
 
-    def dlt645_meter(self, meter_id: str, what: str) -> tuple[MeterConfig, ChannelConfig]:
+    def meter_that_can(
+        self, meter_id: str, capability: Capability, what: str
+    ) -> tuple[MeterConfig, ChannelConfig, Driver[Any]]:
+        """The meter, its channel and its driver, or ``unsupported`` (API 409) before anything
+        is audited or queued when the meter's protocol cannot do ``what``."""
         meter = self.registry.get(meter_id)
-        if not meter.protocol.startswith("dlt645"):
-            raise ReadFailed(
-                FailureReason.UNSUPPORTED, f"meter {meter_id}: {what} needs a DL/T 645 meter"
-            )
-        return meter, self.config.channels[meter.channel]
+        driver = driver_for(meter.protocol)
+        if not driver.supports(capability):
+            raise driver.unsupported(meter_id, what)
+        return meter, self.config.channels[meter.channel], driver

@@ -8,15 +8,16 @@ caller gets it. Relay control is audited (an fsync'd intent) before the order is
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from headend.bus.lanes import Lane
-from headend.bus.link import BusLink
 from headend.collection.collector import HealthHandler, ReadFactory
 from headend.collection.health import MeterHealth
 from headend.commands.audit import outcome_of_error
 from headend.commands.context import CommandContext
 from headend.config.fleet import ChannelConfig, MeterConfig
-from headend.drivers.dlt645.control import RelayResult, control_relay
+from headend.drivers.base import Capability
+from headend.drivers.dlt645.control import RelayResult
 from headend.errors import ReadFailed
 from protocols.dlt645 import RelayAction
 from storage.records import Reading, Severity
@@ -86,7 +87,7 @@ class Operations:
     async def relay(self, meter_id: str, action: RelayAction, user: str) -> RelayResult:
         """Trip or close a meter's supply relay; audited whatever the outcome."""
         ctx = self.ctx
-        meter, channel = ctx.dlt645_meter(meter_id, "relay control")
+        meter, channel, driver = ctx.meter_that_can(meter_id, Capability.RELAY, "relay control")
         command = f"relay {action.name.lower()}"
         # Durable before the order is even queued: a crash after the trip still names the user.
         intent = ctx.audit.begin(
@@ -95,10 +96,10 @@ class Operations:
 
         attempts = 0
 
-        async def run(link: BusLink) -> RelayResult:
+        async def run(link: Any) -> RelayResult:
             nonlocal attempts
             attempts += 1  # the bus is open and ours: the order goes out now
-            return await control_relay(
+            return await driver.control_relay(
                 link, meter, action, ctx.meter_now(), reply_timeout=channel.timeout
             )
 

@@ -6,7 +6,6 @@ with file and key before any bus is opened, not discovered at 03:00 by a failing
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 import tomllib
@@ -22,6 +21,7 @@ from headend.config.fields import ConfigError, Table
 from headend.config.mqtt import MqttConfig as MqttConfig
 from headend.config.mqtt import parse_mqtt
 from headend.config.terminal_points import DEFAULT_TERMINAL_NAMES as DEFAULT_TERMINAL_NAMES
+from headend.drivers.registry import DEFAULT_PROTOCOL, driver_for, known_protocols
 from storage.errors import RecordError
 from storage.line_protocol import validate_tag_value
 from transports import InvalidTransportUrl, parse_transport_url
@@ -31,20 +31,13 @@ if TYPE_CHECKING:
     # `headend read` (which needs DEFAULT_INTER_FRAME_GAP from here) starts fast.
     from headend.anomaly.config import AnomalyConfig
 
-PROTOCOLS = ("dlt645-2007", "dlt645-1997", "modbus")
 LOAD_METER = "load"
 TRANSFORMER_LV_METER = "transformer_lv"
 METER_KINDS = (LOAD_METER, TRANSFORMER_LV_METER)
 """A load meter (household, pile, pump room) is part of its transformer's load; a
 ``transformer_lv`` meter measures the transformer itself on its LV side, like its terminal."""
-_SERIAL_PROTOCOL = {
-    "dlt645-2007": "dlt645-2007",
-    "dlt645-1997": "dlt645-1997",
-    "modbus": "modbus-rtu",
-}
 DEFAULT_INTER_FRAME_GAP = 0.05
 """Seconds of silence between frames unless a channel says otherwise (the CLI uses it too)."""
-_ADDRESS = re.compile(r"[0-9]{12}")
 _PASSWORD = re.compile(r"[0-9A-Fa-f]{8}")
 
 
@@ -189,24 +182,11 @@ def load_fleet_config(path: str | Path) -> FleetConfig:
             path, "(file)", "is empty: expected [[channels]], [plans.*] and [[meters]] tables"
         )
     config = parse_fleet_config(data, str(path))
+    # The meter-against-fleet checks build on this module's types: imported here, not above.
+    from headend.config.meters import check_meters
+
     check_meters(config)
     return config
-
-
-def check_meters(config: FleetConfig) -> None:
-    """What only the protocol catalogues and register maps can tell (a plan quantity a meter
-    cannot read, an unknown map), checked at load like everything else, so the error names
-    the file, the ``[[meters]]`` table and the meter instead of surfacing from the engine."""
-    from headend.collection.registry import MeterRegistry, RegistryError
-
-    registry = MeterRegistry(dataclasses.replace(config, meters={}))
-    for index, meter in enumerate(config.meters.values()):
-        try:
-            registry.validate(meter)
-        except RegistryError as exc:
-            raise ConfigError(
-                config.source, f"meters[{index}]", exc.detail, meter=meter.id
-            ) from None
 
 
 def parse_fleet_config(data: Mapping[str, Any], source: str) -> FleetConfig:
@@ -370,7 +350,7 @@ def _channel(t: Table) -> ChannelConfig:
     channel = ChannelConfig(
         name=str(tag_text(t, "name", t.text("name"))),
         url=t.text("url"),
-        protocol=t.choice("protocol", PROTOCOLS, "dlt645-2007"),
+        protocol=t.choice("protocol", known_protocols(), DEFAULT_PROTOCOL),
         timeout=t.duration("timeout", "1s"),
         inter_frame_gap=t.duration("inter_frame_gap", DEFAULT_INTER_FRAME_GAP),
         retries=t.integer("retries", 2, minimum=0),
@@ -378,7 +358,7 @@ def _channel(t: Table) -> ChannelConfig:
         reconnect_backoff_max=t.duration("reconnect_backoff_max", "60s"),
     )
     try:
-        parse_transport_url(channel.url, protocol=_SERIAL_PROTOCOL[channel.protocol])
+        parse_transport_url(channel.url, protocol=driver_for(channel.protocol).transport_protocol)
     except InvalidTransportUrl as exc:
         raise t.error("url", str(exc)) from None
     if channel.timeout <= 0:
@@ -429,17 +409,20 @@ def _meter(
     channel = channels.get(channel_name)
     if channel is None:
         raise t.error("channel", f"unknown channel {channel_name!r} (known: {sorted(channels)})")
-    protocol = t.choice("protocol", PROTOCOLS, channel.protocol)
+    protocol = t.choice("protocol", known_protocols(), channel.protocol)
+    driver = driver_for(protocol)
     address = t.optional_text("address")
     unit_id: int | None = None
     register_map: str | None = None
-    if protocol.startswith("dlt645"):
-        if address is None or not _ADDRESS.fullmatch(address):
-            raise t.error("address", f"expected the 12-digit meter address, got {address!r}")
-    else:
+    if "address" in driver.meter_keys:
+        problem = driver.address_problem(address)
+        if problem is not None:
+            raise t.error("address", problem)
+    if "unit_id" in driver.meter_keys:
         unit_id = t.integer("unit_id", minimum=1)
         if unit_id > 247:
             raise t.error("unit_id", f"Modbus unit ids are 1-247, got {unit_id}")
+    if "register_map" in driver.meter_keys:
         register_map = t.text("register_map")
     plan = t.text("plan")
     if plan not in plans:

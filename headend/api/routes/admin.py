@@ -1,10 +1,10 @@
 """Admin routes: fleet changes (add, replace, remove meters) while collection runs.
 
 The registry validates a change against the configuration and the collectors pick it up at
-once; its error names the offending key (``RegistryError.key``), which becomes the ``loc`` of
-the 422. A change is kept in the data dir before the answer (``fleet_overlay.py``), so a restart
-does not undo it; a new address for a meter, or ``replaces``, is a meter replacement, audited
-with the final read of the old meter and the first of the new.
+once; the error's ``key`` names the offending field, which becomes the ``loc`` of the 422. A
+change is kept in the data dir before the answer (``fleet_overlay.py``), so a restart does not
+undo it; a new address for a meter, or ``replaces``, is a meter replacement, audited with the
+final read of the old meter and the first of the new.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from headend.api.context import ApiContext
 from headend.api.models import MeterIn, MeterSummary
 from headend.api.problems import InvalidField
 from headend.api.routes.fleet import meter_summary
-from headend.collection.registry import RegistryError
+from headend.config.meters import RegistryError
+from headend.drivers.registry import driver_for
 
 
 def admin_router(ctx: ApiContext) -> APIRouter:
@@ -30,8 +31,7 @@ def admin_router(ctx: ApiContext) -> APIRouter:
         try:
             await headend.change_meter(config, caller.name, meter.replaces)
         except RegistryError as exc:
-            field = exc.key if exc.key in MeterIn.model_fields else "meter"
-            raise InvalidField(("body", field), str(exc)) from None
+            raise InvalidField(("body", _field_of(exc)), str(exc)) from None
         return meter_summary(headend, config)
 
     @router.delete("/meters/{meter_id}", status_code=204)
@@ -39,6 +39,11 @@ def admin_router(ctx: ApiContext) -> APIRouter:
         await headend.remove_meter(meter_id, caller.name)
 
     return router
+
+
+def _field_of(error: RegistryError) -> str:
+    """The MeterIn field a registry error is about; the meter as a whole if it is not one."""
+    return error.key if error.key in MeterIn.model_fields else "meter"
 
 
 def _protocol_of(ctx: ApiContext, meter: MeterIn) -> str:
@@ -50,11 +55,7 @@ def _protocol_of(ctx: ApiContext, meter: MeterIn) -> str:
             ("body", "channel"), f"meter {meter.id}: unknown channel {meter.channel!r} ({known})"
         )
     protocol = meter.protocol or channel.protocol
-    if protocol.startswith("dlt645"):
-        if meter.address is None:
-            raise InvalidField(("body", "address"), f"meter {meter.id}: {protocol} needs address")
-    else:
-        for key in ("unit_id", "register_map"):
-            if getattr(meter, key) is None:
-                raise InvalidField(("body", key), f"meter {meter.id}: modbus needs {key}")
+    for key in driver_for(protocol).meter_keys:
+        if getattr(meter, key) is None:
+            raise InvalidField(("body", key), f"meter {meter.id}: {protocol} needs {key}")
     return protocol

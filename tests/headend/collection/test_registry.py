@@ -1,4 +1,4 @@
-"""Registry errors say what code needs as fields: the meter, the key at fault and the detail.
+"""Registry errors say what code needs as fields: where (the meter), the key at fault, the problem.
 
 The message text is for people and stays as it was; the API's 422 ``loc`` and the fleet file's
 ``meters[i] (meter m1)`` are built from the fields, never cut out of the text.
@@ -13,7 +13,8 @@ import pytest
 
 from headend.collection.registry import MeterRegistry, RegistryError
 from headend.config.fields import ConfigError
-from headend.config.fleet import MeterConfig, check_meters, parse_fleet_config
+from headend.config.fleet import MeterConfig, parse_fleet_config
+from headend.config.meters import check_meters
 from headend.errors import UnknownMeter
 
 
@@ -66,9 +67,9 @@ def test_a_refused_change_names_meter_and_key_as_fields(
     with pytest.raises(RegistryError) as info:
         registry().add(new_meter(**change))
     error = info.value
-    assert (error.meter, error.key) == ("m2", key)
-    assert error.detail.startswith(detail)
-    assert str(error) == f"meter m2: {error.detail}"
+    assert (error.where, error.key) == ("meter m2", key)
+    assert error.problem.startswith(detail)
+    assert str(error) == f"meter m2: {error.problem}"
 
 
 def test_a_quantity_check_for_a_request_starts_with_the_request() -> None:
@@ -76,9 +77,9 @@ def test_a_quantity_check_for_a_request_starts_with_the_request() -> None:
     with pytest.raises(RegistryError) as info:
         registry().validate_quantities(meter, ["no_such_quantity"], where="on-demand read of m1")
     error = info.value
-    assert (error.meter, error.key) == ("000000000001", "quantities")
-    assert str(error) == f"on-demand read of m1: {error.detail}"
-    assert "no_such_quantity" in error.detail
+    assert (error.where, error.key) == ("on-demand read of m1", "quantities")
+    assert str(error) == f"on-demand read of m1: {error.problem}"
+    assert "no_such_quantity" in error.problem
 
 
 def test_the_fleet_file_names_the_table_and_the_meter_with_the_registry_detail() -> None:
@@ -98,8 +99,8 @@ def test_the_fleet_file_names_the_table_and_the_meter_with_the_registry_detail()
         check_meters(config)
     error = info.value
     assert (error.key, error.meter) == ("meters[0]", "m1")
-    assert error.problem == refused.value.detail
-    assert str(error) == f"fleet.toml: meters[0] (meter m1): {refused.value.detail}"
+    assert error.problem == refused.value.problem
+    assert str(error) == f"fleet.toml: meters[0] (meter m1): {refused.value.problem}"
 
 
 def test_an_unknown_meter_names_its_id_as_a_field_and_once_in_the_text() -> None:

@@ -46,7 +46,7 @@ async def test_relay_control_of_a_modbus_meter_is_refused_unaudited(engine: Engi
     with pytest.raises(ReadFailed) as refused:
         await engine.operations.relay("pile-1", RelayAction.TRIP, "ops")
     assert refused.value.reason is FailureReason.UNSUPPORTED
-    assert refused.value.detail == "meter pile-1: relay control needs a DL/T 645 meter"
+    assert refused.value.detail == "meter pile-1: modbus has no relay control"
     assert engine.audit.recent() == []
     assert engine.workers["pile-bus"].depth() == 0
 
@@ -54,7 +54,7 @@ async def test_relay_control_of_a_modbus_meter_is_refused_unaudited(engine: Engi
 async def test_a_clock_check_of_a_modbus_meter_is_refused(engine: Engine) -> None:
     with pytest.raises(ReadFailed) as refused:
         await engine.clocks.check_clock("pile-1", user="ops")
-    assert refused.value.detail == "meter pile-1: clock check needs a DL/T 645 meter"
+    assert refused.value.detail == "meter pile-1: modbus has no clock check"
     assert engine.audit.recent() == []
 
 
