@@ -78,7 +78,7 @@ def service_failure(error: BaseException) -> CommandFailed | None:
     """A service that would not start, as the exit code and message an operator needs."""
     from headend.api import ApiConfigError
     from headend.collection.registry import RegistryError
-    from headend.config.fields import ConfigError
+    from headend.config.errors import ConfigError
     from headend.service import DataLost
     from transports import InvalidTransportUrl
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from headend.cli.args import listen_address
 from headend.cli.errors import CommandFailed, ExitCode, service_failure
 from headend.clock import Clock, WarpedClock
-from headend.config.fields import ConfigError
+from headend.config.errors import ConfigError
 from headend.config.fleet import ClockConfig, load_fleet_config
 
 

@@ -12,8 +12,10 @@ import pytest
 
 from headend.anomaly import AnomalyKind, Timing, VoltageBand
 from headend.bus.lanes import Lane
-from headend.config.fields import ConfigError, parse_duration
+from headend.config.errors import ConfigError
+from headend.config.fields import parse_duration
 from headend.config.fleet import load_fleet_config, parse_fleet_config
+from headend.config.storage import EmbeddedStorage
 from headend.engine import Engine
 from headend.service import ServiceOptions, api_settings, engine_options
 from storage.schema import Record
@@ -90,7 +92,7 @@ def test_good_config_loads(tmp_path: Path) -> None:
         "phase": "A",
     }
     assert config.meters["pile-1"].unit_id == 3
-    assert config.storage == {"kind": "embedded"}
+    assert config.storage == EmbeddedStorage()
 
 
 @pytest.mark.parametrize(
