@@ -19,7 +19,12 @@ from pathlib import Path
 
 from headend.collection.writer import Overflow, WriterLimits
 from headend.config.errors import ConfigError
-from headend.config.storage import EmbeddedStorage, InfluxV2Storage, StorageConfig
+from headend.config.storage import (
+    EmbeddedStorage,
+    InfluxV1Storage,
+    InfluxV2Storage,
+    StorageConfig,
+)
 from storage.billing import BillingSource
 from storage.embedded import SqliteStore
 from storage.influx_v1 import InfluxV1Sink
@@ -66,16 +71,14 @@ async def open_storage(
     target: LineSink
     if isinstance(settings, InfluxV2Storage):
         bucket = settings.bucket
-        token = _secret(settings.token_env, "storage.token_env", source, environ)
+        token = str(storage_secret(settings, source, environ))
         target = InfluxV2Sink(url, bucket=bucket, org=settings.org, token=token)
         billing: BillingSource = InfluxQLBillingSource(url, database=bucket, token=token)
         where = f"InfluxDB v2 {url} bucket {bucket}"
     else:
         database = settings.database
         username = settings.username
-        password = None
-        if settings.password_env is not None:
-            password = _secret(settings.password_env, "storage.password_env", source, environ)
+        password = storage_secret(settings, source, environ)
         target = InfluxV1Sink(url, database=database, username=username, password=password)
         billing = InfluxQLBillingSource(
             url, database=database, username=username, password=password
@@ -88,8 +91,18 @@ async def open_storage(
         )
 
 
-def _secret(name: str, key: str, source: str, environ: Mapping[str, str]) -> str:
+def storage_secret(
+    settings: StorageConfig, source: str, environ: Mapping[str, str] = os.environ
+) -> str | None:
+    """The InfluxDB token (v2) or password (v1) from the variable the table names; None where
+    the table names none. An unset variable is a ``ConfigError`` naming the key."""
+    if isinstance(settings, InfluxV2Storage):
+        key, name = "token_env", settings.token_env
+    elif isinstance(settings, InfluxV1Storage) and settings.password_env is not None:
+        key, name = "password_env", settings.password_env
+    else:
+        return None
     value = environ.get(name)
     if not value:
-        raise ConfigError(source, key, f"environment variable {name} is not set")
+        raise ConfigError(source, f"storage.{key}", f"environment variable {name} is not set")
     return value

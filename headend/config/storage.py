@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Discriminator, Field, Tag
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from headend.config.fields import FileModel, Number
 
@@ -81,16 +81,15 @@ class InfluxV1Storage(_Server):
     password_env: EnvName | None = None
 
 
-def _kind(table: Any) -> str:
-    if isinstance(table, Mapping):
-        return str(table.get("kind", "embedded"))
-    return str(getattr(table, "kind", "embedded"))
+def _embedded_by_default(table: Any) -> Any:
+    if isinstance(table, Mapping) and "kind" not in table:
+        return {"kind": "embedded", **table}
+    return table
 
 
 StorageConfig = Annotated[
-    Annotated[EmbeddedStorage, Tag("embedded")]
-    | Annotated[InfluxV2Storage, Tag("influxdb-v2")]
-    | Annotated[InfluxV1Storage, Tag("influxdb-v1")],
-    Discriminator(_kind),
+    EmbeddedStorage | InfluxV2Storage | InfluxV1Storage,
+    Field(discriminator="kind"),
+    BeforeValidator(_embedded_by_default),
 ]
 """``[storage]``, told apart by ``kind``: each kind takes its own keys only."""

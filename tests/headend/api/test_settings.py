@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import tomllib
+import typing
 
 import pytest
 
 from headend.api import ApiLimits, Role
 from headend.api.settings import ApiSettings
+from headend.config.api import ROLES, TokenTable
 from headend.config.errors import ConfigError
 from headend.config.fleet import parse_fleet_config
 from headend.service import api_settings
@@ -78,3 +80,8 @@ def test_limits_default_and_can_be_set() -> None:
     )
     limits = parse_api_settings(text, ENV).limits
     assert (limits.max_body_bytes, limits.max_stream_clients) == (1024, 4)
+
+
+def test_the_roles_a_file_may_name_are_the_api_roles() -> None:
+    assert tuple(role.name.lower() for role in Role) == ROLES
+    assert typing.get_args(TokenTable.model_fields["role"].annotation) == ROLES
