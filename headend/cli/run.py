@@ -6,12 +6,15 @@ import argparse
 import asyncio
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from headend.cli.args import listen_address
 from headend.cli.errors import CommandFailed, ExitCode, service_failure
 from headend.clock import Clock, WarpedClock
 from headend.config.errors import ConfigError
-from headend.config.fleet import ClockConfig, FleetConfig, load_fleet_config
+
+if TYPE_CHECKING:
+    from headend.config.fleet import ClockConfig, FleetConfig
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +42,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
+    # The fleet file's models bring pydantic: only for this command.
+    from headend.config.fleet import load_fleet_config
+
     try:
         config = load_fleet_config(args.config)
     except ConfigError as exc:

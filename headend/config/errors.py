@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
+if TYPE_CHECKING:
+    # Not imported at run time: the CLI imports ConfigError before it knows whether the
+    # command loads a fleet file at all (``headend read`` does not, and starts without pydantic).
+    from pydantic import ValidationError
+    from pydantic_core import ErrorDetails
 
 Loc = tuple[str | int, ...]
 

@@ -7,18 +7,14 @@ the ``ValueError`` messages here are what an engineer reads after the file and k
 
 from __future__ import annotations
 
-import math
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from headend.config.durations import parse_duration
 from storage.errors import RecordError
 from storage.line_protocol import validate_tag_value
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)\s*$")
-_DURATION_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 class FileModel(BaseModel):
@@ -26,22 +22,6 @@ class FileModel(BaseModel):
     values must have their TOML type (``"3"`` is not a number, ``1`` is not ``true``)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
-
-
-def parse_duration(text: str | float) -> float:
-    """Seconds from ``"15m"``, ``"500ms"``, ``"1h"`` or a bare number of seconds."""
-    if isinstance(text, bool):
-        raise ValueError(f"expected a duration, got {text!r}")
-    if isinstance(text, int | float):
-        if not math.isfinite(text):
-            raise ValueError(f"expected a finite duration, got {text!r}")
-        if text < 0:
-            raise ValueError(f"duration must not be negative, got {text!r}")
-        return float(text)
-    match = _DURATION.match(text)
-    if match is None:
-        raise ValueError(f"expected a duration such as '500ms', '30s', '15m', '1h', got {text!r}")
-    return float(match.group(1)) * _DURATION_SECONDS[match.group(2)]
 
 
 def _duration(value: Any) -> float:

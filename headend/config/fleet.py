@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from headend.bus.lanes import Lane
+from headend.bus.link import DEFAULT_INTER_FRAME_GAP
 from headend.config.api import ApiTable
 from headend.config.errors import ConfigError, KeyProblem, from_validation_error, meter_label
 from headend.config.fields import Duration, FileModel, Instant, Number, TagText
@@ -31,8 +32,7 @@ from storage.line_protocol import validate_tag_value
 from transports import InvalidTransportUrl, parse_transport_url
 
 if TYPE_CHECKING:
-    # headend.anomaly brings numpy: imported only when a file has an [anomaly] table, so that
-    # `headend read` (which needs DEFAULT_INTER_FRAME_GAP from here) starts fast.
+    # headend.anomaly brings numpy: imported only when a file has an [anomaly] table.
     from headend.anomaly.config import AnomalyConfig
 
 PROTOCOLS = ("dlt645-2007", "dlt645-1997", "modbus")
@@ -46,8 +46,6 @@ _SERIAL_PROTOCOL = {
     "dlt645-1997": "dlt645-1997",
     "modbus": "modbus-rtu",
 }
-DEFAULT_INTER_FRAME_GAP = 0.05
-"""Seconds of silence between frames unless a channel says otherwise (the CLI uses it too)."""
 
 
 @dataclass(frozen=True, slots=True)

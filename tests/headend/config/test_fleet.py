@@ -12,8 +12,8 @@ import pytest
 
 from headend.anomaly import AnomalyKind, Timing, VoltageBand
 from headend.bus.lanes import Lane
+from headend.config.durations import parse_duration
 from headend.config.errors import ConfigError
-from headend.config.fields import parse_duration
 from headend.config.fleet import load_fleet_config, parse_fleet_config
 from headend.config.storage import EmbeddedStorage, InfluxV1Storage
 from headend.engine import Engine
