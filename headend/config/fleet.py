@@ -2,6 +2,10 @@
 
 Validated completely at load, so a wrong address or a meter on an unknown channel is reported
 with file and key before any bus is opened, not discovered at 03:00 by a failing backfill.
+Each table is a pydantic model (``FleetFile`` and the ``*Table`` models here and beside this
+module); the loader then checks what crosses tables (a meter's channel, plan, transformer, its
+address on the bus) and returns the frozen dataclasses the head-end runs with.
+docs/configuration.md describes the file.
 """
 
 from __future__ import annotations
