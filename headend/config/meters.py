@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
+from pydantic.config import JsonDict
 
 from headend.config.errors import PATTERN_PROBLEMS
 from headend.config.fields import FileModel, Number, TagText
@@ -37,11 +38,13 @@ def _unit_id(value: int) -> int:
     return value
 
 
-ProtocolName = Annotated[
-    str,
-    AfterValidator(_protocol),
-    Field(json_schema_extra={"enum": ["dlt645-2007", "dlt645-1997", "modbus"]}),
-]
+def _protocol_enum(schema: JsonDict) -> None:
+    from headend.config.fleet import PROTOCOLS
+
+    schema["enum"] = list(PROTOCOLS)
+
+
+ProtocolName = Annotated[str, AfterValidator(_protocol), Field(json_schema_extra=_protocol_enum)]
 UnitId = Annotated[
     int, AfterValidator(_unit_id), Field(json_schema_extra={"minimum": 1, "maximum": 247})
 ]
