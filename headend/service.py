@@ -23,7 +23,6 @@ import uvicorn
 from headend.api import ApiSettings, create_app, parse_api_settings
 from headend.clock import Clock
 from headend.collection.storage_setup import open_storage
-from headend.config.fields import Table
 from headend.config.fleet import FleetConfig
 from headend.engine import Engine, EngineOptions
 from headend.errors import HeadendError
@@ -60,7 +59,7 @@ class _QuietServer(uvicorn.Server):
 
 
 def api_settings(config: FleetConfig, environ: Mapping[str, str]) -> ApiSettings:
-    return parse_api_settings(Table(config.source, "api", config.api or {}), environ)
+    return parse_api_settings(config.api, environ, config.source)
 
 
 def listen_socket(host: str, port: int) -> socket.socket:

@@ -24,11 +24,11 @@ from starlette.datastructures import Headers
 from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from headend.config.api import DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES
+from headend.config.api import DEFAULT_MAX_STREAM_CLIENTS as DEFAULT_MAX_STREAM_CLIENTS
+
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_BODY_BYTES = 64 * 1024
-"""The largest body any route takes (a meter to add) is well under 1 KiB."""
-DEFAULT_MAX_STREAM_CLIENTS = 32
 STREAM_RETRY_AFTER_SECONDS = 10
 
 

@@ -79,7 +79,7 @@ def service_failure(error: BaseException) -> CommandFailed | None:
     from headend.api import ApiConfigError
     from headend.collection.overlay import OverlayError
     from headend.collection.registry import RegistryError
-    from headend.config.fields import ConfigError
+    from headend.config.errors import ConfigError
     from headend.service import DataLost
     from transports import InvalidTransportUrl
 

@@ -17,13 +17,12 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from headend.bus.link import BusLink
+from headend.bus.link import DEFAULT_INTER_FRAME_GAP, BusLink
 from headend.cli.args import data_identifier, duration, meter_address
 from headend.cli.dlt645_values import di_label, rows_for
 from headend.cli.errors import CommandFailed, ExitCode, UsageProblem, exit_code_for
 from headend.cli.frames import reassemble
 from headend.cli.output import Row, write_json, write_table, write_traffic
-from headend.config.fleet import DEFAULT_INTER_FRAME_GAP
 from headend.drivers.dlt645.editions import protocol_name
 from headend.drivers.dlt645.session import exchange, read_payload, refused
 from headend.errors import ReadFailed

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from headend.config.fields import ConfigError
+from headend.config.errors import ConfigError
 from headend.config.fleet import (
     METER_KINDS,
     TRANSFORMER_LV_METER,

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from headend.config.fleet import parse_fleet_config
+from headend.config.storage import EmbeddedStorage
 from simulators.fleet_export import (
     FleetExportError,
     dump_toml,
@@ -76,7 +77,7 @@ def test_broker_and_storage_go_into_their_sections() -> None:
     assert (fleet.mqtt.host, fleet.mqtt.port) == ("broker.example", 1883)
     assert endpoints.mqtt is not None
     assert list(fleet.mqtt.ingest_topics) == [t.telemetry for t in endpoints.mqtt.terminals]
-    assert fleet.storage == {"kind": "embedded"}
+    assert fleet.storage == EmbeddedStorage()
     assert {t.terminal for t in fleet.transformers.values()} == {
         t.device for t in endpoints.mqtt.terminals
     }

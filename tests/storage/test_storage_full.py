@@ -22,7 +22,7 @@ from headend.bus.backoff import Backoff
 from headend.clock import WarpedClock
 from headend.collection.storage_setup import open_storage
 from headend.collection.writer import Overflow, RecordWriter, StorageState, WriterLimits
-from headend.config.fields import ConfigError
+from headend.config.errors import ConfigError
 from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
 from simulators.dlt645 import TransportLink
@@ -282,13 +282,13 @@ async def test_full_storage_settings_are_checked_at_load(
     tmp_path: Path, settings: dict[str, object], key: str
 ) -> None:
     with pytest.raises(ConfigError, match=rf"fleet\.toml: {re.escape(key)}: "):
-        async with open_storage(settings, "fleet.toml", data_dir=tmp_path):
-            pass
+        parse_fleet_config({"storage": settings}, "fleet.toml")
 
 
 async def test_full_storage_settings_reach_the_writer(tmp_path: Path) -> None:
     settings = {"buffer_records": 500, "overflow": "drop_newest", "max_size_mb": 1}
-    async with open_storage(settings, "fleet.toml", data_dir=tmp_path) as stack:
+    storage = parse_fleet_config({"storage": settings}, "fleet.toml").storage
+    async with open_storage(storage, "fleet.toml", data_dir=tmp_path) as stack:
         assert stack.writer_limits == WriterLimits(500, Overflow.DROP_NEWEST)
 
 

@@ -17,9 +17,7 @@ from headend.drivers.dlt645.frozen import read_frozen_record
 from headend.drivers.dlt645.reader import plan_dlt645, read_dlt645
 from headend.errors import ReadFailed
 from protocols.dlt645 import (
-    Address,
     ErrorWord,
-    InvalidAddress,
     Standard,
     UnknownIdentifier,
     catalogue,
@@ -59,11 +57,10 @@ class Dlt645Driver(Driver[BusLink]):
     def meter_problem(self, meter: MeterConfig) -> MeterProblem | None:
         if meter.address is None:
             return MeterProblem("address", "address: a DL/T 645 meter needs its address")
-        try:
-            Address.parse(meter.address)
-        except InvalidAddress as exc:
-            return MeterProblem("address", f"address: {exc}")
-        return None
+        # The same rule as the fleet file's: a configured meter has its nameplate address, never
+        # one with wildcard digits (those only search a bus).
+        problem = self.address_problem(meter.address)
+        return None if problem is None else MeterProblem("address", f"address: {problem}")
 
     def address_problem(self, address: str | None) -> str | None:
         if address is None or not _NAMEPLATE_ADDRESS.fullmatch(address):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from headend.collection.registry import MeterRegistry, RegistryError
-from headend.config.fields import ConfigError
+from headend.config.errors import ConfigError
 from headend.config.fleet import MeterConfig, parse_fleet_config
 from headend.config.meters import check_meters
 from headend.errors import UnknownMeter

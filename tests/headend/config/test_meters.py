@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from headend.config.fields import ConfigError
+from headend.config.errors import ConfigError
 from headend.config.fleet import FleetConfig, parse_fleet_config
 from headend.config.meters import RegistryError, check_meter, check_meters, check_quantities
 

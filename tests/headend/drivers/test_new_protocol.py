@@ -16,7 +16,7 @@ import pytest
 from headend.bus.lanes import Lane
 from headend.bus.worker import BusWorker
 from headend.collection.registry import MeterRegistry, RegistryError
-from headend.config.fields import ConfigError
+from headend.config.errors import ConfigError
 from headend.config.fleet import ChannelConfig, MeterConfig, load_fleet_config
 from headend.drivers.base import Capability, Driver, MeterProblem, ReadAction
 from headend.drivers.quantities import unit_and_kind

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from headend.config.fields import ConfigError
+from headend.config.errors import ConfigError
 from headend.config.fleet import MeterConfig, parse_fleet_config
 from headend.drivers.base import Capability, Driver
 from headend.drivers.quantities import unit_and_kind
