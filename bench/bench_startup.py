@@ -11,7 +11,8 @@ line is the per-meter cost at the largest size over that at the smallest.
 
 The largest size is then run once more under cProfile (in its own subprocess, so the profiler
 does not slow the timed run) and its top functions printed: that is where the issue's
-quadratic step shows.
+quadratic step shows. The smallest size runs once more under tracemalloc, printing the
+allocation sites that hold the memory per meter.
 
 Scheduling: the head-end's collectors (``ChannelCollector`` over ``headend.collection.schedule``,
 one per 32 meters, the bus replaced by a worker that answers at once) fire one slot per meter,
@@ -40,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -148,12 +150,31 @@ async def _start(path: Path, store_dir: Path) -> dict[str, float]:
     return figures
 
 
-def run_one(path: Path, profile: bool) -> None:
+def run_one(path: Path, profile: bool, trace_memory: bool = False) -> None:
     # Imported before the baseline RSS: the modules are not part of the per-meter cost.
     import storage.embedded  # noqa: F401
 
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as scratch:
-        if not profile:
+        if trace_memory:
+            tracemalloc.start()
+            figures = asyncio.run(_start(path, Path(scratch)))
+            # Modules imported lazily during start-up are not a per-meter cost.
+            snapshot = tracemalloc.take_snapshot().filter_traces(
+                [tracemalloc.Filter(False, "<frozen importlib._bootstrap*>")]
+            )
+            tracemalloc.stop()
+            top = snapshot.statistics("lineno")
+            total = sum(stat.size for stat in top)
+            meters = figures["meters"]
+            print(
+                f"memory held after start-up, {meters} meters: {total / meters:.0f} B/meter traced "
+                f"(one-off module costs included; top {TOP} sites, bytes per meter):"
+            )
+            for stat in top[:TOP]:
+                frame = stat.traceback[0]
+                where = f"{_short_path(frame.filename)}:{frame.lineno}"
+                print(f"  {stat.size / meters:8.0f}  {stat.count / meters:6.1f} objects  {where}")
+        elif not profile:
             figures = asyncio.run(_start(path, Path(scratch)))
             print(json.dumps(figures), flush=True)
         else:
@@ -169,6 +190,11 @@ def run_one(path: Path, profile: bool) -> None:
     os._exit(0)  # skip tearing down a six-figure heap object by object: nothing is measured there
 
 
+def _short_path(filename: str) -> str:
+    root = str(Path(__file__).resolve().parent.parent) + os.sep
+    return filename.removeprefix(root)
+
+
 def _trim(report: str) -> str:
     lines = report.splitlines()
     for index, line in enumerate(lines):
@@ -177,20 +203,24 @@ def _trim(report: str) -> str:
     return report.rstrip()
 
 
-def child(size: int, scratch: Path, *, profile: bool, timeout: float) -> dict[str, Any] | None:
+def child(
+    size: int, scratch: Path, *, profile: bool, timeout: float, trace_memory: bool = False
+) -> dict[str, Any] | None:
     path = scratch / f"fleet-{size}.toml"
     if not path.exists():
         path.write_text(fleet_text(size))
     command = [sys.executable, __file__, "--one", str(path)]
     if profile:
         command.append("--profile")
+    if trace_memory:
+        command.append("--trace-memory")
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True)
     except subprocess.TimeoutExpired:
         return None
     except subprocess.CalledProcessError as exc:
         raise SystemExit(f"start-up of {size} meters failed:\n{exc.stderr}") from None
-    if profile:
+    if profile or trace_memory:
         print(done.stdout.rstrip())
         return {}
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -381,9 +411,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--trace-memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one is not None:
-        run_one(args.one, args.profile)
+        run_one(args.one, args.profile, args.trace_memory)
         return
     sizes: tuple[int, ...] = FULL_SIZES if args.full else SMALL_SIZES
     if args.sizes:
@@ -421,6 +452,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                 else min(sizes)
             )
             child(profiled, Path(scratch), profile=True, timeout=args.timeout * 3)
+            child(
+                min(sizes),
+                Path(scratch),
+                profile=False,
+                trace_memory=True,
+                timeout=args.timeout * 3,
+            )
 
     collector_cpu, bare_cpu, ratios = scheduling(slots)
     print(
