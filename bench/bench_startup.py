@@ -205,7 +205,7 @@ def _trim(report: str) -> str:
 
 def child(
     size: int, scratch: Path, *, profile: bool, timeout: float, trace_memory: bool = False
-) -> dict[str, Any] | None:
+) -> dict[str, Any]:
     path = scratch / f"fleet-{size}.toml"
     if not path.exists():
         path.write_text(fleet_text(size))
@@ -214,17 +214,31 @@ def child(
         command.append("--profile")
     if trace_memory:
         command.append("--trace-memory")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True)
+        stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return None
-    except subprocess.CalledProcessError as exc:
-        raise SystemExit(f"start-up of {size} meters failed:\n{exc.stderr}") from None
+        # Not ready in time: what it holds so far is a lower bound of what it would need.
+        held = _child_status(process.pid)
+        process.kill()
+        process.communicate()
+        return {"timed_out": True, "total_s": timeout, "meters": size, **held}
+    if process.returncode != 0:
+        raise SystemExit(f"start-up of {size} meters failed:\n{stderr}")
     if profile or trace_memory:
-        print(done.stdout.rstrip())
+        print(stdout.rstrip())
         return {}
-    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     return figures
+
+
+def _child_status(pid: int) -> dict[str, int]:
+    held = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        for field, key in (("VmRSS", "rss"), ("VmHWM", "peak_rss")):
+            if line.startswith(field + ":"):
+                held[key] = int(line.split()[1]) * 1024
+    return held
 
 
 # -- scheduling ----------------------------------------------------------------------------------
@@ -421,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sizes = tuple(int(s) for s in args.sizes.split(","))
     slots = args.slots or max(sizes)
 
-    results: dict[int, dict[str, Any] | None] = {}
+    results: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as scratch:
         print(
             f"start-up: {METERS_PER_CHANNEL} meters per TCP gateway, each size in a fresh process"
@@ -434,8 +448,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             figures = results[size] = child(
                 size, Path(scratch), profile=False, timeout=args.timeout
             )
-            if figures is None:
-                print(f"{size:>8} not ready within {args.timeout:.0f} s")
+            if figures.get("timed_out"):
+                print(
+                    f"{size:>8} not ready within {args.timeout:.0f} s (RSS then "
+                    f"{figures['rss'] / 2**20:.1f} MiB, peak {figures['peak_rss'] / 2**20:.1f} MiB)"
+                )
                 continue
             per_meter = (figures["rss"] - figures["base_rss"]) / size
             figures["bytes_per_meter"] = per_meter
@@ -466,20 +483,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{collector_cpu * 1e6:.1f} us CPU/slot, bare loop.call_at {bare_cpu * 1e6:.1f} us CPU/slot"
     )
 
-    finished = {size: f for size, f in results.items() if f is not None}
+    late = sorted(size for size, f in results.items() if f.get("timed_out"))
+    if late:
+        print(
+            f"not ready within {args.timeout:.0f} s: {', '.join(map(str, late))} meters; their "
+            f"start-up counts as {args.timeout:.0f} s, so the figures below are lower bounds"
+        )
     largest = max(sizes)
-    slowest = max((f["total_s"] for f in finished.values()), default=float("inf"))
-    if len(finished) < len(sizes):
-        slowest = float("inf")
-    peak = max((f["peak_rss"] for f in finished.values()), default=0)
-    per_meter_bytes = finished[largest]["bytes_per_meter"] if largest in finished else float("inf")
+    slowest = max(f["total_s"] for f in results.values())
+    peak = max(f["peak_rss"] for f in results.values())
+    per_meter_bytes = results[largest].get("bytes_per_meter", float("inf"))
     print(
         f"startup_seconds_{largest}: {slowest:.2f} goal < {GOAL_STARTUP_S:.0f} "
-        f"{verdict(slowest < GOAL_STARTUP_S)}"
+        f"{verdict(slowest < GOAL_STARTUP_S and not late)}"
     )
     print(
         f"startup_peak_rss_mib: {peak / 2**20:.1f} goal < {GOAL_RSS_BYTES / 2**20:.0f} "
-        f"{verdict(peak < GOAL_RSS_BYTES and len(finished) == len(sizes))}"
+        f"{verdict(peak < GOAL_RSS_BYTES and not late)}"
     )
     print(
         f"startup_bytes_per_meter: {per_meter_bytes:.0f} goal <= {GOAL_BYTES_PER_METER} "
@@ -490,22 +510,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"scheduling_per_slot: {ratio:.2f} ({min(ratios):.2f}-{max(ratios):.2f}) "
         f"goal <= {GOAL_SCHEDULING} {verdict(ratio <= GOAL_SCHEDULING)}"
     )
-    costs = {size: f["total_s"] / size for size, f in finished.items()}
+    costs = {size: f["total_s"] / size for size, f in results.items()}
     smallest = min(sizes)
-    if smallest in costs and largest in costs:
-        linearity = costs[largest] / costs[smallest]
-        # Spread: the per-meter cost of every larger size over the smallest's.
-        steps = [costs[size] / costs[smallest] for size in sizes if size != smallest]
-        spread = f"{min(steps):.2f}-{max(steps):.2f}" if steps else f"{linearity:.2f}"
-        print(
-            f"startup_linearity: {linearity:.2f} ({spread}) goal <= {GOAL_LINEARITY} "
-            f"{verdict(linearity <= GOAL_LINEARITY)}"
-        )
-    else:
-        print(
-            f"startup_linearity: inf (size {largest} not ready within {args.timeout:.0f} s) "
-            f"goal <= {GOAL_LINEARITY} FAIL"
-        )
+    linearity = costs[largest] / costs[smallest]
+    # Spread: the per-meter cost of every larger size over the smallest's.
+    steps = [costs[size] / costs[smallest] for size in sizes if size != smallest] or [linearity]
+    ok = linearity <= GOAL_LINEARITY and smallest not in late
+    print(
+        f"startup_linearity: {linearity:.2f} ({min(steps):.2f}-{max(steps):.2f}) "
+        f"goal <= {GOAL_LINEARITY} {verdict(ok)}"
+    )
 
 
 if __name__ == "__main__":
