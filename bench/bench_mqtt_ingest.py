@@ -12,7 +12,8 @@ of 50, a new timestamp per round so nothing is a duplicate) while nobody is conn
 broker queues them for all three. Then each receiver in turn connects and drains its queue
 alone, so the publisher's speed and the other receivers do not enter the figure. Messages/s of
 (b) and (c) are printed as ratios to (a) of the same block; spread = lowest and highest block.
-One more block runs (c) under cProfile and prints its top functions.
+One more block runs (c) under cProfile, its store thread included, and prints its top functions
+(a thread's wait for work, ``SimpleQueue.get``, is idle time, not cost).
 
     .venv/bin/python bench/bench_mqtt_ingest.py                 # 3 blocks of 1,000 (make bench)
     .venv/bin/python bench/bench_mqtt_ingest.py 20000 5         # messages per block, blocks
@@ -27,6 +28,7 @@ import logging
 import pstats
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -256,12 +258,27 @@ async def profiled(
     await open_session(broker, "engine-profiled")
     await publish(broker, batch)
 
+    # The store commits on its own thread: profile every thread started meanwhile too.
+    in_threads: list[cProfile.Profile] = []
+
+    def profile_thread(*_: object) -> None:
+        sys.setprofile(None)
+        thread_profiler = cProfile.Profile()
+        in_threads.append(thread_profiler)
+        thread_profiler.enable()
+
+    threading.setprofile(profile_thread)
     profiler = cProfile.Profile()
     profiler.enable()
     await whole_engine(broker, "engine-profiled", expected, scratch)
     profiler.disable()
+    threading.setprofile(None)
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(TOP)
+    stats = pstats.Stats(profiler, stream=out)
+    for thread_profiler in in_threads:
+        thread_profiler.disable()
+        stats.add(thread_profiler)
+    stats.sort_stats("tottime").print_stats(TOP)
     lines = out.getvalue().splitlines()
     first = next(i for i, line in enumerate(lines) if "ncalls" in line)
     return "\n".join(lines[first:]).rstrip()
@@ -294,7 +311,10 @@ async def main(count: int, blocks: int) -> None:
                     f"({a / b:.2f}), engine {count / c:8.0f} msg/s ({a / c:.2f})"
                 )
             part = batch[: max(TERMINALS, count // 3)]
-            print(f"profile of (c) the whole engine, {len(part)} messages (top {TOP} by tottime):")
+            print(
+                f"profile of (c) the whole engine, {len(part)} messages, all threads "
+                f"(top {TOP} by tottime):"
+            )
             print(await profiled(broker, part, expected * len(part) // count, Path(scratch)))
         finally:
             broker.stop()
