@@ -12,8 +12,8 @@ of 50, a new timestamp per round so nothing is a duplicate) while nobody is conn
 broker queues them for all three. Then each receiver in turn connects and drains its queue
 alone, so the publisher's speed and the other receivers do not enter the figure. Messages/s of
 (b) and (c) are printed as ratios to (a) of the same block; spread = lowest and highest block.
-One more block runs (c) under cProfile, its store thread included, and prints its top functions
-(a thread's wait for work, ``SimpleQueue.get``, is idle time, not cost).
+Two more blocks run (b) and (c) under cProfile (the store thread included) and print their top
+functions (a thread's wait for work, ``SimpleQueue.get``, is idle time, not cost).
 
     .venv/bin/python bench/bench_mqtt_ingest.py                 # 3 blocks of 1,000 (make bench)
     .venv/bin/python bench/bench_mqtt_ingest.py 20000 5         # messages per block, blocks
@@ -253,9 +253,12 @@ async def block(
 
 
 async def profiled(
-    broker: MosquittoBroker, batch: list[tuple[str, bytes]], expected: int, scratch: Path
+    broker: MosquittoBroker,
+    batch: list[tuple[str, bytes]],
+    receive: Callable[[str], Awaitable[float]],
+    name: str,
 ) -> str:
-    await open_session(broker, "engine-profiled")
+    await open_session(broker, name)
     await publish(broker, batch)
 
     # The store commits on its own thread: profile every thread started meanwhile too.
@@ -270,7 +273,7 @@ async def profiled(
     threading.setprofile(profile_thread)
     profiler = cProfile.Profile()
     profiler.enable()
-    await whole_engine(broker, "engine-profiled", expected, scratch)
+    await receive(name)
     profiler.disable()
     threading.setprofile(None)
     out = io.StringIO()
@@ -311,11 +314,16 @@ async def main(count: int, blocks: int) -> None:
                     f"({a / b:.2f}), engine {count / c:8.0f} msg/s ({a / c:.2f})"
                 )
             part = batch[: max(TERMINALS, count // 3)]
+            wanted = expected * len(part) // count
+            print(f"profile of (b) the bridge alone, {len(batch)} messages (top {TOP} by tottime):")
+            receive = partial(bridge_alone, broker, readings=expected)
+            print(await profiled(broker, batch, receive, "bridge-profiled"))
             print(
                 f"profile of (c) the whole engine, {len(part)} messages, all threads "
                 f"(top {TOP} by tottime):"
             )
-            print(await profiled(broker, part, expected * len(part) // count, Path(scratch)))
+            receive = partial(whole_engine, broker, readings=wanted, scratch=Path(scratch))
+            print(await profiled(broker, part, receive, "engine-profiled"))
         finally:
             broker.stop()
     bridge_ratio = totals[0] / totals[1]
