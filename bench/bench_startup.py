@@ -19,8 +19,9 @@ one per 32 meters, the bus replaced by a worker that answers at once) fire one s
 at the offsets the schedule gives them, at 5,000 slots per real second; a bare ``loop.call_at``
 loop fires the same slot times. The figure is CPU seconds per slot, collectors over bare, the
 two alternated over repeated blocks. The default is as many slots as the largest fleet size.
+One more block runs under cProfile and prints the collectors' top functions.
 
-    .venv/bin/python bench/bench_startup.py                  # 2k/4k/8k meters (make bench)
+    .venv/bin/python bench/bench_startup.py                  # 1.5k/3k/6k meters (make bench)
     .venv/bin/python bench/bench_startup.py --full           # the issue's 10k/50k/100k
     .venv/bin/python bench/bench_startup.py --sizes 1000,5000 --slots 5000 --no-profile
 
@@ -50,7 +51,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: the project root is one level up
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-SMALL_SIZES = (2_000, 4_000, 8_000)
+SMALL_SIZES = (1_500, 3_000, 6_000)
 FULL_SIZES = (10_000, 50_000, 100_000)
 METERS_PER_CHANNEL = 32
 CHANNELS_PER_TRANSFORMER = 10
@@ -409,6 +410,19 @@ def scheduling(slots: int) -> tuple[float, float, list[float]]:
     return sum(collector) / len(collector) / slots, sum(bare) / len(bare) / slots, ratios
 
 
+def profile_scheduling(slots: int) -> None:
+    config = _slot_fleet(slots)
+    speed = SPREAD * SLOT_RATE / slots
+    profiler = cProfile.Profile()
+    profiler.enable()
+    asyncio.run(collector_block(config, speed))
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(TOP)
+    print(f"profile of the collectors firing {slots} slots (top {TOP} by tottime):")
+    print(_trim(out.getvalue()))
+
+
 # -- the report ----------------------------------------------------------------------------------
 
 
@@ -482,6 +496,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"scheduling, {slots} slots over {slots / SLOT_RATE:.1f} s: collectors "
         f"{collector_cpu * 1e6:.1f} us CPU/slot, bare loop.call_at {bare_cpu * 1e6:.1f} us CPU/slot"
     )
+    if not args.no_profile:
+        profile_scheduling(min(slots, max(SMALL_SIZES)))
 
     late = sorted(size for size, f in results.items() if f.get("timed_out"))
     if late:
