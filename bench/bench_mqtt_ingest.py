@@ -209,7 +209,7 @@ async def whole_engine(
         store,
         options=EngineOptions(maintenance=False, audit_path=scratch / f"{identifier}.audit"),
     )
-    live = engine.subscribe(maxsize=readings + 1)  # readings come live once stored: none lost
+    live = engine.live.subscribe(maxsize=readings + 1)  # readings come live once stored: none lost
     started = time.perf_counter()
     runner = asyncio.create_task(engine.run())
     for _ in range(readings):
