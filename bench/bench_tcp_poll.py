@@ -323,13 +323,14 @@ async def raw_block(
 # -- the engine ------------------------------------------------------------------------------
 
 
-def fleet_toml(size: Size, ports: Sequence[int]) -> str:
+def fleet_toml(size: Size, ports: Sequence[int], interval: str = "1d") -> str:
+    """One channel (and transformer) per gateway, its meters reading the voltages."""
     lines = [
         '[site]\nname = "bench"\ntimezone = "Asia/Shanghai"\n',
         "[plans.poll]",
         "[[plans.poll.reads]]",
         f"quantities = {json.dumps(list(QUANTITIES))}",
-        'interval = "1d"\n',
+        f'interval = "{interval}"\n',
     ]
     for gateway, port in enumerate(ports):
         lines += [
@@ -454,7 +455,8 @@ async def measure(size: Size, rounds: int, seconds: float, profile: bool) -> lis
             lead = 0.5 + 2 * (time.perf_counter() - started) + size.gateways / 1000
             print(
                 f"{size.gateways} gateways x {size.meters} meters: {size.total} reads a round "
-                f"(voltage block, 1 exchange, 3 readings each); engine lead {lead:.2f} s"
+                f"(voltage block, 1 exchange, 3 readings each); engine lead {lead:.2f} s; "
+                f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
             )
             try:
                 for number in range(1, rounds + 1):
