@@ -39,6 +39,7 @@ import contextlib
 import itertools
 import json
 import os
+import pstats
 import secrets
 import socket
 import statistics
@@ -50,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from bench_tcp_poll import QUANTITIES, Gateways, Size, address_of, fleet_toml
+from bench_tcp_poll import QUANTITIES, Gateways, Size, address_of, fleet_toml, print_profile
 from prometheus_client.parser import text_string_to_metric_families
 
 READERS = 50
@@ -157,9 +158,10 @@ async def bare_server(bodies: dict[str, bytes], folder: Path) -> AsyncIterator[s
 
 @contextlib.asynccontextmanager
 async def headend(
-    load: Load, ports: Sequence[int], folder: Path
+    load: Load, ports: Sequence[int], folder: Path, profile: Path | None
 ) -> AsyncIterator[tuple[str, str, int]]:
-    """``headend run`` on the fleet; yields its URL, the reader token and its process id."""
+    """``headend run`` on the fleet; yields its URL, the reader token and its process id.
+    With ``profile``, it runs under cProfile, which writes there once it has stopped."""
     size = Size(load.gateways, load.meters)
     token = secrets.token_urlsafe(24)
     fleet = folder / "fleet.toml"
@@ -168,8 +170,11 @@ async def headend(
         + f'\n[api]\nlisten = "127.0.0.1:0"\n[[api.tokens]]\nname = "bench"\nrole = "reader"\n'
         f'token_env = "{TOKEN_ENV}"\n'
     )
+    command = [str(HEADEND)]
+    if profile is not None:
+        command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "headend.cli"]
     process = await asyncio.create_subprocess_exec(
-        str(HEADEND),
+        *command,
         "run",
         "--config",
         str(fleet),
@@ -260,7 +265,7 @@ def milliseconds(values: Sequence[float]) -> str:
     return f"{percentile(values, 0.5) * 1000:7.1f} {percentile(values, 0.99) * 1000:7.1f}"
 
 
-async def main(load: Load, rounds: int, seconds: float) -> None:
+async def main(load: Load, rounds: int, seconds: float, profile: bool) -> None:
     size = Size(load.gateways, load.meters)
     gateways = await Gateways.start(size)
     meter_ids = [address_of(g, m) for g in range(size.gateways) for m in range(size.meters)]
@@ -271,7 +276,8 @@ async def main(load: Load, rounds: int, seconds: float) -> None:
     try:
         with tempfile.TemporaryDirectory() as name:
             folder = Path(name)
-            async with headend(load, gateways.ports, folder) as (url, token, pid):
+            profiled = folder / "headend.prof" if profile else None
+            async with headend(load, gateways.ports, folder, profiled) as (url, token, pid):
                 headers = {"Authorization": f"Bearer {token}"}
                 connector = aiohttp.TCPConnector(limit=READERS)
                 async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
@@ -312,6 +318,15 @@ async def main(load: Load, rounds: int, seconds: float) -> None:
                                 f"collected {collected:.0f} reads/s of {wanted:.0f} due, "
                                 f"{overruns:.0f} slots overrun (bus_overrun)"
                             )
+            if profiled is not None:
+                requests = sum(len(b.all()) for b in ours_blocks)
+                print_profile(
+                    pstats.Stats(str(profiled)),
+                    f"the whole head-end process, {requests} requests in the timed blocks",
+                    requests,
+                    "request",
+                )
+                print("  (figures of a profiled run are not comparable: cProfile slows ours)")
     finally:
         await gateways.aclose()
     report(ours_blocks, bare_blocks)
@@ -347,6 +362,9 @@ def arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--interval", type=int, help="seconds between reads of a meter")
     parser.add_argument("--rounds", type=int, help="default 3; full 5")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one block")
+    parser.add_argument(
+        "--profile", action="store_true", help="run the head-end under cProfile (figures void)"
+    )
     parser.add_argument("--bare", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -362,4 +380,6 @@ if __name__ == "__main__":
             gateways=args.gateways or (500 if args.full else 50),
             interval=args.interval or max(1, meters // 500),
         )
-        asyncio.run(main(chosen_load, args.rounds or (5 if args.full else 3), args.seconds))
+        asyncio.run(
+            main(chosen_load, args.rounds or (5 if args.full else 3), args.seconds, args.profile)
+        )

@@ -429,14 +429,15 @@ def spread(values: Sequence[float], digits: int) -> str:
     return f"{min(values):.{digits}f}-{max(values):.{digits}f}"
 
 
-def print_profile(profiler: cProfile.Profile, reads: int) -> None:
-    stats = pstats.Stats(profiler)
-    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)  # type: ignore[attr-defined]
-    print(f"  top {TOP} by own time (cProfile, one engine slot of {reads} reads):")
-    print(f"  {'tottime s':>9} {'µs/read':>8} {'cumtime s':>9} {'ncalls':>9}  function")
+def print_profile(stats: pstats.Stats, what: str, units: int, unit: str = "read") -> None:
+    """The top functions by own time, with that time per ``unit`` (``units`` of them)."""
+    table = stats.stats  # type: ignore[attr-defined]
+    rows = sorted(table.items(), key=lambda item: item[1][2], reverse=True)
+    print(f"  top {TOP} by own time (cProfile, {what}):")
+    print(f"  {'tottime s':>9} {'µs/' + unit:>10} {'cumtime s':>9} {'ncalls':>9}  function")
     for (path, line, name), (_, calls, tottime, cumtime, _) in rows[:TOP]:
         where = f"{Path(path).name}:{line}({name})" if line else name
-        print(f"  {tottime:9.3f} {tottime / reads * 1e6:8.1f} {cumtime:9.3f} {calls:9d}  {where}")
+        print(f"  {tottime:9.3f} {tottime / units * 1e6:10.1f} {cumtime:9.3f} {calls:9d}  {where}")
 
 
 async def measure(size: Size, rounds: int, seconds: float, profile: bool) -> list[Round]:
@@ -495,7 +496,9 @@ async def measure(size: Size, rounds: int, seconds: float, profile: bool) -> lis
                     wall, cpu = time.perf_counter(), time.thread_time()
                     await engine_round(engine, size, gateways, profiler)
                     await gateways.take()
-                    print_profile(profiler, size.total)
+                    print_profile(
+                        pstats.Stats(profiler), f"one engine slot of {size.total} reads", size.total
+                    )
                     print(
                         f"  (cProfile times are wall time of the event-loop thread; in that "
                         f"round it used {time.thread_time() - cpu:.2f} s CPU in "
