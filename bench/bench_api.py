@@ -3,7 +3,7 @@ returning the same bytes, served the same way in the same run.
 
     .venv/bin/python bench/bench_api.py               # default, ~40 s: 1,000 meters
     .venv/bin/python bench/bench_api.py --full        # 10,000 meters, 500 gateways (BENCH_FULL=1)
-    .venv/bin/python bench/bench_api.py --meters 200 --rounds 1 --seconds 1   # smoke, ~15 s
+    .venv/bin/python bench/bench_api.py --meters 200 --rounds 1 --seconds 1   # smoke, ~20 s
 
 Processes, all real: the fast DL/T 645 gateways of ``bench_tcp_poll.py`` (zero reply delay);
 ``headend run`` on a fleet file written here (one channel per gateway, the voltages of every

@@ -461,7 +461,7 @@ def print_profile(stats: pstats.Stats, what: str, units: int, unit: str = "read"
     print(f"  top {TOP} by own time (cProfile, {what}):")
     print(f"  {'tottime s':>9} {'µs/' + unit:>10} {'cumtime s':>9} {'ncalls':>9}  function")
     for (path, line, name), (_, calls, tottime, cumtime, _) in rows[:TOP]:
-        where = f"{Path(path).name}:{line}({name})" if line else name
+        where = f"{Path(path).parent.name}/{Path(path).name}:{line}({name})" if line else name
         print(f"  {tottime:9.3f} {tottime / units * 1e6:10.1f} {cumtime:9.3f} {calls:9d}  {where}")
 
 
