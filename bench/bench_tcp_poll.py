@@ -17,19 +17,22 @@ Each round runs, in this process, one after the other:
       known in advance) over that gateway's meters for ``--seconds``;
   (b) the engine, built from a fleet TOML written here (one channel per gateway, inter-frame
       gap 0, one plan reading the voltages once a day) with its real record writer, the
-      embedded ``SqliteStore`` and anomaly ingest, on a ``WarpedClock`` (3000x) that reaches a
-      day boundary ``lead`` seconds after the engine starts: every meter's read then falls due
-      within 20 ms, the workers' queues are full, and the engine polls as fast as it can until
-      every meter was read once. A scheduled poller cannot be saturated in steady state
-      without overruns (a slot still queued when its next one is due), which would count
-      missing readings instead of reads; one slot per round avoids that. The round's CPU is
-      the process CPU time (all threads: the store writes on its own thread) from just before
-      the slot until ``Engine.run`` has returned (writer flushed to disk) plus one anomaly
-      sweep, divided by the reads.
+      embedded ``SqliteStore`` and anomaly ingest, on a ``WarpedClock`` (3000x) held 5 min
+      of engine time before a day boundary until the engine has started and one on-demand
+      read per gateway has opened its connection; released, it reaches the boundary 0.1 s
+      later, every meter's read falls due within 20 ms, the workers' queues are full, and the
+      engine polls as fast as it can until every meter was read once. A scheduled poller
+      cannot be saturated in steady state without overruns (a slot still queued when its next
+      one is due), which would count missing readings instead of reads; one slot per round
+      avoids that. The round's CPU is the process CPU time (all threads: the store writes on
+      its own thread) from the release until ``Engine.run`` has returned (writer flushed to
+      disk) plus one anomaly sweep, divided by the reads.
 Figures: ratio = engine reads/s / baseline reads/s per round; the printed value is the median
 over rounds, the spread the lowest and highest round; the last line judges the worse of the two
 gateway counts. After the rounds, one more engine round runs under cProfile (enabled only for
 the slot, not for start-up) and its top functions by own time are printed next to the figures.
+Its times are wall time of the event-loop thread: on a busy machine a ``send`` that wakes the
+gateway process, or a hand-over to the store's thread, can be preempted, and shows up large.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ SPEED = 3000.0
 """Engine clock speed: a meter's offset (up to 60 s of clock time) is then at most 20 ms."""
 SLOT = datetime(2026, 3, 2, tzinfo=UTC)
 """The day boundary every round's one slot falls on (the plan reads once a day)."""
+HOLD = timedelta(seconds=300)
+"""Engine time from the held clock's start to the slot: 0.1 s of real time once released."""
 NEVER = 30 * 86400.0
 """Clock seconds between automatic anomaly sweeps: none during a round; one is run by hand."""
 GOAL_RATIO = 0.6
@@ -100,6 +105,15 @@ class Stamps:
     @property
     def rate(self) -> float:
         return (self.count - 1) / (self.last - self.first) if self.count > 1 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One engine slot: process CPU (all threads), wall time, event-loop thread CPU."""
+
+    cpu: float
+    wall: float
+    loop_cpu: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,8 +388,26 @@ async def slot_read(engine: Engine, expected: int) -> None:
             await asyncio.sleep(0.01)
 
 
-def build_engine(config: FleetConfig, store: SqliteStore, folder: Path, lead: float) -> Engine:
-    clock = WarpedClock(SLOT - timedelta(seconds=lead * SPEED), SPEED)
+class HeldClock(WarpedClock):
+    """Engine time that stands still ``HOLD`` before the slot until ``release()``, then runs
+    ``SPEED`` times real time: however long start-up takes, the slot comes ``HOLD / SPEED``
+    seconds after the release (collectors waiting meanwhile wake every ``HOLD / SPEED`` s)."""
+
+    def __init__(self) -> None:
+        super().__init__(SLOT - HOLD, SPEED)
+        self._released_at: float | None = None
+
+    def release(self) -> None:
+        self._released_at = time.monotonic()
+
+    def now(self) -> datetime:
+        if self._released_at is None:
+            return self.start
+        return self.start + timedelta(seconds=(time.monotonic() - self._released_at) * SPEED)
+
+
+def build_engine(config: FleetConfig, store: SqliteStore, folder: Path) -> Engine:
+    clock = HeldClock()
     options = EngineOptions(
         jitter=0, maintenance=False, sweep_interval=NEVER, audit_path=folder / "audit.jsonl"
     )
@@ -387,14 +419,13 @@ async def engine_round(
     size: Size,
     gateways: Gateways,
     profiler: cProfile.Profile | None = None,
-) -> float | None:
-    """Run the engine through its one slot; the CPU seconds it took (see the docstring), or
-    None when it was not ready before the slot (the caller retries with a longer lead).
+) -> Slot:
+    """Run the engine through its one slot; what it took (see the docstring).
 
     Before the slot, one on-demand read per gateway opens the workers' connections (they open
     on their first job), so the slot measures polling, not connecting."""
     clock = engine.clock
-    expected = size.total
+    assert isinstance(clock, HeldClock)
     async with asyncio.TaskGroup() as group:
         running = group.create_task(engine.run())
         await engine.ready.wait()
@@ -402,49 +433,24 @@ async def engine_round(
             *(engine.read_now(address_of(g, 0), QUANTITIES) for g in range(size.gateways))
         )
         await gateways.take()
-        lead = clock.real_seconds((SLOT - clock.now()).total_seconds())
-        if lead < 0.05 or any(c.stats.scheduled for c in engine.collectors.values()):
-            engine.stop()
-            await running
-            return None
-        await asyncio.sleep(lead - 0.02)
         if profiler is not None:
             profiler.enable()
-        cpu = time.process_time()
+        cpu, wall, thread = time.process_time(), time.perf_counter(), time.thread_time()
+        clock.release()
         async with asyncio.timeout(120):  # a broken engine ends the bench instead of hanging it
-            await slot_read(engine, expected)
+            await slot_read(engine, size.total)
         engine.sweep()
         engine.stop()
         await running
-        cpu = time.process_time() - cpu
+        slot = Slot(
+            time.process_time() - cpu, time.perf_counter() - wall, time.thread_time() - thread
+        )
         if profiler is not None:
             profiler.disable()
     failed = sum(c.stats.failed + c.stats.overruns for c in engine.collectors.values())
     if failed:
         raise RuntimeError(f"{failed} reads failed or overran: the figures would not be reads")
-    return cpu
-
-
-async def slot_cpu(
-    config: FleetConfig,
-    store: SqliteStore,
-    folder: Path,
-    lead: float,
-    size: Size,
-    gateways: Gateways,
-    profiler: cProfile.Profile | None = None,
-) -> tuple[float, float]:
-    """One engine through one slot: its CPU seconds, and the lead that was long enough (a busy
-    machine can make start-up slower than the lead: then the lead doubles and it runs again)."""
-    while True:
-        engine = build_engine(config, store, folder, lead)
-        gc.collect()
-        cpu = await engine_round(engine, size, gateways, profiler)
-        if cpu is not None:
-            return cpu, lead
-        lead *= 2
-        print(f"  (the engine was not ready before its slot: lead now {lead:.2f} s)")
-        await gateways.take()
+    return slot
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -476,13 +482,10 @@ async def measure(size: Size, rounds: int, seconds: float, profile: bool) -> lis
             path.write_text(fleet_toml(size, gateways.ports))
             config = load_fleet_config(path)
             store = await SqliteStore.open(folder / "store.sqlite")
-            started = time.perf_counter()
-            build_engine(config, store, folder, 1.0)  # how long construction takes: the lead
-            lead = 0.3 + 1.5 * (time.perf_counter() - started) + size.gateways / 2000
             print(
                 f"{size.gateways} gateways x {size.meters} meters: {size.total} reads a round "
-                f"(voltage block, 1 exchange, 3 readings each); engine lead {lead:.2f} s; "
-                f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+                f"(voltage block, 1 exchange, 3 readings each); load average "
+                f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
             )
             try:
                 for number in range(1, rounds + 1):
@@ -491,7 +494,10 @@ async def measure(size: Size, rounds: int, seconds: float, profile: bool) -> lis
                     raw_reads = await raw_block(gateways.ports, table, seconds)
                     raw_cpu = time.process_time() - cpu
                     raw = await gateways.take()
-                    engine_cpu, lead = await slot_cpu(config, store, folder, lead, size, gateways)
+                    engine = build_engine(config, store, folder)
+                    gc.collect()
+                    engine_cpu = (await engine_round(engine, size, gateways)).cpu
+                    del engine
                     served = await gateways.take()
                     if served.count != size.total:
                         raise RuntimeError(f"gateways answered {served.count} of {size.total}")
@@ -513,17 +519,17 @@ async def measure(size: Size, rounds: int, seconds: float, profile: bool) -> lis
                     )
                 if profile:
                     profiler = cProfile.Profile()
-                    wall, cpu = time.perf_counter(), time.thread_time()
-                    await slot_cpu(config, store, folder, lead, size, gateways, profiler)
+                    engine = build_engine(config, store, folder)
+                    gc.collect()
+                    slot = await engine_round(engine, size, gateways, profiler)
                     await gateways.take()
                     print_profile(
                         pstats.Stats(profiler), f"one engine slot of {size.total} reads", size.total
                     )
                     print(
-                        f"  (cProfile times are wall time of the event-loop thread; in that "
-                        f"round it used {time.thread_time() - cpu:.2f} s CPU in "
-                        f"{time.perf_counter() - wall:.2f} s, start-up and lead included: a "
-                        "send that wakes the gateway process can be preempted on a busy machine)"
+                        f"  (wall time of the event-loop thread: in that slot it used "
+                        f"{slot.loop_cpu:.2f} s CPU in {slot.wall:.2f} s; the process "
+                        f"{slot.cpu:.2f} s CPU with the store's thread)"
                     )
             finally:
                 await store.aclose()
