@@ -214,6 +214,16 @@ async def wait_collected(session: aiohttp.ClientSession, url: str, readings: int
 
 
 async def block(
+    headers: dict[str, str], url: str, chosen: Sequence[tuple[str, str]], seconds: float
+) -> Block:
+    """One block of the readers against ``url``, on connections of its own: a connection
+    left idle since the last block may have been closed by the server's keep-alive timeout."""
+    connector = aiohttp.TCPConnector(limit=READERS)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+        return await _block(session, url, chosen, seconds)
+
+
+async def _block(
     session: aiohttp.ClientSession, url: str, chosen: Sequence[tuple[str, str]], seconds: float
 ) -> Block:
     result = Block()
@@ -279,7 +289,7 @@ async def main(load: Load, rounds: int, seconds: float, profile: bool) -> None:
             profiled = folder / "headend.prof" if profile else None
             async with headend(load, gateways.ports, folder, profiled) as (url, token, pid):
                 headers = {"Authorization": f"Bearer {token}"}
-                connector = aiohttp.TCPConnector(limit=READERS)
+                connector = aiohttp.TCPConnector(force_close=True)  # see block()
                 async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
                     await wait_collected(session, url, len(meter_ids) * len(QUANTITIES))
                     bodies: dict[str, bytes] = {}
@@ -299,9 +309,9 @@ async def main(load: Load, rounds: int, seconds: float, profile: bool) -> None:
                     wanted = len(meter_ids) / load.interval
                     async with bare_server(bodies, folder) as bare_url:
                         for number in range(1, rounds + 1):
-                            bare = await block(session, bare_url, chosen, seconds)
+                            bare = await block(headers, bare_url, chosen, seconds)
                             cpu, before = cpu_seconds(pid), await collection(session, url)
-                            ours = await block(session, url, chosen, seconds)
+                            ours = await block(headers, url, chosen, seconds)
                             busy = (cpu_seconds(pid) - cpu) / seconds
                             after = await collection(session, url)
                             collected = (after.succeeded - before.succeeded) / seconds
