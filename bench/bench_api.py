@@ -76,6 +76,8 @@ class Block:
     """One block of requests against one server: latencies by kind."""
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    elapsed: float = 0.0
+    """From the start until the last answer (requests in flight at the end are waited for)."""
 
     def all(self) -> list[float]:
         return [value for values in self.latencies.values() for value in values]
@@ -220,7 +222,10 @@ async def block(
     left idle since the last block may have been closed by the server's keep-alive timeout."""
     connector = aiohttp.TCPConnector(limit=READERS)
     async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
-        return await _block(session, url, chosen, seconds)
+        began = time.perf_counter()
+        result = await _block(session, url, chosen, seconds)
+        result.elapsed = time.perf_counter() - began
+        return result
 
 
 async def _block(
@@ -312,9 +317,9 @@ async def main(load: Load, rounds: int, seconds: float, profile: bool) -> None:
                             bare = await block(headers, bare_url, chosen, seconds)
                             cpu, before = cpu_seconds(pid), await collection(session, url)
                             ours = await block(headers, url, chosen, seconds)
-                            busy = (cpu_seconds(pid) - cpu) / seconds
+                            busy = (cpu_seconds(pid) - cpu) / ours.elapsed
                             after = await collection(session, url)
-                            collected = (after.succeeded - before.succeeded) / seconds
+                            collected = (after.succeeded - before.succeeded) / ours.elapsed
                             overruns = after.overruns - before.overruns
                             bare_blocks.append(bare)
                             ours_blocks.append(ours)
@@ -324,7 +329,8 @@ async def main(load: Load, rounds: int, seconds: float, profile: bool) -> None:
                                 f"{milliseconds(ours.all())} ms ({len(ours.all())} requests)"
                             )
                             print(
-                                f"    meanwhile the head-end used {busy:.2f} CPU cores and "
+                                f"    in those {ours.elapsed:.1f} s the head-end used {busy:.2f} "
+                                f"CPU cores and "
                                 f"collected {collected:.0f} reads/s of {wanted:.0f} due, "
                                 f"{overruns:.0f} slots overrun (bus_overrun)"
                             )
