@@ -1,9 +1,12 @@
 """DL/T 645 over TCP, zero reply delay: the engine's reads/s and CPU per read, against a minimal
 asyncio request/reply client polling the same fast simulated gateways in the same run.
 
-    .venv/bin/python bench/bench_tcp_poll.py                # default, ~50 s: 50 and 500 gateways
-    .venv/bin/python bench/bench_tcp_poll.py --full         # the issue's size (or BENCH_FULL=1)
-    .venv/bin/python bench/bench_tcp_poll.py --gateways 10 --reads 500 --rounds 2   # smoke, ~15 s
+    .venv/bin/python bench/bench_tcp_poll.py                # default, ~35 s: 50 and 500 gateways
+    .venv/bin/python bench/bench_tcp_poll.py --full         # ~4 min (or BENCH_FULL=1)
+    .venv/bin/python bench/bench_tcp_poll.py --gateways 10 --reads 500 --rounds 2   # smoke, ~10 s
+
+Default: 2,000 reads a round (40 meters per gateway at 50 gateways, 4 at 500), 3 rounds. Full
+(the issue's gateway counts, longer slots): 10,000 reads a round, 5 rounds.
 
 The gateways: one child process (``--serve``) listening on one port per gateway, answering each
 meter's read of the voltage block (``0201FF00``: one exchange, three readings) at once with the
