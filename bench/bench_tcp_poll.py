@@ -117,6 +117,9 @@ class Slot:
     cpu: float
     wall: float
     loop_cpu: float
+    gc_seconds: float
+    """Time spent in the cyclic garbage collector (it runs when allocations pile up: its cost
+    lands in whatever function allocated last in a profile)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,7 @@ class Round:
     engine_cpu_us: float
     server_raw_us: float
     server_engine_us: float
+    engine_gc_us: float
 
     @property
     def ratio(self) -> float:
@@ -391,6 +395,20 @@ async def slot_read(engine: Engine, expected: int) -> None:
             await asyncio.sleep(0.01)
 
 
+class GcTimer:
+    """A ``gc.callbacks`` entry adding up how long the collections took."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._started
+
+
 class HeldClock(WarpedClock):
     """Engine time that stands still ``HOLD`` before the slot until ``release()``, then runs
     ``SPEED`` times real time: however long start-up takes, the slot comes ``HOLD / SPEED``
@@ -438,6 +456,8 @@ async def engine_round(
         await gateways.take()
         if profiler is not None:
             profiler.enable()
+        collecting = GcTimer()
+        gc.callbacks.append(collecting)
         cpu, wall, thread = time.process_time(), time.perf_counter(), time.thread_time()
         clock.release()
         async with asyncio.timeout(120):  # a broken engine ends the bench instead of hanging it
@@ -446,8 +466,12 @@ async def engine_round(
         engine.stop()
         await running
         slot = Slot(
-            time.process_time() - cpu, time.perf_counter() - wall, time.thread_time() - thread
+            time.process_time() - cpu,
+            time.perf_counter() - wall,
+            time.thread_time() - thread,
+            collecting.total,
         )
+        gc.callbacks.remove(collecting)
         if profiler is not None:
             profiler.disable()
     failed = sum(c.stats.failed + c.stats.overruns for c in engine.collectors.values())
@@ -499,7 +523,7 @@ async def measure(size: Size, rounds: int, seconds: float, profile: bool) -> lis
                     raw = await gateways.take()
                     engine = build_engine(config, store, folder)
                     gc.collect()
-                    engine_cpu = (await engine_round(engine, size, gateways)).cpu
+                    slot = await engine_round(engine, size, gateways)
                     del engine
                     served = await gateways.take()
                     if served.count != size.total:
@@ -508,15 +532,17 @@ async def measure(size: Size, rounds: int, seconds: float, profile: bool) -> lis
                         raw.rate,
                         raw_cpu / raw_reads * 1e6,
                         served.rate,
-                        engine_cpu / size.total * 1e6,
+                        slot.cpu / size.total * 1e6,
                         raw.cpu / raw.count * 1e6,
                         served.cpu / served.count * 1e6,
+                        slot.gc_seconds / size.total * 1e6,
                     )
                     results.append(result)
                     print(
                         f"  round {number}: baseline {result.raw_rate:8.0f} reads/s "
                         f"{result.raw_cpu_us:5.1f} µs CPU/read | engine {result.engine_rate:7.0f}"
-                        f" reads/s {result.engine_cpu_us:6.1f} µs CPU/read | ratio "
+                        f" reads/s {result.engine_cpu_us:6.1f} µs CPU/read (gc "
+                        f"{result.engine_gc_us:.0f}) | ratio "
                         f"{result.ratio:.3f} | gateway CPU/request {result.server_raw_us:.0f} / "
                         f"{result.server_engine_us:.0f} µs"
                     )
