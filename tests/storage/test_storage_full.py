@@ -32,7 +32,7 @@ from storage.outbox import open_outbox
 from storage.records import Reading, ReadingKind
 from storage.retry import RetryPolicy
 from storage.schema import Record
-from tests.headend.engine.test_dlt645 import START, fast_bus, fleet
+from tests.support.engine_rig import START, fast_bus, two_meter_fleet
 from tests.support.influx_servers import VictoriaMetrics
 from tests.support.ports import free_tcp_port
 from transports.memory import MemoryNetwork
@@ -59,7 +59,7 @@ async def test_embedded_store_past_its_disk_budget_is_an_alarm_not_a_crash(
     store = await SqliteStore.open(tmp_path / "store.sqlite", max_bytes=1)
     limits = WriterLimits(limit=50, overflow=Overflow.DROP_OLDEST)
     engine = Engine(
-        parse_fleet_config(fleet(), "test"),
+        parse_fleet_config(two_meter_fleet(), "test"),
         store,
         clock=clock,
         memory=network,
