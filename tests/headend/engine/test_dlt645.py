@@ -1,7 +1,8 @@
 """The engine against simulated DL/T 645 meters on an in-memory RS-485 bus.
 
-Scheduled block reads, relay control verified by read-back, clock correction, daily frozen
-backfill, and faults turning into missing readings with their reasons and offline alarms.
+Scheduled block reads, relay control verified by read-back, clock correction, and faults
+turning into missing readings with their reasons and offline alarms (the daily frozen
+backfill is in tests/headend/collection/test_backfill.py).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from simulators.dlt645 import (
     GarbageBytes,
     GatewayDisconnect,
     MeterReplaced,
-    MissingFrozen,
     NoReply,
     PtyPort,
     ScheduledFault,
@@ -78,39 +78,6 @@ async def test_relay_trip_is_verified_and_audited(rig: Rig) -> None:
     assert after[0].value == 0.0
     closed = await rig.engine.relay(M1, RelayAction.CLOSE_DIRECT, "operator-anna")
     assert closed.state is RelayState.CLOSED
-
-
-async def test_daily_frozen_values_are_collected_for_the_window(rig: Rig) -> None:
-    readings = await rig.engine.backfill_pass()
-    frozen = [r for r in readings if r.kind is ReadingKind.FROZEN and r.meter == M1]
-    # One naming scheme: the register's name, told apart from interval reads by the kind.
-    assert {r.quantity for r in frozen} == {"energy_active_import_total"}
-    days = sorted(r.timestamp.astimezone(rig.engine.tz).date() for r in frozen)
-    assert len(days) == 5
-    assert days[-1] == date(2026, 11, 23)
-    by_day = {r.timestamp.astimezone(rig.engine.tz).date(): r for r in frozen}
-    assert by_day[date(2026, 11, 23)].quality is Quality.ACTUAL  # today's freeze, read today
-    assert {by_day[day].quality for day in days[:-1]} == {Quality.BACKFILLED}
-    values = [by_day[day].value or 0.0 for day in days]
-    assert values == sorted(values)  # the register only grows
-    again = await rig.engine.backfill_pass()
-    assert again == []  # nothing left to fill
-
-
-@pytest.mark.parametrize(
-    "rig",
-    [[ScheduledFault(MissingFrozen(days=(date(2026, 11, 21), date(2026, 11, 20))), meter=M2)]],
-    indirect=True,
-)
-async def test_missing_frozen_days_stay_missing_and_are_counted(rig: Rig) -> None:
-    await rig.engine.backfill_pass()
-    have = rig.engine.backfill.collected(M2)
-    assert len(have) == 3
-    failures = sum(
-        rig.engine.completeness.meter_day(M2, day).failures.get("error_response", 0)
-        for day in (date(2026, 11, 21), date(2026, 11, 20), date(2026, 11, 22))
-    )
-    assert failures == 2
 
 
 @pytest.mark.parametrize("rig", [[ScheduledFault(NoReply(), meter=M2)]], indirect=True)
@@ -285,20 +252,3 @@ async def test_collects_over_a_serial_pseudo_terminal(tmp_path: Path) -> None:
     await store.aclose()
     voltage = next(r for r in readings if r.quantity == "voltage_a" and r.value is not None)
     assert voltage.value == pytest.approx(231.2)
-
-
-@pytest.mark.parametrize(
-    "rig",
-    [[ScheduledFault(MissingFrozen(days=(date(2026, 11, 21),)), meter=M2)]],
-    indirect=True,
-)
-async def test_a_freeze_the_meter_does_not_hold_is_not_asked_for_again(rig: Rig) -> None:
-    """ "No requested data" for a daily freeze is final (records only age): the next passes do
-    not spend bus time on it, and billing keeps seeing it not collected."""
-    await rig.engine.backfill_pass()
-    assert date(2026, 11, 21) not in rig.engine.backfill.collected(M2)
-    asked = rig.engine.backfill.stats.failures
-    again = await rig.engine.backfill_pass()
-    assert again == []
-    assert rig.engine.backfill.stats.failures == asked, "the absent freeze was asked for again"
-    assert rig.engine.backfill.stats.given_up >= 1
