@@ -3,7 +3,8 @@
 It starts collecting from simulated DL/T 645 meters (an in-memory bus) into the embedded store
 under its data directory, serves ``/health`` and the live stream on a real socket, stops on
 SIGTERM with reads finished and buffers flushed, and ends with ``DataLost`` when it could not
-store everything it acquired (``headend run`` turns that into exit status 7).
+store everything it acquired (``headend run`` turns that into exit status 7). Its API socket
+sends small responses at once (no Nagle delay).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pytest
 from headend.clock import WarpedClock
 from headend.collection.writer import RecordWriter
 from headend.config.fleet import parse_fleet_config
-from headend.service import DataLost, ServiceOptions, serve
+from headend.service import DataLost, ServiceOptions, listen_socket, serve
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
 from storage.records import ReadingKind
@@ -211,3 +212,12 @@ async def test_a_taken_port_fails_the_start_before_anything_is_served(tmp_path: 
             async with asyncio.timeout(WAIT_S):
                 await serve(config, options, environ={READER_ENV: READER_TOKEN}, on_ready=on_ready)
     assert announced == []
+
+
+def test_the_api_socket_disables_nagle_on_every_accepted_connection() -> None:
+    listener = listen_socket("127.0.0.1", 0)
+    with listener, socket.create_connection(listener.getsockname()[:2]):
+        assert listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        accepted, _ = listener.accept()
+        with accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
