@@ -5,7 +5,8 @@ embedded SQLite store.
 One request in flight per bus however many reads fall due together, each due slot read once
 and stamped with its slot, a read counted received only once it is stored, failures counted
 with their reasons (a silent meter going offline, a refusing one staying online, a bus that
-cannot keep up), and meters added and removed while the collector runs.
+cannot keep up), reads still waiting for the bus at a stop ending as ``shutdown`` gaps, and
+meters added and removed while the collector runs.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class InFlight:
 @dataclass
 class Collecting:
     collector: ChannelCollector
+    worker: BusWorker[BusLink]
     writer: RecordWriter
     store: SqliteStore
     completeness: CompletenessTracker
@@ -86,6 +88,20 @@ class Collecting:
     handed: asyncio.Queue[list[Reading]]
     """Every group of readings the collector handed to storage, in order."""
     health: list[tuple[str, HealthChange]] = field(default_factory=list)
+    reads: asyncio.Task[None] | None = None
+
+    async def shut_down(self) -> list[list[Reading]]:
+        """The engine's stop: no new reads, the bus closed (queued reads fail), the collector
+        done; returns the reading groups handed to storage meanwhile."""
+        assert self.reads is not None
+        self.collector.stop()
+        self.worker.close()
+        async with asyncio.timeout(60):
+            await self.reads
+        groups = []
+        while not self.handed.empty():
+            groups.append(self.handed.get_nowait())
+        return groups
 
     async def until(self, done: Callable[[list[Reading]], bool]) -> list[Reading]:
         """Readings handed to storage until ``done`` holds for all of them so far."""
@@ -154,13 +170,15 @@ async def collecting(
     )
     for meter_id in reading:
         collector.set_meter(meter_id, config.meters[meter_id])
-    running = Collecting(collector, writer, store, completeness, clock, config.meters, seen, handed)
+    running = Collecting(
+        collector, worker, writer, store, completeness, clock, config.meters, seen, handed
+    )
     try:
         async with asyncio.TaskGroup() as group:
             server = group.create_task(bus.serve(TransportLink(device_end)))
             serving = group.create_task(worker.run())
             storing = group.create_task(writer.run()) if writer_running else None
-            reads = group.create_task(collector.run())
+            reads = running.reads = group.create_task(collector.run())
             yield running
             collector.stop()
             await reads  # the reads already sent end first
@@ -323,3 +341,21 @@ async def test_meters_added_and_removed_while_running(tmp_path: Path) -> None:
     assert {r.quality for r in added} == {Quality.ACTUAL}
     assert min(r.timestamp for r in added) >= slot_start(removed_at, 60)
     assert {r.quantity for r in added} == set(QUANTITIES)
+
+
+async def test_reads_still_waiting_for_the_bus_at_a_stop_end_as_shutdown_gaps(
+    tmp_path: Path,
+) -> None:
+    async with collecting(tmp_path) as rig:
+        first = await rig.handed.get()  # one read done: the other five due with it still wait
+        rest = await rig.shut_down()
+        await rig.writer.flush()
+        tally = rig.completeness.rollup(rig.completeness.local_day(START), lambda meter: "bus")
+    groups = [first, *rest]
+    ended = [{(r.quality, r.reason) for r in group} for group in groups]
+    assert {(Quality.MISSING, "shutdown")} in ended
+    assert all(len(outcome) == 1 for outcome in ended)  # a read ends whole: values or a gap
+    assert len(groups) == rig.collector.stats.sent  # every read sent ended as readings
+    [bus] = tally
+    assert bus.failures == {"shutdown": ended.count({(Quality.MISSING, "shutdown")})}
+    assert bus.received + bus.failures["shutdown"] == bus.expected == len(groups)
