@@ -39,7 +39,7 @@ demo: $(STAMP)
 	$(BIN)/headend demo --scenario retrofit-before
 
 bench: $(STAMP)
-	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+	@bash bench/run_all.sh $(BIN)/python
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .import_linter_cache

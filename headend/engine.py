@@ -1,72 +1,58 @@
-"""The collection engine: every channel's worker and collector, and where readings go.
+"""The composition root of the running head-end: build the parts, wire them, run and stop them.
 
-This is the composition root of the running head-end. It owns the registry of meters, one
-bus worker + collector per channel, the record writer in front of storage, the anomaly
-detector, the alarm book and (optionally) the MQTT bridge, all inside one TaskGroup so a
-shutdown finishes in-flight requests and flushes buffers in order. The operator-facing
-operations (on-demand read, relay control, time sync, fleet changes) are methods here; the
-HTTP API and MQTT requests call them.
+It owns the registry of meters, one bus worker + collector per channel, the record writer in
+front of storage, the anomaly sweeps, the alarm book and (optionally) the MQTT bridge, all
+inside one TaskGroup so a shutdown finishes in-flight requests and flushes buffers in order.
+What the parts do lives with them (docs/engine.md, *Where things live*): the readings fan-out
+in ``collection.live``, the operator commands in ``commands``, backfill passes in
+``collection.backfill_passes``, MQTT requests in ``mqtt.requests``. The HTTP API sees the
+engine through ``headend.api.facade.HeadendFacade`` only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from headend.anomaly import AnomalyDetector, FleetLayout
+from headend.anomaly import AnomalyDetector
 from headend.anomaly.alarms import AlarmBook
 from headend.anomaly.config import AnomalyConfig
 from headend.bus.backoff import Backoff
-from headend.bus.lanes import Lane
-from headend.bus.link import BusLink
 from headend.bus.worker import BusPolicy, BusWorker
 from headend.clock import Clock, SystemClock
-from headend.collection import downtime
-from headend.collection.backfill import FROZEN_TOTAL, FrozenBackfill, FrozenDay
+from headend.collection.backfill import FrozenBackfill
+from headend.collection.backfill_passes import BackfillPasses
 from headend.collection.collector import BusAction, ChannelCollector
-from headend.collection.completeness import CompletenessRow, CompletenessTracker
-from headend.collection.downtime import recover, restore_frozen_days
-from headend.collection.health import HealthChange, MeterHealth
+from headend.collection.completeness import CompletenessTracker
+from headend.collection.downtime import outbox_settled, recover
+from headend.collection.health import MeterHealth
+from headend.collection.live import LiveReadings
 from headend.collection.overlay import FleetOverlay
 from headend.collection.registry import MeterRegistry
-from headend.collection.schedule import next_slot
-from headend.collection.writer import RecordWriter, StorageState, WriterLimits
+from headend.collection.state_alarms import StateAlarms
+from headend.collection.sweeps import AnomalySweeps
+from headend.collection.writer import RecordWriter, WriterLimits
 from headend.commands.audit import AuditLog
+from headend.commands.clock import ClockCommands
+from headend.commands.context import CommandContext
 from headend.commands.fleet_changes import FleetChanges
-from headend.config.fleet import LOAD_METER, ChannelConfig, FleetConfig, MeterConfig
-from headend.drivers.dlt645.control import (
-    RelayResult,
-    broadcast_time,
-    control_relay,
-    read_meter_clock,
-    set_meter_clock,
-)
-from headend.drivers.dlt645.reader import read_dlt645
-from headend.drivers.modbus import ModbusAdapter
-from headend.drivers.modbus.reader import ModbusLink, modbus_target, read_modbus
-from headend.errors import BusClosed, ReadFailed
+from headend.commands.operations import Operations
+from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
+from headend.drivers.registry import driver_for
 from headend.mqtt.bridge import MqttBridge
-from headend.mqtt.messages import reading_to_json
+from headend.mqtt.requests import MqttRequests
 from headend.units import UnitGate
-from protocols.dlt645 import RelayAction
-from storage.billing import BillingSource, frozen_points
-from storage.errors import OutboxFull, StorageError, StorageFull
-from storage.outbox import Outbox
-from storage.records import EventRecord, FailureReason, Quality, Reading, ReadingKind, Severity
+from storage.billing import BillingSource
 from storage.sink import Sink
-from transports import create_transport
 from transports.memory import MemoryNetwork
 
 log = logging.getLogger(__name__)
-
-NO_BUILDING = "(no building)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +76,6 @@ class EngineOptions:
     """Seconds reads in flight get to finish on ``stop()``."""
 
 
-def _freeze_of_live(latest: Mapping[tuple[str, str], Reading], reading: Reading) -> bool:
-    """A frozen value shares its register's name: it must not hide the live register value."""
-    current = latest.get((reading.meter, reading.quantity))
-    return (
-        reading.kind is ReadingKind.FROZEN
-        and current is not None
-        and current.kind is not ReadingKind.FROZEN
-    )
-
-
 class Engine:
     def __init__(
         self,
@@ -114,59 +90,105 @@ class Engine:
         """``history`` (the store) lets backfill start from what is already stored."""
         self.config = config
         self.clock = clock or SystemClock()
-        self.options = options or EngineOptions()
+        self.options = options = options or EngineOptions()
+        self.tz = ZoneInfo(config.timezone)
+        self._history = history
+        self._memory = memory
         self.registry = MeterRegistry(config)
-        self.audit = AuditLog(self.options.audit_path, now=self.clock.now())
+        self.audit = AuditLog(options.audit_path, now=self.clock.now())
+        self.health = MeterHealth(offline_after=options.offline_after)
+        self.completeness = CompletenessTracker(config.timezone)
+        self.alarms = AlarmBook()
+        # Two parts are built below the ones that call them, so those calls are late-bound: the
+        # writer reports storage state to the state alarms (which record through the fan-out),
+        # and the fan-out feeds the sweeps' current detector (the sweeps record through it).
+        self.writer = RecordWriter(
+            sink,
+            interval=options.writer_interval,
+            limits=options.writer_limits,
+            on_state=lambda state, error: self.state_alarms.storage_state_changed(state, error),
+        )
+        self.units = UnitGate()
+        """Every reading's unit is made canonical (or the reading refused) before anything
+        stores, judges or shows it."""
+        self.live = LiveReadings(
+            self.writer, units=self.units, ingest=lambda readings: self.sweeps.ingest(readings)
+        )
+        self.state_alarms = StateAlarms(
+            self.alarms,
+            self.clock,
+            record_events=self.live.record_events,
+            writer_limits=self.writer.limits,
+        )
+        self.workers: dict[str, BusWorker[Any]] = {
+            channel.name: self._worker(channel) for channel in config.channels.values()
+        }
+        commands = CommandContext(
+            config,
+            self.registry,
+            self.workers,
+            self.clock,
+            self.tz,
+            self.audit,
+            self.alarms,
+            self.live,
+        )
+        self.operations = Operations(
+            commands,
+            read_factory=self._read_factory,
+            health=self.health,
+            on_health=self.state_alarms.health_changed,
+        )
+        self.clocks = ClockCommands(commands, health=self.health)
         self.fleet = FleetChanges(
             self.registry,
-            FleetOverlay(self.options.fleet_overlay_path),
+            FleetOverlay(options.fleet_overlay_path),
             self.audit,
             self.clock,
             toml_meters=config.meters,
-            plan_quantities=self._plan_quantities,
-            read=self._read_meter,
+            plan_quantities=self.operations.plan_quantities,
+            read=self.operations.read_meter,
         )
         self.fleet.apply_overlay()
-        self.health = MeterHealth(offline_after=self.options.offline_after)
-        self.completeness = CompletenessTracker(config.timezone)
-        self.alarms = AlarmBook()
-        self.writer = RecordWriter(
-            sink,
-            interval=self.options.writer_interval,
-            limits=self.options.writer_limits,
-            on_state=self._storage_state_changed,
-        )
-        self._storage_alarm: str | None = None
-        self.tz = ZoneInfo(config.timezone)
         self.backfill = FrozenBackfill(
             self.tz,
             self.completeness,
             timeout_of=lambda meter: config.channels[meter.channel].timeout,
         )
-        self._history = history
-        self.latest: dict[tuple[str, str], Reading] = {}
-        self.units = UnitGate()
-        """Every reading's unit is made canonical (or the reading refused) before anything
-        stores, judges or shows it."""
-        self._subscribers: set[asyncio.Queue[Reading]] = set()
-        self._memory = memory
-        self.workers: dict[str, BusWorker[Any]] = {}
-        self.collectors: dict[str, ChannelCollector] = {}
-        for channel in config.channels.values():
-            worker = self._worker(channel)
-            self.workers[channel.name] = worker
-            self.collectors[channel.name] = ChannelCollector(
-                worker=worker,
+        self.backfill_passes = BackfillPasses(
+            self.backfill,
+            config=config,
+            registry=self.registry,
+            workers=self.workers,
+            clock=self.clock,
+            completeness=self.completeness,
+            publish=self.live.publish,
+            interval=options.backfill_interval,
+        )
+        self.collectors: dict[str, ChannelCollector] = {
+            channel.name: ChannelCollector(
+                worker=self.workers[channel.name],
                 plans=dict(config.plans),
                 clock=self.clock,
                 read_factory=self._read_factory(channel),
-                on_readings=self.publish,
-                on_health=self._health_changed,
+                on_readings=self.live.publish,
+                on_health=self.state_alarms.health_changed,
                 health=self.health,
                 completeness=self.completeness,
-                jitter=self.options.jitter,
+                jitter=options.jitter,
             )
-        self.detector = AnomalyDetector(self._layout(), self.options.anomaly)
+            for channel in config.channels.values()
+        }
+        self.sweeps = AnomalySweeps(
+            self.registry,
+            config,
+            alarms=self.alarms,
+            clock=self.clock,
+            record_events=self.live.record_events,
+            rules=options.anomaly,
+            interval=options.sweep_interval,
+        )
+        self.mqtt_requests = MqttRequests(self.operations, self.clocks)
         self.mqtt: MqttBridge | None = None
         if config.mqtt is not None:
             self.mqtt = MqttBridge(
@@ -175,15 +197,20 @@ class Engine:
                     t.terminal: t.name for t in config.transformers.values() if t.terminal
                 },
                 # The bridge acknowledges a QoS 1 message once this returns: only on disk.
-                on_readings=partial(self.publish, durable=True),
-                on_request=self.answer_request,
+                on_readings=partial(self.live.publish, durable=True),
+                on_request=self.mqtt_requests,
             )
+            self.live.outlet = self.mqtt
         self.ready = asyncio.Event()
         self._stop_requested = asyncio.Event()
-        self._last_sweep: datetime | None = None
         self.registry.on_change(self._meter_changed)
         for meter in self.registry:
             self.collectors[meter.channel].set_meter(meter.id, meter)
+
+    @property
+    def detector(self) -> AnomalyDetector:
+        """The current anomaly detector (a fleet change replaces it)."""
+        return self.sweeps.detector
 
     # -- construction ------------------------------------------------------------------------
 
@@ -193,55 +220,14 @@ class Engine:
             retry_backoff=Backoff(channel.retry_backoff, max(channel.retry_backoff, 5.0)),
             reconnect_backoff=Backoff(1.0, channel.reconnect_backoff_max),
         )
-        if channel.protocol == "modbus":
-            adapter = ModbusAdapter(modbus_target(channel.url), timeout=channel.timeout)
-            return BusWorker(channel.name, ModbusLink(adapter), policy)
-        transport = create_transport(channel.url, protocol=channel.protocol, memory=self._memory)
-        return BusWorker(channel.name, BusLink(transport, gap=channel.inter_frame_gap), policy)
+        connection = driver_for(channel.protocol).connection(channel, self._memory)
+        return BusWorker(channel.name, connection, policy)
 
     def _read_factory(self, channel: ChannelConfig) -> Any:
         def factory(meter: MeterConfig, quantities: Sequence[str], slot: Any) -> BusAction:
-            if channel.protocol == "modbus":
-
-                async def modbus_action(link: ModbusLink) -> list[Reading]:
-                    return await read_modbus(link, meter, quantities, slot)
-
-                return modbus_action
-
-            async def dlt645_action(link: BusLink) -> list[Reading]:
-                return await read_dlt645(
-                    link, meter, quantities, slot, reply_timeout=channel.timeout
-                )
-
-            return dlt645_action
+            return driver_for(meter.protocol).read_action(channel, meter, quantities, slot)
 
         return factory
-
-    def _layout(self) -> FleetLayout:
-        """The anomaly layout: meters under a transformer (a meter outside any 台区 has no
-        transformer to judge it against, so it is left out and said so)."""
-        meters = [m for m in self.registry if m.transformer and m.kind == LOAD_METER]
-        lv_side = {
-            m.id: m.transformer for m in self.registry if m.kind != LOAD_METER and m.transformer
-        }
-        left_out = sum(1 for m in self.registry if not m.transformer)
-        if left_out:
-            log.warning("anomaly detection skips %d meters without a transformer", left_out)
-        transformers = list(self.config.transformers.values())
-        layout_id = {t.name: t.terminal or t.name for t in transformers}
-        index = {t.name: i for i, t in enumerate(transformers)}
-        buildings = sorted({m.building or NO_BUILDING for m in meters})
-        building_index = {b: i for i, b in enumerate(buildings)}
-        return FleetLayout(
-            meter_ids=[m.id for m in meters],
-            transformer_ids=[t.terminal or t.name for t in transformers],
-            rated_kva=[t.rated_kva for t in transformers],
-            meter_transformer=[index[m.transformer or ""] for m in meters],
-            building_ids=buildings,
-            meter_building=[building_index[m.building or NO_BUILDING] for m in meters],
-            three_phase=[m.phase == "ABC" for m in meters],
-            transformer_devices={device: layout_id[t] for device, t in lv_side.items()},
-        )
 
     # -- running -----------------------------------------------------------------------------
 
@@ -261,12 +247,16 @@ class Engine:
                 background = [group.create_task(self.writer.run(), name="writer")]
                 if self.mqtt is not None:
                     background.append(group.create_task(self.mqtt.run(), name="mqtt"))
-                maintenance = [group.create_task(self._sweep_loop(), name="anomaly sweep")]
+                maintenance = [group.create_task(self.sweeps.loop(), name="anomaly sweep")]
                 if self.options.maintenance:
-                    maintenance.append(group.create_task(self._backfill_loop(), name="backfill"))
-                    maintenance.append(group.create_task(self._clock_loop(), name="clock"))
                     maintenance.append(
-                        group.create_task(self._clock_check_loop(), name="clock checks")
+                        group.create_task(self.backfill_passes.loop(), name="backfill")
+                    )
+                    maintenance.append(
+                        group.create_task(self.clocks.broadcast_loop(), name="clock")
+                    )
+                    maintenance.append(
+                        group.create_task(self.clocks.check_loop(), name="clock checks")
                     )
                 self.ready.set()
                 await self._stop_requested.wait()
@@ -284,7 +274,7 @@ class Engine:
         if self._history is None:
             return
         if self.options.maintenance:
-            await self._seed_backfill()
+            await self.backfill_passes.seed(self._history)
         try:
             await recover(
                 self._history,
@@ -293,28 +283,10 @@ class Engine:
                 self.clock.now(),
                 self.tz,
                 self.writer.sink.write,  # on disk before collection starts, not batched later
-                record_gaps=await self._outbox_settled(),
+                record_gaps=await outbox_settled(self.writer.sink),
             )
         except Exception as exc:  # collection must start even if the store cannot answer
             log.warning("cannot recover from downtime through storage: %s", exc)
-
-    async def _outbox_settled(self) -> bool:
-        """True once storage (read back from the server) holds everything the outbox kept from
-        the last run; a gap recorded before that would overwrite readings still on their way."""
-        sink = self.writer.sink
-        if not isinstance(sink, Outbox):
-            return True
-        try:
-            async with asyncio.timeout(downtime.OUTBOX_SETTLE_SECONDS):
-                await sink.wait_drained()
-        except TimeoutError:
-            log.warning(
-                "outbox still holds %d points of the last run: slots missed while the head-end "
-                "was down are not recorded (headend_down) this time",
-                sink.stats().pending_points,
-            )
-            return False
-        return True
 
     def stop(self) -> None:
         """Graceful shutdown: no new reads, reads in flight finish, buffers flush."""
@@ -347,476 +319,6 @@ class Engine:
         for task in [*bus_work, *background]:
             task.cancel()  # the writer flushes what it holds as it is cancelled
 
-    async def _sweep_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.clock.real_seconds(self.options.sweep_interval))
-            self.sweep()
-
-    def sweep(self) -> list[EventRecord]:
-        """One anomaly sweep at the engine's current time; records go to storage.
-
-        A wall clock stepped back (NTP) skips sweeps until it passes the last one: the event
-        lifecycle needs time that only moves forward, and collection must not stop for it.
-        """
-        now = self.clock.now()
-        if self._last_sweep is not None and now <= self._last_sweep:
-            log.warning("clock went back to %s: anomaly sweep skipped", now.isoformat())
-            return []
-        self._last_sweep = now
-        records = []
-        for event in self.detector.sweep(now):
-            records.append(self.alarms.anomaly(event, self._subject_tags(event.subject_id)))
-        if records:
-            self._record_events(records)
-        return records
-
-    def _subject_tags(self, subject: str) -> dict[str, str]:
-        if subject in self.registry:
-            return self.registry.get(subject).tags()
-        return {}
-
-    # -- readings ----------------------------------------------------------------------------
-
-    async def publish(
-        self,
-        readings: list[Reading],
-        *,
-        durable: bool = False,
-        then: Callable[[bool], None] | None = None,
-    ) -> None:
-        """Every reading from every source comes through here (collection, MQTT, on-demand).
-
-        Live consumers (MQTT, SSE, ``latest``) get a reading only once it is stored, so what an
-        operator saw survives a kill -9. Collection does not wait for that (``durable=False``);
-        an on-demand read does, so its answer is on disk when the caller gets it. ``then`` is
-        told afterwards whether the readings were stored (True) or dropped (False).
-        """
-        readings = self.units.conform(readings)
-        self.detector.ingest_many(readings)
-        if durable and self.writer.stats.state is StorageState.OK:
-            # While storage refuses writes (an open alarm says so) the caller is not kept
-            # waiting for a commit that may be hours away: the readings are queued as usual.
-            self._readings_stored(readings, then, await self.writer.store(readings))
-            return
-        self.writer.put(readings, partial(self._readings_stored, readings, then))
-
-    def _readings_stored(
-        self, readings: list[Reading], then: Callable[[bool], None] | None, stored: bool
-    ) -> None:
-        if stored:
-            self._fan_out(readings)
-        if then is not None:
-            then(stored)
-
-    def _fan_out(self, readings: list[Reading]) -> None:
-        for reading in readings:
-            if self.mqtt is not None:
-                self.mqtt.publish_reading(reading)
-            if reading.quality is not Quality.MISSING and not _freeze_of_live(self.latest, reading):
-                self.latest[(reading.meter, reading.quantity)] = reading
-            for queue in self._subscribers:
-                if queue.full():
-                    queue.get_nowait()  # a slow live viewer loses its oldest value, not ours
-                queue.put_nowait(reading)
-
-    def _record_events(self, records: list[EventRecord]) -> None:
-        """Events go to storage and, once stored, to live MQTT consumers."""
-        self.writer.put(records, partial(self._events_stored, records))
-
-    def _events_stored(self, records: list[EventRecord], stored: bool) -> None:
-        if self.mqtt is None or not stored:
-            return
-        for record in records:
-            self.mqtt.publish(
-                f"events/{record.meter}/{record.event}",
-                {
-                    "meter": record.meter,
-                    "event": record.event,
-                    "timestamp": record.timestamp.isoformat(),
-                    "severity": record.severity.value,
-                    "active": record.active,
-                    "value": record.value,
-                    "detail": record.detail,
-                    "tags": dict(record.tags),
-                },
-            )
-
-    async def answer_request(
-        self, request: Mapping[str, Any], requester: str = "mqtt"
-    ) -> Mapping[str, Any]:
-        """On-demand requests arriving over MQTT: ``read`` and ``clock`` (never relay control:
-        switching a supply needs the API's operator token and audit).
-
-        The bridge has checked the requester's token and rate. Its work goes in the billing
-        lane, never the control lane: MQTT requests share the bus with billing reads by weighted
-        round robin instead of overtaking them without bound."""
-        user = f"mqtt:{requester}"
-        action = request.get("action")
-        meter = request.get("meter")
-        if not isinstance(meter, str):
-            raise ValueError("request needs a 'meter' (text)")
-        if action == "read":
-            quantities = request.get("quantities")
-            if quantities is not None and not (
-                isinstance(quantities, list) and all(isinstance(q, str) for q in quantities)
-            ):
-                raise ValueError("'quantities' must be a list of quantity names")
-            readings = await self.read_now(meter, quantities, lane=Lane.BILLING)
-            return {"readings": [reading_to_json(r) for r in readings]}
-        if action == "clock":
-            return {"drift_seconds": await self.check_clock(meter, user=user, lane=Lane.BILLING)}
-        raise ValueError(f"unknown action {action!r} (read, clock)")
-
-    def subscribe(self, maxsize: int = 1000) -> asyncio.Queue[Reading]:
-        """A live feed of readings (dashboard, SSE); call ``unsubscribe`` when done."""
-        queue: asyncio.Queue[Reading] = asyncio.Queue(maxsize)
-        self._subscribers.add(queue)
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue[Reading]) -> None:
-        self._subscribers.discard(queue)
-
-    def _storage_state_changed(self, state: StorageState, error: StorageError | None) -> None:
-        """Storage refusing writes is an alarm: it says why, and closes when writes work again."""
-        now = self.clock.now()
-        if self._storage_alarm is not None:
-            closed = self.alarms.meter_event(
-                "storage",
-                self._storage_alarm,
-                active=False,
-                at=now,
-                detail="storage accepts writes again",
-                severity=Severity.INFO,
-                tags={},
-            )
-            self._storage_alarm = None
-            self._record_events([closed])
-        if state is StorageState.OK or error is None:
-            return
-        if isinstance(error, OutboxFull):
-            kind = "outbox_full"
-        elif isinstance(error, StorageFull):
-            kind = "disk_full"
-        else:
-            kind = "storage_failing"
-        self._storage_alarm = kind
-        record = self.alarms.meter_event(
-            "storage",
-            kind,
-            active=True,
-            at=now,
-            detail=f"{error} (buffering up to {self.writer.limits.limit} records, then "
-            f"{self.writer.limits.overflow.value})",
-            severity=Severity.CRITICAL,
-            tags={},
-        )
-        self._record_events([record])
-
-    async def _health_changed(self, meter: MeterConfig, change: HealthChange, detail: str) -> None:
-        offline = change is HealthChange.WENT_OFFLINE
-        if offline:
-            log.warning("meter %s offline: %s", meter.id, detail)
-        else:
-            log.info("meter %s online again", meter.id)
-        record = self.alarms.meter_event(
-            meter.id,
-            HealthChange.WENT_OFFLINE.value,
-            active=offline,
-            at=self.clock.now(),
-            detail=detail,
-            severity=Severity.WARNING,
-            tags=meter.tags(),
-        )
-        self._record_events([record])
-
-    # -- operator operations -----------------------------------------------------------------
-
-    async def read_now(
-        self,
-        meter_id: str,
-        quantities: Sequence[str] | None = None,
-        *,
-        lane: Lane = Lane.CONTROL,
-    ) -> list[Reading]:
-        """An operator's on-demand read: control lane, ahead of scheduled work (MQTT requests
-        pass the billing lane)."""
-        meter = self.registry.get(meter_id)
-        wanted = tuple(quantities or self._plan_quantities(meter))
-        self.registry.validate_quantities(meter, wanted, where=f"on-demand read of {meter.id}")
-        return await self._read_meter(meter, wanted, lane)
-
-    async def _read_meter(
-        self, meter: MeterConfig, wanted: Sequence[str], lane: Lane = Lane.CONTROL
-    ) -> list[Reading]:
-        """Read ``meter`` as configured here (which may not be the registry's version of it:
-        the final read of a replaced meter goes to its old address)."""
-        slot = self.clock.now()
-        action = self._read_factory(self.config.channels[meter.channel])(meter, wanted, slot)
-        worker = self.workers[meter.channel]
-        try:
-            readings: list[Reading] = await worker.call(lane, f"on-demand {meter.id}", action)
-        except ReadFailed as exc:
-            change = self.health.failure(meter.id, exc.reason.value, slot)
-            if change is not None:
-                await self._health_changed(meter, change, exc.detail)
-            raise
-        change = self.health.success(meter.id)
-        if change is not None:
-            await self._health_changed(meter, change, "answered an on-demand read")
-        await self.publish(readings, durable=True)
-        return readings
-
-    def _plan_quantities(self, meter: MeterConfig) -> list[str]:
-        plan = self.config.plans[meter.plan]
-        return list(dict.fromkeys(q for spec in plan.reads for q in spec.quantities))
-
-    def completeness_rows(self, day: date, group_by: str) -> list[CompletenessRow]:
-        """Expected vs received for ``day`` by meter, channel, transformer or building."""
-        meters = self.registry.by_id()
-
-        def group_of(meter_id: str) -> str | None:
-            meter = meters.get(meter_id)
-            if meter is None:
-                return None
-            if group_by == "meter":
-                return meter.id
-            value: str | None = getattr(meter, group_by)
-            return value
-
-        return self.completeness.rollup(day, group_of)
-
-    def meter_now(self) -> datetime:
-        """Site wall-clock time, what a meter's clock should show."""
-        return self.clock.now().astimezone(self.tz)
-
-    def _dlt645_meter(self, meter_id: str, what: str) -> tuple[MeterConfig, ChannelConfig]:
-        meter = self.registry.get(meter_id)
-        if not meter.protocol.startswith("dlt645"):
-            raise ReadFailed(
-                FailureReason.UNSUPPORTED, f"meter {meter_id}: {what} needs a DL/T 645 meter"
-            )
-        return meter, self.config.channels[meter.channel]
-
-    async def relay(self, meter_id: str, action: RelayAction, user: str) -> RelayResult:
-        """Trip or close a meter's supply relay; audited whatever the outcome."""
-        meter, channel = self._dlt645_meter(meter_id, "relay control")
-        command = f"relay {action.name.lower()}"
-        # Durable before the order is even queued: a crash after the trip still names the user.
-        intent = self.audit.begin(
-            self.clock.now(), user, meter.id, command, f"address {meter.address}"
-        )
-
-        attempts = 0
-
-        async def run(link: BusLink) -> RelayResult:
-            nonlocal attempts
-            attempts += 1  # the bus is open and ours: the order goes out now
-            return await control_relay(
-                link, meter, action, self.meter_now(), reply_timeout=channel.timeout
-            )
-
-        try:
-            result: RelayResult = await self.workers[meter.channel].call(
-                Lane.CONTROL, f"{command} {meter.id}", run
-            )
-        except BaseException as exc:  # the order may have reached the meter: still audited
-            outcome, detail = _outcome_of_error(exc, sent=attempts > 0)
-            self.audit.complete(intent, outcome, detail, at=self.clock.now())
-            raise
-        outcome = "ok" if result.verified else "unverified"
-        detail = f"relay reads {result.state.value}"
-        if result.read_back_error:
-            detail += f" (acknowledged; read-back failed: {result.read_back_error})"
-        self.audit.complete(intent, outcome, detail, at=self.clock.now())
-        record = self.alarms.meter_event(
-            meter.id,
-            "relay_" + action.name.lower(),
-            active=False,
-            at=self.clock.now(),
-            detail=f"{user}: {command}: relay {result.state.value} ({outcome})",
-            severity=Severity.INFO if result.verified else Severity.WARNING,
-            tags=meter.tags(),
-        )
-        self._record_events([record])
-        return result
-
-    async def check_clock(
-        self, meter_id: str, *, user: str = "scheduler", lane: Lane | None = None
-    ) -> float:
-        """Read a meter's clock; set it when the drift exceeds the configured threshold.
-
-        Returns the drift in seconds (meter minus head-end), also stored as a reading.
-        """
-        meter, channel = self._dlt645_meter(meter_id, "clock check")
-        threshold = self.config.clock.drift_threshold
-
-        async def run(link: BusLink) -> float:
-            before = self.meter_now()
-            shown = await read_meter_clock(link, meter, reply_timeout=channel.timeout)
-            drift = (shown.replace(tzinfo=self.tz) - before).total_seconds()
-            if abs(drift) > threshold:
-                await self._set_clock(link, meter, channel, user, drift)
-            return drift
-
-        if lane is None:
-            lane = Lane.CONTROL if user != "scheduler" else Lane.BILLING
-        drift: float = await self.workers[meter.channel].call(lane, f"clock {meter.id}", run)
-        reading = Reading(
-            meter.id,
-            "clock_drift",
-            drift,
-            "s",
-            self.clock.now(),
-            ReadingKind.STATE,
-            tags=meter.tags(),
-        )
-        await self.publish([reading])
-        return drift
-
-    async def _set_clock(
-        self, link: BusLink, meter: MeterConfig, channel: ChannelConfig, user: str, drift: float
-    ) -> None:
-        """Set a drifting clock, audited before the write goes out and after it is answered."""
-        intent = self.audit.begin(
-            self.clock.now(), user, meter.id, "clock set", f"drift was {drift:+.0f} s"
-        )
-        try:
-            await set_meter_clock(link, meter, self.meter_now(), reply_timeout=channel.timeout)
-        except BaseException as exc:
-            outcome, detail = _outcome_of_error(exc, sent=True)
-            self.audit.complete(intent, outcome, detail, at=self.clock.now())
-            raise
-        self.audit.complete(intent, "ok", f"drift was {drift:+.0f} s", at=self.clock.now())
-
-    async def broadcast_time_sync(self, user: str = "scheduler") -> int:
-        """Broadcast time sync on every DL/T 645 channel; returns how many buses got it.
-
-        It sets every clock on the bus, so it is audited like any command that changes a
-        meter: meter ``*``, the channel named in the detail."""
-        sent = 0
-        for name, channel in self.config.channels.items():
-            if not channel.protocol.startswith("dlt645"):
-                continue
-            command = "broadcast time sync"
-            intent = self.audit.begin(self.clock.now(), user, "*", command, f"channel {name}")
-
-            times: list[datetime] = []
-
-            async def run(link: BusLink, times: list[datetime] = times) -> None:
-                times.append(self.meter_now())
-                await broadcast_time(link, times[-1])
-
-            try:
-                await self.workers[name].call(Lane.BILLING, "broadcast time", run)
-            except BaseException as exc:
-                outcome, detail = _outcome_of_error(exc, sent=bool(times))
-                self.audit.complete(intent, outcome, detail, at=self.clock.now())
-                if not isinstance(exc, ReadFailed):
-                    raise
-                log.warning("channel %s: broadcast time sync failed: %s", name, exc)
-                continue
-            detail = f"channel {name}: sent {times[-1].isoformat(timespec='seconds')}"
-            self.audit.complete(intent, "ok", detail, at=self.clock.now())
-            sent += 1
-        return sent
-
-    async def _clock_loop(self) -> None:
-        """Broadcast time sync once per ``broadcast_interval`` at interval boundaries (not at
-        start: a restart must not put a fleet's clock work in front of the first telemetry)."""
-        interval = self.config.clock.broadcast_interval
-        while True:
-            await self.clock.sleep_until(next_slot(self.clock.now(), interval))
-            await self.broadcast_time_sync()
-
-    async def _clock_check_loop(self) -> None:
-        """Read every online DL/T 645 meter's clock once per ``check_interval``, the buses in
-        parallel; a drifting meter gets its clock set (``check_clock``)."""
-        interval = self.config.clock.check_interval
-        while True:
-            await self.clock.sleep_until(next_slot(self.clock.now(), interval))
-            by_channel: dict[str, list[str]] = {}
-            for meter in self.registry:
-                if meter.protocol.startswith("dlt645") and not self.health.is_offline(meter.id):
-                    by_channel.setdefault(meter.channel, []).append(meter.id)
-            async with asyncio.TaskGroup() as group:
-                for meter_ids in by_channel.values():
-                    group.create_task(self._check_clocks(meter_ids))
-
-    async def _check_clocks(self, meter_ids: list[str]) -> None:
-        for meter_id in meter_ids:
-            if meter_id not in self.registry:
-                continue  # removed while the pass ran
-            try:
-                await self.check_clock(meter_id)
-            except ReadFailed as exc:
-                log.info("meter %s: clock check failed: %s", meter_id, exc.detail)
-            except BusClosed:
-                return
-            except Exception:
-                log.exception("meter %s: clock check crashed", meter_id)
-
-    async def backfill_pass(self) -> list[Reading]:
-        """Read missing daily frozen values of every meter whose plan wants them."""
-        meters = [
-            m
-            for m in self.registry
-            if m.protocol.startswith("dlt645") and self.config.plans[m.plan].daily_frozen
-        ]
-        windows = {m.id: self.config.plans[m.plan].backfill_days for m in meters}
-
-        async def run(meter: MeterConfig, action: Any) -> FrozenDay:
-            result: FrozenDay = await self.workers[meter.channel].call(
-                Lane.BILLING, f"frozen {meter.id}", action
-            )
-            return result
-
-        now = self.clock.now()
-        by_channel: dict[str, list[MeterConfig]] = {}
-        for meter in meters:
-            by_channel.setdefault(meter.channel, []).append(meter)
-        async with asyncio.TaskGroup() as group:  # buses work in parallel, meters in turn
-            passes = [
-                group.create_task(
-                    self.backfill.run_pass(channel_meters, windows, now, run, self.publish)
-                )
-                for channel_meters in by_channel.values()
-            ]
-        return [reading for done in passes for reading in done.result()]
-
-    async def _backfill_loop(self) -> None:
-        while True:
-            try:
-                await self.backfill_pass()
-            except Exception:  # a bug must not stop collection; the next pass tries again
-                log.exception("backfill pass crashed")
-            await asyncio.sleep(self.clock.real_seconds(self.options.backfill_interval))
-
-    async def _seed_backfill(self) -> None:
-        """Days whose frozen value is already stored need not be read again after a restart."""
-        if self._history is None:
-            return
-        meters = [m.id for m in self.registry if self.config.plans[m.plan].daily_frozen]
-        if not meters:
-            return
-        window = max(plan.backfill_days for plan in self.config.plans.values()) + 1
-        now = self.clock.now()
-        try:
-            points = await frozen_points(
-                self._history,
-                meters,
-                [FROZEN_TOTAL],
-                now - timedelta(days=window),
-                now + timedelta(days=1),
-            )
-        except Exception as exc:  # seeding saves bus time; without it backfill still works
-            log.warning("backfill: cannot read stored frozen values: %s", exc)
-            return
-        for point in points:
-            if point.value is not None:
-                local_day = point.timestamp.astimezone(self.tz).date()
-                self.backfill.mark_collected(point.meter, local_day)
-        restore_frozen_days(self.completeness, points, self.tz)
-
     # -- fleet changes -----------------------------------------------------------------------
 
     def _meter_changed(self, meter_id: str, meter: MeterConfig | None) -> None:
@@ -824,28 +326,4 @@ class Engine:
             collector.set_meter(meter_id, None)
         if meter is not None:
             self.collectors[meter.channel].set_meter(meter_id, meter)
-        # The layout is fixed-size numpy arrays: a fleet change rebuilds it. The new trackers
-        # know nothing of open incidents, so those are closed here and raised again by the next
-        # sweeps if their conditions still hold (fleet changes are rare).
-        self.detector = AnomalyDetector(self._layout(), self.options.anomaly)
-        self._last_sweep = None
-        closed = self.alarms.close_rule_alarms(self.clock.now(), f"fleet changed ({meter_id})")
-        if closed:
-            self._record_events(closed)
-
-
-def _outcome_of_error(error: BaseException, *, sent: bool) -> tuple[str, str]:
-    """The audit outcome and detail of a command that raised ``error``.
-
-    A command that never got the bus was not sent (``failed``); a refusal is certain; a lost
-    or garbled reply, a lost link or anything unexpected after sending leaves open whether
-    the meter acted (``unknown``)."""
-    if isinstance(error, ReadFailed):
-        detail = error.detail
-        if error.reason is FailureReason.ERROR_RESPONSE:
-            return "refused", detail
-    else:
-        detail = f"{type(error).__name__}: {error}"
-    if not sent:
-        return "failed", f"not sent: {detail}"
-    return "unknown", detail
+        self.sweeps.fleet_changed(meter_id)

@@ -23,9 +23,9 @@ import uvicorn
 from headend.api import ApiSettings, create_app, parse_api_settings
 from headend.clock import Clock
 from headend.collection.storage_setup import open_storage
-from headend.config.fields import Table
 from headend.config.fleet import FleetConfig
 from headend.engine import Engine, EngineOptions
+from headend.errors import HeadendError
 from transports.memory import MemoryNetwork
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class ServiceOptions:
     engine: EngineOptions | None = None
 
 
-class DataLost(Exception):
+class DataLost(HeadendError):
     """The service stopped, and some readings or events it acquired were never stored."""
 
     def __init__(self, records: int, why: str) -> None:
@@ -59,7 +59,7 @@ class _QuietServer(uvicorn.Server):
 
 
 def api_settings(config: FleetConfig, environ: Mapping[str, str]) -> ApiSettings:
-    return parse_api_settings(Table(config.source, "api", config.api or {}), environ)
+    return parse_api_settings(config.api, environ, config.source)
 
 
 def listen_socket(host: str, port: int) -> socket.socket:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 
+from headend.errors import HeadendError
 from storage.records import Quality, Reading
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ _FROZEN_PREFIX = "frozen_"
 _TEMPERATURE_SUFFIX = "temperature"
 
 
-class UnitError(ValueError):
+class UnitError(HeadendError, ValueError):
     """A reading's unit is not its quantity's canonical unit and cannot be converted to it."""
 
 

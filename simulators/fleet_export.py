@@ -5,19 +5,19 @@ a demo ends up reading a meter that does not exist; deriving it from the same sc
 simulators run guarantees the head-end asks for exactly the meters that answer, and tags them
 with the transformer, building and phase the anomaly rules group by.
 
-The stdlib reads TOML but does not write it; the writer below covers what this document needs
-(strings, numbers, booleans, offset date-times, lists of scalars, tables and arrays of tables),
-nothing more.
+The stdlib reads TOML but does not write it: tomli-w does (``dump_toml``).
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import tomli_w
+
+from simulators.errors import SimulatorError
 from simulators.runner import Endpoints
 from simulators.scenario import LoadKind, MeterModel, MeterSpec, Scenario
 
@@ -79,7 +79,7 @@ BUS_SHARE = 0.5
 """Share of the bus the scheduled reads may take, leaving room for on-demand and backfill."""
 
 
-class FleetExportError(ValueError):
+class FleetExportError(SimulatorError, ValueError):
     """The scenario and endpoints cannot be expressed as a fleet config; names what is off."""
 
 
@@ -224,97 +224,37 @@ def timezone_name(offset: timedelta | None) -> str:
     return f"Etc/GMT{-hours:+d}"
 
 
-# ---------------------------------------------------------------------- TOML writer
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# ---------------------------------------------------------------------- TOML text
 
 
 def dump_toml(document: Mapping[str, Any]) -> str:
-    """TOML text for ``document``: scalars, lists of scalars, tables, arrays of tables."""
-    lines: list[str] = []
-    _write_table(lines, (), document)
-    return "\n".join(lines).lstrip("\n") + "\n"
+    """TOML text for ``document``, written by tomli-w.
+
+    The document is checked first because tomli-w's ``TypeError`` does not say where the
+    value sits: a value the fleet file cannot hold is named by its key path, and a date-time
+    without a UTC offset is refused (tomli-w would write it as local time, which the fleet
+    loader refuses). The file carries no comments: tomli-w writes none, and every value is
+    named by its key.
+    """
+    _check(document, "")
+    return tomli_w.dumps(document)
 
 
-def _write_table(lines: list[str], path: tuple[str, ...], table: Mapping[str, Any]) -> None:
-    scalars = [(k, v) for k, v in table.items() if not _is_table(v) and not _is_table_array(v)]
-    tables = [(k, v) for k, v in table.items() if _is_table(v)]
-    arrays = [(k, v) for k, v in table.items() if _is_table_array(v)]
-    for key, value in scalars:
-        lines.append(f"{_key(key)} = {_value(value, (*path, key))}")
-    for key, value in tables:
-        if _needs_header(value):
-            lines.append("")
-            lines.append(f"[{_dotted((*path, key))}]")
-        _write_table(lines, (*path, key), value)
-    for key, items in arrays:
-        for item in items:
-            lines.append("")
-            lines.append(f"[[{_dotted((*path, key))}]]")
-            _write_table(lines, (*path, key), item)
-
-
-def _needs_header(table: Mapping[str, Any]) -> bool:
-    """A table holding only sub-tables is implied by their headers; an empty one is not."""
-    return not table or any(not _is_table(v) and not _is_table_array(v) for v in table.values())
-
-
-def _is_table(value: object) -> bool:
-    return isinstance(value, Mapping)
-
-
-def _is_table_array(value: object) -> bool:
-    return (
-        isinstance(value, list | tuple)
-        and len(value) > 0
-        and all(isinstance(item, Mapping) for item in value)
-    )
-
-
-def _dotted(path: Sequence[str]) -> str:
-    return ".".join(_key(part) for part in path)
-
-
-def _key(key: object) -> str:
-    if not isinstance(key, str):
-        raise FleetExportError(f"TOML key {key!r}: keys must be strings")
-    # fullmatch, not match with $: "$" also matches before a trailing newline
-    return key if _BARE_KEY.fullmatch(key) else _string(key)
-
-
-def _string(text: str) -> str:
-    escaped = []
-    for char in text:
-        if char == '"':
-            escaped.append('\\"')
-        elif char == "\\":
-            escaped.append("\\\\")
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            escaped.append(f"\\u{ord(char):04x}")
-        else:
-            escaped.append(char)
-    return '"' + "".join(escaped) + '"'
-
-
-def _value(value: object, path: tuple[str, ...]) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return _string(value)
-    if isinstance(value, datetime):
+def _check(value: object, where: str) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise FleetExportError(
+                    f"TOML key {key!r} in {where or 'the document'}: keys must be strings"
+                )
+            _check(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check(item, f"{where}[{index}]")
+    elif isinstance(value, datetime):
         if value.tzinfo is None:
-            raise FleetExportError(f"TOML value at {_dotted(path)}: {value} has no UTC offset")
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_value(item, path) for item in value) + "]"
-    raise FleetExportError(
-        f"TOML value at {_dotted(path)}: cannot write {type(value).__name__} {value!r}"
-    )
+            raise FleetExportError(f"TOML value at {where}: {value} has no UTC offset")
+    elif not isinstance(value, bool | int | float | str):
+        raise FleetExportError(
+            f"TOML value at {where}: cannot write {type(value).__name__} {value!r}"
+        )

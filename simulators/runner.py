@@ -24,6 +24,7 @@ from types import TracebackType
 from simulators.community.model import Community
 from simulators.dlt645.community_adapter import bus_from_community
 from simulators.dlt645.tcp_gateway import TcpGateway
+from simulators.errors import SimulatorError
 from simulators.scenario import BusSpec, Scenario
 from simulators.terminal.config import TerminalConfig
 from simulators.terminal.simulator import TerminalSimulator
@@ -40,7 +41,7 @@ ADVANCE_EVERY_S = 1.0
 after a quiet spell at high speed does not stall the event loop integrating hours at once."""
 
 
-class RunnerError(Exception):
+class RunnerError(SimulatorError):
     """The scenario cannot be run as asked (unsupported bus, bad start, port in use)."""
 
 

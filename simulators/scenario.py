@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from simulators.community.faults import Fault, FaultKind, FaultSchedule, MeterPlace, TargetKind
+from simulators.errors import SimulatorError
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 """Where the bundled scenario files live: package data of ``simulators``, so an installed
@@ -27,7 +28,7 @@ PHASES = ("A", "B", "C")
 T = TypeVar("T")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(SimulatorError, ValueError):
     """A scenario file is unreadable or inconsistent; the message names the file and the key."""
 
 

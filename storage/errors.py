@@ -2,6 +2,20 @@
 
 Callers (the outbox above all) act on the split: a transient failure is retried, a rejection is
 never retried as-is because sending the same bytes again cannot succeed.
+
+Every exception class defined in ``storage`` derives from ``StorageError`` (tests/test_errors.py
+checks it); they all live here. The tree (docs/errors.md says what each means to an operator)::
+
+    StorageError
+    ├── RecordError (ValueError)    a record cannot be stored as given (our side)
+    ├── WriteRejected               the server refused the write for good (.status)
+    │   ├── BadLineError            HTTP 400, 413, 422: it cannot parse our line protocol
+    │   └── AuthError               HTTP 401, 403: credentials or permissions
+    ├── SinkUnavailable             down, overloaded, unreachable (.status, .retry_after)
+    ├── LocalStoreFailed            the embedded store or outbox could not commit the batch
+    │   └── StorageFull             ENOSPC, SQLite's "database or disk is full"
+    │       └── OutboxFull          the outbox reached its disk budget
+    └── QueryError                  a read query failed or returned something unreadable
 """
 
 from __future__ import annotations

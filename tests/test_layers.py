@@ -81,3 +81,16 @@ def test_headend_top_level_stays_small() -> None:
     not in a flat list of modules."""
     top = sorted(p.name for p in (ROOT / "headend").glob("*.py"))
     assert len(top) <= 12, top
+
+
+def test_the_dlt645_simulators_do_not_load_pyserial() -> None:
+    """Only opening a serial port needs pyserial (transports.serial_port); the Modbus simulator
+    still loads it, through pymodbus's own server."""
+    code = (
+        "import sys, simulators.runner, simulators.dlt645, transports;"
+        "print(sorted(m for m in sys.modules if m == 'serial' or m.startswith('serial')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

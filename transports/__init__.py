@@ -2,6 +2,9 @@
 
 Framing, timeouts and retries belong to the protocol layer and the bus worker; everything
 here is the same ``ByteTransport`` contract over different wires.
+
+``SerialTransport`` is imported from ``transports.serial_port``, not from here: pyserial loads
+only where a serial port is opened, so the simulators and TCP-only tools never import it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ from transports.faults import (
     Truncate,
 )
 from transports.memory import MemoryNetwork, MemoryTransport, memory_pair
-from transports.serial_port import SerialTransport
 from transports.settings import (
     Framing,
     MemorySettings,
@@ -64,7 +66,6 @@ __all__ = [
     "Parity",
     "ReplaceBytes",
     "SerialSettings",
-    "SerialTransport",
     "Split",
     "TcpSettings",
     "TcpTransport",

@@ -3,6 +3,17 @@
 Bus workers need three decisions from an error: fix the configuration (``InvalidTransportUrl``),
 retry the open later (``OpenFailed``), or reconnect and fail the request in flight
 (``ConnectionLost``). ``TransportUsageError`` is a bug on our side and must not be retried.
+
+Every exception class defined in ``transports`` derives from ``TransportError``
+(tests/test_errors.py checks it); they all live here. The tree (docs/errors.md says what each
+means to an operator)::
+
+    TransportError
+    ├── InvalidTransportUrl (ValueError)   a malformed URL or setting; names the URL and the part
+    ├── TransportUsageError                we broke the contract: a bug, never retried
+    │   └── TransportNotOpen               never opened, or closed by us
+    ├── OpenFailed                         missing device, refused, timed out: retry the open
+    └── ConnectionLost                     the peer or the line went away: reconnect
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 from transports.base import ByteTransport
 from transports.errors import OpenFailed
 from transports.memory import MemoryNetwork
-from transports.serial_port import SerialTransport
 from transports.settings import (
     MemorySettings,
     SerialSettings,
@@ -29,6 +28,9 @@ def create_transport(
     """
     settings = parse_transport_url(target, protocol=protocol) if isinstance(target, str) else target
     if isinstance(settings, SerialSettings):
+        # pyserial loads only for a serial URL (see the package docstring).
+        from transports.serial_port import SerialTransport
+
         return SerialTransport(settings)
     if isinstance(settings, TcpSettings):
         return TcpTransport(settings)

@@ -19,8 +19,17 @@ from storage.records import EventRecord, Quality, Severity
 
 
 class UnknownAlarm(HeadendError, KeyError):
+    """A request names an alarm that is neither open nor among the recently closed;
+    ``alarm`` is the id it asked for."""
+
+    def __init__(self, alarm: str) -> None:
+        self.alarm = alarm
+        self.message = f"unknown alarm {alarm!r}"
+        super().__init__(self.message)
+
     def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "unknown alarm"
+        # KeyError's own __str__ would quote the message a second time.
+        return self.message
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +72,7 @@ class AlarmBook:
             (a for a in self._closed if a.id == alarm_id), None
         )
         if alarm is None:
-            raise UnknownAlarm(f"unknown alarm {alarm_id!r}")
+            raise UnknownAlarm(alarm_id)
         return alarm
 
     def acknowledge(self, alarm_id: str, user: str, at: datetime) -> Alarm:

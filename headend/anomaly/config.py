@@ -8,27 +8,36 @@ describes one site; sites with other limits load their own from TOML.
 
 from __future__ import annotations
 
+import functools
 import math
 import tomllib
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AllowInfNan, ConfigDict, Strict, TypeAdapter, ValidationError
 
 from headend.anomaly.errors import AnomalyConfigError
 from headend.anomaly.events import AnomalyKind
 from storage.records import FailureReason
+
+Number = Annotated[float, Strict(), AllowInfNan(False)]
+"""A TOML number, never ``true`` or ``"0.8"``; ints are taken as floats."""
+_TABLE = ConfigDict(extra="forbid")
+"""How pydantic reads these dataclasses from a TOML table: unknown keys are typos."""
 
 
 @dataclass(frozen=True, slots=True)
 class VoltageBand:
     """Allowed supply voltage band around a nominal phase voltage, in percent of nominal."""
 
-    nominal_v: float
-    lower_pct: float
-    upper_pct: float
+    __pydantic_config__ = _TABLE
+
+    nominal_v: Number
+    lower_pct: Number
+    upper_pct: Number
 
     @property
     def low_v(self) -> float:
@@ -46,8 +55,10 @@ class Timing:
     Together with the raise/clear thresholds this is what keeps noise from flapping events.
     """
 
-    min_duration_s: float
-    clear_after_s: float
+    __pydantic_config__ = _TABLE
+
+    min_duration_s: Number
+    clear_after_s: Number
 
 
 DEFAULT_TIMINGS: Mapping[AnomalyKind, Timing] = MappingProxyType(
@@ -71,55 +82,60 @@ DEFAULT_TIMINGS: Mapping[AnomalyKind, Timing] = MappingProxyType(
 
 @dataclass(frozen=True, slots=True)
 class AnomalyConfig:
-    """Every threshold of every rule. Fractions are 0..1 (0.8 = 80 %)."""
+    """Every threshold of every rule. Fractions are 0..1 (0.8 = 80 %).
+
+    The dataclass is also the schema of the ``[anomaly]`` table: pydantic reads a table into it
+    (``anomaly_table``), and ``__post_init__`` checks what types cannot say."""
+
+    __pydantic_config__ = _TABLE
 
     single_phase: VoltageBand = VoltageBand(220.0, 10.0, 7.0)
     """GB/T 12325-2008: 220 V single-phase supply, +7 % / -10 % (198-235.4 V)."""
     three_phase: VoltageBand = VoltageBand(220.0, 7.0, 7.0)
     """GB/T 12325-2008: 380 V three-phase, +-7 %; judged on the 220 V phase voltages."""
-    voltage_hysteresis_v: float = 2.0
+    voltage_hysteresis_v: Number = 2.0
     """A low (high) voltage clears only once back this far inside the band."""
-    zero_voltage_v: float = 10.0
+    zero_voltage_v: Number = 10.0
     """At or below this on every phase a meter reports 'no supply', not 'low voltage'."""
 
-    group_low_fraction: float = 0.2
+    group_low_fraction: Number = 0.2
     """A transformer or building is low when this share of its meters is below the limit ..."""
-    group_low_clear_fraction: float = 0.1
+    group_low_clear_fraction: Number = 0.1
     """... and stops being low when fewer than this share are."""
 
-    heavy_load_rate: float = 0.8
-    overload_rate: float = 1.0
-    load_hysteresis: float = 0.05
-    assumed_power_factor: float = 0.95
+    heavy_load_rate: Number = 0.8
+    overload_rate: Number = 1.0
+    load_hysteresis: Number = 0.05
+    assumed_power_factor: Number = 0.95
     """Active power is converted to apparent power with this when the terminal gives only kW."""
-    min_meter_coverage: float = 0.5
+    min_meter_coverage: Number = 0.5
     """Summing meters gives a load only when at least this share of them answered."""
 
-    current_unbalance_limit: float = 0.15
+    current_unbalance_limit: Number = 0.15
     """(Imax - Imin) / Imax of the transformer's phase currents (practice for Yyn0)."""
-    current_unbalance_hysteresis: float = 0.03
-    unbalance_min_load_rate: float = 0.1
+    current_unbalance_hysteresis: Number = 0.03
+    unbalance_min_load_rate: Number = 0.1
     """Below this share of rated current unbalance is not judged: light loads are always uneven."""
-    voltage_unbalance_limit: float = 0.02
+    voltage_unbalance_limit: Number = 0.02
     """GB/T 15543-2008 normal limit 2 % (4 % short-time), approximated from phase magnitudes."""
-    voltage_unbalance_hysteresis: float = 0.005
+    voltage_unbalance_hysteresis: Number = 0.005
 
-    outage_fraction: float = 0.5
+    outage_fraction: Number = 0.5
     """This share of a transformer's meters silent or at zero volts is one transformer outage."""
-    outage_clear_fraction: float = 0.2
-    outage_min_meters: float = 3.0
-    silent_reasons: tuple[str, ...] = (FailureReason.TIMEOUT.value,)
+    outage_clear_fraction: Number = 0.2
+    outage_min_meters: Number = 3.0
+    silent_reasons: tuple[Annotated[str, Strict()], ...] = (FailureReason.TIMEOUT.value,)
     """Failure reasons meaning 'nobody answered': a dead or unpowered meter looks like this."""
-    link_reasons: tuple[str, ...] = (FailureReason.CONNECTION_LOST.value,)
+    link_reasons: tuple[Annotated[str, Strict()], ...] = (FailureReason.CONNECTION_LOST.value,)
     """Failure reasons meaning 'the channel to the meter is down' (DTU, concentrator, gateway)."""
 
-    energy_tolerance_kwh: float = 0.01
+    energy_tolerance_kwh: Number = 0.01
     """Register rounding: steps smaller than this are neither backwards nor reverse energy."""
-    single_phase_max_kw: float = 13.2
+    single_phase_max_kw: Number = 13.2
     """Most a single-phase meter can pass (60 A at 220 V); more energy than this is a jump."""
-    three_phase_max_kw: float = 66.0
+    three_phase_max_kw: Number = 66.0
     """Most a three-phase meter can pass (100 A at 220 V on three phases)."""
-    clock_drift_limit_s: float = 300.0
+    clock_drift_limit_s: Number = 300.0
     """Meter clocks further off than this (5 min) need a time sync and distort frozen data."""
 
     timings: Mapping[AnomalyKind, Timing] = field(default_factory=lambda: DEFAULT_TIMINGS)
@@ -159,29 +175,25 @@ class AnomalyConfig:
     def from_mapping(cls, data: Mapping[str, Any], source: str = "<mapping>") -> AnomalyConfig:
         """Build from parsed TOML; unknown or mistyped keys are errors naming key and source."""
         try:
-            return cls._from_mapping(data)
-        except AnomalyConfigError as exc:
-            raise AnomalyConfigError(f"{source}: {exc}", key=exc.key, problem=exc.problem) from None
-
-    @classmethod
-    def _from_mapping(cls, data: Mapping[str, Any]) -> AnomalyConfig:
-        hints = typing.get_type_hints(cls)
-        kwargs: dict[str, Any] = {}
-        known = {f.name for f in fields(cls)}
-        for key, raw in data.items():
-            if key not in known:
-                raise _invalid(key, "unknown key (typo?)")
-            if key == "timings":
-                kwargs[key] = _timings_from(raw)
-            elif is_dataclass(hints[key]):
-                kwargs[key] = _dataclass_from(hints[key], raw, key)
-            elif key in ("silent_reasons", "link_reasons"):
-                if not (isinstance(raw, list) and all(isinstance(r, str) for r in raw)):
-                    raise _invalid(key, "must be a list of strings")
-                kwargs[key] = tuple(raw)
+            return anomaly_table().validate_python(data)
+        except ValidationError as exc:
+            details = exc.errors(include_url=False)[0]
+            cause = (details.get("ctx") or {}).get("error")
+            if isinstance(cause, AnomalyConfigError):
+                key, problem = cause.key, cause.problem
             else:
-                kwargs[key] = _number(raw, key)
-        return cls(**kwargs)
+                parts = [str(p) for p in details["loc"] if p != "[key]"]
+                key, problem = ".".join(parts) or None, details["msg"]
+            where = f"{key}: " if key else ""
+            raise AnomalyConfigError(
+                f"{source}: {where}{problem}", key=key, problem=problem
+            ) from None
+
+
+@functools.cache
+def anomaly_table() -> TypeAdapter[AnomalyConfig]:
+    """Reads an ``[anomaly]`` table into an ``AnomalyConfig`` (built once, when first needed)."""
+    return TypeAdapter(AnomalyConfig)
 
 
 def load_config(path: Path, table: str = "anomaly") -> AnomalyConfig:
@@ -225,37 +237,3 @@ _NON_NEGATIVE = (
 
 def _invalid(key: str, problem: str) -> AnomalyConfigError:
     return AnomalyConfigError(f"{key}: {problem}", key=key, problem=problem)
-
-
-def _number(raw: object, key: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-        raise _invalid(key, f"expected a finite number, got {raw!r}")
-    return float(raw)
-
-
-def _dataclass_from(kind: Any, raw: object, key: str) -> Any:
-    if not isinstance(raw, Mapping):
-        raise _invalid(key, f"expected a table, got {raw!r}")
-    names = {f.name for f in fields(kind)}
-    unknown = set(raw) - names
-    if unknown:
-        first = sorted(unknown)[0]
-        raise _invalid(f"{key}.{first}", f"unknown key(s) {sorted(unknown)}")
-    missing = names - set(raw)
-    if missing:
-        raise _invalid(key, f"missing key(s) {sorted(missing)}")
-    return kind(**{name: _number(raw[name], f"{key}.{name}") for name in names})
-
-
-def _timings_from(raw: object) -> dict[AnomalyKind, Timing]:
-    if not isinstance(raw, Mapping):
-        raise _invalid("timings", "must be a table of tables")
-    result: dict[AnomalyKind, Timing] = {}
-    for name, table in raw.items():
-        try:
-            kind = AnomalyKind(name)
-        except ValueError:
-            known = ", ".join(k.value for k in AnomalyKind)
-            raise _invalid(f"timings.{name}", f"not an anomaly kind (known: {known})") from None
-        result[kind] = _dataclass_from(Timing, table, f"timings.{name}")
-    return result

@@ -1,4 +1,4 @@
-"""Errors of the anomaly package, under one root.
+"""Errors of the anomaly package, under one sub-root of ``HeadendError`` (tree: headend/errors.py).
 
 ``AnomalyConfigError`` and ``FleetLayoutError`` mean *we* (the site configuration or the code
 building the fleet) got something wrong; ``ReadingRejectedError`` means a reading handed to the
@@ -7,8 +7,10 @@ detector cannot be interpreted, which points at the collector that produced it.
 
 from __future__ import annotations
 
+from headend.errors import HeadendError
 
-class AnomalyError(Exception):
+
+class AnomalyError(HeadendError):
     """Root of every error raised by ``headend.anomaly``."""
 
 

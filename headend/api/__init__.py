@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from headend.api.app import create_app
 from headend.api.auth import ApiToken, Caller, Role, TokenBook
-from headend.api.errors import ApiConfigError, ApiError
+from headend.api.errors import ApiConfigError
 from headend.api.limits import ApiLimits
 from headend.api.settings import ApiSettings, parse_api_settings
 
 __all__ = [
     "ApiConfigError",
-    "ApiError",
     "ApiLimits",
     "ApiSettings",
     "ApiToken",

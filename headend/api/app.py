@@ -12,11 +12,13 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client.exposition import generate_latest
 from starlette.types import ASGIApp
 
 from headend.api.auth import ApiToken, TokenBook
 from headend.api.context import ApiContext
 from headend.api.docs_ui import install_docs
+from headend.api.facade import HeadendFacade
 from headend.api.limits import (
     DEFAULT_LIMITS,
     ApiLimits,
@@ -25,7 +27,7 @@ from headend.api.limits import (
     StreamSlots,
     refusal_families,
 )
-from headend.api.metrics import CONTENT_TYPE, engine_families, render
+from headend.api.metrics import CONTENT_TYPE, metrics_registry
 from headend.api.models import Health
 from headend.api.problems import install_problem_handlers
 from headend.api.routes.admin import admin_router
@@ -79,7 +81,8 @@ def create_app(
     ``outbox.stats``) adds the outbox gauges to ``/metrics``. ``dashboard_dir=None`` serves the
     API only. ``limits`` bounds request bodies and concurrent live streams (``[api]``).
     """
-    ctx = ApiContext(engine, TokenBook(tokens), store, outbox_stats)
+    headend = HeadendFacade(engine)
+    ctx = ApiContext(headend, TokenBook(tokens), store, outbox_stats)
     app = _HeadendApp(
         title=TITLE,
         version="1",
@@ -94,14 +97,19 @@ def create_app(
     install_docs(app, title=TITLE)
     stream_slots = StreamSlots(limits.max_stream_clients)
     app.state.stream_slots = stream_slots
+    # This app's own registry: the engine's counters and the API's refusals, read when scraped.
+    registry = metrics_registry(
+        headend, outbox_stats, lambda: refusal_families(body_report, stream_slots)
+    )
+    app.state.metrics_registry = registry
 
     @app.get("/health", response_model=Health, tags=["service"])
     async def health() -> Health:
         return Health(
-            collecting=engine.ready.is_set(),
-            meters=len(engine.registry),
-            site=engine.config.site,
-            timezone=engine.config.timezone,
+            collecting=headend.collecting(),
+            meters=headend.meter_count(),
+            site=headend.site,
+            timezone=headend.timezone,
         )
 
     @app.get(
@@ -111,9 +119,7 @@ def create_app(
         responses={200: {"content": {"text/plain": {}}}},
     )
     async def metrics() -> Response:
-        outbox = outbox_stats() if outbox_stats is not None else None
-        families = [*engine_families(engine, outbox), *refusal_families(body_report, stream_slots)]
-        return Response(render(families), media_type=CONTENT_TYPE)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE)
 
     @app.get(
         "/api/stream",
@@ -130,7 +136,7 @@ def create_app(
     async def stream() -> StreamingResponse:
         stream_slots.take()
         return SlotStreamingResponse(
-            live_events(engine),
+            live_events(headend),
             slots=stream_slots,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -1,4 +1,4 @@
-"""What every route needs: the engine, the stores, and the token book's role checks."""
+"""What every route needs: the head-end's facade, the stores, and the token book's role checks."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from typing import Any
 from fastapi import Depends, HTTPException, status
 
 from headend.api.auth import Role, TokenBook, requires
-from headend.engine import Engine
+from headend.api.facade import HeadendFacade
 from storage.billing import BillingSource
 from storage.outbox import OutboxStats
 
 
 @dataclass(slots=True)
 class ApiContext:
-    engine: Engine
+    headend: HeadendFacade
+    """The only way into the running engine (``headend.api.facade``)."""
     tokens: TokenBook
     store: BillingSource | None = None
     """History and billing queries; None when the head-end runs without a queryable store."""

@@ -19,9 +19,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from headend.anomaly.rules.loading import TransformerLoading
+from headend.api.facade import HeadendFacade, LoadingView
+from headend.collection.sweeps import NO_BUILDING
 from headend.config.fleet import LOAD_METER, MeterConfig, TransformerConfig
-from headend.engine import NO_BUILDING, Engine
 from headend.units import UnitError, factor_to_canonical
 from storage.records import Reading
 
@@ -98,10 +98,10 @@ def _finite(value: float) -> float | None:
 
 
 def transformer_figures(
-    engine: Engine,
+    headend: HeadendFacade,
     transformer: TransformerConfig,
     under: list[MeterConfig],
-    loading: TransformerLoading,
+    view: LoadingView,
     offline: set[str],
 ) -> dict[str, object]:
     """One transformer: its load meters, its own meters (``under`` holds both), and the load
@@ -112,10 +112,11 @@ def transformer_figures(
     whenever the rules had to estimate from the meters.
     """
     loads = [m for m in under if m.kind == LOAD_METER]
-    figures = group_figures(transformer.name, loads, engine.latest, offline)
+    figures = group_figures(transformer.name, loads, headend.latest_values, offline)
     del figures["load_kw"]
     device = transformer.terminal or transformer.name
-    row = engine.detector.layout.transformer_index[device]
+    loading = view.loading
+    row = view.row_of[device]
     known = not math.isnan(loading.power_kw[row])
     answered = int(loading.meters_answered[row])
     figures.update(
@@ -125,35 +126,35 @@ def transformer_figures(
         rated_kva=transformer.rated_kva,
         load_rate=_finite(float(loading.rate[row])),
         load_source=("terminal" if loading.from_terminal[row] else "meters") if known else None,
-        terminal=terminal_figures(device, engine.latest),
+        terminal=terminal_figures(device, headend.latest_values),
         lv_meters=[m.id for m in under if m.kind != LOAD_METER],
     )
     return figures
 
 
-def fleet_overview(engine: Engine, now: datetime) -> dict[str, object]:
+def fleet_overview(headend: HeadendFacade, now: datetime) -> dict[str, object]:
     """The limits drawn are the anomaly rules' own, so the screen and the alarms agree."""
-    rules = engine.detector.config
+    rules = headend.anomaly_rules
     band = rules.single_phase
     # Grouped in one pass: this runs every second for every live viewer.
     by_transformer: dict[str | None, list[MeterConfig]] = defaultdict(list)
     by_building: dict[str, list[MeterConfig]] = defaultdict(list)
-    for meter in engine.registry:
+    for meter in headend.meters():
         by_transformer[meter.transformer].append(meter)
         if meter.kind == LOAD_METER:
             by_building[meter.building or NO_BUILDING].append(meter)
-    offline = set(engine.health.offline_meters())
-    loading = engine.detector.transformer_loading()
+    offline = headend.offline_meters()
+    loading = headend.transformer_loading()
     transformers = [
-        transformer_figures(engine, t, by_transformer.get(t.name, []), loading, offline)
-        for t in engine.config.transformers.values()
+        transformer_figures(headend, t, by_transformer.get(t.name, []), loading, offline)
+        for t in headend.transformers.values()
     ]
     buildings = [
-        group_figures(name, by_building[name], engine.latest, offline)
+        group_figures(name, by_building[name], headend.latest_values, offline)
         for name in sorted(by_building)
     ]
     return {
-        "site": engine.config.site,
+        "site": headend.site,
         "now": now,
         "voltage_band": {"low": band.low_v, "high": band.high_v, "nominal": band.nominal_v},
         "load_limits": {"heavy": rules.heavy_load_rate, "overload": rules.overload_rate},

@@ -19,17 +19,16 @@ from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 
 from fastapi import HTTPException, status
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.datastructures import Headers
 from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from headend.api.metrics import Family
+from headend.config.api import DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES
+from headend.config.api import DEFAULT_MAX_STREAM_CLIENTS as DEFAULT_MAX_STREAM_CLIENTS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_BODY_BYTES = 64 * 1024
-"""The largest body any route takes (a meter to add) is well under 1 KiB."""
-DEFAULT_MAX_STREAM_CLIENTS = 32
 STREAM_RETRY_AFTER_SECONDS = 10
 
 
@@ -158,14 +157,15 @@ class BodyLimitReport:
         await send({"type": "http.response.body", "body": body})
 
 
-def refusal_families(bodies: BodyLimitReport, streams: StreamSlots) -> list[Family]:
-    refused = Family(
+def refusal_families(bodies: BodyLimitReport, streams: StreamSlots) -> list[Metric]:
+    refused = CounterMetricFamily(
         "headend_api_refused_total",
-        "counter",
         "API requests refused for a limit: body_too_large (413), stream_cap (503).",
+        labels=["reason"],
     )
-    refused.add(bodies.refused, reason="body_too_large")
-    refused.add(streams.refused, reason="stream_cap")
-    viewers = Family("headend_api_stream_clients", "gauge", "Live streams open now.")
-    viewers.add(streams.in_use)
+    refused.add_metric(["body_too_large"], bodies.refused)
+    refused.add_metric(["stream_cap"], streams.refused)
+    viewers = GaugeMetricFamily(
+        "headend_api_stream_clients", "Live streams open now.", streams.in_use
+    )
     return [refused, viewers]

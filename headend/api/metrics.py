@@ -1,167 +1,150 @@
-"""``/metrics`` in the Prometheus text exposition format (0.0.4), written by hand.
+"""``/metrics``: the engine's own counters exposed with prometheus_client.
 
-A dozen families of counters and gauges do not justify a dependency and a second registry of
-state: every value is read straight from the engine's own stats when scraped. Rates (reads/s)
-are left to Prometheus: ``rate(headend_reads_total[1m])``.
+The engine already counts everything (collector, worker, writer, backfill, MQTT stats), so the
+families are built from those counters when Prometheus scrapes, by custom collectors: nothing
+is counted twice and the collection path does no metrics work. Each app gets its own
+``CollectorRegistry`` (never the process-global one), so several engines in one process, as in
+the tests, do not collide. Rates (reads/s) are left to Prometheus:
+``rate(headend_reads_total[1m])``.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import CollectorRegistry
+
+from headend.api.facade import HeadendFacade
 from headend.collection.backfill import BackfillStats
 from headend.collection.writer import StorageState
-from headend.engine import Engine
 from headend.mqtt.bridge import MqttStats
 from headend.units import UnitGate
 from storage.outbox import OutboxStats
-from storage.sink import DeadLetterCounter
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+"""What ``generate_latest`` writes: the text format 0.0.4 every Prometheus reads."""
 
-Labels = Mapping[str, str]
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+Families = Callable[[], Iterable[Metric]]
 
 
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+class ScrapeCollector:
+    """A prometheus_client collector that builds its families from live stats when scraped."""
+
+    def __init__(self, families: Families) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families()
 
 
-@dataclass(slots=True)
-class Family:
-    name: str
-    kind: str
-    """counter or gauge"""
-    help: str
-    samples: list[tuple[Labels, float]] = field(default_factory=list)
+def metrics_registry(
+    headend: HeadendFacade, outbox_stats: Callable[[], OutboxStats] | None, *more: Families
+) -> CollectorRegistry:
+    """A registry of the engine's families (and the outbox's, and ``more``) for one app."""
 
-    def add(self, value: float, **labels: str) -> None:
-        self.samples.append((labels, value))
+    def families() -> list[Metric]:
+        return engine_families(headend, outbox_stats() if outbox_stats is not None else None)
 
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} {self.kind}"
-        for labels, value in self.samples:
-            if labels:
-                text = ",".join(f'{key}="{_escape(val)}"' for key, val in labels.items())
-                yield f"{self.name}{{{text}}} {_number(value)}"
-            else:
-                yield f"{self.name} {_number(value)}"
+    registry = CollectorRegistry()
+    registry.register(ScrapeCollector(families))
+    for source in more:
+        registry.register(ScrapeCollector(source))
+    return registry
 
 
-def render(families: Iterable[Family]) -> str:
-    return "".join(line + "\n" for family in families for line in family.render())
+def render(families: Iterable[Metric]) -> str:
+    """Families in the text format, as ``/metrics`` writes them (for tests and tools)."""
+    registry = CollectorRegistry()
+    registry.register(ScrapeCollector(lambda: families))
+    return generate_latest(registry).decode()
 
 
-def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
-    reads = Family("headend_reads_total", "counter", "Scheduled reads by channel and outcome.")
-    ratio = Family(
+def engine_families(headend: HeadendFacade, outbox: OutboxStats | None) -> list[Metric]:
+    families: list[Metric] = [*channel_families(headend), *fleet_families(headend)]
+    families.extend(writer_families(headend))
+    families.extend(backfill_families(headend.backfill_stats))
+    families.extend(unit_families(headend.units))
+    if headend.mqtt_stats is not None:
+        families.extend(mqtt_families(headend.mqtt_stats))
+    if outbox is not None:
+        families.extend(outbox_families(outbox))
+    return families
+
+
+def channel_families(headend: HeadendFacade) -> list[Metric]:
+    """Per bus channel: the scheduler's reads and the worker's bus."""
+    reads = CounterMetricFamily(
+        "headend_reads_total",
+        "Scheduled reads by channel and outcome.",
+        labels=["channel", "outcome"],
+    )
+    ratio = GaugeMetricFamily(
         "headend_read_success_ratio",
-        "gauge",
         "Succeeded / (succeeded + failed) scheduled reads since start; absent before any read.",
+        labels=["channel"],
     )
-    utilisation = Family(
-        "headend_bus_utilisation", "gauge", "Fraction of time the bus spent on requests."
+    utilisation = GaugeMetricFamily(
+        "headend_bus_utilisation", "Fraction of time the bus spent on requests.", labels=["channel"]
     )
-    lag = Family(
+    lag = GaugeMetricFamily(
         "headend_collection_lag_seconds",
-        "gauge",
         "How late the most recent scheduled read started after its due time.",
+        labels=["channel"],
     )
-    max_lag = Family(
+    max_lag = GaugeMetricFamily(
         "headend_collection_lag_max_seconds",
-        "gauge",
         "The latest any scheduled read has started after its due time, since start.",
+        labels=["channel"],
     )
-    scheduled = Family(
-        "headend_reads_scheduled_total", "counter", "Reads the scheduler made due, by channel."
+    scheduled = CounterMetricFamily(
+        "headend_reads_scheduled_total",
+        "Reads the scheduler made due, by channel.",
+        labels=["channel"],
     )
-    skipped = Family(
+    skipped = CounterMetricFamily(
         "headend_reads_skipped_offline_total",
-        "counter",
         "Scheduled reads not sent because the meter is offline (it is probed instead).",
+        labels=["channel"],
     )
-    depth = Family("headend_queue_depth", "gauge", "Requests waiting for the bus.")
-    overruns = Family(
-        "headend_bus_overruns_total", "counter", "Slots recorded missing because the bus was busy."
+    depth = GaugeMetricFamily(
+        "headend_queue_depth", "Requests waiting for the bus.", labels=["channel"]
     )
-    retries = Family("headend_bus_retries_total", "counter", "Requests sent again after failing.")
-    reconnects = Family("headend_bus_reconnects_total", "counter", "Bus links reopened.")
-    failures = Family("headend_bus_failures_total", "counter", "Failed bus jobs by reason.")
-    for name, collector in engine.collectors.items():
-        stats = collector.stats
-        reads.add(stats.succeeded, channel=name, outcome="success")
-        reads.add(stats.failed, channel=name, outcome="failure")
+    overruns = CounterMetricFamily(
+        "headend_bus_overruns_total",
+        "Slots recorded missing because the bus was busy.",
+        labels=["channel"],
+    )
+    retries = CounterMetricFamily(
+        "headend_bus_retries_total", "Requests sent again after failing.", labels=["channel"]
+    )
+    reconnects = CounterMetricFamily(
+        "headend_bus_reconnects_total", "Bus links reopened.", labels=["channel"]
+    )
+    failures = CounterMetricFamily(
+        "headend_bus_failures_total", "Failed bus jobs by reason.", labels=["channel", "reason"]
+    )
+    for name, stats in headend.collection_stats().items():
+        reads.add_metric([name, "success"], stats.succeeded)
+        reads.add_metric([name, "failure"], stats.failed)
         done = stats.succeeded + stats.failed
         if done:
-            ratio.add(stats.succeeded / done, channel=name)
-        lag.add(stats.lag_seconds, channel=name)
-        max_lag.add(stats.max_lag_seconds, channel=name)
-        scheduled.add(stats.scheduled, channel=name)
-        skipped.add(stats.skipped_offline, channel=name)
-        overruns.add(stats.overruns, channel=name)
-    for name, worker in engine.workers.items():
-        utilisation.add(worker.utilisation(), channel=name)
-        depth.add(worker.depth(), channel=name)
-        retries.add(worker.stats.retries, channel=name)
-        reconnects.add(worker.stats.reconnects, channel=name)
+            ratio.add_metric([name], stats.succeeded / done)
+        lag.add_metric([name], stats.lag_seconds)
+        max_lag.add_metric([name], stats.max_lag_seconds)
+        scheduled.add_metric([name], stats.scheduled)
+        skipped.add_metric([name], stats.skipped_offline)
+        overruns.add_metric([name], stats.overruns)
+    for name, worker in headend.buses().items():
+        utilisation.add_metric([name], worker.utilisation())
+        depth.add_metric([name], worker.depth())
+        retries.add_metric([name], worker.stats.retries)
+        reconnects.add_metric([name], worker.stats.reconnects)
         for reason, count in sorted(worker.stats.failures.items()):
-            failures.add(count, channel=name, reason=reason)
-
-    meters = Family("headend_meters", "gauge", "Meters in the registry by status.")
-    offline = len(engine.health.offline_meters())
-    meters.add(len(engine.registry) - offline, status="online")
-    meters.add(offline, status="offline")
-    alarms = Family("headend_alarms_open", "gauge", "Open alarms by severity.")
-    for severity, count in sorted(Counter(a.severity for a in engine.alarms.open_alarms()).items()):
-        alarms.add(count, severity=severity)
-
-    writer = engine.writer.stats
-    written = Family(
-        "headend_records_written_total", "counter", "Records handed to storage successfully."
-    )
-    written.add(writer.written)
-    pending = Family("headend_writer_pending", "gauge", "Records waiting in the writer buffer.")
-    pending.add(writer.pending)
-    sink_errors = Family("headend_sink_errors_total", "counter", "Failed writes to the sink.")
-    sink_errors.add(writer.errors)
-    state = Family(
-        "headend_storage_state",
-        "gauge",
-        "1 for the current state of the local store: ok, full (disk or outbox budget), failing.",
-    )
-    for name in StorageState:
-        state.add(1 if writer.state is name else 0, state=name.value)
-    dropped = Family(
-        "headend_storage_dropped_total",
-        "counter",
-        "Records given up by the overflow policy while the store refused writes.",
-    )
-    dropped.add(writer.dropped, policy=engine.writer.limits.overflow.value)
-    limit = Family(
-        "headend_writer_buffer_limit", "gauge", "Records the writer holds at most in RAM."
-    )
-    limit.add(engine.writer.limits.limit)
-    dead_letters = Family(
-        "headend_storage_dead_letters_total",
-        "counter",
-        "Records and lines set aside in a dead_letter table (no stored form, or refused).",
-    )
-    if isinstance(engine.writer.sink, DeadLetterCounter):
-        dead_letters.add(engine.writer.sink.dead_letters + writer.refused)
-    else:
-        dead_letters.add(writer.refused)
-    families = [
+            failures.add_metric([name, reason], count)
+    return [
         reads,
         ratio,
         utilisation,
@@ -174,162 +157,200 @@ def engine_families(engine: Engine, outbox: OutboxStats | None) -> list[Family]:
         retries,
         reconnects,
         failures,
-        meters,
-        alarms,
-        written,
-        pending,
-        sink_errors,
-        state,
-        dropped,
-        limit,
-        dead_letters,
     ]
-    families.extend(backfill_families(engine.backfill.stats))
-    families.extend(unit_families(engine.units))
-    if engine.mqtt is not None:
-        families.extend(mqtt_families(engine.mqtt.stats))
-    if outbox is not None:
-        families.extend(outbox_families(outbox))
-    return families
 
 
-def unit_families(gate: UnitGate) -> list[Family]:
-    """Readings made canonical on the way in (headend/units.py), and those refused for it."""
-    converted = Family(
-        "headend_readings_unit_converted_total",
-        "counter",
-        "Readings converted to their quantity's canonical unit (e.g. W to kW).",
+def fleet_families(headend: HeadendFacade) -> list[Metric]:
+    meters = GaugeMetricFamily(
+        "headend_meters", "Meters in the registry by status.", labels=["status"]
     )
-    converted.add(gate.converted)
-    refused = Family(
+    offline = len(headend.offline_meters())
+    meters.add_metric(["online"], headend.meter_count() - offline)
+    meters.add_metric(["offline"], offline)
+    alarms = GaugeMetricFamily(
+        "headend_alarms_open", "Open alarms by severity.", labels=["severity"]
+    )
+    for severity, count in sorted(Counter(a.severity for a in headend.open_alarms()).items()):
+        alarms.add_metric([severity], count)
+    return [meters, alarms]
+
+
+def writer_families(headend: HeadendFacade) -> list[Metric]:
+    """The record writer in front of the store: what it wrote, holds, and gave up."""
+    writer = headend.writer_stats
+    written = CounterMetricFamily(
+        "headend_records_written_total", "Records handed to storage successfully.", writer.written
+    )
+    pending = GaugeMetricFamily(
+        "headend_writer_pending", "Records waiting in the writer buffer.", writer.pending
+    )
+    sink_errors = CounterMetricFamily(
+        "headend_sink_errors_total", "Failed writes to the sink.", writer.errors
+    )
+    state = GaugeMetricFamily(
+        "headend_storage_state",
+        "1 for the current state of the local store: ok, full (disk or outbox budget), failing.",
+        labels=["state"],
+    )
+    for name in StorageState:
+        state.add_metric([name.value], 1 if writer.state is name else 0)
+    dropped = CounterMetricFamily(
+        "headend_storage_dropped_total",
+        "Records given up by the overflow policy while the store refused writes.",
+        labels=["policy"],
+    )
+    dropped.add_metric([headend.writer_limits.overflow.value], writer.dropped)
+    limit = GaugeMetricFamily(
+        "headend_writer_buffer_limit",
+        "Records the writer holds at most in RAM.",
+        headend.writer_limits.limit,
+    )
+    set_aside = writer.refused + (headend.sink_dead_letters() or 0)
+    dead_letters = CounterMetricFamily(
+        "headend_storage_dead_letters_total",
+        "Records and lines set aside in a dead_letter table (no stored form, or refused).",
+        set_aside,
+    )
+    return [written, pending, sink_errors, state, dropped, limit, dead_letters]
+
+
+def unit_families(gate: UnitGate) -> list[Metric]:
+    """Readings made canonical on the way in (headend/units.py), and those refused for it."""
+    converted = CounterMetricFamily(
+        "headend_readings_unit_converted_total",
+        "Readings converted to their quantity's canonical unit (e.g. W to kW).",
+        gate.converted,
+    )
+    refused = CounterMetricFamily(
         "headend_readings_unit_refused_total",
-        "counter",
         "Readings dropped because their unit cannot be converted, by quantity and unit.",
+        labels=["quantity", "unit"],
     )
     for (quantity, unit), count in sorted(gate.refused.items()):
-        refused.add(count, quantity=quantity, unit=unit)
+        refused.add_metric([quantity, unit], count)
     return [converted, refused]
 
 
-def backfill_families(stats: BackfillStats) -> list[Family]:
+def backfill_families(stats: BackfillStats) -> list[Metric]:
     """Frozen-value backfill (补抄): is it catching up, and what is it giving up on."""
-    passes = Family("headend_backfill_passes_total", "counter", "Backfill passes run.")
-    passes.add(stats.passes)
-    values = Family(
+    passes = CounterMetricFamily(
+        "headend_backfill_passes_total", "Backfill passes run.", stats.passes
+    )
+    values = CounterMetricFamily(
         "headend_backfill_values_total",
-        "counter",
         "Frozen values read by backfill, by quality (actual: read on the day it froze).",
+        labels=["quality"],
     )
-    values.add(stats.actual, quality="actual")
-    values.add(stats.backfilled, quality="backfilled")
-    failures = Family(
-        "headend_backfill_failures_total", "counter", "Frozen-value reads that failed."
+    values.add_metric(["actual"], stats.actual)
+    values.add_metric(["backfilled"], stats.backfilled)
+    failures = CounterMetricFamily(
+        "headend_backfill_failures_total", "Frozen-value reads that failed.", stats.failures
     )
-    failures.add(stats.failures)
-    given_up = Family(
+    given_up = CounterMetricFamily(
         "headend_backfill_given_up_total",
-        "counter",
         "Days left uncollected because the meter no longer holds their freeze.",
+        stats.given_up,
     )
-    given_up.add(stats.given_up)
     return [passes, values, failures, given_up]
 
 
-def mqtt_families(stats: MqttStats) -> list[Family]:
+def mqtt_families(stats: MqttStats) -> list[Metric]:
     """Terminal telemetry in and our messages out."""
-    messages = Family("headend_mqtt_messages_total", "counter", "Terminal messages received.")
-    messages.add(stats.messages_in)
-    readings = Family(
-        "headend_mqtt_readings_total", "counter", "Readings taken from terminal messages."
-    )
-    readings.add(stats.readings_in)
-    bad = Family(
-        "headend_mqtt_bad_payloads_total", "counter", "Terminal messages refused as a whole."
-    )
-    bad.add(stats.bad_payloads)
-    problems = Family(
+    problems = CounterMetricFamily(
         "headend_mqtt_problems_total",
-        "counter",
         "Refused terminal messages and dropped items in them, by topic.",
+        labels=["topic"],
     )
     for topic, count in sorted(stats.bad_by_topic.items()):
-        problems.add(count, topic=topic)
-    skipped = Family(
-        "headend_mqtt_skipped_items_total",
-        "counter",
-        "Items dropped from otherwise good terminal messages.",
-    )
-    skipped.add(stats.skipped_items)
-    published = Family("headend_mqtt_published_total", "counter", "Messages we published.")
-    published.add(stats.published)
-    dropped = Family(
-        "headend_mqtt_dropped_outgoing_total",
-        "counter",
-        "Messages dropped from the full outgoing queue while the broker was away (oldest first).",
-    )
-    dropped.add(stats.dropped_outgoing)
-    connections = Family(
-        "headend_mqtt_connections_total", "counter", "Connections made to the broker."
-    )
-    connections.add(stats.connections)
-    requests = Family(
-        "headend_mqtt_requests_total", "counter", "Read and clock requests answered over MQTT."
-    )
-    requests.add(stats.requests)
-    reasons = Family(
+        problems.add_metric([topic], count)
+    reasons = CounterMetricFamily(
         "headend_mqtt_problems_by_reason_total",
-        "counter",
         "Refused terminal messages and dropped items, by topic and reason (too_large, too_deep, "
         "not_json, bad_value, bad_timestamp, ...).",
+        labels=["topic", "reason"],
     )
     for (topic, reason), count in sorted(stats.problems.items()):
-        reasons.add(count, topic=topic, reason=reason)
-    duplicates = Family(
-        "headend_mqtt_duplicates_total",
-        "counter",
-        "Redelivered terminal readings (same meter, quantity and time) dropped.",
-    )
-    duplicates.add(stats.duplicates)
-    refused = Family(
+        reasons.add_metric([topic, reason], count)
+    refused = CounterMetricFamily(
         "headend_mqtt_refused_requests_total",
-        "counter",
         "MQTT requests refused, by reason and configured requester ('?' for anyone else).",
+        labels=["reason", "requester"],
     )
     for (reason, requester), count in sorted(stats.refused_requests.items()):
-        refused.add(count, reason=reason, requester=requester)
+        refused.add_metric([reason, requester], count)
     return [
-        messages,
-        readings,
-        bad,
+        CounterMetricFamily(
+            "headend_mqtt_messages_total", "Terminal messages received.", stats.messages_in
+        ),
+        CounterMetricFamily(
+            "headend_mqtt_readings_total",
+            "Readings taken from terminal messages.",
+            stats.readings_in,
+        ),
+        CounterMetricFamily(
+            "headend_mqtt_bad_payloads_total",
+            "Terminal messages refused as a whole.",
+            stats.bad_payloads,
+        ),
         problems,
-        skipped,
-        published,
-        dropped,
-        connections,
-        requests,
+        CounterMetricFamily(
+            "headend_mqtt_skipped_items_total",
+            "Items dropped from otherwise good terminal messages.",
+            stats.skipped_items,
+        ),
+        CounterMetricFamily(
+            "headend_mqtt_published_total", "Messages we published.", stats.published
+        ),
+        CounterMetricFamily(
+            "headend_mqtt_dropped_outgoing_total",
+            "Messages dropped from the full outgoing queue while the broker was away (oldest "
+            "first).",
+            stats.dropped_outgoing,
+        ),
+        CounterMetricFamily(
+            "headend_mqtt_connections_total", "Connections made to the broker.", stats.connections
+        ),
+        CounterMetricFamily(
+            "headend_mqtt_requests_total",
+            "Read and clock requests answered over MQTT.",
+            stats.requests,
+        ),
         reasons,
-        duplicates,
+        CounterMetricFamily(
+            "headend_mqtt_duplicates_total",
+            "Redelivered terminal readings (same meter, quantity and time) dropped.",
+            stats.duplicates,
+        ),
         refused,
     ]
 
 
-def outbox_families(stats: OutboxStats) -> list[Family]:
-    depth = Family("headend_outbox_depth", "gauge", "Points stored, waiting for the database.")
-    depth.add(stats.pending_points)
-    size = Family(
-        "headend_outbox_pending_bytes", "gauge", "Bytes stored, waiting for the database."
-    )
-    size.add(stats.pending_bytes)
-    fill = Family("headend_outbox_fill_ratio", "gauge", "Share of the outbox disk budget in use.")
-    fill.add(stats.fill_ratio)
-    delivered = Family(
-        "headend_outbox_delivered_total", "counter", "Points delivered to the database."
-    )
-    delivered.add(stats.delivered_points)
-    dead = Family(
-        "headend_outbox_dead_letters_total", "counter", "Points the database refused for good."
-    )
-    dead.add(stats.dead_letter_points)
-    up = Family("headend_outbox_target_up", "gauge", "1 while the database accepts writes.")
-    up.add(1 if stats.target_up else 0)
-    return [depth, size, fill, delivered, dead, up]
+def outbox_families(stats: OutboxStats) -> list[Metric]:
+    return [
+        GaugeMetricFamily(
+            "headend_outbox_depth", "Points stored, waiting for the database.", stats.pending_points
+        ),
+        GaugeMetricFamily(
+            "headend_outbox_pending_bytes",
+            "Bytes stored, waiting for the database.",
+            stats.pending_bytes,
+        ),
+        GaugeMetricFamily(
+            "headend_outbox_fill_ratio", "Share of the outbox disk budget in use.", stats.fill_ratio
+        ),
+        CounterMetricFamily(
+            "headend_outbox_delivered_total",
+            "Points delivered to the database.",
+            stats.delivered_points,
+        ),
+        CounterMetricFamily(
+            "headend_outbox_dead_letters_total",
+            "Points the database refused for good.",
+            stats.dead_letter_points,
+        ),
+        GaugeMetricFamily(
+            "headend_outbox_target_up",
+            "1 while the database accepts writes.",
+            1 if stats.target_up else 0,
+        ),
+    ]

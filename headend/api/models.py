@@ -4,23 +4,43 @@ field) and documents every shape in the OpenAPI document."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from headend.anomaly import SubjectKind
 from headend.anomaly.alarms import Alarm
 from headend.collection.completeness import CompletenessRow
 from headend.commands.audit import AuditEntry
-from headend.config.fleet import MeterConfig
+from headend.config.fleet import MeterConfig, meter_config
+from headend.config.meter_table import MeterKind as MeterKind
+from headend.config.meter_table import MeterTable
 from headend.drivers.dlt645.control import RelayState
+from headend.drivers.registry import UnknownProtocol, driver_for, known_protocols
 from storage.billing import DayState, StoredPoint
 from storage.records import Quality, Reading, ReadingKind, Severity
 
 MeterId = str
 GroupBy = Literal["meter", "channel", "transformer", "building"]
 RelayActionName = Literal["trip", "close_permitted", "close_direct"]
-MeterKind = Literal["load", "transformer_lv"]  # fleet_config.METER_KINDS
+
+
+def _known_protocol(protocol: str) -> str:
+    """A protocol the driver registry knows; pydantic turns the ValueError (which lists the
+    known ones) into a 422 naming the field."""
+    try:
+        driver_for(protocol)
+    except UnknownProtocol as exc:
+        raise ValueError(str(exc)) from None
+    return protocol
+
+
+ProtocolName = Annotated[
+    str,
+    AfterValidator(_known_protocol),
+    # The registry's protocols when the API starts, so the OpenAPI document lists them.
+    Field(json_schema_extra={"enum": list(known_protocols())}),
+]
 
 
 class Health(BaseModel):
@@ -104,37 +124,19 @@ class MeterDetail(MeterSummary):
     latest: list[ReadingOut]
 
 
-class MeterIn(BaseModel):
-    """A meter to add (or replace, same id). Passwords are 8 hex digits (level + password)."""
+class MeterIn(MeterTable):
+    """A meter to add (or replace, same id): a ``[[meters]]`` table of the fleet file, with its
+    id required and the meter it replaces. Passwords are 8 hex digits (level + password)."""
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
-    channel: str = Field(min_length=1)
-    protocol: Literal["dlt645-2007", "dlt645-1997", "modbus"] | None = Field(
-        default=None, description="Default: the channel's protocol"
-    )
-    plan: str = Field(min_length=1)
-    address: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
-    unit_id: int | None = Field(default=None, ge=1, le=247)
-    register_map: str | None = None
-    transformer: str | None = None
-    building: str | None = None
-    household: str | None = None
-    phase: Literal["A", "B", "C", "ABC"] | None = None
-    password: str = Field(default="00000000", pattern=r"^[0-9A-Fa-f]{8}$")
-    operator_code: str = Field(default="00000000", pattern=r"^[0-9A-Fa-f]{8}$")
-    ct_ratio: float = Field(default=1.0, ge=0.001)
-    pt_ratio: float = Field(default=1.0, ge=0.001)
     replaces: str | None = Field(
         default=None,
         description="Id of the meter this one replaces (换表): the old one leaves the fleet, "
         "its final and this meter's first energy reads are audited",
     )
-    kind: MeterKind = Field(
-        default="load", description="transformer_lv: the transformer's own LV-side meter"
-    )
 
     def to_config(self, protocol: str) -> MeterConfig:
-        return MeterConfig(**{**self.model_dump(exclude={"replaces"}), "protocol": protocol})
+        return meter_config(self, protocol)
 
 
 class ReadRequestIn(BaseModel):

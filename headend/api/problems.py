@@ -18,13 +18,13 @@ from fastapi.responses import JSONResponse
 
 from headend.anomaly.alarms import UnknownAlarm
 from headend.collection.registry import RegistryError
-from headend.errors import BusClosed, ReadFailed, UnknownMeter
+from headend.errors import BusClosed, HeadendError, ReadFailed, UnknownMeter
 from storage.records import FailureReason
 
 log = logging.getLogger(__name__)
 
 
-class InvalidField(Exception):
+class InvalidField(HeadendError):
     """Raised inside a route for input only the engine can judge; answered as 422."""
 
     def __init__(self, location: tuple[str, ...], message: str) -> None:

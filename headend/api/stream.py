@@ -14,9 +14,9 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from headend.api.facade import HeadendFacade
 from headend.api.fleet_view import fleet_overview
 from headend.api.models import AlarmOut, FleetOut, ReadingOut
-from headend.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -29,30 +29,28 @@ def sse_event(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-def _alarms(engine: Engine) -> list[dict[str, Any]]:
-    return [AlarmOut.of(a).model_dump(mode="json") for a in engine.alarms.open_alarms()]
+def _alarms(headend: HeadendFacade) -> list[dict[str, Any]]:
+    return [AlarmOut.of(a).model_dump(mode="json") for a in headend.open_alarms()]
 
 
-def _overview(engine: Engine) -> dict[str, Any]:
-    return FleetOut.model_validate(fleet_overview(engine, engine.clock.now())).model_dump(
-        mode="json"
-    )
+def _overview(headend: HeadendFacade) -> dict[str, Any]:
+    return FleetOut.model_validate(fleet_overview(headend, headend.now())).model_dump(mode="json")
 
 
 async def live_events(
-    engine: Engine,
+    headend: HeadendFacade,
     *,
     keepalive: float = KEEPALIVE_SECONDS,
     overview_every: float = OVERVIEW_EVERY,
 ) -> AsyncGenerator[bytes, None]:
     """Events until the viewer goes away (the server then cancels or closes this generator)."""
-    queue = engine.subscribe()
+    queue = headend.subscribe()
     loop = asyncio.get_running_loop()
     try:
         yield b"retry: 2000\n\n"
-        alarms = _alarms(engine)
+        alarms = _alarms(headend)
         yield sse_event("alarms", alarms)
-        yield sse_event("fleet", _overview(engine))
+        yield sse_event("fleet", _overview(headend))
         last_overview = loop.time()
         while True:
             try:
@@ -62,12 +60,12 @@ async def live_events(
                 yield b": keep-alive\n\n"
             else:
                 yield sse_event("reading", ReadingOut.of(reading).model_dump(mode="json"))
-            current = _alarms(engine)
+            current = _alarms(headend)
             if current != alarms:
                 alarms = current
                 yield sse_event("alarms", alarms)
             if loop.time() - last_overview >= overview_every:
                 last_overview = loop.time()
-                yield sse_event("fleet", _overview(engine))
+                yield sse_event("fleet", _overview(headend))
     finally:
-        engine.unsubscribe(queue)
+        headend.unsubscribe(queue)

@@ -14,6 +14,8 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Generic, TypeVar
 
+from headend.errors import BusClosed
+
 T = TypeVar("T")
 
 
@@ -101,5 +103,5 @@ class LaneQueue(Generic[T]):
             await self._not_empty.wait()
 
 
-class QueueClosed(Exception):
+class QueueClosed(BusClosed):
     """The queue was closed and is empty: the worker should stop."""

@@ -17,6 +17,9 @@ from datetime import datetime
 from storage.records import utc_now
 from transports.base import ByteTransport
 
+DEFAULT_INTER_FRAME_GAP = 0.05
+"""Seconds of silence between frames unless a channel says otherwise (``headend read`` too)."""
+
 
 class Direction(enum.StrEnum):
     TX = "tx"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from headend.config.fields import parse_duration
+from headend.config.durations import parse_duration
 from protocols.dlt645 import Address, InvalidAddress
 
 DI_WIDTHS = (4, 8)

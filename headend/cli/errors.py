@@ -77,15 +77,17 @@ def root_cause(error: BaseException) -> BaseException:
 def service_failure(error: BaseException) -> CommandFailed | None:
     """A service that would not start, as the exit code and message an operator needs."""
     from headend.api import ApiConfigError
+    from headend.collection.overlay import OverlayError
     from headend.collection.registry import RegistryError
-    from headend.config.fields import ConfigError
+    from headend.config.errors import ConfigError
     from headend.service import DataLost
     from transports import InvalidTransportUrl
 
     cause = root_cause(error)
     if isinstance(cause, DataLost):
         return CommandFailed(ExitCode.DATA_LOST, f"head-end stopped with data lost: {cause}")
-    if isinstance(cause, ConfigError | ApiConfigError | RegistryError | InvalidTransportUrl):
+    usage = ConfigError | ApiConfigError | RegistryError | OverlayError | InvalidTransportUrl
+    if isinstance(cause, usage):
         return CommandFailed(ExitCode.USAGE, str(cause))
     if isinstance(cause, OSError):
         return CommandFailed(ExitCode.LINK_FAILED, f"cannot listen or open storage: {cause}")

@@ -11,10 +11,9 @@ import argparse
 
 from headend.cli import read_dlt645, read_modbus
 from headend.cli.errors import ExitCode, UsageProblem
-from protocols.dlt645 import Standard, catalogue
+from headend.drivers.dlt645.editions import STANDARDS
+from protocols.dlt645 import catalogue
 from protocols.modbus import builtin_map_names
-
-DLT645_SOURCES = {"dlt645-2007": Standard.DLT645_2007, "dlt645-1997": Standard.DLT645_1997}
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,7 +52,7 @@ def _lists(args: argparse.Namespace) -> int:
 
 
 def _list_quantities(source: str) -> None:
-    standard = DLT645_SOURCES.get(source)
+    standard = STANDARDS.get(source)
     if standard is None:
         register_map = read_modbus.resolve_map(source)
         for point in register_map.points:

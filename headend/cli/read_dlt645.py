@@ -17,13 +17,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from headend.bus.link import BusLink
+from headend.bus.link import DEFAULT_INTER_FRAME_GAP, BusLink
 from headend.cli.args import data_identifier, duration, meter_address
 from headend.cli.dlt645_values import di_label, rows_for
 from headend.cli.errors import CommandFailed, ExitCode, UsageProblem, exit_code_for
 from headend.cli.frames import reassemble
 from headend.cli.output import Row, write_json, write_table, write_traffic
-from headend.config.fleet import DEFAULT_INTER_FRAME_GAP
+from headend.drivers.dlt645.editions import protocol_name
 from headend.drivers.dlt645.session import exchange, read_payload, refused
 from headend.errors import ReadFailed
 from protocols.dlt645 import (
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     standard = Standard(args.standard)
     wanted = _check_arguments(args, standard)
     header: dict[str, int | float | str | None] = {
-        "protocol": f"dlt645-{standard.value}",
+        "protocol": protocol_name(standard),
         "url": args.url,
         "meter": None if args.scan else str(args.address),
     }
@@ -195,7 +195,7 @@ async def _session(
     args: argparse.Namespace, standard: Standard, wanted: Sequence[Wanted]
 ) -> tuple[list[Row], CommandFailed | None, BusLink | None]:
     try:
-        transport = create_transport(args.url, protocol=f"dlt645-{standard.value}")
+        transport = create_transport(args.url, protocol=protocol_name(standard))
     except InvalidTransportUrl as exc:
         raise UsageProblem(str(exc)) from None
     link = BusLink(transport, gap=DEFAULT_INTER_FRAME_GAP)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from headend.cli.args import listen_address
 from headend.cli.errors import CommandFailed, ExitCode, service_failure
 from headend.clock import Clock, WarpedClock
-from headend.config.fields import ConfigError
-from headend.config.fleet import ClockConfig, load_fleet_config
+from headend.config.errors import ConfigError
+
+if TYPE_CHECKING:
+    from headend.config.fleet import ClockConfig, FleetConfig
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,14 +33,24 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--listen", type=listen_address, help="host:port for the API (overrides [api] listen)"
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check the fleet file and the environment variables it names, then exit",
+    )
     parser.set_defaults(handler=run, parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    # The fleet file's models bring pydantic: only for this command.
+    from headend.config.fleet import load_fleet_config
+
     try:
         config = load_fleet_config(args.config)
     except ConfigError as exc:
         raise CommandFailed(ExitCode.USAGE, str(exc)) from None
+    if args.check:
+        return check(config)
     # The service brings numpy, FastAPI, uvicorn and the storage clients: only now.
     from headend.service import ServiceOptions, serve
 
@@ -59,6 +73,24 @@ def run(args: argparse.Namespace) -> int:
         if failure is None:
             raise
         raise failure from None
+    return ExitCode.OK
+
+
+def check(config: FleetConfig) -> int:
+    """What ``run`` would refuse before collecting: the file (already loaded) and the secrets
+    its ``[api]`` and ``[storage]`` tables name. Opens no bus, store or port."""
+    from headend.collection.storage_setup import storage_secret
+    from headend.service import api_settings
+
+    try:
+        api_settings(config, os.environ)
+        storage_secret(config.storage, config.source)
+    except ConfigError as exc:
+        raise CommandFailed(ExitCode.USAGE, str(exc)) from None
+    print(
+        f"{config.source}: ok, {len(config.meters)} meters on {len(config.channels)} channels",
+        flush=True,
+    )
     return ExitCode.OK
 
 

@@ -8,6 +8,8 @@ records. The latest freeze read on its own day is ``actual``; anything older is
 ``backfilled``. Passes repeat (hourly by default) for as many days as the window is long:
 a meter that was unreachable for three days is filled in when it comes back, not forgotten.
 
+The read of one record is the meter's driver's (``Capability.FROZEN``; DL/T 645:
+``headend.drivers.dlt645.frozen``); this module decides which records to read and how they count.
 The record number of a day is derived from the meter's own latest freeze time, not from our
 calendar, so a meter whose clock or freeze schedule is off by a day still gets each value
 stamped with the time the meter says it froze it.
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -35,82 +37,16 @@ from headend.bus.link import BusLink
 from headend.collection.collector import ReadingsHandler
 from headend.collection.completeness import CompletenessTracker
 from headend.config.fleet import MeterConfig
-from headend.drivers.dlt645.reader import standard_of
-from headend.drivers.dlt645.session import read_payload
+from headend.drivers.base import FrozenDay as FrozenDay
+from headend.drivers.registry import driver_for
 from headend.errors import ReadFailed
-from protocols.dlt645 import Address, ErrorWord, catalogue
-from storage.records import FailureReason, Quality, Reading, ReadingKind
+from storage.records import FailureReason, Quality, Reading
 
 log = logging.getLogger(__name__)
 
 GROUP = "daily_frozen"
-FROZEN_TIME = "frozen_time"
-FROZEN_ENERGY = "frozen_energy_active_import"
-FROZEN_PREFIX = "frozen_"
 FROZEN_TOTAL = "energy_active_import_total"
 """The stored name (kind frozen) of the daily billing value."""
-
-
-def stored_name(catalogue_name: str) -> str:
-    """The name a frozen value is stored under: the register it froze."""
-    return catalogue_name.removeprefix(FROZEN_PREFIX)
-
-
-@dataclass(frozen=True, slots=True)
-class FrozenDay:
-    day: date
-    """The local calendar day whose 00:00 freeze this is."""
-    frozen_at: datetime
-    readings: tuple[Reading, ...]
-
-
-async def read_frozen_record(
-    link: BusLink,
-    meter: MeterConfig,
-    record: int,
-    tz: ZoneInfo,
-    *,
-    quality: Quality,
-    reply_timeout: float,
-) -> FrozenDay:
-    """Read freeze number ``record`` (1 = latest) of one meter: its time and energy block."""
-    assert meter.address is not None
-    standard = standard_of(meter.protocol)
-    address = Address.parse(meter.address)
-    table = catalogue(standard)
-    time_item = table.by_name(FROZEN_TIME)
-    energy_item = table.by_name(FROZEN_ENERGY)
-    raw_time = await read_payload(
-        link, address, time_item.di_for(record), standard, reply_timeout=reply_timeout
-    )
-    frozen_wall = time_item.decode(raw_time)
-    if not isinstance(frozen_wall, datetime):
-        raise ReadFailed(
-            FailureReason.NOT_AVAILABLE, f"meter {meter.id}: freeze {record} has no time"
-        )
-    frozen_at = frozen_wall.replace(tzinfo=tz)
-    raw_energy = await read_payload(
-        link, address, energy_item.di_for(record), standard, reply_timeout=reply_timeout
-    )
-    values = energy_item.decode(raw_energy)
-    members = values if isinstance(values, Mapping) else {energy_item.members[0]: values}
-    tags = meter.tags()
-    readings = []
-    for name, value in members.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            readings.append(
-                Reading(
-                    meter.id,
-                    stored_name(name),
-                    float(value),
-                    energy_item.unit,
-                    frozen_at,
-                    kind=ReadingKind.FROZEN,
-                    quality=quality,
-                    tags=tags,
-                )
-            )
-    return FrozenDay(frozen_wall.date(), frozen_at, tuple(readings))
 
 
 Runner = Callable[[MeterConfig, Callable[[BusLink], Awaitable[FrozenDay]]], Awaitable[FrozenDay]]
@@ -228,7 +164,7 @@ class FrozenBackfill:
                 self._count_failures(meter, [day], exc.reason.value)
                 if exc.reason is not FailureReason.ERROR_RESPONSE:
                     return found  # the meter stopped answering: next pass
-                if exc.error_word is not None and exc.error_word & ErrorWord.NO_DATA:
+                if driver_for(meter.protocol).holds_no_record(exc):
                     self._record_absent(meter.id, day)
                 continue  # no such record (a hole, or before installation): the next day may be
             self._store(meter, frozen, today, found)
@@ -238,9 +174,10 @@ class FrozenBackfill:
         self, meter: MeterConfig, record: int, quality: Quality
     ) -> Callable[[BusLink], Awaitable[FrozenDay]]:
         timeout = self.timeout_of(meter)
+        driver = driver_for(meter.protocol)
 
         async def action(link: BusLink) -> FrozenDay:
-            return await read_frozen_record(
+            return await driver.read_frozen(
                 link, meter, record, self.tz, quality=quality, reply_timeout=timeout
             )
 

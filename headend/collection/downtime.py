@@ -26,6 +26,7 @@ the outbox has delivered its backlog (waited for ``OUTBOX_SETTLE_SECONDS`` at mo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -38,7 +39,9 @@ from headend.collection.schedule import is_slot, slots_between
 from headend.drivers.quantities import unit_and_kind
 from storage.billing import BillingSource, StoredPoint
 from storage.errors import StorageError
+from storage.outbox import Outbox
 from storage.records import Quality, Reading, ReadingKind
+from storage.sink import Sink
 
 log = logging.getLogger(__name__)
 
@@ -173,3 +176,21 @@ async def recover(
             since.isoformat(),
         )
     return stats
+
+
+async def outbox_settled(sink: Sink) -> bool:
+    """True once storage (read back from the server) holds everything the outbox kept from
+    the last run; a gap recorded before that would overwrite readings still on their way."""
+    if not isinstance(sink, Outbox):
+        return True
+    try:
+        async with asyncio.timeout(OUTBOX_SETTLE_SECONDS):
+            await sink.wait_drained()
+    except TimeoutError:
+        log.warning(
+            "outbox still holds %d points of the last run: slots missed while the head-end "
+            "was down are not recorded (headend_down) this time",
+            sink.stats().pending_points,
+        )
+        return False
+    return True

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from headend.collection.registry import RegistryError
 from headend.config.fleet import MeterConfig
+from headend.errors import HeadendError
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,17 @@ _ACCEPTS: dict[str, tuple[type, ...]] = {
 """JSON types each MeterConfig annotation accepts (a field of another type is not checked)."""
 
 
-class OverlayError(RegistryError):
-    """The overlay file cannot be read; the message names the file and the entry."""
+class OverlayError(HeadendError, ValueError):
+    """The overlay file cannot be read; the message names the file and the entry.
+
+    Not a ``RegistryError``: that one is a meter change that does not fit, with the meter and
+    the key as fields; this is a file the head-end cannot start from (exit code 2, as a broken
+    fleet TOML)."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{where}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,18 +70,18 @@ def meter_from_json(data: object, where: str) -> MeterConfig | None:
     if data is None:
         return None
     if not isinstance(data, Mapping):
-        raise OverlayError(f"{where}: expected an object, got {type(data).__name__}")
+        raise OverlayError(where, f"expected an object, got {type(data).__name__}")
     unknown = sorted(set(data) - set(_METER_FIELDS))
     if unknown:
-        raise OverlayError(f"{where}: unknown key {unknown[0]!r}")
+        raise OverlayError(where, f"unknown key {unknown[0]!r}")
     for key, value in data.items():
         accepted = _ACCEPTS.get(_METER_FIELDS[key])
         if accepted is not None and (not isinstance(value, accepted) or isinstance(value, bool)):
-            raise OverlayError(f"{where}.{key}: expected {_METER_FIELDS[key]}, got {value!r}")
+            raise OverlayError(f"{where}.{key}", f"expected {_METER_FIELDS[key]}, got {value!r}")
     try:
         return MeterConfig(**data)
     except TypeError as exc:
-        raise OverlayError(f"{where}: {exc}") from None
+        raise OverlayError(where, str(exc)) from None
 
 
 class FleetOverlay:
@@ -89,17 +98,17 @@ class FleetOverlay:
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise OverlayError(f"{path}: cannot read fleet overlay: {exc}") from None
+            raise OverlayError(str(path), f"cannot read fleet overlay: {exc}") from None
         if not isinstance(document, Mapping) or document.get("version") != FORMAT_VERSION:
-            raise OverlayError(f"{path}: version: expected {FORMAT_VERSION}")
+            raise OverlayError(str(path), f"version: expected {FORMAT_VERSION}")
         meters = document.get("meters")
         if not isinstance(meters, Mapping):
-            raise OverlayError(f"{path}: meters: expected an object")
+            raise OverlayError(str(path), "meters: expected an object")
         entries = {}
         for meter_id, item in meters.items():
             where = f"{path}: meters.{meter_id}"
             if not isinstance(item, Mapping):
-                raise OverlayError(f"{where}: expected an object")
+                raise OverlayError(where, "expected an object")
             entries[meter_id] = OverlayEntry(
                 meter_id,
                 meter_from_json(item.get("meter"), f"{where}.meter"),

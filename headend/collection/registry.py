@@ -2,32 +2,23 @@
 
 A utility adds and replaces meters every day; restarting collection for a whole community to
 add one flat is not acceptable. The registry validates a change against the configuration
-(channel exists, plan exists, address free on that bus, quantities readable by the protocol)
-and tells its listeners, so the channel schedulers start or stop reading that meter at once.
+(``headend.config.meters``: channel exists, plan exists, address free on that bus, quantities
+readable by the protocol) and tells its listeners, so the channel schedulers start or stop
+reading that meter at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from headend.config.fleet import (
-    METER_KINDS,
-    TRANSFORMER_LV_METER,
-    FleetConfig,
-    MeterConfig,
-    meter_tag_problem,
-)
-from headend.drivers.dlt645.reader import check_quantities
+from headend.config.fleet import FleetConfig, MeterConfig
+from headend.config.meters import RegistryError, check_meter, check_quantities
 from headend.errors import UnknownMeter
-from protocols.dlt645 import UnknownIdentifier
-from protocols.modbus import builtin_map_names, builtin_register_map
+
+__all__ = ["Listener", "MeterRegistry", "RegistryError"]
 
 Listener = Callable[[str, MeterConfig | None], None]
 """Called with (meter id, config) on add/replace, (meter id, None) on removal."""
-
-
-class RegistryError(ValueError):
-    """A meter change that would break the fleet; the message names the meter and the key."""
 
 
 class MeterRegistry:
@@ -51,7 +42,7 @@ class MeterRegistry:
         try:
             return self._meters[meter_id]
         except KeyError:
-            raise UnknownMeter(f"unknown meter {meter_id!r}") from None
+            raise UnknownMeter(meter_id) from None
 
     def on_change(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -83,62 +74,10 @@ class MeterRegistry:
     def validate(self, meter: MeterConfig, *, replacing: str | None = None) -> None:
         """Raise ``RegistryError`` if ``meter`` cannot join the fleet (as it would be once the
         meter ``replacing`` names has left it)."""
-        where = f"meter {meter.id}"
-        channel = self._config.channels.get(meter.channel)
-        if channel is None:
-            raise RegistryError(f"{where}: channel: unknown channel {meter.channel!r}")
-        plan = self._config.plans.get(meter.plan)
-        if plan is None:
-            raise RegistryError(f"{where}: plan: unknown plan {meter.plan!r}")
-        if meter.transformer is not None and meter.transformer not in self._config.transformers:
-            raise RegistryError(f"{where}: transformer: unknown transformer {meter.transformer!r}")
-        if meter.kind not in METER_KINDS:
-            raise RegistryError(
-                f"{where}: kind: unknown kind {meter.kind!r} (known: {METER_KINDS})"
-            )
-        if meter.kind == TRANSFORMER_LV_METER and meter.transformer is None:
-            raise RegistryError(f"{where}: kind: a transformer_lv meter needs its transformer")
-        tag_problem = meter_tag_problem(meter)
-        if tag_problem is not None:
-            raise RegistryError(f"{where}: {tag_problem[0]}: {tag_problem[1]}")
-        if meter.protocol.startswith("dlt645"):
-            if meter.address is None:
-                raise RegistryError(f"{where}: address: a DL/T 645 meter needs its address")
-        elif meter.unit_id is None or meter.register_map is None:
-            missing = "unit_id" if meter.unit_id is None else "register_map"
-            raise RegistryError(f"{where}: {missing}: a Modbus meter needs one")
-        if meter.protocol.startswith("dlt645") != channel.protocol.startswith("dlt645"):
-            raise RegistryError(
-                f"{where}: protocol {meter.protocol} cannot share channel {channel.name} "
-                f"({channel.protocol})"
-            )
-        for other in self._meters.values():
-            if other.id in (meter.id, replacing) or other.channel != meter.channel:
-                continue
-            if (other.address, other.unit_id) == (meter.address, meter.unit_id):
-                raise RegistryError(
-                    f"{where}: address: {meter.address or meter.unit_id} is already used by meter "
-                    f"{other.id} on channel {meter.channel}"
-                )
-        quantities = [q for spec in plan.reads for q in spec.quantities]
-        self.validate_quantities(meter, quantities, where=f"{where}: plan {plan.name}")
+        check_meter(self._config, meter, self._meters.values(), replacing=replacing)
 
     def validate_quantities(
         self, meter: MeterConfig, quantities: Sequence[str], where: str
     ) -> None:
         """Raise ``RegistryError`` naming the first quantity this meter cannot be asked for."""
-        if meter.protocol.startswith("dlt645"):
-            try:
-                check_quantities(quantities, meter.protocol)
-            except UnknownIdentifier as exc:
-                raise RegistryError(f"{where}: {exc}") from None
-            return
-        if meter.register_map not in builtin_map_names():
-            raise RegistryError(
-                f"{where}: register_map: unknown map {meter.register_map!r} "
-                f"(known: {', '.join(sorted(builtin_map_names()))})"
-            )
-        register_map = builtin_register_map(meter.register_map)
-        unknown = [q for q in quantities if q not in register_map.quantities]
-        if unknown:
-            raise RegistryError(f"{where}: map {meter.register_map} has no {unknown[0]!r}")
+        check_quantities(meter, quantities, where)

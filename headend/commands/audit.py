@@ -27,6 +27,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from headend.errors import ReadFailed
+from storage.records import FailureReason
+
 log = logging.getLogger(__name__)
 
 INTENT = "intent"
@@ -207,6 +210,23 @@ class AuditLog:
                 break
             page.append(entry)
         return page
+
+
+def outcome_of_error(error: BaseException, *, sent: bool) -> tuple[str, str]:
+    """The audit outcome and detail of a command that raised ``error``.
+
+    A command that never got the bus was not sent (``failed``); a refusal is certain; a lost
+    or garbled reply, a lost link or anything unexpected after sending leaves open whether
+    the meter acted (``unknown``)."""
+    if isinstance(error, ReadFailed):
+        detail = error.detail
+        if error.reason is FailureReason.ERROR_RESPONSE:
+            return "refused", detail
+    else:
+        detail = f"{type(error).__name__}: {error}"
+    if not sent:
+        return "failed", f"not sent: {detail}"
+    return "unknown", detail
 
 
 def tail_lines(path: Path, count: int, block: int = 64 * 1024) -> list[bytes]:

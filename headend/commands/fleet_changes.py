@@ -17,9 +17,10 @@ from typing import Any
 
 from headend.clock import Clock
 from headend.collection.overlay import FleetOverlay
-from headend.collection.registry import MeterRegistry, RegistryError
+from headend.collection.registry import MeterRegistry
 from headend.commands.audit import AuditEntry, AuditLog
 from headend.config.fleet import MeterConfig
+from headend.config.meters import RegistryError
 from headend.errors import ReadFailed
 from storage.records import Reading
 
@@ -100,9 +101,11 @@ class FleetChanges:
     async def _change(self, meter: MeterConfig, user: str, replaces: str | None) -> AuditEntry:
         old = self.registry.by_id().get(replaces or meter.id)
         if replaces is not None and old is None:
-            raise RegistryError(f"meter {meter.id}: replaces: unknown meter {replaces!r}")
+            raise RegistryError(
+                f"meter {meter.id}", f"replaces: unknown meter {replaces!r}", key="replaces"
+            )
         if replaces is not None and replaces != meter.id and meter.id in self.registry:
-            raise RegistryError(f"meter {meter.id}: id: already in the fleet")
+            raise RegistryError(f"meter {meter.id}", "id: already in the fleet", key="id")
         self.registry.validate(meter, replacing=replaces)
         now = self.clock.now()
         if old is None or (same_device(old, meter) and replaces is None):

@@ -2,50 +2,51 @@
 
 Validated completely at load, so a wrong address or a meter on an unknown channel is reported
 with file and key before any bus is opened, not discovered at 03:00 by a failing backfill.
+Each table is a pydantic model (``FleetFile`` and the ``*Table`` models here and beside this
+module); the loader then checks what crosses tables (a meter's channel, plan, transformer, its
+address on the bus) and returns the frozen dataclasses the head-end runs with.
+docs/configuration.md describes the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from headend.bus.lanes import Lane
-from headend.config.fields import ConfigError, Table
+from headend.bus.link import DEFAULT_INTER_FRAME_GAP
+from headend.config.api import ApiTable
+from headend.config.errors import ConfigError, KeyProblem, from_validation_error, meter_label
+from headend.config.fields import Duration, FileModel, Instant, Number, TagText
+from headend.config.meter_table import MeterTable, ProtocolName
 from headend.config.mqtt import MqttConfig as MqttConfig
-from headend.config.mqtt import parse_mqtt
+from headend.config.mqtt import MqttTable, mqtt_config
+from headend.config.storage import EmbeddedStorage, StorageConfig
 from headend.config.terminal_points import DEFAULT_TERMINAL_NAMES as DEFAULT_TERMINAL_NAMES
+from headend.drivers.registry import DEFAULT_PROTOCOL, driver_for
 from storage.errors import RecordError
 from storage.line_protocol import validate_tag_value
 from transports import InvalidTransportUrl, parse_transport_url
 
 if TYPE_CHECKING:
-    # headend.anomaly brings numpy: imported only when a file has an [anomaly] table, so that
-    # `headend read` (which needs DEFAULT_INTER_FRAME_GAP from here) starts fast.
+    # headend.anomaly brings numpy: imported only when a file has an [anomaly] table.
     from headend.anomaly.config import AnomalyConfig
 
-PROTOCOLS = ("dlt645-2007", "dlt645-1997", "modbus")
+PROTOCOL_KEYS = ("address", "unit_id", "register_map")
+"""How a meter is addressed on its bus; its driver says which of them its protocol uses."""
 LOAD_METER = "load"
 TRANSFORMER_LV_METER = "transformer_lv"
 METER_KINDS = (LOAD_METER, TRANSFORMER_LV_METER)
 """A load meter (household, pile, pump room) is part of its transformer's load; a
 ``transformer_lv`` meter measures the transformer itself on its LV side, like its terminal."""
-_SERIAL_PROTOCOL = {
-    "dlt645-2007": "dlt645-2007",
-    "dlt645-1997": "dlt645-1997",
-    "modbus": "modbus-rtu",
-}
-DEFAULT_INTER_FRAME_GAP = 0.05
-"""Seconds of silence between frames unless a channel says otherwise (the CLI uses it too)."""
-_ADDRESS = re.compile(r"[0-9]{12}")
-_PASSWORD = re.compile(r"[0-9A-Fa-f]{8}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +152,11 @@ class FleetConfig:
     meters: Mapping[str, MeterConfig]
     clock: ClockConfig
     mqtt: MqttConfig | None
-    storage: Mapping[str, Any]
-    """Passed to the storage factory, which validates its own keys."""
-    api: Mapping[str, Any] | None = None
-    """The ``[api]`` table (listen address, tokens), validated by ``headend.api.settings``."""
+    storage: StorageConfig = dataclasses.field(default_factory=EmbeddedStorage)
+    """The ``[storage]`` table, checked at load; ``headend.collection.storage_setup`` opens it."""
+    api: ApiTable = dataclasses.field(default_factory=ApiTable)
+    """The ``[api]`` table (listen address, limits, tokens), checked at load; the tokens' secrets
+    are read from the environment when the service starts (``headend.api.settings``)."""
     anomaly: AnomalyConfig | None = None
     """The ``[anomaly]`` thresholds and timings (docs/anomaly.md); None means the defaults."""
 
@@ -189,167 +191,233 @@ def load_fleet_config(path: str | Path) -> FleetConfig:
             path, "(file)", "is empty: expected [[channels]], [plans.*] and [[meters]] tables"
         )
     config = parse_fleet_config(data, str(path))
+    # The meter-against-fleet checks build on this module's types: imported here, not above.
+    from headend.config.meters import check_meters
+
     check_meters(config)
     return config
 
 
-def check_meters(config: FleetConfig) -> None:
-    """What only the protocol catalogues and register maps can tell (a plan quantity a meter
-    cannot read, an unknown map), checked at load like everything else, so the error names
-    the file, the ``[[meters]]`` table and the meter instead of surfacing from the engine."""
-    from headend.collection.registry import MeterRegistry, RegistryError
-
-    registry = MeterRegistry(dataclasses.replace(config, meters={}))
-    for index, meter in enumerate(config.meters.values()):
-        try:
-            registry.validate(meter)
-        except RegistryError as exc:
-            problem = str(exc).removeprefix(f"meter {meter.id}: ")
-            raise ConfigError(config.source, f"meters[{index}]", problem, meter=meter.id) from None
-
-
-def parse_fleet_config(data: Mapping[str, Any], source: str) -> FleetConfig:
-    root = Table(source, "", data)
-    site = root.table("site") or Table(source, "site", {})
-    site_name = site.text("name", "site")
-    timezone = site.text("timezone", "Asia/Shanghai")
-    _check_timezone(site, timezone)
-    site.reject_unknown()
-
-    channels = _unique((_channel(t) for t in root.tables("channels")), root, "channels")
-    transformers = _unique(
-        (_transformer(t) for t in root.tables("transformers")), root, "transformers"
-    )
-    plans_table = root.table("plans")
-    plans: dict[str, PlanConfig] = {}
-    if plans_table is not None:
-        for name in plans_table.data:
-            sub = plans_table.table(name)
-            assert sub is not None
-            plans[name] = _plan(name, sub)
-        plans_table.reject_unknown()
-
-    meters: dict[str, MeterConfig] = {}
-    addresses: dict[tuple[str, str], str] = {}
-    for table in root.tables("meters"):
-        try:
-            meter = _meter(table, channels, transformers, plans)
-        except ConfigError as exc:
-            raise exc.for_meter(_meter_label(table)) from None
-        if meter.id in meters:
-            raise table.error("id", f"duplicate meter id {meter.id!r}").for_meter(meter.id)
-        bus_key = (meter.channel, meter.address or f"unit:{meter.unit_id}")
-        if bus_key in addresses:
-            raise table.error(
-                "address",
-                f"{bus_key[1]} is already used by meter {addresses[bus_key]!r} on channel "
-                f"{meter.channel!r}: two meters on one bus cannot share an address",
-            ).for_meter(meter.id)
-        addresses[bus_key] = meter.id
-        meters[meter.id] = meter
-
-    clock_table = root.table("clock") or Table(source, "clock", {})
-    clock = _clock(clock_table)
-
-    mqtt_table = root.table("mqtt")
-    mqtt = parse_mqtt(mqtt_table, site=site_name) if mqtt_table is not None else None
-    storage_table = root.table("storage")
-    storage = dict(storage_table.data) if storage_table is not None else {"kind": "embedded"}
-    api_table = root.table("api")
-    anomaly_table = root.table("anomaly")
-    anomaly = _anomaly(anomaly_table) if anomaly_table is not None else None
-    root.reject_unknown()
-    return FleetConfig(
-        source=source,
-        site=site_name,
-        timezone=timezone,
-        channels=channels,
-        transformers=transformers,
-        plans=plans,
-        meters=meters,
-        clock=clock,
-        mqtt=mqtt,
-        storage=storage,
-        api=dict(api_table.data) if api_table is not None else None,
-        anomaly=anomaly,
-    )
-
-
-def _check_timezone(site: Table, name: str) -> None:
+def _timezone(name: str) -> str:
     """Unknown zones fail here, not when the engine first turns a slot into local time."""
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
-        raise site.error(
-            "timezone", f"unknown time zone {name!r} (an IANA name such as 'Asia/Shanghai')"
+        raise ValueError(
+            f"unknown time zone {name!r} (an IANA name such as 'Asia/Shanghai')"
         ) from None
+    return name
 
 
-def _meter_label(t: Table) -> str:
-    """What to call a meter whose table failed to load: its id, else its address or unit."""
-    for key in ("id", "address"):
-        value = t.data.get(key)
-        if isinstance(value, str) and value:
-            return value
-    channel, unit = t.data.get("channel"), t.data.get("unit_id")
-    if isinstance(channel, str) and isinstance(unit, int):
-        return f"{channel}:{unit}"
-    return "(no id or address)"
+class SiteTable(FileModel):
+    name: str = "site"
+    timezone: Annotated[str, AfterValidator(_timezone)] = "Asia/Shanghai"
 
 
-def _anomaly(t: Table) -> AnomalyConfig:
+class ClockTable(FileModel):
+    check_interval: Duration = 86400.0
+    broadcast_interval: Duration = 86400.0
+    drift_threshold: Duration = 30.0
+    start: Instant | None = None
+    speed: Number = Field(default=1.0, gt=0)
+    anchor: Instant | None = None
+
+    @model_validator(mode="after")
+    def _needs_start(self) -> ClockTable:
+        if self.start is None:
+            for key in ("speed", "anchor"):
+                if key in self.model_fields_set:
+                    raise KeyProblem(key, "needs [clock] start (the simulated time it applies to)")
+        return self
+
+
+class ChannelTable(FileModel):
+    name: TagText
+    url: str
+    protocol: ProtocolName = DEFAULT_PROTOCOL
+    timeout: Annotated[Duration, Field(gt=0)] = 1.0
+    inter_frame_gap: Duration = DEFAULT_INTER_FRAME_GAP
+    retries: int = Field(default=2, ge=0)
+    retry_backoff: Duration = 0.2
+    reconnect_backoff_max: Duration = 60.0
+
+    @model_validator(mode="after")
+    def _url_fits_protocol(self) -> ChannelTable:
+        try:
+            parse_transport_url(self.url, protocol=driver_for(self.protocol).transport_protocol)
+        except InvalidTransportUrl as exc:
+            raise KeyProblem("url", str(exc)) from None
+        return self
+
+
+class TransformerTable(FileModel):
+    name: TagText
+    rated_kva: Number = Field(ge=1.0)
+    terminal: TagText | None = None
+
+
+class ReadTable(FileModel):
+    quantities: tuple[Annotated[str, Field(strict=True)], ...] = Field(min_length=1, strict=False)
+    interval: Annotated[Duration, Field(ge=1)]
+    lane: Literal["billing", "telemetry"] = "telemetry"
+
+
+class PlanTable(FileModel):
+    reads: tuple[ReadTable, ...] = Field(default=(), strict=False)
+    daily_frozen: bool = False
+    backfill_days: int = Field(default=7, ge=0)
+
+
+class FleetFile(FileModel):
+    """The whole fleet file; docs/configuration.md describes each table."""
+
+    site: SiteTable = SiteTable()
+    clock: ClockTable = ClockTable()
+    channels: tuple[ChannelTable, ...] = Field(default=(), strict=False)
+    transformers: tuple[TransformerTable, ...] = Field(default=(), strict=False)
+    plans: dict[str, PlanTable] = Field(default_factory=dict)
+    meters: tuple[MeterTable, ...] = Field(default=(), strict=False)
+    mqtt: MqttTable | None = None
+    storage: StorageConfig = EmbeddedStorage()
+    api: ApiTable = ApiTable()
+    anomaly: dict[str, Any] | None = None
+    """Checked by ``headend.anomaly``'s own dataclass, imported only when the table is there."""
+
+
+def parse_fleet_config(
+    data: Mapping[str, Any], source: str, *, environ: Mapping[str, str] | None = None
+) -> FleetConfig:
+    """Validate a parsed fleet document; ``environ`` holds the MQTT requesters' tokens."""
+    try:
+        file = FleetFile.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(source, exc, data) from None
+    channels = _unique("channels", [_channel(t) for t in file.channels], source)
+    transformers = _unique("transformers", [_transformer(t) for t in file.transformers], source)
+    plans = {name: _plan(name, table) for name, table in file.plans.items()}
+    meters = _meters(file.meters, channels, transformers, plans, source)
+    mqtt = None
+    if file.mqtt is not None:
+        mqtt = mqtt_config(file.mqtt, site=file.site.name, source=source, environ=environ)
+    return FleetConfig(
+        source=source,
+        site=file.site.name,
+        timezone=file.site.timezone,
+        channels=channels,
+        transformers=transformers,
+        plans=plans,
+        meters=meters,
+        clock=ClockConfig(**file.clock.model_dump()),
+        mqtt=mqtt,
+        storage=file.storage,
+        api=file.api,
+        anomaly=None if file.anomaly is None else _anomaly(file.anomaly, source),
+    )
+
+
+def _anomaly(table: Mapping[str, Any], source: str) -> AnomalyConfig:
     """``[anomaly]`` as docs/anomaly.md documents it; errors name the file and dotted key."""
-    from headend.anomaly.config import AnomalyConfig
-    from headend.anomaly.errors import AnomalyConfigError
+    from headend.anomaly.config import anomaly_table
 
     try:
-        return AnomalyConfig.from_mapping(t.data)
-    except AnomalyConfigError as exc:
-        if exc.key is None:
-            raise ConfigError(t.source, t.path, exc.problem) from None
-        raise t.error(exc.key, exc.problem) from None
+        return anomaly_table().validate_python(table)
+    except ValidationError as exc:
+        raise from_validation_error(source, exc, table, prefix=("anomaly",)) from None
 
 
-def _clock(t: Table) -> ClockConfig:
-    start = t.instant("start")
-    anchor = t.instant("anchor")
-    speed = t.number("speed", 1.0)
-    if not 0 < speed < math.inf:
-        raise t.error("speed", f"must be > 0 and finite, got {speed}")
-    if start is None:
-        for key in ("speed", "anchor"):
-            if key in t.data:
-                raise t.error(key, "needs [clock] start (the simulated time it applies to)")
-    config = ClockConfig(
-        check_interval=t.duration("check_interval", "1d"),
-        broadcast_interval=t.duration("broadcast_interval", "1d"),
-        drift_threshold=t.duration("drift_threshold", "30s"),
-        start=start,
-        speed=speed,
-        anchor=anchor,
-    )
-    t.reject_unknown()
-    return config
-
-
-def _unique(items: Any, root: Table, key: str) -> dict[str, Any]:
+def _unique(key: str, items: list[Any], source: str) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for index, item in enumerate(items):
         if item.name in result:
-            raise ConfigError(root.source, f"{key}[{index}].name", f"duplicate {item.name!r}")
+            raise ConfigError(source, f"{key}[{index}].name", f"duplicate {item.name!r}")
         result[item.name] = item
     return result
 
 
-def tag_text(t: Table, name: str, value: str | None) -> str | None:
-    """``value`` of key ``name``, refused at load when it cannot be a storage tag (a newline in a
-    building name would otherwise make every write of that meter fail, for as long as it runs)."""
-    if value is not None:
+def _channel(t: ChannelTable) -> ChannelConfig:
+    return ChannelConfig(**t.model_dump())
+
+
+def _transformer(t: TransformerTable) -> TransformerConfig:
+    return TransformerConfig(**t.model_dump())
+
+
+def _plan(name: str, t: PlanTable) -> PlanConfig:
+    reads = tuple(ReadSpec(r.quantities, r.interval, Lane[r.lane.upper()]) for r in t.reads)
+    return PlanConfig(name, reads, daily_frozen=t.daily_frozen, backfill_days=t.backfill_days)
+
+
+def meter_config(table: MeterTable, protocol: str) -> MeterConfig:
+    """The meter the head-end runs with: ``protocol`` resolved (the channel's unless given) and
+    the id defaulted to the address (DL/T 645) or ``channel:unit_id`` (Modbus)."""
+    fields = table.model_dump(include=set(MeterTable.model_fields) - {"id", "protocol"})
+    meter_id = table.id or table.address or f"{table.channel}:{table.unit_id}"
+    return MeterConfig(id=meter_id, protocol=protocol, **fields)
+
+
+def _meters(
+    tables: tuple[MeterTable, ...],
+    channels: Mapping[str, ChannelConfig],
+    transformers: Mapping[str, TransformerConfig],
+    plans: Mapping[str, PlanConfig],
+    source: str,
+) -> dict[str, MeterConfig]:
+    """What a meter's table cannot tell alone: the channel, plan and transformer it names
+    exist, its protocol's keys are there, its id and its address on the bus are its own."""
+    meters: dict[str, MeterConfig] = {}
+    addresses: dict[tuple[str, str], str] = {}
+    for index, table in enumerate(tables):
         try:
-            validate_tag_value(value, "a storage tag")
-        except RecordError as exc:
-            raise t.error(name, str(exc)) from None
-    return value
+            meter = _meter(table, channels, transformers, plans)
+        except KeyProblem as exc:
+            label = meter_label(table.model_dump(exclude_none=True))
+            raise ConfigError(source, f"meters[{index}].{exc.key}", str(exc), meter=label) from None
+        if meter.id in meters:
+            raise ConfigError(
+                source, f"meters[{index}].id", f"duplicate meter id {meter.id!r}", meter=meter.id
+            )
+        bus_key = (meter.channel, meter.address or f"unit:{meter.unit_id}")
+        if bus_key in addresses:
+            raise ConfigError(
+                source,
+                f"meters[{index}].address",
+                f"{bus_key[1]} is already used by meter {addresses[bus_key]!r} on channel "
+                f"{meter.channel!r}: two meters on one bus cannot share an address",
+                meter=meter.id,
+            )
+        addresses[bus_key] = meter.id
+        meters[meter.id] = meter
+    return meters
+
+
+def _meter(
+    t: MeterTable,
+    channels: Mapping[str, ChannelConfig],
+    transformers: Mapping[str, TransformerConfig],
+    plans: Mapping[str, PlanConfig],
+) -> MeterConfig:
+    channel = channels.get(t.channel)
+    if channel is None:
+        raise KeyProblem("channel", f"unknown channel {t.channel!r} (known: {sorted(channels)})")
+    protocol = t.protocol or channel.protocol
+    driver = driver_for(protocol)
+    for key in PROTOCOL_KEYS:
+        given = getattr(t, key) is not None
+        if key not in driver.meter_keys and given:
+            raise KeyProblem(key, f"not a key of a {protocol} meter")
+        if key in driver.meter_keys and key != "address" and not given:
+            raise KeyProblem(key, "is required")
+    if "address" in driver.meter_keys:
+        problem = driver.address_problem(t.address)
+        if problem is not None:
+            raise KeyProblem("address", problem)
+    if t.plan not in plans:
+        raise KeyProblem("plan", f"unknown plan {t.plan!r} (known: {sorted(plans)})")
+    if t.transformer is not None and t.transformer not in transformers:
+        raise KeyProblem("transformer", f"unknown transformer {t.transformer!r}")
+    if t.kind == TRANSFORMER_LV_METER and t.transformer is None:
+        raise KeyProblem("kind", "a transformer_lv meter needs the transformer it measures")
+    return meter_config(t, protocol)
 
 
 def meter_tag_problem(meter: MeterConfig) -> tuple[str, str] | None:
@@ -363,118 +431,3 @@ def meter_tag_problem(meter: MeterConfig) -> tuple[str, str] | None:
         except RecordError as exc:
             return key, str(exc)
     return None
-
-
-def _channel(t: Table) -> ChannelConfig:
-    channel = ChannelConfig(
-        name=str(tag_text(t, "name", t.text("name"))),
-        url=t.text("url"),
-        protocol=t.choice("protocol", PROTOCOLS, "dlt645-2007"),
-        timeout=t.duration("timeout", "1s"),
-        inter_frame_gap=t.duration("inter_frame_gap", DEFAULT_INTER_FRAME_GAP),
-        retries=t.integer("retries", 2, minimum=0),
-        retry_backoff=t.duration("retry_backoff", "200ms"),
-        reconnect_backoff_max=t.duration("reconnect_backoff_max", "60s"),
-    )
-    try:
-        parse_transport_url(channel.url, protocol=_SERIAL_PROTOCOL[channel.protocol])
-    except InvalidTransportUrl as exc:
-        raise t.error("url", str(exc)) from None
-    if channel.timeout <= 0:
-        raise t.error("timeout", "must be > 0")
-    t.reject_unknown()
-    return channel
-
-
-def _transformer(t: Table) -> TransformerConfig:
-    transformer = TransformerConfig(
-        name=str(tag_text(t, "name", t.text("name"))),
-        rated_kva=t.number("rated_kva", minimum=1.0),
-        terminal=tag_text(t, "terminal", t.optional_text("terminal")),
-    )
-    t.reject_unknown()
-    return transformer
-
-
-def _plan(name: str, t: Table) -> PlanConfig:
-    reads = []
-    for read in t.tables("reads"):
-        quantities = tuple(read.text_list("quantities"))
-        if not quantities:
-            raise read.error("quantities", "must name at least one quantity")
-        interval = read.duration("interval")
-        if interval < 1:
-            raise read.error("interval", "must be at least 1s")
-        lane = read.choice("lane", ("billing", "telemetry"), "telemetry")
-        reads.append(ReadSpec(quantities, interval, Lane[lane.upper()]))
-        read.reject_unknown()
-    plan = PlanConfig(
-        name=name,
-        reads=tuple(reads),
-        daily_frozen=t.flag("daily_frozen", False),
-        backfill_days=t.integer("backfill_days", 7, minimum=0),
-    )
-    t.reject_unknown()
-    return plan
-
-
-def _meter(
-    t: Table,
-    channels: Mapping[str, ChannelConfig],
-    transformers: Mapping[str, TransformerConfig],
-    plans: Mapping[str, PlanConfig],
-) -> MeterConfig:
-    channel_name = t.text("channel")
-    channel = channels.get(channel_name)
-    if channel is None:
-        raise t.error("channel", f"unknown channel {channel_name!r} (known: {sorted(channels)})")
-    protocol = t.choice("protocol", PROTOCOLS, channel.protocol)
-    address = t.optional_text("address")
-    unit_id: int | None = None
-    register_map: str | None = None
-    if protocol.startswith("dlt645"):
-        if address is None or not _ADDRESS.fullmatch(address):
-            raise t.error("address", f"expected the 12-digit meter address, got {address!r}")
-    else:
-        unit_id = t.integer("unit_id", minimum=1)
-        if unit_id > 247:
-            raise t.error("unit_id", f"Modbus unit ids are 1-247, got {unit_id}")
-        register_map = t.text("register_map")
-    plan = t.text("plan")
-    if plan not in plans:
-        raise t.error("plan", f"unknown plan {plan!r} (known: {sorted(plans)})")
-    transformer = t.optional_text("transformer")
-    if transformer is not None and transformer not in transformers:
-        raise t.error("transformer", f"unknown transformer {transformer!r}")
-    kind = t.choice("kind", METER_KINDS, LOAD_METER)
-    if kind == TRANSFORMER_LV_METER and transformer is None:
-        raise t.error("kind", "a transformer_lv meter needs the transformer it measures")
-    meter_id = tag_text(t, "id", t.optional_text("id")) or address or f"{channel_name}:{unit_id}"
-    password = t.text("password", "00000000")
-    operator_code = t.text("operator_code", "00000000")
-    for key, value in (("password", password), ("operator_code", operator_code)):
-        if not _PASSWORD.fullmatch(value):
-            raise t.error(key, "expected 8 hex digits")
-    phase = t.optional_text("phase")
-    if phase is not None and phase not in ("A", "B", "C", "ABC"):
-        raise t.error("phase", f"expected A, B, C or ABC, got {phase!r}")
-    meter = MeterConfig(
-        id=meter_id,
-        channel=channel_name,
-        protocol=protocol,
-        plan=plan,
-        address=address,
-        unit_id=unit_id,
-        register_map=register_map,
-        transformer=transformer,
-        building=tag_text(t, "building", t.optional_text("building")),
-        household=tag_text(t, "household", t.optional_text("household")),
-        phase=phase,
-        password=password,
-        operator_code=operator_code,
-        ct_ratio=t.number("ct_ratio", 1.0, minimum=0.001),
-        pt_ratio=t.number("pt_ratio", 1.0, minimum=0.001),
-        kind=kind,
-    )
-    t.reject_unknown()
-    return meter

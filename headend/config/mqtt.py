@@ -11,8 +11,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Annotated, Any
 
-from headend.config.fields import Table, named_secrets
+from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
+
+from headend.config.errors import KeyProblem
+from headend.config.fields import Duration, FileModel, Number, Port
+from headend.config.secrets import SecretEntry, read_secrets, unique_names
 from headend.config.terminal_points import (
     DEFAULT_TERMINAL_POINTS,
     PointConfigError,
@@ -81,77 +86,95 @@ def default_client_id(site: str) -> str:
     return f"headend-{slug}" if slug else "headend"
 
 
-def parse_mqtt(t: Table, *, site: str, environ: Mapping[str, str] | None = None) -> MqttConfig:
-    """Validate ``[mqtt]``; every error names the file and the key."""
-    env = os.environ if environ is None else environ
-    config = MqttConfig(
-        host=t.text("host"),
-        port=t.port("port", 1883),
-        client_id=t.text("client_id", default_client_id(site)),
-        username=t.optional_text("username"),
-        password=t.optional_text("password"),
-        ingest_topics=tuple(t.text_list("ingest_topics", [])),
-        publish_prefix=t.text("publish_prefix", "headend"),
-        names=_names(t),
-        session_expiry=_session_expiry(t),
-        max_message_bytes=t.integer("max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES, minimum=64),
-        max_items=t.integer("max_items", DEFAULT_MAX_ITEMS, minimum=1),
-        requesters=_requesters(t, env),
-        request_rate=_positive(t, "request_rate", DEFAULT_REQUEST_RATE),
-        request_burst=t.integer("request_burst", DEFAULT_REQUEST_BURST, minimum=1),
-        max_requests_in_flight=t.integer(
-            "max_requests_in_flight", DEFAULT_MAX_REQUESTS_IN_FLIGHT, minimum=1
-        ),
-    )
-    t.reject_unknown()
-    return config
-
-
-def _session_expiry(t: Table) -> float:
-    seconds = t.duration("session_expiry", DEFAULT_SESSION_EXPIRY_S)
+def _session_expiry(seconds: float) -> float:
     if not 0 <= seconds <= MAX_SESSION_EXPIRY_S:
-        raise t.error("session_expiry", f"must be 0 to {MAX_SESSION_EXPIRY_S} s (MQTT 5 limit)")
+        raise ValueError(f"must be 0 to {MAX_SESSION_EXPIRY_S} s (MQTT 5 limit)")
     return seconds
 
 
-def _positive(t: Table, name: str, default: float) -> float:
-    value = t.number(name, default)
-    if value <= 0:
-        raise t.error(name, f"must be > 0, got {value}")
-    return value
+class PointTable(FileModel):
+    """``Name = {quantity, unit, scale}``: the terminal sends ``quantity`` in ``unit`` x
+    ``scale``."""
+
+    quantity: str
+    unit: str | None = None
+    scale: Number = 1.0
 
 
-def _names(t: Table) -> dict[str, str | TerminalPoint]:
-    """Defaults, overridden per name by ``Name = "quantity"`` or ``Name = {quantity, unit,
-    scale}``."""
-    names: dict[str, str | TerminalPoint] = dict(DEFAULT_TERMINAL_POINTS)
-    table = t.table("names")
-    if table is None:
+def _name_form(value: Any) -> str:
+    return "table" if isinstance(value, Mapping) else "text"
+
+
+PointName = Annotated[
+    Annotated[str, Tag("text")] | Annotated[PointTable, Tag("table")], Discriminator(_name_form)
+]
+"""``Name = "quantity"`` (the old form) or ``Name = {quantity, unit, scale}``."""
+
+
+class MqttTable(FileModel):
+    host: str
+    port: Port = 1883
+    client_id: str | None = None
+    """Default: ``headend-<site>`` (``default_client_id``)."""
+    username: str | None = None
+    password: str | None = None
+    ingest_topics: tuple[str, ...] = Field(default=(), strict=False)
+    publish_prefix: str = "headend"
+    names: dict[str, PointName] = Field(default_factory=dict)
+    session_expiry: Annotated[Duration, AfterValidator(_session_expiry)] = DEFAULT_SESSION_EXPIRY_S
+    max_message_bytes: int = Field(default=DEFAULT_MAX_MESSAGE_BYTES, ge=64)
+    max_items: int = Field(default=DEFAULT_MAX_ITEMS, ge=1)
+    requesters: tuple[SecretEntry, ...] = Field(default=(), strict=False)
+    request_rate: Number = Field(default=DEFAULT_REQUEST_RATE, gt=0)
+    request_burst: int = Field(default=DEFAULT_REQUEST_BURST, ge=1)
+    max_requests_in_flight: int = Field(default=DEFAULT_MAX_REQUESTS_IN_FLIGHT, ge=1)
+
+    @model_validator(mode="after")
+    def _points_and_requesters(self) -> MqttTable:
+        self.points()
+        unique_names(self.requesters, "requesters")
+        return self
+
+    def points(self) -> dict[str, str | TerminalPoint]:
+        """Defaults, overridden per name; a unit or quantity that cannot be converted is a
+        ``KeyProblem`` at ``names.<Name>``."""
+        names: dict[str, str | TerminalPoint] = dict(DEFAULT_TERMINAL_POINTS)
+        for name, entry in self.names.items():
+            try:
+                if isinstance(entry, PointTable):
+                    names[name] = terminal_point(entry.quantity, unit=entry.unit, scale=entry.scale)
+                else:
+                    names[name] = default_point(name, entry)
+            except PointConfigError as exc:
+                raise KeyProblem(("names", name), str(exc)) from None
         return names
-    for key, raw in table.data.items():
-        try:
-            if isinstance(raw, dict):
-                entry = table.table(key)
-                assert entry is not None
-                names[key] = terminal_point(
-                    entry.text("quantity"),
-                    unit=entry.optional_text("unit"),
-                    scale=entry.number("scale", 1.0),
-                )
-                entry.reject_unknown()
-            else:
-                names[key] = default_point(key, table.text(key))
-        except PointConfigError as exc:
-            raise table.error(key, str(exc)) from None
-    return names
 
 
-def _requesters(t: Table, environ: Mapping[str, str]) -> tuple[Requester, ...]:
-    """``[[mqtt.requesters]] name, token_env``: the secret lives in the environment."""
-    requesters: list[Requester] = []
-    for entry, name, secret in named_secrets(
-        t.tables("requesters"), environ, min_length=MIN_TOKEN_LENGTH
-    ):
-        entry.reject_unknown()
-        requesters.append(Requester(name, secret))
-    return tuple(requesters)
+def mqtt_config(
+    table: MqttTable, *, site: str, source: str, environ: Mapping[str, str] | None = None
+) -> MqttConfig:
+    """The settings the bridge runs with; the requesters' tokens come from the environment."""
+    env = os.environ if environ is None else environ
+    secrets = read_secrets(
+        table.requesters, env, min_length=MIN_TOKEN_LENGTH, source=source, key="mqtt.requesters"
+    )
+    return MqttConfig(
+        host=table.host,
+        port=table.port,
+        client_id=table.client_id or default_client_id(site),
+        username=table.username,
+        password=table.password,
+        ingest_topics=table.ingest_topics,
+        publish_prefix=table.publish_prefix,
+        names=table.points(),
+        session_expiry=table.session_expiry,
+        max_message_bytes=table.max_message_bytes,
+        max_items=table.max_items,
+        requesters=tuple(
+            Requester(entry.name, secret)
+            for entry, secret in zip(table.requesters, secrets, strict=True)
+        ),
+        request_rate=table.request_rate,
+        request_burst=table.request_burst,
+        max_requests_in_flight=table.max_requests_in_flight,
+    )

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from headend.errors import HeadendError
 from headend.units import CANONICAL_UNITS, UnitError, canonical_unit, factor_to_canonical, family_of
 from storage.records import ReadingKind
 
@@ -52,7 +53,7 @@ CANONICAL: Mapping[str, tuple[str, ReadingKind]] = MappingProxyType(
 """Terminal quantity -> canonical unit and reading kind, derived from the one unit table."""
 
 
-class PointConfigError(ValueError):
+class PointConfigError(HeadendError, ValueError):
     """A ``[mqtt.names]`` entry cannot be used (unknown quantity, unit or scale)."""
 
 

@@ -37,10 +37,10 @@ from paho.mqtt.properties import Properties
 
 from headend.bus.backoff import Backoff
 from headend.config.mqtt import MqttConfig
-from headend.mqtt.messages import reading_to_json
+from headend.mqtt.messages import event_to_json, event_topic, reading_to_json
 from headend.mqtt.request_gate import RequestGate, RequestRefused, TokenBucket, claimed_name
 from headend.mqtt.terminal_payload import BadPayload, PayloadLimits, parse_terminal_payload
-from storage.records import Reading, ReadingKind
+from storage.records import EventRecord, Reading, ReadingKind
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,10 @@ class MqttBridge:
         if reading.kind is ReadingKind.FROZEN:
             topic += "/frozen"
         self.publish(topic, reading_to_json(reading))
+
+    def publish_event(self, record: EventRecord) -> None:
+        """``events/<meter>/<event>``: alarms raised and closed, relay orders, health."""
+        self.publish(event_topic(record), event_to_json(record))
 
     async def drain(self) -> bool:
         """Wait until queued messages went out (the caller bounds it with asyncio.timeout)."""

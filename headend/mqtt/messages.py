@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.records import Reading
+from storage.records import EventRecord, Reading
 
 
 def reading_to_json(reading: Reading) -> dict[str, Any]:
@@ -22,3 +22,21 @@ def reading_to_json(reading: Reading) -> dict[str, Any]:
     if reading.tags:
         message["tags"] = dict(reading.tags)
     return message
+
+
+def event_topic(record: EventRecord) -> str:
+    """``events/<meter>/<event>``, under the bridge's publish prefix."""
+    return f"events/{record.meter}/{record.event}"
+
+
+def event_to_json(record: EventRecord) -> dict[str, Any]:
+    return {
+        "meter": record.meter,
+        "event": record.event,
+        "timestamp": record.timestamp.isoformat(),
+        "severity": record.severity.value,
+        "active": record.active,
+        "value": record.value,
+        "detail": record.detail,
+        "tags": dict(record.tags),
+    }

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headend.config.mqtt import Requester
+from headend.errors import HeadendError
 
 
-class RequestRefused(Exception):
+class RequestRefused(HeadendError):
     """The request is not served; ``reason`` is a short label for metrics, the text for the
     requester."""
 

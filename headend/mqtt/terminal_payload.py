@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from headend.config.terminal_points import TerminalPoint, default_point
+from headend.errors import HeadendError
 from storage.records import Quality, Reading
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -39,7 +40,7 @@ MAX_TEXT: Final = 64
 """Timestamps and quality flags longer than this are not what a terminal sends."""
 
 
-class BadPayload(ValueError):
+class BadPayload(HeadendError, ValueError):
     """The whole message is unusable (not JSON, wrong shape, too big); names the topic.
 
     ``reason`` is a short label for counting (``too_large``, ``not_json``, ...)."""
@@ -51,7 +52,7 @@ class BadPayload(ValueError):
         super().__init__(f"topic {topic!r}: {problem}")
 
 
-class ItemProblem(ValueError):
+class ItemProblem(HeadendError, ValueError):
     """One item is unusable; ``reason`` labels it for counting, the text names it."""
 
     def __init__(self, reason: str, text: str) -> None:
@@ -129,7 +130,8 @@ def _decode(topic: str, payload: bytes, limits: PayloadLimits) -> Any:
     except RecursionError:
         raise BadPayload(topic, "too_deep", "not JSON: nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise BadPayload(topic, "not_json", f"not JSON: {str(exc)[:120]}") from None
+        # Both messages are short and fixed in shape (what, then where: line, column, byte).
+        raise BadPayload(topic, "not_json", f"not JSON: {exc}") from None
 
 
 def parse_terminal_payload(

@@ -1,4 +1,4 @@
-"""The one exception root of the Modbus protocol package.
+"""The Modbus codec's errors, under one sub-root of ``ProtocolError`` (tree: protocols/errors.py).
 
 Everything here is sans-IO, so every error is about data: a register map file that does not
 validate, a request for a quantity the map does not have, or registers that cannot be decoded.

@@ -1,9 +1,12 @@
-"""Errors of the community model: one root so callers can catch the package as a whole."""
+"""Errors of the community model: one sub-root so callers can catch the model as a whole
+(the package's tree is in ``simulators/errors.py``)."""
 
 from __future__ import annotations
 
+from simulators.errors import SimulatorError
 
-class CommunityError(Exception):
+
+class CommunityError(SimulatorError):
     """Root of every error the community model raises."""
 
 

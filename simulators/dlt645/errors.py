@@ -8,9 +8,9 @@ answers with an error word, as a real meter would, so it is rarely raised out of
 
 from __future__ import annotations
 
+from simulators.errors import SimulatorError
 
-class SimulatorError(Exception):
-    """Root of every error raised by ``simulators.dlt645``."""
+__all__ = ["MasterProtocolError", "SimulatorConfigError", "SimulatorError"]
 
 
 class SimulatorConfigError(SimulatorError, ValueError):

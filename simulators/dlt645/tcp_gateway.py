@@ -14,8 +14,8 @@ import logging
 from types import TracebackType
 
 from simulators.dlt645.bus import MeterBus
-from simulators.dlt645.errors import SimulatorError
 from simulators.dlt645.links import StreamLink
+from simulators.errors import SimulatorError
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from types import TracebackType
 from pymodbus import FramerType
 from pymodbus.server import ModbusTcpServer
 
+from simulators.errors import SimulatorError
 from simulators.modbus.devices import SimulatedMeter, catch_all_device, meter_device
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ class SimulatorFraming(enum.StrEnum):
     RTU_OVER_TCP = "rtu_over_tcp"
 
 
-class ModbusSimulatorError(Exception):
+class ModbusSimulatorError(SimulatorError):
     """The simulator could not be configured or started."""
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from simulators.errors import SimulatorError
 
-class TerminalError(Exception):
-    """Root of every error the terminal simulator raises."""
+
+class TerminalError(SimulatorError):
+    """Root of every error the terminal simulator raises (under ``SimulatorError``)."""
 
 
 class TerminalConfigError(TerminalError, ValueError):

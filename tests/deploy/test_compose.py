@@ -11,6 +11,7 @@ import pytest
 from headend.api.auth import Role
 from headend.cli.healthcheck import DEFAULT_TOKEN_ENV
 from headend.config.fleet import load_fleet_config
+from headend.config.storage import InfluxV2Storage
 from headend.service import api_settings
 from tests.deploy.compose_cli import (
     canonical_model,
@@ -173,10 +174,11 @@ def test_sample_fleet_points_at_the_compose_services(compose_model: dict[str, An
     fleet = load_fleet_config(FLEET_SAMPLE)
     influx_env = _service(compose_model, "influxdb")["environment"]
     headend_env = _service(compose_model, "headend")["environment"]
-    assert fleet.storage["url"] == "http://influxdb:8086"
-    assert fleet.storage["org"] == influx_env["DOCKER_INFLUXDB_INIT_ORG"]
-    assert fleet.storage["bucket"] == influx_env["DOCKER_INFLUXDB_INIT_BUCKET"]
-    token_env = fleet.storage["token_env"]
+    assert isinstance(fleet.storage, InfluxV2Storage)
+    assert fleet.storage.url == "http://influxdb:8086"
+    assert fleet.storage.org == influx_env["DOCKER_INFLUXDB_INIT_ORG"]
+    assert fleet.storage.bucket == influx_env["DOCKER_INFLUXDB_INIT_BUCKET"]
+    token_env = fleet.storage.token_env
     assert headend_env[token_env] == filled_env()["HEADEND_INFLUX_TOKEN"]
     assert fleet.mqtt is not None
     assert fleet.mqtt.host in compose_model["services"]
@@ -219,7 +221,9 @@ def test_headend_influx_token_falls_back_to_the_admin_token(
     values = filled_env()
     values["HEADEND_INFLUX_TOKEN"] = ""
     model = canonical_model(compose_bin, write_env_file(tmp_path / "no-own.env", values))
-    token_env = load_fleet_config(FLEET_SAMPLE).storage["token_env"]
+    storage = load_fleet_config(FLEET_SAMPLE).storage
+    assert isinstance(storage, InfluxV2Storage)
+    token_env = storage.token_env
     assert _service(model, "headend")["environment"][token_env] == values["INFLUX_TOKEN"]
 
 

@@ -36,9 +36,9 @@ def test_sample_transformers_are_400_and_630_kva() -> None:
 
 def test_storage_section_names_the_influxdb_v2_keys() -> None:
     storage = load_fleet_config(FLEET_SAMPLE).storage
-    assert storage["kind"] == "influxdb-v2"
-    assert set(storage) == {"kind", "url", "org", "bucket", "token_env"}
-    assert "token" not in storage, "secrets come from the environment"
+    assert storage.kind == "influxdb-v2"
+    assert storage.model_fields_set == {"kind", "url", "org", "bucket", "token_env"}
+    assert "token" not in storage.model_fields_set, "secrets come from the environment"
 
 
 def test_planned_quantities_exist_for_the_meters_that_read_them() -> None:

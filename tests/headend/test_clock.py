@@ -9,7 +9,7 @@ import pytest
 
 from headend.cli.run import shared_clock
 from headend.clock import WarpedClock
-from headend.config.fields import ConfigError
+from headend.config.errors import ConfigError
 from headend.config.fleet import load_fleet_config
 
 START = datetime(2026, 7, 16, 0, 10, tzinfo=UTC)

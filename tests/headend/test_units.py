@@ -74,7 +74,7 @@ async def test_engine_converts_or_refuses_by_unit_and_keeps_the_others(
         memory=network,
         options=EngineOptions(audit_path=tmp_path / "audit.jsonl"),
     )
-    live = engine.subscribe()
+    live = engine.live.subscribe()
     batch = [
         Reading("m1", "power_active_total", 2500.0, "W", T0),
         Reading("m1", "voltage_a", 230.0, "furlong", T0),
@@ -82,8 +82,8 @@ async def test_engine_converts_or_refuses_by_unit_and_keeps_the_others(
         Reading("m2", "voltage_a", 231.0, "V", T0),
     ]
     with caplog.at_level(logging.WARNING, logger="headend.units"):
-        await engine.publish(batch)
-        await engine.publish(batch[1:2])  # the same bad point again: counted, not re-logged
+        await engine.live.publish(batch)
+        await engine.live.publish(batch[1:2])  # the same bad point again: counted, not re-logged
     await engine.writer.flush()  # live consumers are told once the readings are stored
     await store.aclose()
     seen = [live.get_nowait() for _ in range(live.qsize())]
@@ -92,8 +92,8 @@ async def test_engine_converts_or_refuses_by_unit_and_keeps_the_others(
         ("m2", "energy_active_import_total", 12.0, "kWh"),
         ("m2", "voltage_a", 231.0, "V"),
     ]
-    assert engine.latest["m1", "power_active_total"].unit == "kW"
-    assert ("m1", "voltage_a") not in engine.latest
+    assert engine.live.latest["m1", "power_active_total"].unit == "kW"
+    assert ("m1", "voltage_a") not in engine.live.latest
     assert engine.units.refused == {("voltage_a", "furlong"): 2}
     assert engine.units.converted == 2
     [warning] = [r.getMessage() for r in caplog.records]
@@ -102,5 +102,7 @@ async def test_engine_converts_or_refuses_by_unit_and_keeps_the_others(
     assert "'furlong'" in warning
     assert engine.detector.snapshot.power_kw[engine.detector.layout.meter_index["m1"]] == 2.5
     exported = render(unit_families(engine.units)).splitlines()
-    assert 'headend_readings_unit_refused_total{quantity="voltage_a",unit="furlong"} 2' in exported
-    assert "headend_readings_unit_converted_total 2" in exported
+    assert (
+        'headend_readings_unit_refused_total{quantity="voltage_a",unit="furlong"} 2.0' in exported
+    )
+    assert "headend_readings_unit_converted_total 2.0" in exported

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from headend.config.fleet import parse_fleet_config
+from headend.config.storage import EmbeddedStorage
 from simulators.fleet_export import (
     FleetExportError,
     dump_toml,
@@ -76,7 +77,7 @@ def test_broker_and_storage_go_into_their_sections() -> None:
     assert (fleet.mqtt.host, fleet.mqtt.port) == ("broker.example", 1883)
     assert endpoints.mqtt is not None
     assert list(fleet.mqtt.ingest_topics) == [t.telemetry for t in endpoints.mqtt.terminals]
-    assert fleet.storage == {"kind": "embedded"}
+    assert fleet.storage == EmbeddedStorage()
     assert {t.terminal for t in fleet.transformers.values()} == {
         t.device for t in endpoints.mqtt.terminals
     }
@@ -104,6 +105,23 @@ def test_half_hour_offsets_have_no_zone() -> None:
 def test_values_toml_cannot_hold_are_named() -> None:
     with pytest.raises(FleetExportError, match=r"site\.opened"):
         dump_toml({"site": {"opened": object()}})
+
+
+def test_values_in_arrays_of_tables_are_named_by_index() -> None:
+    with pytest.raises(FleetExportError, match=r"meters\[1\]\.opened: cannot write object"):
+        dump_toml({"meters": [{"id": "m1"}, {"id": "m2", "opened": object()}]})
+
+
+def test_date_times_without_offset_are_refused_and_with_offset_kept() -> None:
+    with pytest.raises(FleetExportError, match=r"clock\.start: 2026-07-16 00:10:00 has no UTC"):
+        dump_toml({"clock": {"start": datetime(2026, 7, 16, 0, 10)}})  # noqa: DTZ001
+    start = datetime(2026, 7, 16, 0, 10, tzinfo=UTC)
+    assert tomllib.loads(dump_toml({"clock": {"start": start}})) == {"clock": {"start": start}}
+
+
+def test_keys_must_be_strings() -> None:
+    with pytest.raises(FleetExportError, match=r"TOML key 3 in site: keys must be strings"):
+        dump_toml({"site": {3: "x"}})
 
 
 _keys = st.text(min_size=1, max_size=8)

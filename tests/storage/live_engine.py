@@ -51,7 +51,7 @@ async def main(kind: str, path: Path) -> None:
         memory=network,
         options=EngineOptions(jitter=0, maintenance=False, writer_interval=3600),
     )
-    live = engine.subscribe()
+    live = engine.live.subscribe()
     async with asyncio.TaskGroup() as group:
         group.create_task(bus.serve(TransportLink(device_end)))
         group.create_task(engine.run())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from headend.collection.registry import MeterRegistry, RegistryError
-from headend.config.fields import ConfigError
+from headend.config.errors import ConfigError
 from headend.config.fleet import MeterConfig, parse_fleet_config
 from storage.embedded import SqliteStore
 from storage.influx_v1 import InfluxV1Sink

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from headend.api.facade import HeadendFacade
 from headend.api.metrics import engine_families, render
 from headend.bus.backoff import Backoff
 from headend.clock import WarpedClock
 from headend.collection.storage_setup import open_storage
 from headend.collection.writer import Overflow, RecordWriter, StorageState, WriterLimits
-from headend.config.fields import ConfigError
+from headend.config.errors import ConfigError
 from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
 from simulators.dlt645 import TransportLink
@@ -74,7 +75,7 @@ async def test_embedded_store_past_its_disk_budget_is_an_alarm_not_a_crash(
             assert engine.writer.stats.pending <= limits.limit
             [alarm] = [a for a in engine.alarms.open_alarms() if a.kind == "disk_full"]
             assert "database or disk is full" in alarm.message
-            text = render(engine_families(engine, None))
+            text = render(engine_families(HeadendFacade(engine), None))
             assert 'headend_storage_state{state="full"} 1' in text
             assert 'headend_storage_dropped_total{policy="drop_oldest"} ' in text
             engine.stop()
@@ -253,11 +254,11 @@ async def test_full_storage_settings_are_checked_at_load(
     tmp_path: Path, settings: dict[str, object], key: str
 ) -> None:
     with pytest.raises(ConfigError, match=rf"fleet\.toml: {re.escape(key)}: "):
-        async with open_storage(settings, "fleet.toml", data_dir=tmp_path):
-            pass
+        parse_fleet_config({"storage": settings}, "fleet.toml")
 
 
 async def test_full_storage_settings_reach_the_writer(tmp_path: Path) -> None:
     settings = {"buffer_records": 500, "overflow": "drop_newest", "max_size_mb": 1}
-    async with open_storage(settings, "fleet.toml", data_dir=tmp_path) as stack:
+    storage = parse_fleet_config({"storage": settings}, "fleet.toml").storage
+    async with open_storage(storage, "fleet.toml", data_dir=tmp_path) as stack:
         assert stack.writer_limits == WriterLimits(500, Overflow.DROP_NEWEST)

@@ -140,7 +140,7 @@ async def running_rig(tmp_path: Path, faults: Sequence[ScheduledFault] = ()) -> 
             jitter=0, offline_after=2, maintenance=False, audit_path=tmp_path / "audit.jsonl"
         ),
     )
-    live = engine.subscribe()
+    live = engine.live.subscribe()
     async with asyncio.TaskGroup() as group:
         server = group.create_task(bus.serve(TransportLink(device_end)))
         runner = group.create_task(engine.run())

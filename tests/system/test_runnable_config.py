@@ -21,7 +21,7 @@ def test_the_written_config_names_tokens_but_holds_no_secret(simulation: Simulat
         assert secret not in text
     config = simulation.config()
     assert config.api is not None
-    assert {entry["role"] for entry in config.api["tokens"]} == {"reader", "operator", "admin"}
+    assert {entry.role for entry in config.api.tokens} == {"reader", "operator", "admin"}
 
 
 def test_the_terminal_telemetry_reaches_the_headend_over_mqtt(

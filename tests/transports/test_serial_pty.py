@@ -18,10 +18,10 @@ from transports import (
     OpenFailed,
     Parity,
     SerialSettings,
-    SerialTransport,
     create_transport,
     opened,
 )
+from transports.serial_port import SerialTransport
 
 REQUEST = bytes.fromhex("FE FE 68 11 22 33 44 55 66 68 11 04 33 33 34 33 AE 16")
 

@@ -1,10 +1,10 @@
 """Admin routes: fleet changes (add, replace, remove meters) while collection runs.
 
 The registry validates a change against the configuration and the collectors pick it up at
-once; its message names the offending key, which becomes the ``loc`` of the 422. A change is
-kept in the data dir before the answer (``fleet_overlay.py``), so a restart does not undo it;
-a new address for a meter, or ``replaces``, is a meter replacement, audited with the final
-read of the old meter and the first of the new.
+once; the error's ``key`` names the offending field, which becomes the ``loc`` of the 422. A
+change is kept in the data dir before the answer (``fleet_overlay.py``), so a restart does not
+undo it; a new address for a meter, or ``replaces``, is a meter replacement, audited with the
+final read of the old meter and the first of the new.
 """
 
 from __future__ import annotations
@@ -16,53 +16,46 @@ from headend.api.context import ApiContext
 from headend.api.models import MeterIn, MeterSummary
 from headend.api.problems import InvalidField
 from headend.api.routes.fleet import meter_summary
-from headend.collection.registry import RegistryError
+from headend.config.meters import RegistryError
+from headend.drivers.registry import driver_for
 
 
 def admin_router(ctx: ApiContext) -> APIRouter:
     """Fleet changes: adding, replacing and removing meters while collection runs."""
-    engine = ctx.engine
+    headend = ctx.headend
     router = APIRouter(prefix="/api", tags=["admin"])
 
     @router.post("/meters", response_model=MeterSummary, status_code=201)
     async def add_meter(meter: MeterIn, caller: Caller = ctx.admin) -> dict[str, object]:
         config = meter.to_config(_protocol_of(ctx, meter))
         try:
-            await engine.fleet.change(config, caller.name, replaces=meter.replaces)
+            await headend.change_meter(config, caller.name, meter.replaces)
         except RegistryError as exc:
-            raise InvalidField(("body", _field_named(str(exc))), str(exc)) from None
-        return meter_summary(engine, config)
+            raise InvalidField(("body", _field_of(exc)), str(exc)) from None
+        return meter_summary(headend, config)
 
     @router.delete("/meters/{meter_id}", status_code=204)
     async def remove_meter(meter_id: str, caller: Caller = ctx.admin) -> None:
-        await engine.fleet.remove(meter_id, caller.name)
+        await headend.remove_meter(meter_id, caller.name)
 
     return router
 
 
-def _field_named(message: str) -> str:
-    """The MeterIn field a registry message is about (they read 'meter X: <field>: ...')."""
-    for part in message.split(": ")[1:]:
-        word = part.split(" ")[0]
-        if word in MeterIn.model_fields:
-            return word
-    return "meter"
+def _field_of(error: RegistryError) -> str:
+    """The MeterIn field a registry error is about; the meter as a whole if it is not one."""
+    return error.key if error.key in MeterIn.model_fields else "meter"
 
 
 def _protocol_of(ctx: ApiContext, meter: MeterIn) -> str:
     """The meter's protocol (its channel's unless given), with the keys that protocol needs."""
-    channel = ctx.engine.config.channels.get(meter.channel)
+    channel = ctx.headend.channels.get(meter.channel)
     if channel is None:
-        known = ", ".join(sorted(ctx.engine.config.channels))
+        known = ", ".join(sorted(ctx.headend.channels))
         raise InvalidField(
             ("body", "channel"), f"meter {meter.id}: unknown channel {meter.channel!r} ({known})"
         )
     protocol = meter.protocol or channel.protocol
-    if protocol.startswith("dlt645"):
-        if meter.address is None:
-            raise InvalidField(("body", "address"), f"meter {meter.id}: {protocol} needs address")
-    else:
-        for key in ("unit_id", "register_map"):
-            if getattr(meter, key) is None:
-                raise InvalidField(("body", key), f"meter {meter.id}: modbus needs {key}")
+    for key in driver_for(protocol).meter_keys:
+        if getattr(meter, key) is None:
+            raise InvalidField(("body", key), f"meter {meter.id}: {protocol} needs {key}")
     return protocol

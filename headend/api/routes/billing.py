@@ -61,18 +61,18 @@ def store_errors() -> Iterator[None]:
 
 
 def billing_router(ctx: ApiContext) -> APIRouter:
-    engine = ctx.engine
+    headend = ctx.headend
     router = APIRouter(prefix="/api", dependencies=[ctx.reader], tags=["billing"])
 
     async def meters_of_transformer(transformer: str) -> list[str]:
         """Every meter the registry has under it (never read ones too, to show their gaps),
         and those that stored data under it before they were moved or removed."""
-        registered = {m.id for m in engine.registry if m.transformer == transformer}
+        registered = {m.id for m in headend.meters() if m.transformer == transformer}
         stored = await ctx.require_store().meters_of_transformer(transformer)
         return sorted(registered.union(stored))
 
     def labels_of(meters: list[str], transformer: str | None) -> dict[str, MeterLabels]:
-        known = engine.registry.by_id()
+        known = headend.meters_by_id()
         labels = {}
         for meter_id in meters:
             config = known.get(meter_id)
@@ -102,10 +102,10 @@ def billing_router(ctx: ApiContext) -> APIRouter:
             raise InvalidField(("query", "end"), f"end {end} is before start {start}")
         if end - start >= MAX_PERIOD:  # both days included: 366 days is end - start = 365
             raise InvalidField(("query", "end"), f"at most {MAX_PERIOD.days} days per request")
-        if transformer is not None and transformer not in engine.config.transformers:
+        if transformer is not None and transformer not in headend.transformers:
             raise InvalidField(("query", "transformer"), f"unknown transformer {transformer!r}")
         for meter_id in meter or ():
-            engine.registry.get(meter_id)  # 404 for a meter the fleet does not know
+            headend.meter(meter_id)  # 404 for a meter the fleet does not know
         quantities = tuple(dict.fromkeys(quantity or DEFAULT_BILLING_QUANTITIES))
         if len(quantities) > MAX_QUANTITIES:
             raise InvalidField(
@@ -140,7 +140,7 @@ def billing_router(ctx: ApiContext) -> APIRouter:
             quantities=quantities,
             start=start,
             end=end,
-            tz=engine.tz,
+            tz=headend.tz,
             labels=labels_of(page, transformer),
             next_cursor=page[-1] if len(page) < len(meters) else None,
         )

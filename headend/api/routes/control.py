@@ -1,9 +1,9 @@
 """Operator routes: on-demand reads, relay control, clock, time sync, alarm acknowledgement,
 and the audit trail. Each records the token's name as the user.
 
-Relay control is audited by the engine whatever the outcome (an intent before the order, then
-ok, refused, failed, unverified or unknown); this layer only translates the request and the
-failure into HTTP.
+Relay control is audited (``headend.commands``) whatever the outcome (an intent before the
+order, then ok, refused, failed, unverified or unknown); this layer only translates the request
+and the failure into HTTP.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ MAX_AUDIT_PAGE = 1000
 
 
 def control_router(ctx: ApiContext) -> APIRouter:
-    engine = ctx.engine
+    headend = ctx.headend
     router = APIRouter(prefix="/api", tags=["control"])
 
     @router.post("/meters/{meter_id}/read", response_model=list[ReadingOut])
@@ -43,9 +43,9 @@ def control_router(ctx: ApiContext) -> APIRouter:
         caller: Caller = ctx.operator,
     ) -> list[ReadingOut]:
         quantities = request.quantities if request else None
-        engine.registry.get(meter_id)
+        headend.meter(meter_id)
         try:
-            readings = await engine.read_now(meter_id, quantities)
+            readings = await headend.read_now(meter_id, quantities)
         except RegistryError as exc:
             raise InvalidField(("body", "quantities"), str(exc)) from None
         return [ReadingOut.of(r) for r in readings]
@@ -53,7 +53,7 @@ def control_router(ctx: ApiContext) -> APIRouter:
     @router.post("/meters/{meter_id}/relay", response_model=RelayOut)
     async def relay(meter_id: str, request: RelayIn, caller: Caller = ctx.operator) -> RelayOut:
         action = RelayAction[request.action.upper()]
-        result = await engine.relay(meter_id, action, caller.name)
+        result = await headend.relay(meter_id, action, caller.name)
         return RelayOut(
             meter=meter_id,
             action=request.action,
@@ -64,18 +64,18 @@ def control_router(ctx: ApiContext) -> APIRouter:
 
     @router.post("/meters/{meter_id}/clock", response_model=ClockOut)
     async def check_clock(meter_id: str, caller: Caller = ctx.operator) -> ClockOut:
-        drift = await engine.check_clock(meter_id, user=caller.name)
+        drift = await headend.check_clock(meter_id, caller.name)
         return ClockOut(meter=meter_id, drift_seconds=drift)
 
     @router.post("/time-sync", response_model=TimeSyncOut)
     async def time_sync(caller: Caller = ctx.operator) -> TimeSyncOut:
-        return TimeSyncOut(channels=await engine.broadcast_time_sync(user=caller.name))
+        return TimeSyncOut(channels=await headend.broadcast_time_sync(caller.name))
 
     # ``:path``: anomaly ids are ``kind/subject_kind/subject/start``. Starlette decodes %2F
     # before routing, so a plain segment parameter never matches them, encoded or not.
     @router.post("/alarms/{alarm_id:path}/ack", response_model=AlarmOut)
     async def acknowledge(alarm_id: str, caller: Caller = ctx.operator) -> AlarmOut:
-        alarm = engine.alarms.acknowledge(alarm_id, caller.name, engine.clock.now())
+        alarm = headend.acknowledge(alarm_id, caller.name)
         return AlarmOut.of(alarm)
 
     @router.get("/audit", response_model=list[AuditOut], dependencies=[ctx.operator])
@@ -85,7 +85,7 @@ def control_router(ctx: ApiContext) -> APIRouter:
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> list[AuditOut]:
         """Newest first, from the audit file's tail (kept across restarts), one page."""
-        entries = engine.audit.recent(meter, limit=limit, offset=offset)
+        entries = headend.audit_entries(meter, limit=limit, offset=offset)
         return [AuditOut.of(entry) for entry in entries]
 
     return router

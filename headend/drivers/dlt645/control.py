@@ -16,12 +16,11 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from headend.bus.link import BusLink
-from headend.drivers.dlt645.reader import standard_of
+from headend.drivers.dlt645.editions import address_of, standard_of
 from headend.drivers.dlt645.session import exchange, read_payload, refused, send_broadcast
 from headend.errors import ReadFailed
 from protocols.dlt645 import (
     AckResponse,
-    Address,
     ErrorResponse,
     RelayAction,
     RelayControlRequest,
@@ -73,11 +72,10 @@ class RelayResult:
 async def read_relay_state(
     link: BusLink, meter: MeterConfig, *, reply_timeout: float
 ) -> RelayState:
-    assert meter.address is not None
     standard = standard_of(meter.protocol)
     item = catalogue(standard).lookup(STATUS_WORD_3)
     payload = await read_payload(
-        link, Address.parse(meter.address), STATUS_WORD_3, standard, reply_timeout=reply_timeout
+        link, address_of(meter), STATUS_WORD_3, standard, reply_timeout=reply_timeout
     )
     word = item.decode(payload)
     if not isinstance(word, int):
@@ -99,8 +97,7 @@ async def control_relay(
     error: the order was carried out as far as the meter said, and raising here would let the
     bus worker's retry send the order a second time.
     """
-    assert meter.address is not None
-    address = Address.parse(meter.address)
+    address = address_of(meter)
     request = RelayControlRequest(
         address,
         action,
@@ -124,9 +121,8 @@ async def control_relay(
 
 async def read_meter_clock(link: BusLink, meter: MeterConfig, *, reply_timeout: float) -> datetime:
     """The meter's wall clock (naive: meters know no time zone)."""
-    assert meter.address is not None
     standard = standard_of(meter.protocol)
-    address = Address.parse(meter.address)
+    address = address_of(meter)
     table = catalogue(standard)
     day_item = table.by_name("date")
     time_item = table.by_name("time")
@@ -145,9 +141,8 @@ async def set_meter_clock(
     link: BusLink, meter: MeterConfig, meter_now: datetime, *, reply_timeout: float
 ) -> None:
     """Set one meter's clock by writing date and time (needs the write password)."""
-    assert meter.address is not None
     standard = standard_of(meter.protocol)
-    address = Address.parse(meter.address)
+    address = address_of(meter)
     wall = meter_now.replace(tzinfo=None, microsecond=0)
     for di, value in ((DATE_DI, wall.date()), (TIME_DI, wall.time())):
         request = WriteRequest(

@@ -17,10 +17,10 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from headend.bus.link import BusLink
+from headend.drivers.dlt645.editions import address_of, standard_of
 from headend.drivers.dlt645.session import read_payload
 from headend.errors import ReadFailed
 from protocols.dlt645 import (
-    Address,
     DataItem,
     Decoded,
     NotAvailable,
@@ -32,10 +32,6 @@ from storage.records import FailureReason, Reading, ReadingKind
 
 if TYPE_CHECKING:
     from headend.config.fleet import MeterConfig
-
-
-def standard_of(protocol: str) -> Standard:
-    return Standard.DLT645_1997 if protocol == "dlt645-1997" else Standard.DLT645_2007
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +77,6 @@ def plan_dlt645(
     return tuple(plan)
 
 
-def check_quantities(quantities: Sequence[str], protocol: str) -> None:
-    """Raise ``UnknownIdentifier`` naming the first quantity this protocol cannot read."""
-    plan_dlt645(tuple(quantities), standard_of(protocol))
-
-
 async def read_dlt645(
     link: BusLink,
     meter: MeterConfig,
@@ -97,9 +88,8 @@ async def read_dlt645(
 ) -> list[Reading]:
     """Readings for ``quantities`` stamped ``slot``; raises ``ReadFailed`` when the meter does
     not answer properly, so the bus worker retries and completeness counts the reason."""
-    assert meter.address is not None
     standard = standard_of(meter.protocol)
-    address = Address.parse(meter.address)
+    address = address_of(meter)
     tags = meter.tags()
     readings: list[Reading] = []
     for planned in plan_dlt645(tuple(quantities), standard, use_blocks):

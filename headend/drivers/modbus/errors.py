@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from headend.errors import HeadendError
 from storage.records import FailureReason
 
 
-class ModbusAdapterError(Exception):
+class ModbusAdapterError(HeadendError):
     """Root of every error raised by :mod:`headend.drivers.modbus`."""
 
     reason: ClassVar[FailureReason] = FailureReason.MALFORMED

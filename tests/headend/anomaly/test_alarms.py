@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from headend.anomaly import AnomalyEvent, AnomalyKind, EventState, SubjectKind
-from headend.anomaly.alarms import AlarmBook
+from headend.anomaly.alarms import AlarmBook, UnknownAlarm
 from storage.records import Severity
 
 T0 = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
@@ -49,3 +51,12 @@ def test_fleet_change_closes_rule_alarms_but_not_meter_events() -> None:
     assert history.end == T0 + timedelta(minutes=5)
     assert history.acknowledged_by == "anna"
     assert book.close_rule_alarms(T0 + timedelta(minutes=6), "again") == []
+
+
+def test_an_unknown_alarm_names_its_id_as_a_field_and_once_in_the_text() -> None:
+    book = AlarmBook()
+    with pytest.raises(UnknownAlarm) as info:
+        book.get("voltage_low/meter/m9/1")
+    assert info.value.alarm == "voltage_low/meter/m9/1"
+    assert str(info.value) == "unknown alarm 'voltage_low/meter/m9/1'"
+    assert isinstance(info.value, KeyError)

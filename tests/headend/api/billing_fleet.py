@@ -144,7 +144,7 @@ async def billing_rig(tmp_path: Path, *, building: str = "B1") -> AsyncIterator[
 async def stored_reading(engine: Engine, meter: str, quantity: str) -> Reading:
     """The next interval reading (not a daily freeze of the same register) of this meter and
     quantity that collection produced, once stored."""
-    queue = engine.subscribe()
+    queue = engine.live.subscribe()
     try:
         async with asyncio.timeout(WAIT_SECONDS):
             while True:
@@ -153,6 +153,6 @@ async def stored_reading(engine: Engine, meter: str, quantity: str) -> Reading:
                 if wanted and reading.value and reading.kind is not ReadingKind.FROZEN:
                     break
     finally:
-        engine.unsubscribe(queue)
+        engine.live.unsubscribe(queue)
     await engine.writer.flush()
     return reading

@@ -174,7 +174,7 @@ async def next_reading(
     engine: Engine, meter: str, quantity: str, *, value: float | None = None
 ) -> Reading:
     """The next collected reading of this meter and quantity (with this value, if given)."""
-    queue = engine.subscribe()
+    queue = engine.live.subscribe()
     try:
         async with asyncio.timeout(WAIT_SECONDS):
             while True:
@@ -184,7 +184,7 @@ async def next_reading(
                 if value is None or reading.value == value:
                     return reading
     finally:
-        engine.unsubscribe(queue)
+        engine.live.unsubscribe(queue)
 
 
 async def raise_low_voltage(fleet: LiveFleet, meter: str) -> None:
@@ -197,4 +197,4 @@ async def raise_low_voltage(fleet: LiveFleet, meter: str) -> None:
             for alarm in fleet.engine.alarms.open_alarms()
         ):
             await next_reading(fleet.engine, meter, "voltage_a", value=180.0)
-            fleet.engine.sweep()
+            fleet.engine.sweeps.sweep()

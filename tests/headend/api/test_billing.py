@@ -114,7 +114,7 @@ async def test_backfilled_frozen_values_and_interval_registers_in_one_request(
     tmp_path: Path,
 ) -> None:
     async with billing_rig(tmp_path) as rig:
-        await rig.engine.backfill_pass()
+        await rig.engine.backfill_passes.run_pass()
         interval = await stored_reading(rig.engine, "m1", "energy_active_import_total")
         params = {
             "meter": list(SIMULATED),
@@ -149,7 +149,7 @@ async def test_backfilled_frozen_values_and_interval_registers_in_one_request(
 
 async def test_transformer_lists_every_registered_meter(tmp_path: Path) -> None:
     async with billing_rig(tmp_path) as rig:
-        await rig.engine.backfill_pass()
+        await rig.engine.backfill_passes.run_pass()
         await rig.engine.writer.flush()
         params = {"transformer": "T1", "start": "2026-03-09", "end": "2026-03-10"}
         body = (await rig.http.get("/api/billing", headers=READER, params=params)).json()
@@ -170,9 +170,9 @@ async def test_transformer_lists_every_registered_meter(tmp_path: Path) -> None:
 
 async def test_history_accepts_every_quantity_the_meter_lists(tmp_path: Path) -> None:
     async with billing_rig(tmp_path) as rig:
-        await rig.engine.backfill_pass()
+        await rig.engine.backfill_passes.run_pass()
         await stored_reading(rig.engine, "m1", "energy_active_import_total")
-        await rig.engine.check_clock("m1")  # the head-end's own clock_drift reading
+        await rig.engine.clocks.check_clock("m1")  # the head-end's own clock_drift reading
         await rig.engine.writer.flush()
         meter = (await rig.http.get("/api/meters/m1", headers=READER)).json()
         listed = {(r["quantity"], r["kind"]) for r in meter["latest"]}
@@ -203,7 +203,7 @@ async def test_billing_over_the_cap_is_refused_naming_the_limit_and_pages_fit(
     monkeypatch.setattr(routes_billing, "MAX_METER_DAYS", 5)
     period = {"start": "2026-03-08", "end": "2026-03-10"}  # 3 days
     async with billing_rig(tmp_path) as rig:
-        await rig.engine.backfill_pass()
+        await rig.engine.backfill_passes.run_pass()
         await rig.engine.writer.flush()
         whole = await rig.http.get(
             "/api/billing", headers=READER, params={"transformer": "T1", **period}
@@ -265,7 +265,7 @@ async def test_a_year_of_billing_streams_while_requests_and_collection_go_on(
     and collection stores a reading. Built whole (before), the first piece was the last."""
     period = {"start": "2025-03-10", "end": "2026-03-10"}  # 366 days, one meter per chunk
     async with billing_rig(tmp_path) as rig:
-        await rig.engine.backfill_pass()
+        await rig.engine.backfill_passes.run_pass()
         await stored_reading(rig.engine, "m1", "energy_active_import_total")
         first_piece = asyncio.Event()
         resume = asyncio.Event()
@@ -329,7 +329,7 @@ async def test_billing_csv_neutralises_formulas_and_carries_address_household_an
     tmp_path: Path,
 ) -> None:
     async with billing_rig(tmp_path, building=HOSTILE_BUILDING) as rig:
-        await rig.engine.backfill_pass()
+        await rig.engine.backfill_passes.run_pass()
         await stored_reading(rig.engine, "m1", "energy_active_import_total")
         response = await rig.http.get(
             "/api/billing.csv",
@@ -390,7 +390,7 @@ async def test_a_freeze_read_after_the_live_register_does_not_hide_it(tmp_path: 
     """Frozen values share the register's name now; the meter view must keep the live value."""
     async with billing_rig(tmp_path) as rig:
         live = await stored_reading(rig.engine, "m1", "energy_active_import_total")
-        frozen = await rig.engine.backfill_pass()
+        frozen = await rig.engine.backfill_passes.run_pass()
         meter = (await rig.http.get("/api/meters/m1", headers=READER)).json()
     assert any(r.meter == "m1" and r.kind is ReadingKind.FROZEN for r in frozen)
     [energy] = [r for r in meter["latest"] if r["quantity"] == "energy_active_import_total"]
@@ -423,7 +423,7 @@ async def test_billing_from_a_store_that_is_down_is_503_not_a_cut_off_200(
 async def test_streamed_billing_json_is_the_documented_billing_out(tmp_path: Path) -> None:
     """The stream writes its JSON by hand; it must stay the shape OpenAPI promises."""
     async with billing_rig(tmp_path) as rig:
-        await rig.engine.backfill_pass()
+        await rig.engine.backfill_passes.run_pass()
         await stored_reading(rig.engine, "m1", "energy_active_import_total")
         today = START.astimezone(rig.engine.tz).date()
         params = {"transformer": "T1", "start": str(today - timedelta(days=2)), "end": str(today)}

@@ -126,7 +126,7 @@ async def test_a_meter_that_does_not_answer_is_504_with_the_reason(
     [
         ({"channel": "bus-9"}, "channel", "unknown channel"),
         ({"address": "000000000001"}, "address", "already used by meter m1"),
-        ({"address": "12ab"}, "address", "pattern"),
+        ({"address": "12ab"}, "address", "expected the 12-digit meter address"),
         ({"plan": "nope"}, "plan", "unknown plan"),
         ({"phase": "D"}, "phase", "'A'"),
         ({"address": None}, "address", "needs address"),
@@ -136,6 +136,8 @@ async def test_a_meter_that_does_not_answer_is_504_with_the_reason(
         ({"building": "B1\\"}, "building", "backslash"),
         ({"building": "Block 1\nB"}, "building", "newlines are not allowed"),
         ({"household": "flat 1\\"}, "household", "backslash at the end"),
+        ({"ct_raito": 40}, "ct_raito", "Extra inputs are not permitted"),
+        ({"unit_id": "3", "protocol": "modbus"}, "unit_id", "valid integer"),
     ],
 )
 async def test_bad_meter_additions_are_422_naming_the_field(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import get_args
 
@@ -10,8 +11,9 @@ import httpx
 import pytest
 
 from headend.api.models import MeterKind
+from headend.collection.live import LatestValues
 from headend.config.fleet import METER_KINDS
-from storage.records import FailureReason
+from storage.records import FailureReason, Reading
 from tests.headend.api.fleet import ADMIN, READER, WAIT_SECONDS, LiveFleet, next_reading
 
 
@@ -49,6 +51,53 @@ async def test_meter_page_shows_the_collected_value(
     assert latest["voltage_a"]["value"] == pytest.approx(221.7)
     assert latest["voltage_a"]["unit"] == "V"
     assert latest["voltage_a"]["quality"] == "actual"
+
+
+class CountedLatest(LatestValues):
+    """Latest values that count how they are reached: a scan of the fleet shows in ``scans``,
+    a lookup by (meter, quantity) in ``lookups``, one meter's own index in ``meters_asked``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scans = 0
+        self.lookups = 0
+        self.meters_asked: list[str] = []
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        self.scans += 1
+        return super().__iter__()
+
+    def __getitem__(self, key: tuple[str, str]) -> Reading:
+        self.lookups += 1
+        return super().__getitem__(key)
+
+    def of_meter(self, meter: str) -> Mapping[str, Reading]:
+        self.meters_asked.append(meter)
+        return super().of_meter(meter)
+
+
+async def test_meter_page_reads_only_that_meters_values(
+    client: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    """``GET /api/meters/{id}`` costs that meter's quantities, however large the fleet."""
+    at = fleet.engine.clock.now()
+    latest = CountedLatest()
+    for n in range(2000):
+        for quantity, unit in (("voltage_a", "V"), ("current_a", "A")):
+            latest.set(Reading(f"x{n:04}", quantity, 1.0, unit, at))
+    latest.set(Reading("m1", "voltage_a", 221.0, "V", at))
+    latest.set(Reading("m1", "current_a", 5.0, "A", at))
+    fleet.engine.live.latest = latest  # collection goes on storing into it
+    body = (await client.get("/api/meters/m1", headers=READER)).json()
+    assert [r["quantity"] for r in body["latest"]] == ["current_a", "voltage_a"]
+    assert {r["meter"] for r in body["latest"]} == {"m1"}
+    assert (latest.scans, latest.lookups) == (0, 0), "the page must not walk the fleet"
+    assert "m1" in latest.meters_asked
+    assert set(latest.meters_asked) <= set(fleet.engine.registry.by_id()), "only fleet meters"
+    # The counter does see a scan: the unfiltered latest list walks every value, as it must.
+    everything = (await client.get("/api/readings/latest", headers=READER)).json()
+    assert len(everything) >= 4002
+    assert latest.scans >= 1
 
 
 async def test_offline_meter_shows_its_last_reason(

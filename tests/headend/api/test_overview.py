@@ -175,7 +175,7 @@ async def test_fleet_view_shows_the_terminals_own_power_and_load_rate(
             Reading("TTU-T1", "power_active_total", 160.0, "kW", now),
             Reading("TTU-T1", "load_rate", 168.4, "%", now),
         ]
-        await fleet.engine.publish(telemetry, durable=True)  # live once stored
+        await fleet.engine.live.publish(telemetry, durable=True)  # live once stored
         body = (await http.get("/api/fleet", headers=READER)).json()
     [t1] = body["transformers"]
     assert t1["terminal"]["device"] == "TTU-T1"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import tomllib
+import typing
 
 import pytest
 
 from headend.api import ApiLimits, Role
-from headend.api.settings import parse_api_settings
-from headend.config.fields import ConfigError, Table
+from headend.api.settings import ApiSettings
+from headend.config.api import ROLES, TokenTable
+from headend.config.errors import ConfigError
+from headend.config.fleet import parse_fleet_config
+from headend.service import api_settings
 
 GOOD = """
 [api]
@@ -27,15 +31,13 @@ token_env = "T_OPS"
 ENV = {"T_BILLING": "billing-secret", "T_OPS": "ops-secret-1"}
 
 
-def api_table(text: str) -> Table:
-    root = Table("fleet.toml", "", tomllib.loads(text))
-    table = root.table("api")
-    assert table is not None
-    return table
+def parse_api_settings(text: str, environ: dict[str, str]) -> ApiSettings:
+    """The fleet file loads (its [api] table checked), then the service reads the tokens."""
+    return api_settings(parse_fleet_config(tomllib.loads(text), "fleet.toml"), environ)
 
 
 def test_tokens_come_from_the_environment() -> None:
-    settings = parse_api_settings(api_table(GOOD), ENV)
+    settings = parse_api_settings(GOOD, ENV)
     assert (settings.host, settings.port) == ("0.0.0.0", 9090)
     assert [(t.name, t.role, t.token) for t in settings.tokens] == [
         ("billing", Role.READER, "billing-secret"),
@@ -68,13 +70,18 @@ def test_tokens_come_from_the_environment() -> None:
 )
 def test_bad_api_tables_name_file_and_key(text: str, env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=r"^fleet.toml: " + message):
-        parse_api_settings(api_table(text), env)
+        parse_api_settings(text, env)
 
 
 def test_limits_default_and_can_be_set() -> None:
-    assert parse_api_settings(api_table(GOOD), ENV).limits == ApiLimits()
+    assert parse_api_settings(GOOD, ENV).limits == ApiLimits()
     text = GOOD.replace(
         "[[api.tokens]]", "max_body_bytes = 1024\nmax_stream_clients = 4\n[[api.tokens]]", 1
     )
-    limits = parse_api_settings(api_table(text), ENV).limits
+    limits = parse_api_settings(text, ENV).limits
     assert (limits.max_body_bytes, limits.max_stream_clients) == (1024, 4)
+
+
+def test_the_roles_a_file_may_name_are_the_api_roles() -> None:
+    assert tuple(role.name.lower() for role in Role) == ROLES
+    assert typing.get_args(TokenTable.model_fields["role"].annotation) == ROLES

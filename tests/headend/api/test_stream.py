@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from headend.api.facade import HeadendFacade
 from headend.api.stream import live_events
 from storage.records import Severity
 from tests.headend.api.fleet import WAIT_SECONDS, LiveFleet
@@ -26,7 +27,7 @@ async def next_event(events: AsyncIterator[bytes], wanted: str) -> Any:
 
 
 async def test_stream_pushes_new_values_and_alarm_changes(fleet: LiveFleet) -> None:
-    events = live_events(fleet.engine, overview_every=0.0)
+    events = live_events(HeadendFacade(fleet.engine), overview_every=0.0)
     try:
         assert await next_event(events, "alarms") == []
         overview = await next_event(events, "fleet")

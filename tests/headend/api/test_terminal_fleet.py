@@ -57,7 +57,7 @@ async def test_the_fleet_view_shows_a_terminals_telemetry_in_kw_and_the_judged_r
             winding_temperature=55.0,
             energy_active_import_total=1500.0,
         )
-        live = fleet.engine.subscribe()
+        live = fleet.engine.live.subscribe()
         try:
             async with asyncio.timeout(WAIT_SECONDS):
                 await fleet.engine.mqtt.connected.wait()
@@ -70,7 +70,7 @@ async def test_the_fleet_view_shows_a_terminals_telemetry_in_kw_and_the_judged_r
                     if reading.meter == TERMINAL:
                         seen.add(reading.quantity)
         finally:
-            fleet.engine.unsubscribe(live)
+            fleet.engine.live.unsubscribe(live)
         app = create_app(fleet.engine, tokens=TOKENS, store=fleet.store)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://headend") as http:

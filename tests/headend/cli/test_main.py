@@ -58,9 +58,20 @@ def test_list_quantities_of_unknown_map_is_a_usage_error(
     assert "nosuchmap" in capsys.readouterr().err
 
 
-HEAVY = ("numpy", "fastapi", "uvicorn", "aiomqtt", "influxdb_client", "pymodbus", "aiohttp", "http")
+HEAVY = (
+    "numpy",
+    "fastapi",
+    "uvicorn",
+    "aiomqtt",
+    "influxdb_client",
+    "pymodbus",
+    "aiohttp",
+    "http",
+    "pydantic",
+)
 """Libraries only the commands that use them may import: together they are most of the 2 s
-``headend read`` took to start (``http``: urllib.request's client, for the healthcheck only)."""
+``headend read`` took to start (``http``: urllib.request's client, for the healthcheck only;
+``pydantic``: the fleet file's models, for the commands that load one)."""
 
 PROBE = """
 import sys

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -199,3 +200,70 @@ def test_bad_listen_option_is_a_usage_error(
 def test_bad_anomaly_table_names_file_and_key(tmp_path: Path, table: str, named: str) -> None:
     line = _refused(tmp_path, (_good(tmp_path) + table).encode())
     assert f": {named}: " in line
+
+
+def test_an_unreadable_fleet_overlay_is_a_usage_error_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The API's saved fleet changes are a file the head-end starts from, as the TOML is."""
+    config = tmp_path / "fleet.toml"
+    config.write_text(GOOD.format(path=tmp_path / "store.sqlite"))
+    (tmp_path / "fleet-overlay.json").write_text('{"version": 99, "meters": {}}')
+    code = main(["run", "--config", str(config), "--data-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "fleet-overlay.json: version: expected 1" in err
+    assert "Traceback" not in err
+
+
+def _checked(tmp_path: Path, text: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "fleet.toml"
+    config.write_text(text)
+    data = tmp_path / "data"
+    argv = ["run", "--check", "--config", str(config), "--data-dir", str(data)]
+    done = subprocess.run(
+        [sys.executable, "-m", "headend.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **env},
+    )
+    assert not data.exists(), "--check opens no store"
+    assert "Traceback" not in done.stderr
+    return done
+
+
+def test_check_accepts_a_good_file_and_opens_nothing(tmp_path: Path) -> None:
+    text = CONFIG.format(path=tmp_path / "data" / "store.sqlite")
+    done = _checked(tmp_path, text, {"HEADEND_TEST_TOKEN_THAT_IS_NOT_SET": "a-long-enough-token"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("ok, 1 meters on 1 channels")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        ('kind = "embedded"', 'kind = "influxdb"', "storage.kind: expected one of"),
+        ('kind = "embedded"', 'kind = "embedded"\nbucket = "b"', "storage.bucket: unknown key"),
+        ('kind = "embedded"\npath = ', _INFLUX.format("influx:8086"), "storage.url: expected"),
+        ('listen = "127.0.0.1:0"', 'listen = "8080"', "api.listen: expected host:port"),
+        ('role = "reader"', 'role = "root"', "api.tokens[0].role: expected one of"),
+        ('role = "reader"', 'role = "reader"\nsecret = "x"', "api.tokens[0].secret: unknown key"),
+    ],
+)
+def test_check_refuses_a_bad_storage_or_api_table_at_load(
+    tmp_path: Path, old: str, new: str, named: str
+) -> None:
+    text = CONFIG.format(path=tmp_path / "data" / "store.sqlite")
+    assert old in text
+    done = _checked(tmp_path, text.replace(old, new, 1), {})
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert f"{tmp_path / 'fleet.toml'}: {named}" in line
+
+
+def test_check_names_a_secret_the_environment_lacks(tmp_path: Path) -> None:
+    done = _checked(tmp_path, CONFIG.format(path=tmp_path / "data" / "store.sqlite"), {})
+    assert done.returncode == 2
+    assert "api.tokens[0].token_env: environment variable HEADEND_TEST_TOKEN" in done.stderr

@@ -279,7 +279,7 @@ async def test_a_hole_in_the_records_is_skipped_and_not_asked_for_again(
 
 
 async def test_daily_frozen_values_are_collected_for_the_window(rig: Rig) -> None:
-    readings = await rig.engine.backfill_pass()
+    readings = await rig.engine.backfill_passes.run_pass()
     frozen = [r for r in readings if r.kind is ReadingKind.FROZEN and r.meter == M1]
     # One naming scheme: the register's name, told apart from interval reads by the kind.
     assert {r.quantity for r in frozen} == {"energy_active_import_total"}
@@ -291,7 +291,7 @@ async def test_daily_frozen_values_are_collected_for_the_window(rig: Rig) -> Non
     assert {by_day[day].quality for day in days[:-1]} == {Quality.BACKFILLED}
     values = [by_day[day].value or 0.0 for day in days]
     assert values == sorted(values)  # the register only grows
-    again = await rig.engine.backfill_pass()
+    again = await rig.engine.backfill_passes.run_pass()
     assert again == []  # nothing left to fill
 
 
@@ -301,7 +301,7 @@ async def test_daily_frozen_values_are_collected_for_the_window(rig: Rig) -> Non
     indirect=True,
 )
 async def test_missing_frozen_days_stay_missing_and_are_counted(rig: Rig) -> None:
-    await rig.engine.backfill_pass()
+    await rig.engine.backfill_passes.run_pass()
     have = rig.engine.backfill.collected(M2)
     assert len(have) == 3
     failures = sum(
@@ -319,10 +319,10 @@ async def test_missing_frozen_days_stay_missing_and_are_counted(rig: Rig) -> Non
 async def test_a_freeze_the_meter_does_not_hold_is_not_asked_for_again(rig: Rig) -> None:
     """ "No requested data" for a daily freeze is final (records only age): the next passes do
     not spend bus time on it, and billing keeps seeing it not collected."""
-    await rig.engine.backfill_pass()
+    await rig.engine.backfill_passes.run_pass()
     assert date(2026, 11, 21) not in rig.engine.backfill.collected(M2)
     asked = rig.engine.backfill.stats.failures
-    again = await rig.engine.backfill_pass()
+    again = await rig.engine.backfill_passes.run_pass()
     assert again == []
     assert rig.engine.backfill.stats.failures == asked, "the absent freeze was asked for again"
     assert rig.engine.backfill.stats.given_up >= 1

@@ -25,7 +25,7 @@ async def stored_frozen(rig: Rig) -> int:
 
 
 async def test_a_stop_mid_pass_keeps_the_frozen_values_already_read(rig: Rig) -> None:
-    backfill = asyncio.create_task(rig.engine.backfill_pass())
+    backfill = asyncio.create_task(rig.engine.backfill_passes.run_pass())
     await collect(rig.live, lambda seen: any(r.kind is ReadingKind.FROZEN for r in seen))
     backfill.cancel()  # the stop: M2's values were still being read (meters go in turn)
     with contextlib.suppress(asyncio.CancelledError):
@@ -40,14 +40,14 @@ async def test_a_frozen_day_counts_once_stored_and_a_dropped_one_is_read_again(
     writer = rig.engine.writer
     normal = writer.limits
     writer.limits = WriterLimits(limit=1, overflow=Overflow.DROP_NEWEST)  # every batch dropped
-    assert await rig.engine.backfill_pass()
+    assert await rig.engine.backfill_passes.run_pass()
     assert writer.stats.dropped > 0
     tally = rig.engine.completeness.meter_day(M1, PAST_DAY)
     assert (tally.expected, tally.received) == (0, 0)  # not stored: not counted
     assert rig.engine.backfill.collected(M1) == set()
 
     writer.limits = normal
-    again = await rig.engine.backfill_pass()
+    again = await rig.engine.backfill_passes.run_pass()
     assert {r.timestamp.astimezone(rig.engine.tz).date() for r in again if r.meter == M1} >= {
         PAST_DAY
     }

@@ -86,8 +86,8 @@ async def test_slots_due_while_down_are_headend_down_and_completeness_survives(
     store = await SqliteStore.open(tmp_path / "store.sqlite")
     first_run = WarpedClock(START, SPEED)
     async with running_engine(store, first_run, tmp_path) as engine:
-        await telemetry_slots(engine.subscribe(), 2)
-        frozen = await engine.backfill_pass()  # the daily frozen values, counted per day
+        await telemetry_slots(engine.live.subscribe(), 2)
+        frozen = await engine.backfill_passes.run_pass()  # the daily frozen values, counted per day
     assert any(r.meter == M1 for r in frozen)
     day = engine.completeness.local_day(START)
     before = engine.completeness.meter_day(M1, day)
@@ -136,7 +136,7 @@ async def test_no_headend_down_gap_overwrites_readings_still_in_the_outbox(
     server = await SqliteStore.open(tmp_path / "server.sqlite")  # what the server holds
     clock = WarpedClock(START, SPEED)
     async with running_engine(server, clock, tmp_path) as engine:
-        await telemetry_slots(engine.subscribe(), 2)
+        await telemetry_slots(engine.live.subscribe(), 2)
     target = FakeTarget()
     target.up = False  # the server is unreachable for the second run and after it
     outbox_path = tmp_path / "outbox.sqlite"
@@ -145,7 +145,7 @@ async def test_no_headend_down_gap_overwrites_readings_still_in_the_outbox(
         open_outbox(outbox_path, target, drain_timeout_s=0.1) as outbox,
         running_engine(server, clock, tmp_path, sink=outbox) as engine,
     ):
-        await telemetry_slots(engine.subscribe(), 2)
+        await telemetry_slots(engine.live.subscribe(), 2)
     clock = WarpedClock(clock.now() + GAP, SPEED)
     async with open_outbox(outbox_path, target, drain_timeout_s=0.1) as outbox:
         assert outbox.stats().pending_points > 0
@@ -170,7 +170,7 @@ async def test_a_full_disk_at_start_still_restores_every_meters_completeness(
     store = await SqliteStore.open(path)
     first_run = WarpedClock(START, SPEED)
     async with running_engine(store, first_run, tmp_path) as engine:
-        await telemetry_slots(engine.subscribe(), 2)
+        await telemetry_slots(engine.live.subscribe(), 2)
     day = engine.completeness.local_day(START)
     before = {meter: engine.completeness.meter_day(meter, day) for meter in (M1, M2)}
     await store.aclose()

@@ -158,7 +158,7 @@ def lines(path: Path) -> list[dict[str, object]]:
 async def test_relay_intent_is_on_disk_naming_the_user_before_the_meter_gets_the_order(
     audit_rig: Rig,
 ) -> None:
-    result = await audit_rig.engine.relay("m1", RelayAction.TRIP, "operator-anna")
+    result = await audit_rig.engine.operations.relay("m1", RelayAction.TRIP, "operator-anna")
     assert result.verified
     [on_disk] = audit_rig.bus.audit_at_relay
     [intent] = [json.loads(line) for line in on_disk.splitlines()]
@@ -176,7 +176,7 @@ async def test_an_acknowledged_trip_whose_read_back_fails_is_unverified_and_sent
     audit_rig: Rig,
 ) -> None:
     audit_rig.bus.silent_after_relay = True
-    result = await audit_rig.engine.relay("m1", RelayAction.TRIP, "operator-anna")
+    result = await audit_rig.engine.operations.relay("m1", RelayAction.TRIP, "operator-anna")
     assert (result.state, result.verified) == (RelayState.UNKNOWN, False)
     assert "timeout" in result.read_back_error
     assert audit_rig.bus.relay_orders == 1, "a failed read-back must not resend the order"
@@ -193,7 +193,7 @@ async def test_an_acknowledged_trip_whose_read_back_fails_is_unverified_and_sent
 async def test_a_relay_order_without_a_reply_is_audited_unknown_not_failed(audit_rig: Rig) -> None:
     audit_rig.bus.ignore_relay = True
     with pytest.raises(ReadFailed, match="no reply"):
-        await audit_rig.engine.relay("m1", RelayAction.TRIP, "operator-anna")
+        await audit_rig.engine.operations.relay("m1", RelayAction.TRIP, "operator-anna")
     assert audit_rig.bus.relay_orders == 2, "sent, then retried once"
     newest = audit_rig.engine.audit.recent()[0]
     assert (newest.outcome, newest.user) == ("unknown", "operator-anna")
@@ -204,7 +204,7 @@ async def test_a_relay_order_that_never_got_the_bus_is_audited_failed_not_sent(
 ) -> None:
     audit_rig.engine.workers["bus-1"].close()
     with pytest.raises(BusClosed):
-        await audit_rig.engine.relay("m1", RelayAction.TRIP, "operator-anna")
+        await audit_rig.engine.operations.relay("m1", RelayAction.TRIP, "operator-anna")
     assert audit_rig.bus.relay_orders == 0
     newest = audit_rig.engine.audit.recent()[0]
     assert newest.outcome == "failed"
@@ -212,8 +212,8 @@ async def test_a_relay_order_that_never_got_the_bus_is_audited_failed_not_sent(
 
 
 async def test_broadcast_time_sync_is_audited_with_who_asked(audit_rig: Rig) -> None:
-    assert await audit_rig.engine.broadcast_time_sync(user="control-room") == 1
-    await audit_rig.engine.broadcast_time_sync()
+    assert await audit_rig.engine.clocks.broadcast_time_sync(user="control-room") == 1
+    await audit_rig.engine.clocks.broadcast_time_sync()
     entries = [e for e in audit_rig.engine.audit.recent() if e.command == "broadcast time sync"]
     assert [(e.user, e.meter, e.outcome) for e in entries] == [
         ("scheduler", "*", "ok"),
@@ -227,7 +227,7 @@ async def test_broadcast_time_sync_is_audited_with_who_asked(audit_rig: Rig) -> 
 
 async def test_a_clock_set_is_audited_before_the_write_and_after(audit_rig: Rig) -> None:
     audit_rig.bus.ahead = timedelta(hours=1)
-    drift = await audit_rig.engine.check_clock("m1", user="operator-anna")
+    drift = await audit_rig.engine.clocks.check_clock("m1", user="operator-anna")
     assert drift > 30
     entries = [e for e in audit_rig.engine.audit.recent("m1") if e.command == "clock set"]
     assert [(e.user, e.outcome) for e in entries] == [

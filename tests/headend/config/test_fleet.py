@@ -12,8 +12,10 @@ import pytest
 
 from headend.anomaly import AnomalyKind, Timing, VoltageBand
 from headend.bus.lanes import Lane
-from headend.config.fields import ConfigError, parse_duration
+from headend.config.durations import parse_duration
+from headend.config.errors import ConfigError
 from headend.config.fleet import load_fleet_config, parse_fleet_config
+from headend.config.storage import EmbeddedStorage, InfluxV1Storage
 from headend.engine import Engine
 from headend.service import ServiceOptions, api_settings, engine_options
 from storage.schema import Record
@@ -90,7 +92,7 @@ def test_good_config_loads(tmp_path: Path) -> None:
         "phase": "A",
     }
     assert config.meters["pile-1"].unit_id == 3
-    assert config.storage == {"kind": "embedded"}
+    assert config.storage == EmbeddedStorage()
 
 
 @pytest.mark.parametrize(
@@ -281,3 +283,217 @@ def test_any_wrong_value_anywhere_is_a_config_error() -> None:
             except Exception as exc:
                 unexpected.append(f"{path} = {wrong!r:.20}: {type(exc).__name__}: {exc}")
     assert unexpected == []
+
+
+def _refused_at_load(tmp_path: Path, text: str) -> ConfigError:
+    """``text`` loads with no environment at all: the tables are judged when the file loads."""
+    with pytest.raises(ConfigError) as info:
+        load_fleet_config(write(tmp_path, text))
+    assert str(tmp_path / "fleet.toml") in str(info.value)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("storage", "key", "problem"),
+    [
+        ('kind = "influxdb-v3"', "storage.kind", "expected one of 'embedded'"),
+        (
+            'kind = "influxdb-v2"\nurl = "influx:8086"\nbucket = "b"\ntoken_env = "T"',
+            "storage.url",
+            "expected http://host:port",
+        ),
+        (
+            'kind = "influxdb-v2"\nurl = "http://h:8086"\ntoken_env = "T"',
+            "storage.bucket",
+            "is required",
+        ),
+        (
+            'kind = "influxdb-v2"\nurl = "http://h:8086"\nbucket = "b"\ntoken = "x"',
+            "storage.token_env",
+            "is required",
+        ),
+        ('kind = "embedded"\nbucket = "b"', "storage.bucket", "unknown key"),
+        (
+            'kind = "influxdb-v1"\nurl = "http://h:8086"\ndatabase = "m"\noutbox_capacity_mb = 0',
+            "storage.outbox_capacity_mb",
+            "must be >= 1",
+        ),
+        ('buffer_records = "many"', "storage.buffer_records", "expected an integer, got 'many'"),
+        ("max_size_mb = nan", "storage.max_size_mb", "finite"),
+    ],
+)
+def test_a_bad_storage_table_is_refused_at_load(
+    tmp_path: Path, storage: str, key: str, problem: str
+) -> None:
+    error = _refused_at_load(tmp_path, f"{GOOD}\n[storage]\n{storage}\n")
+    assert error.key.startswith(key)
+    assert problem in error.problem
+
+
+def test_storage_of_each_kind_loads_and_keeps_its_secret_out() -> None:
+    document = {
+        "storage": {
+            "kind": "influxdb-v1",
+            "url": "http://127.0.0.1:8086",
+            "database": "meters",
+            "password_env": "INFLUX_PASSWORD",
+        }
+    }
+    storage = parse_fleet_config(document, "fleet.toml").storage
+    assert isinstance(storage, InfluxV1Storage)
+    assert (storage.database, storage.password_env, storage.buffer_records) == (
+        "meters",
+        "INFLUX_PASSWORD",
+        100_000,
+    )
+    with pytest.raises(ConfigError, match=r"^fleet.toml: storage.password: unknown key"):
+        parse_fleet_config({"storage": {**document["storage"], "password": "x"}}, "fleet.toml")
+
+
+TOKENS = """
+[[api.tokens]]
+name = "billing"
+role = "reader"
+token_env = "HEADEND_TEST_UNSET_A"
+[[api.tokens]]
+name = "ops"
+role = "operator"
+token_env = "HEADEND_TEST_UNSET_B"
+"""
+
+
+@pytest.mark.parametrize(
+    ("api", "key", "problem"),
+    [
+        ('[api]\nlisten = "8080"', "api.listen", "expected host:port, got '8080'"),
+        ("[api]\nport = 8080", "api.port", "unknown key"),
+        ("[api]\nmax_body_bytes = 1.5", "api.max_body_bytes", "expected an integer, got 1.5"),
+        ("[api]\nmax_stream_clients = 0", "api.max_stream_clients", "must be >= 1"),
+        (TOKENS.replace('"operator"', '"root"'), "api.tokens[1].role", "expected one of"),
+        (TOKENS.replace('"ops"', '"billing"'), "api.tokens[1].name", "duplicate name 'billing'"),
+        (
+            TOKENS.replace('token_env = "HEADEND_TEST_UNSET_B"', ""),
+            "api.tokens[1].token_env",
+            "is required",
+        ),
+        (TOKENS + "token = 'secret'\n", "api.tokens[1].token", "unknown key"),
+        ("[api]\ntokens = 'billing'", "api.tokens", "expected a list"),
+    ],
+)
+def test_a_bad_api_table_is_refused_at_load(
+    tmp_path: Path, api: str, key: str, problem: str
+) -> None:
+    error = _refused_at_load(tmp_path, f"{GOOD}\n{api}\n")
+    assert error.key == key
+    assert problem in error.problem
+
+
+def test_api_tokens_load_without_their_secrets_which_the_service_reads(tmp_path: Path) -> None:
+    """Loading needs no secret (tests and tools load fleet files); starting the service does."""
+    config = load_fleet_config(write(tmp_path, GOOD + TOKENS))
+    assert [(t.name, t.role) for t in config.api.tokens] == [
+        ("billing", "reader"),
+        ("ops", "operator"),
+    ]
+    with pytest.raises(ConfigError, match=r"api.tokens\[0\].token_env: .*HEADEND_TEST_UNSET_A"):
+        api_settings(config, {})
+
+
+FULL = (
+    GOOD
+    + ANOMALY
+    + """
+[anomaly.timings.overload]
+min_duration_s = 60
+clear_after_s = 60
+
+[clock]
+drift_threshold = "1m"
+
+[mqtt]
+host = "broker"
+[mqtt.names]
+Psum = {quantity = "power_active_total", unit = "W"}
+[[mqtt.requesters]]
+name = "ops"
+token_env = "MQTT_TOKEN"
+
+[storage]
+kind = "embedded"
+
+[api]
+listen = "127.0.0.1:0"
+[[api.tokens]]
+name = "r"
+role = "reader"
+token_env = "TOKEN"
+"""
+)
+"""Every table the fleet file has, each with at least one key."""
+NAMED = {("plans",), ("anomaly", "timings"), ("mqtt", "names")}
+"""Tables whose keys are names of the operator's choosing (plans, timings per rule, points)."""
+
+
+def _tables(node: object, prefix: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    if isinstance(node, dict):
+        yield prefix
+    for path in _key_paths(node):
+        child: Any = node
+        for key in path:
+            child = child[key]
+        if isinstance(child, dict) and path not in NAMED:
+            yield path
+
+
+def _key(path: tuple[str | int, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+@pytest.mark.parametrize("table", list(_tables(tomllib.loads(FULL))), ids=_key)
+def test_an_unknown_key_is_refused_in_every_table(table: tuple[str | int, ...]) -> None:
+    document = tomllib.loads(FULL)
+    assert parse_fleet_config(document, "fleet.toml", environ={"MQTT_TOKEN": "x" * 16})
+    node: Any = document
+    for key in table:
+        node = node[key]
+    node["typo"] = 1
+    with pytest.raises(ConfigError) as info:
+        parse_fleet_config(document, "fleet.toml", environ={"MQTT_TOKEN": "x" * 16})
+    assert info.value.key == _key((*table, "typo"))
+    assert info.value.problem == "unknown key (typo?)"
+    assert str(info.value).startswith(f"fleet.toml: {_key((*table, 'typo'))}")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "ct_ratio = 40",
+            'ct_ratio = "40"',
+            "meters[1].ct_ratio (meter pile-1): expected a number, got '40'",
+        ),
+        (
+            'phase = "A"',
+            "phase = 1",
+            "meters[0].phase (meter 000000000001): expected one of 'A', 'B', 'C' or 'ABC', got 1",
+        ),
+        ("unit_id = 3", "unit_id = 3.0", "meters[1].unit_id (meter pile-1): expected an integer"),
+        (
+            'address = "000000000001"',
+            "address = 1",
+            "meters[0].address (meter (no id or address)): expected text, got 1",
+        ),
+        ("backfill_days = 10", "backfill_days = true", "plans.household.backfill_days: expected"),
+        (
+            "daily_frozen = true",
+            'daily_frozen = "yes"',
+            "plans.household.daily_frozen: expected true/false, got 'yes'",
+        ),
+    ],
+)
+def test_a_wrong_type_names_file_key_and_meter(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    assert old in GOOD
+    error = _refused_at_load(tmp_path, GOOD.replace(old, new, 1))
+    assert f"{tmp_path / 'fleet.toml'}: {message}" in str(error)

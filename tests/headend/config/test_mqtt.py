@@ -8,14 +8,13 @@ from typing import Any
 
 import pytest
 
-from headend.config.fields import ConfigError, Table
-from headend.config.fleet import load_fleet_config
+from headend.config.errors import ConfigError
+from headend.config.fleet import load_fleet_config, parse_fleet_config
 from headend.config.mqtt import (
     DEFAULT_MAX_ITEMS,
     DEFAULT_MAX_MESSAGE_BYTES,
     MqttConfig,
     Requester,
-    parse_mqtt,
 )
 from headend.config.terminal_points import TerminalPoint
 from headend.mqtt.terminal_payload import parse_terminal_payload
@@ -26,11 +25,10 @@ SECRET = "0123456789abcdef-ops"
 
 
 def parse(mqtt: dict[str, Any], environ: dict[str, str] | None = None) -> MqttConfig:
-    return parse_mqtt(
-        Table("fleet.toml", "mqtt", {"host": "broker", **mqtt}),
-        site="Green Court #2",
-        environ=environ or {},
-    )
+    document = {"site": {"name": "Green Court #2"}, "mqtt": {"host": "broker", **mqtt}}
+    config = parse_fleet_config(document, "fleet.toml", environ=environ or {}).mqtt
+    assert config is not None
+    return config
 
 
 def test_defaults_convert_the_common_names_to_canonical_units() -> None:

@@ -225,7 +225,7 @@ async def test_the_transformer_row_shows_the_judged_load_and_the_terminals_own(
             Reading("TTU-T1", "power_active_total", 76.0, "kW", now),
             Reading("TTU-T1", "load_rate", 75.0, "%", now),
         ]
-        await fleet.engine.publish(telemetry, durable=True)
+        await fleet.engine.live.publish(telemetry, durable=True)
         await page.wait_for_text(LOAD_CELL, "76 kW of 100 kVA (measured)")
         await page.wait_for_text(TERMINAL_CELL, "TTU-T1: 76 kW, 75 %")
         power_factor = fleet.engine.detector.config.assumed_power_factor

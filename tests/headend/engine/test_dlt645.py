@@ -61,7 +61,7 @@ async def test_block_reads_land_with_slot_stamps(rig: Rig) -> None:
 
 
 async def test_relay_trip_is_verified_and_audited(rig: Rig) -> None:
-    result = await rig.engine.relay(M1, RelayAction.TRIP, "operator-anna")
+    result = await rig.engine.operations.relay(M1, RelayAction.TRIP, "operator-anna")
     assert result.state is RelayState.OPEN
     assert result.verified
     assert rig.bus.meter(M1).relay_open
@@ -74,9 +74,9 @@ async def test_relay_trip_is_verified_and_audited(rig: Rig) -> None:
     )
     assert rig.engine.audit.path is not None
     assert "operator-anna" in rig.engine.audit.path.read_text()
-    after = await rig.engine.read_now(M1, ["current_a"])
+    after = await rig.engine.operations.read_now(M1, ["current_a"])
     assert after[0].value == 0.0
-    closed = await rig.engine.relay(M1, RelayAction.CLOSE_DIRECT, "operator-anna")
+    closed = await rig.engine.operations.relay(M1, RelayAction.CLOSE_DIRECT, "operator-anna")
     assert closed.state is RelayState.CLOSED
 
 
@@ -89,7 +89,7 @@ async def test_silent_meter_goes_offline_with_timeout_reason(rig: Rig) -> None:
     assert any(r.meter == M1 and r.quality is Quality.ACTUAL for r in readings)
     assert ("meter_offline", M2) in {(a.kind, a.subject) for a in rig.engine.alarms.open_alarms()}
     with pytest.raises(ReadFailed, match="no reply"):
-        await rig.engine.read_now(M2, ["voltage_a"])
+        await rig.engine.operations.read_now(M2, ["voltage_a"])
 
 
 @pytest.mark.parametrize("rig", [[ScheduledFault(CorruptChecksum(), meter=M1)]], indirect=True)
@@ -110,9 +110,9 @@ async def test_corrupt_replies_are_checksum_failures(rig: Rig) -> None:
 )
 async def test_clock_drift_is_measured_and_corrected(rig: Rig) -> None:
     await collect(rig.live, lambda seen: len(seen) >= 1)  # let simulated time pass
-    drift = await rig.engine.check_clock(M1, user="operator-anna")
+    drift = await rig.engine.clocks.check_clock(M1, user="operator-anna")
     assert abs(drift) > 30
-    after = await rig.engine.check_clock(M1, user="operator-anna")
+    after = await rig.engine.clocks.check_clock(M1, user="operator-anna")
     assert abs(after) < abs(drift)
     assert abs(after) < 30
     assert rig.engine.audit.recent()[-1].command == "clock set"
@@ -131,7 +131,7 @@ async def test_graceful_stop_finishes_reads_and_flushes(tmp_path: Path) -> None:
         memory=network,
         options=EngineOptions(jitter=0, maintenance=False, writer_interval=3600),
     )
-    live = engine.subscribe()
+    live = engine.live.subscribe()
     async with asyncio.TaskGroup() as group:
         server = group.create_task(bus.serve(TransportLink(device_end)))
         runner = group.create_task(engine.run())
@@ -207,7 +207,7 @@ async def test_gateway_disconnect_over_tcp_reconnects(tmp_path: Path) -> None:
             clock=clock,
             options=EngineOptions(jitter=0, offline_after=10, maintenance=False),
         )
-        live = engine.subscribe()
+        live = engine.live.subscribe()
         async with asyncio.TaskGroup() as group:
             runner = group.create_task(engine.run())
             readings = await collect(
@@ -240,7 +240,7 @@ async def test_collects_over_a_serial_pseudo_terminal(tmp_path: Path) -> None:
             clock=clock,
             options=EngineOptions(jitter=0, maintenance=False),
         )
-        live = engine.subscribe()
+        live = engine.live.subscribe()
         async with asyncio.TaskGroup() as group:
             runner = group.create_task(engine.run())
             readings = await collect(

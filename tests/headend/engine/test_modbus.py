@@ -38,11 +38,11 @@ async def test_scheduled_modbus_reads_reach_storage(tcp_port: int, tmp_path: Pat
     clock = WarpedClock(START, speed=120)
     async with ModbusMeterSimulator({1: meter}, port=tcp_port):
         engine = Engine(config, store, clock=clock, options=EngineOptions(jitter=0))
-        live = engine.subscribe()
+        live = engine.live.subscribe()
         async with asyncio.TaskGroup() as group:
             task = group.create_task(engine.run())
             first = await next_readings(live, 3)
-            on_demand = await engine.read_now("pile-1", ["energy_active_import_total"])
+            on_demand = await engine.operations.read_now("pile-1", ["energy_active_import_total"])
             task.cancel()
     by_quantity = {r.quantity: r for r in first}
     assert by_quantity["voltage_a"].value == pytest.approx(229.5, abs=0.05)
@@ -77,7 +77,7 @@ async def test_unanswered_meter_is_recorded_missing_and_goes_offline(
         engine = Engine(
             config, store, clock=clock, options=EngineOptions(jitter=0, offline_after=2)
         )
-        live = engine.subscribe()
+        live = engine.live.subscribe()
         async with asyncio.TaskGroup() as group:
             task = group.create_task(engine.run())
             missing: list[Reading] = []
@@ -108,9 +108,9 @@ async def test_fleet_changes_at_run_time(tcp_port: int, tmp_path: Path) -> None:
     engine.registry.remove("pile-2")
     assert "pile-2" not in engine.detector.layout.meter_index
     with pytest.raises(RegistryError, match="no 'voltage_z'"):
-        await engine.read_now("pile-1", ["voltage_z"])
+        await engine.operations.read_now("pile-1", ["voltage_z"])
     with pytest.raises(KeyError, match="nope"):
-        await engine.read_now("nope")
+        await engine.operations.read_now("nope")
     await store.aclose()
 
 
@@ -124,7 +124,7 @@ async def test_on_demand_read_of_a_dead_gateway_fails_with_reason(
         task = group.create_task(engine.run())
         await engine.ready.wait()
         with pytest.raises(ReadFailed) as info:
-            await engine.read_now("pile-1", ["voltage_a"])
+            await engine.operations.read_now("pile-1", ["voltage_a"])
         task.cancel()
     await store.aclose()
     assert info.value.reason.value == "connection_lost"
@@ -144,11 +144,11 @@ async def test_a_clock_stepped_back_skips_sweeps_instead_of_failing(
     clock = SteppedClock()
     store = await SqliteStore.open(tmp_path / "store.sqlite")
     engine = Engine(parse_fleet_config(modbus_fleet(tcp_port), "test"), store, clock=clock)
-    engine.sweep()
+    engine.sweeps.sweep()
     clock.offset = timedelta(minutes=-10)  # an NTP step backwards
-    assert engine.sweep() == []
+    assert engine.sweeps.sweep() == []
     clock.offset = timedelta(minutes=1)
-    engine.sweep()  # time moves on: sweeps resume without an error
+    engine.sweeps.sweep()  # time moves on: sweeps resume without an error
     await store.aclose()
-    assert engine._last_sweep is not None
-    assert engine._last_sweep > START
+    assert engine.sweeps.last_sweep is not None
+    assert engine.sweeps.last_sweep > START

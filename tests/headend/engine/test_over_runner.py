@@ -37,7 +37,7 @@ async def test_engine_reads_every_meter_of_the_smoke_scenario(
             clock=WarpedClock(runner.start, SPEED),
             options=EngineOptions(jitter=0, maintenance=False, audit_path=tmp_path / "audit.jsonl"),
         )
-        live = engine.subscribe()
+        live = engine.live.subscribe()
         voltages: dict[str, Reading] = {}
         try:
             async with asyncio.TaskGroup() as group:

@@ -65,7 +65,7 @@ async def running_engine(
         options=EngineOptions(jitter=0, maintenance=False, audit_path=tmp_path / "audit.jsonl"),
     )
     assert engine.mqtt is not None
-    live = engine.subscribe()
+    live = engine.live.subscribe()
     async with asyncio.TaskGroup() as group:
         server = group.create_task(bus.serve(TransportLink(device_end)))
         runner = group.create_task(engine.run())

@@ -24,11 +24,12 @@ async def test_mqtt_requests_go_in_the_billing_lane(
         return await real_call(lane, label, action)
 
     monkeypatch.setattr(worker, "call", spy)
-    read = await rig.engine.answer_request(
+    read = await rig.engine.mqtt_requests(
         {"action": "read", "meter": M1, "quantities": ["voltage_a"]}, "ops"
     )
-    clock = await rig.engine.answer_request({"action": "clock", "meter": M1}, "ops")
-    await rig.engine.read_now(M1, ["voltage_a"])  # an operator at the API keeps the control lane
+    clock = await rig.engine.mqtt_requests({"action": "clock", "meter": M1}, "ops")
+    # an operator at the API keeps the control lane
+    await rig.engine.operations.read_now(M1, ["voltage_a"])
     assert read["readings"][0]["meter"] == M1
     assert isinstance(clock["drift_seconds"], float)
     assert lanes == [

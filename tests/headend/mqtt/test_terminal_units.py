@@ -46,7 +46,7 @@ async def test_terminal_power_is_stored_in_kw_and_raises_no_overload(
             options=EngineOptions(jitter=0, maintenance=False, audit_path=tmp_path / "audit.jsonl"),
         )
         terminals = {t.terminal for t in config.transformers.values()}
-        live = engine.subscribe()
+        live = engine.live.subscribe()
         wanted = {"power_active_total", "energy_active_import_total"}
         got: dict[str, Reading] = {}
         try:

@@ -1,14 +1,15 @@
 """Frames published by other DL/T 645 users, decoded verbatim.
 
-Each frame is copied exactly as printed in its source (cited next to it). Before trusting a
-frame the test recomputes its checksum by hand (``checksum_is_right``): a wrong published
-checksum would be reported here rather than silently "fixed". All ten frames below were
-checked this way and are correct. One source's own annotation is wrong (see the B611 reply).
+The frames live in ``frames/``, one TOML file per source with its citation, copied exactly as
+printed there, request and reply (tests/support/published_frames.py). Before trusting a frame
+the test recomputes its checksum by hand (``checksum_is_right``): a wrong published checksum
+would be reported here rather than silently "fixed". Every frame in the files was checked this
+way and is correct. One source's own annotation is wrong (the manualshive file says where).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -21,58 +22,42 @@ from protocols.dlt645 import (
     Standard,
     decode_value,
     encode,
+    encode_value,
     parse_request,
     parse_response,
 )
+from tests.support.published_frames import (
+    Exchange,
+    FrameFileError,
+    PublishedFrame,
+    load_frame_source,
+    load_frame_sources,
+)
+
+SOURCES = load_frame_sources(Path(__file__).parent / "frames")
+EXCHANGES = [exchange for source in SOURCES for exchange in source.exchanges]
+FRAMES = [(exchange, frame) for exchange in EXCHANGES for frame in exchange.frames]
+REQUESTS = [exchange for exchange in EXCHANGES if exchange.request is not None]
+REPLIES = [exchange for exchange in EXCHANGES if exchange.reply is not None]
+PAIRS = [exchange for exchange in REQUESTS if exchange.reply is not None]
+STANDARDS = {2007: Standard.DLT645_2007, 1997: Standard.DLT645_1997}
 
 
-@dataclass(frozen=True)
-class Published:
-    hex: str
-    source: str
+def exchange_id(exchange: Exchange) -> str:
+    return exchange.where.split(":")[0].removesuffix(".toml") + ":" + exchange.name
 
 
-# 2007, "DLT645-2007 规约 常见报文解析" (2012, by "legend"), reprinted at
-# https://hwhale.com/article/138066 from https://wenku.baidu.com/view/cc10838283d049649b66580d
-# and also shown by a tool log quoted in the `pages` corpus ("DLT645-2007报文解析").
-HWHALE = "https://hwhale.com/article/138066"
-READ_IMPORT_TOTAL = Published("68 61 01 00 00 00 00 68 11 04 33 33 34 33 14 16", HWHALE)
-IMPORT_TOTAL_026 = Published("68 61 01 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 8A 16", HWHALE)
-EXPORT_TOTAL_126 = Published("68 61 01 00 00 00 00 68 91 08 33 33 35 33 59 34 33 33 8C 16", HWHALE)
-REACTIVE_1_10026 = Published("68 61 01 00 00 00 00 68 91 08 33 33 36 33 59 33 34 33 8D 16", HWHALE)
-READ_VOLTAGE_A = Published("FE FE FE FE 68 61 01 00 00 00 00 68 11 04 33 34 34 35 17 16", HWHALE)
-VOLTAGE_A_1001 = Published("68 61 01 00 00 00 00 68 91 06 33 34 34 35 34 43 10 16", HWHALE)
-# 2007, Luat forum "合宙4G DTU+国网dlt645-2007协议抄表", https://luatdoc.papapoi.com/572
-LUAT_READ = Published("FEFEFEFE6878563412000068110433333433C616", "https://luatdoc.papapoi.com/572")
-# 1997, https://kaledl.com/down/1493168.html (read total energy 9010 of meter RS3430163)
-KALEDL = "https://kaledl.com/down/1493168.html"
-KALEDL_READ_9010 = Published("68 54 07 13 00 80 13 68 01 02 43 C3 DA 16", KALEDL)
-KALEDL_9010_REPLY = Published("68 54 07 13 00 80 13 68 81 06 43 C3 34 33 33 33 2B 16", KALEDL)
-# 1997, Heyuan ASDU-LS manual, "Dictionary Editing of 1997 DL/645 Protocol Configuration",
-# https://manualshive.com/en/manual/heyuan-intelligence/asdu-ls/2128413?page=18
-MANUAL = "https://manualshive.com/en/manual/heyuan-intelligence/asdu-ls/2128413?page=18"
-MANUAL_READ_B611 = Published("68 03 00 00 00 00 00 68 01 02 44 E9 03 16", MANUAL)
-# The manual's "after decreasing 33H" line shows control 01 for this reply; the wire frame
-# says 81 (from the meter), which is what the checksum EC covers.
-MANUAL_B611_REPLY = Published("68 03 00 00 00 00 00 68 81 04 44 E9 33 34 EC 16", MANUAL)
-
-ALL = [
-    READ_IMPORT_TOTAL,
-    IMPORT_TOTAL_026,
-    EXPORT_TOTAL_126,
-    REACTIVE_1_10026,
-    READ_VOLTAGE_A,
-    VOLTAGE_A_1001,
-    LUAT_READ,
-    KALEDL_READ_9010,
-    KALEDL_9010_REPLY,
-    MANUAL_READ_B611,
-    MANUAL_B611_REPLY,
-]
+def frame_id(case: tuple[Exchange, PublishedFrame]) -> str:
+    exchange, frame = case
+    return f"{exchange_id(exchange)}:{frame.direction}"
 
 
-def wire(published: Published) -> bytes:
-    return bytes.fromhex(published.hex.replace(" ", ""))
+def standard(exchange: Exchange) -> Standard:
+    return STANDARDS[exchange.integer("standard")]
+
+
+def meter(exchange: Exchange) -> Address:
+    return Address.parse(exchange.text("address"))
 
 
 def checksum_is_right(raw: bytes) -> bool:
@@ -90,14 +75,29 @@ def decode_one(raw: bytes) -> Frame:
     return frame
 
 
-@pytest.mark.parametrize("published", ALL, ids=lambda p: p.hex[-8:])
-def test_published_checksum_verified_by_hand(published: Published) -> None:
-    assert checksum_is_right(wire(published)), f"wrong checksum in {published.source}"
+def test_every_source_file_is_cited_and_holds_frames() -> None:
+    assert [source.path.name for source in SOURCES] == [
+        "hwhale-138066.toml",
+        "kaledl-1493168.toml",
+        "luatdoc-572.toml",
+        "manualshive-heyuan-asdu-ls.toml",
+    ]
+    assert all(source.citation.url.startswith("https://") for source in SOURCES)
+    assert len(FRAMES) == 12
+    assert len(PAIRS) == 4  # request and reply both printed
 
 
-@pytest.mark.parametrize("published", ALL, ids=lambda p: p.hex[-8:])
-def test_published_frame_whole_split_and_byte_by_byte(published: Published) -> None:
-    raw = wire(published)
+@pytest.mark.parametrize("case", FRAMES, ids=frame_id)
+def test_published_checksum_verified_by_hand(case: tuple[Exchange, PublishedFrame]) -> None:
+    exchange, frame = case
+    assert checksum_is_right(frame.wire), f"wrong checksum in {exchange.where}: {frame.text}"
+
+
+@pytest.mark.parametrize("case", FRAMES, ids=frame_id)
+def test_published_frame_whole_split_and_byte_by_byte(
+    case: tuple[Exchange, PublishedFrame],
+) -> None:
+    raw = case[1].wire
     whole = decode_one(raw)
     for cut in range(1, len(raw)):
         decoder = FrameDecoder()
@@ -115,69 +115,94 @@ def test_published_frame_whole_split_and_byte_by_byte(published: Published) -> N
     assert frames == [whole]
 
 
-@pytest.mark.parametrize("published", ALL, ids=lambda p: p.hex[-8:])
-def test_published_frame_re_encodes_to_the_same_bytes(published: Published) -> None:
-    raw = wire(published)
+@pytest.mark.parametrize("case", FRAMES, ids=frame_id)
+def test_published_frame_re_encodes_to_the_same_bytes(
+    case: tuple[Exchange, PublishedFrame],
+) -> None:
+    raw = case[1].wire
     preamble = raw.index(0x68)
     assert encode(decode_one(raw), preamble=preamble) == raw
 
 
-def test_read_request_2007_matches_our_builder() -> None:
-    frame = decode_one(wire(READ_IMPORT_TOTAL))
-    request = parse_request(frame)
-    assert request == ReadRequest(Address.parse("000000000161"), 0x00010000)
-    assert encode(request.to_frame(), preamble=0) == wire(READ_IMPORT_TOTAL)
+@pytest.mark.parametrize("exchange", REQUESTS, ids=exchange_id)
+def test_published_request_is_the_read_our_builder_writes(exchange: Exchange) -> None:
+    assert exchange.request is not None
+    raw = exchange.request.wire
+    request = parse_request(decode_one(raw))
+    wanted = ReadRequest(meter(exchange), exchange.integer("di"), standard(exchange))
+    assert request == wanted
+    assert encode(wanted.to_frame(), preamble=raw.index(0x68)) == raw
 
 
-def test_luat_request_addresses_meter_12345678() -> None:
-    request = parse_request(decode_one(wire(LUAT_READ)))
-    assert request == ReadRequest(Address.parse("000012345678"), 0x00010000)
-
-
-@pytest.mark.parametrize(
-    ("published", "di", "value"),
-    [
-        (IMPORT_TOTAL_026, 0x00010000, 0.26),
-        (EXPORT_TOTAL_126, 0x00020000, 1.26),
-        (REACTIVE_1_10026, 0x00030000, 100.26),
-        (VOLTAGE_A_1001, 0x02010100, 100.1),
-    ],
-)
-def test_2007_replies_decode_to_the_values_the_source_states(
-    published: Published, di: int, value: float
+@pytest.mark.parametrize("exchange", REPLIES, ids=exchange_id)
+def test_published_reply_decodes_to_the_stated_value_and_our_builder_writes_it(
+    exchange: Exchange,
 ) -> None:
-    reply = parse_response(decode_one(wire(published)))
+    assert exchange.reply is not None
+    raw = exchange.reply.wire
+    edition = standard(exchange)
+    reply = parse_response(decode_one(raw))
     assert isinstance(reply, ReadResponse)
-    assert reply.di == di
-    assert reply.standard is Standard.DLT645_2007
-    assert decode_value(reply.di, reply.payload) == pytest.approx(value)
+    assert (reply.address, reply.di, reply.standard) == (
+        meter(exchange),
+        exchange.integer("di"),
+        edition,
+    )
+    stated = exchange.number("value")
+    value = decode_value(reply.di, reply.payload, edition)
+    if isinstance(stated, int):
+        assert value == stated
+    else:
+        assert value == pytest.approx(stated)
+    payload = encode_value(reply.di, stated, edition)
+    built = ReadResponse(meter(exchange), reply.di, payload, standard=edition)
+    assert encode(built.to_frame(), preamble=raw.index(0x68)) == raw
 
 
-def test_1997_read_request_and_reply_for_total_energy() -> None:
-    request = parse_request(decode_one(wire(KALEDL_READ_9010)))
-    meter = Address.parse("138000130754")
-    assert request == ReadRequest(meter, 0x9010, Standard.DLT645_1997)
-    reply = parse_response(decode_one(wire(KALEDL_9010_REPLY)))
-    assert isinstance(reply, ReadResponse)
-    assert (reply.address, reply.di) == (meter, 0x9010)
-    assert decode_value(reply.di, reply.payload, Standard.DLT645_1997) == pytest.approx(0.01)
-
-
-def test_1997_voltage_reply_is_100_volts() -> None:
-    request = parse_request(decode_one(wire(MANUAL_READ_B611)))
-    assert request == ReadRequest(Address.parse("000000000003"), 0xB611, Standard.DLT645_1997)
-    reply = parse_response(decode_one(wire(MANUAL_B611_REPLY)))
-    assert isinstance(reply, ReadResponse)
-    assert decode_value(reply.di, reply.payload, Standard.DLT645_1997) == 100
-
-
-def test_a_published_conversation_in_one_stream() -> None:
+@pytest.mark.parametrize("exchange", PAIRS, ids=exchange_id)
+def test_a_published_conversation_in_one_stream(exchange: Exchange) -> None:
     """Request and reply as a sniffer on the bus sees them, with noise between."""
+    assert exchange.request is not None
+    assert exchange.reply is not None
     decoder = FrameDecoder()
-    decoder.feed(wire(READ_VOLTAGE_A) + b"\x00\xff" + wire(VOLTAGE_A_1001))
+    decoder.feed(exchange.request.wire + b"\x00\xff" + exchange.reply.wire)
     first, second = decoder.next_frame(), decoder.next_frame()
     assert first is not None
     assert second is not None
     assert not first.control.from_meter
     assert second.control.from_meter
     assert decoder.discarded == 2
+
+
+def test_a_frames_file_with_bad_hex_is_named_with_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        '[source]\nurl = "https://example.org/frames"\n\n'
+        '[[exchanges]]\nname = "read"\nrequest = "68 6G 16"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(FrameFileError, match=r"bad\.toml: exchanges\[0\] \(read\): request"):
+        load_frame_source(path)
+
+
+def test_a_frames_file_without_a_citation_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "uncited.toml"
+    path.write_text('[[exchanges]]\nname = "read"\nreply = "68 16"\n', encoding="utf-8")
+    with pytest.raises(FrameFileError, match=r"uncited\.toml: no \[source\] table"):
+        load_frame_source(path)
+
+
+def test_a_stated_value_of_the_wrong_kind_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "odd.toml"
+    path.write_text(
+        '[source]\nurl = "https://example.org/frames"\n\n'
+        '[[exchanges]]\nname = "read"\nreply = "68 16"\ndi = "00010000"\n',
+        encoding="utf-8",
+    )
+    [exchange] = load_frame_source(path).exchanges
+    with pytest.raises(
+        FrameFileError, match=r"odd\.toml: exchanges\[0\] \(read\): di: expected int"
+    ):
+        exchange.integer("di")
+    with pytest.raises(FrameFileError, match=r"\(read\): no 'value' stated"):
+        exchange.number("value")

@@ -1,4 +1,4 @@
-"""Register packing: word order, integer types, NaN, and a real Eastron reply."""
+"""Register packing: word order, integer types, NaN (real replies: test_published_frames)."""
 
 from __future__ import annotations
 
@@ -11,23 +11,6 @@ from hypothesis import strategies as st
 
 from protocols.modbus import RegisterDecodeError, RegisterEncodeError, ValueType, WordOrder
 from protocols.modbus.registers import pack_raw, unpack_raw
-
-# Eastron SDM630 reply to "read input register 0, 2 registers" from the Eastron Modbus protocol
-# document's worked example, as quoted in Tasmota (github.com/arendst/Tasmota,
-# tasmota/tasmota_xnrg_energy/xnrg_10_sdm630.ino): "01 04 04 43 66 33 34 1B 38 = 230.2 Volt".
-EASTRON_VOLTAGE_REPLY = bytes.fromhex("010404436633341B38")
-
-
-def _registers_from_reply(reply: bytes) -> list[int]:
-    byte_count = reply[2]
-    data = reply[3 : 3 + byte_count]
-    return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
-
-
-def test_real_eastron_reply_decodes_to_published_voltage() -> None:
-    registers = _registers_from_reply(EASTRON_VOLTAGE_REPLY)
-    raw = unpack_raw(registers, ValueType.FLOAT32, WordOrder.HIGH_FIRST)
-    assert raw == pytest.approx(230.2, abs=1e-4)
 
 
 def test_word_order_swaps_the_two_words() -> None:

@@ -38,11 +38,11 @@ from transports import (
     ConnectionLost,
     Parity,
     SerialSettings,
-    SerialTransport,
     TcpSettings,
     TcpTransport,
     opened,
 )
+from transports.serial_port import SerialTransport
 
 A1 = Address.parse("000000000001")
 VOLTAGE_A = catalogue().by_name("voltage_a").di

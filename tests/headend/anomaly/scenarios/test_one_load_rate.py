@@ -3,7 +3,7 @@
 The pre-retrofit community model is stepped through the evening in 5-minute steps, and what the
 head-end would collect from it goes through the real engine: every meter's DL/T 645 telemetry
 (voltages, currents, active power, as the scenario's fleet config plans them) and, when the
-transformer has one, its terminal's telemetry, all through ``Engine.publish``. After each
+transformer has one, its terminal's telemetry, all through ``LiveReadings.publish``. After each
 sweep the HTTP API is asked for the fleet overview and the alarms. At the sweep that raises
 the overload, and at every sweep that reports it worse, the API's load rate is the value of
 the overload alarm.
@@ -134,8 +134,8 @@ async def test_api_load_rate_is_the_overload_alarms_value_for_the_same_sweep(
         moment = site.clock.moment + (STEP if step else timedelta(0))
         site.clock.moment = moment
         site.community.advance_to(moment)
-        await site.engine.publish(list(collected(site, moment, terminal=terminal)))
-        records = site.engine.sweep()
+        await site.engine.live.publish(list(collected(site, moment, terminal=terminal)))
+        records = site.engine.sweeps.sweep()
         changed = {r.meter for r in records if r.event == "overload"}
         if not changed:
             continue

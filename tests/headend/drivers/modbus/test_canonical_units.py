@@ -92,7 +92,7 @@ async def test_engine_stores_dtsu666_power_in_kw(tcp_port: int, tmp_path: Path) 
         async with asyncio.TaskGroup() as group:
             task = group.create_task(engine.run())
             await engine.ready.wait()
-            await engine.read_now("pile-1", ["power_active_total"])
+            await engine.operations.read_now("pile-1", ["power_active_total"])
             task.cancel()
     stored = await store.stored_points(
         ReadingKind.INSTANT,
@@ -105,4 +105,4 @@ async def test_engine_stores_dtsu666_power_in_kw(tcp_port: int, tmp_path: Path) 
     [point] = stored
     assert point.value == pytest.approx(7.1, rel=1e-6)
     assert point.unit == "kW"
-    assert engine.latest["pile-1", "power_active_total"].unit == "kW"
+    assert engine.live.latest["pile-1", "power_active_total"].unit == "kW"

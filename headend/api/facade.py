@@ -1,0 +1,233 @@
+"""What the HTTP API may ask of the running head-end, and nothing more.
+
+The routes, the live stream, the fleet overview and ``/metrics`` see the engine through this
+class only: meters, the latest values of one meter, completeness, alarms, the operator
+commands, the live feed, and the health and storage figures. The engine's parts stay free to
+move without the API following them, and what the API can change is this list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from headend.anomaly.alarms import Alarm
+from headend.anomaly.config import AnomalyConfig
+from headend.anomaly.rules.loading import TransformerLoading
+from headend.bus.worker import BusStats
+from headend.collection.backfill import BackfillStats
+from headend.collection.collector import CollectorStats
+from headend.collection.completeness import CompletenessRow
+from headend.collection.writer import WriterLimits, WriterStats
+from headend.commands.audit import AuditEntry
+from headend.config.fleet import ChannelConfig, MeterConfig, TransformerConfig
+from headend.drivers.dlt645.control import RelayResult
+from headend.engine import Engine
+from headend.mqtt.bridge import MqttStats
+from headend.units import UnitGate
+from protocols.dlt645 import RelayAction
+from storage.records import Reading
+from storage.sink import DeadLetterCounter
+
+
+class BusGauge(Protocol):
+    """One bus as ``/metrics`` sees it."""
+
+    @property
+    def stats(self) -> BusStats: ...
+
+    def utilisation(self) -> float: ...
+
+    def depth(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoadingView:
+    """The anomaly rules' transformer loading, with the row of each transformer device in it
+    (both from the same detector: a fleet change replaces it)."""
+
+    loading: TransformerLoading
+    row_of: Mapping[str, int]
+
+
+class HeadendFacade:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # -- the site ----------------------------------------------------------------------------
+
+    @property
+    def site(self) -> str:
+        return self._engine.config.site
+
+    @property
+    def timezone(self) -> str:
+        return self._engine.config.timezone
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self._engine.tz
+
+    @property
+    def transformers(self) -> Mapping[str, TransformerConfig]:
+        return self._engine.config.transformers
+
+    @property
+    def channels(self) -> Mapping[str, ChannelConfig]:
+        return self._engine.config.channels
+
+    def collecting(self) -> bool:
+        return self._engine.ready.is_set()
+
+    def now(self) -> datetime:
+        return self._engine.clock.now()
+
+    def meter_now(self) -> datetime:
+        """Site wall-clock time, what a meter's clock should show."""
+        return self._engine.clock.now().astimezone(self._engine.tz)
+
+    # -- meters ------------------------------------------------------------------------------
+
+    def meters(self) -> Iterable[MeterConfig]:
+        return iter(self._engine.registry)
+
+    def meter_count(self) -> int:
+        return len(self._engine.registry)
+
+    def meter(self, meter_id: str) -> MeterConfig:
+        """Raises ``UnknownMeter`` (a 404) for a meter the fleet does not know."""
+        return self._engine.registry.get(meter_id)
+
+    def meters_by_id(self) -> Mapping[str, MeterConfig]:
+        return self._engine.registry.by_id()
+
+    def validate_quantities(
+        self, meter: MeterConfig, quantities: Sequence[str], where: str
+    ) -> None:
+        """Raises ``RegistryError`` naming ``where`` for a quantity the meter cannot give."""
+        self._engine.registry.validate_quantities(meter, quantities, where=where)
+
+    def is_offline(self, meter_id: str) -> bool:
+        return self._engine.health.is_offline(meter_id)
+
+    def last_reason(self, meter_id: str) -> str | None:
+        return self._engine.health.last_reason(meter_id)
+
+    def offline_meters(self) -> set[str]:
+        return set(self._engine.health.offline_meters())
+
+    # -- live values -------------------------------------------------------------------------
+
+    def latest_of(self, meter_id: str) -> list[Reading]:
+        """One meter's latest values by quantity name, from its own index (never the fleet's)."""
+        values = self._engine.live.latest.of_meter(meter_id)
+        return [values[quantity] for quantity in sorted(values)]
+
+    def latest(self, meter_id: str, quantity: str) -> Reading | None:
+        return self._engine.live.latest.of_meter(meter_id).get(quantity)
+
+    @property
+    def latest_values(self) -> Mapping[tuple[str, str], Reading]:
+        """Every latest value by (meter, quantity): the fleet overview's figures."""
+        return self._engine.live.latest
+
+    def subscribe(self) -> asyncio.Queue[Reading]:
+        """A live feed of readings; call ``unsubscribe`` when done."""
+        return self._engine.live.subscribe()
+
+    def unsubscribe(self, queue: asyncio.Queue[Reading]) -> None:
+        self._engine.live.unsubscribe(queue)
+
+    # -- completeness and alarms -------------------------------------------------------------
+
+    def completeness_rows(self, day: date, group_by: str) -> list[CompletenessRow]:
+        """Expected vs received for ``day`` by meter, channel, transformer or building."""
+        meters = self._engine.registry.by_id()
+
+        def group_of(meter_id: str) -> str | None:
+            meter = meters.get(meter_id)
+            if meter is None:
+                return None
+            if group_by == "meter":
+                return meter.id
+            value: str | None = getattr(meter, group_by)
+            return value
+
+        return self._engine.completeness.rollup(day, group_of)
+
+    def open_alarms(self) -> list[Alarm]:
+        return self._engine.alarms.open_alarms()
+
+    def recent_alarms(self) -> list[Alarm]:
+        return self._engine.alarms.recent()
+
+    def acknowledge(self, alarm_id: str, user: str) -> Alarm:
+        return self._engine.alarms.acknowledge(alarm_id, user, self._engine.clock.now())
+
+    @property
+    def anomaly_rules(self) -> AnomalyConfig:
+        return self._engine.detector.config
+
+    def transformer_loading(self) -> LoadingView:
+        detector = self._engine.detector
+        return LoadingView(detector.transformer_loading(), detector.layout.transformer_index)
+
+    # -- commands ----------------------------------------------------------------------------
+
+    async def read_now(self, meter_id: str, quantities: Sequence[str] | None) -> list[Reading]:
+        return await self._engine.operations.read_now(meter_id, quantities)
+
+    async def relay(self, meter_id: str, action: RelayAction, user: str) -> RelayResult:
+        return await self._engine.operations.relay(meter_id, action, user)
+
+    async def check_clock(self, meter_id: str, user: str) -> float:
+        return await self._engine.clocks.check_clock(meter_id, user=user)
+
+    async def broadcast_time_sync(self, user: str) -> int:
+        return await self._engine.clocks.broadcast_time_sync(user=user)
+
+    def audit_entries(self, meter: str | None, *, limit: int, offset: int) -> list[AuditEntry]:
+        return self._engine.audit.recent(meter, limit=limit, offset=offset)
+
+    async def change_meter(self, meter: MeterConfig, user: str, replaces: str | None) -> None:
+        await self._engine.fleet.change(meter, user, replaces=replaces)
+
+    async def remove_meter(self, meter_id: str, user: str) -> None:
+        await self._engine.fleet.remove(meter_id, user)
+
+    # -- health and storage figures (``/metrics``) --------------------------------------------
+
+    def collection_stats(self) -> Mapping[str, CollectorStats]:
+        return {name: c.stats for name, c in self._engine.collectors.items()}
+
+    def buses(self) -> Mapping[str, BusGauge]:
+        return self._engine.workers
+
+    @property
+    def writer_stats(self) -> WriterStats:
+        return self._engine.writer.stats
+
+    @property
+    def writer_limits(self) -> WriterLimits:
+        return self._engine.writer.limits
+
+    def sink_dead_letters(self) -> int | None:
+        """Dead letters the sink set aside; None for a sink that does not count them."""
+        sink = self._engine.writer.sink
+        return sink.dead_letters if isinstance(sink, DeadLetterCounter) else None
+
+    @property
+    def backfill_stats(self) -> BackfillStats:
+        return self._engine.backfill.stats
+
+    @property
+    def units(self) -> UnitGate:
+        return self._engine.units
+
+    @property
+    def mqtt_stats(self) -> MqttStats | None:
+        return None if self._engine.mqtt is None else self._engine.mqtt.stats

@@ -1,0 +1,118 @@
+"""When backfill runs: one pass over the fleet, the loop of passes, and the seed at start.
+
+``backfill.py`` knows how to find and read one meter's missing frozen days; this module
+decides which meters a pass covers (their plan wants daily frozen values), runs the buses in
+parallel and their meters in turn, and after a restart marks the days already stored so they
+are not read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from headend.bus.lanes import Lane
+from headend.bus.worker import BusWorker
+from headend.clock import Clock
+from headend.collection.backfill import FROZEN_TOTAL, FrozenBackfill, FrozenDay
+from headend.collection.collector import ReadingsHandler
+from headend.collection.completeness import CompletenessTracker
+from headend.collection.downtime import restore_frozen_days
+from headend.collection.registry import MeterRegistry
+from headend.config.fleet import FleetConfig, MeterConfig
+from headend.drivers.base import Capability
+from headend.drivers.registry import driver_for
+from storage.billing import BillingSource, frozen_points
+from storage.records import Reading
+
+log = logging.getLogger(__name__)
+
+
+class BackfillPasses:
+    def __init__(
+        self,
+        backfill: FrozenBackfill,
+        *,
+        config: FleetConfig,
+        registry: MeterRegistry,
+        workers: Mapping[str, BusWorker[Any]],
+        clock: Clock,
+        completeness: CompletenessTracker,
+        publish: ReadingsHandler,
+        interval: float,
+    ) -> None:
+        """``interval``: seconds of engine-clock time between passes (one right after start)."""
+        self.backfill = backfill
+        self._config = config
+        self._registry = registry
+        self._workers = workers
+        self._clock = clock
+        self._completeness = completeness
+        self._publish = publish
+        self._interval = interval
+        self._tz = ZoneInfo(config.timezone)
+
+    async def run_pass(self) -> list[Reading]:
+        """Read missing daily frozen values of every meter whose plan wants them."""
+        meters = [
+            m
+            for m in self._registry
+            if self._config.plans[m.plan].daily_frozen
+            and driver_for(m.protocol).supports(Capability.FROZEN)
+        ]
+        windows = {m.id: self._config.plans[m.plan].backfill_days for m in meters}
+
+        async def run(meter: MeterConfig, action: Any) -> FrozenDay:
+            result: FrozenDay = await self._workers[meter.channel].call(
+                Lane.BILLING, f"frozen {meter.id}", action
+            )
+            return result
+
+        now = self._clock.now()
+        by_channel: dict[str, list[MeterConfig]] = {}
+        for meter in meters:
+            by_channel.setdefault(meter.channel, []).append(meter)
+        async with asyncio.TaskGroup() as group:  # buses work in parallel, meters in turn
+            passes = [
+                group.create_task(
+                    self.backfill.run_pass(channel_meters, windows, now, run, self._publish)
+                )
+                for channel_meters in by_channel.values()
+            ]
+        return [reading for done in passes for reading in done.result()]
+
+    async def loop(self) -> None:
+        while True:
+            try:
+                await self.run_pass()
+            except Exception:  # a bug must not stop collection; the next pass tries again
+                log.exception("backfill pass crashed")
+            await asyncio.sleep(self._clock.real_seconds(self._interval))
+
+    async def seed(self, history: BillingSource) -> None:
+        """Days whose frozen value is already stored need not be read again after a restart."""
+        meters = [m.id for m in self._registry if self._config.plans[m.plan].daily_frozen]
+        if not meters:
+            return
+        window = max(plan.backfill_days for plan in self._config.plans.values()) + 1
+        now = self._clock.now()
+        try:
+            points = await frozen_points(
+                history,
+                meters,
+                [FROZEN_TOTAL],
+                now - timedelta(days=window),
+                now + timedelta(days=1),
+            )
+        except Exception as exc:  # seeding saves bus time; without it backfill still works
+            log.warning("backfill: cannot read stored frozen values: %s", exc)
+            return
+        for point in points:
+            if point.value is not None:
+                local_day = point.timestamp.astimezone(self._tz).date()
+                self.backfill.mark_collected(point.meter, local_day)
+        restore_frozen_days(self._completeness, points, self._tz)

@@ -1,0 +1,162 @@
+"""Where every reading and event goes once it is read: storage first, then the live consumers.
+
+Every source (the collectors, MQTT ingest, on-demand reads, backfill) hands its readings to
+``LiveReadings.publish``. Live consumers (MQTT, the dashboard's SSE, ``latest``) see a reading
+only once the writer has stored it, so what an operator saw survives a kill -9.
+
+``latest`` is indexed per meter (``LatestValues``): the meter page asks for one meter's values
+many times a second per viewer, and must cost that meter's quantities, not the fleet's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
+from typing import Protocol
+
+from headend.collection.writer import RecordWriter, StorageState
+from headend.units import UnitGate
+from storage.records import EventRecord, Quality, Reading, ReadingKind
+
+SUBSCRIBER_QUEUE = 1000
+"""Readings a live viewer may lag behind before it loses its oldest."""
+
+
+class LiveOutlet(Protocol):
+    """Where stored readings and events are announced (the MQTT bridge)."""
+
+    def publish_reading(self, reading: Reading) -> None: ...
+
+    def publish_event(self, record: EventRecord) -> None: ...
+
+
+class LatestValues(Mapping[tuple[str, str], Reading]):
+    """The newest stored reading of each (meter, quantity), indexed by meter.
+
+    It is a mapping keyed by (meter, quantity) as before, so the fleet view's lookups stay as
+    they are; ``of_meter`` answers one meter from its own index."""
+
+    def __init__(self) -> None:
+        self._by_meter: dict[str, dict[str, Reading]] = {}
+        self._size = 0
+
+    def __getitem__(self, key: tuple[str, str]) -> Reading:
+        meter, quantity = key
+        return self._by_meter[meter][quantity]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for meter, values in list(self._by_meter.items()):
+            for quantity in list(values):
+                yield meter, quantity
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, tuple) or len(key) != 2:
+            return False
+        values = self._by_meter.get(key[0])
+        return values is not None and key[1] in values
+
+    def of_meter(self, meter: str) -> Mapping[str, Reading]:
+        """One meter's values by quantity (empty before its first stored reading)."""
+        return self._by_meter.get(meter, {})
+
+    def set(self, reading: Reading) -> None:
+        values = self._by_meter.setdefault(reading.meter, {})
+        if reading.quantity not in values:
+            self._size += 1
+        values[reading.quantity] = reading
+
+
+def _freeze_of_live(latest: LatestValues, reading: Reading) -> bool:
+    """A frozen value shares its register's name: it must not hide the live register value."""
+    current = latest.of_meter(reading.meter).get(reading.quantity)
+    return (
+        reading.kind is ReadingKind.FROZEN
+        and current is not None
+        and current.kind is not ReadingKind.FROZEN
+    )
+
+
+class LiveReadings:
+    """The readings fan-out: unit gate, anomaly intake, writer, then the live consumers."""
+
+    def __init__(
+        self,
+        writer: RecordWriter,
+        *,
+        units: UnitGate,
+        ingest: Callable[[list[Reading]], None],
+        outlet: LiveOutlet | None = None,
+    ) -> None:
+        """``ingest`` feeds the anomaly detector (looked up at each call: a fleet change
+        rebuilds the detector)."""
+        self.writer = writer
+        self.units = units
+        self.latest = LatestValues()
+        self._ingest = ingest
+        self.outlet = outlet
+        self._subscribers: set[asyncio.Queue[Reading]] = set()
+
+    async def publish(
+        self,
+        readings: list[Reading],
+        *,
+        durable: bool = False,
+        then: Callable[[bool], None] | None = None,
+    ) -> None:
+        """Every reading from every source comes through here (collection, MQTT, on-demand).
+
+        Live consumers (MQTT, SSE, ``latest``) get a reading only once it is stored, so what an
+        operator saw survives a kill -9. Collection does not wait for that (``durable=False``);
+        an on-demand read does, so its answer is on disk when the caller gets it. ``then`` is
+        told afterwards whether the readings were stored (True) or dropped (False).
+        """
+        readings = self.units.conform(readings)
+        self._ingest(readings)
+        if durable and self.writer.stats.state is StorageState.OK:
+            # While storage refuses writes (an open alarm says so) the caller is not kept
+            # waiting for a commit that may be hours away: the readings are queued as usual.
+            self._readings_stored(readings, then, await self.writer.store(readings))
+            return
+        self.writer.put(readings, partial(self._readings_stored, readings, then))
+
+    def _readings_stored(
+        self, readings: list[Reading], then: Callable[[bool], None] | None, stored: bool
+    ) -> None:
+        if stored:
+            self._fan_out(readings)
+        if then is not None:
+            then(stored)
+
+    def _fan_out(self, readings: list[Reading]) -> None:
+        for reading in readings:
+            if self.outlet is not None:
+                self.outlet.publish_reading(reading)
+            if reading.quality is not Quality.MISSING and not _freeze_of_live(self.latest, reading):
+                self.latest.set(reading)
+            for queue in self._subscribers:
+                if queue.full():
+                    queue.get_nowait()  # a slow live viewer loses its oldest value, not ours
+                queue.put_nowait(reading)
+
+    def record_events(self, records: list[EventRecord]) -> None:
+        """Events go to storage and, once stored, to live MQTT consumers."""
+        self.writer.put(records, partial(self._events_stored, records))
+
+    def _events_stored(self, records: list[EventRecord], stored: bool) -> None:
+        if self.outlet is None or not stored:
+            return
+        for record in records:
+            self.outlet.publish_event(record)
+
+    def subscribe(self, maxsize: int = SUBSCRIBER_QUEUE) -> asyncio.Queue[Reading]:
+        """A live feed of readings (dashboard, SSE); call ``unsubscribe`` when done."""
+        queue: asyncio.Queue[Reading] = asyncio.Queue(maxsize)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[Reading]) -> None:
+        self._subscribers.discard(queue)

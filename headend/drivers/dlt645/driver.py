@@ -1,0 +1,149 @@
+"""The DL/T 645 driver: one instance per edition (2007, 1997), both on the same buses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from headend.bus.link import BusLink
+from headend.drivers.base import Capability, Driver, FrozenDay, MeterProblem, ReadAction
+from headend.drivers.dlt645 import control
+from headend.drivers.dlt645.editions import protocol_name
+from headend.drivers.dlt645.frozen import read_frozen_record
+from headend.drivers.dlt645.reader import plan_dlt645, read_dlt645
+from headend.errors import ReadFailed
+from protocols.dlt645 import (
+    ErrorWord,
+    Standard,
+    UnknownIdentifier,
+    catalogue,
+)
+from storage.records import Quality, Reading, ReadingKind
+from transports import create_transport
+
+if TYPE_CHECKING:
+    from headend.config.fleet import ChannelConfig, MeterConfig
+    from headend.drivers.dlt645.control import RelayResult
+    from protocols.dlt645 import RelayAction
+    from transports.memory import MemoryNetwork
+
+_NAMEPLATE_ADDRESS = re.compile(r"[0-9]{12}")
+"""A meter's own address as printed on it (wildcard 'A' digits address no meter of a fleet)."""
+
+
+class Dlt645Driver(Driver[BusLink]):
+    family = "dlt645"
+    meter_keys = ("address",)
+    capabilities = frozenset(
+        {
+            Capability.FROZEN,
+            Capability.CLOCK,
+            Capability.TIME_BROADCAST,
+            Capability.RELAY,
+            Capability.BLOCK_READS,
+        }
+    )
+
+    def __init__(self, standard: Standard) -> None:
+        self.standard = standard
+        self.protocol = protocol_name(standard)
+        self.transport_protocol = self.protocol
+        """``transports`` knows both editions' serial defaults (2400 8E1, 1200 8E1)."""
+
+    def meter_problem(self, meter: MeterConfig) -> MeterProblem | None:
+        if meter.address is None:
+            return MeterProblem("address", "address: a DL/T 645 meter needs its address")
+        # The same rule as the fleet file's: a configured meter has its nameplate address, never
+        # one with wildcard digits (those only search a bus).
+        problem = self.address_problem(meter.address)
+        return None if problem is None else MeterProblem("address", f"address: {problem}")
+
+    def address_problem(self, address: str | None) -> str | None:
+        if address is None or not _NAMEPLATE_ADDRESS.fullmatch(address):
+            return f"expected the 12-digit meter address, got {address!r}"
+        return None
+
+    def quantity_problem(
+        self, meter: MeterConfig, quantities: Sequence[str]
+    ) -> MeterProblem | None:
+        try:
+            plan_dlt645(tuple(quantities), self.standard)
+        except UnknownIdentifier as exc:
+            return MeterProblem("quantities", str(exc))
+        return None
+
+    def unit_and_kind(self, meter: MeterConfig, quantity: str) -> tuple[str, ReadingKind] | None:
+        return _unit_and_kind(self.standard, quantity)
+
+    def connection(self, channel: ChannelConfig, memory: MemoryNetwork | None) -> BusLink:
+        transport = create_transport(channel.url, protocol=self.transport_protocol, memory=memory)
+        return BusLink(transport, gap=channel.inter_frame_gap)
+
+    def read_action(
+        self,
+        channel: ChannelConfig,
+        meter: MeterConfig,
+        quantities: Sequence[str],
+        slot: datetime,
+    ) -> ReadAction[BusLink]:
+        async def action(link: BusLink) -> list[Reading]:
+            return await read_dlt645(link, meter, quantities, slot, reply_timeout=channel.timeout)
+
+        return action
+
+    async def read_frozen(
+        self,
+        link: BusLink,
+        meter: MeterConfig,
+        record: int,
+        tz: ZoneInfo,
+        *,
+        quality: Quality,
+        reply_timeout: float,
+    ) -> FrozenDay:
+        return await read_frozen_record(
+            link, meter, record, tz, quality=quality, reply_timeout=reply_timeout
+        )
+
+    def holds_no_record(self, error: ReadFailed) -> bool:
+        """The meter's error word says "no requested data" (bit 1)."""
+        return error.error_word is not None and bool(error.error_word & ErrorWord.NO_DATA)
+
+    async def read_clock(
+        self, link: BusLink, meter: MeterConfig, *, reply_timeout: float
+    ) -> datetime:
+        return await control.read_meter_clock(link, meter, reply_timeout=reply_timeout)
+
+    async def set_clock(
+        self, link: BusLink, meter: MeterConfig, meter_now: datetime, *, reply_timeout: float
+    ) -> None:
+        await control.set_meter_clock(link, meter, meter_now, reply_timeout=reply_timeout)
+
+    async def broadcast_time(self, link: BusLink, meter_now: datetime) -> None:
+        await control.broadcast_time(link, meter_now)
+
+    async def control_relay(
+        self,
+        link: BusLink,
+        meter: MeterConfig,
+        action: RelayAction,
+        meter_now: datetime,
+        *,
+        reply_timeout: float,
+    ) -> RelayResult:
+        return await control.control_relay(
+            link, meter, action, meter_now, reply_timeout=reply_timeout
+        )
+
+
+@cache
+def _unit_and_kind(standard: Standard, quantity: str) -> tuple[str, ReadingKind] | None:
+    try:
+        item = catalogue(standard).by_name(quantity)
+        return item.unit, ReadingKind(item.kind)
+    except (UnknownIdentifier, ValueError):
+        return None

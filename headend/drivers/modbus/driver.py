@@ -1,0 +1,87 @@
+"""The Modbus driver: meters addressed by unit id, read through a register map.
+
+The register maps (``protocols.modbus``) answer every check; pymodbus is imported only when a
+channel's connection is built, so loading a fleet file (or ``headend read --help``) does not
+pay for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING
+
+from headend.drivers.base import Capability, Driver, MeterProblem, ReadAction
+from protocols.modbus import builtin_map_names, builtin_register_map
+from protocols.modbus.errors import ModbusProtocolError
+from storage.records import Reading, ReadingKind
+
+if TYPE_CHECKING:
+    from headend.config.fleet import ChannelConfig, MeterConfig
+    from headend.drivers.modbus.reader import ModbusLink
+    from transports.memory import MemoryNetwork
+
+
+class ModbusDriver(Driver["ModbusLink"]):
+    protocol = "modbus"
+    family = "modbus"
+    transport_protocol = "modbus-rtu"
+    """Serial defaults of RTU (9600 8N1); ``tcp://`` URLs are Modbus TCP."""
+    meter_keys = ("unit_id", "register_map")
+    capabilities = frozenset({Capability.BLOCK_READS})
+
+    def meter_problem(self, meter: MeterConfig) -> MeterProblem | None:
+        for key in self.meter_keys:
+            if getattr(meter, key) is None:
+                return MeterProblem(key, f"{key}: a Modbus meter needs one")
+        return None
+
+    def quantity_problem(
+        self, meter: MeterConfig, quantities: Sequence[str]
+    ) -> MeterProblem | None:
+        if meter.register_map not in builtin_map_names():
+            return MeterProblem(
+                "register_map",
+                f"register_map: unknown map {meter.register_map!r} "
+                f"(known: {', '.join(sorted(builtin_map_names()))})",
+            )
+        register_map = builtin_register_map(meter.register_map)
+        unknown = [q for q in quantities if q not in register_map.quantities]
+        if unknown:
+            return MeterProblem("quantities", f"map {meter.register_map} has no {unknown[0]!r}")
+        return None
+
+    def unit_and_kind(self, meter: MeterConfig, quantity: str) -> tuple[str, ReadingKind] | None:
+        if meter.register_map is None:
+            return None
+        return _unit_and_kind(meter.register_map, quantity)
+
+    def connection(self, channel: ChannelConfig, memory: MemoryNetwork | None) -> ModbusLink:
+        from headend.drivers.modbus.adapter import ModbusAdapter
+        from headend.drivers.modbus.reader import ModbusLink, modbus_target
+
+        return ModbusLink(ModbusAdapter(modbus_target(channel.url), timeout=channel.timeout))
+
+    def read_action(
+        self,
+        channel: ChannelConfig,
+        meter: MeterConfig,
+        quantities: Sequence[str],
+        slot: datetime,
+    ) -> ReadAction[ModbusLink]:
+        from headend.drivers.modbus.reader import read_modbus
+
+        async def action(link: ModbusLink) -> list[Reading]:
+            return await read_modbus(link, meter, quantities, slot)
+
+        return action
+
+
+@cache
+def _unit_and_kind(map_name: str, quantity: str) -> tuple[str, ReadingKind] | None:
+    try:
+        point = builtin_register_map(map_name).point(quantity)
+        return point.unit, ReadingKind(point.kind)
+    except (ModbusProtocolError, ValueError):
+        return None
