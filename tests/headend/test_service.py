@@ -111,8 +111,10 @@ async def first_reading(client: httpx.AsyncClient) -> dict[str, Any]:
     raise AssertionError("the stream ended before a reading")
 
 
-def stop_the_service() -> None:
-    """What ``kill`` or ``docker stop`` does; the service's handler takes it while it runs."""
+def stop_the_service(running: asyncio.Task[Exception | None]) -> None:
+    """What ``kill`` or ``docker stop`` does. The service's handler takes it only while it runs:
+    a service that already ended would leave the signal to kill the test process."""
+    assert not running.done(), f"the service ended early: {running.result()!r}"
     os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -125,7 +127,7 @@ async def test_the_service_collects_serves_health_and_stops_cleanly_on_sigterm(
             async with asyncio.timeout(WAIT_S):
                 shown = await first_reading(client)
         port = httpx.URL(url).port
-        stop_the_service()
+        stop_the_service(running)
         async with asyncio.timeout(WAIT_S):
             assert await running is None  # returned: no DataLost, nothing was lost
     assert health.status_code == 200
@@ -185,7 +187,7 @@ async def test_a_service_that_could_not_store_everything_ends_with_data_lost(
         async with service(tmp_path, service_fleet(full)) as (_, running):
             async with asyncio.timeout(WAIT_S):
                 await dropping.wait()
-            stop_the_service()
+            stop_the_service(running)
             async with asyncio.timeout(WAIT_S):
                 lost = await running
     assert isinstance(lost, DataLost)
