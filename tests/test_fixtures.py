@@ -38,3 +38,49 @@ def test_a_shared_fixture_is_defined_once() -> None:
         if len(places) > 1 and any(is_shared(place) for place in places)
     }
     assert twice == {}
+
+
+def imported_test_modules(path: Path) -> list[str]:
+    """The ``test_*`` modules of this project that ``path`` imports (at any depth of its code)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module is not None and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found += [
+            name
+            for name in names
+            if name.startswith("tests.") and name.rpartition(".")[2].startswith("test_")
+        ]
+    return found
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    """Shared rigs and helpers live in tests/support/ or a folder's helper module: a test module
+    imported by another runs (and is edited) as a test, and its fixtures leak by import."""
+    offenders = {
+        path.relative_to(TESTS).as_posix(): imported
+        for path in sorted(TESTS.rglob("*.py"))
+        if (imported := imported_test_modules(path))
+    }
+    assert offenders == {}
+
+
+def test_the_import_scan_sees_a_test_module_imported(tmp_path: Path) -> None:
+    module = tmp_path / "test_example.py"
+    module.write_text(
+        "from tests.headend.engine.test_dlt645 import M1\n"
+        "from tests.support.engine_rig import M2\n"
+        "def later() -> None:\n"
+        "    import tests.storage.test_outbox\n"
+        "    from tests.storage import test_embedded\n"
+    )
+    assert imported_test_modules(module) == [
+        "tests.headend.engine.test_dlt645",
+        "tests.storage.test_outbox",
+        "tests.storage.test_embedded",
+    ]

@@ -23,7 +23,7 @@ from storage.line_protocol import timestamp_ns
 from storage.outbox import Outbox
 from storage.retry import RetryPolicy
 from storage.sink import Sink
-from tests.headend.engine.test_dlt645 import START, fast_bus, fleet
+from tests.support.engine_rig import START, fast_bus, two_meter_fleet
 from tests.support.ports import free_tcp_port
 from transports.memory import MemoryNetwork
 
@@ -45,7 +45,7 @@ async def main(kind: str, path: Path) -> None:
     device_end = network.listen("bus-1")
     sink = await open_sink(kind, path)
     engine = Engine(
-        parse_fleet_config(fleet(), "test"),
+        parse_fleet_config(two_meter_fleet(), "test"),
         sink,
         clock=clock,
         memory=network,

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from storage.errors import AuthError, BadLineError, OutboxFull, SinkUnavailable, WriteRejected
+from storage.errors import AuthError, OutboxFull, WriteRejected
 from storage.line_protocol import LineEncoder
 from storage.outbox import Outbox, open_outbox
 from storage.records import Reading, ReadingKind
 from storage.retry import RetryPolicy
-from storage.schema import Record
+from tests.support.fake_target import FakeTarget
 
 QUICK = RetryPolicy(attempts=1, initial_delay_s=0.01, max_delay_s=0.05)
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -34,40 +34,6 @@ def readings(first: int, count: int, meter: str = "M1") -> list[Reading]:
         )
         for i in range(first, first + count)
     ]
-
-
-class FakeTarget:
-    """A LineSink that can be down, reject lines containing a marker, and records what it got."""
-
-    def __init__(self) -> None:
-        self.up = True
-        self.refusal: Exception | None = None
-        self.requests: list[int] = []
-        self.reject_marker: str | None = None
-        self.lines: list[str] = []
-        self.calls = 0
-        self.closed = False
-        self.third_call = asyncio.Event()
-
-    async def write_lines(self, chunks: Sequence[bytes]) -> None:
-        self.calls += 1
-        if self.calls >= 3:
-            self.third_call.set()
-        if not self.up:
-            raise SinkUnavailable("fake target down", status=503)
-        if self.refusal is not None:
-            raise self.refusal
-        received = [line for chunk in chunks for line in chunk.decode().split("\n")]
-        self.requests.append(len(received))
-        if self.reject_marker and any(self.reject_marker in line for line in received):
-            raise BadLineError("fake target: bad line", status=400)
-        self.lines.extend(received)
-
-    async def write(self, batch: Sequence[Record]) -> None:
-        raise AssertionError("the outbox must forward lines, not records")
-
-    async def aclose(self) -> None:
-        self.closed = True
 
 
 async def test_batches_are_delivered_in_order(tmp_path: Path) -> None:

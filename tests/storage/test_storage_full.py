@@ -1,6 +1,7 @@
 """Disk full and budget full are states, not crashes: the head-end keeps running, raises an
 alarm, exports a metric, bounds its RAM by a stated policy, counts what it gave up, and exits
-non-zero when it stops with data lost."""
+non-zero when it stops with data lost. The record writer's own behaviour (group commit,
+callbacks, overflow, refusals) is tested in tests/headend/collection/test_writer.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,13 +27,12 @@ from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
-from storage.errors import OutboxFull, RecordError, StorageError, StorageFull
+from storage.errors import OutboxFull, StorageError, StorageFull
 from storage.influx_v2 import InfluxV2Sink
 from storage.outbox import open_outbox
 from storage.records import Reading, ReadingKind
 from storage.retry import RetryPolicy
-from storage.schema import Record
-from tests.headend.engine.test_dlt645 import START, fast_bus, fleet
+from tests.support.engine_rig import START, fast_bus, two_meter_fleet
 from tests.support.influx_servers import VictoriaMetrics
 from tests.support.ports import free_tcp_port
 from transports.memory import MemoryNetwork
@@ -60,7 +59,7 @@ async def test_embedded_store_past_its_disk_budget_is_an_alarm_not_a_crash(
     store = await SqliteStore.open(tmp_path / "store.sqlite", max_bytes=1)
     limits = WriterLimits(limit=50, overflow=Overflow.DROP_OLDEST)
     engine = Engine(
-        parse_fleet_config(fleet(), "test"),
+        parse_fleet_config(two_meter_fleet(), "test"),
         store,
         clock=clock,
         memory=network,
@@ -243,33 +242,6 @@ async def test_enospc_from_the_file_layer_is_storage_full(
         await store.aclose()
 
 
-class RefusingSink:
-    """A sink of another kind that raises RecordError for a whole batch with one bad record."""
-
-    def __init__(self) -> None:
-        self.stored: list[Reading] = []
-
-    async def write(self, batch: Sequence[Record]) -> None:
-        if any(isinstance(r, Reading) and r.value == -1.0 for r in batch):
-            raise RecordError("reading FULL: value -1 is refused")
-        self.stored.extend(r for r in batch if isinstance(r, Reading))
-
-    async def aclose(self) -> None:
-        return None
-
-
-async def test_a_record_a_sink_refuses_is_set_aside_and_the_rest_stored() -> None:
-    sink = RefusingSink()
-    writer = RecordWriter(sink)
-    bad = Reading("FULL", "q", -1.0, "kWh", T0)
-    async with asyncio.timeout(10):  # before the fix: retried forever
-        writer.put([*batch(0)[:5], bad, *batch(0)[5:]])
-        await writer.flush()
-    assert [r.value for r in sink.stored] == [float(i) for i in range(10)]
-    assert writer.stats.refused == 1
-    assert writer.stats.pending == 0
-
-
 @pytest.mark.parametrize(
     ("settings", "key"),
     [
@@ -290,41 +262,3 @@ async def test_full_storage_settings_reach_the_writer(tmp_path: Path) -> None:
     storage = parse_fleet_config({"storage": settings}, "fleet.toml").storage
     async with open_storage(storage, "fleet.toml", data_dir=tmp_path) as stack:
         assert stack.writer_limits == WriterLimits(500, Overflow.DROP_NEWEST)
-
-
-class StallingFirstWrite:
-    """The embedded store behind a first write that stalls (a slow disk) until cancelled."""
-
-    def __init__(self, store: SqliteStore) -> None:
-        self.store = store
-        self.stalled = asyncio.Event()
-
-    async def write(self, batch: Sequence[Record]) -> None:
-        if not self.stalled.is_set():
-            self.stalled.set()
-            await asyncio.Event().wait()
-        await self.store.write(batch)
-
-    async def aclose(self) -> None:
-        await self.store.aclose()
-
-
-async def test_a_batch_in_flight_when_the_writer_is_stopped_is_written_at_stop(
-    tmp_path: Path,
-) -> None:
-    sink = StallingFirstWrite(await SqliteStore.open(tmp_path / "store.sqlite"))
-    writer = RecordWriter(sink, interval=0.01)
-    outcomes: list[bool] = []
-    running = asyncio.create_task(writer.run())
-    writer.put(batch(0), outcomes.append)
-    await bounded(sink.stalled)
-    running.cancel()  # the engine's stop, while the batch is being written
-    with pytest.raises(asyncio.CancelledError):
-        await running
-    stored = await sink.store.stored_points(
-        ReadingKind.ENERGY, ["FULL"], ["energy_active_import_total"], T0, T0 + timedelta(days=1)
-    )
-    await sink.aclose()
-    assert len(stored) == 10  # before the fix: lost from the queue, never written again
-    assert outcomes == [True]
-    assert writer.stats.lost_at_stop == 0

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from simulators.dlt645 import ScheduledFault
 from simulators.scenario import Scenario, load_scenario
 from tests.headend.api.fleet import LiveFleet, live_fleet
+from tests.support.engine_rig import Rig, running_rig
 
 
 @pytest.fixture(scope="session")
@@ -25,4 +27,13 @@ async def fleet(tmp_path: Path) -> AsyncIterator[LiveFleet]:
     """An engine collecting from a simulated DL/T 645 bus, with its store
     (tests/headend/api/fleet.py)."""
     async with live_fleet(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+async def rig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Rig]:
+    """The engine collecting from two simulated DL/T 645 meters (tests/support/engine_rig.py);
+    parametrise it ``indirect`` with a list of ``ScheduledFault`` to inject faults."""
+    faults: list[ScheduledFault] = getattr(request, "param", [])
+    async with running_rig(tmp_path, faults) as running:
         yield running

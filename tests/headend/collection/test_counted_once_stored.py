@@ -10,9 +10,7 @@ from datetime import date, timedelta
 
 from headend.collection.writer import Overflow, WriterLimits
 from storage.records import ReadingKind
-from tests.headend.engine.test_dlt645 import M1, START, Rig, collect, rig
-
-__all__ = ["rig"]  # the fixture, used by name
+from tests.support.engine_rig import M1, START, Rig, collect
 
 ENERGY = "energy_active_import_total"
 PAST_DAY = date(2026, 11, 20)

@@ -21,8 +21,8 @@ from storage.embedded import SqliteStore
 from storage.outbox import open_outbox
 from storage.records import Quality, Reading, ReadingKind
 from storage.sink import Sink
-from tests.headend.engine.test_dlt645 import M1, M2, fast_bus, fleet
-from tests.storage.test_outbox import FakeTarget
+from tests.support.engine_rig import M1, M2, fast_bus, two_meter_fleet
+from tests.support.fake_target import FakeTarget
 from transports.memory import MemoryNetwork
 
 START = datetime(2026, 11, 23, 11, 0, 30, tzinfo=UTC)
@@ -45,7 +45,7 @@ async def running_engine(
     bus = fast_bus(clock.now, [])
     device_end = network.listen("bus-1")
     engine = Engine(
-        parse_fleet_config(fleet(), "test"),
+        parse_fleet_config(two_meter_fleet(), "test"),
         sink or store,
         clock=clock,
         memory=network,

@@ -114,7 +114,7 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Rig]:
+async def audit_rig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Rig]:
     faults: list[ScheduledFault] = getattr(request, "param", [])
     audit_path = tmp_path / "audit.jsonl"
     script = FaultScript(faults)
@@ -156,11 +156,11 @@ def lines(path: Path) -> list[dict[str, object]]:
 
 
 async def test_relay_intent_is_on_disk_naming_the_user_before_the_meter_gets_the_order(
-    rig: Rig,
+    audit_rig: Rig,
 ) -> None:
-    result = await rig.engine.operations.relay("m1", RelayAction.TRIP, "operator-anna")
+    result = await audit_rig.engine.operations.relay("m1", RelayAction.TRIP, "operator-anna")
     assert result.verified
-    [on_disk] = rig.bus.audit_at_relay
+    [on_disk] = audit_rig.bus.audit_at_relay
     [intent] = [json.loads(line) for line in on_disk.splitlines()]
     assert (intent["user"], intent["meter"], intent["command"], intent["outcome"]) == (
         "operator-anna",
@@ -168,20 +168,20 @@ async def test_relay_intent_is_on_disk_naming_the_user_before_the_meter_gets_the
         "relay trip",
         "intent",
     )
-    outcome = lines(rig.audit_path)[-1]
+    outcome = lines(audit_rig.audit_path)[-1]
     assert (outcome["outcome"], outcome["ref"]) == ("ok", intent["id"])
 
 
 async def test_an_acknowledged_trip_whose_read_back_fails_is_unverified_and_sent_once(
-    rig: Rig,
+    audit_rig: Rig,
 ) -> None:
-    rig.bus.silent_after_relay = True
-    result = await rig.engine.operations.relay("m1", RelayAction.TRIP, "operator-anna")
+    audit_rig.bus.silent_after_relay = True
+    result = await audit_rig.engine.operations.relay("m1", RelayAction.TRIP, "operator-anna")
     assert (result.state, result.verified) == (RelayState.UNKNOWN, False)
     assert "timeout" in result.read_back_error
-    assert rig.bus.relay_orders == 1, "a failed read-back must not resend the order"
-    assert rig.bus.meter("m1").relay_open
-    newest = rig.engine.audit.recent()[0]
+    assert audit_rig.bus.relay_orders == 1, "a failed read-back must not resend the order"
+    assert audit_rig.bus.meter("m1").relay_open
+    newest = audit_rig.engine.audit.recent()[0]
     assert (newest.command, newest.outcome, newest.user) == (
         "relay trip",
         "unverified",
@@ -190,29 +190,31 @@ async def test_an_acknowledged_trip_whose_read_back_fails_is_unverified_and_sent
     assert "read-back failed" in newest.detail
 
 
-async def test_a_relay_order_without_a_reply_is_audited_unknown_not_failed(rig: Rig) -> None:
-    rig.bus.ignore_relay = True
+async def test_a_relay_order_without_a_reply_is_audited_unknown_not_failed(audit_rig: Rig) -> None:
+    audit_rig.bus.ignore_relay = True
     with pytest.raises(ReadFailed, match="no reply"):
-        await rig.engine.operations.relay("m1", RelayAction.TRIP, "operator-anna")
-    assert rig.bus.relay_orders == 2, "sent, then retried once"
-    newest = rig.engine.audit.recent()[0]
+        await audit_rig.engine.operations.relay("m1", RelayAction.TRIP, "operator-anna")
+    assert audit_rig.bus.relay_orders == 2, "sent, then retried once"
+    newest = audit_rig.engine.audit.recent()[0]
     assert (newest.outcome, newest.user) == ("unknown", "operator-anna")
 
 
-async def test_a_relay_order_that_never_got_the_bus_is_audited_failed_not_sent(rig: Rig) -> None:
-    rig.engine.workers["bus-1"].close()
+async def test_a_relay_order_that_never_got_the_bus_is_audited_failed_not_sent(
+    audit_rig: Rig,
+) -> None:
+    audit_rig.engine.workers["bus-1"].close()
     with pytest.raises(BusClosed):
-        await rig.engine.operations.relay("m1", RelayAction.TRIP, "operator-anna")
-    assert rig.bus.relay_orders == 0
-    newest = rig.engine.audit.recent()[0]
+        await audit_rig.engine.operations.relay("m1", RelayAction.TRIP, "operator-anna")
+    assert audit_rig.bus.relay_orders == 0
+    newest = audit_rig.engine.audit.recent()[0]
     assert newest.outcome == "failed"
     assert newest.detail.startswith("not sent: BusClosed")
 
 
-async def test_broadcast_time_sync_is_audited_with_who_asked(rig: Rig) -> None:
-    assert await rig.engine.clocks.broadcast_time_sync(user="control-room") == 1
-    await rig.engine.clocks.broadcast_time_sync()
-    entries = [e for e in rig.engine.audit.recent() if e.command == "broadcast time sync"]
+async def test_broadcast_time_sync_is_audited_with_who_asked(audit_rig: Rig) -> None:
+    assert await audit_rig.engine.clocks.broadcast_time_sync(user="control-room") == 1
+    await audit_rig.engine.clocks.broadcast_time_sync()
+    entries = [e for e in audit_rig.engine.audit.recent() if e.command == "broadcast time sync"]
     assert [(e.user, e.meter, e.outcome) for e in entries] == [
         ("scheduler", "*", "ok"),
         ("scheduler", "*", "intent"),
@@ -223,11 +225,11 @@ async def test_broadcast_time_sync_is_audited_with_who_asked(rig: Rig) -> None:
     assert entries[2].ref == entries[3].id
 
 
-async def test_a_clock_set_is_audited_before_the_write_and_after(rig: Rig) -> None:
-    rig.bus.ahead = timedelta(hours=1)
-    drift = await rig.engine.clocks.check_clock("m1", user="operator-anna")
+async def test_a_clock_set_is_audited_before_the_write_and_after(audit_rig: Rig) -> None:
+    audit_rig.bus.ahead = timedelta(hours=1)
+    drift = await audit_rig.engine.clocks.check_clock("m1", user="operator-anna")
     assert drift > 30
-    entries = [e for e in rig.engine.audit.recent("m1") if e.command == "clock set"]
+    entries = [e for e in audit_rig.engine.audit.recent("m1") if e.command == "clock set"]
     assert [(e.user, e.outcome) for e in entries] == [
         ("operator-anna", "ok"),
         ("operator-anna", "intent"),
@@ -236,12 +238,12 @@ async def test_a_clock_set_is_audited_before_the_write_and_after(rig: Rig) -> No
 
 
 async def test_replacing_a_meter_by_address_audits_both_addresses_and_both_reads(
-    rig: Rig,
+    audit_rig: Rig,
 ) -> None:
-    old = rig.engine.registry.get("m2")
+    old = audit_rig.engine.registry.get("m2")
     new = dataclasses.replace(old, address=ADDRESSES["m3"])
-    entry = await rig.engine.fleet.change(new, "fleet-admin")
-    assert rig.engine.registry.get("m2").address == ADDRESSES["m3"]
+    entry = await audit_rig.engine.fleet.change(new, "fleet-admin")
+    assert audit_rig.engine.registry.get("m2").address == ADDRESSES["m3"]
     assert (entry.command, entry.outcome, entry.user) == ("meter replace", "ok", "fleet-admin")
     assert entry.data["old_address"] == f"address {ADDRESSES['m2']} on bus-1"
     assert entry.data["new_address"] == f"address {ADDRESSES['m3']} on bus-1"
@@ -256,18 +258,18 @@ async def test_replacing_a_meter_by_address_audits_both_addresses_and_both_reads
 
 
 async def test_a_new_meter_replacing_an_unreachable_one_states_the_final_read_missing(
-    rig: Rig,
+    audit_rig: Rig,
 ) -> None:
     gone = MeterConfig(
         id="old-9", channel="bus-1", protocol="dlt645-2007", plan="flat", address="000000000009"
     )
-    await rig.engine.fleet.change(gone, "fleet-admin")
+    await audit_rig.engine.fleet.change(gone, "fleet-admin")
     new = MeterConfig(
         id="m3", channel="bus-1", protocol="dlt645-2007", plan="flat", address=ADDRESSES["m3"]
     )
-    entry = await rig.engine.fleet.change(new, "fleet-admin", replaces="old-9")
-    assert "old-9" not in rig.engine.registry
-    assert "m3" in rig.engine.registry
+    entry = await audit_rig.engine.fleet.change(new, "fleet-admin", replaces="old-9")
+    assert "old-9" not in audit_rig.engine.registry
+    assert "m3" in audit_rig.engine.registry
     assert entry.data["old_meter"] == "old-9"
     assert "timeout" in entry.data["final_read_old"]["missing"]
     assert entry.data["first_read_new"]["readings"][0]["value"] == pytest.approx(ENERGY["m3"])
@@ -333,26 +335,28 @@ def test_a_torn_line_is_skipped_counted_and_the_rest_kept(tmp_path: Path) -> Non
 
 
 async def test_a_replacement_that_cannot_be_kept_changes_nothing_and_is_audited_failed(
-    rig: Rig, tmp_path: Path
+    audit_rig: Rig, tmp_path: Path
 ) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
-    rig.engine.fleet.overlay.path = blocker / "fleet-overlay.json"
-    old = rig.engine.registry.get("m2")
+    audit_rig.engine.fleet.overlay.path = blocker / "fleet-overlay.json"
+    old = audit_rig.engine.registry.get("m2")
     with pytest.raises(OSError, match="not-a-directory"):
-        await rig.engine.fleet.change(dataclasses.replace(old, address=ADDRESSES["m3"]), "admin")
-    assert rig.engine.registry.get("m2") == old, "not acknowledged, not applied"
-    failed, intent = rig.engine.audit.recent("m2")[:2]
+        await audit_rig.engine.fleet.change(
+            dataclasses.replace(old, address=ADDRESSES["m3"]), "admin"
+        )
+    assert audit_rig.engine.registry.get("m2") == old, "not acknowledged, not applied"
+    failed, intent = audit_rig.engine.audit.recent("m2")[:2]
     assert (failed.outcome, failed.ref, intent.outcome) == ("failed", intent.id, "intent")
     assert "final_read_old" in failed.data
 
 
 async def test_a_removal_during_a_replacement_waits_for_it_and_wins(
-    rig: Rig, monkeypatch: pytest.MonkeyPatch
+    audit_rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The replacement awaits the bus twice; a removal arriving meanwhile must not be undone
     by the replacement's second half."""
-    engine = rig.engine
+    engine = audit_rig.engine
     reading_old, go_on = asyncio.Event(), asyncio.Event()
     snapshot = engine.fleet._energy_snapshot
 

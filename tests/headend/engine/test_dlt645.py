@@ -1,15 +1,14 @@
 """The engine against simulated DL/T 645 meters on an in-memory RS-485 bus.
 
-Scheduled block reads, relay control verified by read-back, clock correction, daily frozen
-backfill, and faults turning into missing readings with their reasons and offline alarms.
+Scheduled block reads, relay control verified by read-back, clock correction, and faults
+turning into missing readings with their reasons and offline alarms (the daily frozen
+backfill is in tests/headend/collection/test_backfill.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,147 +23,21 @@ from simulators.dlt645 import (
     ClockDrift,
     CorruptChecksum,
     ErrorReply,
-    FaultScript,
     GarbageBytes,
     GatewayDisconnect,
-    MeterBus,
-    MeterKind,
     MeterReplaced,
-    MissingFrozen,
     NoReply,
     PtyPort,
-    RampingSource,
     ScheduledFault,
-    SimulatedMeter,
-    SimulatedMeterConfig,
     SlowReply,
     TcpGateway,
     TransportLink,
     WrongAddress,
 )
 from storage.embedded import SqliteStore
-from storage.records import Quality, Reading, ReadingKind
+from storage.records import Quality, ReadingKind
+from tests.support.engine_rig import M1, M2, START, Rig, collect, fast_bus, two_meter_fleet
 from transports.memory import MemoryNetwork
-from transports.settings import Parity, SerialSettings
-
-START = datetime(2026, 11, 23, 11, 0, 30, tzinfo=UTC)  # 19:00:30 in Shanghai: evening peak
-M1, M2 = "000000000001", "000000000002"
-VOLTAGES = {"voltage_a": 231.2, "voltage_b": 229.8, "voltage_c": 230.5, "current_a": 12.5}
-
-
-def fleet() -> dict[str, object]:
-    return {
-        "site": {"name": "test", "timezone": "Asia/Shanghai"},
-        "channels": [
-            {
-                "name": "bus-1",
-                "url": "memory://bus-1",
-                "timeout": "300ms",
-                "inter_frame_gap": "1ms",
-                "retries": 1,
-                "retry_backoff": "5ms",
-            }
-        ],
-        "transformers": [{"name": "T1", "rated_kva": 400}],
-        "clock": {"drift_threshold": "30s"},
-        "plans": {
-            "flat": {
-                "daily_frozen": True,
-                "backfill_days": 5,
-                "reads": [
-                    {
-                        "quantities": ["voltage_a", "voltage_b", "voltage_c", "current_a"],
-                        "interval": "1m",
-                    },
-                    {
-                        "quantities": ["energy_active_import_total"],
-                        "interval": "15m",
-                        "lane": "billing",
-                    },
-                ],
-            }
-        },
-        "meters": [
-            {
-                "address": M1,
-                "channel": "bus-1",
-                "plan": "flat",
-                "transformer": "T1",
-                "building": "B1",
-                "phase": "ABC",
-            },
-            {
-                "address": M2,
-                "channel": "bus-1",
-                "plan": "flat",
-                "transformer": "T1",
-                "building": "B1",
-                "phase": "ABC",
-            },
-        ],
-    }
-
-
-@dataclass
-class Rig:
-    engine: Engine
-    bus: MeterBus
-    store: SqliteStore
-    live: asyncio.Queue[Reading]
-
-
-def fast_bus(clock: Callable[[], datetime], faults: list[ScheduledFault]) -> MeterBus:
-    source = RampingSource(START - timedelta(days=10), 1000.0, 2.0, values=VOLTAGES)
-    script = FaultScript(faults)
-    meters = [
-        SimulatedMeter(
-            SimulatedMeterConfig(
-                address, source, kind=MeterKind.THREE_PHASE, meter_id=address, reply_delay=0.002
-            ),
-            faults=script,
-        )
-        for address in (M1, M2)
-    ]
-    settings = SerialSettings("sim", baud=115200, parity=Parity.NONE)
-    return MeterBus(meters, settings, clock=clock, faults=script, name="bus-1")
-
-
-@pytest.fixture
-async def rig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Rig]:
-    faults: list[ScheduledFault] = getattr(request, "param", [])
-    clock = WarpedClock(START, speed=60)
-    network = MemoryNetwork()
-    bus = fast_bus(clock.now, faults)
-    device_end = network.listen("bus-1")
-    store = await SqliteStore.open(tmp_path / "store.sqlite")
-    engine = Engine(
-        parse_fleet_config(fleet(), "test"),
-        store,
-        clock=clock,
-        memory=network,
-        options=EngineOptions(
-            jitter=0, offline_after=2, maintenance=False, audit_path=tmp_path / "audit.jsonl"
-        ),
-    )
-    live = engine.live.subscribe()
-    async with asyncio.TaskGroup() as group:
-        server = group.create_task(bus.serve(TransportLink(device_end)))
-        runner = group.create_task(engine.run())
-        await engine.ready.wait()
-        yield Rig(engine, bus, store, live)
-        runner.cancel()
-        server.cancel()
-    await store.aclose()
-
-
-async def collect(
-    live: asyncio.Queue[Reading], predicate: Callable[[list[Reading]], bool]
-) -> list[Reading]:
-    seen: list[Reading] = []
-    async with asyncio.timeout(60):  # a broken engine fails the test instead of hanging it
-        while not predicate(seen):
-            seen.append(await live.get())
-    return seen
 
 
 async def test_block_reads_land_with_slot_stamps(rig: Rig) -> None:
@@ -205,39 +78,6 @@ async def test_relay_trip_is_verified_and_audited(rig: Rig) -> None:
     assert after[0].value == 0.0
     closed = await rig.engine.operations.relay(M1, RelayAction.CLOSE_DIRECT, "operator-anna")
     assert closed.state is RelayState.CLOSED
-
-
-async def test_daily_frozen_values_are_collected_for_the_window(rig: Rig) -> None:
-    readings = await rig.engine.backfill_passes.run_pass()
-    frozen = [r for r in readings if r.kind is ReadingKind.FROZEN and r.meter == M1]
-    # One naming scheme: the register's name, told apart from interval reads by the kind.
-    assert {r.quantity for r in frozen} == {"energy_active_import_total"}
-    days = sorted(r.timestamp.astimezone(rig.engine.tz).date() for r in frozen)
-    assert len(days) == 5
-    assert days[-1] == date(2026, 11, 23)
-    by_day = {r.timestamp.astimezone(rig.engine.tz).date(): r for r in frozen}
-    assert by_day[date(2026, 11, 23)].quality is Quality.ACTUAL  # today's freeze, read today
-    assert {by_day[day].quality for day in days[:-1]} == {Quality.BACKFILLED}
-    values = [by_day[day].value or 0.0 for day in days]
-    assert values == sorted(values)  # the register only grows
-    again = await rig.engine.backfill_passes.run_pass()
-    assert again == []  # nothing left to fill
-
-
-@pytest.mark.parametrize(
-    "rig",
-    [[ScheduledFault(MissingFrozen(days=(date(2026, 11, 21), date(2026, 11, 20))), meter=M2)]],
-    indirect=True,
-)
-async def test_missing_frozen_days_stay_missing_and_are_counted(rig: Rig) -> None:
-    await rig.engine.backfill_passes.run_pass()
-    have = rig.engine.backfill.collected(M2)
-    assert len(have) == 3
-    failures = sum(
-        rig.engine.completeness.meter_day(M2, day).failures.get("error_response", 0)
-        for day in (date(2026, 11, 21), date(2026, 11, 20), date(2026, 11, 22))
-    )
-    assert failures == 2
 
 
 @pytest.mark.parametrize("rig", [[ScheduledFault(NoReply(), meter=M2)]], indirect=True)
@@ -285,7 +125,7 @@ async def test_graceful_stop_finishes_reads_and_flushes(tmp_path: Path) -> None:
     device_end = network.listen("bus-1")
     store = await SqliteStore.open(tmp_path / "store.sqlite")
     engine = Engine(
-        parse_fleet_config(fleet(), "test"),
+        parse_fleet_config(two_meter_fleet(), "test"),
         store,
         clock=clock,
         memory=network,
@@ -359,7 +199,7 @@ async def test_gateway_disconnect_over_tcp_reconnects(tmp_path: Path) -> None:
     bus = fast_bus(clock.now, [ScheduledFault(GatewayDisconnect(), start=START, end=window_end)])
     store = await SqliteStore.open(tmp_path / "store.sqlite")
     async with TcpGateway(bus) as gateway:
-        document = fleet()
+        document = two_meter_fleet()
         document["channels"][0]["url"] = f"tcp://127.0.0.1:{gateway.port}"  # type: ignore[index]
         engine = Engine(
             parse_fleet_config(document, "test"),
@@ -392,7 +232,7 @@ async def test_collects_over_a_serial_pseudo_terminal(tmp_path: Path) -> None:
     bus = fast_bus(clock.now, [])
     store = await SqliteStore.open(tmp_path / "store.sqlite")
     async with PtyPort(bus) as pty:
-        document = fleet()
+        document = two_meter_fleet()
         document["channels"][0]["url"] = f"serial://{pty.path}?baud=115200&parity=N"  # type: ignore[index]
         engine = Engine(
             parse_fleet_config(document, "test"),
@@ -412,20 +252,3 @@ async def test_collects_over_a_serial_pseudo_terminal(tmp_path: Path) -> None:
     await store.aclose()
     voltage = next(r for r in readings if r.quantity == "voltage_a" and r.value is not None)
     assert voltage.value == pytest.approx(231.2)
-
-
-@pytest.mark.parametrize(
-    "rig",
-    [[ScheduledFault(MissingFrozen(days=(date(2026, 11, 21),)), meter=M2)]],
-    indirect=True,
-)
-async def test_a_freeze_the_meter_does_not_hold_is_not_asked_for_again(rig: Rig) -> None:
-    """ "No requested data" for a daily freeze is final (records only age): the next passes do
-    not spend bus time on it, and billing keeps seeing it not collected."""
-    await rig.engine.backfill_passes.run_pass()
-    assert date(2026, 11, 21) not in rig.engine.backfill.collected(M2)
-    asked = rig.engine.backfill.stats.failures
-    again = await rig.engine.backfill_passes.run_pass()
-    assert again == []
-    assert rig.engine.backfill.stats.failures == asked, "the absent freeze was asked for again"
-    assert rig.engine.backfill.stats.given_up >= 1

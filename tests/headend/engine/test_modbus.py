@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,51 +18,7 @@ from protocols.modbus import builtin_register_map
 from simulators.modbus import ModbusMeterSimulator, SimulatedMeter
 from storage.embedded import SqliteStore
 from storage.records import Quality, Reading, ReadingKind
-
-START = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
-
-
-def fleet(port: int) -> dict[str, object]:
-    return {
-        "site": {"name": "test", "timezone": "UTC"},
-        "channels": [
-            {
-                "name": "pile-bus",
-                "url": f"tcp://127.0.0.1:{port}",
-                "protocol": "modbus",
-                "timeout": "500ms",
-                "retries": 1,
-                "retry_backoff": "10ms",
-            }
-        ],
-        "transformers": [{"name": "T1", "rated_kva": 400}],
-        "plans": {
-            "pile": {
-                "reads": [
-                    {
-                        "quantities": ["voltage_a", "current_a", "power_active_total"],
-                        "interval": "1m",
-                    },
-                    {
-                        "quantities": ["energy_active_import_total"],
-                        "interval": "15m",
-                        "lane": "billing",
-                    },
-                ]
-            }
-        },
-        "meters": [
-            {
-                "id": "pile-1",
-                "channel": "pile-bus",
-                "unit_id": 1,
-                "register_map": "chint_dtsu666",
-                "plan": "pile",
-                "transformer": "T1",
-                "building": "B1",
-            },
-        ],
-    }
+from tests.support.modbus_fleet import START, modbus_fleet
 
 
 async def next_readings(queue: asyncio.Queue[Reading], count: int) -> list[Reading]:
@@ -77,7 +33,7 @@ async def test_scheduled_modbus_reads_reach_storage(tcp_port: int, tmp_path: Pat
         "energy_active_import_total": 1234.5,
     }
     meter = SimulatedMeter(builtin_register_map("chint_dtsu666"), values=values)
-    config = parse_fleet_config(fleet(tcp_port), "test")
+    config = parse_fleet_config(modbus_fleet(tcp_port), "test")
     store = await SqliteStore.open(tmp_path / "store.sqlite")
     clock = WarpedClock(START, speed=120)
     async with ModbusMeterSimulator({1: meter}, port=tcp_port):
@@ -114,7 +70,7 @@ async def test_unanswered_meter_is_recorded_missing_and_goes_offline(
     tcp_port: int, tmp_path: Path
 ) -> None:
     meter = SimulatedMeter(builtin_register_map("chint_dtsu666"), values={}, exception_code=0x04)
-    config = parse_fleet_config(fleet(tcp_port), "test")
+    config = parse_fleet_config(modbus_fleet(tcp_port), "test")
     store = await SqliteStore.open(tmp_path / "store.sqlite")
     clock = WarpedClock(START, speed=600)
     async with ModbusMeterSimulator({1: meter}, port=tcp_port):
@@ -138,7 +94,7 @@ async def test_unanswered_meter_is_recorded_missing_and_goes_offline(
 
 
 async def test_fleet_changes_at_run_time(tcp_port: int, tmp_path: Path) -> None:
-    config = parse_fleet_config(fleet(tcp_port), "test")
+    config = parse_fleet_config(modbus_fleet(tcp_port), "test")
     store = await SqliteStore.open(tmp_path / "store.sqlite")
     engine = Engine(config, store, options=EngineOptions(jitter=0))
     old = engine.registry.get("pile-1")
@@ -161,7 +117,7 @@ async def test_fleet_changes_at_run_time(tcp_port: int, tmp_path: Path) -> None:
 async def test_on_demand_read_of_a_dead_gateway_fails_with_reason(
     tcp_port: int, tmp_path: Path
 ) -> None:
-    config = parse_fleet_config(fleet(tcp_port), "test")  # nothing listens on the port
+    config = parse_fleet_config(modbus_fleet(tcp_port), "test")  # nothing listens on the port
     store = await SqliteStore.open(tmp_path / "store.sqlite")
     engine = Engine(config, store, options=EngineOptions(jitter=0))
     async with asyncio.TaskGroup() as group:
@@ -187,7 +143,7 @@ async def test_a_clock_stepped_back_skips_sweeps_instead_of_failing(
 
     clock = SteppedClock()
     store = await SqliteStore.open(tmp_path / "store.sqlite")
-    engine = Engine(parse_fleet_config(fleet(tcp_port), "test"), store, clock=clock)
+    engine = Engine(parse_fleet_config(modbus_fleet(tcp_port), "test"), store, clock=clock)
     engine.sweeps.sweep()
     clock.offset = timedelta(minutes=-10)  # an NTP step backwards
     assert engine.sweeps.sweep() == []

@@ -23,7 +23,7 @@ from headend.engine import Engine, EngineOptions
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
 from storage.records import Reading, ReadingKind
-from tests.headend.engine.test_dlt645 import START, fast_bus, fleet
+from tests.support.engine_rig import START, fast_bus, two_meter_fleet
 from tests.support.mosquitto import MosquittoBroker
 from transports.memory import MemoryNetwork
 
@@ -39,7 +39,7 @@ def telemetry(voltage: float, minute: int) -> bytes:
 
 
 def config(broker: MosquittoBroker) -> dict[str, Any]:
-    document = fleet()
+    document = two_meter_fleet()
     document["transformers"] = [{"name": "T1", "rated_kva": 400, "terminal": "TTU_T1"}]
     document["mqtt"] = {
         "host": broker.host,

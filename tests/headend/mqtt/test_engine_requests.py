@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from headend.bus.lanes import Lane
-from tests.headend.engine.test_dlt645 import M1, Rig, rig  # noqa: F401  (the rig fixture)
+from tests.support.engine_rig import M1, Rig
 
 
 async def test_mqtt_requests_go_in_the_billing_lane(
-    rig: Rig,  # noqa: F811
+    rig: Rig,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     worker = rig.engine.workers["bus-1"]

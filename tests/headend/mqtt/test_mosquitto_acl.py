@@ -24,7 +24,7 @@ from simulators.scenario import load_scenario
 from simulators.terminal.config import TerminalConfig
 from simulators.terminal.simulator import TerminalSimulator
 from tests.deploy.paths import DEPLOY
-from tests.headend.mqtt.test_bridge_mosquitto import (
+from tests.headend.mqtt.bridge_rig import (
     OPS,
     TIMEOUT_S,
     Answerer,

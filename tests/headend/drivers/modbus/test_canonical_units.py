@@ -26,7 +26,7 @@ from protocols.modbus import Ratios, builtin_map_names, builtin_register_map, pl
 from simulators.modbus import ModbusMeterSimulator, SimulatedMeter
 from storage.embedded import SqliteStore
 from storage.records import ReadingKind
-from tests.headend.engine.test_modbus import START, fleet
+from tests.support.modbus_fleet import START, modbus_fleet
 
 DTSU_POWER_TOTAL = 0x2012
 """Pt, float32 high word first, in units of 0.1 W on the secondary side (Chint manual)."""
@@ -84,7 +84,7 @@ async def test_engine_stores_dtsu666_power_in_kw(tcp_port: int, tmp_path: Path) 
     # The register holds 71000 counts of 0.1 W (the manual), whatever the map under test says.
     counts = 71000.0 * register_map.point("power_active_total").scale
     values = {"voltage_a": 229.5, "current_a": 31.25, "power_active_total": counts}
-    config = parse_fleet_config(fleet(tcp_port), "test")
+    config = parse_fleet_config(modbus_fleet(tcp_port), "test")
     store = await SqliteStore.open(tmp_path / "store.sqlite")
     clock = WarpedClock(START, speed=1)
     async with ModbusMeterSimulator({1: SimulatedMeter(register_map, values)}, port=tcp_port):
