@@ -22,13 +22,18 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Exponential backoff with jitter; ``attempts`` counts the first try."""
+    """Exponential backoff with full jitter; ``attempts`` counts the first try.
+
+    Full jitter (a delay drawn uniformly below the exponential cap), as the head-end's bus
+    ``Backoff`` does: many head-ends retrying one InfluxDB after it restarts must not come back
+    in step. This is a second class rather than that one because storage imports nothing of the
+    head-end (docs/architecture.md).
+    """
 
     attempts: int = 5
     initial_delay_s: float = 0.2
     max_delay_s: float = 10.0
     multiplier: float = 2.0
-    jitter: float = 0.2
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
@@ -44,7 +49,7 @@ class RetryPolicy:
         # storage sits below the head-end and imports nothing of it.
         cap = self.initial_delay_s * self.multiplier ** max(0, retry_number - 1)
         cap = min(max(self.initial_delay_s, self.max_delay_s), cap)
-        base = cap * (1 + random.uniform(-self.jitter, self.jitter))
+        base = random.uniform(0.0, cap)
         if retry_after is not None:
             base = max(base, min(retry_after, self.max_delay_s))
         return max(0.0, base)

@@ -13,13 +13,12 @@ would report ``bus_overrun``, as it should for a real bus run that hard).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import secrets
 from datetime import datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from headend.cli.errors import CommandFailed, ExitCode, service_failure
+from headend.cli.errors import CommandFailed, ExitCode, run_service
 from headend.cli.simulate import scenario_argument
 
 if TYPE_CHECKING:
@@ -63,13 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandFailed(
             ExitCode.USAGE, f"--start {args.start} is before the scenario starts ({scenario.start})"
         )
-    try:
-        asyncio.run(_demo(args, scenario, start, _fresh_store(args.data_dir)))
-    except Exception as exc:
-        failure = service_failure(exc)
-        if failure is None:
-            raise
-        raise failure from None
+    run_service(_demo(args, scenario, start, _fresh_store(args.data_dir)))
     return ExitCode.OK
 
 

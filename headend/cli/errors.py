@@ -8,7 +8,10 @@ that would not open (check the adapter or the gateway).
 
 from __future__ import annotations
 
+import asyncio
 import enum
+from collections.abc import Coroutine
+from typing import Any
 
 from headend.errors import HeadendError
 from storage.records import FailureReason
@@ -74,12 +77,24 @@ def root_cause(error: BaseException) -> BaseException:
     return error
 
 
+def run_service(main: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` a service (``run`` and ``demo``), turning a start that failed for a known
+    reason into the exit code and message an operator needs; anything else is a bug and raises."""
+    try:
+        asyncio.run(main)
+    except Exception as exc:
+        failure = service_failure(exc)
+        if failure is None:
+            raise
+        raise failure from None
+
+
 def service_failure(error: BaseException) -> CommandFailed | None:
     """A service that would not start, as the exit code and message an operator needs."""
     from headend.api import ApiConfigError
     from headend.collection.overlay import OverlayError
-    from headend.collection.registry import RegistryError
     from headend.config.errors import ConfigError
+    from headend.config.meters import RegistryError
     from headend.service import DataLost
     from transports import InvalidTransportUrl
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from headend.cli.args import listen_address
-from headend.cli.errors import CommandFailed, ExitCode, service_failure
+from headend.cli.errors import CommandFailed, ExitCode, run_service
 from headend.clock import Clock, WarpedClock
 from headend.config.errors import ConfigError
 
@@ -66,13 +65,7 @@ def run(args: argparse.Namespace) -> int:
             )
         print(f"head-end running: dashboard and API at {url}", flush=True)
 
-    try:
-        asyncio.run(serve(config, options, on_ready=ready))
-    except Exception as exc:
-        failure = service_failure(exc)
-        if failure is None:
-            raise
-        raise failure from None
+    run_service(serve(config, options, on_ready=ready))
     return ExitCode.OK
 
 

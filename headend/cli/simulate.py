@@ -54,7 +54,7 @@ def token_variable(role: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class ApiToken:
+class GeneratedToken:
     role: str
     variable: str
     secret: str
@@ -216,7 +216,7 @@ def parse_start(text: str, scenario: Scenario) -> datetime:
     return moment
 
 
-def api_tokens(environ: Mapping[str, str]) -> tuple[ApiToken, ...]:
+def api_tokens(environ: Mapping[str, str]) -> tuple[GeneratedToken, ...]:
     """One token per role: from ``HEADEND_TOKEN_<ROLE>`` when set, else freshly generated.
 
     A secret from the environment is not checked here: ``headend run`` validates the tokens it
@@ -227,16 +227,16 @@ def api_tokens(environ: Mapping[str, str]) -> tuple[ApiToken, ...]:
         variable = token_variable(role)
         secret = environ.get(variable)
         if not secret:
-            tokens.append(ApiToken(role, variable, secrets.token_urlsafe(24), generated=True))
+            tokens.append(GeneratedToken(role, variable, secrets.token_urlsafe(24), generated=True))
         else:
-            tokens.append(ApiToken(role, variable, secret, generated=False))
+            tokens.append(GeneratedToken(role, variable, secret, generated=False))
     return tuple(tokens)
 
 
 async def _serve(
     runner: ScenarioRunner,
     clock: WarpedClock,
-    tokens: tuple[ApiToken, ...],
+    tokens: tuple[GeneratedToken, ...],
     config_path: Path | None,
     out: TextIO,
 ) -> int:
@@ -262,7 +262,7 @@ def describe(
     runner: ScenarioRunner,
     endpoints: Endpoints,
     config_path: Path | None = None,
-    tokens: tuple[ApiToken, ...] = (),
+    tokens: tuple[GeneratedToken, ...] = (),
 ) -> Iterator[str]:
     """The start-up lines: one per bus gateway, the MQTT topics, simulated time, then ready."""
     scenario = runner.scenario
@@ -301,7 +301,7 @@ def config_document(
     scenario: Scenario,
     endpoints: Endpoints,
     clock: WarpedClock,
-    tokens: tuple[ApiToken, ...],
+    tokens: tuple[GeneratedToken, ...],
 ) -> dict[str, Any]:
     """The fleet document ``headend run`` can start from as it is."""
     from simulators.fleet_export import fleet_config_for
@@ -328,7 +328,7 @@ def _write_config(
     scenario: Scenario,
     endpoints: Endpoints,
     clock: WarpedClock,
-    tokens: tuple[ApiToken, ...],
+    tokens: tuple[GeneratedToken, ...],
     path: Path,
 ) -> None:
     from simulators.fleet_export import dump_toml
