@@ -23,6 +23,7 @@ from headend.config.meters import (
     check_quantities,
 )
 from headend.errors import UnknownMeter
+from headend.gc_pause import paused_gc
 
 __all__ = ["Listener", "MeterRegistry", "RegistryError"]
 
@@ -37,8 +38,9 @@ class MeterRegistry:
         self._on_bus: dict[str, dict[BusAddress, str]] = {}
         """Channel -> bus address -> the id of the meter there; kept with ``_meters``."""
         self._listeners: list[Listener] = []
-        for meter in config.meters.values():
-            self.add(meter)
+        with paused_gc():  # the whole fleet at once: see headend.gc_pause
+            for meter in config.meters.values():
+                self.add(meter)
 
     def __iter__(self) -> Iterator[MeterConfig]:
         return iter(list(self._meters.values()))
