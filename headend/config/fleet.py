@@ -11,7 +11,6 @@ docs/configuration.md describes the file.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import tomli
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from headend.bus.lanes import Lane
@@ -181,8 +181,8 @@ def load_fleet_config(path: str | Path) -> FleetConfig:
         ) from None
     with paused_gc():  # a six-figure fleet is millions of objects, none of them garbage
         try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+            data = tomli.loads(text)  # tomllib compiled: see pyproject.toml
+        except tomli.TOMLDecodeError as exc:
             raise ConfigError(path, "(syntax)", str(exc)) from None
         except RecursionError:
             # tomllib recurses once per level of nested arrays or inline tables.
