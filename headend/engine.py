@@ -45,6 +45,7 @@ from headend.commands.fleet_changes import FleetChanges
 from headend.commands.operations import Operations
 from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
 from headend.drivers.registry import driver_for
+from headend.gc_pause import paused_gc
 from headend.mqtt.bridge import MqttBridge
 from headend.mqtt.requests import MqttRequests
 from headend.units import UnitGate
@@ -204,8 +205,9 @@ class Engine:
         self.ready = asyncio.Event()
         self._stop_requested = asyncio.Event()
         self.registry.on_change(self._meter_changed)
-        for meter in self.registry:
-            self.collectors[meter.channel].set_meter(meter.id, meter)
+        with paused_gc():  # every meter's schedule: see headend.gc_pause
+            for meter in self.registry:
+                self.collectors[meter.channel].set_meter(meter.id, meter)
 
     @property
     def detector(self) -> AnomalyDetector:

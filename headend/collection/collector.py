@@ -6,15 +6,21 @@ readings: values, or missing readings with the reason (timeout, checksum, meter 
 overrun ...). A slot is never dropped silently: if the previous read of the same pair is still
 waiting for the bus when the next is due, the bus cannot keep up — the new slot is recorded
 missing with reason ``bus_overrun``, the lag metric grows and a warning is logged once.
+
+The collector waits on the event loop's own timer (one ``call_at`` armed for the head of the
+heap, re-armed as it moves) rather than in a task around ``asyncio.timeout``: a slot costs one
+timer callback, as in a bare ``call_at`` loop, instead of a task wake-up, a cancelled timeout and
+two exceptions. The heap is ordered by plain (start timestamp, sequence) tuples, compared in C.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
@@ -68,14 +74,24 @@ class CollectorStats:
     max_lag_seconds: float = 0.0
 
 
-@dataclass(order=True, slots=True)
 class _Entry:
-    start_at: datetime
-    seq: int
-    meter_id: str = field(compare=False)
-    spec_index: int = field(compare=False)
-    due: Due = field(compare=False)
-    generation: int = field(compare=False)
+    """The next due read of one (meter, read spec) pair. ``clocks`` is the meter's schedule it
+    was taken from: once ``set_meter`` replaced or dropped that, the entry is stale."""
+
+    __slots__ = ("clocks", "due", "meter_id", "spec_index")
+
+    def __init__(
+        self, meter_id: str, spec_index: int, due: Due, clocks: tuple[ReadClock, ...]
+    ) -> None:
+        self.meter_id = meter_id
+        self.spec_index = spec_index
+        self.due = due
+        self.clocks = clocks
+
+
+_HeapItem = tuple[float, int, _Entry]
+"""(start timestamp, sequence, entry): the sequence keeps equal starts in push order, so an
+entry is never compared."""
 
 
 class ChannelCollector:
@@ -103,48 +119,55 @@ class ChannelCollector:
         self._completeness = completeness
         self._jitter = jitter
         self._meters: dict[str, MeterConfig] = {}
-        self._clocks: dict[tuple[str, int], ReadClock] = {}
-        self._generation: dict[str, int] = {}
-        self._heap: list[_Entry] = []
+        self._clocks: dict[str, tuple[ReadClock, ...]] = {}
+        """Each meter's schedule, one clock per read spec of its plan."""
+        self._heap: list[_HeapItem] = []
         self._seq = 0
         self._pending: set[tuple[str, int]] = set()
-        self._changed = asyncio.Event()
         self._lagging = False
         self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._group: asyncio.TaskGroup | None = None
+        self._context: contextvars.Context | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._stopped: asyncio.Future[None] | None = None
 
     @property
     def name(self) -> str:
         return self.worker.name
 
     def set_meter(self, meter_id: str, meter: MeterConfig | None) -> None:
-        """Start (or restart) reading a meter, or stop when ``meter`` is None."""
-        self._generation[meter_id] = self._generation.get(meter_id, 0) + 1
-        for key in [key for key in self._clocks if key[0] == meter_id]:
-            del self._clocks[key]
+        """Start (or restart) reading a meter, or stop when ``meter`` is None.
+
+        The meter's entries already in the heap become stale (their ``clocks`` are no longer
+        its own) and are dropped as they come due."""
+        self._clocks.pop(meter_id, None)
         if meter is None:
             self._meters.pop(meter_id, None)
-        else:
-            self._meters[meter_id] = meter
-            now = self._clock.now()
-            plan = self._plans[meter.plan]
-            for index, spec in enumerate(plan.reads):
-                clock = ReadClock(meter_id, spec.interval, jitter=self._jitter)
-                self._clocks[(meter_id, index)] = clock
-                self._push(meter_id, index, clock.first_due(now))
-        self._changed.set()
-
-    def _push(self, meter_id: str, spec_index: int, due: Due) -> None:
-        self._seq += 1
-        generation = self._generation[meter_id]
-        heapq.heappush(
-            self._heap, _Entry(due.start_at, self._seq, meter_id, spec_index, due, generation)
+            return
+        self._meters[meter_id] = meter
+        now = self._clock.now()
+        clocks = tuple(
+            ReadClock(meter_id, spec.interval, jitter=self._jitter)
+            for spec in self._plans[meter.plan].reads
         )
+        self._clocks[meter_id] = clocks
+        for index, clock in enumerate(clocks):
+            self._push(meter_id, index, clock.first_due(now), clocks)
+        self._arm(now.timestamp())
+
+    def _push(
+        self, meter_id: str, spec_index: int, due: Due, clocks: tuple[ReadClock, ...]
+    ) -> None:
+        self._seq += 1
+        entry = _Entry(meter_id, spec_index, due, clocks)
+        heapq.heappush(self._heap, (due.start_at.timestamp(), self._seq, entry))
 
     def first_slots(self) -> dict[tuple[str, int], datetime]:
         """The first slot still to be read of each (meter, read spec index) pair."""
         first: dict[tuple[str, int], datetime] = {}
-        for entry in self._heap:
-            if entry.generation != self._generation.get(entry.meter_id):
+        for _, _, entry in self._heap:
+            if entry.clocks is not self._clocks.get(entry.meter_id):
                 continue
             key = (entry.meter_id, entry.spec_index)
             if key not in first or entry.due.slot < first[key]:
@@ -170,39 +193,69 @@ class ChannelCollector:
     def stop(self) -> None:
         """Send no more reads; ``run`` returns once the reads already sent have ended."""
         self._stopping = True
-        self._changed.set()
+        self._disarm()
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
 
     async def run(self) -> None:
-        async with asyncio.TaskGroup() as group:
-            while True:
-                entry = await self._next_due()
-                if entry is None:
-                    return  # stopping: the TaskGroup waits for reads in flight
-                meter = self._meters.get(entry.meter_id)
-                if meter is None or entry.generation != self._generation[entry.meter_id]:
-                    continue  # removed or replaced since this entry was scheduled
-                spec = self._plans[meter.plan].reads[entry.spec_index]
-                clock = self._clocks[(meter.id, entry.spec_index)]
-                self._push(meter.id, entry.spec_index, clock.after(entry.due))
-                self._dispatch(group, meter, entry, spec)
+        """Hand each read to the bus as it comes due, until ``stop()``.
 
-    async def _next_due(self) -> _Entry | None:
-        while True:
-            self._changed.clear()
-            if self._stopping:
-                return None
-            if self._heap:
-                head = self._heap[0]
-                wait = self._clock.real_seconds((head.start_at - self._clock.now()).total_seconds())
-                if wait <= 0:
-                    return heapq.heappop(self._heap)
-                try:
-                    async with asyncio.timeout(wait):
-                        await self._changed.wait()
-                except TimeoutError:
-                    pass
-            else:
-                await self._changed.wait()
+        The reads are sent from the timer's callback (``_fire``) into this TaskGroup; this
+        coroutine only holds the group open. A bug in sending ends ``run`` with its exception,
+        as it would have from a loop here."""
+        if self._stopping:
+            return
+        loop = asyncio.get_running_loop()
+        self._stopped = loop.create_future()
+        # The reads' tasks start in the context of ``run``, not of whoever armed the timer.
+        self._context = contextvars.copy_context()
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._loop, self._group = loop, group
+                self._fire()
+                await self._stopped  # then the TaskGroup waits for reads in flight
+        finally:
+            self._disarm()
+            self._loop = self._group = None
+
+    def _fire(self) -> None:
+        """Send every read that is due, then sleep until the next one."""
+        self._timer = None
+        group = self._group
+        assert group is not None  # armed only inside run()
+        try:
+            now = self._clock.now().timestamp()
+            heap = self._heap
+            while heap and heap[0][0] <= now and not self._stopping:
+                entry = heapq.heappop(heap)[2]
+                clocks = self._clocks.get(entry.meter_id)
+                if clocks is not entry.clocks:
+                    continue  # removed or replaced since this entry was scheduled
+                meter = self._meters[entry.meter_id]
+                index = entry.spec_index
+                self._push(entry.meter_id, index, clocks[index].after(entry.due), clocks)
+                self._dispatch(group, meter, entry, self._plans[meter.plan].reads[index])
+            self._arm(now)
+        except Exception as exc:
+            if self._stopped is not None and not self._stopped.done():
+                self._stopped.set_exception(exc)
+
+    def _arm(self, now: float) -> None:
+        """Wake ``_fire`` when the head of the heap is due (``now``: this clock's timestamp),
+        unless an earlier wake is armed already. Nothing is armed outside ``run``."""
+        if self._loop is None or self._stopping or not self._heap:
+            return
+        when = self._loop.time() + self._clock.real_seconds(self._heap[0][0] - now)
+        if self._timer is not None:
+            if self._timer.when() <= when:
+                return
+            self._timer.cancel()
+        self._timer = self._loop.call_at(when, self._fire, context=self._context)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _dispatch(
         self, group: asyncio.TaskGroup, meter: MeterConfig, entry: _Entry, spec: ReadSpec

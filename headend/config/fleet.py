@@ -11,7 +11,6 @@ docs/configuration.md describes the file.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import tomli
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from headend.bus.lanes import Lane
@@ -32,6 +32,7 @@ from headend.config.mqtt import MqttTable, mqtt_config
 from headend.config.storage import EmbeddedStorage, StorageConfig
 from headend.config.terminal_points import DEFAULT_TERMINAL_NAMES as DEFAULT_TERMINAL_NAMES
 from headend.drivers.registry import DEFAULT_PROTOCOL, driver_for
+from headend.gc_pause import paused_gc
 from storage.errors import RecordError
 from storage.line_protocol import validate_tag_value
 from transports import InvalidTransportUrl, parse_transport_url
@@ -178,23 +179,24 @@ def load_fleet_config(path: str | Path) -> FleetConfig:
         raise ConfigError(
             path, "(file)", f"not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line}"
         ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, "(syntax)", str(exc)) from None
-    except RecursionError:
-        # tomllib recurses once per level of nested arrays or inline tables.
-        raise ConfigError(path, "(syntax)", "arrays or tables nested too deeply") from None
-    if not data:
-        # A truncated copy or an empty mount would otherwise start a head-end with no meters.
-        raise ConfigError(
-            path, "(file)", "is empty: expected [[channels]], [plans.*] and [[meters]] tables"
-        )
-    config = parse_fleet_config(data, str(path))
-    # The meter-against-fleet checks build on this module's types: imported here, not above.
-    from headend.config.meters import check_meters
+    with paused_gc():  # a six-figure fleet is millions of objects, none of them garbage
+        try:
+            data = tomli.loads(text)  # tomllib compiled: see pyproject.toml
+        except tomli.TOMLDecodeError as exc:
+            raise ConfigError(path, "(syntax)", str(exc)) from None
+        except RecursionError:
+            # tomllib recurses once per level of nested arrays or inline tables.
+            raise ConfigError(path, "(syntax)", "arrays or tables nested too deeply") from None
+        if not data:
+            # A truncated copy or an empty mount would otherwise start a head-end with no meters.
+            raise ConfigError(
+                path, "(file)", "is empty: expected [[channels]], [plans.*] and [[meters]] tables"
+            )
+        config = parse_fleet_config(data, str(path))
+        # The meter-against-fleet checks build on this module's types: imported here, not above.
+        from headend.config.meters import check_meters
 
-    check_meters(config)
+        check_meters(config)
     return config
 
 

@@ -109,3 +109,100 @@ def test_an_unknown_meter_names_its_id_as_a_field_and_once_in_the_text() -> None
     assert info.value.meter == "m9"
     assert str(info.value) == "unknown meter 'm9'"
     assert isinstance(info.value, KeyError)
+
+
+# -- the address index: "address free on that bus" without scanning the fleet -------------------
+
+
+def two_buses() -> MeterRegistry:
+    data = fleet()
+    data["channels"].append({"name": "bus-2", "url": "memory://bus-2"})
+    return MeterRegistry(parse_fleet_config(data, "fleet.toml"))
+
+
+def refused_address(registry: MeterRegistry, meter: MeterConfig) -> str:
+    with pytest.raises(RegistryError) as info:
+        registry.add(meter)
+    assert info.value.key == "address"
+    return info.value.problem
+
+
+def test_an_added_meter_holds_its_address_on_its_bus() -> None:
+    fleet_registry = two_buses()
+    fleet_registry.add(new_meter())
+    problem = refused_address(fleet_registry, new_meter(id="m3"))
+    assert problem == "address: 000000000002 is already used by meter m2 on channel bus-1"
+    assert "m3" not in fleet_registry
+
+
+def test_the_same_address_on_another_bus_is_allowed() -> None:
+    fleet_registry = two_buses()
+    fleet_registry.add(new_meter(id="m3", channel="bus-2", address="000000000001"))
+    assert fleet_registry.get("m3").channel == "bus-2"
+    problem = refused_address(
+        fleet_registry, new_meter(id="m4", channel="bus-2", address="000000000001")
+    )
+    assert problem == "address: 000000000001 is already used by meter m3 on channel bus-2"
+
+
+def test_a_removed_meter_frees_its_address() -> None:
+    fleet_registry = two_buses()
+    fleet_registry.remove("000000000001")
+    fleet_registry.add(new_meter(address="000000000001"))
+    assert fleet_registry.get("m2").address == "000000000001"
+
+
+def test_a_meter_changed_in_place_frees_its_old_address_and_keeps_its_own() -> None:
+    fleet_registry = two_buses()
+    fleet_registry.add(new_meter())
+    fleet_registry.add(new_meter())  # the same meter again: its own address is not "used"
+    fleet_registry.add(new_meter(address="000000000003"))
+    fleet_registry.add(new_meter(id="m3"))  # 000000000002 is free again
+    problem = refused_address(fleet_registry, new_meter(id="m4", address="000000000003"))
+    assert problem.endswith("used by meter m2 on channel bus-1")
+
+
+def test_a_meter_moved_to_another_bus_frees_its_address_on_the_first() -> None:
+    fleet_registry = two_buses()
+    fleet_registry.add(new_meter())
+    fleet_registry.add(new_meter(channel="bus-2"))
+    fleet_registry.add(new_meter(id="m3"))
+    problem = refused_address(fleet_registry, new_meter(id="m4", channel="bus-2"))
+    assert problem.endswith("used by meter m2 on channel bus-2")
+
+
+def test_a_replacement_may_take_the_address_of_the_meter_it_replaces() -> None:
+    fleet_registry = two_buses()
+    fleet_registry.add(new_meter())
+    old = fleet_registry.replace("m2", new_meter(id="m3"))
+    assert old.id == "m2"
+    assert "m2" not in fleet_registry
+    problem = refused_address(fleet_registry, new_meter(id="m4"))
+    assert problem.endswith("used by meter m3 on channel bus-1")
+    with pytest.raises(RegistryError) as info:  # but not the address of a third meter
+        fleet_registry.replace("m3", new_meter(id="m5", address="000000000001"))
+    assert info.value.problem.endswith("used by meter 000000000001 on channel bus-1")
+    assert "m3" in fleet_registry
+
+
+def test_a_refused_meter_leaves_the_index_as_it_was() -> None:
+    fleet_registry = two_buses()
+    refused_address(fleet_registry, new_meter(address="000000000001"))
+    fleet_registry.add(new_meter())  # m2 was never added: 000000000002 is free
+    assert len(fleet_registry) == 2
+
+
+def test_modbus_unit_ids_are_addresses_on_their_bus() -> None:
+    fleet_registry = two_buses()
+    pile = new_meter(
+        id="pile-1",
+        channel="modbus-1",
+        protocol="modbus",
+        address=None,
+        unit_id=3,
+        register_map="chint_dtsu666",
+    )
+    fleet_registry.add(pile)
+    problem = refused_address(fleet_registry, dataclasses.replace(pile, id="pile-2"))
+    assert problem == "address: 3 is already used by meter pile-1 on channel modbus-1"
+    fleet_registry.add(dataclasses.replace(pile, id="pile-2", unit_id=4))
