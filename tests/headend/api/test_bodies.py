@@ -53,7 +53,7 @@ def test_rows_of_several_meters_join_into_one_list() -> None:
 
 
 def test_an_integer_value_stays_a_float() -> None:
-    [row] = json.loads(readings_json([Reading("m1", "power", 12, "kW", AT)]))  # type: ignore[arg-type]
+    [row] = json.loads(readings_json([Reading("m1", "power", 12, "kW", AT)]))
     assert row["value"] == 12.0
     assert isinstance(row["value"], float)
 
