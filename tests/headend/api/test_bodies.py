@@ -16,6 +16,7 @@ from headend.api.bodies import (
     readings_json,
 )
 from headend.api.models import History, MeterDetail, PointOut, ReadingOut
+from headend.api.stream import reading_event
 from storage.billing import StoredPoint
 from storage.records import Quality, Reading, ReadingKind
 
@@ -97,3 +98,14 @@ def test_history_is_encoded_as_the_model_would() -> None:
         points=[PointOut.of(p) for p in points],
     ).model_dump_json()
     assert history_json({**head, "start": start, "end": AT}, points) == expected.encode()
+
+
+def test_a_live_reading_event_carries_the_latest_row_on_one_line() -> None:
+    for reading in readings():
+        event = reading_event(reading)
+        head, data, end = event.split(b"\n", 2)
+        assert (head, end) == (b"event: reading", b"\n")
+        assert data.startswith(b"data: ")
+        assert json.loads(data.removeprefix(b"data: ")) == json.loads(
+            ReadingOut.of(reading).model_dump_json()
+        )
