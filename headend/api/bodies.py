@@ -63,8 +63,15 @@ def reading_rows(readings: Sequence[Reading]) -> bytes:
 
 
 def json_array(rows: Iterable[bytes]) -> bytes:
-    """A JSON array of the non-empty ``rows`` fragments."""
-    return b"[" + b",".join(row for row in rows if row) + b"]"
+    """A JSON array of the non-empty ``rows`` fragments, built by one join: the fleet-wide list
+    is hundreds of kilobytes, and each fresh buffer of that size costs its page faults (a
+    second copy to add the brackets doubled the route's own time)."""
+    parts = [row for row in rows if row]
+    if not parts:
+        return b"[]"
+    parts[0] = b"[" + parts[0]
+    parts[-1] += b"]"
+    return b",".join(parts)
 
 
 def readings_json(readings: Sequence[Reading]) -> bytes:

@@ -50,7 +50,8 @@ def test_rows_of_several_meters_join_into_one_list() -> None:
     first, second = readings()[:3], readings()[3:]
     joined = json_array([reading_rows(first), reading_rows([]), reading_rows(second)])
     assert joined == models_json(first + second)
-    assert json_array([]) == b"[]"
+    assert json_array([reading_rows(first)]) == models_json(first)
+    assert json_array([]) == b"[]" == json_array([b""])
 
 
 def test_an_integer_value_stays_a_float() -> None:
