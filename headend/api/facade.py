@@ -132,9 +132,14 @@ class HeadendFacade:
         them (``LatestValues.encoded_of``: pass the same ``encode`` every time)."""
         return self._engine.live.latest.encoded_of(meter_id, encode)
 
-    def latest_encoded_fleet(self, encode: Callable[[list[Reading]], bytes]) -> list[bytes]:
-        """``latest_encoded`` of every meter with values, in meter id order."""
-        return self._engine.live.latest.encoded_fleet(encode)
+    def latest_encoded_fleet(
+        self,
+        encode: Callable[[list[Reading]], bytes],
+        join: Callable[[list[bytes]], bytes],
+    ) -> bytes:
+        """``join`` of ``latest_encoded`` of every meter with values, in meter id order, kept
+        until the next value (``LatestValues.encoded_fleet``)."""
+        return self._engine.live.latest.encoded_fleet(encode, join)
 
     def latest_meters(self) -> list[str]:
         """The meters with latest values, in id order (kept sorted, not sorted per call)."""

@@ -40,7 +40,9 @@ class LatestValues(Mapping[tuple[str, str], Reading]):
     It is a mapping keyed by (meter, quantity) as before, so the fleet view's lookups stay as
     they are; ``of_meter`` answers one meter from its own index; ``encoded_of`` and
     ``encoded_fleet`` answer what ``encode`` made of a meter's values, made again only once the
-    meter has a new value (``set`` drops it: one dict operation on the write path)."""
+    meter has a new value (``set`` drops it: one dict operation on the write path). The joined
+    fleet is kept until any new value: values arrive per writer commit, so every request between
+    two commits shares one body."""
 
     def __init__(self) -> None:
         self._by_meter: dict[str, dict[str, Reading]] = {}
@@ -49,6 +51,8 @@ class LatestValues(Mapping[tuple[str, str], Reading]):
         """Per meter: ``encode`` of its values in quantity order, until its next value."""
         self._order: list[str] | None = None
         """The meters in id order; None once a new meter has come (sorted again when asked)."""
+        self._fleet: bytes | None = None
+        """``encoded_fleet``'s answer, until the next value of any meter."""
 
     def __getitem__(self, key: tuple[str, str]) -> Reading:
         meter, quantity = key
@@ -90,11 +94,20 @@ class LatestValues(Mapping[tuple[str, str], Reading]):
             self._order = sorted(self._by_meter)
         return self._order
 
-    def encoded_fleet(self, encode: Callable[[list[Reading]], bytes]) -> list[bytes]:
-        """``encoded_of`` of every meter with values, in meter id order: the fleet-wide list in
-        (meter, quantity) order without sorting or encoding the values that did not change."""
-        cached = self._encoded
-        return [cached.get(meter) or self.encoded_of(meter, encode) for meter in self.meters()]
+    def encoded_fleet(
+        self,
+        encode: Callable[[list[Reading]], bytes],
+        join: Callable[[list[bytes]], bytes],
+    ) -> bytes:
+        """``join`` of ``encoded_of`` of every meter with values, in meter id order: the
+        fleet-wide list in (meter, quantity) order without sorting or encoding the values that
+        did not change, kept until the next value (the same ``encode`` and ``join`` each time)."""
+        if self._fleet is None:
+            cached = self._encoded
+            self._fleet = join(
+                [cached.get(meter) or self.encoded_of(meter, encode) for meter in self.meters()]
+            )
+        return self._fleet
 
     def set(self, reading: Reading) -> None:
         meter = reading.meter
@@ -106,6 +119,7 @@ class LatestValues(Mapping[tuple[str, str], Reading]):
             self._size += 1
         values[reading.quantity] = reading
         self._encoded.pop(meter, None)
+        self._fleet = None
 
 
 def _freeze_of_live(latest: LatestValues, reading: Reading) -> bool:

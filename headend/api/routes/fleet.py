@@ -124,9 +124,10 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
             return JsonBytes(readings_json(chosen))
         if meter:  # each asked meter from its own index, in (meter, quantity) order
             rows = [headend.latest_encoded(m, reading_rows) for m in sorted(set(meter))]
-        else:  # the dashboard's whole list: rows encoded once per change of their meter
-            rows = headend.latest_encoded_fleet(reading_rows)
-        return JsonBytes(json_array(rows))
+            return JsonBytes(json_array(rows))
+        # The dashboard's whole list: rows encoded once per change of their meter, the body
+        # once per change of any (one writer commit).
+        return JsonBytes(headend.latest_encoded_fleet(reading_rows, json_array))
 
     @router.get("/completeness", response_model=list[CompletenessOut])
     async def completeness(

@@ -79,9 +79,11 @@ class CountedLatest(LatestValues):
         self.meters_asked.append(meter)
         return super().encoded_of(meter, encode)
 
-    def encoded_fleet(self, encode: Callable[[list[Reading]], bytes]) -> list[bytes]:
+    def encoded_fleet(
+        self, encode: Callable[[list[Reading]], bytes], join: Callable[[list[bytes]], bytes]
+    ) -> bytes:
         self.scans += 1  # the fleet's encoded values, meter by meter
-        return super().encoded_fleet(encode)
+        return super().encoded_fleet(encode, join)
 
     def meters(self) -> list[str]:
         self.scans += 1

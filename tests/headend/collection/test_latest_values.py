@@ -48,25 +48,33 @@ def test_a_meter_without_values_is_encoded_empty_and_not_kept() -> None:
     assert latest.encoded_of("m9", encode) == b"m9:voltage_a=230.0"
 
 
+def join(rows: list[bytes]) -> bytes:
+    return b"|".join(rows)
+
+
 def test_the_fleet_is_encoded_in_meter_order_reencoding_only_changed_meters() -> None:
     latest = LatestValues()
     for meter in ("m3", "m1", "m2"):
         latest.set(voltage(meter, "voltage_a", 230.0))
     encode = CountingEncoder()
-    assert latest.encoded_fleet(encode) == [
-        b"m1:voltage_a=230.0",
-        b"m2:voltage_a=230.0",
-        b"m3:voltage_a=230.0",
-    ]
+    first = latest.encoded_fleet(encode, join)
+    assert first == b"m1:voltage_a=230.0|m2:voltage_a=230.0|m3:voltage_a=230.0"
     assert len(encode.calls) == 3
+    assert latest.encoded_fleet(encode, join) is first, "no new value: the same body"
     latest.set(voltage("m2", "voltage_a", 232.0))
     latest.set(voltage("m0", "voltage_a", 228.0))  # a new meter takes its place in the order
-    assert latest.encoded_fleet(encode) == [
-        b"m0:voltage_a=228.0",
-        b"m1:voltage_a=230.0",
-        b"m2:voltage_a=232.0",
-        b"m3:voltage_a=230.0",
-    ]
+    assert latest.encoded_fleet(encode, join) == (
+        b"m0:voltage_a=228.0|m1:voltage_a=230.0|m2:voltage_a=232.0|m3:voltage_a=230.0"
+    )
     assert encode.calls[3:] == [[("m0", "voltage_a")], [("m2", "voltage_a")]]
     assert latest.meters() == ["m0", "m1", "m2", "m3"]
     assert len(latest) == 4
+
+
+def test_a_new_value_of_a_known_quantity_changes_the_fleet_body() -> None:
+    latest = LatestValues()
+    latest.set(voltage("m1", "voltage_a", 230.0))
+    encode = CountingEncoder()
+    assert latest.encoded_fleet(encode, join) == b"m1:voltage_a=230.0"
+    latest.set(voltage("m1", "voltage_a", 231.0))
+    assert latest.encoded_fleet(encode, join) == b"m1:voltage_a=231.0"
