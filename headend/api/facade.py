@@ -9,7 +9,7 @@ move without the API following them, and what the API can change is this list.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -126,6 +126,24 @@ class HeadendFacade:
         """One meter's latest values by quantity name, from its own index (never the fleet's)."""
         values = self._engine.live.latest.of_meter(meter_id)
         return [values[quantity] for quantity in sorted(values)]
+
+    def latest_encoded(self, meter_id: str, encode: Callable[[list[Reading]], bytes]) -> bytes:
+        """``encode`` of one meter's latest values in quantity order, made once per change of
+        them (``LatestValues.encoded_of``: pass the same ``encode`` every time)."""
+        return self._engine.live.latest.encoded_of(meter_id, encode)
+
+    def latest_encoded_fleet(
+        self,
+        encode: Callable[[list[Reading]], bytes],
+        join: Callable[[list[bytes]], bytes],
+    ) -> bytes:
+        """``join`` of ``latest_encoded`` of every meter with values, in meter id order, kept
+        until the next value (``LatestValues.encoded_fleet``)."""
+        return self._engine.live.latest.encoded_fleet(encode, join)
+
+    def latest_meters(self) -> list[str]:
+        """The meters with latest values, in id order (kept sorted, not sorted per call)."""
+        return list(self._engine.live.latest.meters())
 
     def latest(self, meter_id: str, quantity: str) -> Reading | None:
         return self._engine.live.latest.of_meter(meter_id).get(quantity)

@@ -14,9 +14,11 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from headend.api.bodies import reading_rows
 from headend.api.facade import HeadendFacade
 from headend.api.fleet_view import fleet_overview
-from headend.api.models import AlarmOut, FleetOut, ReadingOut
+from headend.api.models import AlarmOut, FleetOut
+from storage.records import Reading
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,12 @@ OVERVIEW_EVERY = 1.0
 def sse_event(event: str, data: Any) -> bytes:
     """One SSE message; ``data`` is JSON on a single line (JSON escapes newlines)."""
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def reading_event(reading: Reading) -> bytes:
+    """A ``reading`` message: the row ``/api/readings/latest`` has for it, encoded without a
+    model (one per reading per viewer, at the collection rate)."""
+    return b"event: reading\ndata: " + reading_rows([reading]) + b"\n\n"
 
 
 def _alarms(headend: HeadendFacade) -> list[dict[str, Any]]:
@@ -59,7 +67,7 @@ async def live_events(
             except TimeoutError:
                 yield b": keep-alive\n\n"
             else:
-                yield sse_event("reading", ReadingOut.of(reading).model_dump(mode="json"))
+                yield reading_event(reading)
             current = _alarms(headend)
             if current != alarms:
                 alarms = current

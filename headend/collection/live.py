@@ -5,7 +5,10 @@ Every source (the collectors, MQTT ingest, on-demand reads, backfill) hands its 
 only once the writer has stored it, so what an operator saw survives a kill -9.
 
 ``latest`` is indexed per meter (``LatestValues``): the meter page asks for one meter's values
-many times a second per viewer, and must cost that meter's quantities, not the fleet's.
+many times a second per viewer, and must cost that meter's quantities, not the fleet's. It also
+keeps what a reader made of each meter's values (the API's encoded JSON) until that meter's next
+value, and the meters in order: the fleet-wide list then costs the meters that changed since it
+was last asked for, not a sort and an encoding of every value per request.
 """
 
 from __future__ import annotations
@@ -35,11 +38,21 @@ class LatestValues(Mapping[tuple[str, str], Reading]):
     """The newest stored reading of each (meter, quantity), indexed by meter.
 
     It is a mapping keyed by (meter, quantity) as before, so the fleet view's lookups stay as
-    they are; ``of_meter`` answers one meter from its own index."""
+    they are; ``of_meter`` answers one meter from its own index; ``encoded_of`` and
+    ``encoded_fleet`` answer what ``encode`` made of a meter's values, made again only once the
+    meter has a new value (``set`` drops it: one dict operation on the write path). The joined
+    fleet is kept until any new value: values arrive per writer commit, so every request between
+    two commits shares one body."""
 
     def __init__(self) -> None:
         self._by_meter: dict[str, dict[str, Reading]] = {}
         self._size = 0
+        self._encoded: dict[str, bytes] = {}
+        """Per meter: ``encode`` of its values in quantity order, until its next value."""
+        self._order: list[str] | None = None
+        """The meters in id order; None once a new meter has come (sorted again when asked)."""
+        self._fleet: bytes | None = None
+        """``encoded_fleet``'s answer, until the next value of any meter."""
 
     def __getitem__(self, key: tuple[str, str]) -> Reading:
         meter, quantity = key
@@ -63,11 +76,50 @@ class LatestValues(Mapping[tuple[str, str], Reading]):
         """One meter's values by quantity (empty before its first stored reading)."""
         return self._by_meter.get(meter, {})
 
+    def encoded_of(self, meter: str, encode: Callable[[list[Reading]], bytes]) -> bytes:
+        """``encode`` of one meter's values in quantity order (``encode([])`` before its first
+        value), kept until the meter's next value. One ``encode`` per cache: the bytes are
+        kept whatever function asks, so every caller must pass the same one."""
+        encoded = self._encoded.get(meter)
+        if encoded is None:
+            values = self._by_meter.get(meter)
+            if values is None:
+                return encode([])
+            encoded = self._encoded[meter] = encode([values[q] for q in sorted(values)])
+        return encoded
+
+    def meters(self) -> list[str]:
+        """The meters with values, in id order (sorted again only after a new meter came)."""
+        if self._order is None:
+            self._order = sorted(self._by_meter)
+        return self._order
+
+    def encoded_fleet(
+        self,
+        encode: Callable[[list[Reading]], bytes],
+        join: Callable[[list[bytes]], bytes],
+    ) -> bytes:
+        """``join`` of ``encoded_of`` of every meter with values, in meter id order: the
+        fleet-wide list in (meter, quantity) order without sorting or encoding the values that
+        did not change, kept until the next value (the same ``encode`` and ``join`` each time)."""
+        if self._fleet is None:
+            cached = self._encoded
+            self._fleet = join(
+                [cached.get(meter) or self.encoded_of(meter, encode) for meter in self.meters()]
+            )
+        return self._fleet
+
     def set(self, reading: Reading) -> None:
-        values = self._by_meter.setdefault(reading.meter, {})
+        meter = reading.meter
+        values = self._by_meter.get(meter)
+        if values is None:
+            values = self._by_meter[meter] = {}
+            self._order = None
         if reading.quantity not in values:
             self._size += 1
         values[reading.quantity] = reading
+        self._encoded.pop(meter, None)
+        self._fleet = None
 
 
 def _freeze_of_live(latest: LatestValues, reading: Reading) -> bool:

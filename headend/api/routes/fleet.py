@@ -8,6 +8,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from headend.api.bodies import (
+    JsonBytes,
+    history_json,
+    json_array,
+    meter_json,
+    reading_rows,
+    readings_json,
+)
 from headend.api.context import ApiContext
 from headend.api.facade import HeadendFacade
 from headend.api.fleet_view import fleet_overview
@@ -19,7 +27,6 @@ from headend.api.models import (
     History,
     MeterDetail,
     MeterSummary,
-    PointOut,
     ReadingOut,
 )
 from headend.api.problems import InvalidField
@@ -61,10 +68,10 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
         return [meter_summary(headend, meter) for meter in headend.meters()]
 
     @router.get("/meters/{meter_id}", response_model=MeterDetail)
-    async def get_meter(meter_id: str) -> dict[str, object]:
+    async def get_meter(meter_id: str) -> JsonBytes:
         meter = headend.meter(meter_id)
-        latest = [ReadingOut.of(reading) for reading in headend.latest_of(meter.id)]
-        return {**meter_summary(headend, meter), "latest": latest}
+        rows = headend.latest_encoded(meter.id, reading_rows)
+        return JsonBytes(meter_json(meter_summary(headend, meter), rows))
 
     @router.get("/meters/{meter_id}/readings", response_model=History)
     async def meter_history(
@@ -75,7 +82,7 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
         kind: Annotated[
             ReadingKind | None, Query(description="Default: the kind of the latest reading")
         ] = None,
-    ) -> History:
+    ) -> JsonBytes:
         meter = headend.meter(meter_id)
         latest = headend.latest(meter.id, quantity)
         listed = latest is not None  # what /api/meters/{id} shows
@@ -100,28 +107,27 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
         else:
             points = await store.stored_points(chosen, [meter.id], [quantity], start, end)
         points.sort(key=lambda point: point.timestamp)
-        return History(
-            meter=meter.id,
-            quantity=quantity,
-            kind=chosen,
-            start=start,
-            end=end,
-            points=[PointOut.of(p) for p in points],
-        )
+        head = {"meter": meter.id, "quantity": quantity, "kind": chosen._value_}
+        return JsonBytes(history_json({**head, "start": start, "end": end}, points))
 
     @router.get("/readings/latest", response_model=list[ReadingOut])
     async def latest_readings(
         meter: Annotated[list[str] | None, Query(description="Repeat for several")] = None,
         quantity: Annotated[list[str] | None, Query()] = None,
-    ) -> list[ReadingOut]:
+    ) -> JsonBytes:
         for meter_id in meter or ():
             headend.meter(meter_id)
-        quantities = set(quantity or ())
+        if quantity:  # filtered: only the chosen rows are encoded
+            quantities = set(quantity)
+            asked = sorted(set(meter)) if meter else headend.latest_meters()
+            chosen = [r for m in asked for r in headend.latest_of(m) if r.quantity in quantities]
+            return JsonBytes(readings_json(chosen))
         if meter:  # each asked meter from its own index, in (meter, quantity) order
-            chosen = [r for m in sorted(set(meter)) for r in headend.latest_of(m)]
-        else:
-            chosen = [reading for _, reading in sorted(headend.latest_values.items())]
-        return [ReadingOut.of(r) for r in chosen if not quantities or r.quantity in quantities]
+            rows = [headend.latest_encoded(m, reading_rows) for m in sorted(set(meter))]
+            return JsonBytes(json_array(rows))
+        # The dashboard's whole list: rows encoded once per change of their meter, the body
+        # once per change of any (one writer commit).
+        return JsonBytes(headend.latest_encoded_fleet(reading_rows, json_array))
 
     @router.get("/completeness", response_model=list[CompletenessOut])
     async def completeness(

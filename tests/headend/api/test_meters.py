@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import get_args
 
@@ -74,6 +74,20 @@ class CountedLatest(LatestValues):
     def of_meter(self, meter: str) -> Mapping[str, Reading]:
         self.meters_asked.append(meter)
         return super().of_meter(meter)
+
+    def encoded_of(self, meter: str, encode: Callable[[list[Reading]], bytes]) -> bytes:
+        self.meters_asked.append(meter)
+        return super().encoded_of(meter, encode)
+
+    def encoded_fleet(
+        self, encode: Callable[[list[Reading]], bytes], join: Callable[[list[bytes]], bytes]
+    ) -> bytes:
+        self.scans += 1  # the fleet's encoded values, meter by meter
+        return super().encoded_fleet(encode, join)
+
+    def meters(self) -> list[str]:
+        self.scans += 1
+        return super().meters()
 
 
 async def test_meter_page_reads_only_that_meters_values(
