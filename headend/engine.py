@@ -15,7 +15,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -197,8 +196,8 @@ class Engine:
                 transformer_of_device={
                     t.terminal: t.name for t in config.transformers.values() if t.terminal
                 },
-                # The bridge acknowledges a QoS 1 message once this returns: only on disk.
-                on_readings=partial(self.live.publish, durable=True),
+                # The bridge acknowledges a QoS 1 message from the stored-callback: on disk.
+                store_readings=self.live.put,
                 on_request=self.mqtt_requests,
             )
             self.live.outlet = self.mqtt

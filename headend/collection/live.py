@@ -166,13 +166,24 @@ class LiveReadings:
         an on-demand read does, so its answer is on disk when the caller gets it. ``then`` is
         told afterwards whether the readings were stored (True) or dropped (False).
         """
-        readings = self.units.conform(readings)
-        self._ingest(readings)
         if durable and self.writer.stats.state is StorageState.OK:
             # While storage refuses writes (an open alarm says so) the caller is not kept
             # waiting for a commit that may be hours away: the readings are queued as usual.
+            readings = self.units.conform(readings)
+            self._ingest(readings)
             self._readings_stored(readings, then, await self.writer.store(readings))
             return
+        self.put(readings, then)
+
+    def put(self, readings: list[Reading], then: Callable[[bool], None] | None = None) -> None:
+        """``publish`` without waiting: ``then`` is told once whether the readings are stored.
+
+        MQTT ingest acknowledges each message from ``then`` (acknowledged means on disk) while
+        it goes on taking messages, so the writer commits many messages in one transaction; and
+        while storage refuses writes, ``then`` waits with the readings instead of running at
+        once, so nothing is acknowledged that is only in RAM."""
+        readings = self.units.conform(readings)
+        self._ingest(readings)
         self.writer.put(readings, partial(self._readings_stored, readings, then))
 
     def _readings_stored(

@@ -9,6 +9,15 @@ duplicates, which are made harmless: a reading is identified by meter, quantity 
 and one already taken is dropped and counted. Re-subscribing the same filter on a reconnect
 replaces the subscription, so no message is delivered twice by it.
 
+The engine hands readings on with ``store_readings``, which does not wait: the next messages
+are parsed while earlier ones commit, and the record writer commits many messages' readings in
+one transaction. Each message is acknowledged from its readings' stored-callback, in the order
+the messages came (``_Acks``), so an acknowledged message is on disk; while storage refuses
+writes nothing is acknowledged and, with at most ``max_unacked`` messages in flight (also the
+Receive Maximum the broker is told), the broker holds the rest. Readings the writer had to drop
+stop the acknowledgements of that connection, which is then closed so that the broker sends
+again everything not acknowledged.
+
 Requests are subscribed with QoS 0, so the broker does not queue them while we are down: a
 clock request sent yesterday must not be executed at the next start. Each one must name an
 allowed requester with its token and stay within that requester's rate (``request_gate``).
@@ -29,14 +38,17 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from headend.bus.backoff import Backoff
 from headend.config.mqtt import MqttConfig
+from headend.mqtt import frames
 from headend.mqtt.messages import event_to_json, event_topic, reading_to_json
 from headend.mqtt.request_gate import RequestGate, RequestRefused, TokenBucket, claimed_name
 from headend.mqtt.terminal_payload import BadPayload, PayloadLimits, parse_terminal_payload
@@ -45,6 +57,10 @@ from storage.records import EventRecord, Reading, ReadingKind
 log = logging.getLogger(__name__)
 
 ReadingHandler = Callable[[list[Reading]], Awaitable[None]]
+"""Takes readings and returns once they are handed on; the message is then acknowledged."""
+Stored = Callable[[bool], None]
+ReadingStore = Callable[[list[Reading], Stored], None]
+"""Takes readings without waiting, and calls back once they are stored (True) or dropped."""
 RequestHandler = Callable[[Mapping[str, Any], str], Awaitable[Mapping[str, Any]]]
 """(request, requester name) -> answer; raising gives the requester an error answer."""
 
@@ -58,6 +74,52 @@ REFUSAL_REPLY_RATE = 5.0
 REFUSAL_REPLY_BURST = 50
 """Refusals answered per second (after a burst), all requesters together."""
 OTHER_TOPICS = "(other)"
+SEND_BATCH = 500
+"""Outgoing messages handed to paho between two awaits: a backlog never holds the loop long."""
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""``json.dumps(..., separators=...)`` builds an encoder per call; one per reading is costly."""
+MAX_UNACKED = 1000
+"""Telemetry messages received but not yet acknowledged (their readings not yet on disk): enough
+for the writer to commit hundreds of messages at once, few enough that a storage outage holds
+the rest at the broker rather than in RAM."""
+
+
+class _Acks:
+    """The PUBACKs of one connection, sent in the order the messages came (MQTT requires it).
+
+    A message is settled when its readings are stored (or it had none to store); only a settled
+    front is acknowledged, so a quickly parsed bad message never overtakes one still committing.
+    Once a message's readings were dropped, nothing more is acknowledged on this connection: the
+    broker then sends every one of them again after the reconnect."""
+
+    __slots__ = ("_ack", "_queue", "halted", "room")
+
+    def __init__(self, ack: Callable[[int, int], object]) -> None:
+        self._ack = ack
+        self._queue: deque[list[int | bool | None]] = deque()
+        """[mid, qos, settled]: settled is None while waiting, True to ack, False to hold."""
+        self.halted = False
+        self.room = asyncio.Event()
+        self.room.set()
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def add(self, mid: int, qos: int) -> list[int | bool | None]:
+        slot: list[int | bool | None] = [mid, qos, None]
+        self._queue.append(slot)
+        return slot
+
+    def settle(self, slot: list[int | bool | None], ack: bool) -> None:
+        slot[2] = ack
+        queue = self._queue
+        while queue and queue[0][2] is not None:
+            mid, qos, settled = queue.popleft()
+            if not settled:
+                self.halted = True
+            if qos and not self.halted:
+                self._ack(mid, qos)  # type: ignore[arg-type]
+        self.room.set()
 
 
 @dataclass(slots=True)
@@ -69,6 +131,8 @@ class MqttStats:
     duplicates: int = 0
     published: int = 0
     dropped_outgoing: int = 0
+    not_stored: int = 0
+    """Readings the writer dropped: their messages were not acknowledged (sent again)."""
     connections: int = 0
     requests: int = 0
     last_problem: str | None = None
@@ -85,16 +149,28 @@ class MqttBridge:
         config: MqttConfig,
         *,
         transformer_of_device: Mapping[str, str],
-        on_readings: ReadingHandler,
+        on_readings: ReadingHandler | None = None,
+        store_readings: ReadingStore | None = None,
         on_request: RequestHandler | None = None,
         outgoing_limit: int = 10_000,
         reconnect: Backoff | None = None,
         gate: RequestGate | None = None,
+        max_unacked: int = MAX_UNACKED,
     ) -> None:
+        """Give ``on_readings`` (awaited per message) or ``store_readings`` (pipelined)."""
+        if (on_readings is None) == (store_readings is None):
+            raise ValueError("MqttBridge needs exactly one of on_readings and store_readings")
+        if max_unacked < 1:
+            raise ValueError(f"max_unacked must be >= 1, got {max_unacked}")
         self.config = config
         self.stats = MqttStats()
         self._devices = transformer_of_device
         self._on_readings = on_readings
+        self._store_readings = store_readings
+        self._max_unacked = max_unacked
+        self._pending: set[tuple[str, str, datetime]] = set()
+        """Identities of readings handed to ``store_readings`` whose outcome is not known yet."""
+        self._redeliver = asyncio.Event()
         self._on_request = on_request
         self._limits = PayloadLimits(config.max_message_bytes, config.max_items)
         self._gate = gate or RequestGate(
@@ -121,7 +197,7 @@ class MqttBridge:
         if len(self._outgoing) == self._outgoing.maxlen:
             self.stats.dropped_outgoing += 1
         topic = f"{self.config.publish_prefix}/{topic_suffix}"
-        self._outgoing.append((topic, json.dumps(payload, separators=(",", ":")).encode()))
+        self._outgoing.append((topic, _COMPACT.encode(payload).encode()))
         self._outgoing_ready.set()
 
     def publish_reading(self, reading: Reading) -> None:
@@ -169,6 +245,9 @@ class MqttBridge:
     def _client(self) -> aiomqtt.Client:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = int(self.config.session_expiry)
+        # The broker sends at most this many unacknowledged messages (mosquitto's default is
+        # 20, which would leave the writer a handful of messages per commit).
+        properties.ReceiveMaximum = self._max_unacked
         client = aiomqtt.Client(
             self.config.host,
             self.config.port,
@@ -191,84 +270,201 @@ class MqttBridge:
         if self._on_request is not None:
             await client.subscribe(self.request_topic, qos=0)
         self.stats.connections += 1
+        self._redeliver.clear()
+        # Acknowledgements belong to their connection: a message stored after a reconnect is
+        # not acknowledged under its old packet id (the broker sends it again; it is then a
+        # duplicate, dropped and acknowledged).
+        acks = _Acks(client._client.ack)
         self.connected.set()
         log.info("mqtt %s:%d: subscribed", self.config.host, self.config.port)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._send_loop(client))
-                group.create_task(self._receive_loop(client))
+                group.create_task(self._receive_loop(client, acks))
+                group.create_task(self._watch_redelivery())
         except* aiomqtt.MqttError as errors:
             raise errors.exceptions[0] from None
         finally:
+            acks.halted = True
             self.connected.clear()
+
+    async def _watch_redelivery(self) -> None:
+        await self._redeliver.wait()
+        raise aiomqtt.MqttError("readings dropped by storage: reconnecting to have them sent again")
 
     async def _send_loop(self, client: aiomqtt.Client) -> None:
         this = asyncio.current_task()
+        paho = client._client
+        outgoing = self._outgoing
         while True:
-            while self._outgoing:
-                topic, payload = self._outgoing[0]
+            while outgoing:
+                # Every stored reading goes out (15 a telemetry message): all but the last queued
+                # are handed to paho at once, without waiting for each to be written; the last is
+                # awaited, and paho writes in order, so once it is out all before it are too.
+                if len(outgoing) > 1:
+                    self._hand_to_paho(paho, outgoing)
+                topic, payload = outgoing[0]
                 await client.publish(topic, payload, qos=0)
                 if this is not None and this.cancelling():
                     # aiomqtt waits with asyncio.wait_for, which on Python 3.11 drops a cancel
                     # that arrives as the publish completes (CPython gh-86296): without this the
                     # loop went back to waiting and a cancelled engine never finished stopping.
                     raise asyncio.CancelledError
-                self._outgoing.popleft()  # only once the client took it: survives a disconnect
+                outgoing.popleft()  # only once the client took it: survives a disconnect
                 self.stats.published += 1
                 self._sent_one.set()
             self._outgoing_ready.clear()
             await self._outgoing_ready.wait()
 
-    async def _receive_loop(self, client: aiomqtt.Client) -> None:
+    def _is_request(self, topic: str) -> bool:
+        """``<prefix>/request/<id>`` (the filter ``request_topic``), without aiomqtt's Topic."""
+        prefix = f"{self.config.publish_prefix}/request/"
+        return topic.startswith(prefix) and "/" not in topic[len(prefix) :]
+
+    def _hand_to_paho(self, paho: mqtt.Client, outgoing: deque[tuple[str, bytes]]) -> None:
+        """Up to ``SEND_BATCH`` messages (never the last queued) as one buffer of PUBLISH packets
+        (``frames``): one packet entry, one send, one publish callback for them all. A topic the
+        encoder leaves to paho, or a paho without the packet queue, takes ``paho.publish``."""
+        queue_packet = getattr(paho, "_packet_queue", None)
+        if paho._sock is None:
+            return  # not connected: the awaited publish says why, the reconnect sends them
+        buffer = bytearray()
+        count = 0
+        for _ in range(min(len(outgoing) - 1, SEND_BATCH)):
+            topic, payload = outgoing[0]
+            if queue_packet is None or not frames.publishable(topic):
+                if count:
+                    break  # what is in the buffer goes first: the order is kept
+                if paho.publish(topic, payload, 0).rc != mqtt.MQTT_ERR_SUCCESS:
+                    return  # not connected: the awaited publish says why
+            else:
+                frames.append_publish(buffer, topic, payload)
+                count += 1
+            outgoing.popleft()
+            self.stats.published += 1
+        if not count:
+            return
+        assert queue_packet is not None
+        mid = paho._mid_generate()
+        queue_packet(frames.PUBLISH, buffer, mid, 0, mqtt.MQTTMessageInfo(mid))
+
+    async def _receive_loop(self, client: aiomqtt.Client, acks: _Acks) -> None:
+        stats = self.stats
+        answers = self._on_request is not None
         async for message in client.messages:
             topic = message.topic.value
             payload = message.payload
             data = payload if isinstance(payload, bytes) else str(payload).encode()
-            self.stats.messages_in += 1
-            if self._on_request is not None and message.topic.matches(self.request_topic):
+            stats.messages_in += 1
+            if answers and self._is_request(topic):
                 self._admit(topic, data)
+                continue
+            slot = acks.add(message.mid, message.qos)
+            if self._store_readings is not None:
+                self._hand_on(topic, data, acks, slot)
+                while len(acks) >= self._max_unacked:  # bounded: the broker holds the rest
+                    acks.room.clear()
+                    await acks.room.wait()
             else:
                 await self._ingest(topic, data)
-            if message.qos > 0:
-                client._client.ack(message.mid, message.qos)
+                acks.settle(slot, True)
 
-    async def _ingest(self, topic: str, payload: bytes) -> None:
+    def _parse(self, topic: str, payload: bytes) -> list[Reading]:
+        """The message's readings not taken before; problems are counted, never raised."""
         try:
             parsed = parse_terminal_payload(
                 topic, payload, self.config.points, self._devices, self._limits
             )
         except BadPayload as exc:
             self._bad(topic, exc.reason, str(exc))
-            return
+            return []
         except Exception as exc:  # a parser bug must not let one message stop ingest
             log.exception("mqtt ingest: topic %r: parser failed", topic)
             self._bad(topic, "internal_error", f"topic {topic!r}: {type(exc).__name__}: {exc}")
-            return
+            return []
         for problem in parsed.problems:
             self.stats.skipped_items += 1
             self._bad(topic, problem.reason, f"topic {topic!r}: {problem.text}", whole=False)
-        fresh = self._not_taken(parsed.readings)
+        return self._not_taken(parsed.readings)
+
+    async def _ingest(self, topic: str, payload: bytes) -> None:
+        fresh = self._parse(topic, payload)
         if not fresh:
             return
+        assert self._on_readings is not None
         try:
             await self._on_readings(fresh)
         except Exception as exc:  # e.g. a reading the engine refuses: counted, ingest goes on
-            log.exception("mqtt ingest: topic %r: readings not taken", topic)
-            self._bad(topic, "refused_by_engine", f"topic {topic!r}: {type(exc).__name__}: {exc}")
+            self._refused(topic, exc)
             return
+        self._taken(fresh)
+
+    def _hand_on(
+        self, topic: str, payload: bytes, acks: _Acks, slot: list[int | bool | None]
+    ) -> None:
+        """Pipelined: hand the readings to storage and acknowledge once it says they are on disk.
+
+        A message with nothing new is settled at once, but acknowledged only after the messages
+        before it (``_Acks``): a duplicate of a reading still committing waits for that commit."""
+        fresh = self._parse(topic, payload)
+        if not fresh:
+            acks.settle(slot, True)
+            return
+        assert self._store_readings is not None
+        pending = self._pending
+        for reading in fresh:
+            pending.add((reading.meter, reading.quantity, reading.timestamp))
+        try:
+            self._store_readings(fresh, partial(self._stored, fresh, acks, slot))
+        except Exception as exc:  # e.g. a reading the engine refuses: counted, ingest goes on
+            self._forget_pending(fresh)
+            self._refused(topic, exc)
+            acks.settle(slot, True)
+
+    def _stored(
+        self, fresh: list[Reading], acks: _Acks, slot: list[int | bool | None], stored: bool
+    ) -> None:
+        self._forget_pending(fresh)
+        if stored:
+            self._taken(fresh)
+        else:
+            self.stats.not_stored += len(fresh)
+            if not acks.halted:
+                log.error(
+                    "mqtt ingest: storage dropped %d readings; not acknowledging, reconnecting so "
+                    "that the broker sends them again",
+                    len(fresh),
+                )
+            self._redeliver.set()
+        acks.settle(slot, stored)
+
+    def _forget_pending(self, readings: list[Reading]) -> None:
+        pending = self._pending
+        for reading in readings:
+            pending.discard((reading.meter, reading.quantity, reading.timestamp))
+
+    def _refused(self, topic: str, exc: Exception) -> None:
+        log.error("mqtt ingest: topic %r: readings not taken", topic, exc_info=exc)
+        self._bad(topic, "refused_by_engine", f"topic {topic!r}: {type(exc).__name__}: {exc}")
+
+    def _taken(self, fresh: list[Reading]) -> None:
         # Remembered only once taken: a reading the engine refused, or one whose commit was cut
         # short by a lost connection, is not a duplicate when the broker sends it again.
         self.stats.readings_in += len(fresh)
+        seen = self._seen
         for reading in fresh:
-            self._seen[reading.meter, reading.quantity, reading.timestamp] = None
-        while len(self._seen) > SEEN_READINGS:
-            self._seen.popitem(last=False)
+            seen[reading.meter, reading.quantity, reading.timestamp] = None
+        while len(seen) > SEEN_READINGS:
+            seen.popitem(last=False)
 
     def _not_taken(self, readings: list[Reading]) -> list[Reading]:
+        """Readings neither taken nor on their way to storage (``_pending``): those are
+        duplicates, counted; the message carrying them is acknowledged after the first."""
         fresh: dict[tuple[str, str, datetime], Reading] = {}
+        seen, pending = self._seen, self._pending
         for reading in readings:
             key = (reading.meter, reading.quantity, reading.timestamp)
-            if key in self._seen or key in fresh:
+            if key in seen or key in pending or key in fresh:
                 self.stats.duplicates += 1
             else:
                 fresh[key] = reading

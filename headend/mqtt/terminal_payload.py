@@ -19,6 +19,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final
 
 from headend.config.terminal_points import TerminalPoint, default_point
@@ -89,6 +90,9 @@ def _bounded_int(text: str) -> int | float:
     return int(text) if len(text) <= MAX_INTEGER_DIGITS else float(text)
 
 
+_DECODER: Final = json.JSONDecoder(parse_int=_bounded_int)
+
+
 def parse_timestamp(raw: object) -> datetime:
     """ISO 8601 (``2026-11-23T10:00:00.000+0800`` or with ``Z``) or epoch seconds/milliseconds,
     within the storable range; anything else is a ``ValueError`` naming the value."""
@@ -126,7 +130,8 @@ def _decode(topic: str, payload: bytes, limits: PayloadLimits) -> Any:
         problem = f"{len(payload)} bytes, more than the limit of {limits.max_bytes}"
         raise BadPayload(topic, "too_large", problem)
     try:
-        return json.loads(payload, parse_int=_bounded_int)
+        # json.loads(payload, parse_int=...) as it was, without building a decoder per message.
+        return _DECODER.decode(payload.decode(json.detect_encoding(payload), "surrogatepass"))
     except RecursionError:
         raise BadPayload(topic, "too_deep", "not JSON: nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -156,6 +161,8 @@ def parse_terminal_payload(
         raise BadPayload(topic, "too_many_items", problem)
     default_time = message.get("timestamp")
     result = ParsedTelemetry()
+    # A terminal stamps every item of a message with the same text: parse each text once.
+    stamps: dict[str, datetime] = {}
     for index, device in enumerate(devices):
         if not isinstance(device, dict) or not isinstance(device.get("dev"), str):
             text = f"body[{index}]: expected an object with a 'dev' name"
@@ -172,11 +179,50 @@ def parse_terminal_payload(
             text = f"device {dev!r}: missing 'body' list of values"
             result.problems.append(Problem("bad_device", text))
             continue
+        # One tags mapping per device, shared by its readings (frozen, never written to).
+        tags = {"transformer": transformer, "source": "terminal"}
         for item_index, item in enumerate(items):
-            where = f"device {dev!r} body[{item_index}]"
+            # The common item (a mapped name, a number as text, a timestamp already parsed in
+            # this message, a good quality) is built here; anything else takes the full path.
+            name = item.get("name") if item.__class__ is dict else None
+            if name.__class__ is str:
+                spec = names.get(name)
+                if spec is None:
+                    continue  # a value we do not map is not an error: terminals send dozens
+                raw = item.get("val")
+                stamp = item.get("timestamp", default_time)
+                quality = item.get("quality", "0")
+                if (
+                    spec.__class__ is TerminalPoint
+                    and raw.__class__ is str
+                    and len(raw) <= MAX_TEXT
+                    and stamp.__class__ is str
+                    and stamp in stamps
+                    and quality.__class__ is str
+                    and quality in _ACTUAL_FLAGS
+                ):
+                    assert isinstance(spec, TerminalPoint)
+                    try:
+                        value = float(raw) * spec.factor
+                    except ValueError:
+                        value = math.nan  # refused, with its message, by the full path
+                    if math.isfinite(value):
+                        result.readings.append(
+                            Reading(
+                                dev,
+                                spec.quantity,
+                                value,
+                                spec.unit,
+                                stamps[stamp],
+                                spec.kind,
+                                tags=tags,
+                            )
+                        )
+                        continue
             try:
-                reading = _item_reading(item, dev, transformer, names, default_time)
+                reading = _item_reading(item, dev, tags, names, default_time, stamps)
             except ItemProblem as exc:
+                where = f"device {dev!r} body[{item_index}]"
                 result.problems.append(Problem(exc.reason, f"{where}: {exc}"))
                 continue
             if reading is not None:
@@ -185,6 +231,14 @@ def parse_terminal_payload(
 
 
 def _number(name: str, raw: object) -> float:
+    if raw.__class__ is str and len(raw) <= MAX_TEXT:
+        try:  # the common case (terminals send numbers as text), checked as below
+            value = float(raw)
+        except ValueError:
+            raise ItemProblem("bad_value", f"{name}: value {_short(raw)} is not a number") from None
+        if not math.isfinite(value):
+            raise ItemProblem("bad_value", f"{name}: value {_short(raw)} is not finite")
+        return value
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise ItemProblem("bad_value", f"{name}: value {_short(raw)} is not a number")
     if isinstance(raw, str) and len(raw) > MAX_TEXT:
@@ -198,12 +252,19 @@ def _number(name: str, raw: object) -> float:
     return value
 
 
+_point_of_name = lru_cache(maxsize=4096)(default_point)
+"""A string entry's point, resolved once per (name, quantity) rather than once per item."""
+
+_ACTUAL_FLAGS: Final = frozenset({"0", "good"})
+
+
 def _item_reading(
     item: Any,
     dev: str,
-    transformer: str,
+    tags: Mapping[str, str],
     names: Mapping[str, str | TerminalPoint],
     default_time: object,
+    stamps: dict[str, datetime],
 ) -> Reading | None:
     if not isinstance(item, dict):
         raise ItemProblem("bad_item", "expected an object")
@@ -213,29 +274,41 @@ def _item_reading(
     spec = names.get(name)
     if spec is None:
         return None  # a value we do not map is not an error: terminals send dozens
-    point = spec if isinstance(spec, TerminalPoint) else default_point(name, spec)
+    point = spec if isinstance(spec, TerminalPoint) else _point_of_name(name, spec)
     value = _number(name, item.get("val")) * point.factor
     if not math.isfinite(value):
         raise ItemProblem("bad_value", f"{name}: value {_short(item.get('val'))} is out of range")
     stamp = item.get("timestamp", default_time)
     if stamp is None:
         raise ItemProblem("bad_timestamp", f"{name}: no timestamp")
-    try:
-        timestamp = parse_timestamp(stamp)
-    except ValueError as exc:
-        raise ItemProblem("bad_timestamp", f"{name}: {exc}") from None
+    timestamp = stamps.get(stamp) if stamp.__class__ is str else None
+    if timestamp is None:
+        try:
+            timestamp = parse_timestamp(stamp)
+        except ValueError as exc:
+            raise ItemProblem("bad_timestamp", f"{name}: {exc}") from None
+        if stamp.__class__ is str:
+            stamps[stamp] = timestamp
     raw_quality = item.get("quality", "0")
+    if raw_quality.__class__ is str and raw_quality in _ACTUAL_FLAGS:
+        return Reading(dev, point.quantity, value, point.unit, timestamp, point.kind, tags=tags)
     if isinstance(raw_quality, bool) or not isinstance(raw_quality, str | int):
         raise ItemProblem("bad_quality", f"{name}: quality {_short(raw_quality)} is not a flag")
     quality = str(raw_quality)
     if len(quality) > 8 or not quality.isalnum():
         raise ItemProblem("bad_quality", f"{name}: quality {_short(raw_quality)} is not a flag")
-    tags = {"transformer": transformer, "source": "terminal"}
-    if quality in ("0", "good"):
-        flag, reason = Quality.ACTUAL, None
-    else:
-        # The terminal flags its own measurement as doubtful: keep it, but never as actual.
-        flag, reason = Quality.ESTIMATED, f"terminal_quality_{quality}"
+    if quality in _ACTUAL_FLAGS:  # an integer 0
+        return Reading(dev, point.quantity, value, point.unit, timestamp, point.kind, tags=tags)
+    # The terminal flags its own measurement as doubtful: keep it, but never as actual.
+    reason = f"terminal_quality_{quality}"
     return Reading(
-        dev, point.quantity, value, point.unit, timestamp, point.kind, flag, reason, tags
+        dev,
+        point.quantity,
+        value,
+        point.unit,
+        timestamp,
+        point.kind,
+        Quality.ESTIMATED,
+        reason,
+        tags,
     )

@@ -6,8 +6,11 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from headend.config.fleet import DEFAULT_TERMINAL_NAMES
+from headend.config.mqtt import MqttConfig
 from headend.mqtt.terminal_payload import (
     BadPayload,
     PayloadLimits,
@@ -19,6 +22,7 @@ from storage.records import Quality, ReadingKind
 
 DEVICES = {"TTU_T1": "T1"}
 TOPIC = "terminal/TTU_T1/telemetry"
+NAMES = MqttConfig(host="localhost", port=1883, ingest_topics=("t/+",)).points
 
 
 def payload(*items: object, dev: str = "TTU_T1") -> bytes:
@@ -188,3 +192,37 @@ def test_storable_range_edges() -> None:
         parse_timestamp("2262-04-12T00:00:00Z")
     with pytest.raises(ValueError, match="storable range"):
         parse_timestamp("1677-09-21T00:00:00Z")
+
+
+_VALUES = st.one_of(
+    st.sampled_from(["230.5", "1e400", "nan", "x", "", " 7 ", "1" * 70, "-0"]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(),
+    st.none(),
+    st.booleans(),
+)
+_ITEMS = st.fixed_dictionaries(
+    {"name": st.sampled_from(["PhV_phsA", "TotW", "SupWh", "NotMapped"]), "val": _VALUES},
+    optional={
+        "quality": st.sampled_from(["0", "good", "1", "bad!", 0, 3, True, None, ["0"]]),
+        "timestamp": st.sampled_from(
+            ["2026-11-23T19:31:00+08:00", "yesterday", 1_700_000_000, None, ["t"]]
+        ),
+    },
+)
+
+
+@given(st.lists(_ITEMS, min_size=1, max_size=6))
+@example([{"name": "PhV_phsA", "val": "2", "quality": "1"}])
+@example([{"name": "TotW", "val": "1e400"}, {"name": "TotW", "val": "9e305"}])
+def test_an_item_after_others_is_decided_as_one_alone(items: list[dict[str, object]]) -> None:
+    """The parser builds a common item on a short path once the message's timestamp text was
+    parsed: each item, after a first one that parses that text, gives what it gives alone."""
+    first = {"name": "PhV_phsB", "val": "1"}  # parses the message's timestamp text
+    together = parse_terminal_payload(TOPIC, payload(first, *items), NAMES, DEVICES)
+    alone = [parse_terminal_payload(TOPIC, payload(first, i), NAMES, DEVICES) for i in items]
+    assert together.readings == alone[0].readings[:1] + [r for o in alone for r in o.readings[1:]]
+    assert [p.reason for p in together.problems] == [p.reason for o in alone for p in o.problems]
+    assert [p.text.split(": ", 1)[1] for p in together.problems] == [
+        p.text.split(": ", 1)[1] for o in alone for p in o.problems
+    ]
