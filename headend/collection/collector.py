@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any, Protocol
 
 from headend.bus.worker import BusWorker
@@ -45,6 +46,18 @@ class ReadingsHandler(Protocol):
 
 
 HealthHandler = Callable[[MeterConfig, HealthChange, str], Awaitable[None]]
+
+_Context = tuple[tuple[str, int], MeterConfig, ReadSpec, datetime]
+"""What a read on the bus is for: (meter, spec index) key, meter, spec, slot."""
+_Ended = tuple[
+    "asyncio.Future[list[Reading]] | None",
+    tuple[str, int],
+    MeterConfig,
+    ReadSpec,
+    datetime,
+    "str | None",
+]
+"""A read that ended (its future), or a slot missed before the bus (no future, the reason)."""
 
 OFFLINE = FailureReason.METER_OFFLINE.value
 OVERRUN = FailureReason.BUS_OVERRUN.value
@@ -111,6 +124,12 @@ class ChannelCollector:
         self._changed = asyncio.Event()
         self._lagging = False
         self._stopping = False
+        self._waiting: dict[asyncio.Future[list[Reading]], _Context] = {}
+        """Reads on the bus, by the worker's future: what to record when each ends."""
+        self._ended: deque[_Ended] = deque()
+        self._ended_ready = asyncio.Event()
+        self._label_slot: datetime | None = None
+        self._label_text = ""
 
     @property
     def name(self) -> str:
@@ -171,9 +190,11 @@ class ChannelCollector:
         """Send no more reads; ``run`` returns once the reads already sent have ended."""
         self._stopping = True
         self._changed.set()
+        self._ended_ready.set()
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
+            group.create_task(self._completions())
             while True:
                 entry = await self._next_due()
                 if entry is None:
@@ -207,6 +228,8 @@ class ChannelCollector:
     def _dispatch(
         self, group: asyncio.TaskGroup, meter: MeterConfig, entry: _Entry, spec: ReadSpec
     ) -> None:
+        """Queue one due read on the bus. No task per read: the worker's future calls back,
+        and one loop per collector (``_completions``) turns each outcome into readings."""
         self.stats.scheduled += 1
         slot = entry.due.slot
         key = (meter.id, entry.spec_index)
@@ -222,17 +245,58 @@ class ChannelCollector:
                     self.worker.depth(),
                 )
                 self._lagging = True
-            group.create_task(self._record_missing(meter, spec, slot, OVERRUN))
+            self._missed(meter, spec, slot, OVERRUN)
             return
-        if not self._health.should_send(meter.id, self._clock.now()):
+        health = self._health
+        if health.is_offline(meter.id) and not health.should_send(meter.id, self._clock.now()):
             self.stats.skipped_offline += 1
-            group.create_task(self._record_missing(meter, spec, slot, OFFLINE))
+            self._missed(meter, spec, slot, OFFLINE)
             return
         self._pending.add(key)
         self.stats.sent += 1
         action = self._timed(self._read_factory(meter, spec.quantities, slot), entry.due)
-        future = self.worker.submit(spec.lane, f"{meter.id} {slot:%H:%M}", action)
-        group.create_task(self._complete(future, key, meter, spec, slot))
+        future = self.worker.submit(spec.lane, self._label(meter.id, slot), action)
+        self._waiting[future] = (key, meter, spec, slot)
+        future.add_done_callback(self._read_ended)
+
+    def _label(self, meter_id: str, slot: datetime) -> str:
+        """The job's label for the bus log; the slot's text is made once per slot, not per read
+        (a due slot is shared by every meter of the plan)."""
+        if slot != self._label_slot:
+            self._label_slot = slot
+            self._label_text = f"{slot:%H:%M}"
+        return f"{meter_id} {self._label_text}"
+
+    def _missed(self, meter: MeterConfig, spec: ReadSpec, slot: datetime, reason: str) -> None:
+        self._ended.append((None, (meter.id, -1), meter, spec, slot, reason))
+        self._ended_ready.set()
+
+    def _read_ended(self, future: asyncio.Future[list[Reading]]) -> None:
+        key, meter, spec, slot = self._waiting.pop(future)
+        self._ended.append((future, key, meter, spec, slot, None))
+        self._ended_ready.set()
+
+    async def _completions(self) -> None:
+        """Turn every ended read into readings, in the order the reads ended, until the
+        collector stops and no read is left on the bus. Cancelled (abrupt shutdown), it gives
+        up the reads still queued, as a task per read awaiting its future did."""
+        ended = self._ended
+        try:
+            while True:
+                while ended:
+                    future, key, meter, spec, slot, reason = ended.popleft()
+                    if future is None:
+                        assert reason is not None
+                        await self._record_missing(meter, spec, slot, reason)
+                    else:
+                        await self._complete(future, key, meter, spec, slot)
+                if self._stopping and not self._waiting:
+                    return
+                self._ended_ready.clear()
+                await self._ended_ready.wait()
+        finally:
+            for future in list(self._waiting):
+                future.cancel()
 
     def _timed(self, action: BusAction, due: Due) -> BusAction:
         async def timed(connection: Any) -> list[Reading]:
@@ -251,24 +315,18 @@ class ChannelCollector:
         spec: ReadSpec,
         slot: datetime,
     ) -> None:
-        try:
-            readings = await future
-        except BusClosed:
-            await self._record_missing(meter, spec, slot, SHUTDOWN)
-            return
-        except ReadFailed as exc:
-            self.stats.failed += 1
-            change = self._health.failure(meter.id, exc.reason.value, self._clock.now())
-            if change is not None:
-                await self._on_health(meter, change, exc.detail)
-            await self._record_missing(meter, spec, slot, exc.reason.value)
-            return
-        except Exception:  # a bug in a reader: the worker logged it; the slot is still a gap
-            self.stats.failed += 1
-            await self._record_missing(meter, spec, slot, INTERNAL_ERROR)
-            return
-        finally:
+        if future.cancelled():  # given up by whoever cancelled it: no outcome to record
             self._pending.discard(key)
+            return
+        exc = future.exception()
+        if exc is not None:
+            try:
+                await self._failed(exc, meter, spec, slot)
+            finally:
+                self._pending.discard(key)
+            return
+        self._pending.discard(key)
+        readings = future.result()
         if readings and all(r.quality is Quality.MISSING for r in readings):
             # The meter answered but refused or could not give any value: alive, not collected.
             self.stats.failed += 1
@@ -286,6 +344,24 @@ class ChannelCollector:
             await self._on_health(meter, change, "answered again")
         # Received once stored: a reading the writer drops never reached billing.
         await self._on_readings(readings, then=partial(self._stored, meter.id, spec, slot))
+
+    async def _failed(
+        self, exc: BaseException, meter: MeterConfig, spec: ReadSpec, slot: datetime
+    ) -> None:
+        if isinstance(exc, BusClosed):
+            await self._record_missing(meter, spec, slot, SHUTDOWN)
+        elif isinstance(exc, ReadFailed):
+            self.stats.failed += 1
+            change = self._health.failure(meter.id, exc.reason.value, self._clock.now())
+            if change is not None:
+                await self._on_health(meter, change, exc.detail)
+            await self._record_missing(meter, spec, slot, exc.reason.value)
+        elif isinstance(exc, Exception):
+            # A bug in a reader: the worker logged it; the slot is still a gap.
+            self.stats.failed += 1
+            await self._record_missing(meter, spec, slot, INTERNAL_ERROR)
+        else:
+            raise exc
 
     def _stored(self, meter_id: str, spec: ReadSpec, slot: datetime, stored: bool) -> None:
         if stored:
@@ -313,4 +389,9 @@ def _missing(meter: MeterConfig, spec: ReadSpec, slot: datetime, reason: str) ->
 
 def _group(spec: ReadSpec) -> str:
     """Completeness counts one read of a spec as one expected read, named by its quantities."""
-    return ",".join(spec.quantities)
+    return _group_of(spec.quantities)
+
+
+@cache
+def _group_of(quantities: tuple[str, ...]) -> str:
+    return ",".join(quantities)
