@@ -35,10 +35,10 @@ from functools import cache
 from typing import Final, Literal
 
 from protocols.dlt645.address import Address
-from protocols.dlt645.control import Function, Standard
+from protocols.dlt645.control import FROM_METER, Control, Function, Standard
 from protocols.dlt645.decoder import FrameDecoder
 from protocols.dlt645.errors import ChecksumError, MalformedFrame, UnexpectedMessage
-from protocols.dlt645.frame import Frame, encode
+from protocols.dlt645.frame import START, Frame, encode
 from protocols.dlt645.messages import (
     ErrorResponse,
     ReadFollowUpRequest,
@@ -183,6 +183,9 @@ class Exchange:
         """The last other address a reply came from: the deadline then says ``wrong_address``."""
         self._skipped: Counter[Skip] | None = None
         self._wire = wire
+        self._head: bytes | None = None
+        """The first bytes of the plain reply (0x68, address, 0x68, control), once sent: the
+        fast path of ``next_event``; None where any address may answer."""
         self._decoder = FrameDecoder()
         self._spoiled: Failed | None = None
         self._outcome: ExchangeEvent | None = None
@@ -203,11 +206,15 @@ class Exchange:
         """The request's wire bytes; from now on received bytes are looked at."""
         if self.state is not State.IDLE:
             raise LocalProtocolError(f"meter {self.target}: request already sent")
+        wire = encode(self.request) if self._wire is None else self._wire
         if self.reply_expected:
             self.state = State.AWAITING_REPLY
+            if not (self.target.is_wildcard or self.target.is_broadcast):
+                at = wire.index(START)
+                self._head = wire[at : at + 8] + bytes((wire[at + 8] | FROM_METER,))
         else:
             self._finish(NoReplyExpected())
-        return encode(self.request) if self._wire is None else self._wire
+        return wire
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Bytes from the line, in any chunking; once the exchange is over they are ignored
@@ -223,6 +230,16 @@ class Exchange:
             raise LocalProtocolError(f"meter {self.target}: nothing to await before sending")
         if self._outcome is not None:
             return self._outcome
+        if self._head is not None:
+            # The usual case: the bytes are exactly the addressed meter's plain reply. It is
+            # taken without the general search below (which would find the same frame).
+            plain = self._decoder.take_whole(self._head)
+            if plain is not None:
+                reply = Frame(self.target, Control.from_byte(self._head[-1]), plain)
+                if not self._other_identifier(reply):
+                    return self._finish(self._parse(reply))
+                self.skipped[Skip.OTHER_IDENTIFIER] += 1
+                return NEED_DATA if self._spoiled is None else self._finish(self._spoiled)
         while True:
             try:
                 frame = self._decoder.next_frame()

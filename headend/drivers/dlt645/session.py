@@ -81,7 +81,13 @@ async def read_payload(
     data = machine.send()
     while True:
         await link.send(data)
-        event = await _await_event(link, machine, reply_timeout)
+        # ``_await_event`` inlined: this is every scheduled read's path, one frame less.
+        try:
+            async with asyncio.timeout(reply_timeout):
+                while (event := machine.next_event()) is NEED_DATA:
+                    machine.receive_data(await link.receive())
+        except TimeoutError:
+            raise _read_failed(machine.deadline_passed(reply_timeout)) from None
         if isinstance(event, Payload):
             return event.data
         if isinstance(event, Failed):
