@@ -429,3 +429,25 @@ async def test_a_freeze_the_meter_does_not_hold_is_not_asked_for_again(rig: Rig)
     assert again == []
     assert rig.engine.backfill.stats.failures == asked, "the absent freeze was asked for again"
     assert rig.engine.backfill.stats.given_up >= 1
+
+
+async def test_scheduled_reads_run_without_a_task_per_read(rig: Rig) -> None:
+    """Each read in flight used to hold a task awaiting its bus future; now one completion loop
+    per channel takes every outcome (the per-read task was a large share of a read's CPU)."""
+    collector = rig.engine.collectors["bus-1"]
+    factory = collector._read_factory
+    seen: list[set[str]] = []
+
+    def spying(meter, quantities, slot):  # type: ignore[no-untyped-def]
+        action = factory(meter, quantities, slot)
+
+        async def spy(connection):  # type: ignore[no-untyped-def]
+            seen.append({task.get_coro().__qualname__ for task in asyncio.all_tasks()})  # type: ignore[union-attr]
+            return await action(connection)
+
+        return spy
+
+    collector._read_factory = spying
+    await collect(rig.live, lambda _: len(seen) >= 4)
+    assert all("ChannelCollector._complete" not in names for names in seen), seen
+    assert all("ChannelCollector._completions" in names for names in seen), seen
