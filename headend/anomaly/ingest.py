@@ -64,7 +64,10 @@ def _scaled(reading: Reading, target: Target) -> float | None:
     failed read."""
     if reading.value is None:
         return None
-    clock = CLOCK_UNITS.get(target)
+    # By identity first: most readings are not clocks, and hashing an enum member runs Python.
+    clock = (
+        CLOCK_UNITS.get(target) if target is Target.CLOCK or target is Target.CLOCK_DRIFT else None
+    )
     if clock is not None:
         factor = clock.get(reading.unit)
         if factor is None:

@@ -334,7 +334,10 @@ class ReadExchange:
         standard: Standard = Standard.DLT645_2007,
         *,
         max_follow_ups: int = MAX_FOLLOW_UPS,
+        request: tuple[Frame, bytes] | None = None,
     ) -> None:
+        """``request`` is ``read_request(address, di, standard)`` when the caller keeps it
+        (a reader holding it per meter skips even the cache lookup)."""
         if max_follow_ups < 0:
             raise LocalProtocolError(f"max_follow_ups {max_follow_ups}: must be >= 0")
         self.address = address
@@ -343,8 +346,8 @@ class ReadExchange:
         self.max_follow_ups = max_follow_ups
         self.label = f"DI {di:0{2 * standard.di_length}X}"
         self.follow_ups = 0
-        request, wire = read_request(address, di, standard)
-        self.frame = Exchange(request, reply_expected=True, wire=wire)
+        frame, wire = read_request(address, di, standard) if request is None else request
+        self.frame = Exchange(frame, reply_expected=True, wire=wire)
         """The exchange of the frame in flight (the first request, then each follow-up)."""
         self._payload = bytearray()
         self._outcome: Payload | Failed | None = None

@@ -24,11 +24,13 @@ from protocols.dlt645 import (
     Address,
     DataItem,
     Decoded,
+    Frame,
     NotAvailable,
     Standard,
     UnknownIdentifier,
     catalogue,
 )
+from protocols.dlt645.exchange import read_request
 from storage.records import FailureReason, Reading, ReadingKind
 
 if TYPE_CHECKING:
@@ -86,6 +88,8 @@ class _PreparedRead:
     quantities: tuple[str, ...]
     kind: ReadingKind
     block: bool
+    request: tuple[Frame, bytes]
+    """The request frame and its bytes (``read_request``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +116,18 @@ def _prepared(meter: MeterConfig, quantities: tuple[str, ...], use_blocks: bool)
     if prepared is not None and prepared.meter is meter:
         return prepared
     standard = standard_of(meter.protocol)
+    address = address_of(meter)
     reads = tuple(
         _PreparedRead(
-            planned.item, planned.quantities, ReadingKind(planned.item.kind), planned.item.is_block
+            planned.item,
+            planned.quantities,
+            ReadingKind(planned.item.kind),
+            planned.item.is_block,
+            read_request(address, planned.item.di, standard),
         )
         for planned in plan_dlt645(quantities, standard, use_blocks)
     )
-    prepared = _Prepared(meter, address_of(meter), standard, meter.tags(), reads)
+    prepared = _Prepared(meter, address, standard, meter.tags(), reads)
     _PREPARED[key] = prepared
     return prepared
 
@@ -141,7 +150,12 @@ async def read_dlt645(
         item = planned.item
         try:
             payload = await read_payload(
-                link, prepared.address, item.di, prepared.standard, reply_timeout=reply_timeout
+                link,
+                prepared.address,
+                item.di,
+                prepared.standard,
+                reply_timeout=reply_timeout,
+                request=planned.request,
             )
         except ReadFailed as exc:
             if exc.reason is not FailureReason.ERROR_RESPONSE:

@@ -74,10 +74,17 @@ def refused(address: Address, what: str, reply: ErrorResponse) -> ReadFailed:
 
 
 async def read_payload(
-    link: BusLink, address: Address, di: int, standard: Standard, *, reply_timeout: float
+    link: BusLink,
+    address: Address,
+    di: int,
+    standard: Standard,
+    *,
+    reply_timeout: float,
+    request: tuple[Frame, bytes] | None = None,
 ) -> bytes:
-    """The whole payload of one data identifier, following multi-frame replies."""
-    machine = ReadExchange(address, di, standard)
+    """The whole payload of one data identifier, following multi-frame replies; ``request``
+    is its ``read_request`` when the caller keeps it."""
+    machine = ReadExchange(address, di, standard, request=request)
     data = machine.send()
     while True:
         await link.send(data)
