@@ -88,9 +88,12 @@ async def read_payload(
     data = machine.send()
     while True:
         await link.send(data)
-        # ``_await_event`` inlined: this is every scheduled read's path, one frame less.
+        # ``_await_event`` inlined: this is every scheduled read's path, one frame less. A
+        # frame just sent has its own exchange with no byte yet, so it is not asked for an
+        # event before the first bytes arrive.
         try:
             async with asyncio.timeout(reply_timeout):
+                machine.receive_data(await link.receive())
                 while (event := machine.next_event()) is NEED_DATA:
                     machine.receive_data(await link.receive())
         except TimeoutError:
