@@ -281,15 +281,27 @@ class ChannelCollector:
         collector stops and no read is left on the bus. Cancelled (abrupt shutdown), it gives
         up the reads still queued, as a task per read awaiting its future did."""
         ended = self._ended
+        batch: list[Reading] = []
+        stored: list[tuple[str, ReadSpec, datetime]] = []
         try:
             while True:
                 while ended:
                     future, key, meter, spec, slot, reason = ended.popleft()
+                    if future is not None and self._collected(
+                        future, key, meter, spec, slot, batch, stored
+                    ):
+                        continue
+                    if batch:  # what ended before this outcome goes first, in order
+                        await self._publish(batch, stored)
+                        batch, stored = [], []
                     if future is None:
                         assert reason is not None
                         await self._record_missing(meter, spec, slot, reason)
                     else:
                         await self._complete(future, key, meter, spec, slot)
+                if batch:
+                    await self._publish(batch, stored)
+                    batch, stored = [], []
                 if self._stopping and not self._waiting:
                     return
                 self._ended_ready.clear()
@@ -297,6 +309,47 @@ class ChannelCollector:
         finally:
             for future in list(self._waiting):
                 future.cancel()
+
+    def _collected(
+        self,
+        future: asyncio.Future[list[Reading]],
+        key: tuple[str, int],
+        meter: MeterConfig,
+        spec: ReadSpec,
+        slot: datetime,
+        batch: list[Reading],
+        stored: list[tuple[str, ReadSpec, datetime]],
+    ) -> bool:
+        """The usual outcome, taken without awaiting anything: values from a meter that was
+        online. Its readings join ``batch``, published with the others that ended alongside
+        (one hand-off to the unit gate, anomaly intake and writer for many reads); every
+        other outcome is left to ``_complete`` (False)."""
+        if future.cancelled() or future.exception() is not None:
+            return False
+        readings = future.result()
+        if not readings or all(r.quality is Quality.MISSING for r in readings):
+            return False
+        if self._health.is_offline(meter.id):
+            return False  # it answers again: ``_complete`` raises the event first
+        self._pending.discard(key)
+        self.stats.succeeded += 1
+        if self._lagging and not self._pending:
+            log.info("channel %s: caught up", self.name)
+            self._lagging = False
+        self._health.success(meter.id)
+        batch.extend(readings)
+        stored.append((meter.id, spec, slot))
+        return True
+
+    async def _publish(
+        self, readings: list[Reading], stored: list[tuple[str, ReadSpec, datetime]]
+    ) -> None:
+        # Received once stored: a reading the writer drops never reached billing.
+        await self._on_readings(readings, then=partial(self._stored_all, stored))
+
+    def _stored_all(self, reads: list[tuple[str, ReadSpec, datetime]], stored: bool) -> None:
+        for meter_id, spec, slot in reads:
+            self._stored(meter_id, spec, slot, stored)
 
     def _timed(self, action: BusAction, due: Due) -> BusAction:
         # Called by the worker as the read starts; a plain function returning the read's
