@@ -7,6 +7,7 @@ backfill, and faults turning into missing readings with their reasons and offlin
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -17,7 +18,7 @@ import pytest
 from headend.clock import WarpedClock
 from headend.config.fleet import parse_fleet_config
 from headend.drivers.dlt645.control import RelayState
-from headend.engine import Engine, EngineOptions
+from headend.engine import YOUNG_GC_THRESHOLD, Engine, EngineOptions
 from headend.errors import ReadFailed
 from protocols.dlt645 import RelayAction
 from simulators.dlt645 import (
@@ -451,3 +452,28 @@ async def test_scheduled_reads_run_without_a_task_per_read(rig: Rig) -> None:
     await collect(rig.live, lambda _: len(seen) >= 4)
     assert all("ChannelCollector._complete" not in names for names in seen), seen
     assert all("ChannelCollector._completions" in names for names in seen), seen
+
+
+async def test_the_collector_is_tuned_while_running_and_restored_after(tmp_path: Path) -> None:
+    """Start-up heap frozen, young collections rarer while the engine runs; as before after."""
+    before = gc.get_threshold()
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    network = MemoryNetwork()
+    network.listen("bus-1")  # nobody answers: reads may fail, which is not the point here
+    engine = Engine(
+        parse_fleet_config(fleet(), "test"),
+        store,
+        clock=WarpedClock(START, speed=60),
+        memory=network,
+        options=EngineOptions(jitter=0, maintenance=False, audit_path=tmp_path / "audit.jsonl"),
+    )
+    async with asyncio.TaskGroup() as group:
+        running = group.create_task(engine.run())
+        await engine.ready.wait()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] >= YOUNG_GC_THRESHOLD
+        engine.stop()
+        await running
+    await store.aclose()
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
