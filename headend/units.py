@@ -14,6 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from functools import lru_cache
 from types import MappingProxyType
 
 from headend.errors import HeadendError
@@ -66,8 +67,12 @@ class UnitError(HeadendError, ValueError):
     """A reading's unit is not its quantity's canonical unit and cannot be converted to it."""
 
 
+@lru_cache(maxsize=4096)
 def family_of(quantity: str) -> str | None:
-    """The quantity's family in ``CANONICAL_UNITS``, or None for a state quantity."""
+    """The quantity's family in ``CANONICAL_UNITS``, or None for a state quantity.
+
+    Cached (bounded: names may come from MQTT peers): every reading of every source asks,
+    and a fleet has a few dozen quantity names."""
     name = quantity.removeprefix(_FROZEN_PREFIX)
     if name.endswith(_TEMPERATURE_SUFFIX):
         return _TEMPERATURE_SUFFIX
@@ -77,12 +82,14 @@ def family_of(quantity: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def canonical_unit(quantity: str) -> str | None:
     """The unit every reading of ``quantity`` must carry; None when the table does not cover it."""
     family = family_of(quantity)
     return None if family is None else CANONICAL_UNITS[family]
 
 
+@lru_cache(maxsize=4096)
 def factor_to_canonical(quantity: str, unit: str) -> float:
     """What to multiply a value of ``quantity`` in ``unit`` by to get the canonical unit."""
     canonical = canonical_unit(quantity)

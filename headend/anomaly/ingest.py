@@ -64,7 +64,10 @@ def _scaled(reading: Reading, target: Target) -> float | None:
     failed read."""
     if reading.value is None:
         return None
-    clock = CLOCK_UNITS.get(target)
+    # By identity first: most readings are not clocks, and hashing an enum member runs Python.
+    clock = (
+        CLOCK_UNITS.get(target) if target is Target.CLOCK or target is Target.CLOCK_DRIFT else None
+    )
     if clock is not None:
         factor = clock.get(reading.unit)
         if factor is None:
@@ -95,7 +98,6 @@ def apply_meter_reading(snap: FleetSnapshot, row: int, reading: Reading) -> bool
     if reading.quality is Quality.ESTIMATED:
         return False
     live = reading.quality is Quality.ACTUAL
-    stamp = reading.timestamp.timestamp()
     if target is Target.VOLTAGE:
         if value is None or live:
             snap.voltage[column, row] = math.nan if value is None else value
@@ -103,6 +105,8 @@ def apply_meter_reading(snap: FleetSnapshot, row: int, reading: Reading) -> bool
         if value is None or live:
             snap.power_kw[row] = math.nan if value is None else value
     elif target is Target.ENERGY_IMPORT:
+        # The stamp only where it is used: a conversion per voltage reading was waste.
+        stamp = reading.timestamp.timestamp()
         if value is not None and not stamp <= snap.energy_import_time[row]:
             snap.energy_import_prev_kwh[row] = snap.energy_import_kwh[row]
             snap.energy_import_prev_time[row] = snap.energy_import_time[row]
@@ -114,6 +118,7 @@ def apply_meter_reading(snap: FleetSnapshot, row: int, reading: Reading) -> bool
             snap.energy_export_kwh[row] = value
     elif target is Target.CLOCK:
         if value is None or live:
+            stamp = reading.timestamp.timestamp()
             snap.clock_drift_s[row] = math.nan if value is None else value - stamp
     elif target is Target.CLOCK_DRIFT:
         if value is None or live:

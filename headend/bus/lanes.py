@@ -46,12 +46,16 @@ class LaneQueue(Generic[T]):
                 raise ValueError(f"lane {lane.name}: weight must be >= 1")
         self._weights = dict(weights)
         self._queues: dict[Lane, deque[T]] = {lane: deque() for lane in Lane}
+        self._order: tuple[tuple[Lane, deque[T]], ...] = tuple(self._queues.items())
+        """The lanes most urgent first, with their FIFOs (iterating the enum per job was a
+        visible share of a fast bus's CPU)."""
+        self._size = 0
         self._credit: dict[Lane, int] = dict(self._weights)
         self._not_empty = asyncio.Event()
         self._closed = False
 
     def __len__(self) -> int:
-        return sum(len(q) for q in self._queues.values())
+        return self._size
 
     @property
     def closed(self) -> bool:
@@ -64,6 +68,7 @@ class LaneQueue(Generic[T]):
         if self._closed:
             raise RuntimeError("lane queue is closed")
         self._queues[lane].append(item)
+        self._size += 1
         self._not_empty.set()
 
     def close(self) -> None:
@@ -76,21 +81,29 @@ class LaneQueue(Generic[T]):
         items = [item for lane in Lane for item in self._queues[lane]]
         for queue in self._queues.values():
             queue.clear()
+        self._size = 0
         return items
 
     def get_nowait(self) -> tuple[Lane, T] | None:
         """The next job by weighted round robin, or None when every lane is empty."""
-        ready = [lane for lane in Lane if self._queues[lane]]
-        if not ready:
+        if not self._size:
             return None
-        with_credit = [lane for lane in ready if self._credit[lane] > 0]
-        if not with_credit:
+        credit = self._credit
+        first: tuple[Lane, deque[T]] | None = None
+        for lane, queue in self._order:
+            if queue:
+                if credit[lane] > 0:
+                    break
+                if first is None:
+                    first = (lane, queue)
+        else:
             # Every busy lane spent its turn: a new round starts.
-            self._credit = dict(self._weights)
-            with_credit = ready
-        lane = with_credit[0]
-        self._credit[lane] -= 1
-        return lane, self._queues[lane].popleft()
+            assert first is not None
+            self._credit = credit = dict(self._weights)
+            lane, queue = first
+        credit[lane] -= 1
+        self._size -= 1
+        return lane, queue.popleft()
 
     async def get(self) -> tuple[Lane, T]:
         while True:

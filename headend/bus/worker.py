@@ -165,7 +165,10 @@ class BusWorker(Generic[C]):
         while True:
             job.attempts += 1
             try:
-                await self._ensure_open()
+                if self.connection.is_open:  # the usual case, without a coroutine per job
+                    self._ever_opened = self.connected = True
+                else:
+                    await self._ensure_open()
                 return await job.action(self.connection)
             except ConnectionLost as exc:
                 failure = ReadFailed(FailureReason.CONNECTION_LOST, f"bus {self.name}: {exc}")

@@ -19,10 +19,11 @@ import asyncio
 import contextvars
 import heapq
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any, Protocol
 
 from headend.bus.worker import BusWorker
@@ -51,6 +52,18 @@ class ReadingsHandler(Protocol):
 
 
 HealthHandler = Callable[[MeterConfig, HealthChange, str], Awaitable[None]]
+
+_Context = tuple[tuple[str, int], MeterConfig, ReadSpec, datetime]
+"""What a read on the bus is for: (meter, spec index) key, meter, spec, slot."""
+_Ended = tuple[
+    "asyncio.Future[list[Reading]] | None",
+    tuple[str, int],
+    MeterConfig,
+    ReadSpec,
+    datetime,
+    "str | None",
+]
+"""A read that ended (its future), or a slot missed before the bus (no future, the reason)."""
 
 OFFLINE = FailureReason.METER_OFFLINE.value
 OVERRUN = FailureReason.BUS_OVERRUN.value
@@ -131,6 +144,12 @@ class ChannelCollector:
         self._context: contextvars.Context | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._stopped: asyncio.Future[None] | None = None
+        self._waiting: dict[asyncio.Future[list[Reading]], _Context] = {}
+        """Reads on the bus, by the worker's future: what to record when each ends."""
+        self._ended: deque[_Ended] = deque()
+        self._ended_ready = asyncio.Event()
+        self._label_slot: datetime | None = None
+        self._label_text = ""
 
     @property
     def name(self) -> str:
@@ -194,6 +213,7 @@ class ChannelCollector:
         """Send no more reads; ``run`` returns once the reads already sent have ended."""
         self._stopping = True
         self._disarm()
+        self._ended_ready.set()  # the completions loop returns once no read is left on the bus
         if self._stopped is not None and not self._stopped.done():
             self._stopped.set_result(None)
 
@@ -212,6 +232,7 @@ class ChannelCollector:
         try:
             async with asyncio.TaskGroup() as group:
                 self._loop, self._group = loop, group
+                group.create_task(self._completions())
                 self._fire()
                 await self._stopped  # then the TaskGroup waits for reads in flight
         finally:
@@ -260,6 +281,8 @@ class ChannelCollector:
     def _dispatch(
         self, group: asyncio.TaskGroup, meter: MeterConfig, entry: _Entry, spec: ReadSpec
     ) -> None:
+        """Queue one due read on the bus. No task per read: the worker's future calls back,
+        and one loop per collector (``_completions``) turns each outcome into readings."""
         self.stats.scheduled += 1
         slot = entry.due.slot
         key = (meter.id, entry.spec_index)
@@ -275,24 +298,120 @@ class ChannelCollector:
                     self.worker.depth(),
                 )
                 self._lagging = True
-            group.create_task(self._record_missing(meter, spec, slot, OVERRUN))
+            self._missed(meter, spec, slot, OVERRUN)
             return
-        if not self._health.should_send(meter.id, self._clock.now()):
+        health = self._health
+        if health.is_offline(meter.id) and not health.should_send(meter.id, self._clock.now()):
             self.stats.skipped_offline += 1
-            group.create_task(self._record_missing(meter, spec, slot, OFFLINE))
+            self._missed(meter, spec, slot, OFFLINE)
             return
         self._pending.add(key)
         self.stats.sent += 1
         action = self._timed(self._read_factory(meter, spec.quantities, slot), entry.due)
-        future = self.worker.submit(spec.lane, f"{meter.id} {slot:%H:%M}", action)
-        group.create_task(self._complete(future, key, meter, spec, slot))
+        future = self.worker.submit(spec.lane, self._label(meter.id, slot), action)
+        self._waiting[future] = (key, meter, spec, slot)
+        future.add_done_callback(self._read_ended)
+
+    def _label(self, meter_id: str, slot: datetime) -> str:
+        """The job's label for the bus log; the slot's text is made once per slot, not per read
+        (a due slot is shared by every meter of the plan)."""
+        if slot != self._label_slot:
+            self._label_slot = slot
+            self._label_text = f"{slot:%H:%M}"
+        return f"{meter_id} {self._label_text}"
+
+    def _missed(self, meter: MeterConfig, spec: ReadSpec, slot: datetime, reason: str) -> None:
+        self._ended.append((None, (meter.id, -1), meter, spec, slot, reason))
+        self._ended_ready.set()
+
+    def _read_ended(self, future: asyncio.Future[list[Reading]]) -> None:
+        key, meter, spec, slot = self._waiting.pop(future)
+        self._ended.append((future, key, meter, spec, slot, None))
+        self._ended_ready.set()
+
+    async def _completions(self) -> None:
+        """Turn every ended read into readings, in the order the reads ended, until the
+        collector stops and no read is left on the bus. Cancelled (abrupt shutdown), it gives
+        up the reads still queued, as a task per read awaiting its future did."""
+        ended = self._ended
+        batch: list[Reading] = []
+        stored: list[tuple[str, ReadSpec, datetime]] = []
+        try:
+            while True:
+                while ended:
+                    future, key, meter, spec, slot, reason = ended.popleft()
+                    if future is not None and self._collected(
+                        future, key, meter, spec, slot, batch, stored
+                    ):
+                        continue
+                    if batch:  # what ended before this outcome goes first, in order
+                        await self._publish(batch, stored)
+                        batch, stored = [], []
+                    if future is None:
+                        assert reason is not None
+                        await self._record_missing(meter, spec, slot, reason)
+                    else:
+                        await self._complete(future, key, meter, spec, slot)
+                if batch:
+                    await self._publish(batch, stored)
+                    batch, stored = [], []
+                if self._stopping and not self._waiting:
+                    return
+                self._ended_ready.clear()
+                await self._ended_ready.wait()
+        finally:
+            for future in list(self._waiting):
+                future.cancel()
+
+    def _collected(
+        self,
+        future: asyncio.Future[list[Reading]],
+        key: tuple[str, int],
+        meter: MeterConfig,
+        spec: ReadSpec,
+        slot: datetime,
+        batch: list[Reading],
+        stored: list[tuple[str, ReadSpec, datetime]],
+    ) -> bool:
+        """The usual outcome, taken without awaiting anything: values from a meter that was
+        online. Its readings join ``batch``, published with the others that ended alongside
+        (one hand-off to the unit gate, anomaly intake and writer for many reads); every
+        other outcome is left to ``_complete`` (False)."""
+        if future.cancelled() or future.exception() is not None:
+            return False
+        readings = future.result()
+        if not readings or all(r.quality is Quality.MISSING for r in readings):
+            return False
+        if self._health.is_offline(meter.id):
+            return False  # it answers again: ``_complete`` raises the event first
+        self._pending.discard(key)
+        self.stats.succeeded += 1
+        if self._lagging and not self._pending:
+            log.info("channel %s: caught up", self.name)
+            self._lagging = False
+        self._health.success(meter.id)
+        batch.extend(readings)
+        stored.append((meter.id, spec, slot))
+        return True
+
+    async def _publish(
+        self, readings: list[Reading], stored: list[tuple[str, ReadSpec, datetime]]
+    ) -> None:
+        # Received once stored: a reading the writer drops never reached billing.
+        await self._on_readings(readings, then=partial(self._stored_all, stored))
+
+    def _stored_all(self, reads: list[tuple[str, ReadSpec, datetime]], stored: bool) -> None:
+        for meter_id, spec, slot in reads:
+            self._stored(meter_id, spec, slot, stored)
 
     def _timed(self, action: BusAction, due: Due) -> BusAction:
-        async def timed(connection: Any) -> list[Reading]:
+        # Called by the worker as the read starts; a plain function returning the read's
+        # awaitable keeps one frame out of the await chain every resumption walks.
+        def timed(connection: Any) -> Awaitable[list[Reading]]:
             lag = (self._clock.now() - due.start_at).total_seconds()
             self.stats.lag_seconds = max(0.0, lag)
             self.stats.max_lag_seconds = max(self.stats.max_lag_seconds, lag)
-            return await action(connection)
+            return action(connection)
 
         return timed
 
@@ -304,24 +423,18 @@ class ChannelCollector:
         spec: ReadSpec,
         slot: datetime,
     ) -> None:
-        try:
-            readings = await future
-        except BusClosed:
-            await self._record_missing(meter, spec, slot, SHUTDOWN)
-            return
-        except ReadFailed as exc:
-            self.stats.failed += 1
-            change = self._health.failure(meter.id, exc.reason.value, self._clock.now())
-            if change is not None:
-                await self._on_health(meter, change, exc.detail)
-            await self._record_missing(meter, spec, slot, exc.reason.value)
-            return
-        except Exception:  # a bug in a reader: the worker logged it; the slot is still a gap
-            self.stats.failed += 1
-            await self._record_missing(meter, spec, slot, INTERNAL_ERROR)
-            return
-        finally:
+        if future.cancelled():  # given up by whoever cancelled it: no outcome to record
             self._pending.discard(key)
+            return
+        exc = future.exception()
+        if exc is not None:
+            try:
+                await self._failed(exc, meter, spec, slot)
+            finally:
+                self._pending.discard(key)
+            return
+        self._pending.discard(key)
+        readings = future.result()
         if readings and all(r.quality is Quality.MISSING for r in readings):
             # The meter answered but refused or could not give any value: alive, not collected.
             self.stats.failed += 1
@@ -339,6 +452,24 @@ class ChannelCollector:
             await self._on_health(meter, change, "answered again")
         # Received once stored: a reading the writer drops never reached billing.
         await self._on_readings(readings, then=partial(self._stored, meter.id, spec, slot))
+
+    async def _failed(
+        self, exc: BaseException, meter: MeterConfig, spec: ReadSpec, slot: datetime
+    ) -> None:
+        if isinstance(exc, BusClosed):
+            await self._record_missing(meter, spec, slot, SHUTDOWN)
+        elif isinstance(exc, ReadFailed):
+            self.stats.failed += 1
+            change = self._health.failure(meter.id, exc.reason.value, self._clock.now())
+            if change is not None:
+                await self._on_health(meter, change, exc.detail)
+            await self._record_missing(meter, spec, slot, exc.reason.value)
+        elif isinstance(exc, Exception):
+            # A bug in a reader: the worker logged it; the slot is still a gap.
+            self.stats.failed += 1
+            await self._record_missing(meter, spec, slot, INTERNAL_ERROR)
+        else:
+            raise exc
 
     def _stored(self, meter_id: str, spec: ReadSpec, slot: datetime, stored: bool) -> None:
         if stored:
@@ -366,4 +497,9 @@ def _missing(meter: MeterConfig, spec: ReadSpec, slot: datetime, reason: str) ->
 
 def _group(spec: ReadSpec) -> str:
     """Completeness counts one read of a spec as one expected read, named by its quantities."""
-    return ",".join(spec.quantities)
+    return _group_of(spec.quantities)
+
+
+@cache
+def _group_of(quantities: tuple[str, ...]) -> str:
+    return ",".join(quantities)

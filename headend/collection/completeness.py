@@ -18,13 +18,24 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+_DAY_CACHE = 4096
+"""Slots whose local day is kept (jittered or backfilled slots are many; the cache restarts)."""
+
 
 @dataclass(slots=True)
 class DayTally:
     expected: int = 0
     received: int = 0
     backfilled: int = 0
-    failures: Counter[str] = field(default_factory=Counter)
+    _failures: Counter[str] | None = field(default=None, repr=False)
+
+    @property
+    def failures(self) -> Counter[str]:
+        """Failed slots by reason; made on first use, since most meter-days have none (a
+        ``Counter`` per meter and day was a visible share of the first read of each day)."""
+        if self._failures is None:
+            self._failures = Counter()
+        return self._failures
 
     @property
     def success_rate(self) -> float:
@@ -35,7 +46,8 @@ class DayTally:
         self.expected += other.expected
         self.received += other.received
         self.backfilled += other.backfilled
-        self.failures.update(other.failures)
+        if other._failures:
+            self.failures.update(other._failures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +66,17 @@ class CompletenessTracker:
         self._tz = ZoneInfo(timezone)
         self._tallies: dict[tuple[str, date], DayTally] = {}
         self._failed_slots: set[tuple[str, str, datetime]] = set()
+        self._days: dict[datetime, date] = {}
+        """Slot -> local day: every meter of a plan shares its slots, so the time zone
+        conversion is made once per slot, not once per read."""
 
     def local_day(self, at: datetime) -> date:
-        return at.astimezone(self._tz).date()
+        day = self._days.get(at)
+        if day is None:
+            if len(self._days) >= _DAY_CACHE:
+                self._days.clear()
+            day = self._days[at] = at.astimezone(self._tz).date()
+        return day
 
     def _tally(self, meter_id: str, slot: datetime) -> DayTally:
         key = (meter_id, self.local_day(slot))

@@ -41,10 +41,12 @@ class MeterHealth:
         return state
 
     def is_offline(self, meter_id: str) -> bool:
-        return self._state(meter_id).offline
+        state = self._states.get(meter_id)
+        return state is not None and state.offline
 
     def last_reason(self, meter_id: str) -> str | None:
-        return self._state(meter_id).last_reason
+        state = self._states.get(meter_id)
+        return None if state is None else state.last_reason
 
     def should_send(self, meter_id: str, now: datetime) -> bool:
         """Online meters always; offline ones only when their next probe is due."""
@@ -54,7 +56,11 @@ class MeterHealth:
         return state.next_probe is None or now >= state.next_probe
 
     def success(self, meter_id: str) -> HealthChange | None:
-        state = self._state(meter_id)
+        """Every good read lands here: a meter that never failed has no state to reset (only
+        meters that failed get one, so healthy fleets cost nothing per meter or read)."""
+        state = self._states.get(meter_id)
+        if state is None:
+            return None
         was_offline = state.offline
         state.consecutive_failures = 0
         state.offline = False

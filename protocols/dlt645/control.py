@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import cache
 
 from protocols.dlt645.errors import EncodeError
 
@@ -90,6 +91,10 @@ class Control:
 
     @classmethod
     def from_byte(cls, value: int) -> Control:
+        """The fields of one control byte; frozen, so the 256 of them are made once each and
+        shared (every received frame asks)."""
+        if cls is Control and 0 <= value <= 0xFF:
+            return _control_of(value)
         return cls(
             function=value & FUNCTION_MASK,
             from_meter=bool(value & FROM_METER),
@@ -111,3 +116,15 @@ class Control:
 
     def __str__(self) -> str:
         return f"{self.to_byte():02X}"
+
+
+def _control(value: int) -> Control:
+    return Control(
+        function=value & FUNCTION_MASK,
+        from_meter=bool(value & FROM_METER),
+        error=bool(value & ERROR_REPLY),
+        more=bool(value & FOLLOW_UP),
+    )
+
+
+_control_of = cache(_control)

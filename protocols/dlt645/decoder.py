@@ -101,6 +101,32 @@ class FrameDecoder:
                 continue
             return self._take(total)
 
+    def take_whole(self, head: bytes) -> bytes | None:
+        """The usual reply, decoded without the general search: when the buffered bytes are
+        wake-up 0xFE bytes and then exactly one complete, valid frame starting with ``head``
+        (0x68, address, 0x68, control), consume them and return the frame's plain data field.
+
+        Anything else (noise, echoes, several or partial frames, a bad length, checksum or end
+        byte) returns None and consumes nothing, so ``next_frame`` then applies every rule.
+        """
+        buffer = self._buffer
+        size = len(buffer)
+        start = self._start
+        while start < size and buffer[start] == PREAMBLE:
+            start += 1
+        if size - start < HEADER_LENGTH or not buffer.startswith(head, start):
+            return None
+        length = buffer[start + HEADER_LENGTH - 1]
+        body_end = start + HEADER_LENGTH + length
+        if length > self.max_data_length or body_end + TRAILER_LENGTH != size:
+            return None
+        if buffer[body_end + 1] != END or buffer[body_end] != checksum(buffer[start:body_end]):
+            return None
+        data = shift_data(buffer[start + HEADER_LENGTH : body_end], -DATA_OFFSET)
+        buffer.clear()
+        self._start = 0
+        return data
+
     def _later_complete_frame(self) -> int | None:
         """Where a complete, valid frame starts after the current (incomplete) candidate.
 

@@ -16,6 +16,8 @@ import enum
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import cache
+from typing import NamedTuple
 
 from protocols.dlt645.errors import EncodeError
 
@@ -45,6 +47,26 @@ _DATE_FIELDS = frozenset({"YY", "MM", "DD"})
 _TIME_FIELDS = frozenset({"hh", "mm", "ss"})
 
 
+class _Shape(NamedTuple):
+    numeric: bool
+    digits: int
+    length: int
+    decimals: int
+
+
+@cache
+def _shape(pattern: str) -> _Shape:
+    """What a pattern implies, worked out once per pattern: every decoded value asks, and a
+    regex match per value was a visible share of a read's CPU."""
+    digits = len(pattern.replace(".", ""))
+    return _Shape(
+        numeric=_NUMERIC.fullmatch(pattern) is not None,
+        digits=digits,
+        length=(digits + 1) // 2,
+        decimals=len(pattern.partition(".")[2]),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ValueFormat:
     """A parsed format: numeric (``XXX.X``), clock (``YYMMDDhhmm``) or bit field."""
@@ -63,21 +85,20 @@ class ValueFormat:
 
     @property
     def is_numeric(self) -> bool:
-        return _NUMERIC.fullmatch(self.pattern) is not None
+        return _shape(self.pattern).numeric
 
     @property
     def digits(self) -> int:
-        return len(self.pattern.replace(".", ""))
+        return _shape(self.pattern).digits
 
     @property
     def length(self) -> int:
         """Bytes on the wire; an odd digit count ("XXX", 1997 voltages) has a zero pad digit."""
-        return (self.digits + 1) // 2
+        return _shape(self.pattern).length
 
     @property
     def decimals(self) -> int:
-        fraction = self.pattern.partition(".")[2]
-        return len(fraction)
+        return _shape(self.pattern).decimals
 
     @property
     def clock_fields(self) -> tuple[str, ...]:
@@ -86,14 +107,15 @@ class ValueFormat:
 
     def decode(self, raw: bytes) -> Value:
         """The value of exactly ``length`` plain (already -0x33) bytes."""
-        if len(raw) != self.length:
-            raise ValueError(f"format {self.pattern}: need {self.length} bytes, got {len(raw)}")
-        if raw and all(byte == 0xFF for byte in raw):
+        shape = _shape(self.pattern)
+        if len(raw) != shape.length:
+            raise ValueError(f"format {self.pattern}: need {shape.length} bytes, got {len(raw)}")
+        if raw and raw.count(0xFF) == len(raw):
             return NotAvailable("not available: 0xFF fill")
         if self.encoding is Encoding.BITS:
             return int.from_bytes(raw, "little")
-        if self.is_numeric:
-            return self._decode_number(raw)
+        if shape.numeric:
+            return self._decode_number(raw, shape.decimals)
         return self._decode_clock(raw)
 
     def encode(self, value: Value) -> bytes:
@@ -106,18 +128,20 @@ class ValueFormat:
             return self._encode_number(value)
         return self._encode_clock(value)
 
-    def _decode_number(self, raw: bytes) -> Value:
+    def _decode_number(self, raw: bytes, decimals: int) -> Value:
         negative = False
-        wire = bytearray(raw)
         if self.signed:
+            wire = bytearray(raw)
             negative = bool(wire[-1] & _SIGN_BIT)
             wire[-1] &= ~_SIGN_BIT & 0xFF
-        text = bytes(reversed(wire)).hex()
+            text = wire[::-1].hex()
+        else:
+            text = raw[::-1].hex()
         if not text.isdigit():
             return NotAvailable(f"invalid BCD {raw.hex(' ')}")
         magnitude = int(text)
         scaled = -magnitude if negative else magnitude
-        return scaled / 10**self.decimals if self.decimals else scaled
+        return scaled / 10**decimals if decimals else scaled
 
     def _encode_number(self, value: Value) -> bytes:
         if isinstance(value, bool) or not isinstance(value, int | float):

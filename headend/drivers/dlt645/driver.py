@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING
@@ -90,8 +90,10 @@ class Dlt645Driver(Driver[BusLink]):
         quantities: Sequence[str],
         slot: datetime,
     ) -> ReadAction[BusLink]:
-        async def action(link: BusLink) -> list[Reading]:
-            return await read_dlt645(link, meter, quantities, slot, reply_timeout=channel.timeout)
+        # A plain function handing back the reader's coroutine, not an ``async def`` around
+        # it: every frame in a read's await chain is walked again each time the read resumes.
+        def action(link: BusLink) -> Awaitable[list[Reading]]:
+            return read_dlt645(link, meter, quantities, slot, reply_timeout=channel.timeout)
 
         return action
 

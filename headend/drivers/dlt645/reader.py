@@ -21,13 +21,16 @@ from headend.drivers.dlt645.editions import address_of, standard_of
 from headend.drivers.dlt645.session import read_payload
 from headend.errors import ReadFailed
 from protocols.dlt645 import (
+    Address,
     DataItem,
     Decoded,
+    Frame,
     NotAvailable,
     Standard,
     UnknownIdentifier,
     catalogue,
 )
+from protocols.dlt645.exchange import read_request
 from storage.records import FailureReason, Reading, ReadingKind
 
 if TYPE_CHECKING:
@@ -77,6 +80,58 @@ def plan_dlt645(
     return tuple(plan)
 
 
+@dataclass(frozen=True, slots=True)
+class _PreparedRead:
+    """One planned identifier with what every reading of it carries, looked up once."""
+
+    item: DataItem
+    quantities: tuple[str, ...]
+    kind: ReadingKind
+    block: bool
+    request: tuple[Frame, bytes]
+    """The request frame and its bytes (``read_request``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What a meter's read of some quantities needs besides the bytes: worked out once per
+    meter and read spec, not once per slot (the tags dict, the address, the plan)."""
+
+    meter: MeterConfig
+    address: Address
+    standard: Standard
+    tags: Mapping[str, str]
+    reads: tuple[_PreparedRead, ...]
+
+
+_PREPARED: dict[tuple[str, tuple[str, ...], bool], _Prepared] = {}
+"""(meter id, quantities, blocks) -> its prepared read, kept while that ``MeterConfig`` object
+is the meter's (a fleet change makes a new one, which replaces the entry on its next read):
+one entry per meter and read spec, so the cost stays linear in the fleet."""
+
+
+def _prepared(meter: MeterConfig, quantities: tuple[str, ...], use_blocks: bool) -> _Prepared:
+    key = (meter.id, quantities, use_blocks)
+    prepared = _PREPARED.get(key)
+    if prepared is not None and prepared.meter is meter:
+        return prepared
+    standard = standard_of(meter.protocol)
+    address = address_of(meter)
+    reads = tuple(
+        _PreparedRead(
+            planned.item,
+            planned.quantities,
+            ReadingKind(planned.item.kind),
+            planned.item.is_block,
+            read_request(address, planned.item.di, standard),
+        )
+        for planned in plan_dlt645(quantities, standard, use_blocks)
+    )
+    prepared = _Prepared(meter, address, standard, meter.tags(), reads)
+    _PREPARED[key] = prepared
+    return prepared
+
+
 async def read_dlt645(
     link: BusLink,
     meter: MeterConfig,
@@ -88,36 +143,55 @@ async def read_dlt645(
 ) -> list[Reading]:
     """Readings for ``quantities`` stamped ``slot``; raises ``ReadFailed`` when the meter does
     not answer properly, so the bus worker retries and completeness counts the reason."""
-    standard = standard_of(meter.protocol)
-    address = address_of(meter)
-    tags = meter.tags()
+    prepared = _prepared(meter, tuple(quantities), use_blocks)
+    tags = prepared.tags
     readings: list[Reading] = []
-    for planned in plan_dlt645(tuple(quantities), standard, use_blocks):
+    for planned in prepared.reads:
+        item = planned.item
         try:
             payload = await read_payload(
-                link, address, planned.item.di, standard, reply_timeout=reply_timeout
+                link,
+                prepared.address,
+                item.di,
+                prepared.standard,
+                reply_timeout=reply_timeout,
+                request=planned.request,
             )
         except ReadFailed as exc:
             if exc.reason is not FailureReason.ERROR_RESPONSE:
                 raise
             for name in planned.quantities:
-                readings.append(_missing(meter, planned.item, name, slot, exc.reason, tags))
+                readings.append(_missing(meter, item, name, slot, exc.reason, tags))
             continue
         try:
-            decoded = planned.item.decode(payload)
+            decoded = item.decode(payload)
         except UnknownIdentifier as exc:  # pragma: no cover - plan only names known items
             raise ReadFailed(FailureReason.UNSUPPORTED, str(exc)) from exc
         except ValueError as exc:
             raise ReadFailed(FailureReason.MALFORMED, f"meter {meter.id}: {exc}") from exc
         for name in planned.quantities:
-            readings.append(_reading(meter, planned.item, name, decoded, slot, tags))
+            value: object
+            if planned.block:
+                assert isinstance(decoded, Mapping)
+                value = decoded.get(name, _NOT_SENT)
+            else:
+                value = decoded
+            if isinstance(value, float):  # the usual case, without the checks below
+                readings.append(
+                    Reading(meter.id, name, value, item.unit, slot, planned.kind, tags=tags)
+                )
+            else:
+                readings.append(_reading(meter, item, name, decoded, slot, tags))
     return readings
+
+
+_NOT_SENT = NotAvailable("member not sent by the meter")
 
 
 def _value_of(item: DataItem, name: str, decoded: Decoded) -> object:
     if item.is_block:
         assert isinstance(decoded, Mapping)
-        return decoded.get(name, NotAvailable("member not sent by the meter"))
+        return decoded.get(name, _NOT_SENT)
     return decoded
 
 

@@ -58,3 +58,17 @@ async def test_get_waits_for_put_and_close_ends_it() -> None:
         await queue.get()
     with pytest.raises(RuntimeError, match="closed"):
         queue.put(Lane.BILLING, "late")
+
+
+def test_length_follows_puts_gets_and_drain() -> None:
+    queue: LaneQueue[str] = LaneQueue()
+    assert len(queue) == 0
+    queue.put(Lane.TELEMETRY, "t")
+    queue.put(Lane.BILLING, "b")
+    queue.put(Lane.CONTROL, "c")
+    assert len(queue) == 3
+    assert queue.get_nowait() == (Lane.CONTROL, "c")
+    assert len(queue) == 2
+    assert queue.drain() == ["b", "t"]
+    assert len(queue) == 0
+    assert queue.get_nowait() is None

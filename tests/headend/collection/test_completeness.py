@@ -46,3 +46,24 @@ def test_rollup_by_transformer() -> None:
     assert rows["T1"].success_rate == 0.5
     assert rows["T1"].failures == {"timeout": 1}
     assert rows["T2"].success_rate == 1.0
+
+
+def test_local_day_is_the_zones_day_for_every_slot_also_when_asked_again() -> None:
+    tracker = CompletenessTracker("Asia/Shanghai")
+    late = datetime(2026, 11, 23, 16, 30, tzinfo=UTC)  # 00:30 on the 24th in Shanghai
+    for _ in range(2):
+        assert tracker.local_day(late) == date(2026, 11, 24)
+        assert tracker.local_day(SLOT) == date(2026, 11, 23)
+    for minute in range(5000):  # past the cache's size: it starts again, still right
+        at = SLOT + timedelta(minutes=minute)
+        assert tracker.local_day(at) == (at + timedelta(hours=8)).date()
+
+
+def test_a_day_without_failures_reports_none_and_roll_ups_add_only_real_ones() -> None:
+    tracker = CompletenessTracker("Asia/Shanghai")
+    tracker.record_success("m1", "energy", SLOT)
+    tracker.record_failure("m2", "energy", SLOT, "timeout")
+    day = date(2026, 11, 23)
+    assert tracker.meter_day("m1", day).failures == {}
+    rows = tracker.rollup(day, lambda meter: "T1")
+    assert [(row.expected, row.received, row.failures) for row in rows] == [(2, 1, {"timeout": 1})]

@@ -32,3 +32,18 @@ def test_success_resets_the_count() -> None:
     assert health.success("m1") is None
     assert health.failure("m1", "checksum", T0) is None
     assert health.last_reason("m1") == "checksum"
+
+
+def test_a_meter_that_never_failed_holds_no_state_and_a_failed_one_is_reset_by_success() -> None:
+    health = MeterHealth(offline_after=3)
+    assert health.success("m1") is None
+    assert not health.is_offline("m1")
+    assert health.last_reason("m1") is None
+    assert health._states == {}  # healthy meters cost nothing per meter
+    health.failure("m2", "timeout", T0)
+    assert health.last_reason("m2") == "timeout"
+    assert health.success("m2") is None
+    assert health.last_reason("m2") is None
+    for _ in range(3):
+        health.failure("m2", "timeout", T0)
+    assert health.is_offline("m2")
