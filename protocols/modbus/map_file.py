@@ -10,20 +10,17 @@ Imported only when a map is parsed: ``headend read`` starts without pydantic.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError
-from pydantic_core import ErrorDetails
 
+from protocols.file_schema import Loc, describe, key_path, key_text
 from protocols.kinds import KINDS
 from protocols.modbus.errors import RegisterMapError
 from protocols.modbus.maps import DEFAULT_MAX_GAP
 from protocols.modbus.points import RatioUse
 from protocols.modbus.registers import MAX_READ_REGISTERS, Table, ValueType, WordOrder
-
-Loc = tuple[str | int, ...]
 
 
 def _non_zero(value: float) -> float:
@@ -106,8 +103,10 @@ def read_map_file(data: Mapping[str, Any], source: str) -> MapFile:
         return MapFile.model_validate(data)
     except ValidationError as exc:
         details = exc.errors(include_url=False)[0]
-        loc = _key_path(details)
-        raise map_error(source, loc, _describe(details), data) from None
+        problem = describe(details)
+        if details["type"] == "too_short":
+            problem = "needs at least one [[points]] entry"
+        raise map_error(source, key_path(details), problem, data) from None
 
 
 def map_error(
@@ -121,14 +120,6 @@ def map_error(
     return RegisterMapError.at(source, key_text(loc), problem, quantity=quantity)
 
 
-def key_text(loc: Loc) -> str:
-    """``("points", 3, "address")`` -> ``points[3].address``."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 def _quantity(data: Mapping[str, Any], index: int) -> str | None:
     points = data.get("points")
     if isinstance(points, list) and index < len(points) and isinstance(points[index], Mapping):
@@ -136,53 +127,3 @@ def _quantity(data: Mapping[str, Any], index: int) -> str | None:
         if isinstance(quantity, str) and quantity:
             return quantity
     return None
-
-
-def _key_path(details: ErrorDetails) -> Loc:
-    """pydantic's place without the parts that are not keys of the file (a dict key's ``[key]``)."""
-    return tuple(part for part in details["loc"] if part != "[key]")
-
-
-_EXPECTED = {
-    "string_type": "text",
-    "float_type": "a number",
-    "int_type": "an integer",
-    "list_type": "a list",
-    "tuple_type": "a list",
-    "dict_type": "a table",
-    "model_type": "a table",
-    "finite_number": "a finite number",
-}
-_BOUNDS = {
-    "greater_than_equal": (">=", "ge"),
-    "greater_than": (">", "gt"),
-    "less_than_equal": ("<=", "le"),
-    "less_than": ("<", "lt"),
-}
-
-
-def _describe(details: ErrorDetails) -> str:
-    """The problem in the words of docs/modbus.md rather than pydantic's."""
-    kind = details["type"]
-    ctx = details.get("ctx") or {}
-    got = details.get("input")
-    if kind == "missing":
-        return "is required"
-    if kind == "extra_forbidden":
-        return "unknown key (typo?)"
-    if kind in _EXPECTED:
-        if kind == "float_type" and isinstance(got, float) and not math.isfinite(got):
-            return f"expected a finite number, got {got!r}"
-        return f"expected {_EXPECTED[kind]}, got {got!r}"
-    if kind in _BOUNDS:
-        sign, name = _BOUNDS[kind]
-        return f"must be {sign} {ctx[name]}, got {got!r}"
-    if kind in ("enum", "literal_error"):
-        return f"unknown value {got!r} (expected one of {ctx['expected']})"
-    if kind == "too_short":
-        return "needs at least one [[points]] entry"
-    if kind == "string_too_short":
-        return "must not be empty"
-    if kind == "value_error" and "error" in ctx:
-        return str(ctx["error"])
-    return str(details["msg"])
