@@ -21,7 +21,12 @@ from simulators.errors import SimulatorError
 
 if TYPE_CHECKING:
     # The schema (pydantic) is imported when a file is read, not with the scenario types.
-    from simulators.scenario_file import BuildingTable, FaultTable, LoadTable, ScenarioFile
+    from simulators.scenario_file import (
+        ScenarioBuildingTable,
+        ScenarioFaultTable,
+        ScenarioFile,
+        ScenarioLoadTable,
+    )
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 """Where the bundled scenario files live: package data of ``simulators``, so an installed
@@ -268,7 +273,7 @@ class _ScenarioParser:
             faults=faults,
         )
 
-    def _load(self, table: LoadTable) -> LoadSpec:
+    def _load(self, table: ScenarioLoadTable) -> LoadSpec:
         values = table.model_dump()
         if values["household_weekend_profile_kw"] is None:
             values["household_weekend_profile_kw"] = table.household_profile_kw
@@ -286,7 +291,7 @@ class _ScenarioParser:
             )
         return spec
 
-    def _building(self, index: int, table: BuildingTable) -> BuildingSpec:
+    def _building(self, index: int, table: ScenarioBuildingTable) -> BuildingSpec:
         bus = BusSpec(**{**table.bus.model_dump(), "id": table.bus.id or f"bus-{table.id}"})
         spec = BuildingSpec(**{**table.model_dump(), "bus": bus})
         if int(spec.address_base) + _meter_count(spec) > 10**12:
@@ -330,7 +335,7 @@ class _ScenarioParser:
     def _fault(
         self,
         index: int,
-        table: FaultTable,
+        table: ScenarioFaultTable,
         meters: tuple[MeterSpec, ...],
         buildings: tuple[BuildingSpec, ...],
         transformers: tuple[TransformerSpec, ...],

@@ -55,7 +55,7 @@ class ScenarioTable(_Table):
     frequency_hz: Positive = 50.0
 
 
-class LoadTable(_Table):
+class ScenarioLoadTable(_Table):
     """Defaults are ``LoadSpec``'s (a test checks they agree)."""
 
     household_profile_kw: Profile
@@ -78,7 +78,7 @@ class LoadTable(_Table):
     public_power_factor: PowerFactor = 0.9
 
 
-class TransformerTable(_Table):
+class ScenarioTransformerTable(_Table):
     """Defaults are ``TransformerSpec``'s (a test checks they agree)."""
 
     id: Text
@@ -93,14 +93,14 @@ class TransformerTable(_Table):
     loss_ratio: NonNegative = 6.0
 
 
-class FeederTable(_Table):
+class ScenarioFeederTable(_Table):
     id: Text
     transformer: Text
     r_ohm_per_km: NonNegative
     x_ohm_per_km: NonNegative = 0.08
 
 
-class BusTable(_Table):
+class ScenarioBusTable(_Table):
     id: Text | None = None
     """None: ``bus-<building id>``."""
     protocol: Text = "dlt645-2007"
@@ -113,7 +113,7 @@ class BusTable(_Table):
     stop_bits: Annotated[Integer, Field(ge=1)] = 1
 
 
-class BuildingTable(_Table):
+class ScenarioBuildingTable(_Table):
     id: Text
     feeder: Text
     distance_m: NonNegative
@@ -122,10 +122,10 @@ class BuildingTable(_Table):
     ev_piles: Annotated[Integer, Field(ge=0)] = 0
     public_kw: NonNegative = 0.0
     address_base: Address
-    bus: BusTable = BusTable()
+    bus: ScenarioBusTable = ScenarioBusTable()
 
 
-class FaultTable(_Table):
+class ScenarioFaultTable(_Table):
     """One ``[[faults]]`` entry; which parameter a kind needs is ``Fault``'s own check."""
 
     kind: FaultKind
@@ -145,8 +145,8 @@ class FaultTable(_Table):
 
 class ScenarioFile(_Table):
     scenario: ScenarioTable
-    load: LoadTable
-    transformers: Annotated[tuple[TransformerTable, ...], Field(min_length=1)]
-    feeders: tuple[FeederTable, ...] = ()
-    buildings: tuple[BuildingTable, ...] = ()
-    faults: tuple[FaultTable, ...] = ()
+    load: ScenarioLoadTable
+    transformers: Annotated[tuple[ScenarioTransformerTable, ...], Field(min_length=1)]
+    feeders: tuple[ScenarioFeederTable, ...] = ()
+    buildings: tuple[ScenarioBuildingTable, ...] = ()
+    faults: tuple[ScenarioFaultTable, ...] = ()

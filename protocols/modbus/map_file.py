@@ -50,18 +50,18 @@ class _Table(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class MeterTable(_Table):
+class MapMeterTable(_Table):
     name: Name
     description: Text = ""
     sources: tuple[Text, ...] = ()
 
 
-class ReadTable(_Table):
+class MapReadTable(_Table):
     max_gap: Annotated[int, Strict(), Field(ge=0)] = DEFAULT_MAX_GAP
     max_registers: Annotated[int, Strict(), Field(ge=2, le=MAX_READ_REGISTERS)] = MAX_READ_REGISTERS
 
 
-class DefaultsTable(_Table):
+class MapDefaultsTable(_Table):
     """Keys every point may leave out; a point's own value wins."""
 
     table: Table | None = None
@@ -73,7 +73,7 @@ class DefaultsTable(_Table):
     ratio: RatioUse | None = None
 
 
-class PointTable(DefaultsTable):
+class MapPointTable(MapDefaultsTable):
     """One ``[[points]]`` entry; keys it leaves out come from ``[defaults]``."""
 
     quantity: Name
@@ -83,18 +83,18 @@ class PointTable(DefaultsTable):
     note: Text = ""
 
 
-class RatiosTable(_Table):
+class MapRatiosTable(_Table):
     ct: Name | None = None
     pt: Name | None = None
 
 
 class MapFile(_Table):
-    meter: MeterTable
-    read: ReadTable = ReadTable()
-    defaults: DefaultsTable = DefaultsTable()
+    meter: MapMeterTable
+    read: MapReadTable = MapReadTable()
+    defaults: MapDefaultsTable = MapDefaultsTable()
     bases: dict[Text, Address] = {}
-    ratios: RatiosTable = RatiosTable()
-    points: Annotated[tuple[PointTable, ...], Field(min_length=1)]
+    ratios: MapRatiosTable = MapRatiosTable()
+    points: Annotated[tuple[MapPointTable, ...], Field(min_length=1)]
 
 
 def read_map_file(data: Mapping[str, Any], source: str) -> MapFile:

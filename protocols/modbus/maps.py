@@ -20,7 +20,7 @@ from protocols.modbus.registers import MAX_READ_REGISTERS, Table, ValueType, Wor
 
 if TYPE_CHECKING:
     # pydantic is imported only when a map is parsed: ``headend read`` starts without it.
-    from protocols.modbus.map_file import DefaultsTable, PointTable
+    from protocols.modbus.map_file import MapDefaultsTable, MapPointTable
 
 BUILTIN_MAPS_DIR = Path(__file__).parent / "maps"
 DEFAULT_MAX_GAP = 8
@@ -157,9 +157,9 @@ def parse_register_map(data: Mapping[str, Any], source: str) -> RegisterMap:
 
 
 def _point(
-    entry: PointTable,
+    entry: MapPointTable,
     index: int,
-    defaults: DefaultsTable,
+    defaults: MapDefaultsTable,
     bases: Mapping[str, int],
     source: str,
     data: Mapping[str, Any],

@@ -18,7 +18,7 @@ from simulators.scenario import (
     TransformerSpec,
     load_scenario,
 )
-from simulators.scenario_file import LoadTable, TransformerTable
+from simulators.scenario_file import ScenarioLoadTable, ScenarioTransformerTable
 
 SMOKE_TEXT = (SCENARIO_DIR / "smoke.toml").read_text()
 
@@ -169,7 +169,7 @@ def test_each_error_names_file_key_path_and_problem(
 
 
 @pytest.mark.parametrize(
-    ("table", "spec"), [(LoadTable, LoadSpec), (TransformerTable, TransformerSpec)]
+    ("table", "spec"), [(ScenarioLoadTable, LoadSpec), (ScenarioTransformerTable, TransformerSpec)]
 )
 def test_the_schema_defaults_are_the_specs(table: type[BaseModel], spec: type[Any]) -> None:
     """A key left out of the file means what the spec's own default says."""
