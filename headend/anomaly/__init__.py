@@ -2,7 +2,7 @@
 
 Typical use::
 
-    detector = AnomalyDetector(layout, load_config(Path("site.toml")))
+    detector = AnomalyDetector(layout, load_fleet_config(path).anomaly)  # [anomaly], or None
     detector.ingest(reading)            # for every reading collected
     events = detector.sweep(utc_now())  # on a schedule; publish the transitions
 """
@@ -10,7 +10,7 @@ Typical use::
 from __future__ import annotations
 
 from headend.anomaly.conditions import Condition, ConditionSpec
-from headend.anomaly.config import AnomalyConfig, Timing, VoltageBand, load_config
+from headend.anomaly.config import AnomalyConfig, Timing, VoltageBand
 from headend.anomaly.detector import AnomalyDetector
 from headend.anomaly.errors import (
     AnomalyConfigError,
@@ -42,5 +42,4 @@ __all__ = [
     "SubjectKind",
     "Timing",
     "VoltageBand",
-    "load_config",
 ]

@@ -15,7 +15,8 @@ class AnomalyError(HeadendError):
 
 
 class AnomalyConfigError(AnomalyError, ValueError):
-    """A threshold or timing in the anomaly configuration is missing, mistyped or out of range.
+    """Two thresholds of the anomaly configuration contradict each other (a clear threshold
+    stricter than its raise threshold); types and ranges are the schema's (``config.py``).
 
     ``key`` (dotted, inside the ``[anomaly]`` table) and ``problem`` let a caller that owns the
     file, such as the fleet config, name file and key its own way.

@@ -13,7 +13,7 @@ from headend.cli import read_dlt645, read_modbus
 from headend.cli.errors import ExitCode, UsageProblem
 from headend.drivers.dlt645.editions import STANDARDS
 from protocols.dlt645 import catalogue
-from protocols.modbus import builtin_map_names
+from protocols.modbus import builtin_map_description, builtin_map_names
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +42,7 @@ def _lists(args: argparse.Namespace) -> int:
     """``headend read`` without a protocol: the listing helpers, else usage help."""
     if args.list_maps:
         for name in builtin_map_names():
-            description = read_modbus.resolve_map(name).description
+            description = builtin_map_description(name)
             print(f"{name}  {description}".rstrip())
         return ExitCode.OK
     if args.list_quantities is not None:

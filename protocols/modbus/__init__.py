@@ -16,6 +16,7 @@ from protocols.modbus.errors import (
 )
 from protocols.modbus.maps import (
     RegisterMap,
+    builtin_map_description,
     builtin_map_names,
     builtin_register_map,
     load_register_map,
@@ -50,6 +51,7 @@ __all__ = [
     "UnknownQuantityError",
     "ValueType",
     "WordOrder",
+    "builtin_map_description",
     "builtin_map_names",
     "builtin_register_map",
     "decode_point",

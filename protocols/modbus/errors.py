@@ -14,7 +14,41 @@ class ModbusProtocolError(ProtocolError):
 
 
 class RegisterMapError(ModbusProtocolError):
-    """A register map file is malformed; the message names the file, the point and the key."""
+    """A register map file is malformed; the message names the file, the point and the key.
+
+    ``source``, ``key`` (the key path, ``points[3].address``), ``quantity`` (of that point) and
+    ``problem`` are there for a caller that reports them its own way, without parsing the text;
+    an error about no one key of a file (an unknown built-in map) leaves them None.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        key: str | None = None,
+        quantity: str | None = None,
+        problem: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.source = source
+        self.key = key
+        self.quantity = quantity
+        self.problem = problem or message
+
+    @classmethod
+    def at(
+        cls, source: str, key: str, problem: str, *, quantity: str | None = None
+    ) -> RegisterMapError:
+        """``source: key (quantity): problem``."""
+        where = key if quantity is None else f"{key} ({quantity})"
+        return cls(
+            f"{source}: {where}: {problem}",
+            source=source,
+            key=key,
+            quantity=quantity,
+            problem=problem,
+        )
 
 
 class UnknownQuantityError(ModbusProtocolError):

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
-from simulators.scenario import SCENARIO_DIR, LoadKind, MeterModel, ScenarioError, load_scenario
+from simulators.scenario import (
+    SCENARIO_DIR,
+    LoadKind,
+    LoadSpec,
+    MeterModel,
+    ScenarioError,
+    TransformerSpec,
+    load_scenario,
+)
+from simulators.scenario_file import ScenarioLoadTable, ScenarioTransformerTable
 
 SMOKE_TEXT = (SCENARIO_DIR / "smoke.toml").read_text()
 
@@ -44,7 +56,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
 @pytest.mark.parametrize(
     ("old", "new", "where"),
     [
-        ('name = "smoke"\n', "", r"scenario\.name: missing required key"),
+        ('name = "smoke"\n', "", r"scenario\.name: is required"),
         (
             "rated_kva = 100",
             'rated_kva = "big"',
@@ -64,9 +76,9 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
         (
             "households = 3\nev_piles",
             "households = 3\nhousehold = 3\nev_piles",
-            r"buildings\[0\]: unknown key\(s\) household",
+            r"buildings\[0\]\.household: unknown key",
         ),
-        ("ambient_c = 30", "ambient_c = 30\nfoo = 1", r"scenario: unknown key\(s\) foo"),
+        ("ambient_c = 30", "ambient_c = 30\nfoo = 1", r"scenario\.foo: unknown key"),
         (
             "start = 2026-07-15T00:00:00+08:00",
             "start = 2026-07-15T00:00:00",
@@ -90,7 +102,7 @@ def test_errors_name_file_and_key(tmp_path: Path, old: str, new: str, where: str
 @pytest.mark.parametrize(
     ("fault", "where"),
     [
-        ('kind = "melted"\nmeter = "S1-H001"', r"faults\[0\]\.kind: unknown fault kind 'melted'"),
+        ('kind = "melted"\nmeter = "S1-H001"', r"faults\[0\]\.kind: unknown value 'melted'"),
         ('kind = "no_reply"', r"faults\[0\]: needs exactly one of"),
         ('kind = "no_reply"\nmeter = "X-1"', r"faults\[0\]\.meter: unknown meter 'X-1'"),
         ('kind = "slow_reply"\nbus = "bus-S1"', r"faults\[0\]: slow_reply: needs 'delay_ms'"),
@@ -101,9 +113,9 @@ def test_errors_name_file_and_key(tmp_path: Path, old: str, new: str, where: str
         ),
         (
             'kind = "missing_frozen"\nmeter = "S1-H001"\ndays = ["yesterday"]',
-            r"faults\[0\]\.days: expected a list of dates",
+            r"faults\[0\]\.days\[0\]: expected a date \(YYYY-MM-DD\)",
         ),
-        ('kind = "no_reply"\nmeter = "S1-H001"\ndelay = 5', r"faults\[0\]: unknown key\(s\) delay"),
+        ('kind = "no_reply"\nmeter = "S1-H001"\ndelay = 5', r"faults\[0\]\.delay: unknown key"),
     ],
 )
 def test_fault_errors_name_file_and_key(tmp_path: Path, fault: str, where: str) -> None:
@@ -127,3 +139,40 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     path = _broken(tmp_path, 'id = "S2"', 'id = "S1"')
     with pytest.raises(ScenarioError, match="duplicate building id 'S1'"):
         load_scenario(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        # unknown key
+        ("riser_m = 15", "riser_m = 15\nriser = 15", "buildings[0].riser: unknown key"),
+        ('parity = "E" }', 'parity = "E", speed = 9600 }', "buildings[0].bus.speed: unknown key"),
+        # wrong type
+        ("households = 3", 'households = "3"', "buildings[0].households: expected an integer"),
+        ("households = 3", "households = 3.0", "buildings[0].households: expected an integer"),
+        ("ambient_c = 30", "ambient_c = true", "scenario.ambient_c: expected a number, got True"),
+        ("baud = 2400", 'baud = "fast"', "buildings[0].bus.baud: expected an integer"),
+        # out of range
+        ("r_ohm_per_km = 0.32", "r_ohm_per_km = -0.32", "feeders[0].r_ohm_per_km: must be >= 0.0"),
+        ("baud = 2400", "baud = 110", "buildings[0].bus.baud: must be >= 300, got 110"),
+        ("0.45, 0.38,", "-0.45, 0.38,", "load.household_profile_kw[0]: must be >= 0.0"),
+        ("0.45, 0.38,", "0.45,", "load.household_profile_kw: expected a list of 24 hourly"),
+    ],
+)
+def test_each_error_names_file_key_path_and_problem(
+    tmp_path: Path, old: str, new: str, problem: str
+) -> None:
+    path = _broken(tmp_path, old, new)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert str(caught.value).startswith(f"{path}: {problem}")
+
+
+@pytest.mark.parametrize(
+    ("table", "spec"), [(ScenarioLoadTable, LoadSpec), (ScenarioTransformerTable, TransformerSpec)]
+)
+def test_the_schema_defaults_are_the_specs(table: type[BaseModel], spec: type[Any]) -> None:
+    """A key left out of the file means what the spec's own default says."""
+    for field in dataclasses.fields(spec):
+        if field.default is not dataclasses.MISSING:
+            assert table.model_fields[field.name].default == field.default, field.name

@@ -12,6 +12,7 @@ from protocols.modbus import (
     Table,
     UnknownQuantityError,
     ValueType,
+    builtin_map_description,
     builtin_map_names,
     builtin_register_map,
     load_register_map,
@@ -129,20 +130,56 @@ def test_good_map_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ('type = "float32"', 'type = "flaot32"', r"key 'type': unknown value 'flaot32'"),
-        ('address = 2\nunit = "A"', 'address = 70000\nunit = "A"', r"\(current_a\) key 'address'"),
+        ('type = "float32"', 'type = "flaot32"', r"defaults\.type: unknown value 'flaot32'"),
+        (
+            'address = 2\nunit = "A"',
+            'address = 70000\nunit = "A"',
+            r"points\[1\]\.address \(current_a\): register 70000 is outside 0\.\.65535",
+        ),
         ('address = 2\nunit = "A"', 'address = 1\nunit = "A"', r"'current_a' at 0x0001 overlaps"),
-        ('address = 2\nunit = "A"', 'address = 2\nunit = "A"\nscale = 0', r"key 'scale'"),
-        ('address = 2\nunit = "A"', 'address = 2\nunit = "A"\nratoi = "ct"', r"'ratoi'"),
-        ('address = 2\nunit = "A"', 'address = 2\nunit = "A"\nratio = "dt"', r"key 'ratio'"),
-        ('address = 2\nunit = "A"', 'address = "two"\nunit = "A"', r"key 'address'"),
-        ('address = 2\nunit = "A"', 'address = 2\nunit = "A"\nbase = "x"', r"unknown base 'x'"),
-        ('kind = "instant"', 'kind = "sometimes"', r"points\[0\] \(voltage_a\) key 'kind'"),
-        ('quantity = "current_a"', 'quantity = "voltage_a"', r"'voltage_a' is defined twice"),
-        ('unit = "V"', "", r"points\[0\] \(voltage_a\): missing key 'unit'"),
-        ('name = "test_meter"', "", r"\[meter\]: missing key 'name'"),
-        ("[defaults]", "[defaults]\n[read]\nmax_registers = 200", r"max_registers"),
-        ("[[points]]", "[ratios]\nct = 'nope'\n[[points]]", r"\[ratios\] key 'ct'"),
+        (
+            'address = 2\nunit = "A"',
+            'address = 2\nunit = "A"\nscale = 0',
+            r"points\[1\]\.scale \(current_a\): must be finite and non-zero",
+        ),
+        (
+            'address = 2\nunit = "A"',
+            'address = 2\nunit = "A"\nratoi = "ct"',
+            r"points\[1\]\.ratoi \(current_a\): unknown key",
+        ),
+        (
+            'address = 2\nunit = "A"',
+            'address = 2\nunit = "A"\nratio = "dt"',
+            r"points\[1\]\.ratio \(current_a\): unknown value 'dt'",
+        ),
+        (
+            'address = 2\nunit = "A"',
+            'address = "two"\nunit = "A"',
+            r"points\[1\]\.address \(current_a\): expected an integer, got 'two'",
+        ),
+        (
+            'address = 2\nunit = "A"',
+            'address = 2\nunit = "A"\nbase = "x"',
+            r"points\[1\]\.base \(current_a\): unknown base 'x'",
+        ),
+        ('kind = "instant"', 'kind = "sometimes"', r"defaults\.kind: unknown value 'sometimes'"),
+        (
+            'quantity = "current_a"',
+            'quantity = "voltage_a"',
+            r"points\[1\]\.quantity \(voltage_a\): 'voltage_a' is defined twice",
+        ),
+        ('unit = "V"', "", r"points\[0\]\.unit \(voltage_a\): is required"),
+        ('name = "test_meter"', "", r"meter\.name: is required"),
+        (
+            "[defaults]",
+            "[defaults]\n[read]\nmax_registers = 200",
+            r"read\.max_registers: must be <= 125, got 200",
+        ),
+        (
+            "[[points]]",
+            "[ratios]\nct = 'nope'\n[[points]]",
+            r"ratios\.ct: names unknown quantity 'nope'",
+        ),
         ("[meter]", "[meter\n", r"not valid TOML"),
     ],
 )
@@ -154,3 +191,82 @@ def test_bad_map_error_names_file_point_and_key(
     with pytest.raises(RegisterMapError, match=expected) as caught:
         load_register_map(path)
     assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "quantity", "problem"),
+    [
+        # unknown key
+        (
+            "[defaults]",
+            "[defaults]\nwordorder = 'low_first'",
+            "defaults.wordorder",
+            None,
+            "unknown key",
+        ),
+        (
+            'unit = "V"',
+            'unit = "V"\nregister = 0',
+            "points[0].register",
+            "voltage_a",
+            "unknown key",
+        ),
+        # wrong type
+        (
+            'address = 2\nunit = "A"',
+            'address = true\nunit = "A"',
+            "points[1].address",
+            "current_a",
+            "expected an integer, got True",
+        ),
+        (
+            'sources = ["unit test"]',
+            'sources = "unit test"',
+            "meter.sources",
+            None,
+            "expected a list",
+        ),
+        ('unit = "V"', "unit = 1", "points[0].unit", "voltage_a", "expected text, got 1"),
+        # out of range
+        ("[defaults]", "[read]\nmax_gap = -1\n[defaults]", "read.max_gap", None, "must be >= 0"),
+        (
+            "[defaults]",
+            "[bases]\nenergy = 65536\n[defaults]",
+            "bases.energy",
+            None,
+            "must be <= 65535, got 65536",
+        ),
+        (
+            'address = 2\nunit = "A"',
+            'address = 65535\nunit = "A"',
+            "points[1].address",
+            "current_a",
+            "register 65536 is outside 0..65535",
+        ),
+    ],
+)
+def test_bad_map_error_carries_file_key_path_and_problem(
+    tmp_path: Path, old: str, new: str, key: str, quantity: str | None, problem: str
+) -> None:
+    """The parts are attributes too, so a caller never parses the message for the key."""
+    assert old in GOOD_MAP
+    path = _write(tmp_path, GOOD_MAP.replace(old, new, 1))
+    with pytest.raises(RegisterMapError) as caught:
+        load_register_map(path)
+    error = caught.value
+    assert (error.source, error.key, error.quantity) == (str(path), key, quantity)
+    assert problem in (error.problem or "")
+    where = key if quantity is None else f"{key} ({quantity})"
+    assert str(error) == f"{path}: {where}: {error.problem}"
+
+
+def test_a_map_without_points_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD_MAP.split("[[points]]")[0])
+    with pytest.raises(RegisterMapError, match=r"meter\.toml: points: is required"):
+        load_register_map(path)
+
+
+@pytest.mark.parametrize("name", builtin_map_names())
+def test_listed_description_is_the_loaded_maps(name: str) -> None:
+    """``--list-maps`` reads only ``[meter] description``; it must say what loading says."""
+    assert builtin_map_description(name) == builtin_register_map(name).description
