@@ -355,13 +355,20 @@ class ChannelCollector:
                 if batch:
                     await self._publish(batch, stored)
                     batch, stored = [], []
-                if self._stopping and not self._waiting:
+                # The last hand-off awaited: reads may have ended meanwhile, and are recorded
+                # before the loop may return.
+                if self._stopping and not self._waiting and not ended:
                     return
+                if ended:
+                    continue
                 self._ended_ready.clear()
                 await self._ended_ready.wait()
         finally:
             for future in list(self._waiting):
                 future.cancel()
+            for future, *_ in ended:  # cancelled mid-way: outcomes nobody will record
+                if future is not None and future.done() and not future.cancelled():
+                    future.exception()
 
     def _collected(
         self,

@@ -16,7 +16,7 @@ from headend.collection.collector import ChannelCollector
 from headend.collection.completeness import CompletenessTracker
 from headend.collection.health import HealthChange, MeterHealth
 from headend.config.fleet import MeterConfig, PlanConfig, ReadSpec
-from headend.errors import ReadFailed
+from headend.errors import BusClosed, ReadFailed
 from storage.records import FailureReason, Reading
 
 SLOT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -119,3 +119,33 @@ async def test_an_outcome_that_needs_more_keeps_its_place_in_the_order() -> None
     assert storage.calls == [["m3"], ["m1"], ["m2"], ["m3"]]
     assert storage.health == [("m1", HealthChange.CAME_ONLINE), ("m2", HealthChange.WENT_OFFLINE)]
     assert (collector.stats.succeeded, collector.stats.failed) == (3, 1)
+
+
+async def test_a_read_that_ends_while_the_last_hand_off_is_stored_is_still_recorded() -> None:
+    """Stopping, the loop waits in its last hand-off to storage; a read on the bus ends meanwhile
+    (the worker shutting down). Its outcome is recorded before the loop returns, not dropped
+    with its exception never retrieved."""
+    storage, health, tracker = _Storage(), MeterHealth(), CompletenessTracker("Asia/Shanghai")
+    collector = _collector(storage, health, tracker)
+    first, last = _meter(1), _meter(2)
+    on_bus: asyncio.Future[list[Reading]] = asyncio.get_running_loop().create_future()
+    collector._pending.add((last.id, 0))
+    collector._waiting[on_bus] = ((last.id, 0), last, SPEC, SLOT)
+    on_bus.add_done_callback(collector._read_ended)
+
+    def store(readings: list[Reading], *, then: Callable[[bool], None] | None = None) -> Any:
+        storage.calls.append([r.meter for r in readings])
+        if then is not None:
+            then(True)
+        if not on_bus.done():  # the bus closes while this hand-off is being stored
+            on_bus.set_exception(BusClosed("bus bus: shutting down"))
+        return asyncio.sleep(0)
+
+    collector._on_readings = store
+    _ended(collector, first, [_reading(first.id)])
+    collector.stop()
+    await collector._completions()
+    assert storage.calls == [["m1"], ["m2"]]
+    assert tracker.meter_day(last.id, SLOT.date()).failures == {"shutdown": 1}
+    assert not collector._waiting
+    assert not collector._ended
