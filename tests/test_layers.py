@@ -94,3 +94,25 @@ def test_the_dlt645_simulators_do_not_load_pyserial() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_drivers_import_nothing_of_config_not_even_for_types() -> None:
+    """Config sits above the drivers and asks them what a meter needs; the drivers take the
+    settings as structural types (headend/drivers/settings.py). The contract ignores imports
+    under ``TYPE_CHECKING``, so this checks every import statement in the drivers."""
+    upward = ("headend.config", "headend.collection", "headend.commands", "headend.engine")
+    found = []
+    for path in sorted((ROOT / "headend" / "drivers").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            found += [
+                f"{path.relative_to(ROOT)}:{node.lineno}: {name}"
+                for name in names
+                if name.startswith(upward)
+            ]
+    assert not found, found

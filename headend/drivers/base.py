@@ -6,8 +6,9 @@ driver instead of comparing protocol names, so a new protocol is its folder plus
 do it does not implement, and the defaults here refuse with ``FailureReason.UNSUPPORTED`` (the
 API answers 409) naming the meter, the command and the protocol.
 
-Drivers see the meter settings' types only under ``TYPE_CHECKING``: config sits above the
-drivers and asks them what a meter needs.
+Drivers take the meter's and the channel's settings as the structural types of
+``headend.drivers.settings``: config sits above the drivers and asks them what a meter needs,
+so the drivers import nothing of config, not even for annotations.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from headend.bus.worker import BusConnection
+from headend.drivers.settings import ChannelSettings, MeterSettings
 from headend.errors import ReadFailed
 from storage.records import FailureReason, Quality, Reading, ReadingKind
 
 if TYPE_CHECKING:
-    from headend.config.fleet import ChannelConfig, MeterConfig
     from headend.drivers.dlt645.control import RelayResult
     from protocols.dlt645 import RelayAction
     from transports.memory import MemoryNetwork
@@ -97,7 +98,7 @@ class Driver(abc.ABC, Generic[C]):
     # -- what a meter of this protocol needs -------------------------------------------------
 
     @abc.abstractmethod
-    def meter_problem(self, meter: MeterConfig) -> MeterProblem | None:
+    def meter_problem(self, meter: MeterSettings) -> MeterProblem | None:
         """The first setting this meter lacks to be addressed (an address, a unit id)."""
 
     def address_problem(self, address: str | None) -> str | None:
@@ -107,27 +108,27 @@ class Driver(abc.ABC, Generic[C]):
 
     @abc.abstractmethod
     def quantity_problem(
-        self, meter: MeterConfig, quantities: Sequence[str]
+        self, meter: MeterSettings, quantities: Sequence[str]
     ) -> MeterProblem | None:
         """The first of ``quantities`` this meter cannot be asked for (checked at load and for
         every on-demand read, not discovered by a failing read at 03:00)."""
 
     @abc.abstractmethod
-    def unit_and_kind(self, meter: MeterConfig, quantity: str) -> tuple[str, ReadingKind] | None:
+    def unit_and_kind(self, meter: MeterSettings, quantity: str) -> tuple[str, ReadingKind] | None:
         """The unit and kind ``meter`` reports ``quantity`` in; None if the protocol has no such
         quantity for this meter."""
 
     # -- reading -----------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def connection(self, channel: ChannelConfig, memory: MemoryNetwork | None) -> C:
+    def connection(self, channel: ChannelSettings, memory: MemoryNetwork | None) -> C:
         """The (closed) connection the channel's bus worker opens and reopens."""
 
     @abc.abstractmethod
     def read_action(
         self,
-        channel: ChannelConfig,
-        meter: MeterConfig,
+        channel: ChannelSettings,
+        meter: MeterSettings,
         quantities: Sequence[str],
         slot: datetime,
     ) -> ReadAction[C]:
@@ -139,7 +140,7 @@ class Driver(abc.ABC, Generic[C]):
     async def read_frozen(
         self,
         link: C,
-        meter: MeterConfig,
+        meter: MeterSettings,
         record: int,
         tz: ZoneInfo,
         *,
@@ -154,12 +155,12 @@ class Driver(abc.ABC, Generic[C]):
         will: records only age), so backfill stops asking for that day."""
         return False
 
-    async def read_clock(self, link: C, meter: MeterConfig, *, reply_timeout: float) -> datetime:
+    async def read_clock(self, link: C, meter: MeterSettings, *, reply_timeout: float) -> datetime:
         """The meter's wall clock, naive (``Capability.CLOCK``)."""
         raise self.unsupported(meter.id, "clock reading")
 
     async def set_clock(
-        self, link: C, meter: MeterConfig, meter_now: datetime, *, reply_timeout: float
+        self, link: C, meter: MeterSettings, meter_now: datetime, *, reply_timeout: float
     ) -> None:
         """Set one meter's clock to ``meter_now`` (``Capability.CLOCK``)."""
         raise self.unsupported(meter.id, "clock setting")
@@ -171,7 +172,7 @@ class Driver(abc.ABC, Generic[C]):
     async def control_relay(
         self,
         link: C,
-        meter: MeterConfig,
+        meter: MeterSettings,
         action: RelayAction,
         meter_now: datetime,
         *,

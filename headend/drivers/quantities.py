@@ -8,17 +8,13 @@ of ``headend.units`` that every stored value of the quantity carries.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from headend.drivers.registry import driver_for
+from headend.drivers.settings import MeterSettings
 from headend.units import canonical_unit
 from storage.records import ReadingKind
 
-if TYPE_CHECKING:
-    from headend.config.fleet import MeterConfig
 
-
-def unit_and_kind(meter: MeterConfig, quantity: str) -> tuple[str, ReadingKind]:
+def unit_and_kind(meter: MeterSettings, quantity: str) -> tuple[str, ReadingKind]:
     unit, kind = driver_for(meter.protocol).unit_and_kind(meter, quantity) or (
         "",
         ReadingKind.INSTANT,

@@ -13,11 +13,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
 
 from headend.bus.link import BusLink
 from headend.drivers.dlt645.editions import address_of, standard_of
 from headend.drivers.dlt645.session import exchange, read_payload, refused, send_broadcast
+from headend.drivers.settings import MeterSettings
 from headend.errors import ReadFailed
 from protocols.dlt645 import (
     AckResponse,
@@ -30,9 +30,6 @@ from protocols.dlt645 import (
     encode_value,
 )
 from storage.records import FailureReason
-
-if TYPE_CHECKING:
-    from headend.config.fleet import MeterConfig
 
 STATUS_WORD_3 = 0x04000503
 DATE_DI = 0x04000101
@@ -70,7 +67,7 @@ class RelayResult:
 
 
 async def read_relay_state(
-    link: BusLink, meter: MeterConfig, *, reply_timeout: float
+    link: BusLink, meter: MeterSettings, *, reply_timeout: float
 ) -> RelayState:
     standard = standard_of(meter.protocol)
     item = catalogue(standard).lookup(STATUS_WORD_3)
@@ -85,7 +82,7 @@ async def read_relay_state(
 
 async def control_relay(
     link: BusLink,
-    meter: MeterConfig,
+    meter: MeterSettings,
     action: RelayAction,
     meter_now: datetime,
     *,
@@ -119,7 +116,9 @@ async def control_relay(
     return RelayResult(action, state, verified)
 
 
-async def read_meter_clock(link: BusLink, meter: MeterConfig, *, reply_timeout: float) -> datetime:
+async def read_meter_clock(
+    link: BusLink, meter: MeterSettings, *, reply_timeout: float
+) -> datetime:
     """The meter's wall clock (naive: meters know no time zone)."""
     standard = standard_of(meter.protocol)
     address = address_of(meter)
@@ -138,7 +137,7 @@ async def read_meter_clock(link: BusLink, meter: MeterConfig, *, reply_timeout: 
 
 
 async def set_meter_clock(
-    link: BusLink, meter: MeterConfig, meter_now: datetime, *, reply_timeout: float
+    link: BusLink, meter: MeterSettings, meter_now: datetime, *, reply_timeout: float
 ) -> None:
     """Set one meter's clock by writing date and time (needs the write password)."""
     standard = standard_of(meter.protocol)

@@ -15,6 +15,7 @@ from headend.drivers.dlt645 import control
 from headend.drivers.dlt645.editions import protocol_name
 from headend.drivers.dlt645.frozen import read_frozen_record
 from headend.drivers.dlt645.reader import plan_dlt645, read_dlt645
+from headend.drivers.settings import ChannelSettings, MeterSettings
 from headend.errors import ReadFailed
 from protocols.dlt645 import (
     ErrorWord,
@@ -26,7 +27,6 @@ from storage.records import Quality, Reading, ReadingKind
 from transports import create_transport
 
 if TYPE_CHECKING:
-    from headend.config.fleet import ChannelConfig, MeterConfig
     from headend.drivers.dlt645.control import RelayResult
     from protocols.dlt645 import RelayAction
     from transports.memory import MemoryNetwork
@@ -54,7 +54,7 @@ class Dlt645Driver(Driver[BusLink]):
         self.transport_protocol = self.protocol
         """``transports`` knows both editions' serial defaults (2400 8E1, 1200 8E1)."""
 
-    def meter_problem(self, meter: MeterConfig) -> MeterProblem | None:
+    def meter_problem(self, meter: MeterSettings) -> MeterProblem | None:
         if meter.address is None:
             return MeterProblem("address", "address: a DL/T 645 meter needs its address")
         # The same rule as the fleet file's: a configured meter has its nameplate address, never
@@ -68,7 +68,7 @@ class Dlt645Driver(Driver[BusLink]):
         return None
 
     def quantity_problem(
-        self, meter: MeterConfig, quantities: Sequence[str]
+        self, meter: MeterSettings, quantities: Sequence[str]
     ) -> MeterProblem | None:
         try:
             plan_dlt645(tuple(quantities), self.standard)
@@ -76,17 +76,17 @@ class Dlt645Driver(Driver[BusLink]):
             return MeterProblem("quantities", str(exc))
         return None
 
-    def unit_and_kind(self, meter: MeterConfig, quantity: str) -> tuple[str, ReadingKind] | None:
+    def unit_and_kind(self, meter: MeterSettings, quantity: str) -> tuple[str, ReadingKind] | None:
         return _unit_and_kind(self.standard, quantity)
 
-    def connection(self, channel: ChannelConfig, memory: MemoryNetwork | None) -> BusLink:
+    def connection(self, channel: ChannelSettings, memory: MemoryNetwork | None) -> BusLink:
         transport = create_transport(channel.url, protocol=self.transport_protocol, memory=memory)
         return BusLink(transport, gap=channel.inter_frame_gap)
 
     def read_action(
         self,
-        channel: ChannelConfig,
-        meter: MeterConfig,
+        channel: ChannelSettings,
+        meter: MeterSettings,
         quantities: Sequence[str],
         slot: datetime,
     ) -> ReadAction[BusLink]:
@@ -100,7 +100,7 @@ class Dlt645Driver(Driver[BusLink]):
     async def read_frozen(
         self,
         link: BusLink,
-        meter: MeterConfig,
+        meter: MeterSettings,
         record: int,
         tz: ZoneInfo,
         *,
@@ -116,12 +116,12 @@ class Dlt645Driver(Driver[BusLink]):
         return error.error_word is not None and bool(error.error_word & ErrorWord.NO_DATA)
 
     async def read_clock(
-        self, link: BusLink, meter: MeterConfig, *, reply_timeout: float
+        self, link: BusLink, meter: MeterSettings, *, reply_timeout: float
     ) -> datetime:
         return await control.read_meter_clock(link, meter, reply_timeout=reply_timeout)
 
     async def set_clock(
-        self, link: BusLink, meter: MeterConfig, meter_now: datetime, *, reply_timeout: float
+        self, link: BusLink, meter: MeterSettings, meter_now: datetime, *, reply_timeout: float
     ) -> None:
         await control.set_meter_clock(link, meter, meter_now, reply_timeout=reply_timeout)
 
@@ -131,7 +131,7 @@ class Dlt645Driver(Driver[BusLink]):
     async def control_relay(
         self,
         link: BusLink,
-        meter: MeterConfig,
+        meter: MeterSettings,
         action: RelayAction,
         meter_now: datetime,
         *,

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
+from headend.drivers.settings import MeterSettings
 from headend.errors import ReadFailed
 from protocols.dlt645 import Address, InvalidAddress, Standard
 from storage.records import FailureReason
-
-if TYPE_CHECKING:
-    from headend.config.fleet import MeterConfig
 
 STANDARDS: Mapping[str, Standard] = MappingProxyType(
     {"dlt645-2007": Standard.DLT645_2007, "dlt645-1997": Standard.DLT645_1997}
@@ -36,7 +33,7 @@ def standard_of(protocol: str) -> Standard:
         ) from None
 
 
-def address_of(meter: MeterConfig) -> Address:
+def address_of(meter: MeterSettings) -> Address:
     """The meter's address as the codec takes it.
 
     A DL/T 645 meter cannot join the fleet without a valid address (``Dlt645Driver``'s meter

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from headend.bus.link import BusLink
 from headend.drivers.base import FrozenDay
 from headend.drivers.dlt645.editions import address_of, standard_of
 from headend.drivers.dlt645.session import read_payload
+from headend.drivers.settings import MeterSettings
 from headend.errors import ReadFailed
 from protocols.dlt645 import catalogue
 from storage.records import FailureReason, Quality, Reading, ReadingKind
-
-if TYPE_CHECKING:
-    from headend.config.fleet import MeterConfig
 
 FROZEN_TIME = "frozen_time"
 FROZEN_ENERGY = "frozen_energy_active_import"
@@ -36,7 +33,7 @@ def stored_name(catalogue_name: str) -> str:
 
 async def read_frozen_record(
     link: BusLink,
-    meter: MeterConfig,
+    meter: MeterSettings,
     record: int,
     tz: ZoneInfo,
     *,

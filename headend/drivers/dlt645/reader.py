@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING
 
 from headend.bus.link import BusLink
 from headend.drivers.dlt645.editions import address_of, standard_of
 from headend.drivers.dlt645.session import read_payload
+from headend.drivers.settings import MeterSettings
 from headend.errors import ReadFailed
 from protocols.dlt645 import (
     Address,
@@ -32,9 +32,6 @@ from protocols.dlt645 import (
 )
 from protocols.dlt645.exchange import read_request
 from storage.records import FailureReason, Reading, ReadingKind
-
-if TYPE_CHECKING:
-    from headend.config.fleet import MeterConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +94,7 @@ class _Prepared:
     """What a meter's read of some quantities needs besides the bytes: worked out once per
     meter and read spec, not once per slot (the tags dict, the address, the plan)."""
 
-    meter: MeterConfig
+    meter: MeterSettings
     address: Address
     standard: Standard
     tags: Mapping[str, str]
@@ -105,12 +102,12 @@ class _Prepared:
 
 
 _PREPARED: dict[tuple[str, tuple[str, ...], bool], _Prepared] = {}
-"""(meter id, quantities, blocks) -> its prepared read, kept while that ``MeterConfig`` object
+"""(meter id, quantities, blocks) -> its prepared read, kept while that ``MeterSettings`` object
 is the meter's (a fleet change makes a new one, which replaces the entry on its next read):
 one entry per meter and read spec, so the cost stays linear in the fleet."""
 
 
-def _prepared(meter: MeterConfig, quantities: tuple[str, ...], use_blocks: bool) -> _Prepared:
+def _prepared(meter: MeterSettings, quantities: tuple[str, ...], use_blocks: bool) -> _Prepared:
     key = (meter.id, quantities, use_blocks)
     prepared = _PREPARED.get(key)
     if prepared is not None and prepared.meter is meter:
@@ -134,7 +131,7 @@ def _prepared(meter: MeterConfig, quantities: tuple[str, ...], use_blocks: bool)
 
 async def read_dlt645(
     link: BusLink,
-    meter: MeterConfig,
+    meter: MeterSettings,
     quantities: Sequence[str],
     slot: datetime,
     *,
@@ -196,7 +193,7 @@ def _value_of(item: DataItem, name: str, decoded: Decoded) -> object:
 
 
 def _reading(
-    meter: MeterConfig,
+    meter: MeterSettings,
     item: DataItem,
     name: str,
     decoded: Decoded,
@@ -214,7 +211,7 @@ def _reading(
 
 
 def _missing(
-    meter: MeterConfig,
+    meter: MeterSettings,
     item: DataItem,
     name: str,
     slot: datetime,

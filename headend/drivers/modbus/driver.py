@@ -13,12 +13,12 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from headend.drivers.base import Capability, Driver, MeterProblem, ReadAction
+from headend.drivers.settings import ChannelSettings, MeterSettings
 from protocols.modbus import builtin_map_names, builtin_register_map
 from protocols.modbus.errors import ModbusProtocolError
 from storage.records import Reading, ReadingKind
 
 if TYPE_CHECKING:
-    from headend.config.fleet import ChannelConfig, MeterConfig
     from headend.drivers.modbus.reader import ModbusLink
     from transports.memory import MemoryNetwork
 
@@ -31,14 +31,14 @@ class ModbusDriver(Driver["ModbusLink"]):
     meter_keys = ("unit_id", "register_map")
     capabilities = frozenset({Capability.BLOCK_READS})
 
-    def meter_problem(self, meter: MeterConfig) -> MeterProblem | None:
+    def meter_problem(self, meter: MeterSettings) -> MeterProblem | None:
         for key in self.meter_keys:
             if getattr(meter, key) is None:
                 return MeterProblem(key, f"{key}: a Modbus meter needs one")
         return None
 
     def quantity_problem(
-        self, meter: MeterConfig, quantities: Sequence[str]
+        self, meter: MeterSettings, quantities: Sequence[str]
     ) -> MeterProblem | None:
         if meter.register_map not in builtin_map_names():
             return MeterProblem(
@@ -52,12 +52,12 @@ class ModbusDriver(Driver["ModbusLink"]):
             return MeterProblem("quantities", f"map {meter.register_map} has no {unknown[0]!r}")
         return None
 
-    def unit_and_kind(self, meter: MeterConfig, quantity: str) -> tuple[str, ReadingKind] | None:
+    def unit_and_kind(self, meter: MeterSettings, quantity: str) -> tuple[str, ReadingKind] | None:
         if meter.register_map is None:
             return None
         return _unit_and_kind(meter.register_map, quantity)
 
-    def connection(self, channel: ChannelConfig, memory: MemoryNetwork | None) -> ModbusLink:
+    def connection(self, channel: ChannelSettings, memory: MemoryNetwork | None) -> ModbusLink:
         from headend.drivers.modbus.adapter import ModbusAdapter
         from headend.drivers.modbus.reader import ModbusLink, modbus_target
 
@@ -65,8 +65,8 @@ class ModbusDriver(Driver["ModbusLink"]):
 
     def read_action(
         self,
-        channel: ChannelConfig,
-        meter: MeterConfig,
+        channel: ChannelSettings,
+        meter: MeterSettings,
         quantities: Sequence[str],
         slot: datetime,
     ) -> ReadAction[ModbusLink]:

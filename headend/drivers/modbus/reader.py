@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from headend.drivers.modbus import (
     ModbusAdapter,
@@ -21,6 +20,7 @@ from headend.drivers.modbus import (
     SerialTarget,
     TcpTarget,
 )
+from headend.drivers.settings import MeterSettings
 from headend.errors import ReadFailed
 from protocols.modbus import PointResult, ReadPlan, builtin_register_map, plan_reads
 from protocols.modbus.points import Ratios
@@ -28,9 +28,6 @@ from storage.records import FailureReason, Reading, ReadingKind
 from transports import parse_transport_url
 from transports.errors import OpenFailed
 from transports.settings import Framing, MemorySettings, SerialSettings
-
-if TYPE_CHECKING:
-    from headend.config.fleet import MeterConfig
 
 
 def modbus_target(url: str) -> ModbusTarget:
@@ -81,7 +78,7 @@ def _plan(map_name: str, quantities: tuple[str, ...]) -> ReadPlan:
 
 
 async def read_modbus(
-    link: ModbusLink, meter: MeterConfig, quantities: Sequence[str], slot: datetime
+    link: ModbusLink, meter: MeterSettings, quantities: Sequence[str], slot: datetime
 ) -> list[Reading]:
     """Read ``quantities`` of one Modbus meter; a failed request raises ``ReadFailed``.
 

@@ -17,10 +17,11 @@ from headend.bus.lanes import Lane
 from headend.bus.worker import BusWorker
 from headend.collection.registry import MeterRegistry, RegistryError
 from headend.config.errors import ConfigError
-from headend.config.fleet import ChannelConfig, MeterConfig, load_fleet_config
+from headend.config.fleet import MeterConfig, load_fleet_config
 from headend.drivers.base import Capability, Driver, MeterProblem, ReadAction
 from headend.drivers.quantities import unit_and_kind
 from headend.drivers.registry import DRIVERS, known_protocols
+from headend.drivers.settings import ChannelSettings, MeterSettings
 from storage.records import Reading, ReadingKind
 from transports.memory import MemoryNetwork
 
@@ -53,7 +54,7 @@ class FakeDriver(Driver[FakeLink]):
     meter_keys = ("address",)
     capabilities = frozenset({Capability.BLOCK_READS})
 
-    def meter_problem(self, meter: MeterConfig) -> MeterProblem | None:
+    def meter_problem(self, meter: MeterSettings) -> MeterProblem | None:
         if meter.address is None:
             return MeterProblem("address", "address: a fake meter needs its address")
         return None
@@ -64,21 +65,21 @@ class FakeDriver(Driver[FakeLink]):
         return None
 
     def quantity_problem(
-        self, meter: MeterConfig, quantities: Sequence[str]
+        self, meter: MeterSettings, quantities: Sequence[str]
     ) -> MeterProblem | None:
         unknown = [q for q in quantities if q != "voltage_a"]
         return MeterProblem("quantities", f"fake has no {unknown[0]!r}") if unknown else None
 
-    def unit_and_kind(self, meter: MeterConfig, quantity: str) -> tuple[str, ReadingKind] | None:
+    def unit_and_kind(self, meter: MeterSettings, quantity: str) -> tuple[str, ReadingKind] | None:
         return ("V", ReadingKind.INSTANT) if quantity == "voltage_a" else None
 
-    def connection(self, channel: ChannelConfig, memory: MemoryNetwork | None) -> FakeLink:
+    def connection(self, channel: ChannelSettings, memory: MemoryNetwork | None) -> FakeLink:
         return FakeLink(channel.name)
 
     def read_action(
         self,
-        channel: ChannelConfig,
-        meter: MeterConfig,
+        channel: ChannelSettings,
+        meter: MeterSettings,
         quantities: Sequence[str],
         slot: datetime,
     ) -> ReadAction[FakeLink]:
