@@ -105,11 +105,12 @@ def test_the_drivers_import_nothing_of_config_not_even_for_types() -> None:
     for path in sorted((ROOT / "headend" / "drivers").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
             elif isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
+            else:
+                continue
             found += [
                 f"{path.relative_to(ROOT)}:{node.lineno}: {name}"
                 for name in names
