@@ -4,7 +4,7 @@ Register maps (``protocols.modbus``) and scenario files (``simulators``) are TOM
 write, checked by pydantic models. pydantic names a place as a tuple (``("points", 3,
 "address")``) in words written for programmers; whoever wrote the file needs
 ``points[3].address: must be <= 65535, got 70000``. Here, below both users, so that the two
-read alike (the head-end's fleet file has its own, richer one in ``headend.config.errors``).
+read alike (the head-end's fleet file adds its own cases on top, in ``headend.config.errors``).
 Imports nothing of pydantic at run time: a caller imports this only once it has an error.
 """
 
@@ -41,6 +41,7 @@ _EXPECTED = {
     "tuple_type": "a list",
     "dict_type": "a table",
     "model_type": "a table",
+    "dataclass_type": "a table",
     "finite_number": "a finite number",
     "datetime_type": "a date-time",
     "date_type": "a date (YYYY-MM-DD)",

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from headend.errors import HeadendError
+from protocols.file_schema import Loc, key_text
+from protocols.file_schema import describe as describe_any_file
 
 if TYPE_CHECKING:
     # Not imported at run time: the CLI imports ConfigError before it knows whether the
     # command loads a fleet file at all (``headend read`` does not, and starts without pydantic).
     from pydantic import ValidationError
     from pydantic_core import ErrorDetails
-
-Loc = tuple[str | int, ...]
 
 
 class ConfigError(HeadendError, ValueError):
@@ -58,14 +58,6 @@ class KeyProblem(HeadendError, ValueError):
 PATTERN_PROBLEMS: dict[str, str] = {}
 """Regular expression of a ``Field(pattern=...)`` -> the problem to report; ``{input!r}`` in
 it is replaced by the value (left out where the value is a secret, such as a password)."""
-
-
-def key_text(loc: Loc) -> str:
-    """``("meters", 3, "address")`` -> ``meters[3].address``."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def from_validation_error(
@@ -132,44 +124,17 @@ def meter_label(table: object) -> str:
     return "(no id or address)"
 
 
-_EXPECTED = {
-    "string_type": "text",
-    "float_type": "a number",
-    "int_type": "an integer",
-    "bool_type": "true/false",
-    "list_type": "a list",
-    "tuple_type": "a list",
-    "dict_type": "a table",
-    "model_type": "a table",
-    "dataclass_type": "a table",
-    "finite_number": "a finite number",
-    "datetime_type": "a date-time",
-}
-
-
 def describe(details: ErrorDetails) -> str:
-    """The problem in the fleet file's words."""
+    """The problem in the fleet file's words: its own cases, then those every data file shares
+    (``protocols.file_schema.describe``)."""
     kind = details["type"]
     ctx = details.get("ctx") or {}
     got = details.get("input")
-    if kind == "missing":
-        return "is required"
-    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
+    if kind == "unexpected_keyword_argument":
         return "unknown key (typo?)"
     if kind in ("value_error", "assertion_error") and "error" in ctx:
         # AnomalyConfigError keeps the problem apart from its key, which the place names.
         return str(getattr(ctx["error"], "problem", None) or ctx["error"])
-    if kind in _EXPECTED:
-        return f"expected {_EXPECTED[kind]}, got {got!r}"
-    bounds = {
-        "greater_than_equal": (">=", "ge"),
-        "greater_than": (">", "gt"),
-        "less_than_equal": ("<=", "le"),
-        "less_than": ("<", "lt"),
-    }
-    if kind in bounds:
-        sign, name = bounds[kind]
-        return f"must be {sign} {ctx[name]}, got {got!r}"
     if kind in ("literal_error", "enum"):
         return f"expected one of {ctx['expected']}, got {got!r}"
     if kind == "union_tag_invalid":
@@ -181,6 +146,6 @@ def describe(details: ErrorDetails) -> str:
         return f"{got!r} does not match {ctx['pattern']}"
     if kind == "too_short":
         return f"must have at least {ctx['min_length']} item(s)"
-    if kind == "string_too_short":
-        return "must not be empty" if ctx["min_length"] == 1 else details["msg"]
-    return str(details["msg"])
+    if kind == "string_too_short" and ctx["min_length"] != 1:
+        return str(details["msg"])
+    return describe_any_file(details)
