@@ -24,8 +24,7 @@ from starlette.datastructures import Headers
 from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from headend.config.api import DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES
-from headend.config.api import DEFAULT_MAX_STREAM_CLIENTS as DEFAULT_MAX_STREAM_CLIENTS
+from headend.config.api import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_STREAM_CLIENTS
 
 log = logging.getLogger(__name__)
 

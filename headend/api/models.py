@@ -13,8 +13,7 @@ from headend.anomaly.alarms import Alarm
 from headend.collection.completeness import CompletenessRow
 from headend.commands.audit import AuditEntry
 from headend.config.fleet import MeterConfig, meter_config
-from headend.config.meter_table import MeterKind as MeterKind
-from headend.config.meter_table import MeterTable
+from headend.config.meter_table import MeterKind, MeterTable
 from headend.drivers.dlt645.control import RelayState
 from headend.drivers.registry import UnknownProtocol, driver_for, known_protocols
 from storage.billing import DayState, StoredPoint

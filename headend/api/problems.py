@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from headend.anomaly.alarms import UnknownAlarm
-from headend.collection.registry import RegistryError
+from headend.config.meters import RegistryError
 from headend.errors import BusClosed, HeadendError, ReadFailed, UnknownMeter
 from storage.records import FailureReason
 

@@ -37,7 +37,7 @@ from headend.bus.link import BusLink
 from headend.collection.collector import ReadingsHandler
 from headend.collection.completeness import CompletenessTracker
 from headend.config.fleet import MeterConfig
-from headend.drivers.base import FrozenDay as FrozenDay
+from headend.drivers.base import FrozenDay
 from headend.drivers.registry import driver_for
 from headend.errors import ReadFailed
 from storage.records import FailureReason, Quality, Reading

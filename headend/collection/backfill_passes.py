@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 from headend.bus.lanes import Lane
 from headend.bus.worker import BusWorker
 from headend.clock import Clock
-from headend.collection.backfill import FROZEN_TOTAL, FrozenBackfill, FrozenDay
+from headend.collection.backfill import FROZEN_TOTAL, FrozenBackfill
 from headend.collection.collector import ReadingsHandler
 from headend.collection.completeness import CompletenessTracker
 from headend.collection.downtime import restore_frozen_days
 from headend.collection.registry import MeterRegistry
 from headend.config.fleet import FleetConfig, MeterConfig
-from headend.drivers.base import Capability
+from headend.drivers.base import Capability, FrozenDay
 from headend.drivers.registry import driver_for
 from storage.billing import BillingSource, frozen_points
 from storage.records import Reading

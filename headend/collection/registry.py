@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from headend.config.fleet import FleetConfig, MeterConfig
 from headend.config.meters import (
     BusAddress,
-    RegistryError,
     bus_address,
     check_meter,
     check_quantities,
@@ -25,7 +24,7 @@ from headend.config.meters import (
 from headend.errors import UnknownMeter
 from headend.gc_pause import paused_gc
 
-__all__ = ["Listener", "MeterRegistry", "RegistryError"]
+__all__ = ["Listener", "MeterRegistry"]
 
 Listener = Callable[[str, MeterConfig | None], None]
 """Called with (meter id, config) on add/replace, (meter id, None) on removal."""

@@ -27,10 +27,8 @@ from headend.config.api import ApiTable
 from headend.config.errors import ConfigError, KeyProblem, from_validation_error, meter_label
 from headend.config.fields import Duration, FileModel, Instant, Number, TagText
 from headend.config.meter_table import MeterTable, ProtocolName
-from headend.config.mqtt import MqttConfig as MqttConfig
-from headend.config.mqtt import MqttTable, mqtt_config
+from headend.config.mqtt import MqttConfig, MqttTable, mqtt_config
 from headend.config.storage import EmbeddedStorage, StorageConfig
-from headend.config.terminal_points import DEFAULT_TERMINAL_NAMES as DEFAULT_TERMINAL_NAMES
 from headend.drivers.registry import DEFAULT_PROTOCOL, driver_for
 from headend.gc_pause import paused_gc
 from storage.errors import RecordError

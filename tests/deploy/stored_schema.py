@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
-from headend.config.fleet import DEFAULT_TERMINAL_NAMES
 from headend.config.terminal_points import CANONICAL as TERMINAL_UNITS
+from headend.config.terminal_points import DEFAULT_TERMINAL_NAMES
 from protocols.dlt645.catalogue import catalogue
 from protocols.dlt645.control import Standard
 from protocols.modbus.maps import builtin_map_names, builtin_register_map

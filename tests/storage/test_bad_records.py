@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from headend.collection.registry import MeterRegistry, RegistryError
+from headend.collection.registry import MeterRegistry
 from headend.config.errors import ConfigError
 from headend.config.fleet import MeterConfig, parse_fleet_config
+from headend.config.meters import RegistryError
 from storage.embedded import SqliteStore
 from storage.influx_v1 import InfluxV1Sink
 from storage.influx_v2 import InfluxV2Sink

@@ -25,7 +25,7 @@ from headend.api.models import (
     TimeSyncOut,
 )
 from headend.api.problems import InvalidField
-from headend.collection.registry import RegistryError
+from headend.config.meters import RegistryError
 from protocols.dlt645 import RelayAction
 
 DEFAULT_AUDIT_PAGE = 100

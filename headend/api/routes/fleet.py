@@ -30,8 +30,8 @@ from headend.api.models import (
     ReadingOut,
 )
 from headend.api.problems import InvalidField
-from headend.collection.registry import RegistryError
 from headend.config.fleet import MeterConfig
+from headend.config.meters import RegistryError
 from storage.billing import frozen_points
 from storage.records import ReadingKind
 

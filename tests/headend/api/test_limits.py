@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from headend.api import ApiLimits, create_app
-from headend.api.limits import DEFAULT_MAX_BODY_BYTES
+from headend.config.api import DEFAULT_MAX_BODY_BYTES
 from tests.headend.api.fleet import ADMIN, READER, TOKENS, WAIT_SECONDS, LiveFleet
 from tests.headend.dashboard.server import serving
 

@@ -10,9 +10,9 @@ from typing import get_args
 import httpx
 import pytest
 
-from headend.api.models import MeterKind
 from headend.collection.live import LatestValues
 from headend.config.fleet import METER_KINDS
+from headend.config.meter_table import MeterKind
 from storage.records import FailureReason, Reading
 from tests.headend.api.fleet import ADMIN, READER, WAIT_SECONDS, LiveFleet, next_reading
 

@@ -24,10 +24,11 @@ from headend.bus.backoff import Backoff
 from headend.bus.lanes import Lane
 from headend.bus.link import BusLink
 from headend.bus.worker import BusPolicy, BusWorker
-from headend.collection.backfill import FrozenBackfill, FrozenDay
+from headend.collection.backfill import FrozenBackfill
 from headend.collection.completeness import CompletenessTracker
 from headend.collection.writer import RecordWriter
 from headend.config.fleet import MeterConfig, parse_fleet_config
+from headend.drivers.base import FrozenDay
 from simulators.dlt645 import (
     FaultScript,
     MeterBus,

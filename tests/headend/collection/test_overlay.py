@@ -15,8 +15,8 @@ import pytest
 from headend.cli import main
 from headend.collection import overlay as fleet_overlay
 from headend.collection.overlay import FleetOverlay, OverlayError
-from headend.collection.registry import RegistryError
 from headend.config.fleet import TRANSFORMER_LV_METER, MeterConfig, parse_fleet_config
+from headend.config.meters import RegistryError
 from headend.engine import Engine, EngineOptions
 from headend.errors import ReadFailed
 from storage.embedded import SqliteStore

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from headend.collection.registry import MeterRegistry, RegistryError
+from headend.collection.registry import MeterRegistry
 from headend.config.errors import ConfigError
 from headend.config.fleet import MeterConfig, parse_fleet_config
-from headend.config.meters import check_meters
+from headend.config.meters import RegistryError, check_meters
 from headend.errors import UnknownMeter
 
 

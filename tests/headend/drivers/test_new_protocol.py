@@ -15,9 +15,10 @@ import pytest
 
 from headend.bus.lanes import Lane
 from headend.bus.worker import BusWorker
-from headend.collection.registry import MeterRegistry, RegistryError
+from headend.collection.registry import MeterRegistry
 from headend.config.errors import ConfigError
 from headend.config.fleet import MeterConfig, load_fleet_config
+from headend.config.meters import RegistryError
 from headend.drivers.base import Capability, Driver, MeterProblem, ReadAction
 from headend.drivers.quantities import unit_and_kind
 from headend.drivers.registry import DRIVERS, known_protocols

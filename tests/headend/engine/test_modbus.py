@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from headend.clock import WarpedClock
-from headend.collection.registry import RegistryError
 from headend.config.fleet import parse_fleet_config
+from headend.config.meters import RegistryError
 from headend.engine import Engine, EngineOptions
 from headend.errors import ReadFailed
 from protocols.modbus import builtin_register_map

@@ -10,8 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from headend.bus.backoff import Backoff
-from headend.config.fleet import MqttConfig
-from headend.config.mqtt import Requester
+from headend.config.mqtt import MqttConfig, Requester
 from headend.mqtt.bridge import MqttBridge, ReadingHandler
 from headend.mqtt.request_gate import RequestGate
 from storage.records import Reading

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from headend.config.fleet import DEFAULT_TERMINAL_NAMES
 from headend.config.mqtt import MqttConfig
+from headend.config.terminal_points import DEFAULT_TERMINAL_NAMES
 from headend.mqtt.terminal_payload import (
     BadPayload,
     PayloadLimits,
