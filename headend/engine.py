@@ -12,7 +12,6 @@ engine through ``headend.api.facade.HeadendFacade`` only.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from headend.commands.fleet_changes import FleetChanges
 from headend.commands.operations import Operations
 from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
 from headend.drivers.registry import driver_for
-from headend.gc_pause import paused_gc
+from headend.gc_tuning import paused_gc, tuned_for_collection
 from headend.mqtt.bridge import MqttBridge
 from headend.mqtt.requests import MqttRequests
 from headend.units import UnitGate
@@ -54,9 +53,6 @@ from storage.sink import Sink
 from transports.memory import MemoryNetwork
 
 log = logging.getLogger(__name__)
-
-YOUNG_GC_THRESHOLD = 20_000
-"""Allocations between young collections while the engine runs (Python's default is 700)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +234,6 @@ class Engine:
 
     async def run(self) -> None:
         """Collect until ``stop()`` (graceful) or cancellation (abrupt; buffers still flush)."""
-        threshold = gc.get_threshold()
         try:
             async with asyncio.TaskGroup() as group:
                 await self._recover_downtime()  # before the collectors take their first slots
@@ -264,22 +259,13 @@ class Engine:
                     maintenance.append(
                         group.create_task(self.clocks.check_loop(), name="clock checks")
                     )
-                # The start-up heap (fleet, registry, layouts: millions of objects at 100k
-                # meters) is long-lived and never garbage, yet every gen-2 collection walked it
-                # again; frozen, the collector only looks at what collection allocates.
-                gc.freeze()
-                # Every read in flight holds a few dozen young objects (coroutines, futures,
-                # timers) across awaits; at 700 allocations a young collection ran every few
-                # reads and promoted them, measured as ~80 µs of CPU per read at 500 gateways.
-                gc.set_threshold(max(threshold[0], YOUNG_GC_THRESHOLD), *threshold[1:])
-                self.ready.set()
-                await self._stop_requested.wait()
-                for task in maintenance:  # before the buses close, so none of them sees BusClosed
-                    task.cancel()
-                await self._wind_down(buses + collectors, background)
+                with tuned_for_collection():  # see headend.gc_tuning
+                    self.ready.set()
+                    await self._stop_requested.wait()
+                    for task in maintenance:  # before the buses close: none of them sees BusClosed
+                        task.cancel()
+                    await self._wind_down(buses + collectors, background)
         finally:
-            gc.unfreeze()  # what the engine leaves behind may be collected again
-            gc.set_threshold(*threshold)
             for worker in self.workers.values():
                 worker.close()
 

@@ -140,7 +140,6 @@ class ChannelCollector:
         self._lagging = False
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._group: asyncio.TaskGroup | None = None
         self._context: contextvars.Context | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._stopped: asyncio.Future[None] | None = None
@@ -231,19 +230,17 @@ class ChannelCollector:
         self._context = contextvars.copy_context()
         try:
             async with asyncio.TaskGroup() as group:
-                self._loop, self._group = loop, group
+                self._loop = loop
                 group.create_task(self._completions())
                 self._fire()
                 await self._stopped  # then the TaskGroup waits for reads in flight
         finally:
             self._disarm()
-            self._loop = self._group = None
+            self._loop = None
 
     def _fire(self) -> None:
         """Send every read that is due, then sleep until the next one."""
         self._timer = None
-        group = self._group
-        assert group is not None  # armed only inside run()
         try:
             now = self._clock.now().timestamp()
             heap = self._heap
@@ -255,7 +252,7 @@ class ChannelCollector:
                 meter = self._meters[entry.meter_id]
                 index = entry.spec_index
                 self._push(entry.meter_id, index, clocks[index].after(entry.due), clocks)
-                self._dispatch(group, meter, entry, self._plans[meter.plan].reads[index])
+                self._dispatch(meter, entry, self._plans[meter.plan].reads[index])
             self._arm(now)
         except Exception as exc:
             if self._stopped is not None and not self._stopped.done():
@@ -278,9 +275,7 @@ class ChannelCollector:
             self._timer.cancel()
             self._timer = None
 
-    def _dispatch(
-        self, group: asyncio.TaskGroup, meter: MeterConfig, entry: _Entry, spec: ReadSpec
-    ) -> None:
+    def _dispatch(self, meter: MeterConfig, entry: _Entry, spec: ReadSpec) -> None:
         """Queue one due read on the bus. No task per read: the worker's future calls back,
         and one loop per collector (``_completions``) turns each outcome into readings."""
         self.stats.scheduled += 1

@@ -22,7 +22,7 @@ from headend.config.meters import (
     check_quantities,
 )
 from headend.errors import UnknownMeter
-from headend.gc_pause import paused_gc
+from headend.gc_tuning import paused_gc
 
 __all__ = ["Listener", "MeterRegistry"]
 
@@ -37,7 +37,7 @@ class MeterRegistry:
         self._on_bus: dict[str, dict[BusAddress, str]] = {}
         """Channel -> bus address -> the id of the meter there; kept with ``_meters``."""
         self._listeners: list[Listener] = []
-        with paused_gc():  # the whole fleet at once: see headend.gc_pause
+        with paused_gc():  # the whole fleet at once: see headend.gc_tuning
             for meter in config.meters.values():
                 self.add(meter)
 

@@ -30,7 +30,7 @@ from headend.config.meter_table import MeterTable, ProtocolName
 from headend.config.mqtt import MqttConfig, MqttTable, mqtt_config
 from headend.config.storage import EmbeddedStorage, StorageConfig
 from headend.drivers.registry import DEFAULT_PROTOCOL, driver_for
-from headend.gc_pause import paused_gc
+from headend.gc_tuning import paused_gc
 from storage.errors import RecordError
 from storage.line_protocol import validate_tag_value
 from transports import InvalidTransportUrl, parse_transport_url

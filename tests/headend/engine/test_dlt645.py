@@ -17,8 +17,9 @@ import pytest
 from headend.clock import WarpedClock
 from headend.config.fleet import parse_fleet_config
 from headend.drivers.dlt645.control import RelayState
-from headend.engine import YOUNG_GC_THRESHOLD, Engine, EngineOptions
+from headend.engine import Engine, EngineOptions
 from headend.errors import ReadFailed
+from headend.gc_tuning import YOUNG_GC_THRESHOLD
 from protocols.dlt645 import RelayAction
 from simulators.dlt645 import (
     ClockDrift,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from headend.gc_pause import paused_gc
+from headend.gc_tuning import paused_gc
 
 
 @pytest.fixture(autouse=True)
