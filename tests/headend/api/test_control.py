@@ -196,7 +196,7 @@ async def test_a_refused_relay_order_is_502_with_the_reason_and_audited(
     wrong_password = {
         key: m1[key] for key in ("id", "channel", "protocol", "address", "transformer")
     }
-    wrong_password |= {"plan": "home", "password": "02123456"}
+    wrong_password |= {"plan": "home", "password": "02123456", "control": "plaintext"}
     assert (await client.post("/api/meters", headers=ADMIN, json=wrong_password)).status_code == 201
     response = await client.post("/api/meters/m1/relay", headers=OPERATOR, json={"action": "trip"})
     assert response.status_code == 502
