@@ -13,6 +13,7 @@ to simulated State Grid meters whose ESAM stand-in holds the same key.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -238,3 +239,45 @@ async def test_a_meter_clear_needs_an_admin_and_the_meter_named(secured_site: Si
         ("meter clear", "ok", "fleet-admin"),
         ("meter clear", "intent", "fleet-admin"),
     ]
+
+
+async def headend_control(url: str, token_env: str, *args: str) -> tuple[int, str, str]:
+    """``headend control`` as a user types it (asynchronously: the gateway shares this loop)."""
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "headend"),
+        "control",
+        "--url",
+        url,
+        "--token-env",
+        token_env,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **SECRETS},
+    )
+    async with asyncio.timeout(START_TIMEOUT):
+        out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_the_cli_trips_with_a_reason_and_refuses_an_unconfirmed_clear(
+    secured_site: Site,
+) -> None:
+    async with headend_run(secured_site) as http:
+        url = str(http.base_url)
+        trip = await headend_control(
+            url, "HEADEND_TEST_OPERATOR", "relay", "flat-1", "trip", "--reason", "unpaid"
+        )
+        unconfirmed = await headend_control(url, "HEADEND_TEST_ADMIN", "meter-clear", "flat-1")
+        audit = (await http.get("/api/audit?meter=flat-1", headers=OPERATOR)).json()
+    code, out, _ = trip
+    assert code == 0
+    assert json.loads(out)["state"] == "open"
+    assert secured_site.meters["flat-1"].relay_open
+    assert [e["data"].get("reason") for e in audit] == ["unpaid", "unpaid"]
+    code, _, err = unconfirmed
+    assert code == 2
+    assert "repeat the meter id with --confirm flat-1" in err
+    assert secured_site.meters["flat-1"].energy_cleared_at is None
+    assert [e["command"] for e in audit] == ["relay trip", "relay trip"], "no clear was sent"
