@@ -8,6 +8,9 @@ to simulated State Grid meters whose ESAM stand-in holds the same key.
   with a detail that says a secured meter refuses plaintext control.
 - A meter clear without the confirmation is refused (422 naming ``confirm``) and the meter's
   energy register is untouched; confirmed, the register reads zero.
+- ``headend control`` trips with ``--reason`` and refuses a clear without ``--confirm``.
+- ``headend simulate`` on a scenario with a secured bus writes ``[security]``, and
+  ``headend run`` on that file trips one of its meters.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import simulators
 from simulators.dlt645 import (
     MeterBus,
     SimulatedMeter,
@@ -33,6 +37,8 @@ from simulators.dlt645 import (
     TcpGateway,
 )
 from simulators.dlt645.esam import EsamConfig
+from tests.support.ports import free_tcp_port
+from tests.system.processes import start_headend, start_simulation
 from transports.settings import Parity, SerialSettings
 
 MASTER_KEY = "8f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -281,3 +287,46 @@ async def test_the_cli_trips_with_a_reason_and_refuses_an_unconfirmed_clear(
     assert "repeat the meter id with --confirm flat-1" in err
     assert secured_site.meters["flat-1"].energy_cleared_at is None
     assert [e["command"] for e in audit] == ["relay trip", "relay trip"], "no clear was sent"
+
+
+SCENARIO_KEY_ENV = "HEADEND_TEST_SCENARIO_ESAM_KEY"
+
+
+def test_headend_simulate_serves_secured_meters_that_headend_run_trips(tmp_path: Path) -> None:
+    """``headend simulate`` on a scenario whose bus-S1 meters are secured (``esam_key_env``)
+    writes a fleet file with ``[security]`` naming the same variable, and plaintext control
+    for bus-S2; ``headend run`` on it trips an S1 meter, read back from the simulator."""
+    smoke = Path(simulators.__file__).parent / "scenarios" / "smoke.toml"
+    text = smoke.read_text(encoding="utf-8").replace(
+        'bus = { id = "bus-S1", baud = 2400, parity = "E" }',
+        'bus = { id = "bus-S1", baud = 2400, parity = "E", '
+        f'esam_key_env = "{SCENARIO_KEY_ENV}" }}',
+    )
+    assert SCENARIO_KEY_ENV in text, "the smoke scenario's bus-S1 line moved"
+    scenario = tmp_path / "secured-smoke.toml"
+    scenario.write_text(text, encoding="utf-8")
+    key = {SCENARIO_KEY_ENV: MASTER_KEY}
+    simulation = start_simulation(str(scenario), tmp_path, seed=7, environ=key)
+    try:
+        config = simulation.config()
+        assert config.security is not None
+        assert config.security.key_env == SCENARIO_KEY_ENV
+        controls = {m.channel: m.control for m in config.meters.values()}
+        assert controls == {"bus-S1": "secured", "bus-S2": "plaintext"}
+        target = next(m.id for m in config.meters.values() if m.channel == "bus-S1")
+        headend = start_headend(simulation, tmp_path / "run", port=free_tcp_port(), environ=key)
+        try:
+            reply = headend.request(
+                "POST",
+                f"/api/meters/{target}/relay",
+                role="operator",
+                json={"action": "trip", "reason": "unpaid"},
+            ).json()
+            assert (reply["state"], reply["verified"]) == ("open", True)
+            [outcome, intent] = headend.get(f"/api/audit?meter={target}", role="operator")
+            assert intent["data"]["reason"] == outcome["data"]["reason"] == "unpaid"
+            assert outcome["outcome"] == "ok"
+        finally:
+            assert headend.stop() == 0
+    finally:
+        simulation.child.stop()
