@@ -28,6 +28,7 @@ from protocols.dlt645.security import (
     order_data,
     parse_security_response,
 )
+from protocols.errors import ProtocolError
 from storage.records import FailureReason
 
 SECURED = "secured"
@@ -72,7 +73,7 @@ async def authenticate(
     frame = Frame(address, Control(SECURITY_FUNCTION, from_meter=True), reply.data)
     try:
         answer = parse_security_response(frame)
-    except ValueError as exc:
+    except ProtocolError as exc:
         raise ReadFailed(FailureReason.MALFORMED, f"meter {meter.id}: {exc}") from None
     if not isinstance(answer, IdentityAuthResponse):  # an error is an ErrorResponse above
         raise ReadFailed(FailureReason.MALFORMED, f"meter {meter.id}: odd reply to 03/070000FF")
