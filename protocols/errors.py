@@ -22,6 +22,7 @@ Every exception class defined in ``protocols`` derives from ``ProtocolError``
     │   │   ├── LengthError
     │   │   └── AddressFieldError
     │   ├── UnexpectedMessage               dlt645: a frame whose data does not fit its code
+    │   ├── SealBroken                      dlt645.esam_crypto: sealed data whose MAC fails
     │   └── UnsupportedFunction             dlt645: a function code we do not implement
     │                                       (.function)
     ├── CatalogueError                      dlt645: the data-identifier catalogue file is wrong

@@ -112,6 +112,7 @@ def fleet_config_for(
     if endpoints.mqtt is not None:
         device = {t.transformer: t.device for t in endpoints.mqtt.terminals}
     zone = timezone_name(scenario.utc_offset.utcoffset(None))
+    secured = {bus.id: bus.esam_key_env is not None for bus in scenario.buses}
     document: dict[str, Any] = {
         "site": {"name": scenario.name, "timezone": zone},
         "channels": [
@@ -123,8 +124,16 @@ def fleet_config_for(
             for t in scenario.transformers
         ],
         "plans": _plans(read_intervals(scenario, speed)),
-        "meters": [_meter(spec) for spec in scenario.meters],
+        "meters": [_meter(spec, secured[spec.bus]) for spec in scenario.meters],
     }
+    keys = {bus.esam_key_env for bus in scenario.buses if bus.esam_key_env}
+    if len(keys) > 1:
+        raise FleetExportError(
+            f"scenario {scenario.name}: buses name different ESAM keys {sorted(keys)}; one "
+            "security module serves a site"
+        )
+    if keys:
+        document["security"] = {"module": "software", "key_env": keys.pop()}
     broker = mqtt
     if broker is None and endpoints.mqtt is not None:
         broker = (endpoints.mqtt.host, endpoints.mqtt.port)
@@ -186,7 +195,9 @@ def _plan_of(spec: MeterSpec) -> str:
     return HOUSEHOLD_PLAN if spec.model is MeterModel.SINGLE_PHASE else THREE_PHASE_PLAN
 
 
-def _meter(spec: MeterSpec) -> dict[str, Any]:
+def _meter(spec: MeterSpec, secured: bool) -> dict[str, Any]:
+    """A ``[[meters]]`` table; a meter without an ESAM takes plaintext control (the fleet
+    file's default is secured, what a State Grid site expects)."""
     single = spec.model is MeterModel.SINGLE_PHASE
     meter: dict[str, Any] = {
         "id": spec.id,
@@ -199,6 +210,8 @@ def _meter(spec: MeterSpec) -> dict[str, Any]:
     }
     if spec.kind is LoadKind.HOUSEHOLD:
         meter["household"] = spec.id
+    if not secured:
+        meter["control"] = "plaintext"
     return meter
 
 

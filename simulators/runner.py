@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ from types import TracebackType
 
 from simulators.community.model import Community
 from simulators.dlt645.community_adapter import bus_from_community
+from simulators.dlt645.esam import EsamConfig
 from simulators.dlt645.tcp_gateway import TcpGateway
 from simulators.errors import SimulatorError
 from simulators.scenario import BusSpec, Scenario
@@ -197,6 +199,7 @@ class ScenarioRunner:
                     serial_settings(bus, self.baud),
                     clock=self._advancing_clock,
                     seed=self.seed,
+                    esam=esam_of(bus),
                 )
                 gateway = TcpGateway(meter_bus, self.host, self._port_for(index, bus))
                 try:
@@ -250,3 +253,20 @@ class ScenarioRunner:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(ADVANCE_EVERY_S):
                     await self._stop.wait()
+
+
+def esam_of(bus: BusSpec) -> EsamConfig | None:
+    """The ESAM of a secured bus's meters, its master key from the environment."""
+    if bus.esam_key_env is None:
+        return None
+    text = os.environ.get(bus.esam_key_env, "")
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 16:
+        raise RunnerError(
+            f"bus {bus.id}: esam_key_env: environment variable {bus.esam_key_env} must hold "
+            "the ESAM master key as 32 hex digits"
+        )
+    return EsamConfig(key)

@@ -123,6 +123,9 @@ class BusSpec:
     parity: str = "E"
     data_bits: int = 8
     stop_bits: int = 1
+    esam_key_env: str | None = None
+    """Set: secured meters whose ESAM holds the master key in this environment variable (read by
+    the runner; the fleet export names it in ``[security]``)."""
 
 
 @dataclass(frozen=True, slots=True)

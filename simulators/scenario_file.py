@@ -111,6 +111,8 @@ class ScenarioBusTable(_Table):
     parity: Annotated[str, Strict(), Field(pattern="^[NEO]$")] = "E"
     data_bits: Annotated[Integer, Field(ge=5)] = 8
     stop_bits: Annotated[Integer, Field(ge=1)] = 1
+    esam_key_env: Text | None = None
+    """Set: the bus's meters are secured (State Grid, ESAM); the variable holds the master key."""
 
 
 class ScenarioBuildingTable(_Table):

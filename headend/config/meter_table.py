@@ -74,6 +74,12 @@ class MeterTable(FileModel):
         description="Level + 3-byte password for writes and relay control, as 8 hex digits",
     )
     operator_code: str = Field(default="00000000", pattern=PASSWORD_PATTERN)
+    control: Literal["secured", "plaintext"] = Field(
+        default="secured",
+        description="secured: relay control, meter clear and event clear go sealed through the "
+        "[security] module after an ESAM identity authentication (State Grid meters refuse "
+        "plaintext); plaintext: with the password only",
+    )
     ct_ratio: Number = Field(default=1.0, ge=0.001)
     pt_ratio: Number = Field(default=1.0, ge=0.001)
     kind: MeterKind = Field(

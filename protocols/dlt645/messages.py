@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from protocols.dlt645.address import ADDRESS_LENGTH, Address
+from protocols.dlt645.admin import AdminRequest, parse_admin_request
 from protocols.dlt645.control import FUNCTIONS_1997, Control, Function, Standard
 from protocols.dlt645.error_word import ErrorWord, ErrorWord1997
 from protocols.dlt645.errors import (
@@ -26,6 +27,11 @@ from protocols.dlt645.errors import (
     UnsupportedFunction,
 )
 from protocols.dlt645.frame import MAX_READ_DATA_LENGTH, Frame
+from protocols.dlt645.security import (
+    SecurityRequest,
+    is_security_request,
+    parse_security_request,
+)
 from protocols.dlt645.values import ValueFormat
 
 DEFAULT_PASSWORD = bytes(4)
@@ -259,6 +265,8 @@ Request = (
     | FreezeRequest
     | ChangeBaudRequest
     | RelayControlRequest
+    | AdminRequest
+    | SecurityRequest
 )
 
 
@@ -432,7 +440,17 @@ def parse_request(frame: Frame) -> Request:
             if data[0] not in _BAUD_RATES:
                 raise UnexpectedMessage(f"{_describe(frame)}: unknown baud feature word")
             return ChangeBaudRequest(address, _BAUD_RATES[data[0]], standard)
+        case Function.CHANGE_PASSWORD | Function.CLEAR_DEMAND:
+            return parse_admin_request(frame)
+        case Function.CLEAR_METER | Function.CLEAR_EVENTS:
+            if is_security_request(frame):
+                return parse_security_request(frame)
+            return parse_admin_request(frame)
+        case Function.REREAD_1997 if data:
+            return parse_security_request(frame)
         case Function.RELAY_CONTROL:
+            if is_security_request(frame):
+                return parse_security_request(frame)
             need(16)
             try:
                 action = RelayAction(data[8])

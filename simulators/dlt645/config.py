@@ -10,6 +10,7 @@ from protocols.dlt645 import Address, InvalidAddress, Standard
 from protocols.dlt645.frame import MAX_READ_DATA_LENGTH
 from protocols.dlt645.messages import DEFAULT_PASSWORD
 from simulators.dlt645.errors import SimulatorConfigError
+from simulators.dlt645.esam import EsamConfig
 from simulators.dlt645.sources import ValueSource
 
 MAX_REPLY_DELAY = 0.5
@@ -34,7 +35,7 @@ class SimulatedMeterConfig:
     standard's limit is 200); a longer answer goes out as a first frame plus follow-ups.
     ``time_sync_max_offset`` refuses broadcast time syncs that move the clock further than
     that (None: accept every sync, the default because we have not verified the limit in the
-    primary text).
+    primary text). ``esam`` makes it a secured meter (``simulators.dlt645.esam``).
     """
 
     address: str
@@ -49,6 +50,9 @@ class SimulatedMeterConfig:
     utc_offset: timedelta = CHINA_STANDARD_TIME
     supported_bauds: frozenset[int] = field(default_factory=lambda: STANDARD_BAUDS)
     time_sync_max_offset: timedelta | None = None
+    esam: EsamConfig | None = None
+    """Set: a secured (State Grid) meter, which takes relay control, meter clear and event
+    clear only sealed after an identity authentication, and refuses them in plaintext."""
 
     def __post_init__(self) -> None:
         where = f"simulated meter {self.address!r}"

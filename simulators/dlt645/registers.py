@@ -16,6 +16,9 @@ from simulators.dlt645.sources import ValueSource
 
 _CUT_BY_RELAY = ("current", "power_active", "power_reactive")
 _OTHER_PHASES = ("_b", "_c")
+_ENERGY = "energy_"
+_DEMAND = "demand_"
+_EVENT_COUNT = "_count"
 RELAY_OPEN_BIT = 4
 """Meter status word 3 (04000503): relay open."""
 RELAY_COMMAND_OPEN_BIT = 6
@@ -37,6 +40,12 @@ class MeterView:
     relay_open: bool
     relay_command_open: bool
     missing_days: frozenset[date]
+    energy_cleared_at: datetime | None = None
+    """A meter clear (1A) at this simulated time: energy registers count from zero since."""
+    events_cleared_at: datetime | None = None
+    """An event clear (1B): event counters count from zero since."""
+    demand_cleared: bool = False
+    """A demand clear (19): maximum demand reads zero."""
 
 
 def payload_for(item: DataItem, di: int, source: ValueSource, view: MeterView) -> bytes | None:
@@ -76,7 +85,21 @@ def _single(name: str, source: ValueSource, view: MeterView) -> Value | None:
         return None
     if view.relay_open and name.startswith(_CUT_BY_RELAY):
         return 0.0
+    if view.demand_cleared and name.startswith(_DEMAND):
+        return 0.0
+    since = _cleared_since(name, view)
+    if since is not None:
+        return max(number - (source.value(name, since) or 0.0), 0.0)
     return number
+
+
+def _cleared_since(name: str, view: MeterView) -> datetime | None:
+    """When the register ``name`` was last set to zero by a clear order, if it was."""
+    if name.startswith(_ENERGY):
+        return view.energy_cleared_at
+    if name.endswith(_EVENT_COUNT):
+        return view.events_cleared_at
+    return None
 
 
 def _frozen(item: DataItem, record: int, source: ValueSource, view: MeterView) -> bytes | None:
