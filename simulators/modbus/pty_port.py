@@ -5,9 +5,10 @@ devices, same register encoding), but it must open a port by name, as the head-e
 ptys, one opened by each side, with the simulator copying bytes between their master ends.
 Unit ids nobody configured get no answer at all, as on a real RS-485 bus (a gateway would
 send exception 0x0B; a bus is silent). Bytes are not paced at the baud rate (the DL/T 645
-pty bus does that); replies come as fast as pymodbus writes them. Both slave ends stay open here so that neither master
-sees EIO while a side has its port closed (between head-end sessions, or before pymodbus
-opens). Ptys ignore baud and reject even parity: open ``path`` with parity N.
+pty bus does that); replies come as fast as pymodbus writes them. Both slave ends stay open
+here so that neither master sees EIO while a side has its port closed (between head-end
+sessions, or before pymodbus opens). Ptys ignore baud and reject even parity: open ``path``
+with parity N.
 """
 
 from __future__ import annotations
