@@ -109,8 +109,12 @@ class ModbusPtyPort:
             return
         except OSError:
             return  # EIO while nobody holds the other end; our own slave keeps it rare
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(target, data)
+        while data:
+            try:
+                written = os.write(target, data)
+            except (BlockingIOError, OSError):
+                return  # the other side's buffer is full or gone: a line drops bytes too
+            data = data[written:]
 
     async def stop(self) -> None:
         """Stop serving and close both ptys; safe to call twice."""
