@@ -101,6 +101,9 @@ class MeterConfig:
     unit_id: int | None = None
     """Modbus unit id."""
     register_map: str | None = None
+    energy_base: int | None = None
+    """Where this Modbus meter's energy block starts, when its firmware moved it (the map's
+    ``[bases] energy``; DTSU666: 0x401E by default, 0x101E on some units)."""
     transformer: str | None = None
     building: str | None = None
     household: str | None = None

@@ -64,6 +64,13 @@ class MeterTable(FileModel):
     )
     unit_id: UnitId | None = Field(default=None, description="Modbus unit id, 1-247")
     register_map: str | None = None
+    energy_base: int | None = Field(
+        default=None,
+        ge=0,
+        le=0xFFFF,
+        description="Modbus: the address the meter's energy block starts at, when it is not"
+        " the map's (DTSU666: 0x401E by default, 0x101E on some firmware)",
+    )
     transformer: TagText | None = None
     building: TagText | None = None
     household: TagText | None = None
