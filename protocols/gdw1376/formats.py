@@ -2,8 +2,10 @@
 
 Each row names the standard's format, its length, and how to read it: a BCD number (digits,
 decimals, whether the top bit of the last byte is a sign), a date-time made of BCD fields, an
-address, or one of the three formats with a scale field (A.2, A.3, A.28). A field of all EEH
-is "no data" (the terminal has not read it) and decodes to None, as in DL/T 645.
+address, or one of the three formats with a scale field (A.2, A.3, A.28). A field of EEH bytes
+is "no data" (the terminal has not read it) and decodes to None, as in DL/T 645; a field with
+some EEH bytes too (a published AFN 0D F2 reply starts its first value with 00 then EEH), since
+EEH is never a BCD byte.
 A table in code rather than a data file: the formats are fixed by the standard, few, and the
 codec of each kind is code anyway.
 """
@@ -83,7 +85,7 @@ def decode(code: str, raw: bytes) -> Value:
     fmt = data_format(code)
     if len(raw) != fmt.length:
         raise UnexpectedMessage(f"{code}: {len(raw)} bytes, the format has {fmt.length}")
-    if all(byte == NO_DATA for byte in raw) or all(byte == 0xFF for byte in raw):
+    if NO_DATA in raw or all(byte == 0xFF for byte in raw):
         return None
     try:
         if fmt.kind == "number":
@@ -177,10 +179,7 @@ def _time(fmt: DataFormat, raw: bytes) -> Value:
 
 
 def _encode_time(fmt: DataFormat, value: date | datetime) -> bytes:
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        moment = datetime(value.year, value.month, value.day)  # noqa: DTZ001 (wall clock)
+    moment = value if isinstance(value, datetime) else _midnight(value)
     fields = {
         "s": moment.second,
         "m": moment.minute,
@@ -193,6 +192,10 @@ def _encode_time(fmt: DataFormat, value: date | datetime) -> bytes:
     if not 0 <= fields["Y"] <= 99:
         raise EncodeError(f"{fmt.code}: year {moment.year} is outside 2000..2099")
     return bytes(fields[name] if name == "WM" else _to_bcd(fields[name]) for name in fmt.fields)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day)  # noqa: DTZ001 - the terminal's wall clock
 
 
 def _to_bcd(value: int) -> int:

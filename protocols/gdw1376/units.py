@@ -17,7 +17,8 @@ UNIT_ID_LENGTH = 4
 MAX_POINT = 2040
 MAX_ITEM = 248
 ALL_POINTS_GROUP = 0xFF
-"""DA2 = FFH with DA1 = FFH stands for every valid point (except p0) in requests."""
+"""DA2 = FFH with DA1 = FFH stands for every valid point (except p0) in requests; the codec
+does not decode it (no unit names it), so it reads as "no point"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ class UnitId:
 def decode_points(da1: int, da2: int) -> tuple[int, ...]:
     if da1 == 0 and da2 == 0:
         return (0,)
-    if da2 == 0 or da2 == ALL_POINTS_GROUP:
+    if da2 == 0 or (da1, da2) == (0xFF, ALL_POINTS_GROUP):
         return ()
     return tuple((da2 - 1) * 8 + bit + 1 for bit in range(8) if da1 >> bit & 1)
 
