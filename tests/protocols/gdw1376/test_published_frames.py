@@ -202,10 +202,7 @@ def test_every_published_frame_in_one_stream_with_noise_between() -> None:
     while True:
         try:
             frame = decoder.next_frame()
-        except Exception as exc:
-            from protocols.gdw1376 import MalformedFrame
-
-            assert isinstance(exc, MalformedFrame)
+        except MalformedFrame:
             continue
         if frame is None:
             break
