@@ -292,3 +292,66 @@ def test_our_mistakes_are_local_errors() -> None:
         UnitId((1, 9), (1,))
     with pytest.raises(LocalProtocolError, match="port commands"):
         port_command(TERMINAL, 52, 1, seq=0)
+
+
+def _uplink(afn: int, body: bytes) -> list[dict[str, object]]:
+    from protocols.gdw1376 import Control, Frame, Seq
+
+    frame = Frame(Control(up=True, primary=False, function=8), TERMINAL, afn, Seq(0), body)
+    return round_trip(encode(frame))
+
+
+def test_event_records_the_master_acts_on() -> None:
+    a15 = formats.encode("A.15", datetime(2026, 12, 1, 8, 30))
+    erc27 = bytes((27, 17)) + a15 + (0x8003).to_bytes(2, "little")
+    erc27 += formats.encode("A.14", 1234.5) + formats.encode("A.14", 1200.0)
+    erc31 = bytes((31, 21)) + a15 + (5).to_bytes(2, "little") + a15
+    erc31 += formats.encode("A.14", 77.7) + formats.encode("A.11", 1.5)
+    erc35 = bytes((35, 5 + 2 + 8)) + a15 + bytes((2, 1))
+    erc35 += formats.encode("A.12", "000000000777") + bytes((0x21, 0x01))
+    erc13 = bytes((13, 8)) + a15 + (7).to_bytes(2, "little") + bytes((0x10,))
+    erc21 = bytes((21, 6)) + a15 + bytes((4,))
+    unknown = bytes((99, 3, 1, 2, 3))
+    records = erc27 + erc31 + erc35 + erc13 + erc21 + unknown
+    body = UnitId((0,), (1,)).to_wire() + bytes((6, 0, 0, 6)) + records
+    (unit,) = _uplink(0x0E, body)
+    r27, r31, r35, r13, r21, r99 = unit["records"]  # type: ignore[misc]
+    assert (r27["point"], r27["started"], r27["energy_after"]) == (3, True, 1200.0)
+    assert (r31["point"], r31["last_forward_active"], r31["last_read"]) == (
+        5,
+        77.7,
+        datetime(2026, 12, 1, 8, 30),
+    )
+    assert r35["meters"] == [{"address": "000000000777", "phase_and_signal": 0x21, "protocol": 1}]
+    assert (r13["point"], r13["fault_flags"]) == (7, 0x10)
+    assert r21["fault_code"] == 4
+    assert r99 == {"erc": 99, "event": "not decoded", "raw": "010203"}
+
+
+def test_an_event_record_cut_short_is_an_unexpected_message() -> None:
+    body = UnitId((0,), (1,)).to_wire() + bytes((1, 0, 0, 1)) + bytes((14, 10, 1, 2))
+    with pytest.raises(UnexpectedMessage, match="ERC14 at offset 0: Le 10"):
+        _uplink(0x0E, body)
+
+
+def test_reading_status_and_archive_replies() -> None:
+    from protocols.gdw1376 import build_body
+
+    status = {
+        "count": 1,
+        "ports": [
+            {
+                "port": 31,
+                "meters": 256,
+                "status": 0b10,
+                "read_ok": 250,
+                "key_read_ok": 3,
+                "started": datetime(2026, 12, 1, 1, 0, 0),
+                "finished": datetime(2026, 12, 1, 1, 42, 7),
+            }
+        ],
+    }
+    archive = {"count": 1, "meters": [METER]}
+    body = build_body(0x0C, True, [(0, 11, status)])
+    assert _uplink(0x0C, body) == [status]
+    assert _uplink(0x0A, build_body(0x0A, True, [(0, 10, archive)])) == [archive]
