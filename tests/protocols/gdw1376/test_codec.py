@@ -315,7 +315,9 @@ def test_event_records_the_master_acts_on() -> None:
     records = erc27 + erc31 + erc35 + erc13 + erc21 + unknown
     body = UnitId((0,), (1,)).to_wire() + bytes((6, 0, 0, 6)) + records
     (unit,) = _uplink(0x0E, body)
-    r27, r31, r35, r13, r21, r99 = unit["records"]  # type: ignore[misc]
+    records_read = unit["records"]
+    assert isinstance(records_read, list)
+    r27, r31, r35, r13, r21, r99 = records_read
     assert (r27["point"], r27["started"], r27["energy_after"]) == (3, True, 1200.0)
     assert (r31["point"], r31["last_forward_active"], r31["last_read"]) == (
         5,
