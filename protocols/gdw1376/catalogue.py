@@ -210,4 +210,8 @@ LAYOUTS: dict[tuple[int, int, bool], Layout] = {
 
 
 def layout_of(afn: int, fn: int, up: bool) -> Layout | None:
-    return LAYOUTS.get((afn, fn, up))
+    """The layout of one unit; a master's AFN 0C request carries no data for any Fn."""
+    layout = LAYOUTS.get((afn, fn, up))
+    if layout is None and afn == 0x0C and not up:
+        return ()
+    return layout

@@ -357,3 +357,43 @@ def test_reading_status_and_archive_replies() -> None:
     body = build_body(0x0C, True, [(0, 11, status)])
     assert _uplink(0x0C, body) == [status]
     assert _uplink(0x0A, build_body(0x0A, True, [(0, 10, archive)])) == [archive]
+
+
+def test_a_current_data_request_for_any_item_carries_no_data() -> None:
+    # liangminhua/qgdw376.1.ksy packet-sample/qafn12f167.3761: p1 F167, which has no layout here
+    raw = bytes.fromhex(
+        "68 4a 00 4a 00 68 4b 71 01 22 08 02 0c e3 01 01 40 14 03 59 21 16 28 00 e9 16"
+    )
+    (unit,) = parse_units(decode_frame(raw))
+    assert (unit.point, unit.item, unit.decoded, unit.raw) == (1, 167, True, b"")
+
+
+def test_parameters_and_control_through_the_generic_request() -> None:
+    from protocols.gdw1376 import request
+
+    uplink = {
+        "rts_20ms": 0,
+        "master_delay_minutes": 5,
+        "timeout_and_retries": 30 | 3 << 12,
+        "confirm_flags": 0b011,
+        "heartbeat_minutes": 15,
+    }
+    master = {
+        "primary_ip": "10.1.2.3",
+        "primary_port": 9001,
+        "backup_ip": "10.1.2.4",
+        "backup_port": 9002,
+        "apn": "CMNET",
+    }
+    frames = [
+        request(TERMINAL, 0x04, [(0, 1, uplink), (0, 3, master)], seq=1, confirm=True),
+        request(TERMINAL, 0x0A, [(0, 1, {}), (0, 3, {})], seq=2),
+        request(TERMINAL, 0x05, [(1, 1, {"trip_control": 0x12}), (1, 2, {})], seq=3),
+    ]
+    assert [round_trip(encode(frame)) for frame in frames] == [
+        [uplink, master],
+        [{}, {}],
+        [{"trip_control": 0x12}, {}],
+    ]
+    assert frames[0].body[:4] == bytes((0, 0, 0b101, 0))  # p0, F1 and F3 in one identifier
+    assert [frame.control.function for frame in frames] == [10, 11, 10]
