@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from headend.cli import control, demo, healthcheck, read, run, simulate
+from headend.cli import control, decode, demo, healthcheck, read, run, simulate
 from headend.cli.errors import CommandFailed, ExitCode, UsageProblem
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -32,6 +32,7 @@ COMMANDS: Sequence[Register] = (
     demo.register,
     healthcheck.register,
     control.register,
+    decode.register,
 )
 """Subcommand registrations, in the order ``--help`` lists them."""
 
