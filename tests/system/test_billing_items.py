@@ -40,7 +40,7 @@ BY_PERIOD = [
     ("meter_clear", 1),
     ("event_clear", 3),
     ("programming", 1),
-    ("voltage_loss_a", 1),
+    ("loss_of_voltage_a", 1),
     ("power_outage_last", 10),
     ("relay_trip_time", 1),
     ("relay_close_time", 2),

@@ -101,7 +101,7 @@ def test_settlement_day_is_day_and_hour() -> None:
 @pytest.mark.parametrize(
     ("name", "length"),
     [
-        ("voltage_loss_a", 131),
+        ("loss_of_voltage_a", 131),
         ("meter_clear", 106),
         ("cover_open", 60),
         ("programming", 50),
