@@ -13,6 +13,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from headend.cli.errors import ExitCode
 from protocols.dlt645 import DataItem, catalogue
 from simulators.dlt645.sources import StoredRegisters
 from tests.system.processes import Simulation, cli
@@ -45,6 +46,8 @@ BY_PERIOD = [
     ("relay_trip_time", 1),
     ("relay_close_time", 2),
 ]
+BY_NAME_AND_PERIOD = [("settlement_energy_active_export", 2), ("meter_clear", 4)]
+"""Read as ``--quantity NAME[N]``."""
 
 
 def as_json(value: object) -> object:
@@ -79,6 +82,8 @@ def test_cli_reads_every_billing_item_equal_to_the_simulators(simulation: Simula
         args += ["--quantity", name]
     for name, period in BY_PERIOD:
         args += ["--di", f"{table.by_name(name).di_for(period):08X}"]
+    for name, period in BY_NAME_AND_PERIOD:
+        args += ["--quantity", f"{name}[{period}]"]
     args += ["--di", f"{frozen_time.di_for(1):08X}", "--di", f"{frozen_export.di_for(1):08X}"]
     done = cli(args)
     assert done.returncode == 0, done.stderr
@@ -88,7 +93,7 @@ def test_cli_reads_every_billing_item_equal_to_the_simulators(simulation: Simula
     expected: dict[str, Any] = {}
     for name in BY_NAME:
         expected |= truth_rows(table.by_name(name), 0, 0, stored)
-    for name, period in BY_PERIOD:
+    for name, period in BY_PERIOD + BY_NAME_AND_PERIOD:
         expected |= truth_rows(table.by_name(name), period, period, stored)
     frozen_day = datetime.fromisoformat(read["frozen_time"]).date()
     expected |= truth_rows(frozen_export, 1, frozen_day.toordinal(), stored)
@@ -102,3 +107,14 @@ def test_cli_reads_every_billing_item_equal_to_the_simulators(simulation: Simula
     assert read["cover_open_end"] > read["cover_open_start"]
     assert "demand_active_import_t4_time" in read
     assert "demand_active_import_t5" not in read  # the meter reports 4 tariffs
+
+
+def test_cli_refuses_a_period_the_item_does_not_keep(simulation: Simulation) -> None:
+    meter = simulation.config().meters[METER]
+    url = simulation.buses[meter.channel]
+    done = cli(
+        ["read", "dlt645", url, "--address", str(meter.address), "--quantity", "frozen_time[63]"]
+    )
+    assert done.returncode == ExitCode.USAGE, done.stdout
+    assert "--quantity frozen_time[63]" in done.stderr
+    assert "period 63 not 1..62" in done.stderr
