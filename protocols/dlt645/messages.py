@@ -278,7 +278,8 @@ class ReadResponse:
     """Data for a read (2007: 91/B1; 1997: 81/A1) or a follow-up read (92/B2; 82/A2).
 
     ``more`` sets the follow-up bit: the master should ask for the next part.
-    ``seq`` is only on the wire for 2007 follow-up replies.
+    ``seq`` is only on the wire for 2007 follow-up replies. ``long`` lets a 2007 reply carry
+    up to 255 data bytes, as some meters do, instead of the standard's 200.
     """
 
     address: Address
@@ -288,6 +289,7 @@ class ReadResponse:
     follow_up: bool = False
     seq: int = 0
     standard: Standard = Standard.DLT645_2007
+    long: bool = False
 
     def to_frame(self) -> Frame:
         data = _di_bytes(self.di, self.standard) + self.payload
@@ -297,7 +299,7 @@ class ReadResponse:
                 if not 0 <= self.seq <= 0xFF:
                     raise EncodeError(f"follow-up sequence {self.seq}: must be 0..255")
                 data += bytes((self.seq,))
-            if len(data) > MAX_READ_DATA_LENGTH:
+            if len(data) > MAX_READ_DATA_LENGTH and not self.long:
                 raise EncodeError(
                     f"read reply for DI {self.di:08X}: {len(data)} data bytes exceed "
                     f"{MAX_READ_DATA_LENGTH}; split it with follow-up frames"

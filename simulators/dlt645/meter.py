@@ -36,6 +36,7 @@ from protocols.dlt645 import (
 )
 from protocols.dlt645.admin import ChangePasswordRequest, ClearRequest
 from protocols.dlt645.control import Function
+from protocols.dlt645.frame import MAX_READ_DATA_LENGTH
 from protocols.dlt645.security import (
     IdentityAuthRequest,
     OpenedOrder,
@@ -59,6 +60,7 @@ from simulators.dlt645.faults import (
     first,
 )
 from simulators.dlt645.registers import MeterView, payload_for
+from simulators.dlt645.sources import StoredRegisters
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,8 @@ class SimulatedMeter:
         self.freezes: list[datetime] = []
         """Meter-clock times of freeze commands received (for tests and demos)."""
         self._address = Address.parse(config.address)
+        self.stored = StoredRegisters(self._address.digits, config.tariffs)
+        """Settlement periods, demand, events, nameplate: kept, not measured."""
         self._clock_offset = timedelta(0)
         self._synced_at = _EPOCH
         self._follow_ups: dict[int, list[bytes]] = {}
@@ -144,6 +148,7 @@ class SimulatedMeter:
             energy_cleared_at=self.energy_cleared_at,
             events_cleared_at=self.events_cleared_at,
             demand_cleared=self.demand_cleared,
+            stored=self.stored,
         )
 
     def press_button(self) -> None:
@@ -292,7 +297,10 @@ class SimulatedMeter:
         self._follow_ups[request.di] = parts[1:]
         self._next_1997_part = 0
         more = len(parts) > 1
-        return ReadResponse(address, request.di, parts[0], more=more, standard=standard).to_frame()
+        long = self.config.max_data_length > MAX_READ_DATA_LENGTH
+        return ReadResponse(
+            address, request.di, parts[0], more=more, standard=standard, long=long
+        ).to_frame()
 
     def _split(self, payload: bytes, standard: Standard) -> list[bytes]:
         """The payload cut to fit ``max_data_length``: a first part, then follow-up parts."""
@@ -323,6 +331,7 @@ class SimulatedMeter:
             follow_up=True,
             seq=request.seq,
             standard=request.standard,
+            long=self.config.max_data_length > MAX_READ_DATA_LENGTH,
         ).to_frame()
 
     def _write(
