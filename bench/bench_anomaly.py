@@ -3,6 +3,12 @@
 Run: ``.venv/bin/python bench/bench_anomaly.py``. The goal is a sweep under 100 ms on a 2-core
 machine; the ratio to the baseline (one comparison and one reduction per array the sweep reads)
 is the figure that travels between machines.
+
+Each of ``ROUNDS`` rounds times ``REPEATS`` sweeps and keeps their median; the last line gives
+the median over rounds with the fastest and slowest round, judged on the slowest (a machine
+shared with other jobs slows some rounds, and the goal must hold in each):
+
+    anomaly_sweep_1m: 59.1 ms (56.0-64.3) goal < 100 ms PASS
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ METERS = 1_000_000
 TRANSFORMERS = 4_000
 BUILDINGS_PER_TRANSFORMER = 5
 REPEATS = 7
+ROUNDS = 5
+GOAL_MS = 100.0
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 
 
@@ -95,7 +103,8 @@ def main() -> None:
     clock = iter(START + timedelta(minutes=k) for k in range(10_000))
     raised = len(detector.sweep(next(clock)))  # first sweeps raise the fleet's standing events
     raised += len(detector.sweep(next(clock)))
-    sweep_ms = median_ms(lambda: detector.sweep(next(clock)))
+    rounds_ms = [median_ms(lambda: detector.sweep(next(clock))) for _ in range(ROUNDS)]
+    sweep_ms = statistics.median(rounds_ms)
     rules_ms = median_ms(lambda: detector.rules.evaluate(detector.snapshot))
     bare_ms = median_ms(lambda: bare_pass(detector.snapshot))
     open_count = sum(len(v) for v in detector.open_incidents().values())
@@ -103,8 +112,16 @@ def main() -> None:
     print(f"  warm-up events raised: {raised:,}; open incidents: {open_count:,}")
     print(f"  bare numpy pass      {bare_ms:8.1f} ms  (baseline)")
     print(f"  rules only           {rules_ms:8.1f} ms  ratio {rules_ms / bare_ms:5.1f}x")
-    print(f"  full sweep           {sweep_ms:8.1f} ms  ratio {sweep_ms / bare_ms:5.1f}x")
-    print(f"  goal < 100 ms: {'met' if sweep_ms < 100.0 else 'NOT met'}")
+    print(
+        f"  full sweep           {sweep_ms:8.1f} ms  ratio {sweep_ms / bare_ms:5.1f}x "
+        f"(median of {ROUNDS} rounds of {REPEATS})"
+    )
+    slowest = max(rounds_ms)
+    verdict = "PASS" if slowest < GOAL_MS else "FAIL"
+    print(
+        f"anomaly_sweep_1m: {sweep_ms:.1f} ms ({min(rounds_ms):.1f}-{slowest:.1f}) "
+        f"goal < {GOAL_MS:.0f} ms {verdict}"
+    )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,12 @@ fleet page's latest values and for a meter page:
 with meter ids spread over the fleet. Latency is from sending the request to having read the
 whole body. Each round times the bare app for ``--seconds``, then the head-end for as long.
 
+Before the rounds, the head-end's CPU is taken for one block without readers (collection alone).
+Each round then prints the CPU each server used per request (the head-end's over collection
+alone) and what the readers' own process used: on a machine shared with other jobs no process
+may be CPU-bound, and the latencies are then set by the scheduler more than by either server,
+while CPU per request still compares the two.
+
 Ratio: p99 of the bare app / p99 of the head-end, each over all requests of that round's block
 (same readers, same mix, same length of time); 1.0 means our app adds nothing to the tail,
 0.1 that our p99 is ten times the bare one. The printed ratio is the median over rounds, the
@@ -142,7 +148,7 @@ def serve_bare(bodies_file: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def bare_server(bodies: dict[str, bytes], folder: Path) -> AsyncIterator[str]:
+async def bare_server(bodies: dict[str, bytes], folder: Path) -> AsyncIterator[tuple[str, int]]:
     bodies_file = folder / "bodies.json"
     bodies_file.write_text(json.dumps({path: body.decode() for path, body in bodies.items()}))
     process = await asyncio.create_subprocess_exec(
@@ -153,7 +159,7 @@ async def bare_server(bodies: dict[str, bytes], folder: Path) -> AsyncIterator[s
         line = await process.stdout.readline()
         if not line:
             raise RuntimeError("the bare app exited before listening")
-        yield f"http://127.0.0.1:{json.loads(line)['port']}"
+        yield f"http://127.0.0.1:{json.loads(line)['port']}", process.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             process.terminate()
@@ -317,12 +323,21 @@ async def main(load: Load, rounds: int, seconds: float, profile: bool) -> None:
                         + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
                     )
                     wanted = len(meter_ids) / load.interval
-                    async with bare_server(bodies, folder) as bare_url:
+                    cpu, began = cpu_seconds(pid), time.perf_counter()
+                    await asyncio.sleep(seconds)  # no readers: what collection alone costs
+                    collecting = (cpu_seconds(pid) - cpu) / (time.perf_counter() - began)
+                    print(f"  collection alone (no readers): {collecting:.2f} CPU cores")
+                    async with bare_server(bodies, folder) as (bare_url, bare_pid):
                         for number in range(1, rounds + 1):
+                            bare_cpu, client_cpu = cpu_seconds(bare_pid), time.process_time()
                             bare = await block(headers, bare_url, chosen, seconds)
+                            bare_busy = (cpu_seconds(bare_pid) - bare_cpu) / bare.elapsed
+                            bare_client = (time.process_time() - client_cpu) / bare.elapsed
                             cpu, before = cpu_seconds(pid), await collection(session, url)
+                            client_cpu = time.process_time()
                             ours = await block(headers, url, chosen, seconds)
                             busy = (cpu_seconds(pid) - cpu) / ours.elapsed
+                            ours_client = (time.process_time() - client_cpu) / ours.elapsed
                             after = await collection(session, url)
                             collected = (after.succeeded - before.succeeded) / ours.elapsed
                             overruns = after.overruns - before.overruns
@@ -338,6 +353,15 @@ async def main(load: Load, rounds: int, seconds: float, profile: bool) -> None:
                                 f"CPU cores and "
                                 f"collected {collected:.0f} reads/s of {wanted:.0f} due, "
                                 f"{overruns:.0f} slots overrun (bus_overrun)"
+                            )
+                            per_request = (busy - collecting) * ours.elapsed / len(ours.all())
+                            bare_request = bare_busy * bare.elapsed / len(bare.all())
+                            print(
+                                f"    server CPU per request: head-end {per_request * 1e6:.0f} "
+                                f"µs (over collection alone), bare {bare_request * 1e6:.0f} µs "
+                                f"(bare used {bare_busy:.2f} cores); the readers' process used "
+                                f"{bare_client:.2f} cores against bare, {ours_client:.2f} "
+                                "against the head-end"
                             )
             if profiled is not None:
                 requests = sum(len(b.all()) for b in ours_blocks)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response, StreamingResponse
@@ -15,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client.exposition import generate_latest
 from starlette.types import ASGIApp
 
-from headend.api.auth import ApiToken, TokenBook
+from headend.api.auth import ApiToken, TokenBook, declare_security
 from headend.api.context import ApiContext
 from headend.api.docs_ui import install_docs
 from headend.api.facade import HeadendFacade
@@ -59,6 +60,16 @@ class _HeadendApp(FastAPI):
     sends), and outermost the security headers (also on those 413s and on 500s)."""
 
     body_report: BodyLimitReport
+    _secured: dict[str, Any] | None = None
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document, plus the token schemes on the routes that check tokens
+        (``headend.api.auth.declare_security``), added once per document FastAPI builds."""
+        document = super().openapi()
+        if document is not self._secured:
+            declare_security(document, self.routes)
+            self._secured = document
+        return document
 
     def build_middleware_stack(self) -> ASGIApp:
         self.body_report.app = super().build_middleware_stack()

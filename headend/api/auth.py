@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import enum
 import hmac
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Any, ClassVar
 
-from fastapi import HTTPException, Request, Security, status
-from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import HTTPException, Request, Response, status
+from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.security import APIKeyQuery, HTTPBearer
+from starlette.routing import BaseRoute
 
 from headend.api.errors import ApiConfigError
 
@@ -63,6 +67,9 @@ class Caller:
 class TokenBook:
     def __init__(self, tokens: Iterable[ApiToken]) -> None:
         self._tokens = tuple(tokens)
+        self._secrets = tuple(
+            (entry.token.encode(), Caller(entry.name, entry.role)) for entry in self._tokens
+        )
         names: set[str] = set()
         secrets: set[str] = set()
         for index, entry in enumerate(self._tokens):
@@ -85,9 +92,9 @@ class TokenBook:
         """The caller owning ``presented``, comparing against every entry in constant time."""
         given = presented.encode()
         found: Caller | None = None
-        for entry in self._tokens:
-            if hmac.compare_digest(given, entry.token.encode()):
-                found = Caller(entry.name, entry.role)
+        for secret, caller in self._secrets:
+            if hmac.compare_digest(given, secret):
+                found = caller
         return found
 
 
@@ -109,8 +116,10 @@ def presented_token(request: Request, *, allow_query: bool) -> str | None:
     return None
 
 
-# Declared for the OpenAPI document (``securitySchemes`` and each route's ``security``), so
-# clients and /docs know to send a token; the checking is ours, below, for its 401 messages.
+# Declared in the OpenAPI document (``securitySchemes`` and each route's ``security``, by
+# ``declare_security``), so clients and /docs know to send a token. They are not FastAPI
+# dependencies: solving a nested ``Security`` dependency on every request cost more than the
+# dashboard's routes themselves, and the checking is ours anyway, for its 401 messages.
 BEARER = HTTPBearer(
     scheme_name="bearer",
     description="`Authorization: Bearer <token>`; role reader < operator < admin",
@@ -122,37 +131,94 @@ QUERY_TOKEN = APIKeyQuery(
     description="The token as a query parameter, on /api/stream only (browser EventSource)",
     auto_error=False,
 )
-_Declared = HTTPAuthorizationCredentials | str | None
 
 
-def requires(
-    book: TokenBook, role: Role, *, allow_query: bool = False
-) -> Callable[..., Awaitable[Caller]]:
-    """A FastAPI dependency admitting callers with at least ``role``."""
+class RoleCheck:
+    """Admits callers with at least ``role``: a FastAPI dependency whose only parameter is the
+    request (the cheapest kind FastAPI solves), or run directly by ``role_checked_route``."""
 
-    async def check(request: Request) -> Caller:
-        token = presented_token(request, allow_query=allow_query)
+    def __init__(self, book: TokenBook, role: Role, *, allow_query: bool = False) -> None:
+        self.book = book
+        self.role = role
+        self.allow_query = allow_query
+        self.schemes = (BEARER, QUERY_TOKEN) if allow_query else (BEARER,)
+        """What the OpenAPI document declares for the routes this guards."""
+
+    def authorise(self, request: Request) -> Caller:
+        token = presented_token(request, allow_query=self.allow_query)
         if token is None:
             raise _unauthorised("missing bearer token")
-        caller = book.identify(token)
+        caller = self.book.identify(token)
         if caller is None:
             raise _unauthorised("unknown token")
-        if caller.role < role:
+        if caller.role < self.role:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 detail=f"token {caller.name!r} has role {caller.role.name.lower()}; "
-                f"this needs {role.name.lower()}",
+                f"this needs {self.role.name.lower()}",
             )
         return caller
 
-    async def header_only(request: Request, _: Annotated[_Declared, Security(BEARER)]) -> Caller:
-        return await check(request)
+    async def __call__(self, request: Request) -> Caller:
+        return self.authorise(request)
 
-    async def header_or_query(
-        request: Request,
-        _header: Annotated[_Declared, Security(BEARER)],
-        _query: Annotated[_Declared, Security(QUERY_TOKEN)],
-    ) -> Caller:
-        return await check(request)
 
-    return header_or_query if allow_query else header_only
+def requires(book: TokenBook, role: Role, *, allow_query: bool = False) -> RoleCheck:
+    """A FastAPI dependency admitting callers with at least ``role``."""
+    return RoleCheck(book, role, allow_query=allow_query)
+
+
+class _CheckedRoute(APIRoute):
+    """A route whose handler checks the caller before FastAPI solves anything (the read
+    routes of whole routers, which need no ``Caller``): same 401 and 403 as the dependency."""
+
+    role_check: ClassVar[RoleCheck]
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        check = self.role_check
+
+        async def checked(request: Request) -> Response:
+            check.authorise(request)
+            return await handler(request)
+
+        return checked
+
+
+def role_checked_route(book: TokenBook, role: Role) -> type[APIRoute]:
+    """An ``APIRouter(route_class=...)`` admitting callers with at least ``role`` to every
+    route of the router."""
+    return type("RoleCheckedRoute", (_CheckedRoute,), {"role_check": RoleCheck(book, role)})
+
+
+def _checks(dependant: Dependant) -> Iterator[RoleCheck]:
+    for dependency in dependant.dependencies:
+        if isinstance(dependency.call, RoleCheck):
+            yield dependency.call
+        yield from _checks(dependency)
+
+
+def declare_security(document: dict[str, Any], routes: Sequence[BaseRoute]) -> None:
+    """Adds the token schemes and each guarded operation's ``security`` to ``document``, as
+    FastAPI would for ``Security`` dependencies (the schemes' order: bearer, then query)."""
+    schemes: dict[str, object] = {}
+    for route in iter_route_contexts(routes):
+        original = route.original_route
+        if not isinstance(original, APIRoute) or not original.include_in_schema:
+            continue
+        checks = list(_checks(route.dependant))
+        if isinstance(original, _CheckedRoute):
+            checks.insert(0, original.role_check)
+        chosen = list(dict.fromkeys(scheme for check in checks for scheme in check.schemes))
+        if not chosen or route.path_format not in document["paths"]:
+            continue
+        operations = document["paths"][route.path_format]
+        for method in route.methods or ():
+            operation = operations[method.lower()]
+            operation["security"] = [{scheme.scheme_name: []} for scheme in chosen]
+        for scheme in chosen:
+            schemes[scheme.scheme_name] = jsonable_encoder(
+                scheme.model, by_alias=True, exclude_none=True
+            )
+    if schemes:
+        document.setdefault("components", {}).setdefault("securitySchemes", {}).update(schemes)

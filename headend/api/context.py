@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Depends, HTTPException, status
+from fastapi.routing import APIRoute
 
-from headend.api.auth import Role, TokenBook, requires
+from headend.api.auth import Role, TokenBook, requires, role_checked_route
 from headend.api.facade import HeadendFacade
 from storage.billing import BillingSource
 from storage.outbox import OutboxStats
@@ -26,12 +27,16 @@ class ApiContext:
     operator: Any = field(init=False)
     admin: Any = field(init=False)
     stream_reader: Any = field(init=False)
+    reader_routes: type[APIRoute] = field(init=False)
+    """``APIRouter(route_class=...)`` of the read routers: the reader check without a
+    dependency to solve per request."""
 
     def __post_init__(self) -> None:
         self.reader = Depends(requires(self.tokens, Role.READER))
         self.operator = Depends(requires(self.tokens, Role.OPERATOR))
         self.admin = Depends(requires(self.tokens, Role.ADMIN))
         self.stream_reader = Depends(requires(self.tokens, Role.READER, allow_query=True))
+        self.reader_routes = role_checked_route(self.tokens, Role.READER)
 
     def require_store(self) -> BillingSource:
         if self.store is None:

@@ -62,7 +62,7 @@ def store_errors() -> Iterator[None]:
 
 def billing_router(ctx: ApiContext) -> APIRouter:
     headend = ctx.headend
-    router = APIRouter(prefix="/api", dependencies=[ctx.reader], tags=["billing"])
+    router = APIRouter(prefix="/api", route_class=ctx.reader_routes, tags=["billing"])
 
     async def meters_of_transformer(transformer: str) -> list[str]:
         """Every meter the registry has under it (never read ones too, to show their gaps),

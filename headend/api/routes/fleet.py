@@ -61,7 +61,7 @@ def meter_summary(headend: HeadendFacade, meter: MeterConfig) -> dict[str, objec
 
 def fleet_router(ctx: ApiContext) -> APIRouter:
     headend = ctx.headend
-    router = APIRouter(prefix="/api", dependencies=[ctx.reader], tags=["fleet"])
+    router = APIRouter(prefix="/api", route_class=ctx.reader_routes, tags=["fleet"])
 
     @router.get("/meters", response_model=list[MeterSummary])
     async def list_meters() -> list[dict[str, object]]:

@@ -16,6 +16,28 @@ async def test_missing_token_is_401_with_a_bearer_challenge(client: httpx.AsyncC
 
 
 @pytest.mark.parametrize(
+    "path",
+    [
+        "/api/readings/latest?meter=nope",
+        "/api/meters/m1/readings?start=not-a-time",
+        "/api/billing?meter=m1&start=2026-03-01&end=2026-02-01",
+        "/api/completeness?group_by=planet",
+        "/api/alarms?state=closed",
+        "/api/fleet",
+    ],
+)
+async def test_read_routes_check_the_token_before_anything_else(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    """The read routers check in their route class, not in a dependency: still 401 first,
+    before the query is judged (no 422 or 404 tells a stranger what exists)."""
+    response = await client.get(path, headers={"Authorization": "Bearer not-a-known-token"})
+    assert response.status_code == 401, response.text
+    assert response.json() == {"detail": "unknown token"}
+    assert (await client.get(path.split("?")[0], headers=OPERATOR)).status_code != 401
+
+
+@pytest.mark.parametrize(
     "header", ["Bearer not-a-known-token", "Basic cmVhZGVyOnNlY3JldA==", "Bearer "]
 )
 async def test_unknown_or_malformed_credentials_are_401(
