@@ -36,9 +36,7 @@ from transports import Parity, SerialSettings, memory_pair
 LINE = SerialSettings("sim", baud=115200, parity=Parity.NONE)
 SLOT = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
 ADDRESS = "000000000161"
-METER = MeterConfig(
-    id="m1", channel="bus-1", protocol="dlt645-2007", plan="-", address=ADDRESS
-)
+METER = MeterConfig(id="m1", channel="bus-1", protocol="dlt645-2007", plan="-", address=ADDRESS)
 TIMEOUT = 0.3
 TRUTH = {
     "voltage_a": 230.1,
