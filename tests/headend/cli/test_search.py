@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from headend.cli.errors import ExitCode
 from headend.cli import main
+from headend.cli.errors import ExitCode
 from protocols.dlt645 import Standard
 from simulators.dlt645 import (
     EchoesWildcard,
