@@ -16,13 +16,14 @@ from pathlib import Path
 
 from headend.collection.overlay import write_atomically
 from headend.drivers.block_support import BlockSupport, BlockSupportBook, Entries
+from headend.errors import HeadendError
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 
 
-class BlockSupportFileError(ValueError):
+class BlockSupportFileError(HeadendError, ValueError):
     """Why the file cannot be read, naming the file and the entry."""
 
 

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from headend.collection.schedule import meter_offset
-from tests.system.conftest import SEED, SPEED, START, HeadEndFactory
-from tests.system.processes import Simulation, start_simulation
+from tests.support.ports import free_tcp_port
+from tests.system.conftest import SEED, SPEED, START
+from tests.system.processes import HeadEnd, Simulation, start_headend, start_simulation
 from tests.system.truth import GroundTruth
 
 SCENARIO = "blocks-refused"
@@ -28,7 +29,8 @@ REFUSED = {"supported": False, "why": "refused with error word 0x02"}
 
 
 @pytest.fixture(scope="module")
-def simulation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulation]:
+def refusing_bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulation]:
+    """``headend simulate blocks-refused``, as a user would start it (no MQTT terminal)."""
     running = start_simulation(
         SCENARIO,
         tmp_path_factory.mktemp("simulate-blocks"),
@@ -56,12 +58,29 @@ def shown_during_the_read(
     )
 
 
+@pytest.fixture
+def runs(refusing_bus: Simulation, tmp_path: Path) -> Iterator[list[HeadEnd]]:
+    """``headend run`` processes on the written config; every one started is stopped."""
+    started: list[HeadEnd] = []
+    yield started
+    for running in started:
+        code = running.stop()
+        assert code == 0, f"headend run exited {code}: {running.child.stderr()[-2000:]}"
+
+
 def test_block_refusing_meters_are_read_item_by_item_and_remembered_across_a_restart(
-    simulation: Simulation, headend: HeadEndFactory, tmp_path: Path
+    refusing_bus: Simulation, runs: list[HeadEnd], tmp_path: Path
 ) -> None:
+    simulation = refusing_bus
     truth = GroundTruth(SCENARIO, simulation.seed)
     data_dir = tmp_path / "data"
-    first = headend(data_dir)
+
+    def start(name: str) -> HeadEnd:
+        running = start_headend(simulation, data_dir, port=free_tcp_port(), name=name)
+        runs.append(running)
+        return running
+
+    first = start("run0")
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     with first.stream() as events:
         while len(seen) < 2 * len(WANTED):
@@ -82,6 +101,6 @@ def test_block_refusing_meters_are_read_item_by_item_and_remembered_across_a_res
 
     saved = json.loads((data_dir / "block-reads.json").read_text())
     assert saved["meters"][REFUSING]["0201FF00"]["supported"] is False
-    second = headend(data_dir)  # asked before it reads anything: the file says it
+    second = start("run1")  # asked before it reads anything: the file says it
     assert second.get(f"/api/meters/{REFUSING}")["block_reads"] == refusing
     assert second.get(f"/api/meters/{ANSWERING}")["block_reads"] == answering
