@@ -180,36 +180,49 @@ async def read_dlt645(
     prepared = _prepared(meter, tuple(quantities), use_blocks, book.refused(meter.id))
     readings: list[Reading] = []
     for planned in prepared.reads:
-        if planned.block:
-            await _read_block(link, prepared, planned, slot, book, reply_timeout, readings)
-        else:
-            await _read_single(link, prepared, planned, slot, reply_timeout, readings)
+        # ``read_payload`` awaited here, not in a helper per identifier: every frame in a
+        # read's await chain is walked again each time the read resumes. Only the rare paths
+        # (a refused block, its fallback) are coroutines of their own.
+        try:
+            payload = await read_payload(
+                link,
+                prepared.address,
+                planned.item.di,
+                prepared.standard,
+                reply_timeout=reply_timeout,
+                request=planned.request,
+            )
+        except ReadFailed as exc:
+            if planned.block:
+                await _block_failed(
+                    link, prepared, planned, slot, book, exc, reply_timeout, readings
+                )
+            elif exc.reason is FailureReason.ERROR_RESPONSE:
+                item = planned.item
+                reason = exc.reason.value
+                readings.append(
+                    _missing(meter, item, planned.quantities[0], slot, reason, prepared.tags)
+                )
+            else:
+                raise
+            continue
+        if not planned.block:
+            _take_single(prepared, planned, slot, payload, readings)
+            continue
+        why = _take_block(prepared, planned, slot, payload, book, readings)
+        if why is not None:
+            await _fall_back(link, prepared, planned, slot, book, why, reply_timeout, readings)
     return readings
 
 
-async def _read_single(
-    link: BusLink,
+def _take_single(
     prepared: _Prepared,
     planned: _PreparedRead,
     slot: datetime,
-    reply_timeout: float,
+    payload: bytes,
     readings: list[Reading],
 ) -> None:
     meter, item, name = prepared.meter, planned.item, planned.quantities[0]
-    try:
-        payload = await read_payload(
-            link,
-            prepared.address,
-            item.di,
-            prepared.standard,
-            reply_timeout=reply_timeout,
-            request=planned.request,
-        )
-    except ReadFailed as exc:
-        if exc.reason is not FailureReason.ERROR_RESPONSE:
-            raise
-        readings.append(_missing(meter, item, name, slot, exc.reason.value, prepared.tags))
-        return
     try:
         value = item.decode(payload)
     except (ProtocolError, ValueError) as exc:
@@ -224,53 +237,23 @@ async def _read_single(
         readings.append(_reading(meter, item, name, value, slot, prepared.tags))
 
 
-async def _read_block(
-    link: BusLink,
+def _take_block(
     prepared: _Prepared,
     planned: _PreparedRead,
     slot: datetime,
+    payload: bytes,
     book: BlockSupportBook,
-    reply_timeout: float,
     readings: list[Reading],
-) -> None:
+) -> str | None:
+    """The block's readings; or, for a reply that cannot be used, why (the caller falls back)."""
     meter, item = prepared.meter, planned.item
-    label = item.label()
-    try:
-        payload = await read_payload(
-            link,
-            prepared.address,
-            item.di,
-            prepared.standard,
-            reply_timeout=reply_timeout,
-            request=planned.request,
-        )
-    except ReadFailed as exc:
-        if exc.reason is FailureReason.ERROR_RESPONSE:
-            word = "" if exc.error_word is None else f" 0x{exc.error_word:02X}"
-            why = f"refused with error word{word}"
-        elif exc.reason is FailureReason.TIMEOUT and book.may_probe(meter.id, label):
-            why = "no reply to the block while single items answer"
-            members = _members(prepared, planned)
-            try:  # a silent refusal, or a meter that is not there: its first member tells
-                await _read_single(link, prepared, members[0], slot, reply_timeout, readings)
-            except ReadFailed:
-                raise exc from None
-            await _fall_back(link, prepared, planned, slot, book, why, reply_timeout, readings, 1)
-            return
-        else:
-            raise
-        await _fall_back(link, prepared, planned, slot, book, why, reply_timeout, readings)
-        return
     if not payload:
-        why = "an empty reply"
-        await _fall_back(link, prepared, planned, slot, book, why, reply_timeout, readings)
-        return
+        return "an empty reply"
     try:
         decoded = item.decode(payload)
     except (ProtocolError, ValueError) as exc:
-        why = f"a reply that does not decode ({exc})"
-        await _fall_back(link, prepared, planned, slot, book, why, reply_timeout, readings)
-        return
+        return f"a reply that does not decode ({exc})"
+    label = item.label()
     if book.known(meter.id, label) is None:
         book.learn(meter.id, label, BlockSupport(True))
     assert isinstance(decoded, Mapping)
@@ -283,6 +266,62 @@ async def _read_block(
             )
         else:
             readings.append(_reading(meter, item, name, decoded, slot, tags))
+    return None
+
+
+async def _read_single(
+    link: BusLink,
+    prepared: _Prepared,
+    planned: _PreparedRead,
+    slot: datetime,
+    reply_timeout: float,
+    readings: list[Reading],
+) -> None:
+    try:
+        payload = await read_payload(
+            link,
+            prepared.address,
+            planned.item.di,
+            prepared.standard,
+            reply_timeout=reply_timeout,
+            request=planned.request,
+        )
+    except ReadFailed as exc:
+        if exc.reason is not FailureReason.ERROR_RESPONSE:
+            raise
+        item, name = planned.item, planned.quantities[0]
+        readings.append(_missing(prepared.meter, item, name, slot, exc.reason.value, prepared.tags))
+        return
+    _take_single(prepared, planned, slot, payload, readings)
+
+
+async def _block_failed(
+    link: BusLink,
+    prepared: _Prepared,
+    planned: _PreparedRead,
+    slot: datetime,
+    book: BlockSupportBook,
+    exc: ReadFailed,
+    reply_timeout: float,
+    readings: list[Reading],
+) -> None:
+    """A block read that failed: refused (fall back), silent while single items answer
+    (fall back), or a meter that does not answer properly (``exc`` again)."""
+    meter_id, label = prepared.meter.id, planned.item.label()
+    if exc.reason is FailureReason.ERROR_RESPONSE:
+        word = "" if exc.error_word is None else f" 0x{exc.error_word:02X}"
+        why = f"refused with error word{word}"
+        await _fall_back(link, prepared, planned, slot, book, why, reply_timeout, readings)
+        return
+    if exc.reason is not FailureReason.TIMEOUT or not book.may_probe(meter_id, label):
+        raise exc
+    why = "no reply to the block while single items answer"
+    members = _members(prepared, planned)
+    try:  # a silent refusal, or a meter that is not there: its first member tells
+        await _read_single(link, prepared, members[0], slot, reply_timeout, readings)
+    except ReadFailed:
+        raise exc from None
+    await _fall_back(link, prepared, planned, slot, book, why, reply_timeout, readings, 1)
 
 
 async def _fall_back(
