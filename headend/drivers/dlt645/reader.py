@@ -103,6 +103,8 @@ class _PreparedRead:
     block: bool
     request: tuple[Frame, bytes]
     """The request frame and its bytes (``read_request``)."""
+    label: str
+    """The identifier as printed (``0201FF00``): the block support book's key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,7 @@ def _prepared_read(planned: PlannedRead, address: Address, standard: Standard) -
         ReadingKind(planned.item.kind),
         planned.item.is_block,
         read_request(address, planned.item.di, standard),
+        planned.item.label(),
     )
 
 
@@ -253,9 +256,8 @@ def _take_block(
         decoded = item.decode(payload)
     except (ProtocolError, ValueError) as exc:
         return f"a reply that does not decode ({exc})"
-    label = item.label()
-    if book.known(meter.id, label) is None:
-        book.learn(meter.id, label, BlockSupport(True))
+    if book.known(meter.id, planned.label) is None:
+        book.learn(meter.id, planned.label, BlockSupport(True))
     assert isinstance(decoded, Mapping)
     tags = prepared.tags
     for name in planned.quantities:
@@ -307,7 +309,7 @@ async def _block_failed(
 ) -> None:
     """A block read that failed: refused (fall back), silent while single items answer
     (fall back), or a meter that does not answer properly (``exc`` again)."""
-    meter_id, label = prepared.meter.id, planned.item.label()
+    meter_id, label = prepared.meter.id, planned.label
     if exc.reason is FailureReason.ERROR_RESPONSE:
         word = "" if exc.error_word is None else f" 0x{exc.error_word:02X}"
         why = f"refused with error word{word}"
@@ -346,7 +348,7 @@ async def _fall_back(
     refused_all = FailureReason.ERROR_RESPONSE.value
     if all(reading.reason == refused_all for reading in readings[first:]):
         return
-    label = planned.item.label()
+    label = planned.label
     if book.known(meter.id, label) is None:
         log.info("meter %s: block %s refused (%s); reading single items", meter.id, label, why)
     book.learn(meter.id, label, BlockSupport(False, why))
