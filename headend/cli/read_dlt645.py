@@ -312,6 +312,10 @@ async def _search(
     except ConnectionLost as exc:
         return [], CommandFailed(ExitCode.LINK_FAILED, f"{args.url}: connection lost: {exc}")
     rows = [Row(f"meter {n}", str(a), str(a)) for n, a in enumerate(found, start=1)]
+    if not found and not unresolved:
+        return rows, CommandFailed(
+            ExitCode.NO_REPLY, f"{args.url}: search: no meter answered AAAAAAAAAAAA"
+        )
     if unresolved:
         where = ", ".join(f"{p.target} ({p.detail})" for p in unresolved)
         return rows, CommandFailed(

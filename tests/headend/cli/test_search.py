@@ -70,3 +70,14 @@ def test_a_1997_scan_of_a_meter_echoing_the_wildcard_prints_its_own_address(
     assert code == ExitCode.OK
     assert "000000123456" in out
     assert "AAAAAAAAAAAA" not in out
+
+
+def test_a_search_of_a_silent_bus_says_no_meter_answered(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bus = gateway([], Standard.DLT645_2007)
+    with serving(lambda: bus):
+        url = f"tcp://127.0.0.1:{bus.port}"
+        code = main(["read", "dlt645", url, "--search", "--timeout", "100ms"])
+    assert code == ExitCode.NO_REPLY
+    assert f"{url}: search: no meter answered AAAAAAAAAAAA" in capsys.readouterr().err
