@@ -330,6 +330,7 @@ class Engine:
     # -- fleet changes -----------------------------------------------------------------------
 
     def _meter_changed(self, meter_id: str, meter: MeterConfig | None) -> None:
+        self.block_support.forget(meter_id)
         for collector in self.collectors.values():
             collector.set_meter(meter_id, None)
         if meter is not None:

@@ -77,6 +77,14 @@ class BlockSupportBook:
         if self._save is not None:
             self._save(self.entries())
 
+    def forget(self, meter_id: str) -> None:
+        """A meter changed or left the fleet (a new address may be a new meter model): what
+        was learned of it is dropped, and costs one refused exchange per block to learn again."""
+        if self._entries.pop(meter_id, None) is not None:
+            self._refused.pop(meter_id, None)
+            if self._save is not None:
+                self._save(self.entries())
+
     def may_probe(self, meter_id: str, block: str) -> bool:
         """Whether a block that timed out may be followed by a single item to tell a silent
         refusal from a meter that is not there: once per meter and block while running, so a

@@ -24,6 +24,18 @@ def test_what_a_meter_refused_is_read_back_after_a_restart(tmp_path: Path) -> No
     assert again.refused("m2") == set()
 
 
+def test_a_forgotten_meter_is_gone_from_the_file_too(tmp_path: Path) -> None:
+    path = tmp_path / "block-reads.json"
+    book = open_book(path)
+    book.learn("m1", "0201FF00", REFUSED)
+    book.learn("m2", "0201FF00", REFUSED)
+    book.forget("m1")
+    assert book.refused("m1") == set()
+    again = open_book(path)
+    assert again.of_meter("m1") == {}
+    assert again.of_meter("m2") == {"0201FF00": REFUSED}
+
+
 def test_learning_what_is_already_known_does_not_rewrite_the_file(tmp_path: Path) -> None:
     path = tmp_path / "block-reads.json"
     book = open_book(path)
