@@ -59,13 +59,14 @@ def test_search_prints_every_meter_on_the_bus_with_progress(
     assert progress[-1].startswith(f"search: {len(progress)} asked, {len(ADDRESSES)} found, 0 to")
 
 
-def test_a_1997_scan_of_a_meter_echoing_the_wildcard_prints_its_own_address(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize("standard", [Standard.DLT645_1997, Standard.DLT645_2007])
+def test_a_scan_of_a_meter_echoing_the_wildcard_prints_its_own_address(
+    standard: Standard, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bus = gateway(["000000123456"], Standard.DLT645_1997, echo=True)
+    bus = gateway(["000000123456"], standard, echo=True)
     with serving(lambda: bus):
         url = f"tcp://127.0.0.1:{bus.port}"
-        code = main(["read", "dlt645", url, "--standard", "1997", "--scan"])
+        code = main(["read", "dlt645", url, "--standard", str(standard.value), "--scan"])
     out = capsys.readouterr().out
     assert code == ExitCode.OK
     assert "000000123456" in out
