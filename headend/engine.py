@@ -27,6 +27,7 @@ from headend.bus.worker import BusPolicy, BusWorker
 from headend.clock import Clock, SystemClock
 from headend.collection.backfill import FrozenBackfill
 from headend.collection.backfill_passes import BackfillPasses
+from headend.collection.block_support_file import open_book
 from headend.collection.collector import BusAction, ChannelCollector
 from headend.collection.completeness import CompletenessTracker
 from headend.collection.downtime import outbox_settled, recover
@@ -45,7 +46,7 @@ from headend.commands.fleet_changes import FleetChanges
 from headend.commands.operations import Operations
 from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
 from headend.drivers.dlt645.security_module import SecurityModule
-from headend.drivers.registry import driver_for
+from headend.drivers.registry import DRIVERS, driver_for
 from headend.gc_tuning import paused_gc, tuned_for_collection
 from headend.mqtt.bridge import MqttBridge
 from headend.mqtt.requests import MqttRequests
@@ -74,6 +75,8 @@ class EngineOptions:
     audit_path: Path | None = None
     fleet_overlay_path: Path | None = None
     """Where fleet changes made at run time are kept across restarts (``fleet_overlay.py``)."""
+    block_support_path: Path | None = None
+    """Where the block reads each meter answered or refused are kept across restarts."""
     shutdown_grace: float = 10.0
     """Seconds reads in flight get to finish on ``stop()``."""
     security: SecurityModule | None = None
@@ -99,6 +102,9 @@ class Engine:
         self._history = history
         self._memory = memory
         self.registry = MeterRegistry(config)
+        self.block_support = open_book(options.block_support_path)
+        for driver in DRIVERS.values():
+            driver.use_block_support(self.block_support)
         self.audit = AuditLog(options.audit_path, now=self.clock.now())
         self.health = MeterHealth(offline_after=options.offline_after)
         self.completeness = CompletenessTracker(config.timezone)
@@ -330,6 +336,7 @@ class Engine:
     # -- fleet changes -----------------------------------------------------------------------
 
     def _meter_changed(self, meter_id: str, meter: MeterConfig | None) -> None:
+        self.block_support.forget(meter_id)
         for collector in self.collectors.values():
             collector.set_meter(meter_id, None)
         if meter is not None:

@@ -26,6 +26,8 @@ the exit code or HTTP status it becomes)::
     │                                   (.where, .key, .problem)
     ├── OverlayError (ValueError)       collection.overlay: the fleet overlay file is unreadable
     │                                   (.where, .problem)
+    ├── BlockSupportFileError (ValueError) collection.block_support_file: block-reads.json
+    │                                   is unreadable (logged; learning starts again)
     ├── KeyProblem (ValueError)         config.errors: a fleet-file model blames one of its keys
     │                                   (.key); the loader turns it into a ConfigError
     ├── UnknownProtocol (LookupError)   drivers.registry: no driver for that protocol (.protocol,

@@ -78,6 +78,7 @@ def engine_options(config: FleetConfig, options: ServiceOptions) -> EngineOption
     chosen = options.engine or EngineOptions(
         audit_path=options.data_dir / "audit.jsonl",
         fleet_overlay_path=options.data_dir / "fleet-overlay.json",
+        block_support_path=options.data_dir / "block-reads.json",
     )
     if config.anomaly is not None and chosen.anomaly is None:
         chosen = replace(chosen, anomaly=config.anomaly)

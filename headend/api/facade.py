@@ -106,6 +106,15 @@ class HeadendFacade:
     def meters_by_id(self) -> Mapping[str, MeterConfig]:
         return self._engine.registry.by_id()
 
+    def block_reads(self, meter_id: str) -> dict[str, dict[str, object]]:
+        """Block identifier -> whether the meter answers it (and what it did if not), as
+        learned while collecting; empty until the meter was read."""
+        learned = self._engine.block_support.of_meter(meter_id)
+        return {
+            block: {"supported": support.supported, "why": support.why or None}
+            for block, support in sorted(learned.items())
+        }
+
     def validate_quantities(
         self, meter: MeterConfig, quantities: Sequence[str], where: str
     ) -> None:

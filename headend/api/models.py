@@ -119,7 +119,16 @@ class MeterSummary(BaseModel):
     last_reason: str | None
 
 
+class BlockReadOut(BaseModel):
+    supported: bool
+    why: str | None = Field(description="What the meter did with the block when it refused it")
+
+
 class MeterDetail(MeterSummary):
+    block_reads: dict[str, BlockReadOut] = Field(
+        description="Block identifier (0201FF00) -> whether the meter answers it, as learned "
+        "while collecting; a refused block is read as single items"
+    )
     latest: list[ReadingOut]
 
 

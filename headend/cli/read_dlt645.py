@@ -25,6 +25,7 @@ from headend.cli.errors import CommandFailed, ExitCode, UsageProblem, exit_code_
 from headend.cli.frames import reassemble
 from headend.cli.output import Row, write_json, write_table, write_traffic
 from headend.drivers.dlt645.editions import protocol_name
+from headend.drivers.dlt645.search import Progress, address_in, search
 from headend.drivers.dlt645.session import exchange, read_payload, refused
 from headend.errors import ReadFailed
 from protocols.dlt645 import (
@@ -84,6 +85,7 @@ def register(protocols: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
             "  headend read dlt645 serial:///dev/ttyUSB0 --address 123456789012 "
             "--quantity voltage --raw\n"
             "  headend read dlt645 'serial:///dev/ttyUSB0?baud=1200' --standard 1997 --scan\n"
+            "  headend read dlt645 tcp://10.0.0.5:8899 --search\n"
             "serial defaults: 2007 2400 8E1, 1997 1200 8E1 (override in the URL: ?baud=9600)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -115,6 +117,12 @@ def register(protocols: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--scan",
         action="store_true",
         help="find the address of the only meter on the bus (wildcard read address)",
+    )
+    parser.add_argument(
+        "--search",
+        action="store_true",
+        help="find every meter on the bus (搜表: wildcard digits narrowed where replies "
+        "collide), with progress on stderr",
     )
     parser.add_argument(
         "--standard",
@@ -151,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     header: dict[str, int | float | str | None] = {
         "protocol": protocol_name(standard),
         "url": args.url,
-        "meter": None if args.scan else str(args.address),
+        "meter": None if args.scan or args.search else str(args.address),
     }
     if args.scan:
         print(SCAN_WARNING, file=sys.stderr)
@@ -170,6 +178,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_arguments(args: argparse.Namespace, standard: Standard) -> list[Wanted]:
     items: list[tuple[str, str]] = args.items or []
+    if args.search:
+        if items or args.address is not None or args.scan:
+            raise UsageProblem("--search finds every address: give no --address, --di, --quantity")
+        return []
     if args.scan:
         if items or args.address is not None:
             raise UsageProblem("--scan finds the address: give no --address, --di or --quantity")
@@ -218,7 +230,9 @@ async def _session(
     link = BusLink(transport, gap=DEFAULT_INTER_FRAME_GAP)
     try:
         async with opened(transport):
-            if args.scan:
+            if args.search:
+                rows, failure = await _search(link, standard, args)
+            elif args.scan:
                 rows, failure = await _scan(link, standard, args)
             else:
                 rows, failure = await _read(link, args.address, standard, wanted, args)
@@ -283,7 +297,45 @@ async def _scan(
     if isinstance(reply, ErrorResponse):
         detail = refused(Address.WILDCARD, "read address", reply).detail
         return [], CommandFailed(ExitCode.METER_ERROR, f"{args.url}: scan: {detail}")
-    if not isinstance(reply, ReadAddressResponse | ReadResponse):
+    if isinstance(reply, ReadResponse):
+        # 1997: the address is the C032 data; some meters echo AAAAAAAAAAAA in the header.
+        frame = reply.to_frame()
+        found = address_in(Address.WILDCARD, frame, standard)
+        if found.address is None:
+            return [], CommandFailed(ExitCode.BAD_REPLY, f"{args.url}: scan: {found.detail}")
+        return [Row("address", str(found.address), str(found.address))], None
+    if not isinstance(reply, ReadAddressResponse):
         return [], CommandFailed(ExitCode.BAD_REPLY, f"{args.url}: scan: odd reply {reply}")
-    found = str(reply.address)
-    return [Row("address", found, found)], None
+    found_address = str(reply.address)
+    return [Row("address", found_address, found_address)], None
+
+
+async def _search(
+    link: BusLink, standard: Standard, args: argparse.Namespace
+) -> tuple[list[Row], CommandFailed | None]:
+    def progress(step: Progress) -> None:
+        print(
+            f"search: {step.asked} asked, {len(step.found)} found, {step.pending} to narrow; "
+            f"{step.probe.target}: {step.probe.heard.value}"
+            + (f" {step.probe.address}" if step.probe.address else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        found, unresolved = await search(
+            link, standard, reply_timeout=args.timeout, on_progress=progress
+        )
+    except ConnectionLost as exc:
+        return [], CommandFailed(ExitCode.LINK_FAILED, f"{args.url}: connection lost: {exc}")
+    rows = [Row(f"meter {n}", str(a), str(a)) for n, a in enumerate(found, start=1)]
+    if not found and not unresolved:
+        return rows, CommandFailed(
+            ExitCode.NO_REPLY, f"{args.url}: search: no meter answered AAAAAAAAAAAA"
+        )
+    if unresolved:
+        where = ", ".join(f"{p.target} ({p.detail})" for p in unresolved)
+        return rows, CommandFailed(
+            ExitCode.BAD_REPLY, f"{args.url}: search: several meters answer one address: {where}"
+        )
+    return rows, None

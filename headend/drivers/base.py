@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from headend.bus.worker import BusConnection
+from headend.drivers.block_support import BlockSupportBook
 from headend.drivers.settings import ChannelSettings, MeterSettings
 from headend.errors import ReadFailed
 from storage.records import FailureReason, Quality, Reading, ReadingKind
@@ -95,9 +96,16 @@ class Driver(abc.ABC, Generic[C]):
     transport_protocol: str
     meter_keys: tuple[str, ...]
     capabilities: frozenset[Capability] = frozenset()
+    block_support: BlockSupportBook = BlockSupportBook()
+    """What each meter showed of block reads; a driver that plans blocks reads and learns it."""
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
+
+    def use_block_support(self, book: BlockSupportBook) -> None:
+        """The engine's book (saved in its data dir); drivers are shared, so the engine being
+        built hands every driver its book, and the last one built wins."""
+        self.block_support = book
 
     # -- what a meter of this protocol needs -------------------------------------------------
 

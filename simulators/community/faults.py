@@ -27,6 +27,10 @@ class FaultKind(enum.StrEnum):
     MISSING_FROZEN = "missing_frozen"
     METER_REPLACED = "meter_replaced"
     GATEWAY_DISCONNECT = "gateway_disconnect"
+    REFUSES_BLOCKS = "refuses_blocks"
+    """Block reads (``0201FF00``...) refused with ``error_word`` (default: no data)."""
+    ECHOES_WILDCARD = "echoes_wildcard"
+    """A wildcard-addressed read answered with the wildcard address in the header."""
     VOLTAGE_SAG = "voltage_sag"
     VOLTAGE_SWELL = "voltage_swell"
     TRANSFORMER_OUTAGE = "transformer_outage"
@@ -42,6 +46,8 @@ COMMUNICATION_FAULTS = frozenset(
         FaultKind.WRONG_ADDRESS,
         FaultKind.ERROR_RESPONSE,
         FaultKind.GATEWAY_DISCONNECT,
+        FaultKind.REFUSES_BLOCKS,
+        FaultKind.ECHOES_WILDCARD,
     }
 )
 """Faults the wire simulators apply; the physical model ignores them."""
@@ -67,6 +73,8 @@ _REQUIRED: Mapping[FaultKind, str | None] = {
     FaultKind.MISSING_FROZEN: "days",
     FaultKind.METER_REPLACED: "new_address",
     FaultKind.GATEWAY_DISCONNECT: None,
+    FaultKind.REFUSES_BLOCKS: None,
+    FaultKind.ECHOES_WILDCARD: None,
     FaultKind.VOLTAGE_SAG: "factor",
     FaultKind.VOLTAGE_SWELL: "factor",
     FaultKind.TRANSFORMER_OUTAGE: None,

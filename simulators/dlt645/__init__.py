@@ -9,6 +9,14 @@ this package does not pull in the community model.
 
 from __future__ import annotations
 
+from simulators.dlt645.behaviours import (
+    Behaviour,
+    EchoesWildcard,
+    MoreTariffs,
+    RefusalStyle,
+    RefusesBlocks,
+    WideValue,
+)
 from simulators.dlt645.bus import MeterBus
 from simulators.dlt645.config import MeterKind, SimulatedMeterConfig
 from simulators.dlt645.errors import MasterProtocolError, SimulatorConfigError, SimulatorError
@@ -36,10 +44,12 @@ from simulators.dlt645.tcp_gateway import TcpGateway
 from simulators.dlt645.wire import Burst
 
 __all__ = [
+    "Behaviour",
     "Burst",
     "ByteLink",
     "ClockDrift",
     "CorruptChecksum",
+    "EchoesWildcard",
     "ErrorReply",
     "FaultPlan",
     "FaultScript",
@@ -51,9 +61,12 @@ __all__ = [
     "MeterKind",
     "MeterReplaced",
     "MissingFrozen",
+    "MoreTariffs",
     "NoReply",
     "PtyPort",
     "RampingSource",
+    "RefusalStyle",
+    "RefusesBlocks",
     "ScheduledFault",
     "SimulatedMeter",
     "SimulatedMeterConfig",
@@ -65,6 +78,7 @@ __all__ = [
     "TcpGateway",
     "TransportLink",
     "ValueSource",
+    "WideValue",
     "WireFault",
     "WrongAddress",
 ]

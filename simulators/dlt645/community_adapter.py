@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from simulators.community.faults import Fault, FaultKind, FaultSchedule, TargetKind
 from simulators.community.model import Community
+from simulators.dlt645.behaviours import EchoesWildcard, RefusesBlocks
 from simulators.dlt645.bus import Clock, MeterBus
 from simulators.dlt645.config import DEFAULT_REPLY_DELAY, MeterKind, SimulatedMeterConfig
 from simulators.dlt645.esam import EsamConfig
@@ -75,6 +76,12 @@ def wire_fault(fault: Fault) -> WireFault | None:
             return MeterReplaced(fault.new_address)
         case FaultKind.GATEWAY_DISCONNECT:
             return GatewayDisconnect()
+        case FaultKind.REFUSES_BLOCKS:
+            if fault.error_word is None:
+                return RefusesBlocks()
+            return RefusesBlocks(error_word=fault.error_word)
+        case FaultKind.ECHOES_WILDCARD:
+            return EchoesWildcard()
     return None
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 
+from simulators.dlt645.behaviours import Behaviour
 from simulators.dlt645.errors import SimulatorConfigError
 
 _DAY = timedelta(days=1)
@@ -111,7 +112,9 @@ WireFault = (
     | MissingFrozen
     | MeterReplaced
     | GatewayDisconnect
+    | Behaviour
 )
+"""Interoperability quirks (``simulators.dlt645.behaviours``) are scheduled the same way."""
 F = TypeVar("F", bound=WireFault)
 
 

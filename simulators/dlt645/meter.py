@@ -45,6 +45,12 @@ from protocols.dlt645.security import (
     SecurityErrorWord,
 )
 from protocols.errors import ProtocolError
+from simulators.dlt645.behaviours import (
+    EchoesWildcard,
+    RefusalStyle,
+    apply_to_payload,
+    refusal_of,
+)
 from simulators.dlt645.config import SimulatedMeterConfig
 from simulators.dlt645.esam import Esam
 from simulators.dlt645.faults import (
@@ -181,6 +187,8 @@ class SimulatedMeter:
         refusal = first(faults, ErrorReply)
         if reply is not None and refusal is not None:
             return _error(address, function, refusal.error_word)
+        if reply is not None and frame.address.is_wildcard and first(faults, EchoesWildcard):
+            return Frame(frame.address, reply.control, reply.data)
         return reply
 
     def _answer(
@@ -282,7 +290,9 @@ class SimulatedMeter:
             return
         self.set_clock(when, now)
 
-    def _read(self, request: ReadRequest, address: Address, function: int, now: datetime) -> Frame:
+    def _read(
+        self, request: ReadRequest, address: Address, function: int, now: datetime
+    ) -> Frame | None:
         standard = request.standard
         if standard is not self.config.standard:
             return _error(address, function, _OTHER)
@@ -290,9 +300,19 @@ class SimulatedMeter:
             item = catalogue(standard).lookup(request.di)
         except UnknownIdentifier:
             return _error(address, function, _NO_DATA)
+        quirks = self.active_faults(now)
+        refusal = refusal_of(quirks, item)
+        if refusal is not None:
+            match refusal.style:
+                case RefusalStyle.SILENT:
+                    return None
+                case RefusalStyle.EMPTY:
+                    return ReadResponse(address, request.di, b"", standard=standard).to_frame()
+            return _error(address, function, refusal.error_word)
         payload = payload_for(item, request.di, self.config.source, self.view(now))
         if payload is None:
             return _error(address, function, _NO_DATA)
+        payload = apply_to_payload(quirks, item, request.di, payload)
         parts = self._split(payload, standard)
         self._follow_ups[request.di] = parts[1:]
         self._next_1997_part = 0

@@ -26,8 +26,9 @@ RELAY_OPEN_BIT = 4
 RELAY_COMMAND_OPEN_BIT = 6
 """Meter status word 3: a trip command is in force."""
 MEASURED = ("voltage_", "current_", "power_active", "power_reactive", "power_factor", "energy_")
-"""Names the ``ValueSource`` answers (physics): never stand-ins, missing when it has none.
-Everything else a meter keeps comes from its ``StoredRegisters``."""
+"""Names only the ``ValueSource`` answers (physics): never stand-ins, missing when it has none.
+For every other name the source is asked first (frequency, apparent power, whatever a load
+model knows) and the meter's ``StoredRegisters`` answer what it does not."""
 DAILY_FROZEN = 0x0506
 """DI3 DI2 of the daily frozen records, which count back from the meter's true date."""
 
@@ -123,8 +124,6 @@ def _single(name: str, source: ValueSource, view: MeterView) -> Value | None:
         case _ if name.startswith("meter_status_"):
             return 0
     if view.kind is MeterKind.SINGLE_PHASE and name.endswith(_OTHER_PHASES):
-        return None
-    if not name.startswith(MEASURED):
         return None
     number = source.value(name, view.at)
     if number is None:

@@ -71,7 +71,8 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
     async def get_meter(meter_id: str) -> JsonBytes:
         meter = headend.meter(meter_id)
         rows = headend.latest_encoded(meter.id, reading_rows)
-        return JsonBytes(meter_json(meter_summary(headend, meter), rows))
+        summary = {**meter_summary(headend, meter), "block_reads": headend.block_reads(meter.id)}
+        return JsonBytes(meter_json(summary, rows))
 
     @router.get("/meters/{meter_id}/readings", response_model=History)
     async def meter_history(

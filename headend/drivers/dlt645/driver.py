@@ -96,7 +96,14 @@ class Dlt645Driver(Driver[BusLink]):
         # A plain function handing back the reader's coroutine, not an ``async def`` around
         # it: every frame in a read's await chain is walked again each time the read resumes.
         def action(link: BusLink) -> Awaitable[list[Reading]]:
-            return read_dlt645(link, meter, quantities, slot, reply_timeout=channel.timeout)
+            return read_dlt645(
+                link,
+                meter,
+                quantities,
+                slot,
+                reply_timeout=channel.timeout,
+                support=self.block_support,
+            )
 
         return action
 

@@ -75,6 +75,7 @@ def test_the_meter_page_is_encoded_as_the_model_would(count: int) -> None:
         "kind": "load",
         "status": "online",
         "last_reason": None,
+        "block_reads": {"0201FF00": {"supported": False, "why": "refused with error word 0x02"}},
     }
     latest = readings()[:count]
     expected = MeterDetail.model_validate(

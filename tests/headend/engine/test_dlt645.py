@@ -16,6 +16,7 @@ import pytest
 
 from headend.clock import WarpedClock
 from headend.config.fleet import parse_fleet_config
+from headend.drivers.block_support import BlockSupport
 from headend.drivers.dlt645.control import RelayState
 from headend.engine import Engine, EngineOptions
 from headend.errors import ReadFailed
@@ -301,3 +302,15 @@ async def test_the_collector_is_tuned_while_running_and_restored_after(tmp_path:
     await store.aclose()
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+async def test_a_meter_changed_in_the_fleet_has_its_learned_block_support_dropped(
+    rig: Rig,
+) -> None:
+    book = rig.engine.block_support
+    book.learn(M1, "0201FF00", BlockSupport(False, "refused with error word 0x02"))
+    book.learn(M2, "0201FF00", BlockSupport(False, "refused with error word 0x02"))
+    meter = rig.engine.registry.get(M1)
+    rig.engine.registry.add(meter)  # the same id again: an API update
+    assert book.of_meter(M1) == {}
+    assert book.refused(M2) == {"0201FF00"}
