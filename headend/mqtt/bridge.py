@@ -49,7 +49,7 @@ from paho.mqtt.properties import Properties
 from headend.bus.backoff import Backoff
 from headend.config.mqtt import MqttConfig
 from headend.mqtt import frames
-from headend.mqtt.messages import event_to_json, event_topic, reading_to_json
+from headend.mqtt.messages import event_to_json, event_topic, reading_payload
 from headend.mqtt.request_gate import RequestGate, RequestRefused, TokenBucket, claimed_name
 from headend.mqtt.terminal_payload import BadPayload, PayloadLimits, parse_terminal_payload
 from storage.records import EventRecord, Reading, ReadingKind
@@ -194,10 +194,12 @@ class MqttBridge:
 
     def publish(self, topic_suffix: str, payload: Mapping[str, Any]) -> None:
         """Queue a message under the publish prefix; never blocks collection."""
+        self._enqueue(topic_suffix, _COMPACT.encode(payload).encode())
+
+    def _enqueue(self, topic_suffix: str, data: bytes) -> None:
         if len(self._outgoing) == self._outgoing.maxlen:
             self.stats.dropped_outgoing += 1
-        topic = f"{self.config.publish_prefix}/{topic_suffix}"
-        self._outgoing.append((topic, _COMPACT.encode(payload).encode()))
+        self._outgoing.append((f"{self.config.publish_prefix}/{topic_suffix}", data))
         self._outgoing_ready.set()
 
     def publish_reading(self, reading: Reading) -> None:
@@ -207,7 +209,7 @@ class MqttBridge:
         topic = f"readings/{reading.meter}/{reading.quantity}"
         if reading.kind is ReadingKind.FROZEN:
             topic += "/frozen"
-        self.publish(topic, reading_to_json(reading))
+        self._enqueue(topic, reading_payload(reading))
 
     def publish_event(self, record: EventRecord) -> None:
         """``events/<meter>/<event>``: alarms raised and closed, relay orders, health."""
