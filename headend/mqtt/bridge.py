@@ -64,6 +64,8 @@ ReadingStore = Callable[[list[Reading], Stored], None]
 RequestHandler = Callable[[Mapping[str, Any], str], Awaitable[Mapping[str, Any]]]
 """(request, requester name) -> answer; raising gives the requester an error answer."""
 
+_Key = tuple[str, str, datetime]
+"""A reading's identity: meter, quantity, timestamp."""
 SEEN_READINGS = 65_536
 """Reading identities remembered to drop redelivered duplicates (a few hours of a fleet's
 terminals); a duplicate older than that is still harmless in storage, which keys by the same."""
@@ -168,7 +170,7 @@ class MqttBridge:
         self._on_readings = on_readings
         self._store_readings = store_readings
         self._max_unacked = max_unacked
-        self._pending: set[tuple[str, str, datetime]] = set()
+        self._pending: set[_Key] = set()
         """Identities of readings handed to ``store_readings`` whose outcome is not known yet."""
         self._redeliver = asyncio.Event()
         self._on_request = on_request
@@ -179,7 +181,7 @@ class MqttBridge:
         self._requester_names = frozenset(r.name for r in config.requesters)
         self._refusal_replies = TokenBucket(REFUSAL_REPLY_RATE, REFUSAL_REPLY_BURST)
         self._in_flight = 0
-        self._seen: OrderedDict[tuple[str, str, datetime], None] = OrderedDict()
+        self._seen: OrderedDict[_Key, None] = OrderedDict()
         self._outgoing: deque[tuple[str, bytes]] = deque(maxlen=outgoing_limit)
         self._outgoing_ready = asyncio.Event()
         self._reconnect = reconnect or Backoff(0.5, 30.0)
@@ -371,26 +373,27 @@ class MqttBridge:
                 await self._ingest(topic, data)
                 acks.settle(slot, True)
 
-    def _parse(self, topic: str, payload: bytes) -> list[Reading]:
-        """The message's readings not taken before; problems are counted, never raised."""
+    def _parse(self, topic: str, payload: bytes) -> tuple[list[Reading], list[_Key]]:
+        """The message's readings not taken before, and their identities (made once, used by
+        every step after); problems are counted, never raised."""
         try:
             parsed = parse_terminal_payload(
                 topic, payload, self.config.points, self._devices, self._limits
             )
         except BadPayload as exc:
             self._bad(topic, exc.reason, str(exc))
-            return []
+            return [], []
         except Exception as exc:  # a parser bug must not let one message stop ingest
             log.exception("mqtt ingest: topic %r: parser failed", topic)
             self._bad(topic, "internal_error", f"topic {topic!r}: {type(exc).__name__}: {exc}")
-            return []
+            return [], []
         for problem in parsed.problems:
             self.stats.skipped_items += 1
             self._bad(topic, problem.reason, f"topic {topic!r}: {problem.text}", whole=False)
         return self._not_taken(parsed.readings)
 
     async def _ingest(self, topic: str, payload: bytes) -> None:
-        fresh = self._parse(topic, payload)
+        fresh, keys = self._parse(topic, payload)
         if not fresh:
             return
         assert self._on_readings is not None
@@ -399,7 +402,7 @@ class MqttBridge:
         except Exception as exc:  # e.g. a reading the engine refuses: counted, ingest goes on
             self._refused(topic, exc)
             return
-        self._taken(fresh)
+        self._taken(keys)
 
     def _hand_on(
         self, topic: str, payload: bytes, acks: _Acks, slot: list[int | bool | None]
@@ -408,61 +411,53 @@ class MqttBridge:
 
         A message with nothing new is settled at once, but acknowledged only after the messages
         before it (``_Acks``): a duplicate of a reading still committing waits for that commit."""
-        fresh = self._parse(topic, payload)
+        fresh, keys = self._parse(topic, payload)
         if not fresh:
             acks.settle(slot, True)
             return
         assert self._store_readings is not None
-        pending = self._pending
-        for reading in fresh:
-            pending.add((reading.meter, reading.quantity, reading.timestamp))
+        self._pending.update(keys)
         try:
-            self._store_readings(fresh, partial(self._stored, fresh, acks, slot))
+            self._store_readings(fresh, partial(self._stored, keys, acks, slot))
         except Exception as exc:  # e.g. a reading the engine refuses: counted, ingest goes on
-            self._forget_pending(fresh)
+            self._pending.difference_update(keys)
             self._refused(topic, exc)
             acks.settle(slot, True)
 
     def _stored(
-        self, fresh: list[Reading], acks: _Acks, slot: list[int | bool | None], stored: bool
+        self, keys: list[_Key], acks: _Acks, slot: list[int | bool | None], stored: bool
     ) -> None:
-        self._forget_pending(fresh)
+        self._pending.difference_update(keys)
         if stored:
-            self._taken(fresh)
+            self._taken(keys)
         else:
-            self.stats.not_stored += len(fresh)
+            self.stats.not_stored += len(keys)
             if not acks.halted:
                 log.error(
                     "mqtt ingest: storage dropped %d readings; not acknowledging, reconnecting so "
                     "that the broker sends them again",
-                    len(fresh),
+                    len(keys),
                 )
             self._redeliver.set()
         acks.settle(slot, stored)
-
-    def _forget_pending(self, readings: list[Reading]) -> None:
-        pending = self._pending
-        for reading in readings:
-            pending.discard((reading.meter, reading.quantity, reading.timestamp))
 
     def _refused(self, topic: str, exc: Exception) -> None:
         log.error("mqtt ingest: topic %r: readings not taken", topic, exc_info=exc)
         self._bad(topic, "refused_by_engine", f"topic {topic!r}: {type(exc).__name__}: {exc}")
 
-    def _taken(self, fresh: list[Reading]) -> None:
+    def _taken(self, keys: list[_Key]) -> None:
         # Remembered only once taken: a reading the engine refused, or one whose commit was cut
         # short by a lost connection, is not a duplicate when the broker sends it again.
-        self.stats.readings_in += len(fresh)
+        self.stats.readings_in += len(keys)
         seen = self._seen
-        for reading in fresh:
-            seen[reading.meter, reading.quantity, reading.timestamp] = None
+        seen.update(dict.fromkeys(keys))
         while len(seen) > SEEN_READINGS:
             seen.popitem(last=False)
 
-    def _not_taken(self, readings: list[Reading]) -> list[Reading]:
+    def _not_taken(self, readings: list[Reading]) -> tuple[list[Reading], list[_Key]]:
         """Readings neither taken nor on their way to storage (``_pending``): those are
         duplicates, counted; the message carrying them is acknowledged after the first."""
-        fresh: dict[tuple[str, str, datetime], Reading] = {}
+        fresh: dict[_Key, Reading] = {}
         seen, pending = self._seen, self._pending
         for reading in readings:
             key = (reading.meter, reading.quantity, reading.timestamp)
@@ -470,7 +465,7 @@ class MqttBridge:
                 self.stats.duplicates += 1
             else:
                 fresh[key] = reading
-        return list(fresh.values())
+        return list(fresh.values()), list(fresh)
 
     def _bad(self, topic: str, reason: str, problem: str, *, whole: bool = True) -> None:
         if whole:
