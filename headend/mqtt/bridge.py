@@ -12,7 +12,8 @@ replaces the subscription, so no message is delivered twice by it.
 The engine hands readings on with ``store_readings``, which does not wait: the next messages
 are parsed while earlier ones commit, and the record writer commits many messages' readings in
 one transaction. Each message is acknowledged from its readings' stored-callback, in the order
-the messages came (``_Acks``), so an acknowledged message is on disk; while storage refuses
+the messages came (``_Acks``), so an acknowledged message is on disk; the PUBACKs decided
+within a couple of milliseconds go out as one write (``PubackBatch``); while storage refuses
 writes nothing is acknowledged and, with at most ``max_unacked`` messages in flight (also the
 Receive Maximum the broker is told), the broker holds the rest. Readings the writer had to drop
 stop the acknowledgements of that connection, which is then closed so that the broker sends
@@ -80,6 +81,10 @@ SEND_BATCH = 500
 """Outgoing messages handed to paho between two awaits: a backlog never holds the loop long."""
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 """``json.dumps(..., separators=...)`` builds an encoder per call; one per reading is costly."""
+ACK_DELAY = 0.002
+ACK_BATCH = 100
+"""PUBACKs are written together, at most ``ACK_DELAY`` seconds after the first of them was
+decided or once ``ACK_BATCH`` are waiting (``PubackBatch``)."""
 MAX_UNACKED = 1000
 """Telemetry messages received but not yet acknowledged (their readings not yet on disk): enough
 for the writer to commit hundreds of messages at once, few enough that a storage outage holds
@@ -122,6 +127,44 @@ class _Acks:
             if qos and not self.halted:
                 self._ack(mid, qos)  # type: ignore[arg-type]
         self.room.set()
+
+
+class PubackBatch:
+    """The PUBACKs of one connection, written together: one packet entry and one send for all
+    that were decided within ``ACK_DELAY`` (or ``ACK_BATCH`` of them), where ``paho.ack`` made a
+    send, and woke the broker, per message. Delaying an acknowledgement never weakens it: the
+    broker only holds the message a little longer. A paho without the packet queue, or a QoS
+    other than 1, takes ``paho.ack``."""
+
+    __slots__ = ("_handle", "_mids", "_paho")
+
+    def __init__(self, paho: mqtt.Client) -> None:
+        self._paho = paho
+        self._mids: list[int] = []
+        self._handle: asyncio.TimerHandle | None = None
+
+    def ack(self, mid: int, qos: int) -> None:
+        if qos != 1 or getattr(self._paho, "_packet_queue", None) is None:
+            self._paho.ack(mid, qos)
+            return
+        self._mids.append(mid)
+        if len(self._mids) >= ACK_BATCH:
+            self.flush()
+        elif self._handle is None:
+            self._handle = asyncio.get_running_loop().call_later(ACK_DELAY, self.flush)
+
+    def flush(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        mids, self._mids = self._mids, []
+        paho = self._paho
+        if not mids or paho._sock is None:
+            return  # not connected: the broker sends these again after the reconnect
+        buffer = bytearray()
+        for mid in mids:
+            frames.append_puback(buffer, mid)
+        paho._packet_queue(frames.PUBACK, buffer, 0, 0)
 
 
 @dataclass(slots=True)
@@ -278,7 +321,8 @@ class MqttBridge:
         # Acknowledgements belong to their connection: a message stored after a reconnect is
         # not acknowledged under its old packet id (the broker sends it again; it is then a
         # duplicate, dropped and acknowledged).
-        acks = _Acks(client._client.ack)
+        pubacks = PubackBatch(client._client)
+        acks = _Acks(pubacks.ack)
         self.connected.set()
         log.info("mqtt %s:%d: subscribed", self.config.host, self.config.port)
         try:
@@ -290,6 +334,7 @@ class MqttBridge:
             raise errors.exceptions[0] from None
         finally:
             acks.halted = True
+            pubacks.flush()  # what was decided before goes out, if the connection still can
             self.connected.clear()
 
     async def _watch_redelivery(self) -> None:
