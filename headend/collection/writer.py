@@ -29,6 +29,11 @@ from storage.sink import Sink
 
 log = logging.getLogger(__name__)
 
+BATCH_SIZE = 10_000
+"""Records committed together at most. A commit costs an fsync (20-40 ms on a busy disk) on
+top of a few µs a row: 1,000 a commit held terminal ingest to about 25,000 readings/s whatever
+the CPU, while a batch of 10,000 is still well under a second of work."""
+
 Done = Callable[[bool], None]
 """Called once per ``put``: True when its records are stored, False when they were dropped."""
 
@@ -94,7 +99,7 @@ class RecordWriter:
         self,
         sink: Sink,
         *,
-        batch_size: int = 1000,
+        batch_size: int = BATCH_SIZE,
         interval: float = 1.0,
         backoff: Backoff | None = None,
         shutdown_grace: float = 10.0,
