@@ -166,11 +166,6 @@ _TYPED: Final = msgspec.json.Decoder(_Message)
 a lone surrogate) fails here and takes the general path, which says what is wrong with it."""
 
 
-class _NotCommon(Exception):
-    """The typed message holds something only the general path reports (an unknown device,
-    a bad value or time, a doubtful quality): parse it again that way."""
-
-
 def parse_terminal_payload(
     topic: str,
     payload: bytes,
@@ -184,10 +179,9 @@ def parse_terminal_payload(
         except (msgspec.DecodeError, RecursionError):
             pass
         else:
-            try:
-                return _common(typed, names, transformer_of_device, limits)
-            except _NotCommon:
-                pass
+            parsed = _common(typed, names, transformer_of_device, limits)
+            if parsed is not None:
+                return parsed
     return _general(topic, payload, names, transformer_of_device, limits)
 
 
@@ -196,12 +190,13 @@ def _common(
     names: Mapping[str, str | TerminalPoint],
     transformer_of_device: Mapping[str, str],
     limits: PayloadLimits,
-) -> ParsedTelemetry:
-    """The readings of a message with nothing to report, as ``_general`` makes them; raises
-    ``_NotCommon`` at the first thing it would report."""
+) -> ParsedTelemetry | None:
+    """The readings of a message with nothing to report, as ``_general`` makes them; None at
+    the first thing ``_general`` would report (an unknown device, a bad value or time, a
+    doubtful quality), which then parses the message again that way."""
     devices = message.body
     if len(devices) + sum(len(d.body) for d in devices) > limits.max_items:
-        raise _NotCommon
+        return None
     default_time = message.timestamp
     result = ParsedTelemetry()
     append = result.readings.append
@@ -212,7 +207,7 @@ def _common(
         dev = device.dev
         transformer = transformer_of_device.get(dev)
         if transformer is None:
-            raise _NotCommon
+            return None
         tags = {"transformer": transformer, "source": "terminal"}
         for item in device.body:
             spec = names.get(item.name)
@@ -228,21 +223,21 @@ def _common(
                 or item.quality not in _ACTUAL_FLAGS
                 or stamp.__class__ is not str
             ):
-                raise _NotCommon
+                return None
             assert isinstance(stamp, str)
             timestamp = stamps.get(stamp)
             if timestamp is None:
                 try:
                     timestamp = stamps[stamp] = parse_timestamp(stamp)
                 except ValueError:
-                    raise _NotCommon from None
+                    return None
             try:
                 number = float(raw)
             except ValueError:
-                raise _NotCommon from None
+                return None
             value = number * point.factor
             if not (isfinite(number) and isfinite(value)):
-                raise _NotCommon
+                return None
             # Checked here (finite value, aware time): no ``__post_init__``.
             append(actual(dev, point.quantity, value, point.unit, timestamp, point.kind, tags))
     return result

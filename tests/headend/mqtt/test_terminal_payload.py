@@ -286,6 +286,7 @@ def test_a_common_message_takes_the_typed_path() -> None:
 
     data = payload({"name": "PhV_phsA", "val": "231.4", "quality": "0"})
     parsed = _common(_TYPED.decode(data), DEFAULT_TERMINAL_NAMES, DEVICES, PayloadLimits())
+    assert parsed is not None
     assert [(r.quantity, r.value, r.quality) for r in parsed.readings] == [
         ("voltage_a", 231.4, Quality.ACTUAL)
     ]
