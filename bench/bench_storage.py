@@ -233,8 +233,9 @@ def _ratio(values: Sequence[float], baseline: Sequence[float]) -> float:
     return statistics.median(v / b for v, b in zip(values, baseline, strict=True))
 
 
-def report(title: str, results: dict[str, list[Sample]]) -> None:
-    """Medians of throughput and CPU, and median per-round ratios to (a)."""
+def report(title: str, results: dict[str, list[Sample]]) -> list[float]:
+    """Medians of throughput and CPU, and median per-round ratios to (a); returns the per-round
+    ratios of (b) to (a), for the goal line."""
     raw = [sample.points_per_s for sample in results["raw"]]
     print(f"  {title}")
     print(f"    {'':46s} {'pts/s':>10s}  {'ratio':>5s}  client / server CPU per point")
@@ -261,6 +262,22 @@ def report(title: str, results: dict[str, list[Sample]]) -> None:
             [s.points_per_s for s in results["outbox"]], [s.points_per_s for s in results["sink"]]
         )
         print(f"    outbox overhead, (d) end to end / (c) sink: {overhead:.2f}")
+    return [
+        line.points_per_s / plain.points_per_s
+        for line, plain in zip(results["lines"], results["raw"], strict=True)
+    ]
+
+
+def goal_line(per_server: list[list[float]]) -> str:
+    """The standard last line: the worst server's median ratio of (b) to (a), and the lowest
+    and highest round over all servers."""
+    if not per_server:
+        return f"storage_write_path: no server installed goal >= {GOAL} FAIL"
+    ratio = min(statistics.median(rounds) for rounds in per_server)
+    low = min(min(rounds) for rounds in per_server)
+    high = max(max(rounds) for rounds in per_server)
+    verdict = "PASS" if ratio >= GOAL else "FAIL"
+    return f"storage_write_path: {ratio:.2f} ({low:.2f}-{high:.2f}) goal >= {GOAL} {verdict}"
 
 
 def main() -> None:
@@ -276,6 +293,7 @@ def main() -> None:
     )
 
     readings = _readings()
+    ratios: list[list[float]] = []
     print(f"bench_storage: {POINTS} points, {METERS} meters, batch {BATCH}, {ROUNDS} rounds")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -297,7 +315,9 @@ def main() -> None:
                 )
             finally:
                 vm.stop()
-            report("VictoriaMetrics, /api/v2/write via influxdb-client (InfluxV2Sink)", results)
+            ratios.append(
+                report("VictoriaMetrics, /api/v2/write via influxdb-client (InfluxV2Sink)", results)
+            )
         else:
             print(f"  VictoriaMetrics skipped: {VICTORIA_METRICS_BINARY} not installed")
         if binary_available(INFLUXD_BINARY):
@@ -317,9 +337,10 @@ def main() -> None:
                 )
             finally:
                 influx.stop()
-            report("InfluxDB 1.6, /write (InfluxV1Sink)", results)
+            ratios.append(report("InfluxDB 1.6, /write (InfluxV1Sink)", results))
         else:
             print(f"  InfluxDB 1.6 skipped: {INFLUXD_BINARY} not installed")
+    print(goal_line(ratios))
 
 
 if __name__ == "__main__":

@@ -144,6 +144,49 @@ class Reading:
             tags=tags,
         )
 
+    @classmethod
+    def actual(
+        cls,
+        meter: str,
+        quantity: str,
+        value: float,
+        unit: str,
+        timestamp: datetime,
+        kind: ReadingKind,
+        tags: Mapping[str, str],
+    ) -> Reading:
+        """An actual reading whose value and aware timestamp the caller has already checked,
+        built without ``__init__`` and ``__post_init__``: terminal ingest makes one per value
+        of every message, and the dataclass path costs about four times as much (2.3 µs
+        against 0.6). Equal to ``Reading(meter, quantity, value, unit, timestamp, kind,
+        tags=tags)``."""
+        reading = _new(cls)
+        _set_meter(reading, meter)
+        _set_quantity(reading, quantity)
+        _set_value(reading, value)
+        _set_unit(reading, unit)
+        _set_timestamp(reading, timestamp)
+        _set_kind(reading, kind)
+        _set_quality(reading, Quality.ACTUAL)
+        _set_reason(reading, None)
+        _set_tags(reading, tags)
+        return reading
+
+
+_new = object.__new__
+# The slots' own setters: a frozen dataclass refuses ``setattr``, its descriptors do not.
+(
+    _set_meter,
+    _set_quantity,
+    _set_value,
+    _set_unit,
+    _set_timestamp,
+    _set_kind,
+    _set_quality,
+    _set_reason,
+    _set_tags,
+) = (Reading.__dict__[name].__set__ for name in Reading.__slots__)
+
 
 class Severity(enum.StrEnum):
     """How urgently a person should look at an event."""

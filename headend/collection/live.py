@@ -132,6 +132,20 @@ def _freeze_of_live(latest: LatestValues, reading: Reading) -> bool:
     )
 
 
+def _offer(queue: asyncio.Queue[Reading], readings: list[Reading]) -> None:
+    """Put the readings in order; a slow live viewer loses its oldest values, not ours. What it
+    then holds is what putting one at a time, dropping the oldest when full, left: the newest
+    ``maxsize`` of its queue followed by the readings."""
+    limit = queue.maxsize
+    if limit > 0:
+        if len(readings) > limit:
+            readings = readings[-limit:]
+        for _ in range(queue.qsize() + len(readings) - limit):
+            queue.get_nowait()
+    for reading in readings:
+        queue.put_nowait(reading)
+
+
 class LiveReadings:
     """The readings fan-out: unit gate, anomaly intake, writer, then the live consumers."""
 
@@ -195,15 +209,16 @@ class LiveReadings:
             then(stored)
 
     def _fan_out(self, readings: list[Reading]) -> None:
+        # Consumer by consumer, each in the readings' order (a commit hands over thousands).
+        outlet, latest = self.outlet, self.latest
+        if outlet is not None:
+            for reading in readings:
+                outlet.publish_reading(reading)
         for reading in readings:
-            if self.outlet is not None:
-                self.outlet.publish_reading(reading)
-            if reading.quality is not Quality.MISSING and not _freeze_of_live(self.latest, reading):
-                self.latest.set(reading)
-            for queue in self._subscribers:
-                if queue.full():
-                    queue.get_nowait()  # a slow live viewer loses its oldest value, not ours
-                queue.put_nowait(reading)
+            if reading.quality is not Quality.MISSING and not _freeze_of_live(latest, reading):
+                latest.set(reading)
+        for queue in self._subscribers:
+            _offer(queue, readings)
 
     def record_events(self, records: list[EventRecord]) -> None:
         """Events go to storage and, once stored, to live MQTT consumers."""

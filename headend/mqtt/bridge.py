@@ -12,7 +12,8 @@ replaces the subscription, so no message is delivered twice by it.
 The engine hands readings on with ``store_readings``, which does not wait: the next messages
 are parsed while earlier ones commit, and the record writer commits many messages' readings in
 one transaction. Each message is acknowledged from its readings' stored-callback, in the order
-the messages came (``_Acks``), so an acknowledged message is on disk; while storage refuses
+the messages came (``_Acks``), so an acknowledged message is on disk; the PUBACKs decided
+within a couple of milliseconds go out as one write (``PubackBatch``); while storage refuses
 writes nothing is acknowledged and, with at most ``max_unacked`` messages in flight (also the
 Receive Maximum the broker is told), the broker holds the rest. Readings the writer had to drop
 stop the acknowledgements of that connection, which is then closed so that the broker sends
@@ -49,7 +50,7 @@ from paho.mqtt.properties import Properties
 from headend.bus.backoff import Backoff
 from headend.config.mqtt import MqttConfig
 from headend.mqtt import frames
-from headend.mqtt.messages import event_to_json, event_topic, reading_to_json
+from headend.mqtt.messages import event_to_json, event_topic, reading_payload
 from headend.mqtt.request_gate import RequestGate, RequestRefused, TokenBucket, claimed_name
 from headend.mqtt.terminal_payload import BadPayload, PayloadLimits, parse_terminal_payload
 from storage.records import EventRecord, Reading, ReadingKind
@@ -64,6 +65,8 @@ ReadingStore = Callable[[list[Reading], Stored], None]
 RequestHandler = Callable[[Mapping[str, Any], str], Awaitable[Mapping[str, Any]]]
 """(request, requester name) -> answer; raising gives the requester an error answer."""
 
+_Key = tuple[str, str, datetime]
+"""A reading's identity: meter, quantity, timestamp."""
 SEEN_READINGS = 65_536
 """Reading identities remembered to drop redelivered duplicates (a few hours of a fleet's
 terminals); a duplicate older than that is still harmless in storage, which keys by the same."""
@@ -78,6 +81,10 @@ SEND_BATCH = 500
 """Outgoing messages handed to paho between two awaits: a backlog never holds the loop long."""
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 """``json.dumps(..., separators=...)`` builds an encoder per call; one per reading is costly."""
+ACK_DELAY = 0.002
+ACK_BATCH = 100
+"""PUBACKs are written together, at most ``ACK_DELAY`` seconds after the first of them was
+decided or once ``ACK_BATCH`` are waiting (``PubackBatch``)."""
 MAX_UNACKED = 1000
 """Telemetry messages received but not yet acknowledged (their readings not yet on disk): enough
 for the writer to commit hundreds of messages at once, few enough that a storage outage holds
@@ -120,6 +127,44 @@ class _Acks:
             if qos and not self.halted:
                 self._ack(mid, qos)  # type: ignore[arg-type]
         self.room.set()
+
+
+class PubackBatch:
+    """The PUBACKs of one connection, written together: one packet entry and one send for all
+    that were decided within ``ACK_DELAY`` (or ``ACK_BATCH`` of them), where ``paho.ack`` made a
+    send, and woke the broker, per message. Delaying an acknowledgement never weakens it: the
+    broker only holds the message a little longer. A paho without the packet queue, or a QoS
+    other than 1, takes ``paho.ack``."""
+
+    __slots__ = ("_handle", "_mids", "_paho")
+
+    def __init__(self, paho: mqtt.Client) -> None:
+        self._paho = paho
+        self._mids: list[int] = []
+        self._handle: asyncio.TimerHandle | None = None
+
+    def ack(self, mid: int, qos: int) -> None:
+        if qos != 1 or getattr(self._paho, "_packet_queue", None) is None:
+            self._paho.ack(mid, qos)
+            return
+        self._mids.append(mid)
+        if len(self._mids) >= ACK_BATCH:
+            self.flush()
+        elif self._handle is None:
+            self._handle = asyncio.get_running_loop().call_later(ACK_DELAY, self.flush)
+
+    def flush(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        mids, self._mids = self._mids, []
+        paho = self._paho
+        if not mids or paho._sock is None:
+            return  # not connected: the broker sends these again after the reconnect
+        buffer = bytearray()
+        for mid in mids:
+            frames.append_puback(buffer, mid)
+        paho._packet_queue(frames.PUBACK, buffer, 0, 0)
 
 
 @dataclass(slots=True)
@@ -168,7 +213,7 @@ class MqttBridge:
         self._on_readings = on_readings
         self._store_readings = store_readings
         self._max_unacked = max_unacked
-        self._pending: set[tuple[str, str, datetime]] = set()
+        self._pending: set[_Key] = set()
         """Identities of readings handed to ``store_readings`` whose outcome is not known yet."""
         self._redeliver = asyncio.Event()
         self._on_request = on_request
@@ -179,7 +224,7 @@ class MqttBridge:
         self._requester_names = frozenset(r.name for r in config.requesters)
         self._refusal_replies = TokenBucket(REFUSAL_REPLY_RATE, REFUSAL_REPLY_BURST)
         self._in_flight = 0
-        self._seen: OrderedDict[tuple[str, str, datetime], None] = OrderedDict()
+        self._seen: OrderedDict[_Key, None] = OrderedDict()
         self._outgoing: deque[tuple[str, bytes]] = deque(maxlen=outgoing_limit)
         self._outgoing_ready = asyncio.Event()
         self._reconnect = reconnect or Backoff(0.5, 30.0)
@@ -194,10 +239,12 @@ class MqttBridge:
 
     def publish(self, topic_suffix: str, payload: Mapping[str, Any]) -> None:
         """Queue a message under the publish prefix; never blocks collection."""
+        self._enqueue(topic_suffix, _COMPACT.encode(payload).encode())
+
+    def _enqueue(self, topic_suffix: str, data: bytes) -> None:
         if len(self._outgoing) == self._outgoing.maxlen:
             self.stats.dropped_outgoing += 1
-        topic = f"{self.config.publish_prefix}/{topic_suffix}"
-        self._outgoing.append((topic, _COMPACT.encode(payload).encode()))
+        self._outgoing.append((f"{self.config.publish_prefix}/{topic_suffix}", data))
         self._outgoing_ready.set()
 
     def publish_reading(self, reading: Reading) -> None:
@@ -207,7 +254,7 @@ class MqttBridge:
         topic = f"readings/{reading.meter}/{reading.quantity}"
         if reading.kind is ReadingKind.FROZEN:
             topic += "/frozen"
-        self.publish(topic, reading_to_json(reading))
+        self._enqueue(topic, reading_payload(reading))
 
     def publish_event(self, record: EventRecord) -> None:
         """``events/<meter>/<event>``: alarms raised and closed, relay orders, health."""
@@ -274,7 +321,8 @@ class MqttBridge:
         # Acknowledgements belong to their connection: a message stored after a reconnect is
         # not acknowledged under its old packet id (the broker sends it again; it is then a
         # duplicate, dropped and acknowledged).
-        acks = _Acks(client._client.ack)
+        pubacks = PubackBatch(client._client)
+        acks = _Acks(pubacks.ack)
         self.connected.set()
         log.info("mqtt %s:%d: subscribed", self.config.host, self.config.port)
         try:
@@ -286,6 +334,7 @@ class MqttBridge:
             raise errors.exceptions[0] from None
         finally:
             acks.halted = True
+            pubacks.flush()  # what was decided before goes out, if the connection still can
             self.connected.clear()
 
     async def _watch_redelivery(self) -> None:
@@ -369,26 +418,27 @@ class MqttBridge:
                 await self._ingest(topic, data)
                 acks.settle(slot, True)
 
-    def _parse(self, topic: str, payload: bytes) -> list[Reading]:
-        """The message's readings not taken before; problems are counted, never raised."""
+    def _parse(self, topic: str, payload: bytes) -> tuple[list[Reading], list[_Key]]:
+        """The message's readings not taken before, and their identities (made once, used by
+        every step after); problems are counted, never raised."""
         try:
             parsed = parse_terminal_payload(
                 topic, payload, self.config.points, self._devices, self._limits
             )
         except BadPayload as exc:
             self._bad(topic, exc.reason, str(exc))
-            return []
+            return [], []
         except Exception as exc:  # a parser bug must not let one message stop ingest
             log.exception("mqtt ingest: topic %r: parser failed", topic)
             self._bad(topic, "internal_error", f"topic {topic!r}: {type(exc).__name__}: {exc}")
-            return []
+            return [], []
         for problem in parsed.problems:
             self.stats.skipped_items += 1
             self._bad(topic, problem.reason, f"topic {topic!r}: {problem.text}", whole=False)
         return self._not_taken(parsed.readings)
 
     async def _ingest(self, topic: str, payload: bytes) -> None:
-        fresh = self._parse(topic, payload)
+        fresh, keys = self._parse(topic, payload)
         if not fresh:
             return
         assert self._on_readings is not None
@@ -397,7 +447,7 @@ class MqttBridge:
         except Exception as exc:  # e.g. a reading the engine refuses: counted, ingest goes on
             self._refused(topic, exc)
             return
-        self._taken(fresh)
+        self._taken(keys)
 
     def _hand_on(
         self, topic: str, payload: bytes, acks: _Acks, slot: list[int | bool | None]
@@ -406,61 +456,53 @@ class MqttBridge:
 
         A message with nothing new is settled at once, but acknowledged only after the messages
         before it (``_Acks``): a duplicate of a reading still committing waits for that commit."""
-        fresh = self._parse(topic, payload)
+        fresh, keys = self._parse(topic, payload)
         if not fresh:
             acks.settle(slot, True)
             return
         assert self._store_readings is not None
-        pending = self._pending
-        for reading in fresh:
-            pending.add((reading.meter, reading.quantity, reading.timestamp))
+        self._pending.update(keys)
         try:
-            self._store_readings(fresh, partial(self._stored, fresh, acks, slot))
+            self._store_readings(fresh, partial(self._stored, keys, acks, slot))
         except Exception as exc:  # e.g. a reading the engine refuses: counted, ingest goes on
-            self._forget_pending(fresh)
+            self._pending.difference_update(keys)
             self._refused(topic, exc)
             acks.settle(slot, True)
 
     def _stored(
-        self, fresh: list[Reading], acks: _Acks, slot: list[int | bool | None], stored: bool
+        self, keys: list[_Key], acks: _Acks, slot: list[int | bool | None], stored: bool
     ) -> None:
-        self._forget_pending(fresh)
+        self._pending.difference_update(keys)
         if stored:
-            self._taken(fresh)
+            self._taken(keys)
         else:
-            self.stats.not_stored += len(fresh)
+            self.stats.not_stored += len(keys)
             if not acks.halted:
                 log.error(
                     "mqtt ingest: storage dropped %d readings; not acknowledging, reconnecting so "
                     "that the broker sends them again",
-                    len(fresh),
+                    len(keys),
                 )
             self._redeliver.set()
         acks.settle(slot, stored)
-
-    def _forget_pending(self, readings: list[Reading]) -> None:
-        pending = self._pending
-        for reading in readings:
-            pending.discard((reading.meter, reading.quantity, reading.timestamp))
 
     def _refused(self, topic: str, exc: Exception) -> None:
         log.error("mqtt ingest: topic %r: readings not taken", topic, exc_info=exc)
         self._bad(topic, "refused_by_engine", f"topic {topic!r}: {type(exc).__name__}: {exc}")
 
-    def _taken(self, fresh: list[Reading]) -> None:
+    def _taken(self, keys: list[_Key]) -> None:
         # Remembered only once taken: a reading the engine refused, or one whose commit was cut
         # short by a lost connection, is not a duplicate when the broker sends it again.
-        self.stats.readings_in += len(fresh)
+        self.stats.readings_in += len(keys)
         seen = self._seen
-        for reading in fresh:
-            seen[reading.meter, reading.quantity, reading.timestamp] = None
+        seen.update(dict.fromkeys(keys))
         while len(seen) > SEEN_READINGS:
             seen.popitem(last=False)
 
-    def _not_taken(self, readings: list[Reading]) -> list[Reading]:
+    def _not_taken(self, readings: list[Reading]) -> tuple[list[Reading], list[_Key]]:
         """Readings neither taken nor on their way to storage (``_pending``): those are
         duplicates, counted; the message carrying them is acknowledged after the first."""
-        fresh: dict[tuple[str, str, datetime], Reading] = {}
+        fresh: dict[_Key, Reading] = {}
         seen, pending = self._seen, self._pending
         for reading in readings:
             key = (reading.meter, reading.quantity, reading.timestamp)
@@ -468,7 +510,7 @@ class MqttBridge:
                 self.stats.duplicates += 1
             else:
                 fresh[key] = reading
-        return list(fresh.values())
+        return list(fresh.values()), list(fresh)
 
     def _bad(self, topic: str, reason: str, problem: str, *, whole: bool = True) -> None:
         if whole:

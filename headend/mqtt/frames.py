@@ -1,4 +1,4 @@
-"""MQTT 5 PUBLISH packets at QoS 0, encoded for many messages at once (sans-IO: bytes out).
+"""MQTT 5 PUBLISH packets at QoS 0 and PUBACKs, encoded many at once (sans-IO: bytes out).
 
 Every stored reading is re-published on its own topic (``readings/<meter>/<quantity>``): 15 a
 terminal message. paho has no batch publish: each message costs a ``publish`` call, a packet of
@@ -6,6 +6,11 @@ its own, one ``socket.send`` and, once written, a ReasonCode and Properties buil
 back. The bridge encodes a backlog here into one buffer that paho writes as one packet entry,
 so the wire carries exactly the packets paho would have sent (the layout of paho's
 ``_send_publish`` for QoS 0 without properties), with one send for them all.
+
+Acknowledgements go the same way: ``paho.ack`` per telemetry message meant a packet entry and a
+``socket.send`` each, and each send woke the broker for two bytes. ``append_puback`` writes
+paho's own PUBACK (``_send_command_with_mid``: success, no reason code and no properties, which
+MQTT 5 allows as a remaining length of 2).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 from typing import Final
 
 PUBLISH: Final = 0x30
+PUBACK: Final = 0x40
 MAX_REMAINING: Final = 268_435_455
 """The largest remaining length MQTT can encode (four length bytes)."""
 _NO_PROPERTIES: Final = b"\x00"
@@ -48,3 +54,12 @@ def append_publish(buffer: bytearray, topic: str, payload: bytes) -> None:
     buffer += name
     buffer += _NO_PROPERTIES
     buffer += payload
+
+
+def append_puback(buffer: bytearray, mid: int) -> None:
+    """Append the PUBACK of packet id ``mid`` (1..65535) to ``buffer``."""
+    if not 0 < mid <= 0xFFFF:
+        raise ValueError(f"packet id {mid}: not within 1..65535")
+    buffer.append(PUBACK)
+    buffer.append(2)
+    buffer += mid.to_bytes(2, "big")

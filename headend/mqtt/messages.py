@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Final
+
+import msgspec
 
 from storage.records import EventRecord, Reading
+
+_ENCODE: Final = msgspec.json.Encoder().encode
+"""Compact JSON (UTF-8, no spaces) about six times faster than ``json``: every stored reading is
+published, 14 a terminal message."""
+_iso = lru_cache(maxsize=4096)(datetime.isoformat)
+"""A batch holds many readings of the same few times: each text is made once."""
 
 
 def reading_to_json(reading: Reading) -> dict[str, Any]:
@@ -13,7 +23,7 @@ def reading_to_json(reading: Reading) -> dict[str, Any]:
         "quantity": reading.quantity,
         "value": reading.value,
         "unit": reading.unit,
-        "timestamp": reading.timestamp.isoformat(),
+        "timestamp": _iso(reading.timestamp),
         "kind": reading.kind.value,
         "quality": reading.quality.value,
     }
@@ -22,6 +32,11 @@ def reading_to_json(reading: Reading) -> dict[str, Any]:
     if reading.tags:
         message["tags"] = dict(reading.tags)
     return message
+
+
+def reading_payload(reading: Reading) -> bytes:
+    """``reading_to_json`` as the compact JSON bytes of a published message."""
+    return _ENCODE(reading_to_json(reading))
 
 
 def event_topic(record: EventRecord) -> str:

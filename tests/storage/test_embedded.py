@@ -26,6 +26,7 @@ from storage.sink import Sink
 from tests.storage.billing_cases import CHINA, DAY1, DAY3, QUANTITY, check_report, scenario
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 
 
 async def test_store_is_a_sink(tmp_path: Path) -> None:
@@ -59,6 +60,35 @@ async def test_same_series_and_time_overwrites(tmp_path: Path) -> None:
     finally:
         await store.aclose()
     assert [(p.value, p.quality) for p in points] == [(2.0, Quality.BACKFILLED)]
+
+
+async def test_within_one_batch_the_later_point_of_a_key_wins(tmp_path: Path) -> None:
+    """A batch is inserted in key order (fewer B-tree seeks); of two points with one key in it,
+    the one that came later is kept, as when they were inserted in arrival order. Tags shared
+    by readings and tags of their own are each stored with their reading."""
+    shared = {"transformer": "T1"}
+    batch = [
+        Reading("M2", QUANTITY, 5.0, "kWh", T0, ReadingKind.ENERGY, tags=shared),
+        Reading("M1", QUANTITY, 1.0, "kWh", T0, ReadingKind.ENERGY, tags={"transformer": "T9"}),
+        Reading("M1", QUANTITY, 3.0, "kWh", T0 - timedelta(minutes=15), ReadingKind.ENERGY),
+        Reading("M1", QUANTITY, 2.0, "kWh", T0, ReadingKind.ENERGY, tags=shared),
+    ]
+    store = await SqliteStore.open(tmp_path / "store.db")
+    try:
+        await store.write(batch)
+        points = await store.stored_points(
+            ReadingKind.ENERGY, ["M1", "M2"], [QUANTITY], T0 - timedelta(hours=1), T0 + HOUR
+        )
+        meters = await store.meters_of_transformer("T1")
+        elsewhere = await store.meters_of_transformer("T9")
+    finally:
+        await store.aclose()
+    assert [(p.meter, p.timestamp, p.value) for p in points] == [
+        ("M1", T0 - timedelta(minutes=15), 3.0),
+        ("M1", T0, 2.0),
+        ("M2", T0, 5.0),
+    ]
+    assert (meters, elsewhere) == (["M1", "M2"], [])
 
 
 async def test_data_survives_reopening(tmp_path: Path) -> None:

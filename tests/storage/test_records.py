@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -31,3 +32,15 @@ def test_actual_reading_needs_a_value() -> None:
 def test_missing_reading_needs_a_reason() -> None:
     with pytest.raises(ValueError, match="without a reason"):
         Reading("m1", "voltage_a", None, "V", T0, quality=Quality.MISSING)
+
+
+def test_actual_is_the_reading_the_constructor_makes() -> None:
+    """``Reading.actual`` skips ``__init__``; what it builds must not differ in any field."""
+    at = datetime(2026, 11, 23, 11, 30, tzinfo=UTC)
+    tags = {"transformer": "T1", "source": "terminal"}
+    fast = Reading.actual("TTU_T1", "voltage_a", 231.4, "V", at, ReadingKind.INSTANT, tags)
+    made = Reading("TTU_T1", "voltage_a", 231.4, "V", at, ReadingKind.INSTANT, tags=tags)
+    assert fast == made
+    assert (fast.quality, fast.reason) == (Quality.ACTUAL, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.value = 1.0  # type: ignore[misc]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from headend.collection.live import LatestValues, LiveReadings
 from headend.collection.writer import Overflow, RecordWriter, WriterLimits
 from headend.units import UnitGate
@@ -162,3 +165,27 @@ async def test_without_an_outlet_readings_still_reach_latest_and_viewers() -> No
     await writer.flush()
     assert viewer.qsize() == 1
     assert ("m1", "voltage_a") in live.latest
+
+
+@given(
+    st.integers(1, 6),
+    st.lists(st.integers(0, 9), max_size=8),
+    st.lists(st.lists(st.integers(10, 99), max_size=12), max_size=4),
+)
+async def test_a_viewer_keeps_the_newest_values_in_order_whatever_the_batches(
+    maxsize: int, lagging: list[int], commits: list[list[int]]
+) -> None:
+    """Each commit is offered to a viewer at once; it then holds what it would hold had the
+    readings come one by one, the oldest dropped when full: the newest ``maxsize``, in order."""
+    live, writer, _, _ = fan_out()
+    viewer = live.subscribe(maxsize=maxsize)
+    for value in lagging[:maxsize]:  # what the viewer has not read yet
+        viewer.put_nowait(reading("m0", "voltage_a", float(value)))
+    for commit in commits:
+        await live.publish(
+            [reading(f"m{v}", "voltage_a", float(v), at=AT + timedelta(seconds=v)) for v in commit]
+        )
+        await writer.flush()
+    held = [viewer.get_nowait().value for _ in range(viewer.qsize())]
+    offered = [float(v) for v in lagging[:maxsize]] + [float(v) for c in commits for v in c]
+    assert held == offered[-maxsize:]

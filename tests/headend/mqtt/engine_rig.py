@@ -12,12 +12,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client
 import pytest
 
 from headend.clock import WarpedClock
 from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
+from headend.mqtt.bridge import PubackBatch
 from simulators.dlt645 import TransportLink
 from storage.embedded import SqliteStore
 from storage.records import Reading
@@ -80,16 +80,17 @@ async def running_engine(
 
 
 class AckSpy:
-    """Wraps paho's PUBACK: at each one, counts the rows committed in the store file (through
-    its own connection, so only committed rows count) and notes the packet id."""
+    """Wraps the bridge's PUBACK (``PubackBatch.ack``): at each one, counts the rows committed
+    in the store file (through its own connection, so only committed rows count) and notes the
+    packet id."""
 
     def __init__(self, path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.rows: list[int] = []
         self.mids: list[int] = []
         self._changed = asyncio.Condition()
-        ack = paho.mqtt.client.Client.ack
+        ack = PubackBatch.ack
 
-        def ack_after_looking(client: paho.mqtt.client.Client, mid: int, qos: int) -> Any:
+        def ack_after_looking(batch: PubackBatch, mid: int, qos: int) -> Any:
             with contextlib.closing(sqlite3.connect(path)) as db:
                 (rows,) = db.execute(
                     "SELECT count(*) FROM points WHERE meter = 'TTU_T1'"
@@ -97,9 +98,9 @@ class AckSpy:
             self.rows.append(rows)
             self.mids.append(mid)
             asyncio.get_running_loop().create_task(self._notify())
-            return ack(client, mid, qos)
+            return ack(batch, mid, qos)
 
-        monkeypatch.setattr(paho.mqtt.client.Client, "ack", ack_after_looking)
+        monkeypatch.setattr(PubackBatch, "ack", ack_after_looking)
 
     async def _notify(self) -> None:
         async with self._changed:

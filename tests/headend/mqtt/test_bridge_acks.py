@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
-import paho.mqtt.client
 import pytest
 
 from headend.bus.backoff import Backoff
 from headend.config.mqtt import MqttConfig
-from headend.mqtt.bridge import MqttBridge, Stored
+from headend.mqtt.bridge import MqttBridge, PubackBatch, Stored
 from storage.embedded import SqliteStore
 from storage.errors import StorageFull
 from storage.records import Reading, ReadingKind
@@ -62,15 +61,16 @@ class Holding:
 
 @pytest.fixture
 def acked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Packet ids of the PUBACKs sent, in order."""
+    """Packet ids of the PUBACKs sent, in order (as the bridge hands them to its connection's
+    ``PubackBatch``, which writes them; test_frames checks they reach the broker)."""
     mids: list[int] = []
-    ack = paho.mqtt.client.Client.ack
+    ack = PubackBatch.ack
 
-    def recording(client: paho.mqtt.client.Client, mid: int, qos: int) -> Any:
+    def recording(batch: PubackBatch, mid: int, qos: int) -> Any:
         mids.append(mid)
-        return ack(client, mid, qos)
+        return ack(batch, mid, qos)
 
-    monkeypatch.setattr(paho.mqtt.client.Client, "ack", recording)
+    monkeypatch.setattr(PubackBatch, "ack", recording)
     return mids
 
 

@@ -13,9 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
-from headend.mqtt.frames import append_publish, publishable
+from headend.mqtt.bridge import ACK_BATCH
+from headend.mqtt.frames import PUBACK, append_puback, append_publish, publishable
 from storage.records import Reading
-from tests.headend.mqtt.bridge_rig import TIMEOUT_S, running_bridge
+from tests.headend.mqtt.bridge_rig import TIMEOUT_S, TOPIC, running_bridge, telemetry
 from tests.support.mosquitto import MosquittoBroker
 
 
@@ -88,3 +89,57 @@ async def test_a_backlog_of_readings_reaches_a_subscriber_whole_and_in_order(
                     break
         assert bridge.stats.published == len(readings)
     assert got == [(f"headend/readings/{r.meter}/voltage_a", r.value) for r in readings]
+
+
+def paho_puback(mid: int) -> bytes:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    sent: list[bytes] = []
+
+    def capture(command: int, packet: bytes, mid: int, qos: int, info: object = None) -> int:
+        sent.append(bytes(packet))
+        return 0
+
+    client._packet_queue = capture  # type: ignore[method-assign,assignment]
+    client._send_command_with_mid(PUBACK, mid, False)
+    return sent[0]
+
+
+@given(st.lists(st.integers(1, 0xFFFF), min_size=1, max_size=50))
+def test_pubacks_in_one_buffer_are_the_ones_paho_sends(mids: list[int]) -> None:
+    buffer = bytearray()
+    for mid in mids:
+        append_puback(buffer, mid)
+    assert bytes(buffer) == b"".join(paho_puback(mid) for mid in mids)
+
+
+@pytest.mark.parametrize("mid", [0, 0x10000, -1])
+def test_a_packet_id_out_of_range_is_refused_with_nothing_appended(mid: int) -> None:
+    buffer = bytearray()
+    with pytest.raises(ValueError, match=f"packet id {mid}"):
+        append_puback(buffer, mid)
+    assert buffer == b""
+
+
+def at_second(n: int) -> str:
+    """A time of its own per message: the same reading twice would be dropped as a duplicate."""
+    return f"2026-11-23T19:{n // 60:02d}:{n % 60:02d}.000+0800"
+
+
+async def test_pubacks_written_together_reach_the_broker(mosquitto: MosquittoBroker) -> None:
+    """More messages than one batch of PUBACKs, then a restart of the bridge under the same
+    session: the broker sends none of them again (it has every acknowledgement), so the first
+    message the new bridge gets is one published after the restart."""
+    count = 2 * ACK_BATCH + 7
+    async with running_bridge(mosquitto) as (_, received):
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="t") as terminal:
+            for n in range(count):
+                await terminal.publish(TOPIC, telemetry(200.0 + n, at_second(n)), qos=1)
+        async with asyncio.timeout(TIMEOUT_S):
+            values = [(await received.queue.get()).value for _ in range(count)]
+    assert values == [200.0 + n for n in range(count)]
+    async with running_bridge(mosquitto) as (_, received):
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="t") as terminal:
+            await terminal.publish(TOPIC, telemetry(199.0, at_second(count)), qos=1)
+        async with asyncio.timeout(TIMEOUT_S):
+            first = await received.queue.get()
+    assert first.value == 199.0

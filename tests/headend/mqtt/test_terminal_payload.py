@@ -226,3 +226,67 @@ def test_an_item_after_others_is_decided_as_one_alone(items: list[dict[str, obje
     assert [p.text.split(": ", 1)[1] for p in together.problems] == [
         p.text.split(": ", 1)[1] for o in alone for p in o.problems
     ]
+
+
+_TEXT = st.text(max_size=12)
+_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["231.4", "1e400", "-0", " 7 ", "1_000", "abc", "x" * 70, ""]),
+    st.integers(-(10**30), 10**30),
+    st.none(),
+)
+_STAMPS = st.one_of(
+    st.sampled_from(
+        ["2026-11-23T19:30:00.000+0800", "2026-11-23T11:31:00Z", "2026-11-23T11:31:00", "?"]
+    ),
+    st.integers(0, 2 * 10**12),
+    st.none(),
+)
+_ITEMS = st.fixed_dictionaries(
+    {"name": st.one_of(st.sampled_from(sorted(DEFAULT_TERMINAL_NAMES)), _TEXT), "val": _VALUES},
+    optional={
+        "quality": st.one_of(st.sampled_from(["0", "good", "1", ""]), st.integers(0, 3)),
+        "timestamp": _STAMPS,
+    },
+)
+_MESSAGES = st.fixed_dictionaries(
+    {
+        "body": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "dev": st.sampled_from(["TTU_T1", "TTU_T2", "TTU_X"]),
+                    "body": st.lists(_ITEMS, max_size=6),
+                }
+            ),
+            max_size=3,
+        )
+    },
+    optional={"timestamp": _STAMPS, "token": _TEXT},
+)
+
+
+@given(_MESSAGES)
+@example({"timestamp": "2026-11-23T19:30:00.000+0800", "body": []})
+def test_the_typed_path_gives_what_the_general_path_gives(message: dict[str, object]) -> None:
+    """Messages of the common shape decode straight into structs (msgspec); the answer, readings
+    and problems, is the one the stdlib path that names every problem gives."""
+    from headend.mqtt.terminal_payload import _general
+
+    data = json.dumps(message).encode()
+    devices = {"TTU_T1": "T1", "TTU_T2": "T2"}
+    limits = PayloadLimits()
+    assert parse_terminal_payload(TOPIC, data, DEFAULT_TERMINAL_NAMES, devices) == _general(
+        TOPIC, data, DEFAULT_TERMINAL_NAMES, devices, limits
+    )
+
+
+def test_a_common_message_takes_the_typed_path() -> None:
+    """The bench's message shape is what the typed decoder accepts (else the speed-up is lost)."""
+    from headend.mqtt.terminal_payload import _TYPED, _common
+
+    data = payload({"name": "PhV_phsA", "val": "231.4", "quality": "0"})
+    parsed = _common(_TYPED.decode(data), DEFAULT_TERMINAL_NAMES, DEVICES, PayloadLimits())
+    assert parsed is not None
+    assert [(r.quantity, r.value, r.quality) for r in parsed.readings] == [
+        ("voltage_a", 231.4, Quality.ACTUAL)
+    ]
