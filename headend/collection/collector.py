@@ -51,6 +51,10 @@ class ReadingsHandler(Protocol):
     ) -> Awaitable[None]: ...
 
 
+ReadingsPut = Callable[[list[Reading], Callable[[bool], None] | None], None]
+"""``ReadingsHandler`` without waiting (``LiveReadings.put``): what a read that ended well is
+handed to from the worker's callback, with no task woken for it."""
+
 HealthHandler = Callable[[MeterConfig, HealthChange, str], Awaitable[None]]
 
 _Context = tuple[tuple[str, int], MeterConfig, ReadSpec, datetime]
@@ -120,13 +124,18 @@ class ChannelCollector:
         health: MeterHealth,
         completeness: CompletenessTracker,
         jitter: float = 2.0,
+        put_readings: ReadingsPut | None = None,
     ) -> None:
+        """``put_readings`` (the same door as ``on_readings``, without awaiting) lets a read
+        that ended well be recorded in the worker's callback; without it every outcome goes
+        through the completions loop."""
         self.worker = worker
         self.stats = CollectorStats()
         self._plans = plans
         self._clock = clock
         self._read_factory = read_factory
         self._on_readings = on_readings
+        self._put = put_readings
         self._on_health = on_health
         self._health = health
         self._completeness = completeness
@@ -321,8 +330,40 @@ class ChannelCollector:
 
     def _read_ended(self, future: asyncio.Future[list[Reading]]) -> None:
         key, meter, spec, slot = self._waiting.pop(future)
+        # The usual outcome is recorded here, unless earlier outcomes still wait in the
+        # completions loop (they go first, in order).
+        if self._put is not None and not self._ended and self._took(future, key, meter, spec):
+            try:
+                self._put(future.result(), partial(self._stored, meter.id, spec, slot))
+            except Exception:  # a bug downstream must not lose the slot silently
+                log.exception("channel %s: meter %s: readings not handed on", self.name, meter.id)
+                self._completeness.record_failure(meter.id, _group(spec), slot, INTERNAL_ERROR)
+            return
         self._ended.append((future, key, meter, spec, slot, None))
         self._ended_ready.set()
+
+    def _took(
+        self,
+        future: asyncio.Future[list[Reading]],
+        key: tuple[str, int],
+        meter: MeterConfig,
+        spec: ReadSpec,
+    ) -> bool:
+        """Count a read that ended well (values, or nothing asked for) from a meter with no
+        failure to reset; False leaves every other outcome to ``_complete``."""
+        if future.cancelled() or future.exception() is not None:
+            return False
+        readings = future.result()
+        if readings and all(r.quality is Quality.MISSING for r in readings):
+            return False
+        if not self._health.is_healthy(meter.id):
+            return False  # it failed before: ``_complete`` resets it and raises any event
+        self._pending.discard(key)
+        self.stats.succeeded += 1
+        if self._lagging and not self._pending:
+            log.info("channel %s: caught up", self.name)
+            self._lagging = False
+        return True
 
     async def _completions(self) -> None:
         """Turn every ended read into readings, in the order the reads ended, until the
@@ -379,20 +420,9 @@ class ChannelCollector:
         online. Its readings join ``batch``, published with the others that ended alongside
         (one hand-off to the unit gate, anomaly intake and writer for many reads); every
         other outcome is left to ``_complete`` (False)."""
-        if future.cancelled() or future.exception() is not None:
+        if not self._took(future, key, meter, spec):
             return False
-        readings = future.result()
-        if not readings or all(r.quality is Quality.MISSING for r in readings):
-            return False
-        if self._health.is_offline(meter.id):
-            return False  # it answers again: ``_complete`` raises the event first
-        self._pending.discard(key)
-        self.stats.succeeded += 1
-        if self._lagging and not self._pending:
-            log.info("channel %s: caught up", self.name)
-            self._lagging = False
-        self._health.success(meter.id)
-        batch.extend(readings)
+        batch.extend(future.result())
         stored.append((meter.id, spec, slot))
         return True
 
