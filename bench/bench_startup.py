@@ -344,6 +344,10 @@ async def collector_block(config: Any, speed: float) -> float:
         if then is not None:
             then(True)
 
+    def put(readings: list[Any], then: Any) -> None:
+        if then is not None:
+            then(True)
+
     async def health_changed(meter: Any, change: Any, detail: str) -> None:
         pass
 
@@ -354,6 +358,7 @@ async def collector_block(config: Any, speed: float) -> float:
             clock=clock,
             read_factory=lambda meter, quantities, slot: _no_read,
             on_readings=stored,
+            put_readings=put,  # as the engine wires them (``LiveReadings.put``)
             on_health=health_changed,
             health=health,
             completeness=completeness,
