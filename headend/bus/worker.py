@@ -126,12 +126,17 @@ class BusWorker(Generic[C]):
                 job.future.set_exception(BusClosed(f"bus {self.name}: shutting down"))
 
     async def run(self) -> None:
+        lanes = self._lanes
         try:
             while True:
-                try:
-                    _, job = await self._lanes.get()
-                except QueueClosed:
-                    return
+                # A busy bus takes its next job without a coroutine for the wait.
+                item = lanes.get_nowait()
+                if item is None:
+                    try:
+                        item = await lanes.get()
+                    except QueueClosed:
+                        return
+                job = item[1]
                 if job.future.done():  # the caller gave up (cancelled) while it was queued
                     continue
                 await self._execute(job)

@@ -156,6 +156,8 @@ class ChannelCollector:
         """Reads on the bus, by the worker's future: what to record when each ends."""
         self._ended: deque[_Ended] = deque()
         self._ended_ready = asyncio.Event()
+        self._real_per_clock = 1.0
+        """Real seconds per second of the collector's clock, as of the last ``_fire``."""
         self._label_slot: datetime | None = None
         self._label_text = ""
 
@@ -253,15 +255,21 @@ class ChannelCollector:
         try:
             now = self._clock.now().timestamp()
             heap = self._heap
+            # Each read's due time on the loop's clock, for its lag once the bus takes it
+            # (``_timed``): no clock reading or datetime arithmetic per read.
+            assert self._loop is not None
+            loop_now = self._loop.time()
+            self._real_per_clock = real_per_clock = self._clock.real_seconds(1.0) or 1.0
             while heap and heap[0][0] <= now and not self._stopping:
-                entry = heapq.heappop(heap)[2]
+                start, _, entry = heapq.heappop(heap)
                 clocks = self._clocks.get(entry.meter_id)
                 if clocks is not entry.clocks:
                     continue  # removed or replaced since this entry was scheduled
                 meter = self._meters[entry.meter_id]
                 index = entry.spec_index
                 self._push(entry.meter_id, index, clocks[index].after(entry.due), clocks)
-                self._dispatch(meter, entry, self._plans[meter.plan].reads[index])
+                due_at = loop_now + (start - now) * real_per_clock
+                self._dispatch(meter, entry, self._plans[meter.plan].reads[index], due_at)
             self._arm(now)
         except Exception as exc:
             if self._stopped is not None and not self._stopped.done():
@@ -284,9 +292,10 @@ class ChannelCollector:
             self._timer.cancel()
             self._timer = None
 
-    def _dispatch(self, meter: MeterConfig, entry: _Entry, spec: ReadSpec) -> None:
-        """Queue one due read on the bus. No task per read: the worker's future calls back,
-        and one loop per collector (``_completions``) turns each outcome into readings."""
+    def _dispatch(self, meter: MeterConfig, entry: _Entry, spec: ReadSpec, due_at: float) -> None:
+        """Queue one due read on the bus (``due_at``: when it was due, in loop time). No task
+        per read: the worker's future calls back, and the callback (or, for outcomes that
+        need more, one loop per collector, ``_completions``) turns it into readings."""
         self.stats.scheduled += 1
         slot = entry.due.slot
         key = (meter.id, entry.spec_index)
@@ -311,7 +320,7 @@ class ChannelCollector:
             return
         self._pending.add(key)
         self.stats.sent += 1
-        action = self._timed(self._read_factory(meter, spec.quantities, slot), entry.due)
+        action = self._timed(self._read_factory(meter, spec.quantities, slot), due_at)
         future = self.worker.submit(spec.lane, self._label(meter.id, slot), action)
         self._waiting[future] = (key, meter, spec, slot)
         future.add_done_callback(self._read_ended)
@@ -436,11 +445,16 @@ class ChannelCollector:
         for meter_id, spec, slot in reads:
             self._stored(meter_id, spec, slot, stored)
 
-    def _timed(self, action: BusAction, due: Due) -> BusAction:
+    def _timed(self, action: BusAction, due_at: float) -> BusAction:
         # Called by the worker as the read starts; a plain function returning the read's
-        # awaitable keeps one frame out of the await chain every resumption walks.
+        # awaitable keeps one frame out of the await chain every resumption walks. The lag is
+        # in clock seconds: real seconds late over the real length of one clock second.
+        loop = self._loop
+        real_per_clock = self._real_per_clock
+
         def timed(connection: Any) -> Awaitable[list[Reading]]:
-            lag = (self._clock.now() - due.start_at).total_seconds()
+            late = (loop.time() if loop is not None else due_at) - due_at
+            lag = late / real_per_clock
             self.stats.lag_seconds = max(0.0, lag)
             self.stats.max_lag_seconds = max(self.stats.max_lag_seconds, lag)
             return action(connection)
