@@ -267,9 +267,14 @@ class ChannelCollector:
                     continue  # removed or replaced since this entry was scheduled
                 meter = self._meters[entry.meter_id]
                 index = entry.spec_index
-                self._push(entry.meter_id, index, clocks[index].after(entry.due), clocks)
+                due = entry.due
+                # The same entry goes back with the pair's next due read: one object per pair
+                # for the collector's life, not one per slot.
+                entry.due = following = clocks[index].after(due)
+                self._seq += 1
+                heapq.heappush(heap, (following.start_at.timestamp(), self._seq, entry))
                 due_at = loop_now + (start - now) * real_per_clock
-                self._dispatch(meter, entry, self._plans[meter.plan].reads[index], due_at)
+                self._dispatch(meter, index, due.slot, self._plans[meter.plan].reads[index], due_at)
             self._arm(now)
         except Exception as exc:
             if self._stopped is not None and not self._stopped.done():
@@ -292,13 +297,14 @@ class ChannelCollector:
             self._timer.cancel()
             self._timer = None
 
-    def _dispatch(self, meter: MeterConfig, entry: _Entry, spec: ReadSpec, due_at: float) -> None:
+    def _dispatch(
+        self, meter: MeterConfig, index: int, slot: datetime, spec: ReadSpec, due_at: float
+    ) -> None:
         """Queue one due read on the bus (``due_at``: when it was due, in loop time). No task
         per read: the worker's future calls back, and the callback (or, for outcomes that
         need more, one loop per collector, ``_completions``) turns it into readings."""
         self.stats.scheduled += 1
-        slot = entry.due.slot
-        key = (meter.id, entry.spec_index)
+        key = (meter.id, index)
         if key in self._pending:
             self.stats.overruns += 1
             if not self._lagging:
