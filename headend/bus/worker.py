@@ -148,7 +148,21 @@ class BusWorker(Generic[C]):
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
-            result = await self._attempts(job)
+            connection = self.connection
+            if job.attempts == 0 and connection.is_open:
+                # The usual case, a first attempt on an open connection, awaits the action
+                # itself: no coroutine of ``_attempts`` in the chain each resumption walks.
+                self._ever_opened = self.connected = True
+                job.attempts = 1
+                failed: ReadFailed | None = None
+                try:
+                    result = await job.action(connection)
+                except (ConnectionLost, RemoteProtocolError, ReadFailed) as exc:
+                    failed = self._failure(exc)
+                if failed is not None:  # retried outside the handler, as in ``_attempts``
+                    result = await self._attempts(job, failed)
+            else:
+                result = await self._attempts(job)
         except ReadFailed as exc:
             self.stats.jobs_failed += 1
             self.stats.failures[exc.reason.value] = self.stats.failures.get(exc.reason.value, 0) + 1
@@ -166,21 +180,31 @@ class BusWorker(Generic[C]):
         finally:
             self.stats.busy_seconds += loop.time() - started
 
-    async def _attempts(self, job: BusJob[C, Any]) -> Any:
+    def _failure(self, exc: Exception) -> ReadFailed:
+        """What an attempt's exception counts as."""
+        if isinstance(exc, ConnectionLost):
+            return ReadFailed(FailureReason.CONNECTION_LOST, f"bus {self.name}: {exc}")
+        if isinstance(exc, RemoteProtocolError):  # the peer broke the protocol: a bad reply
+            return ReadFailed(FailureReason.MALFORMED, f"bus {self.name}: {exc}")
+        assert isinstance(exc, ReadFailed)
+        return exc
+
+    async def _attempts(self, job: BusJob[C, Any], failed: ReadFailed | None = None) -> Any:
+        """Attempts until one succeeds or the failure is final; ``failed``: how the attempt
+        already made (by ``_execute``) ended."""
         while True:
-            job.attempts += 1
-            try:
-                if self.connection.is_open:  # the usual case, without a coroutine per job
-                    self._ever_opened = self.connected = True
-                else:
-                    await self._ensure_open()
-                return await job.action(self.connection)
-            except ConnectionLost as exc:
-                failure = ReadFailed(FailureReason.CONNECTION_LOST, f"bus {self.name}: {exc}")
-            except RemoteProtocolError as exc:  # the peer broke the protocol: a bad reply
-                failure = ReadFailed(FailureReason.MALFORMED, f"bus {self.name}: {exc}")
-            except ReadFailed as exc:
-                failure = exc
+            if failed is not None:
+                failure, failed = failed, None
+            else:
+                job.attempts += 1
+                try:
+                    if self.connection.is_open:
+                        self._ever_opened = self.connected = True
+                    else:
+                        await self._ensure_open()
+                    return await job.action(self.connection)
+                except (ConnectionLost, RemoteProtocolError, ReadFailed) as exc:
+                    failure = self._failure(exc)
             if failure.reason is FailureReason.CONNECTION_LOST and self.connected:
                 await self._lost(failure.detail)
             if not failure.retryable or job.attempts > self.policy.retries:
