@@ -525,7 +525,7 @@ class ChannelCollector:
 
     def _stored(self, meter_id: str, spec: ReadSpec, slot: datetime, stored: bool) -> None:
         if stored:
-            self._completeness.record_success(meter_id, _group(spec), slot)
+            self._completeness.record_success(meter_id, _group_of(spec.quantities), slot)
         else:
             self._completeness.record_failure(meter_id, _group(spec), slot, NOT_STORED)
 
