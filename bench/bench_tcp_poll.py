@@ -33,7 +33,9 @@ Each round runs, in this process, one after the other:
 Figures: ratio = engine reads/s / baseline reads/s per round; the printed value is the median
 over rounds, the spread the lowest and highest round; the last line judges the worse of the two
 gateway counts. After the rounds, one more engine round runs under cProfile (enabled only for
-the slot, not for start-up) and its top functions by own time are printed next to the figures.
+the slot, not for start-up) and its top functions by own time are printed next to the figures,
+then the event-loop thread's CPU per read split by part of the head-end (``PARTS``) in the
+profile's proportions, and the store thread's CPU per read beside it.
 Its times are wall time of the event-loop thread: on a busy machine a ``send`` that wakes the
 gateway process, or a hand-over to the store's thread, can be preempted, and shows up large.
 """
