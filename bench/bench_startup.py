@@ -289,17 +289,32 @@ class _AnsweringWorker:
         self._fired = fired
         self._done = done
         self._n = n
+        self._answers: list[tuple[Any, asyncio.Future[list[Any]]]] = []
 
     def depth(self) -> int:
         return 0
 
-    def submit(self, lane: Any, label: str, action: Any) -> asyncio.Future[list[Any]]:
+    def submit(
+        self, lane: Any, label: str, action: Any, *, on_done: Any = None
+    ) -> asyncio.Future[list[Any]]:
         self._fired[0] += 1
         if self._fired[0] == self._n and not self._done.done():
             self._done.set_result(None)
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
         future.set_result([])
+        if on_done is not None:
+            # Answered after ``submit`` returns, as the worker does, from one step for the
+            # reads submitted together (the worker's task calls back from its own step).
+            if not self._answers:
+                loop.call_soon(self._answer)
+            self._answers.append((on_done, future))
         return future
+
+    def _answer(self) -> None:
+        answers, self._answers = self._answers, []
+        for on_done, future in answers:
+            on_done(future)
 
 
 def _slot_fleet(slots: int) -> Any:

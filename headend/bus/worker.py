@@ -56,6 +56,9 @@ class BusJob(Generic[C, R]):
     action: Callable[[C], Awaitable[R]]
     future: asyncio.Future[R]
     attempts: int = 0
+    on_done: Callable[[asyncio.Future[R]], None] | None = None
+    """Called once the job is over (its future settled, or found cancelled), from the
+    worker's own step: no loop callback per job, as ``add_done_callback`` needs."""
 
 
 @dataclass(slots=True)
@@ -106,13 +109,19 @@ class BusWorker(Generic[C]):
         return self.stats.busy_seconds / elapsed if elapsed > 0 else 0.0
 
     def submit(
-        self, lane: Lane, label: str, action: Callable[[C], Awaitable[R]]
+        self,
+        lane: Lane,
+        label: str,
+        action: Callable[[C], Awaitable[R]],
+        *,
+        on_done: Callable[[asyncio.Future[R]], None] | None = None,
     ) -> asyncio.Future[R]:
-        """Queue ``action``; the returned future ends with its result or its ``ReadFailed``."""
+        """Queue ``action``; the returned future ends with its result or its ``ReadFailed``.
+        ``on_done`` (see ``BusJob``) is never called before ``submit`` has returned."""
         if self._lanes.closed:
             raise BusClosed(f"bus {self.name}: shutting down")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._lanes.put(lane, BusJob(label, action, future))
+        self._lanes.put(lane, BusJob(label, action, future, on_done=on_done))
         return future
 
     async def call(self, lane: Lane, label: str, action: Callable[[C], Awaitable[R]]) -> R:
@@ -124,6 +133,14 @@ class BusWorker(Generic[C]):
         for job in self._lanes.drain():
             if not job.future.done():
                 job.future.set_exception(BusClosed(f"bus {self.name}: shutting down"))
+            self._done(job)
+
+    def _done(self, job: BusJob[C, Any]) -> None:
+        if job.on_done is not None:
+            try:
+                job.on_done(job.future)
+            except Exception:  # the caller's bug must not stop the bus
+                log.exception("bus %s: job %s: completion callback failed", self.name, job.label)
 
     async def run(self) -> None:
         lanes = self._lanes
@@ -138,8 +155,10 @@ class BusWorker(Generic[C]):
                         return
                 job = item[1]
                 if job.future.done():  # the caller gave up (cancelled) while it was queued
+                    self._done(job)
                     continue
                 await self._execute(job)
+                self._done(job)
         finally:
             await self.connection.aclose()
             self.connected = False

@@ -327,9 +327,10 @@ class ChannelCollector:
         self._pending.add(key)
         self.stats.sent += 1
         action = self._timed(self._read_factory(meter, spec.quantities, slot), due_at)
-        future = self.worker.submit(spec.lane, self._label(meter.id, slot), action)
+        future = self.worker.submit(
+            spec.lane, self._label(meter.id, slot), action, on_done=self._read_ended
+        )
         self._waiting[future] = (key, meter, spec, slot)
-        future.add_done_callback(self._read_ended)
 
     def _label(self, meter_id: str, slot: datetime) -> str:
         """The job's label for the bus log; the slot's text is made once per slot, not per read
