@@ -289,17 +289,32 @@ class _AnsweringWorker:
         self._fired = fired
         self._done = done
         self._n = n
+        self._answers: list[tuple[Any, asyncio.Future[list[Any]]]] = []
 
     def depth(self) -> int:
         return 0
 
-    def submit(self, lane: Any, label: str, action: Any) -> asyncio.Future[list[Any]]:
+    def submit(
+        self, lane: Any, label: str, action: Any, *, on_done: Any = None
+    ) -> asyncio.Future[list[Any]]:
         self._fired[0] += 1
         if self._fired[0] == self._n and not self._done.done():
             self._done.set_result(None)
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
         future.set_result([])
+        if on_done is not None:
+            # Answered after ``submit`` returns, as the worker does, from one step for the
+            # reads submitted together (the worker's task calls back from its own step).
+            if not self._answers:
+                loop.call_soon(self._answer)
+            self._answers.append((on_done, future))
         return future
+
+    def _answer(self) -> None:
+        answers, self._answers = self._answers, []
+        for on_done, future in answers:
+            on_done(future)
 
 
 def _slot_fleet(slots: int) -> Any:
@@ -344,6 +359,10 @@ async def collector_block(config: Any, speed: float) -> float:
         if then is not None:
             then(True)
 
+    def put(readings: list[Any], then: Any) -> None:
+        if then is not None:
+            then(True)
+
     async def health_changed(meter: Any, change: Any, detail: str) -> None:
         pass
 
@@ -354,6 +373,7 @@ async def collector_block(config: Any, speed: float) -> float:
             clock=clock,
             read_factory=lambda meter, quantities, slot: _no_read,
             on_readings=stored,
+            put_readings=put,  # as the engine wires them (``LiveReadings.put``)
             on_health=health_changed,
             health=health,
             completeness=completeness,

@@ -33,7 +33,9 @@ Each round runs, in this process, one after the other:
 Figures: ratio = engine reads/s / baseline reads/s per round; the printed value is the median
 over rounds, the spread the lowest and highest round; the last line judges the worse of the two
 gateway counts. After the rounds, one more engine round runs under cProfile (enabled only for
-the slot, not for start-up) and its top functions by own time are printed next to the figures.
+the slot, not for start-up) and its top functions by own time are printed next to the figures,
+then the event-loop thread's CPU per read split by part of the head-end (``PARTS``) in the
+profile's proportions, and the store thread's CPU per read beside it.
 Its times are wall time of the event-loop thread: on a busy machine a ``send`` that wakes the
 gateway process, or a hand-over to the store's thread, can be preempted, and shows up large.
 """
@@ -131,6 +133,8 @@ class Round:
     server_raw_us: float
     server_engine_us: float
     engine_gc_us: float
+    engine_loop_us: float
+    """CPU per read of the event-loop thread alone (the rest is the store's thread)."""
 
     @property
     def ratio(self) -> float:
@@ -501,6 +505,83 @@ def print_profile(stats: pstats.Stats, what: str, units: int, unit: str = "read"
         print(f"  {tottime:9.3f} {tottime / units * 1e6:10.1f} {cumtime:9.3f} {calls:9d}  {where}")
 
 
+PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("kernel: socket send/recv, epoll", ("<send>", "<recv>", "<poll>")),
+    ("asyncio machinery", ("asyncio/", "<asyncio>", "<contextvars>")),
+    ("DL/T 645 codec (protocols/)", ("protocols/",)),
+    ("reader + session (drivers/)", ("headend/drivers/",)),
+    ("bus worker, link, transport", ("headend/bus/", "transports/")),
+    (
+        "collector, schedule, health, completeness",
+        (
+            "collection/collector.py",
+            "collection/schedule.py",
+            "collection/health.py",
+            "collection/completeness.py",
+        ),
+    ),
+    ("unit gate", ("headend/units.py",)),
+    (
+        "store hand-off: fan-out, writer, store rows",
+        ("collection/live.py", "collection/writer.py", "storage/"),
+    ),
+    ("anomaly ingest", ("headend/anomaly/", "collection/sweeps.py")),
+)
+"""Where a function's own time goes, by the path of its file (first match); a built-in's
+(``~``) own time goes to its callers' parts, in proportion to the calls they made, except the
+socket and poll calls, the kernel's share."""
+
+
+def _part_of(path: str, name: str) -> str:
+    if path == "~":
+        for marker in ("send", "recv", "poll"):
+            if f"'{marker}'" in name:
+                return f"<{marker}>"
+        if "_asyncio" in name or "_contextvars" in name:
+            return "<asyncio>"
+        return "~"
+    return path
+
+
+def parts(stats: pstats.Stats) -> dict[str, float]:
+    """Own time (s) of the profiled slot by part of the head-end (see ``PARTS``)."""
+    table = stats.stats  # type: ignore[attr-defined]
+
+    def part(key: tuple[str, int, str]) -> str:
+        where = _part_of(key[0], key[2])
+        for label, markers in PARTS:
+            if any(marker in where for marker in markers):
+                return label
+        return "other (bench, built-ins of other callers)"
+
+    totals: dict[str, float] = {}
+    for key, (_, _, tottime, _, callers) in table.items():
+        label = part(key)
+        if label.startswith("other") and key[0] == "~" and callers:
+            calls = sum(c[1] for c in callers.values()) or 1
+            for caller, info in callers.items():
+                share = part(caller)
+                totals[share] = totals.get(share, 0.0) + tottime * info[1] / calls
+            continue
+        totals[label] = totals.get(label, 0.0) + tottime
+    return totals
+
+
+def print_parts(stats: pstats.Stats, loop_us: float, store_us: float) -> None:
+    """The loop thread's CPU per read split by part in the profile's proportions, and the
+    store's thread beside it."""
+    totals = parts(stats)
+    whole = sum(totals.values())
+    print(
+        f"  by part (share of the profiled slot's own time; µs = share x {loop_us:.1f} µs, the "
+        "event-loop thread's CPU/read in the unprofiled rounds):"
+    )
+    for label, seconds in sorted(totals.items(), key=lambda item: item[1], reverse=True):
+        share = seconds / whole
+        print(f"  {share * 100:5.1f} % {share * loop_us:6.1f} µs  {label}")
+    print(f"          {store_us:6.1f} µs  the store's thread (SQLite), outside the loop thread")
+
+
 async def measure(size: Size, rounds: int, seconds: float, profile: bool) -> list[Round]:
     gateways = await Gateways.start(size)
     results: list[Round] = []
@@ -539,6 +620,7 @@ async def measure(size: Size, rounds: int, seconds: float, profile: bool) -> lis
                         raw.cpu / raw.count * 1e6,
                         served.cpu / served.count * 1e6,
                         slot.gc_seconds / size.total * 1e6,
+                        slot.loop_cpu / size.total * 1e6,
                     )
                     results.append(result)
                     print(
@@ -555,8 +637,13 @@ async def measure(size: Size, rounds: int, seconds: float, profile: bool) -> lis
                     gc.collect()
                     slot = await engine_round(engine, size, gateways, profiler)
                     await gateways.take()
-                    print_profile(
-                        pstats.Stats(profiler), f"one engine slot of {size.total} reads", size.total
+                    stats = pstats.Stats(profiler)
+                    print_profile(stats, f"one engine slot of {size.total} reads", size.total)
+                    loop_us = statistics.median(r.engine_loop_us for r in results)
+                    print_parts(
+                        stats,
+                        loop_us,
+                        statistics.median(r.engine_cpu_us for r in results) - loop_us,
                     )
                     print(
                         f"  (wall time of the event-loop thread: in that slot it used "

@@ -184,6 +184,7 @@ class Engine:
                 clock=self.clock,
                 read_factory=self._read_factory(channel),
                 on_readings=self.live.publish,
+                put_readings=self.live.put,
                 on_health=self.state_alarms.health_changed,
                 health=self.health,
                 completeness=self.completeness,

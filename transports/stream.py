@@ -42,6 +42,11 @@ class StreamProtocol(asyncio.Protocol):
         self._writable.set()
         self.closed.set()
 
+    @property
+    def writable(self) -> bool:
+        """The OS takes more data now: ``drain`` would return at once."""
+        return self._writable.is_set() and not self.inbound.is_lost
+
     def pause_writing(self) -> None:
         self._writable.clear()
 
@@ -94,7 +99,8 @@ class StreamTransport(ABC):
         if transport.is_closing():
             raise ConnectionLost(f"{self.describe()}: connection is closing")
         transport.write(data)
-        await protocol.drain()
+        if not protocol.writable:  # the usual case needs no wait (and no coroutine for it)
+            await protocol.drain()
 
     async def read(self, max_bytes: int) -> bytes:
         self._require_open("read")

@@ -84,7 +84,18 @@ def _scaled(reading: Reading, target: Target) -> float | None:
 
 def apply_meter_reading(snap: FleetSnapshot, row: int, reading: Reading) -> bool:
     """Put one meter reading into row ``row``; False if the quantity is not one the rules use."""
-    if reading.quality is Quality.MISSING:
+    quality = reading.quality
+    if quality is Quality.ACTUAL and reading.unit == "V" and reading.value is not None:
+        # The usual polled reading, a voltage in its canonical unit, without the lookups of
+        # the general path below (which gives the same result for it).
+        entry = QUANTITIES.get(reading.quantity)
+        if entry is not None and entry[0] is Target.VOLTAGE:
+            snap.failure_code[row] = 0
+            if reading.kind is ReadingKind.FROZEN:
+                return False
+            snap.voltage[entry[1], row] = reading.value
+            return True
+    if quality is Quality.MISSING:
         if reading.reason in SAYS_NOTHING_ABOUT_THE_METER:
             return False  # never sent (bus overrun, offline skip, shutdown): not the meter's doing
         snap.failure_code[row] = failure_code(reading.reason or "")

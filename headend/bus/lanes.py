@@ -78,7 +78,7 @@ class LaneQueue(Generic[T]):
 
     def drain(self) -> list[T]:
         """Remove and return everything queued (for shutdown: each job gets cancelled)."""
-        items = [item for lane in Lane for item in self._queues[lane]]
+        items = [item for _, queue in self._order for item in queue]
         for queue in self._queues.values():
             queue.clear()
         self._size = 0

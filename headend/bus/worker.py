@@ -56,6 +56,9 @@ class BusJob(Generic[C, R]):
     action: Callable[[C], Awaitable[R]]
     future: asyncio.Future[R]
     attempts: int = 0
+    on_done: Callable[[asyncio.Future[R]], None] | None = None
+    """Called once the job is over (its future settled, or found cancelled), from the
+    worker's own step: no loop callback per job, as ``add_done_callback`` needs."""
 
 
 @dataclass(slots=True)
@@ -106,13 +109,19 @@ class BusWorker(Generic[C]):
         return self.stats.busy_seconds / elapsed if elapsed > 0 else 0.0
 
     def submit(
-        self, lane: Lane, label: str, action: Callable[[C], Awaitable[R]]
+        self,
+        lane: Lane,
+        label: str,
+        action: Callable[[C], Awaitable[R]],
+        *,
+        on_done: Callable[[asyncio.Future[R]], None] | None = None,
     ) -> asyncio.Future[R]:
-        """Queue ``action``; the returned future ends with its result or its ``ReadFailed``."""
+        """Queue ``action``; the returned future ends with its result or its ``ReadFailed``.
+        ``on_done`` (see ``BusJob``) is never called before ``submit`` has returned."""
         if self._lanes.closed:
             raise BusClosed(f"bus {self.name}: shutting down")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._lanes.put(lane, BusJob(label, action, future))
+        self._lanes.put(lane, BusJob(label, action, future, on_done=on_done))
         return future
 
     async def call(self, lane: Lane, label: str, action: Callable[[C], Awaitable[R]]) -> R:
@@ -124,17 +133,32 @@ class BusWorker(Generic[C]):
         for job in self._lanes.drain():
             if not job.future.done():
                 job.future.set_exception(BusClosed(f"bus {self.name}: shutting down"))
+            self._done(job)
+
+    def _done(self, job: BusJob[C, Any]) -> None:
+        if job.on_done is not None:
+            try:
+                job.on_done(job.future)
+            except Exception:  # the caller's bug must not stop the bus
+                log.exception("bus %s: job %s: completion callback failed", self.name, job.label)
 
     async def run(self) -> None:
+        lanes = self._lanes
         try:
             while True:
-                try:
-                    _, job = await self._lanes.get()
-                except QueueClosed:
-                    return
+                # A busy bus takes its next job without a coroutine for the wait.
+                item = lanes.get_nowait()
+                if item is None:
+                    try:
+                        item = await lanes.get()
+                    except QueueClosed:
+                        return
+                job = item[1]
                 if job.future.done():  # the caller gave up (cancelled) while it was queued
+                    self._done(job)
                     continue
                 await self._execute(job)
+                self._done(job)
         finally:
             await self.connection.aclose()
             self.connected = False
@@ -143,7 +167,21 @@ class BusWorker(Generic[C]):
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
-            result = await self._attempts(job)
+            connection = self.connection
+            if job.attempts == 0 and connection.is_open:
+                # The usual case, a first attempt on an open connection, awaits the action
+                # itself: no coroutine of ``_attempts`` in the chain each resumption walks.
+                self._ever_opened = self.connected = True
+                job.attempts = 1
+                failed: ReadFailed | None = None
+                try:
+                    result = await job.action(connection)
+                except (ConnectionLost, RemoteProtocolError, ReadFailed) as exc:
+                    failed = self._failure(exc)
+                if failed is not None:  # retried outside the handler, as in ``_attempts``
+                    result = await self._attempts(job, failed)
+            else:
+                result = await self._attempts(job)
         except ReadFailed as exc:
             self.stats.jobs_failed += 1
             self.stats.failures[exc.reason.value] = self.stats.failures.get(exc.reason.value, 0) + 1
@@ -161,21 +199,31 @@ class BusWorker(Generic[C]):
         finally:
             self.stats.busy_seconds += loop.time() - started
 
-    async def _attempts(self, job: BusJob[C, Any]) -> Any:
+    def _failure(self, exc: Exception) -> ReadFailed:
+        """What an attempt's exception counts as."""
+        if isinstance(exc, ConnectionLost):
+            return ReadFailed(FailureReason.CONNECTION_LOST, f"bus {self.name}: {exc}")
+        if isinstance(exc, RemoteProtocolError):  # the peer broke the protocol: a bad reply
+            return ReadFailed(FailureReason.MALFORMED, f"bus {self.name}: {exc}")
+        assert isinstance(exc, ReadFailed)
+        return exc
+
+    async def _attempts(self, job: BusJob[C, Any], failed: ReadFailed | None = None) -> Any:
+        """Attempts until one succeeds or the failure is final; ``failed``: how the attempt
+        already made (by ``_execute``) ended."""
         while True:
-            job.attempts += 1
-            try:
-                if self.connection.is_open:  # the usual case, without a coroutine per job
-                    self._ever_opened = self.connected = True
-                else:
-                    await self._ensure_open()
-                return await job.action(self.connection)
-            except ConnectionLost as exc:
-                failure = ReadFailed(FailureReason.CONNECTION_LOST, f"bus {self.name}: {exc}")
-            except RemoteProtocolError as exc:  # the peer broke the protocol: a bad reply
-                failure = ReadFailed(FailureReason.MALFORMED, f"bus {self.name}: {exc}")
-            except ReadFailed as exc:
-                failure = exc
+            if failed is not None:
+                failure, failed = failed, None
+            else:
+                job.attempts += 1
+                try:
+                    if self.connection.is_open:
+                        self._ever_opened = self.connected = True
+                    else:
+                        await self._ensure_open()
+                    return await job.action(self.connection)
+                except (ConnectionLost, RemoteProtocolError, ReadFailed) as exc:
+                    failure = self._failure(exc)
             if failure.reason is FailureReason.CONNECTION_LOST and self.connected:
                 await self._lost(failure.detail)
             if not failure.retryable or job.attempts > self.policy.retries:

@@ -51,6 +51,10 @@ class ReadingsHandler(Protocol):
     ) -> Awaitable[None]: ...
 
 
+ReadingsPut = Callable[[list[Reading], Callable[[bool], None] | None], None]
+"""``ReadingsHandler`` without waiting (``LiveReadings.put``): what a read that ended well is
+handed to from the worker's callback, with no task woken for it."""
+
 HealthHandler = Callable[[MeterConfig, HealthChange, str], Awaitable[None]]
 
 _Context = tuple[tuple[str, int], MeterConfig, ReadSpec, datetime]
@@ -120,13 +124,18 @@ class ChannelCollector:
         health: MeterHealth,
         completeness: CompletenessTracker,
         jitter: float = 2.0,
+        put_readings: ReadingsPut | None = None,
     ) -> None:
+        """``put_readings`` (the same door as ``on_readings``, without awaiting) lets a read
+        that ended well be recorded in the worker's callback; without it every outcome goes
+        through the completions loop."""
         self.worker = worker
         self.stats = CollectorStats()
         self._plans = plans
         self._clock = clock
         self._read_factory = read_factory
         self._on_readings = on_readings
+        self._put = put_readings
         self._on_health = on_health
         self._health = health
         self._completeness = completeness
@@ -147,6 +156,8 @@ class ChannelCollector:
         """Reads on the bus, by the worker's future: what to record when each ends."""
         self._ended: deque[_Ended] = deque()
         self._ended_ready = asyncio.Event()
+        self._real_per_clock = 1.0
+        """Real seconds per second of the collector's clock, as of the last ``_fire``."""
         self._label_slot: datetime | None = None
         self._label_text = ""
 
@@ -244,15 +255,26 @@ class ChannelCollector:
         try:
             now = self._clock.now().timestamp()
             heap = self._heap
+            # Each read's due time on the loop's clock, for its lag once the bus takes it
+            # (``_timed``): no clock reading or datetime arithmetic per read.
+            assert self._loop is not None
+            loop_now = self._loop.time()
+            self._real_per_clock = real_per_clock = self._clock.real_seconds(1.0) or 1.0
             while heap and heap[0][0] <= now and not self._stopping:
-                entry = heapq.heappop(heap)[2]
+                start, _, entry = heapq.heappop(heap)
                 clocks = self._clocks.get(entry.meter_id)
                 if clocks is not entry.clocks:
                     continue  # removed or replaced since this entry was scheduled
                 meter = self._meters[entry.meter_id]
                 index = entry.spec_index
-                self._push(entry.meter_id, index, clocks[index].after(entry.due), clocks)
-                self._dispatch(meter, entry, self._plans[meter.plan].reads[index])
+                due = entry.due
+                # The same entry goes back with the pair's next due read: one object per pair
+                # for the collector's life, not one per slot.
+                entry.due = following = clocks[index].after(due)
+                self._seq += 1
+                heapq.heappush(heap, (following.start_at.timestamp(), self._seq, entry))
+                due_at = loop_now + (start - now) * real_per_clock
+                self._dispatch(meter, index, due.slot, self._plans[meter.plan].reads[index], due_at)
             self._arm(now)
         except Exception as exc:
             if self._stopped is not None and not self._stopped.done():
@@ -275,12 +297,14 @@ class ChannelCollector:
             self._timer.cancel()
             self._timer = None
 
-    def _dispatch(self, meter: MeterConfig, entry: _Entry, spec: ReadSpec) -> None:
-        """Queue one due read on the bus. No task per read: the worker's future calls back,
-        and one loop per collector (``_completions``) turns each outcome into readings."""
+    def _dispatch(
+        self, meter: MeterConfig, index: int, slot: datetime, spec: ReadSpec, due_at: float
+    ) -> None:
+        """Queue one due read on the bus (``due_at``: when it was due, in loop time). No task
+        per read: the worker's future calls back, and the callback (or, for outcomes that
+        need more, one loop per collector, ``_completions``) turns it into readings."""
         self.stats.scheduled += 1
-        slot = entry.due.slot
-        key = (meter.id, entry.spec_index)
+        key = (meter.id, index)
         if key in self._pending:
             self.stats.overruns += 1
             if not self._lagging:
@@ -302,10 +326,11 @@ class ChannelCollector:
             return
         self._pending.add(key)
         self.stats.sent += 1
-        action = self._timed(self._read_factory(meter, spec.quantities, slot), entry.due)
-        future = self.worker.submit(spec.lane, self._label(meter.id, slot), action)
+        action = self._timed(self._read_factory(meter, spec.quantities, slot), due_at)
+        future = self.worker.submit(
+            spec.lane, self._label(meter.id, slot), action, on_done=self._read_ended
+        )
         self._waiting[future] = (key, meter, spec, slot)
-        future.add_done_callback(self._read_ended)
 
     def _label(self, meter_id: str, slot: datetime) -> str:
         """The job's label for the bus log; the slot's text is made once per slot, not per read
@@ -321,8 +346,40 @@ class ChannelCollector:
 
     def _read_ended(self, future: asyncio.Future[list[Reading]]) -> None:
         key, meter, spec, slot = self._waiting.pop(future)
+        # The usual outcome is recorded here, unless earlier outcomes still wait in the
+        # completions loop (they go first, in order).
+        if self._put is not None and not self._ended and self._took(future, key, meter, spec):
+            try:
+                self._put(future.result(), partial(self._stored, meter.id, spec, slot))
+            except Exception:  # a bug downstream must not lose the slot silently
+                log.exception("channel %s: meter %s: readings not handed on", self.name, meter.id)
+                self._completeness.record_failure(meter.id, _group(spec), slot, INTERNAL_ERROR)
+            return
         self._ended.append((future, key, meter, spec, slot, None))
         self._ended_ready.set()
+
+    def _took(
+        self,
+        future: asyncio.Future[list[Reading]],
+        key: tuple[str, int],
+        meter: MeterConfig,
+        spec: ReadSpec,
+    ) -> bool:
+        """Count a read that ended well (values, or nothing asked for) from a meter with no
+        failure to reset; False leaves every other outcome to ``_complete``."""
+        if future.cancelled() or future.exception() is not None:
+            return False
+        readings = future.result()
+        if readings and all(r.quality is Quality.MISSING for r in readings):
+            return False
+        if not self._health.is_healthy(meter.id):
+            return False  # it failed before: ``_complete`` resets it and raises any event
+        self._pending.discard(key)
+        self.stats.succeeded += 1
+        if self._lagging and not self._pending:
+            log.info("channel %s: caught up", self.name)
+            self._lagging = False
+        return True
 
     async def _completions(self) -> None:
         """Turn every ended read into readings, in the order the reads ended, until the
@@ -379,20 +436,9 @@ class ChannelCollector:
         online. Its readings join ``batch``, published with the others that ended alongside
         (one hand-off to the unit gate, anomaly intake and writer for many reads); every
         other outcome is left to ``_complete`` (False)."""
-        if future.cancelled() or future.exception() is not None:
+        if not self._took(future, key, meter, spec):
             return False
-        readings = future.result()
-        if not readings or all(r.quality is Quality.MISSING for r in readings):
-            return False
-        if self._health.is_offline(meter.id):
-            return False  # it answers again: ``_complete`` raises the event first
-        self._pending.discard(key)
-        self.stats.succeeded += 1
-        if self._lagging and not self._pending:
-            log.info("channel %s: caught up", self.name)
-            self._lagging = False
-        self._health.success(meter.id)
-        batch.extend(readings)
+        batch.extend(future.result())
         stored.append((meter.id, spec, slot))
         return True
 
@@ -406,11 +452,16 @@ class ChannelCollector:
         for meter_id, spec, slot in reads:
             self._stored(meter_id, spec, slot, stored)
 
-    def _timed(self, action: BusAction, due: Due) -> BusAction:
+    def _timed(self, action: BusAction, due_at: float) -> BusAction:
         # Called by the worker as the read starts; a plain function returning the read's
-        # awaitable keeps one frame out of the await chain every resumption walks.
+        # awaitable keeps one frame out of the await chain every resumption walks. The lag is
+        # in clock seconds: real seconds late over the real length of one clock second.
+        loop = self._loop
+        real_per_clock = self._real_per_clock
+
         def timed(connection: Any) -> Awaitable[list[Reading]]:
-            lag = (self._clock.now() - due.start_at).total_seconds()
+            late = (loop.time() if loop is not None else due_at) - due_at
+            lag = late / real_per_clock
             self.stats.lag_seconds = max(0.0, lag)
             self.stats.max_lag_seconds = max(self.stats.max_lag_seconds, lag)
             return action(connection)
@@ -475,7 +526,7 @@ class ChannelCollector:
 
     def _stored(self, meter_id: str, spec: ReadSpec, slot: datetime, stored: bool) -> None:
         if stored:
-            self._completeness.record_success(meter_id, _group(spec), slot)
+            self._completeness.record_success(meter_id, _group_of(spec.quantities), slot)
         else:
             self._completeness.record_failure(meter_id, _group(spec), slot, NOT_STORED)
 

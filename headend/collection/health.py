@@ -44,30 +44,30 @@ class MeterHealth:
         state = self._states.get(meter_id)
         return state is not None and state.offline
 
+    def is_healthy(self, meter_id: str) -> bool:
+        """No failure since its last good read: a good read has nothing to reset (one lookup
+        on every read's path, where ``is_offline`` then ``success`` took two calls)."""
+        return meter_id not in self._states
+
     def last_reason(self, meter_id: str) -> str | None:
         state = self._states.get(meter_id)
         return None if state is None else state.last_reason
 
     def should_send(self, meter_id: str, now: datetime) -> bool:
         """Online meters always; offline ones only when their next probe is due."""
-        state = self._state(meter_id)
-        if not state.offline:
+        state = self._states.get(meter_id)
+        if state is None or not state.offline:
             return True
         return state.next_probe is None or now >= state.next_probe
 
     def success(self, meter_id: str) -> HealthChange | None:
         """Every good read lands here: a meter that never failed has no state to reset (only
-        meters that failed get one, so healthy fleets cost nothing per meter or read)."""
-        state = self._states.get(meter_id)
+        meters that failed get one, dropped at its next good read, so healthy
+        fleets cost nothing per meter or read)."""
+        state = self._states.pop(meter_id, None)
         if state is None:
             return None
-        was_offline = state.offline
-        state.consecutive_failures = 0
-        state.offline = False
-        state.probes = 0
-        state.next_probe = None
-        state.last_reason = None
-        return HealthChange.CAME_ONLINE if was_offline else None
+        return HealthChange.CAME_ONLINE if state.offline else None
 
     def failure(self, meter_id: str, reason: str, now: datetime) -> HealthChange | None:
         state = self._state(meter_id)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 MAX_SPREAD = 60.0
 """Offsets stay within the first minute (or half the interval if shorter)."""
@@ -53,9 +53,11 @@ def is_slot(at: datetime, interval: float) -> bool:
     return slot_start(at, interval) == at
 
 
-@dataclass(frozen=True, slots=True)
-class Due:
-    """One scheduled read: the slot it belongs to and the wall time to start it."""
+class Due(NamedTuple):
+    """One scheduled read: the slot it belongs to and the wall time to start it.
+
+    A named tuple, not a frozen dataclass: one is made per slot of every meter, and a frozen
+    dataclass's ``__init__`` sets each field through ``object.__setattr__``."""
 
     slot: datetime
     start_at: datetime
@@ -100,7 +102,10 @@ class ReadClock:
         return self._due(slot)
 
     def after(self, due: Due) -> Due:
-        return self._due(due.slot + self._step)
+        slot = due.slot + self._step
+        if not self.jitter:  # ``_due``'s first case, inline: this runs once per slot
+            return Due(slot, slot + self._lead)
+        return self._due(slot)
 
     def _due(self, slot: datetime) -> Due:
         if not self.jitter:

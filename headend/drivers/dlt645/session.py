@@ -42,11 +42,11 @@ class _Machine(Protocol[_Event]):
 
 async def _await_event(link: BusLink, machine: _Machine[_Event], reply_timeout: float) -> _Event:
     """Feed received bytes until the machine has something to say, or the deadline passes."""
+    deadline = asyncio.get_running_loop().time() + reply_timeout
     try:
-        async with asyncio.timeout(reply_timeout):
-            while (event := machine.next_event()) is NEED_DATA:
-                machine.receive_data(await link.receive())
-            return event
+        while (event := machine.next_event()) is NEED_DATA:
+            machine.receive_data(await link.receive_before(deadline))
+        return event
     except TimeoutError:
         raise _read_failed(machine.deadline_passed(reply_timeout)) from None
 
@@ -86,16 +86,18 @@ async def read_payload(
     is its ``read_request`` when the caller keeps it."""
     machine = ReadExchange(address, di, standard, request=request)
     data = machine.send()
+    loop = asyncio.get_running_loop()
     while True:
         await link.send(data)
         # ``_await_event`` inlined: this is every scheduled read's path, one frame less. A
         # frame just sent has its own exchange with no byte yet, so it is not asked for an
-        # event before the first bytes arrive.
+        # event before the first bytes arrive. The deadline is the link's (one timer per
+        # bus), not an ``asyncio.timeout`` per exchange.
+        deadline = loop.time() + reply_timeout
         try:
-            async with asyncio.timeout(reply_timeout):
-                machine.receive_data(await link.receive())
-                while (event := machine.next_event()) is NEED_DATA:
-                    machine.receive_data(await link.receive())
+            machine.receive_data(await link.receive_before(deadline))
+            while (event := machine.next_event()) is NEED_DATA:
+                machine.receive_data(await link.receive_before(deadline))
         except TimeoutError:
             raise _read_failed(machine.deadline_passed(reply_timeout)) from None
         if isinstance(event, Payload):

@@ -61,6 +61,23 @@ def test_failed_read_blanks_the_value_instead_of_keeping_it() -> None:
     assert (AnomalyKind.VOLTAGE_LOW, "m0") not in raised(detector.sweep(T0))
 
 
+def test_a_voltage_in_volts_lands_as_one_in_kilovolts_does() -> None:
+    """The polled voltage in V takes a short path into the snapshot: it must leave the same
+    row as the general path does for the same value in kV (value, failure code cleared),
+    and a frozen voltage must not overwrite the live one."""
+    detector = immediate_detector()
+    for meter in ("m0", "m1"):
+        detector.ingest(Reading.missing(meter, "voltage_b", "V", T0, FailureReason.CHECKSUM))
+    assert detector.ingest(Reading("m0", "voltage_b", 231.5, "V", T0))
+    assert detector.ingest(Reading("m1", "voltage_b", 0.2315, "kV", T0))
+    snap = detector.snapshot
+    assert snap.voltage[1, 0] == pytest.approx(snap.voltage[1, 1]) == pytest.approx(231.5)
+    assert snap.failure_code[0] == snap.failure_code[1] == 0
+    frozen = Reading("m0", "voltage_b", 100.0, "V", T0, kind=ReadingKind.FROZEN)
+    assert not detector.ingest(frozen)
+    assert snap.voltage[1, 0] == pytest.approx(231.5)
+
+
 def test_unconvertible_unit_is_rejected_with_its_name() -> None:
     detector = immediate_detector()
     with pytest.raises(ReadingRejectedError, match=r"m0/voltage_a.*'mV'"):

@@ -251,3 +251,61 @@ async def test_submitting_after_close_says_shutting_down() -> None:
     worker.close()
     with pytest.raises(BusClosed, match="bus-4"):
         worker.submit(Lane.CONTROL, "late", exchange(b"x"))
+
+
+async def test_on_done_is_called_once_per_job_after_its_future_is_settled(bus: Bus) -> None:
+    """The completion callback comes from the worker's own step, once per job, with the
+    future already settled: for a result, a failure, a job its caller cancelled while it was
+    queued, and a job failed by ``close``. Never from inside ``submit``."""
+    worker, _ = bus
+    seen: list[tuple[str, str]] = []
+
+    def on_done(name: str) -> Callable[[asyncio.Future[bytes]], None]:
+        def called(future: asyncio.Future[bytes]) -> None:
+            assert future.done()
+            if future.cancelled():
+                outcome = "cancelled"
+            elif future.exception() is not None:
+                outcome = type(future.exception()).__name__
+            else:
+                outcome = future.result().decode()
+            seen.append((name, outcome))
+
+        return called
+
+    async def refuse(link: BusLink) -> bytes:
+        raise ReadFailed(FailureReason.ERROR_RESPONSE, "no such data", retryable=False)
+
+    blocker = asyncio.get_running_loop().create_future()
+    holding = asyncio.Event()
+
+    async def hold(link: BusLink) -> bytes:
+        holding.set()
+        await blocker
+        return b"held"
+
+    good = worker.submit(Lane.TELEMETRY, "good", exchange(b"g"), on_done=on_done("good"))
+    bad = worker.submit(Lane.TELEMETRY, "bad", refuse, on_done=on_done("bad"))
+    assert seen == []  # not from inside submit
+    assert await good == b"ok:g"
+    with pytest.raises(ReadFailed):
+        await bad
+    held = worker.submit(Lane.TELEMETRY, "held", hold, on_done=on_done("held"))
+    given_up = worker.submit(Lane.TELEMETRY, "given up", exchange(b"x"), on_done=on_done("up"))
+    queued = worker.submit(Lane.TELEMETRY, "queued", exchange(b"q"), on_done=on_done("queued"))
+    given_up.cancel()
+    await holding.wait()  # the worker took ``held`` and waits in it
+    worker.close()  # fails ``queued``; ``given up`` was drained as cancelled
+    blocker.set_result(None)
+    assert await held == b"held"
+    with pytest.raises(BusClosed):
+        await queued
+    assert sorted(seen) == sorted(
+        [
+            ("good", "ok:g"),
+            ("bad", "ReadFailed"),
+            ("up", "cancelled"),
+            ("queued", "BusClosed"),
+            ("held", "held"),
+        ]
+    )

@@ -62,7 +62,30 @@ def _reading(meter: str) -> Reading:
     return Reading(meter, "voltage_a", 230.0, "V", SLOT)
 
 
-def _collector(storage: _Storage, health: MeterHealth, tracker: CompletenessTracker) -> Any:
+class _Put:
+    """``LiveReadings.put`` as the collector sees it: taken at once, stored when ``settle``."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self._then: list[Callable[[bool], None]] = []
+
+    def __call__(self, readings: list[Reading], then: Callable[[bool], None] | None) -> None:
+        self.calls.append([r.meter for r in readings])
+        if then is not None:
+            self._then.append(then)
+
+    def settle(self, stored: bool) -> None:
+        for then in self._then:
+            then(stored)
+        self._then.clear()
+
+
+def _collector(
+    storage: _Storage,
+    health: MeterHealth,
+    tracker: CompletenessTracker,
+    put: _Put | None = None,
+) -> Any:
     def factory(meter: MeterConfig, quantities: Any, slot: datetime) -> Any:
         raise AssertionError("no read is sent in these tests")
 
@@ -75,6 +98,7 @@ def _collector(storage: _Storage, health: MeterHealth, tracker: CompletenessTrac
         on_health=storage.on_health,
         health=health,
         completeness=tracker,
+        put_readings=put,
     )
 
 
@@ -149,3 +173,52 @@ async def test_a_read_that_ends_while_the_last_hand_off_is_stored_is_still_recor
     assert tracker.meter_day(last.id, SLOT.date()).failures == {"shutdown": 1}
     assert not collector._waiting
     assert not collector._ended
+
+
+async def test_a_good_read_is_handed_on_from_the_callback_and_counted_once_stored() -> None:
+    """With a put door, a read that ended well needs no completions loop: its readings are
+    handed on as the worker's future ends, and it counts as received only once stored."""
+    storage, health, tracker = _Storage(), MeterHealth(), CompletenessTracker("Asia/Shanghai")
+    put = _Put()
+    collector = _collector(storage, health, tracker, put)
+    meter = _meter(1)
+    _ended(collector, meter, [_reading(meter.id)])
+    assert put.calls == [["m1"]]
+    assert storage.calls == []
+    assert not collector._ended
+    assert collector.stats.succeeded == 1
+    assert tracker.meter_day(meter.id, SLOT.date()).received == 0
+    put.settle(True)
+    assert tracker.meter_day(meter.id, SLOT.date()).received == 1
+
+
+async def test_with_a_put_door_outcomes_still_keep_their_order() -> None:
+    """A failure waits in the completions loop; a good read ending after it goes behind it,
+    and a meter that failed before takes the loop's path (it may raise a health event)."""
+    storage, health, tracker = _Storage(), MeterHealth(offline_after=1), CompletenessTracker()
+    put = _Put()
+    collector = _collector(storage, health, tracker, put)
+    back, failing, plain = _meter(1), _meter(2), _meter(3)
+    health.failure(back.id, "timeout", SLOT - timedelta(minutes=5))  # offline now
+    _ended(collector, back, [_reading(back.id)])
+    _ended(collector, failing, ReadFailed(FailureReason.TIMEOUT, "no reply"))
+    _ended(collector, plain, [_reading(plain.id)])
+    assert put.calls == []
+    collector.stop()
+    await collector._completions()
+    assert storage.calls == [["m1"], ["m2"], ["m3"]]
+    assert storage.health == [("m1", HealthChange.CAME_ONLINE), ("m2", HealthChange.WENT_OFFLINE)]
+    _ended(collector, back, [_reading(back.id)])  # healthy again: the callback's path
+    assert put.calls == [["m1"]]
+
+
+async def test_readings_not_stored_count_as_not_received() -> None:
+    storage, health, tracker = _Storage(), MeterHealth(), CompletenessTracker("Asia/Shanghai")
+    put = _Put()
+    collector = _collector(storage, health, tracker, put)
+    meter = _meter(1)
+    _ended(collector, meter, [_reading(meter.id)])
+    put.settle(False)
+    day = tracker.meter_day(meter.id, SLOT.date())
+    assert day.received == 0
+    assert day.failures == {"not_stored": 1}
