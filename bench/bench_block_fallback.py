@@ -32,7 +32,7 @@ from headend.bus.link import DEFAULT_INTER_FRAME_GAP, BusLink, Direction
 from headend.config.fleet import MeterConfig
 from headend.drivers.block_support import BlockSupportBook
 from headend.drivers.dlt645.reader import plan_dlt645, read_dlt645
-from protocols.dlt645 import Standard, catalogue
+from protocols.dlt645 import Standard
 from simulators.dlt645 import (
     MeterBus,
     RefusesBlocks,
@@ -48,12 +48,16 @@ from transports import Parity, SerialSettings, memory_pair, wire_time
 LINE = SerialSettings("bench", baud=2400, parity=Parity.EVEN)
 FAST = SerialSettings("bench-fast", baud=921600, parity=Parity.NONE)
 SLOT = datetime(2026, 7, 16, 2, 0, tzinfo=UTC)
-QUANTITIES = tuple(
-    member
-    for item in catalogue(Standard.DLT645_2007)
-    if item.is_block and not item.history and item.kind in ("instant", "energy")
-    for member in item.members
+QUANTITIES = (
+    "energy_active_import_total",
+    *(f"energy_active_import_t{tariff}" for tariff in range(1, 5)),
+    *(f"voltage_{phase}" for phase in "abc"),
+    *(f"current_{phase}" for phase in "abc"),
+    "power_active_total",
+    *(f"power_active_{phase}" for phase in "abc"),
 )
+"""A daily round's 15 quantities (docs/dlt645.md): a four-tariff meter's energy, the phase
+voltages and currents, and the active powers; each block covers several of them."""
 VALUES = dict.fromkeys(QUANTITIES, 12.5)
 GOAL = len(plan_dlt645(QUANTITIES, Standard.DLT645_2007, use_blocks=False)) / len(
     plan_dlt645(QUANTITIES, Standard.DLT645_2007)
@@ -98,7 +102,7 @@ async def round_seconds(meters: int, *, refuse: bool) -> tuple[list[float], list
                     plan="-",
                     address=config.address,
                 )
-                link.traffic.clear()
+                link.forget_traffic()
                 readings = await read_dlt645(
                     link, meter, QUANTITIES, SLOT, reply_timeout=0.5, support=book
                 )

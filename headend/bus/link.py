@@ -62,9 +62,16 @@ class BusLink:
         self._expired = False
 
     @property
-    def traffic(self) -> list[TrafficRecord]:
-        """The recent frames, oldest first."""
-        return [TrafficRecord(datetime.fromtimestamp(t, UTC), d, b) for t, d, b in self._traffic]
+    def traffic(self) -> tuple[TrafficRecord, ...]:
+        """The recent frames, oldest first: a snapshot built when asked (a tuple, so that
+        clearing it cannot look as if it cleared the link's own record; see forget_traffic)."""
+        return tuple(
+            TrafficRecord(datetime.fromtimestamp(t, UTC), d, b) for t, d, b in self._traffic
+        )
+
+    def forget_traffic(self) -> None:
+        """Start the record of recent frames afresh (a bench or a CLI timing one exchange)."""
+        self._traffic.clear()
 
     @property
     def is_open(self) -> bool:

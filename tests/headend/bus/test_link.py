@@ -42,6 +42,21 @@ async def test_bytes_before_the_deadline_are_returned(
     ]
 
 
+async def test_forgotten_traffic_is_gone_from_the_record(
+    pair: tuple[BusLink, MemoryTransport],
+) -> None:
+    """The record is a snapshot: only ``forget_traffic`` starts it afresh (a bench that
+    cleared a copy summed every earlier meter's frames into each later one)."""
+    link, far = pair
+    loop = asyncio.get_running_loop()
+    await link.send(b"\x68first")
+    await far.write(b"\x68one")
+    await link.receive_before(loop.time() + 5.0)
+    link.forget_traffic()
+    await link.send(b"\x68second")
+    assert [(r.direction, r.data) for r in link.traffic] == [(Direction.TX, b"\x68second")]
+
+
 async def test_silence_ends_at_the_deadline(pair: tuple[BusLink, MemoryTransport]) -> None:
     link, _ = pair
     loop = asyncio.get_running_loop()
