@@ -38,12 +38,14 @@ from headend.collection.registry import MeterRegistry
 from headend.collection.state_alarms import StateAlarms
 from headend.collection.sweeps import AnomalySweeps
 from headend.collection.writer import RecordWriter, WriterLimits
+from headend.commands.admin import AdminCommands
 from headend.commands.audit import AuditLog
 from headend.commands.clock import ClockCommands
 from headend.commands.context import CommandContext
 from headend.commands.fleet_changes import FleetChanges
 from headend.commands.operations import Operations
 from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
+from headend.drivers.dlt645.security_module import SecurityModule
 from headend.drivers.registry import DRIVERS, driver_for
 from headend.gc_tuning import paused_gc, tuned_for_collection
 from headend.mqtt.bridge import MqttBridge
@@ -77,6 +79,8 @@ class EngineOptions:
     """Where the block reads each meter answered or refused are kept across restarts."""
     shutdown_grace: float = 10.0
     """Seconds reads in flight get to finish on ``stop()``."""
+    security: SecurityModule | None = None
+    """The security module of secured control (built from ``[security]`` by the service)."""
 
 
 class Engine:
@@ -138,6 +142,7 @@ class Engine:
             self.audit,
             self.alarms,
             self.live,
+            security=options.security,
         )
         self.operations = Operations(
             commands,
@@ -146,6 +151,7 @@ class Engine:
             on_health=self.state_alarms.health_changed,
         )
         self.clocks = ClockCommands(commands, health=self.health)
+        self.admin = AdminCommands(commands)
         self.fleet = FleetChanges(
             self.registry,
             FleetOverlay(options.fleet_overlay_path),

@@ -50,6 +50,7 @@ the exit code or HTTP status it becomes)::
     ├── RequestRefused                  mqtt.request_gate: an on-demand request not served (.reason)
     ├── ApiConfigError (ValueError)     api.errors: API tokens that cannot work
     ├── InvalidField                    api.problems: input only the engine can judge (.location)
+    ├── NotConfirmed (ValueError)       commands.admin: a meter clear etc. without naming the meter
     ├── DataLost                        service: stopped with records not stored (.records)
     └── CommandFailed                   cli.errors: a subcommand failed (.code: the exit code)
         └── UsageProblem                an argument that parsed but makes no sense

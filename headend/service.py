@@ -24,6 +24,7 @@ from headend.api import ApiSettings, create_app, parse_api_settings
 from headend.clock import Clock
 from headend.collection.storage_setup import open_storage
 from headend.config.fleet import FleetConfig
+from headend.config.security import build_security_module
 from headend.engine import Engine, EngineOptions
 from headend.errors import HeadendError
 from transports.memory import MemoryNetwork
@@ -97,6 +98,9 @@ async def serve(
     writes or could not be written at stop, so that the exit status says so.
     """
     settings = api_settings(config, environ)
+    security = None
+    if config.security is not None:
+        security = build_security_module(config.security, environ, config.source)
     host, port = settings.host, settings.port
     if options.listen is not None:
         host, _, port_text = options.listen.rpartition(":")
@@ -104,6 +108,8 @@ async def serve(
     async with open_storage(config.storage, config.source, data_dir=options.data_dir) as stack:
         log.info("storage: %s", stack.describe)
         chosen = replace(engine_options(config, options), writer_limits=stack.writer_limits)
+        if security is not None and chosen.security is None:
+            chosen = replace(chosen, security=security)
         engine = Engine(
             config,
             stack.sink,

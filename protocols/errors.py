@@ -12,7 +12,7 @@ Every exception class defined in ``protocols`` derives from ``ProtocolError``
     ProtocolError
     ├── LocalProtocolError (ValueError)     we asked for something the protocol cannot carry
     │   ├── InvalidAddress                  dlt645: not 12 BCD digits (with 'A' wildcards)
-    │   ├── EncodeError                     dlt645: too long, out of range
+    │   ├── EncodeError                     dlt645, gdw1376: too long, out of range
     │   └── UnknownIdentifier (LookupError) dlt645: a DI or quantity not in the catalogue
     ├── RemoteProtocolError                 the peer sent bytes that break the protocol
     │   ├── MalformedFrame                  dlt645: starts like a frame, is not one (.problem,
@@ -21,7 +21,13 @@ Every exception class defined in ``protocols`` derives from ``ProtocolError``
     │   │   ├── EndByteError
     │   │   ├── LengthError
     │   │   └── AddressFieldError
+    │   ├── MalformedFrame                  gdw1376: the same for Q/GDW 1376.1 (.problem, .raw):
+    │   │   │                               ChecksumError, EndByteError, and
+    │   │   ├── LengthFieldError            L fields differ, wrong protocol id, too long
+    │   │   └── ShortUserData               too short for the header and its AUX fields
     │   ├── UnexpectedMessage               dlt645: a frame whose data does not fit its code
+    │   │                                   (gdw1376: units that do not fit AFN and Fn)
+    │   ├── SealBroken                      dlt645.esam_crypto: sealed data whose MAC fails
     │   └── UnsupportedFunction             dlt645: a function code we do not implement
     │                                       (.function)
     ├── CatalogueError                      dlt645: the data-identifier catalogue file is wrong

@@ -19,10 +19,13 @@ import tomli_w
 
 from simulators.errors import SimulatorError
 from simulators.runner import Endpoints
-from simulators.scenario import LoadKind, MeterModel, MeterSpec, Scenario
+from simulators.scenario import LoadKind, LvMeterSpec, MeterModel, MeterSpec, Scenario
 
 HOUSEHOLD_PLAN = "household"
 THREE_PHASE_PLAN = "three_phase"
+LV_PLAN = "transformer_lv"
+"""Plan of a transformer's LV-side Modbus meter: named per register map (``transformer_lv_<map>``),
+since a plan may only ask for quantities its meters' maps have."""
 
 _TELEMETRY_INTERVAL = "1m"
 _BILLING_INTERVAL = "15m"
@@ -106,25 +109,43 @@ def fleet_config_for(
     at speed 1 they are the plan templates' own.
     """
     missing = [bus.id for bus in scenario.buses if bus.id not in endpoints.buses]
+    missing += [lv_channel(t.id) for t, _ in scenario.lv_meters if t.id not in endpoints.lv_meters]
     if missing:
         raise FleetExportError(f"scenario {scenario.name}: no endpoint for bus(es) {missing}")
     device = {}
     if endpoints.mqtt is not None:
         device = {t.transformer: t.device for t in endpoints.mqtt.terminals}
     zone = timezone_name(scenario.utc_offset.utcoffset(None))
+    secured = {bus.id: bus.esam_key_env is not None for bus in scenario.buses}
     document: dict[str, Any] = {
         "site": {"name": scenario.name, "timezone": zone},
         "channels": [
             {"name": bus.id, "url": endpoints.buses[bus.id], "protocol": bus.protocol}
             for bus in scenario.buses
+        ]
+        + [
+            {"name": lv_channel(t.id), "url": endpoints.lv_meters[t.id], "protocol": "modbus"}
+            for t, _ in scenario.lv_meters
         ],
         "transformers": [
             {"name": t.id, "rated_kva": t.rated_kva, "terminal": device.get(t.id, t.id)}
             for t in scenario.transformers
         ],
         "plans": _plans(read_intervals(scenario, speed)),
-        "meters": [_meter(spec) for spec in scenario.meters],
+        "meters": [_meter(spec, secured[spec.bus]) for spec in scenario.meters]
+        + [_lv_meter(t.id, meter) for t, meter in scenario.lv_meters],
     }
+    keys = {bus.esam_key_env for bus in scenario.buses if bus.esam_key_env}
+    if len(keys) > 1:
+        raise FleetExportError(
+            f"scenario {scenario.name}: buses name different ESAM keys {sorted(keys)}; one "
+            "security module serves a site"
+        )
+    if keys:
+        document["security"] = {"module": "software", "key_env": keys.pop()}
+    telemetry, billing = read_intervals(scenario, speed)
+    for _, meter in scenario.lv_meters:
+        document["plans"][lv_plan(meter)] = _lv_plan(meter, telemetry, billing)
     broker = mqtt
     if broker is None and endpoints.mqtt is not None:
         broker = (endpoints.mqtt.host, endpoints.mqtt.port)
@@ -186,7 +207,9 @@ def _plan_of(spec: MeterSpec) -> str:
     return HOUSEHOLD_PLAN if spec.model is MeterModel.SINGLE_PHASE else THREE_PHASE_PLAN
 
 
-def _meter(spec: MeterSpec) -> dict[str, Any]:
+def _meter(spec: MeterSpec, secured: bool) -> dict[str, Any]:
+    """A ``[[meters]]`` table; a meter without an ESAM takes plaintext control (the fleet
+    file's default is secured, what a State Grid site expects)."""
     single = spec.model is MeterModel.SINGLE_PHASE
     meter: dict[str, Any] = {
         "id": spec.id,
@@ -199,7 +222,68 @@ def _meter(spec: MeterSpec) -> dict[str, Any]:
     }
     if spec.kind is LoadKind.HOUSEHOLD:
         meter["household"] = spec.id
+    if not secured:
+        meter["control"] = "plaintext"
     return meter
+
+
+def lv_channel(transformer_id: str) -> str:
+    """The channel (RS-485 line) of a transformer's LV-side meter."""
+    return f"lv-{transformer_id}"
+
+
+def lv_meter_id(transformer_id: str) -> str:
+    return f"{transformer_id}-LV"
+
+
+def lv_plan(meter: LvMeterSpec) -> str:
+    return f"{LV_PLAN}_{meter.register_map}"
+
+
+_LV_TELEMETRY = (
+    "voltage_a",
+    "voltage_b",
+    "voltage_c",
+    "current_a",
+    "current_b",
+    "current_c",
+    "power_active_total",
+)
+
+
+def _lv_plan(meter: LvMeterSpec, telemetry: str, billing: str) -> dict[str, Any]:
+    from protocols.modbus import builtin_register_map
+
+    quantities = builtin_register_map(meter.register_map).quantities
+    reads = [
+        {
+            "quantities": [q for q in _LV_TELEMETRY if q in quantities],
+            "interval": telemetry,
+            "lane": "telemetry",
+        },
+        {"quantities": ["energy_active_import_total"], "interval": billing, "lane": "billing"},
+    ]
+    return {"reads": reads}
+
+
+def _lv_meter(transformer_id: str, meter: LvMeterSpec) -> dict[str, Any]:
+    """The head-end's entry for an LV-side meter: its own transformer's meter, not a load, with
+    the CT/PT ratios it is installed with and its firmware's energy address."""
+    entry: dict[str, Any] = {
+        "id": lv_meter_id(transformer_id),
+        "channel": lv_channel(transformer_id),
+        "plan": lv_plan(meter),
+        "unit_id": meter.unit_id,
+        "register_map": meter.register_map,
+        "ct_ratio": meter.ct_ratio,
+        "pt_ratio": meter.pt_ratio,
+        "transformer": transformer_id,
+        "phase": "ABC",
+        "kind": "transformer_lv",
+    }
+    if meter.energy_base is not None:
+        entry["energy_base"] = meter.energy_base
+    return entry
 
 
 def _copy(value: Any) -> Any:

@@ -7,8 +7,10 @@ all share one ``Community`` and one clock (the caller's, e.g. ``WarpedClock.now`
 read over TCP and a terminal message describe the same simulated instant, and the same seed
 gives the same values.
 
-Only DL/T 645 buses are served: the scenario format has no way yet to mark a bus as Modbus, so
-a bus with another protocol is refused rather than silently served as DL/T 645.
+Building buses are DL/T 645 (a bus with another protocol is refused rather than silently
+served as DL/T 645). A transformer's Modbus LV-side meter (``[transformers.lv_meter]``) gets a
+line of its own: RTU on a pseudo-terminal, serving the transformer's LV totals from the same
+model, secondary side (primary / CT), through its register map.
 """
 
 from __future__ import annotations
@@ -16,22 +18,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from simulators.community.model import Community
 from simulators.dlt645.community_adapter import bus_from_community
+from simulators.dlt645.esam import EsamConfig
 from simulators.dlt645.tcp_gateway import TcpGateway
 from simulators.errors import SimulatorError
-from simulators.scenario import BusSpec, Scenario
+from simulators.scenario import BusSpec, LvMeterSpec, Scenario, TransformerSpec
 from simulators.terminal.config import TerminalConfig
 from simulators.terminal.simulator import TerminalSimulator
 from transports import SerialSettings
 from transports.settings import Parity
 
+if TYPE_CHECKING:
+    from simulators.modbus import ModbusPtyPort, SimulatedMeter
+
 log = logging.getLogger(__name__)
+
+LV_METER_QUANTITIES = (
+    "voltage_a",
+    "voltage_b",
+    "voltage_c",
+    "current_a",
+    "current_b",
+    "current_c",
+    "power_active_total",
+    "power_reactive_total",
+    "power_factor_total",
+    "frequency",
+    "energy_active_import_total",
+)
+"""What the model knows of a transformer's LV side (``TransformerValues``) that a meter map
+can serve; a map's other points read as "not available"."""
 
 SERVED_PROTOCOLS = ("dlt645-2007",)
 """Bus protocols the runner can put behind a gateway."""
@@ -75,6 +99,8 @@ class Endpoints:
     buses: Mapping[str, str]
     """Bus id -> ``tcp://host:port`` of its gateway, in scenario order."""
     mqtt: MqttEndpoint | None
+    lv_meters: Mapping[str, str] = field(default_factory=dict)
+    """Transformer id -> ``serial:///dev/pts/N?baud=..&parity=N`` of its LV-side meter's line."""
 
 
 def terminal_topics(scenario: Scenario, config: TerminalConfig) -> tuple[TerminalTopics, ...]:
@@ -89,6 +115,11 @@ def terminal_topics(scenario: Scenario, config: TerminalConfig) -> tuple[Termina
         )
         for t in scenario.transformers
     )
+
+
+def lv_meter_url(path: str, baud: int) -> str:
+    """The head-end's URL of a pty line: parity N, which ptys require."""
+    return f"serial://{path}?baud={baud}&parity=N"
 
 
 def serial_settings(bus: BusSpec, baud: int | None = None) -> SerialSettings:
@@ -164,6 +195,7 @@ class ScenarioRunner:
             interval_s=terminal_interval_s or max(1.0, 60.0 / speed),
         )
         self.gateways: dict[str, TcpGateway] = {}
+        self.lv_ports: dict[str, ModbusPtyPort] = {}
         self.terminal: TerminalSimulator | None = None
         self._stop = asyncio.Event()
         self._stack: contextlib.AsyncExitStack | None = None
@@ -184,7 +216,11 @@ class ScenarioRunner:
         if self.mqtt is not None:
             host, port = self.mqtt
             mqtt = MqttEndpoint(host, port, terminal_topics(self.scenario, self.terminal_config))
-        return Endpoints(buses=buses, mqtt=mqtt)
+        lv_meters = {
+            transformer: lv_meter_url(port.path, port.baud)
+            for transformer, port in self.lv_ports.items()
+        }
+        return Endpoints(buses=buses, mqtt=mqtt, lv_meters=lv_meters)
 
     async def __aenter__(self) -> ScenarioRunner:
         stack = contextlib.AsyncExitStack()
@@ -197,6 +233,7 @@ class ScenarioRunner:
                     serial_settings(bus, self.baud),
                     clock=self._advancing_clock,
                     seed=self.seed,
+                    esam=esam_of(bus),
                 )
                 gateway = TcpGateway(meter_bus, self.host, self._port_for(index, bus))
                 try:
@@ -208,6 +245,11 @@ class ScenarioRunner:
                     ) from exc
                 self.gateways[bus.id] = gateway
                 log.info("bus %s listening on %s:%d", bus.id, self.host, gateway.port)
+            for transformer, meter in self.scenario.lv_meters:
+                port = self._lv_port(transformer, meter)
+                await stack.enter_async_context(port)
+                self.lv_ports[transformer.id] = port
+                log.info("LV meter of %s on %s", transformer.id, port.path)
             group = await stack.enter_async_context(asyncio.TaskGroup())
             group.create_task(self._advance_loop())
             if self.mqtt is not None:
@@ -237,6 +279,30 @@ class ScenarioRunner:
         if stack is not None:
             await stack.__aexit__(exc_type, exc, tb)
 
+    def _lv_port(self, transformer: TransformerSpec, meter: LvMeterSpec) -> ModbusPtyPort:
+        # pymodbus (and its serial extra) only for scenarios that have a Modbus meter.
+        from simulators.modbus import ModbusPtyPort
+
+        return ModbusPtyPort({meter.unit_id: self.lv_meter(transformer.id)}, baud=meter.baud)
+
+    def lv_meter(self, transformer_id: str) -> SimulatedMeter:
+        """The simulated LV-side meter of ``transformer_id``: the model's LV totals, pulled at
+        every read, encoded through the meter's map with its firmware's energy address."""
+        from protocols.modbus import ENERGY_BASE, Ratios, builtin_register_map
+        from simulators.modbus import SimulatedMeter
+
+        spec = next(m for t, m in self.scenario.lv_meters if t.id == transformer_id)
+        bases = None if spec.energy_base is None else {ENERGY_BASE: spec.energy_base}
+        register_map = builtin_register_map(spec.register_map, bases=bases)
+        served = [q for q in LV_METER_QUANTITIES if q in register_map.quantities]
+
+        def values() -> dict[str, float]:
+            self._advancing_clock()
+            totals = self.community.transformer_values(transformer_id)
+            return {quantity: float(getattr(totals, quantity)) for quantity in served}
+
+        return SimulatedMeter(register_map, values, Ratios(ct=spec.ct_ratio, pt=spec.pt_ratio))
+
     def _advancing_clock(self) -> datetime:
         """The simulated now, with the model brought up to it (never moves it backwards)."""
         moment = self.clock()
@@ -250,3 +316,20 @@ class ScenarioRunner:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(ADVANCE_EVERY_S):
                     await self._stop.wait()
+
+
+def esam_of(bus: BusSpec) -> EsamConfig | None:
+    """The ESAM of a secured bus's meters, its master key from the environment."""
+    if bus.esam_key_env is None:
+        return None
+    text = os.environ.get(bus.esam_key_env, "")
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 16:
+        raise RunnerError(
+            f"bus {bus.id}: esam_key_env: environment variable {bus.esam_key_env} must hold "
+            "the ESAM master key as 32 hex digits"
+        )
+    return EsamConfig(key)

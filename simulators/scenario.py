@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         ScenarioFaultTable,
         ScenarioFile,
         ScenarioLoadTable,
+        ScenarioTransformerTable,
     )
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -81,6 +82,21 @@ class LoadSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class LvMeterSpec:
+    """A Modbus meter measuring the transformer itself on its LV side (the head-end's
+    ``kind = "transformer_lv"``), e.g. a DTSU666 behind CTs, served on its own RS-485 line."""
+
+    register_map: str
+    unit_id: int = 1
+    ct_ratio: float = 1.0
+    pt_ratio: float = 1.0
+    link: str = "pty"
+    baud: int = 9600
+    energy_base: int | None = None
+    """Where the simulated firmware keeps the energy block; None: the map's own address."""
+
+
+@dataclass(frozen=True, slots=True)
 class TransformerSpec:
     """A distribution transformer as seen from the LV side.
 
@@ -98,6 +114,7 @@ class TransformerSpec:
     oil_time_constant_min: float = 180.0
     winding_time_constant_min: float = 7.0
     loss_ratio: float = 6.0
+    lv_meter: LvMeterSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +140,9 @@ class BusSpec:
     parity: str = "E"
     data_bits: int = 8
     stop_bits: int = 1
+    esam_key_env: str | None = None
+    """Set: secured meters whose ESAM holds the master key in this environment variable (read by
+    the runner; the fleet export names it in ``[security]``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +203,11 @@ class Scenario:
     @property
     def buses(self) -> tuple[BusSpec, ...]:
         return tuple(b.bus for b in self.buildings)
+
+    @property
+    def lv_meters(self) -> tuple[tuple[TransformerSpec, LvMeterSpec], ...]:
+        """The transformers that have a Modbus LV-side meter, with it."""
+        return tuple((t, t.lv_meter) for t in self.transformers if t.lv_meter is not None)
 
     def meters_on_bus(self, bus_id: str) -> tuple[MeterSpec, ...]:
         return tuple(m for m in self.meters if m.bus == bus_id)
@@ -248,7 +273,7 @@ class _ScenarioParser:
         file = _read_file(self.path, document)
         head = file.scenario
         load = self._load(file.load)
-        transformers = tuple(TransformerSpec(**t.model_dump()) for t in file.transformers)
+        transformers = tuple(self._transformer(i, t) for i, t in enumerate(file.transformers))
         feeders = tuple(FeederSpec(**f.model_dump()) for f in file.feeders)
         buildings = tuple(self._building(i, b) for i, b in enumerate(file.buildings))
         self._check_references(transformers, feeders, buildings)
@@ -272,6 +297,16 @@ class _ScenarioParser:
             meters=meters,
             faults=faults,
         )
+
+    def _transformer(self, index: int, table: ScenarioTransformerTable) -> TransformerSpec:
+        values = table.model_dump(exclude={"lv_meter"})
+        if table.lv_meter is None:
+            return TransformerSpec(**values)
+        meter = LvMeterSpec(**table.lv_meter.model_dump())
+        problem = _lv_meter_problem(meter)
+        if problem is not None:
+            raise _error(self.path, f"transformers[{index}].lv_meter.{problem[0]}", problem[1])
+        return TransformerSpec(**values, lv_meter=meter)
 
     def _load(self, table: ScenarioLoadTable) -> LoadSpec:
         values = table.model_dump()
@@ -372,6 +407,31 @@ class _ScenarioParser:
             )
         except ValueError as exc:
             raise _error(self.path, where, str(exc)) from None
+
+
+def _lv_meter_problem(meter: LvMeterSpec) -> tuple[str, str] | None:
+    """(key, problem) when the meter names a map that is not shipped, or moves a block its
+    map cannot move."""
+    from protocols.modbus import (
+        ENERGY_BASE,
+        ModbusProtocolError,
+        builtin_map_names,
+        builtin_register_map,
+    )
+
+    if meter.register_map not in builtin_map_names():
+        known = ", ".join(builtin_map_names())
+        return "register_map", f"unknown register map {meter.register_map!r} (known: {known})"
+    if meter.energy_base is None:
+        return None
+    register_map = builtin_register_map(meter.register_map)
+    if ENERGY_BASE not in register_map.bases:
+        return "energy_base", f"map {meter.register_map} has no movable energy block"
+    try:
+        register_map.with_bases({ENERGY_BASE: meter.energy_base})
+    except ModbusProtocolError as exc:
+        return "energy_base", str(exc)
+    return None
 
 
 def _meter_count(building: BuildingSpec) -> int:

@@ -9,7 +9,7 @@ half-loads produces plausible-looking but wrong figures. What relates keys to ea
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
@@ -78,6 +78,21 @@ class ScenarioLoadTable(_Table):
     public_power_factor: PowerFactor = 0.9
 
 
+class ScenarioLvMeterTable(_Table):
+    """A Modbus RTU meter on the transformer's LV side (behind CTs); defaults are
+    ``LvMeterSpec``'s."""
+
+    register_map: Text
+    unit_id: Annotated[Integer, Field(ge=1, le=247)] = 1
+    ct_ratio: Positive = 1.0
+    pt_ratio: Positive = 1.0
+    link: Literal["pty"] = "pty"
+    """``pty``: RTU on a pseudo-terminal the head-end opens like a USB RS-485 adapter."""
+    baud: Annotated[Integer, Field(ge=300)] = 9600
+    energy_base: Annotated[Integer, Field(ge=0, le=0xFFFF)] | None = None
+    """Where this meter's firmware keeps its energy block, when not at the map's address."""
+
+
 class ScenarioTransformerTable(_Table):
     """Defaults are ``TransformerSpec``'s (a test checks they agree)."""
 
@@ -91,6 +106,7 @@ class ScenarioTransformerTable(_Table):
     oil_time_constant_min: Positive = 180.0
     winding_time_constant_min: Positive = 7.0
     loss_ratio: NonNegative = 6.0
+    lv_meter: ScenarioLvMeterTable | None = None
 
 
 class ScenarioFeederTable(_Table):
@@ -111,6 +127,8 @@ class ScenarioBusTable(_Table):
     parity: Annotated[str, Strict(), Field(pattern="^[NEO]$")] = "E"
     data_bits: Annotated[Integer, Field(ge=5)] = 8
     stop_bits: Annotated[Integer, Field(ge=1)] = 1
+    esam_key_env: Text | None = None
+    """Set: the bus's meters are secured (State Grid, ESAM); the variable holds the master key."""
 
 
 class ScenarioBuildingTable(_Table):

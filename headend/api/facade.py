@@ -25,6 +25,7 @@ from headend.collection.completeness import CompletenessRow
 from headend.collection.writer import WriterLimits, WriterStats
 from headend.commands.audit import AuditEntry
 from headend.config.fleet import ChannelConfig, MeterConfig, TransformerConfig
+from headend.drivers.dlt645.admin import AdminOrder
 from headend.drivers.dlt645.control import RelayResult
 from headend.engine import Engine
 from headend.mqtt.bridge import MqttStats
@@ -208,8 +209,24 @@ class HeadendFacade:
     async def read_now(self, meter_id: str, quantities: Sequence[str] | None) -> list[Reading]:
         return await self._engine.operations.read_now(meter_id, quantities)
 
-    async def relay(self, meter_id: str, action: RelayAction, user: str) -> RelayResult:
-        return await self._engine.operations.relay(meter_id, action, user)
+    async def relay(
+        self, meter_id: str, action: RelayAction, user: str, reason: str = ""
+    ) -> RelayResult:
+        return await self._engine.operations.relay(meter_id, action, user, reason)
+
+    async def admin_order(
+        self,
+        meter_id: str,
+        order: AdminOrder,
+        user: str,
+        *,
+        confirm: str | None,
+        reason: str = "",
+        new_password: str | None = None,
+    ) -> str:
+        return await self._engine.admin.run(
+            meter_id, order, user, confirm=confirm, reason=reason, new_password=new_password
+        )
 
     async def check_clock(self, meter_id: str, user: str) -> float:
         return await self._engine.clocks.check_clock(meter_id, user=user)

@@ -155,6 +155,31 @@ class ReadRequestIn(BaseModel):
 
 class RelayIn(BaseModel):
     action: RelayActionName
+    reason: str = Field(
+        default="",
+        max_length=200,
+        description="Why (unpaid, customer request, safety ...): kept in the audit trail",
+    )
+
+
+class AdminOrderIn(BaseModel):
+    """An administrative order; ``confirm`` must repeat the meter id (it cannot be undone)."""
+
+    order: Literal["change_password", "demand_clear", "meter_clear", "event_clear"]
+    confirm: str | None = Field(default=None, max_length=64)
+    reason: str = Field(default="", max_length=200)
+    new_password: str | None = Field(
+        default=None,
+        pattern=r"^[0-9A-Fa-f]{8}$",
+        description="change_password: level + 3-byte password, 8 hex digits",
+    )
+
+
+class AdminOrderOut(BaseModel):
+    meter: str
+    order: str
+    result: str
+    user: str
 
 
 class RelayOut(BaseModel):

@@ -31,6 +31,8 @@ class ExitCode(enum.IntEnum):
     """A reply arrived but was unusable: checksum, malformed, or from another address."""
     DATA_LOST = 7
     """The service stopped, but some readings it acquired were not stored (disk full...)."""
+    PARTIAL = 8
+    """Some values were read and printed, others failed (each failed row names its reason)."""
     INTERRUPTED = 130
     """Ctrl-C, the shell's convention (128 + SIGINT)."""
     BROKEN_PIPE = 141

@@ -12,7 +12,7 @@ import argparse
 from headend.cli import read_dlt645, read_modbus
 from headend.cli.errors import ExitCode, UsageProblem
 from headend.drivers.dlt645.editions import STANDARDS
-from protocols.dlt645 import catalogue
+from protocols.dlt645 import DataItem, catalogue
 from protocols.modbus import builtin_map_description, builtin_map_names
 
 
@@ -60,5 +60,18 @@ def _list_quantities(source: str) -> None:
         return
     width = 2 * standard.di_length
     for item in catalogue(standard):
-        members = f"  block: {', '.join(item.members)}" if item.is_block else ""
-        print(f"{item.di:0{width}X}  {item.name:<36} {item.unit:<5}{members}".rstrip())
+        print(f"{item.di:0{width}X}  {item.name:<36} {item.unit:<5}{_shape(item)}".rstrip())
+
+
+def _shape(item: DataItem) -> str:
+    """What one reply holds: a block's members (a tariff block in short), a record's fields."""
+    text = ""
+    if item.is_block:
+        members = item.members
+        shown = members if len(members) <= 8 else (*members[:3], "...", members[-1])
+        text += f"  block: {', '.join(shown)}"
+    if item.is_record:
+        text += f"  record: {', '.join(part.suffix or '(value)' for part in item.parts)}"
+    if item.history:
+        text += f"  periods 1..{item.history}"
+    return text

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from headend.errors import ReadFailed
 from protocols.dlt645 import (
     Address,
     DataItem,
+    EncodeError,
     ErrorResponse,
     ReadAddressRequest,
     ReadAddressResponse,
@@ -50,6 +52,8 @@ from transports import (
 )
 
 """Silence kept between frames; the fleet configuration's default ``inter_frame_gap``."""
+_PERIOD = re.compile(r"(\w+)\[(\d{1,3})\]")
+"""``NAME[N]``: period N of an item with history (N days, settlement periods or events ago)."""
 ADDRESS_DI_1997 = 0xC032
 """1997 has no read-address command: a wildcard read of the meter-address item does the job."""
 SCAN_WARNING = (
@@ -104,7 +108,10 @@ def register(protocols: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         action="append",
         type=_quantity_option,
         metavar="NAME",
-        help="catalogue name to read, e.g. voltage_a or voltage (repeatable)",
+        help=(
+            "catalogue name to read, e.g. voltage_a or voltage; NAME[N] for period N of a "
+            "history item, e.g. settlement_energy_active_import[3] (repeatable)"
+        ),
     )
     parser.add_argument(
         "--scan",
@@ -187,11 +194,13 @@ def _check_arguments(args: argparse.Namespace, standard: Standard) -> list[Wante
     wanted: list[Wanted] = []
     for kind, text in items:
         if kind == "quantity":
+            name, period = _name_and_period(text)
             try:
-                item = table.by_name(text)
-            except UnknownIdentifier as exc:
+                item = table.by_name(name)
+                di = item.di_for(period) if period is not None else item.di
+            except (UnknownIdentifier, EncodeError) as exc:
                 raise UsageProblem(f"--quantity {text}: {exc}") from None
-            wanted.append(Wanted(item.di, item, text))
+            wanted.append(Wanted(di, item, text))
             continue
         if len(text) != 2 * standard.di_length:
             raise UsageProblem(
@@ -201,6 +210,14 @@ def _check_arguments(args: argparse.Namespace, standard: Standard) -> list[Wante
         di = int(text, 16)
         wanted.append(Wanted(di, table.lookup(di) if di in table else None, text))
     return wanted
+
+
+def _name_and_period(text: str) -> tuple[str, int | None]:
+    """``settlement_energy_active_import[3]``: a past period by name, as the rows print it."""
+    match = _PERIOD.fullmatch(text)
+    if match is None:
+        return text, None
+    return match.group(1), int(match.group(2))
 
 
 async def _session(

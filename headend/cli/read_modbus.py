@@ -4,6 +4,10 @@ The register map decides which requests go out (coalesced by the planner) and ho
 become values, so the command reads exactly what the collector would. CT/PT ratios default to
 1 (secondary values, as the meter reports them); the map's ``ct_ratio``/``pt_ratio`` points,
 read along with everything else, show what the meter itself is configured with.
+
+A request the meter fails (a block its firmware does not have) is a row per point with the
+reason, the other requests are still read and printed, and the exit code is 8 (partial); only
+when nothing was answered does the command exit with that failure's own code.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from headend.cli.args import duration, ratio, unit_id
 from headend.cli.errors import CommandFailed, ExitCode, UsageProblem
 from headend.cli.output import Row, format_number, not_available, write_json, write_table
 from protocols.modbus import (
+    ENERGY_BASE,
     PointResult,
     Ratios,
     ReadPlan,
@@ -32,6 +37,7 @@ from transports import InvalidTransportUrl, OpenFailed
 
 if TYPE_CHECKING:
     from headend.drivers.modbus import ModbusAdapterError, ModbusTarget
+    from headend.drivers.modbus.outcome import PlanOutcome
 
 
 def register(protocols: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,6 +71,13 @@ def register(protocols: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         metavar="NAME",
         help="quantity to read (repeatable; default: every quantity of the map)",
     )
+    parser.add_argument(
+        "--energy-base",
+        type=register_address,
+        metavar="ADDRESS",
+        help="where the meter's energy block starts when not at the map's address "
+        "(DTSU666: 0x401E by default, 0x101E on some firmware)",
+    )
     parser.add_argument("--ct", type=ratio, default=1.0, help="current transformer ratio")
     parser.add_argument("--pt", type=ratio, default=1.0, help="voltage transformer ratio")
     parser.add_argument(
@@ -78,7 +91,20 @@ def register(protocols: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.set_defaults(handler=run, parser=parser)
 
 
-def resolve_map(name: str) -> RegisterMap:
+def register_address(text: str) -> int:
+    """A register address, decimal or ``0x`` hex (as manuals print them)."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an address such as 0x101E, got {text!r}"
+        ) from None
+    if not 0 <= value <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"address {text} is outside 0..0xFFFF")
+    return value
+
+
+def resolve_map(name: str, energy_base: int | None = None) -> RegisterMap:
     """A shipped map by file name, or by the unique name it ends with (``dtsu666``)."""
     names = builtin_map_names()
     if name not in names:
@@ -86,6 +112,18 @@ def resolve_map(name: str) -> RegisterMap:
         if len(matches) != 1:
             raise UsageProblem(f"--map {name}: no such register map (have: {', '.join(names)})")
         name = matches[0]
+    register_map = _shipped(name)
+    if energy_base is None:
+        return register_map
+    if ENERGY_BASE not in register_map.bases:
+        raise UsageProblem(f"--energy-base: map {name} has no movable energy block")
+    try:
+        return register_map.with_bases({ENERGY_BASE: energy_base})
+    except RegisterMapError as exc:
+        raise UsageProblem(f"--energy-base 0x{energy_base:04X}: {exc}") from None
+
+
+def _shipped(name: str) -> RegisterMap:
     try:
         return builtin_register_map(name)
     except RegisterMapError as exc:  # pragma: no cover - shipped maps are checked in CI
@@ -93,7 +131,7 @@ def resolve_map(name: str) -> RegisterMap:
 
 
 def run(args: argparse.Namespace) -> int:
-    register_map = resolve_map(args.map)
+    register_map = resolve_map(args.map, args.energy_base)
     quantities: Sequence[str] = args.quantities or register_map.quantities
     try:
         plan = plan_reads(register_map, quantities)
@@ -107,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
     except (InvalidTransportUrl, OpenFailed) as exc:
         raise UsageProblem(str(exc)) from None
     ratios = Ratios(args.ct, args.pt)
-    results = asyncio.run(_read(target, args.timeout, args.unit, plan, ratios, args.url))
+    outcome = asyncio.run(_read(target, args.timeout, args.unit, plan, ratios, args.url))
+    results = outcome.results
     rows = [_row(results[quantity], register_map) for quantity in quantities]
     if args.json:
         header: dict[str, int | float | str | None] = {
@@ -119,6 +158,16 @@ def run(args: argparse.Namespace) -> int:
         write_json(header, rows, sys.stdout)
     else:
         write_table(rows, sys.stdout)
+    if outcome.failures:
+        for failure in outcome.failures:
+            print(f"{args.url}: unit {args.unit}: {failure.describe()}", file=sys.stderr)
+        read = sum(1 for row in rows if row.value is not None)
+        print(
+            f"{args.url}: partial read: {len(outcome.failures)} of {outcome.requests} request(s) "
+            f"failed, {read} of {len(rows)} value(s) read",
+            file=sys.stderr,
+        )
+        return ExitCode.PARTIAL
     return ExitCode.OK
 
 
@@ -129,7 +178,7 @@ async def _read(
     plan: ReadPlan,
     ratios: Ratios,
     url: str,
-) -> Mapping[str, PointResult]:
+) -> PlanOutcome:
     from headend.drivers.modbus import ModbusAdapter, ModbusAdapterError, ModbusConnectionError
 
     adapter = ModbusAdapter(target, timeout=reply_timeout)  # pymodbus wants the running loop
@@ -138,11 +187,14 @@ async def _read(
     except ModbusConnectionError as exc:
         raise CommandFailed(ExitCode.LINK_FAILED, f"cannot open {url}: {exc}") from None
     try:
-        return await adapter.read_points(unit, plan, ratios)
+        outcome = await adapter.read_plan(unit, plan, ratios)
     except ModbusAdapterError as exc:
         raise _failure(exc, url) from None
     finally:
         await adapter.close()
+    if outcome.nothing_read and outcome.failures:
+        raise _failure(outcome.failures[0].error, url)
+    return outcome
 
 
 def _failure(exc: ModbusAdapterError, url: str) -> CommandFailed:

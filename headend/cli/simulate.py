@@ -273,6 +273,11 @@ def describe(
     for bus in scenario.buses:
         count = len(scenario.meters_on_bus(bus.id))
         yield f"bus {bus.id} {endpoints.buses[bus.id]} {bus.protocol} {count} meters"
+    for transformer, meter in scenario.lv_meters:
+        yield (
+            f"lv {transformer.id} {endpoints.lv_meters[transformer.id]} modbus "
+            f"{meter.register_map} unit {meter.unit_id}"
+        )
     if endpoints.mqtt is None and scenario.transformers:
         yield f"no --mqtt: {len(scenario.transformers)} transformer terminal(s) not simulated"
     if endpoints.mqtt is not None:

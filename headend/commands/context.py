@@ -21,6 +21,8 @@ from headend.collection.registry import MeterRegistry
 from headend.commands.audit import AuditLog
 from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
 from headend.drivers.base import Capability, Driver
+from headend.drivers.dlt645.secured import SECURED, no_module
+from headend.drivers.dlt645.security_module import SecurityModule
 from headend.drivers.registry import driver_for
 
 
@@ -34,10 +36,28 @@ class CommandContext:
     audit: AuditLog
     alarms: AlarmBook
     live: LiveReadings
+    security: SecurityModule | None = None
+    """Seals the orders of meters with ``control = "secured"`` (the ``[security]`` table)."""
 
     def meter_now(self) -> datetime:
         """Site wall-clock time, what a meter's clock should show."""
         return self.clock.now().astimezone(self.tz)
+
+    def security_for(self, meter: MeterConfig) -> SecurityModule | None:
+        """The module that seals ``meter``'s orders, or ``unsupported`` (API 409) before anything
+        is audited when the meter takes secured control and no ``[security]`` module is set."""
+        if meter.control == SECURED and self.security is None:
+            raise no_module(meter.id)
+        return self.security
+
+    def order_facts(self, meter: MeterConfig, reason: str) -> dict[str, Any]:
+        """What the audit keeps of an order beyond its text: reason, control mode, key version."""
+        facts: dict[str, Any] = {"control": meter.control}
+        if reason:
+            facts["reason"] = reason
+        if meter.control == SECURED and self.security is not None:
+            facts["key_version"] = self.security.key_version
+        return facts
 
     def meter_that_can(
         self, meter_id: str, capability: Capability, what: str

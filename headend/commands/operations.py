@@ -84,14 +84,23 @@ class Operations:
         await self.ctx.live.publish(readings, durable=True)
         return readings
 
-    async def relay(self, meter_id: str, action: RelayAction, user: str) -> RelayResult:
-        """Trip or close a meter's supply relay; audited whatever the outcome."""
+    async def relay(
+        self, meter_id: str, action: RelayAction, user: str, reason: str = ""
+    ) -> RelayResult:
+        """Trip or close a meter's supply relay; audited whatever the outcome, with the
+        operator's ``reason`` (unpaid, customer request, ...)."""
         ctx = self.ctx
         meter, channel, driver = ctx.meter_that_can(meter_id, Capability.RELAY, "relay control")
+        ctx.security_for(meter)
         command = f"relay {action.name.lower()}"
         # Durable before the order is even queued: a crash after the trip still names the user.
         intent = ctx.audit.begin(
-            ctx.clock.now(), user, meter.id, command, f"address {meter.address}"
+            ctx.clock.now(),
+            user,
+            meter.id,
+            command,
+            f"address {meter.address}" + (f"; reason: {reason}" if reason else ""),
+            data=ctx.order_facts(meter, reason),
         )
 
         attempts = 0
@@ -100,7 +109,12 @@ class Operations:
             nonlocal attempts
             attempts += 1  # the bus is open and ours: the order goes out now
             return await driver.control_relay(
-                link, meter, action, ctx.meter_now(), reply_timeout=channel.timeout
+                link,
+                meter,
+                action,
+                ctx.meter_now(),
+                reply_timeout=channel.timeout,
+                security=ctx.security,
             )
 
         try:
@@ -109,13 +123,13 @@ class Operations:
             )
         except BaseException as exc:  # the order may have reached the meter: still audited
             outcome, detail = outcome_of_error(exc, sent=attempts > 0)
-            ctx.audit.complete(intent, outcome, detail, at=ctx.clock.now())
+            ctx.audit.complete(intent, outcome, detail, at=ctx.clock.now(), data=intent.data)
             raise
         outcome = "ok" if result.verified else "unverified"
         detail = f"relay reads {result.state.value}"
         if result.read_back_error:
             detail += f" (acknowledged; read-back failed: {result.read_back_error})"
-        ctx.audit.complete(intent, outcome, detail, at=ctx.clock.now())
+        ctx.audit.complete(intent, outcome, detail, at=ctx.clock.now(), data=intent.data)
         record = ctx.alarms.meter_event(
             meter.id,
             "relay_" + action.name.lower(),

@@ -28,6 +28,7 @@ from headend.config.errors import ConfigError, KeyProblem, from_validation_error
 from headend.config.fields import Duration, FileModel, Instant, Number, TagText
 from headend.config.meter_table import MeterTable, ProtocolName
 from headend.config.mqtt import MqttConfig, MqttTable, mqtt_config
+from headend.config.security import SecurityTable
 from headend.config.storage import EmbeddedStorage, StorageConfig
 from headend.drivers.registry import DEFAULT_PROTOCOL, driver_for
 from headend.gc_tuning import paused_gc
@@ -100,6 +101,9 @@ class MeterConfig:
     unit_id: int | None = None
     """Modbus unit id."""
     register_map: str | None = None
+    energy_base: int | None = None
+    """Where this Modbus meter's energy block starts, when its firmware moved it (the map's
+    ``[bases] energy``; DTSU666: 0x401E by default, 0x101E on some units)."""
     transformer: str | None = None
     building: str | None = None
     household: str | None = None
@@ -107,6 +111,8 @@ class MeterConfig:
     password: str = "00000000"
     """Level + 3-byte password for writes and relay control, as 8 hex digits."""
     operator_code: str = "00000000"
+    control: str = "secured"
+    """``secured`` (sealed through the security module) or ``plaintext`` control orders."""
     ct_ratio: float = 1.0
     pt_ratio: float = 1.0
     kind: str = LOAD_METER
@@ -158,6 +164,8 @@ class FleetConfig:
     are read from the environment when the service starts (``headend.api.settings``)."""
     anomaly: AnomalyConfig | None = None
     """The ``[anomaly]`` thresholds and timings (docs/anomaly.md); None means the defaults."""
+    security: SecurityTable | None = None
+    """The ``[security]`` table; the module is built when the service starts."""
 
 
 def load_fleet_config(path: str | Path) -> FleetConfig:
@@ -280,6 +288,7 @@ class FleetFile(FileModel):
     mqtt: MqttTable | None = None
     storage: StorageConfig = EmbeddedStorage()
     api: ApiTable = ApiTable()
+    security: SecurityTable | None = None
     anomaly: dict[str, Any] | None = None
     """Checked by ``headend.anomaly``'s own dataclass, imported only when the table is there."""
 
@@ -312,6 +321,7 @@ def parse_fleet_config(
         storage=file.storage,
         api=file.api,
         anomaly=None if file.anomaly is None else _anomaly(file.anomaly, source),
+        security=file.security,
     )
 
 

@@ -64,6 +64,13 @@ class MeterTable(FileModel):
     )
     unit_id: UnitId | None = Field(default=None, description="Modbus unit id, 1-247")
     register_map: str | None = None
+    energy_base: int | None = Field(
+        default=None,
+        ge=0,
+        le=0xFFFF,
+        description="Modbus: the address the meter's energy block starts at, when it is not"
+        " the map's (DTSU666: 0x401E by default, 0x101E on some firmware)",
+    )
     transformer: TagText | None = None
     building: TagText | None = None
     household: TagText | None = None
@@ -74,6 +81,12 @@ class MeterTable(FileModel):
         description="Level + 3-byte password for writes and relay control, as 8 hex digits",
     )
     operator_code: str = Field(default="00000000", pattern=PASSWORD_PATTERN)
+    control: Literal["secured", "plaintext"] = Field(
+        default="secured",
+        description="secured: relay control, meter clear and event clear go sealed through the "
+        "[security] module after an ESAM identity authentication (State Grid meters refuse "
+        "plaintext); plaintext: with the password only",
+    )
     ct_ratio: Number = Field(default=1.0, ge=0.001)
     pt_ratio: Number = Field(default=1.0, ge=0.001)
     kind: MeterKind = Field(

@@ -28,7 +28,9 @@ from headend.errors import ReadFailed
 from storage.records import FailureReason, Quality, Reading, ReadingKind
 
 if TYPE_CHECKING:
+    from headend.drivers.dlt645.admin import AdminOrder
     from headend.drivers.dlt645.control import RelayResult
+    from headend.drivers.dlt645.security_module import SecurityModule
     from protocols.dlt645 import RelayAction
     from transports.memory import MemoryNetwork
 
@@ -52,6 +54,8 @@ class Capability(enum.StrEnum):
     """Trip and close the supply relay, verified by reading the state back."""
     BLOCK_READS = "block_reads"
     """Several quantities in one exchange (a DL/T 645 block, coalesced Modbus registers)."""
+    ADMIN = "admin"
+    """Change password, demand clear, meter clear, event clear (DL/T 645 18-1B)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +189,26 @@ class Driver(abc.ABC, Generic[C]):
         meter_now: datetime,
         *,
         reply_timeout: float,
+        security: SecurityModule | None = None,
     ) -> RelayResult:
-        """Send a relay order and read the state back (``Capability.RELAY``)."""
+        """Send a relay order and read the state back (``Capability.RELAY``); ``security``
+        seals it for a meter that takes secured control only."""
         raise self.unsupported(meter.id, "relay control")
+
+    async def admin_order(
+        self,
+        link: C,
+        meter: MeterSettings,
+        order: AdminOrder,
+        meter_now: datetime,
+        *,
+        reply_timeout: float,
+        security: SecurityModule | None = None,
+        new_password: str | None = None,
+    ) -> str:
+        """Change password or clear demand, energy or events (``Capability.ADMIN``); returns
+        what the meter confirmed."""
+        raise self.unsupported(meter.id, order.value.replace("_", " "))
 
     def unsupported(self, meter_id: str, what: str) -> ReadFailed:
         return ReadFailed(

@@ -29,11 +29,42 @@ CATALOGUE_FILE = "catalogue.toml"
 
 _TABLES = {Standard.DLT645_2007: "dlt645_2007", Standard.DLT645_1997: "dlt645_1997"}
 _KEYS = frozenset(
-    {"di", "name", "format", "unit", "kind", "signed", "members", "history", "encoding", "flags"}
+    {
+        "di",
+        "name",
+        "format",
+        "unit",
+        "kind",
+        "signed",
+        "members",
+        "tariffs",
+        "history",
+        "encoding",
+        "flags",
+        "fields",
+        "source",
+    }
 )
+_FIELD_KEYS = frozenset({"suffix", "format", "unit", "signed", "encoding"})
+MAX_TARIFFS = 63
+"""DL/T 645-2007 appendix A: DI1 01..3F selects tariff 1..63 (00 is the total, FF all)."""
 
 Decoded = Value | Mapping[str, Value]
-"""A single item decodes to a ``Value``; a block to its members by name."""
+"""A single item decodes to a ``Value``; a block or a record to its values by name."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordField:
+    """One field of a record: its format, its unit, and what its value's name ends with.
+
+    A record (demand: value and time; an event: start, end, energies...) is fields in wire
+    order; a value is named ``<item or member><suffix>``, so the first field usually has the
+    empty suffix and the value keeps the item's own name.
+    """
+
+    suffix: str
+    format: ValueFormat
+    unit: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +80,46 @@ class DataItem:
     members: tuple[str, ...] = ()
     history: int = 0
     flags: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    fields: tuple[RecordField, ...] = ()
+    """Empty for a plain value; else the record every value (or member) of this item is."""
+    source: str = ""
 
     @property
     def is_block(self) -> bool:
         return bool(self.members)
 
     @property
+    def is_record(self) -> bool:
+        return bool(self.fields)
+
+    @property
+    def parts(self) -> tuple[RecordField, ...]:
+        """The fields of one value: the record's, or the item's own format as one field."""
+        return self.fields or (RecordField("", self.format, self.unit),)
+
+    @property
+    def record_length(self) -> int:
+        """Bytes of one value (one member of a block)."""
+        return sum(part.format.length for part in self.parts)
+
+    @property
     def length(self) -> int:
         """Bytes of the full reply payload (every member of a block)."""
-        return self.format.length * max(1, len(self.members))
+        return self.record_length * max(1, len(self.members))
+
+    def value_names(self) -> tuple[str, ...]:
+        """The names a full reply decodes to, in wire order."""
+        return tuple(
+            base + part.suffix for base in self.members or (self.name,) for part in self.parts
+        )
+
+    def part_of(self, value_name: str) -> RecordField:
+        """The field a decoded value's name comes from (for its unit and format)."""
+        for base in self.members or (self.name,):
+            for part in self.parts:
+                if base + part.suffix == value_name:
+                    return part
+        raise UnknownIdentifier(f"DI {self.label()} ({self.name}): no value {value_name!r}")
 
     @property
     def decimals(self) -> int:
@@ -85,7 +147,7 @@ class DataItem:
         A block may come back shorter than the catalogue's list (a meter with fewer tariffs
         sends fewer members); only the members present are returned.
         """
-        size = self.format.length
+        size = self.record_length
         if self.is_block:
             count, rest = divmod(len(payload), size)
             if rest or not 1 <= count <= len(self.members):
@@ -93,34 +155,51 @@ class DataItem:
                     f"DI {self.label()} ({self.name}): {len(payload)} bytes is not 1..."
                     f"{len(self.members)} values of {size} bytes: {payload.hex(' ')}"
                 )
-            return MappingProxyType(
-                {
-                    name: self.format.decode(payload[i * size : (i + 1) * size])
-                    for i, name in enumerate(self.members[:count])
-                }
-            )
+            values: dict[str, Value] = {}
+            for i, name in enumerate(self.members[:count]):
+                values.update(self._decode_record(name, payload[i * size : (i + 1) * size]))
+            return MappingProxyType(values)
         if len(payload) != size:
             raise UnexpectedMessage(
                 f"DI {self.label()} ({self.name}): expected {size} bytes, got {len(payload)}: "
                 f"{payload.hex(' ')}"
             )
-        return self.format.decode(payload)
+        if not self.is_record:
+            return self.format.decode(payload)
+        return MappingProxyType(self._decode_record(self.name, payload))
 
-    def encode(self, value: Decoded) -> bytes:
-        """The reply payload for ``value`` (what a simulated meter sends)."""
-        if not self.is_block:
+    def _decode_record(self, base: str, raw: bytes) -> dict[str, Value]:
+        values: dict[str, Value] = {}
+        at = 0
+        for part in self.parts:
+            end = at + part.format.length
+            values[base + part.suffix] = part.format.decode(raw[at:end])
+            at = end
+        return values
+
+    def encode(self, value: Decoded, *, complete: bool = True) -> bytes:
+        """The reply payload for ``value`` (what a simulated meter sends).
+
+        A block's missing members are 0xFF fill, or with ``complete=False`` end the block
+        (a meter with fewer tariffs than the catalogue lists sends a shorter block).
+        """
+        if not self.is_block and not self.is_record:
             if isinstance(value, Mapping):
                 raise EncodeError(f"DI {self.label()} ({self.name}): one value, not a mapping")
             return self.format.encode(value)
         if not isinstance(value, Mapping):
-            raise EncodeError(f"DI {self.label()} ({self.name}): a block needs values by name")
-        unknown = value.keys() - set(self.members)
+            raise EncodeError(f"DI {self.label()} ({self.name}): needs values by name")
+        unknown = value.keys() - set(self.value_names())
         if unknown:
             raise EncodeError(f"DI {self.label()} ({self.name}): no members {sorted(unknown)}")
-        return b"".join(
-            self.format.encode(value.get(name, NotAvailable("not simulated")))
-            for name in self.members
-        )
+        payload = bytearray()
+        for base in self.members or (self.name,):
+            names = [base + part.suffix for part in self.parts]
+            if not complete and not any(name in value for name in names):
+                break
+            for name, part in zip(names, self.parts, strict=True):
+                payload += part.format.encode(value.get(name, NotAvailable("not simulated")))
+        return bytes(payload)
 
     def decode_flags(self, word: int) -> dict[str, bool]:
         """The named bits of a status word."""
@@ -190,7 +269,7 @@ def encode_value(di: int, value: Decoded, standard: Standard = Standard.DLT645_2
 
 
 def load_catalogue(text: str, standard: Standard, source: str) -> Catalogue:
-    """Parse and check catalogue TOML; errors name ``source``, the table and the row."""
+    """Parse and check catalogue TOML; errors name ``source``, the table, the row and the key."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -199,12 +278,27 @@ def load_catalogue(text: str, standard: Standard, source: str) -> Catalogue:
     rows = document.get(table)
     if not isinstance(rows, list):
         raise CatalogueError(f"{source}: missing array {table!r}")
-    items = [_item(row, standard, f"{source}: {table}[{index}]") for index, row in enumerate(rows)]
+    items: list[DataItem] = []
+    tariff_items: list[DataItem] = []
+    for index, row in enumerate(rows):
+        item, *singles = _items(row, standard, f"{source}: {table}[{index}]")
+        items.append(item)
+        tariff_items += singles
+    _check_unique(items, source, table)
+    listed = {item.di: item.name for item in items}
+    for single in tariff_items:
+        if listed.get(single.di, single.name) != single.name:
+            raise CatalogueError(
+                f"{source}: {table}: DI {single.label()} is {listed[single.di]!r} and, as a "
+                f"tariff of its block, {single.name!r}"
+            )
+    items += [single for single in tariff_items if single.di not in listed]
     _check_unique(items, source, table)
     return Catalogue(standard, items)
 
 
-def _item(row: Any, standard: Standard, where: str) -> DataItem:
+def _items(row: Any, standard: Standard, where: str) -> list[DataItem]:
+    """The row's item, and for a tariff block (``tariffs``, DI1 = FF) each tariff's item."""
     if not isinstance(row, dict):
         raise CatalogueError(f"{where}: must be a table")
     unknown = row.keys() - _KEYS
@@ -222,17 +316,22 @@ def _item(row: Any, standard: Standard, where: str) -> DataItem:
     kind = _get(row, "kind", str, where)
     if kind not in KINDS:
         raise CatalogueError(f"{where}: key 'kind' must be one of {sorted(KINDS)}")
-    try:
-        value_format = ValueFormat(
-            _get(row, "format", str, where),
-            Encoding(row.get("encoding", Encoding.BCD.value)),
-            signed=_get(row, "signed", bool, where, default=False),
-        )
-    except ValueError as exc:
-        raise CatalogueError(f"{where}: keys 'format'/'encoding'/'signed': {exc}") from None
+    name = _get(row, "name", str, where)
+    unit = _get(row, "unit", str, where)
+    fields = _fields(row, unit, where)
+    if fields and "format" in row:
+        raise CatalogueError(f"{where}: key 'format': a record gives each field's format")
+    value_format = fields[0].format if fields else _format(row, where, "")
     members = _get(row, "members", list, where, default=[])
-    if not all(isinstance(name, str) for name in members):
+    if not all(isinstance(member, str) for member in members):
         raise CatalogueError(f"{where}: key 'members' must list names")
+    tariffs = _get(row, "tariffs", int, where, default=0)
+    if tariffs and (members or not 1 <= tariffs <= MAX_TARIFFS):
+        raise CatalogueError(
+            f"{where}: key 'tariffs' must be 1..{MAX_TARIFFS}, and not given with 'members'"
+        )
+    if tariffs:
+        members = [f"{name}_total", *(f"{name}_t{n}" for n in range(1, tariffs + 1))]
     history = _get(row, "history", int, where, default=0)
     if history and not (di & 0xFF == 1 and 1 <= history <= 0xFE):
         raise CatalogueError(f"{where}: key 'history' needs a DI ending in 01 and 1..254")
@@ -243,17 +342,60 @@ def _item(row: Any, standard: Standard, where: str) -> DataItem:
         or not all(isinstance(bit, int) and 0 <= bit < bits for bit in flags.values())
     ):
         raise CatalogueError(f"{where}: key 'flags' needs a bit field and bits 0..{bits - 1}")
-    return DataItem(
-        di=di,
-        name=_get(row, "name", str, where),
-        format=value_format,
-        unit=_get(row, "unit", str, where),
-        kind=kind,
-        standard=standard,
-        members=tuple(members),
-        history=history,
-        flags=MappingProxyType(dict(flags)),
+    common = {
+        "format": value_format,
+        "unit": unit,
+        "kind": kind,
+        "standard": standard,
+        "history": history,
+        "fields": fields,
+        "source": _get(row, "source", str, where, default=""),
+    }
+    item = DataItem(
+        di=di, name=name, members=tuple(members), flags=MappingProxyType(dict(flags)), **common
     )
+    if not tariffs or (di >> 8) & 0xFF != 0xFF:
+        return [item]
+    singles = [
+        DataItem(di=(di & ~0xFF00) | (n << 8), name=member, **common)
+        for n, member in enumerate(members)
+    ]
+    return [item, *singles]
+
+
+def _format(row: dict[str, Any], where: str, key: str) -> ValueFormat:
+    try:
+        return ValueFormat(
+            _get(row, "format", str, where),
+            Encoding(row.get("encoding", Encoding.BCD.value)),
+            signed=_get(row, "signed", bool, where, default=False),
+        )
+    except ValueError as exc:
+        keys = "/".join(f"'{key}{name}'" for name in ("format", "encoding", "signed"))
+        raise CatalogueError(f"{where}: keys {keys}: {exc}") from None
+
+
+def _fields(row: dict[str, Any], unit: str, where: str) -> tuple[RecordField, ...]:
+    listed = _get(row, "fields", list, where, default=[])
+    fields = []
+    for index, spec in enumerate(listed):
+        at = f"{where}: fields[{index}]"
+        if not isinstance(spec, dict):
+            raise CatalogueError(f"{at}: must be a table")
+        unknown = spec.keys() - _FIELD_KEYS
+        if unknown:
+            raise CatalogueError(f"{at}: unknown keys {sorted(unknown)}")
+        fields.append(
+            RecordField(
+                suffix=_get(spec, "suffix", str, at, default=""),
+                format=_format(spec, at, f"fields[{index}]."),
+                unit=_get(spec, "unit", str, at, default=unit),
+            )
+        )
+    suffixes = [part.suffix for part in fields]
+    if len(set(suffixes)) != len(suffixes):
+        raise CatalogueError(f"{where}: key 'fields': two fields with one suffix")
+    return tuple(fields)
 
 
 def _get(row: dict[str, Any], key: str, kind: type[Any], where: str, default: Any = None) -> Any:

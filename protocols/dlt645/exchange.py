@@ -38,7 +38,7 @@ from protocols.dlt645.address import Address
 from protocols.dlt645.control import FROM_METER, Control, Function, Standard
 from protocols.dlt645.decoder import FrameDecoder
 from protocols.dlt645.errors import ChecksumError, MalformedFrame, UnexpectedMessage
-from protocols.dlt645.frame import START, Frame, encode
+from protocols.dlt645.frame import MAX_DATA_LENGTH, START, Frame, encode
 from protocols.dlt645.messages import (
     ErrorResponse,
     ReadFollowUpRequest,
@@ -186,7 +186,8 @@ class Exchange:
         self._head: bytes | None = None
         """The first bytes of the plain reply (0x68, address, 0x68, control), once sent: the
         fast path of ``next_event``; None where any address may answer."""
-        self._decoder = FrameDecoder()
+        # L taken as sent, up to what it can say: some meters exceed the 200 of a read reply
+        self._decoder = FrameDecoder(max_data_length=MAX_DATA_LENGTH)
         self._spoiled: Failed | None = None
         self._outcome: ExchangeEvent | None = None
 

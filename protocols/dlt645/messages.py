@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from protocols.dlt645.address import ADDRESS_LENGTH, Address
+from protocols.dlt645.admin import AdminRequest, parse_admin_request
 from protocols.dlt645.control import FUNCTIONS_1997, Control, Function, Standard
 from protocols.dlt645.error_word import ErrorWord, ErrorWord1997
 from protocols.dlt645.errors import (
@@ -26,6 +27,11 @@ from protocols.dlt645.errors import (
     UnsupportedFunction,
 )
 from protocols.dlt645.frame import MAX_READ_DATA_LENGTH, Frame
+from protocols.dlt645.security import (
+    SecurityRequest,
+    is_security_request,
+    parse_security_request,
+)
 from protocols.dlt645.values import ValueFormat
 
 DEFAULT_PASSWORD = bytes(4)
@@ -259,6 +265,8 @@ Request = (
     | FreezeRequest
     | ChangeBaudRequest
     | RelayControlRequest
+    | AdminRequest
+    | SecurityRequest
 )
 
 
@@ -270,7 +278,8 @@ class ReadResponse:
     """Data for a read (2007: 91/B1; 1997: 81/A1) or a follow-up read (92/B2; 82/A2).
 
     ``more`` sets the follow-up bit: the master should ask for the next part.
-    ``seq`` is only on the wire for 2007 follow-up replies.
+    ``seq`` is only on the wire for 2007 follow-up replies. ``long`` lets a 2007 reply carry
+    up to 255 data bytes, as some meters do, instead of the standard's 200.
     """
 
     address: Address
@@ -280,6 +289,7 @@ class ReadResponse:
     follow_up: bool = False
     seq: int = 0
     standard: Standard = Standard.DLT645_2007
+    long: bool = False
 
     def to_frame(self) -> Frame:
         data = _di_bytes(self.di, self.standard) + self.payload
@@ -289,7 +299,7 @@ class ReadResponse:
                 if not 0 <= self.seq <= 0xFF:
                     raise EncodeError(f"follow-up sequence {self.seq}: must be 0..255")
                 data += bytes((self.seq,))
-            if len(data) > MAX_READ_DATA_LENGTH:
+            if len(data) > MAX_READ_DATA_LENGTH and not self.long:
                 raise EncodeError(
                     f"read reply for DI {self.di:08X}: {len(data)} data bytes exceed "
                     f"{MAX_READ_DATA_LENGTH}; split it with follow-up frames"
@@ -432,7 +442,17 @@ def parse_request(frame: Frame) -> Request:
             if data[0] not in _BAUD_RATES:
                 raise UnexpectedMessage(f"{_describe(frame)}: unknown baud feature word")
             return ChangeBaudRequest(address, _BAUD_RATES[data[0]], standard)
+        case Function.CHANGE_PASSWORD | Function.CLEAR_DEMAND:
+            return parse_admin_request(frame)
+        case Function.CLEAR_METER | Function.CLEAR_EVENTS:
+            if is_security_request(frame):
+                return parse_security_request(frame)
+            return parse_admin_request(frame)
+        case Function.REREAD_1997 if data:
+            return parse_security_request(frame)
         case Function.RELAY_CONTROL:
+            if is_security_request(frame):
+                return parse_security_request(frame)
             need(16)
             try:
                 action = RelayAction(data[8])

@@ -29,8 +29,8 @@ class NotAvailable:
     reason: str
 
 
-Value = int | float | date | time | datetime | NotAvailable
-"""What one decoded item can be."""
+Value = int | float | str | date | time | datetime | NotAvailable
+"""What one decoded item can be (``str``: ASCII items such as the asset number)."""
 
 
 class Encoding(enum.StrEnum):
@@ -38,6 +38,8 @@ class Encoding(enum.StrEnum):
     """Packed decimal digits, least significant byte first (almost every item)."""
     BITS = "bits"
     """Binary flags, least significant byte first (status words)."""
+    ASCII = "ascii"
+    """Text, last character first on the wire like every multi-byte field (asset number)."""
 
 
 _NUMERIC = re.compile(r"[XN]+(?:\.[XN]+)?")
@@ -78,8 +80,10 @@ class ValueFormat:
     def __post_init__(self) -> None:
         if not (_NUMERIC.fullmatch(self.pattern) or _CLOCK.fullmatch(self.pattern)):
             raise ValueError(f"format {self.pattern!r}: neither X/N digits nor a clock pattern")
-        if self.encoding is Encoding.BITS and (self.signed or not self.is_numeric):
-            raise ValueError(f"format {self.pattern!r}: a bit field is unsigned X digits")
+        if self.encoding is not Encoding.BCD and (self.signed or not self.is_numeric):
+            raise ValueError(
+                f"format {self.pattern!r}: {self.encoding.value} is unsigned X/N digits"
+            )
         if self.signed and not self.is_numeric:
             raise ValueError(f"format {self.pattern!r}: only numbers can be signed")
 
@@ -114,6 +118,8 @@ class ValueFormat:
             return NotAvailable("not available: 0xFF fill")
         if self.encoding is Encoding.BITS:
             return int.from_bytes(raw, "little")
+        if self.encoding is Encoding.ASCII:
+            return self._decode_text(raw)
         if shape.numeric:
             return self._decode_number(raw, shape.decimals)
         return self._decode_clock(raw)
@@ -124,6 +130,8 @@ class ValueFormat:
             return b"\xff" * self.length
         if self.encoding is Encoding.BITS:
             return self._encode_bits(value)
+        if self.encoding is Encoding.ASCII:
+            return self._encode_text(value)
         if self.is_numeric:
             return self._encode_number(value)
         return self._encode_clock(value)
@@ -162,6 +170,17 @@ class ValueFormat:
         if not 0 <= value < 1 << (8 * self.length):
             raise EncodeError(f"bit field {self.pattern}: {value!r} does not fit")
         return value.to_bytes(self.length, "little")
+
+    def _decode_text(self, raw: bytes) -> Value:
+        text = raw[::-1].rstrip(b"\x00")
+        if not text.isascii() or not text.decode("ascii").isprintable():
+            return NotAvailable(f"not printable ASCII: {raw.hex(' ')}")
+        return text.decode("ascii")
+
+    def _encode_text(self, value: Value) -> bytes:
+        if not isinstance(value, str) or not value.isascii() or len(value) > self.length:
+            raise EncodeError(f"text {self.pattern}: {value!r} is not ASCII of <= {self.length}")
+        return value.encode("ascii").ljust(self.length, b"\x00")[::-1]
 
     def _decode_clock(self, raw: bytes) -> Value:
         text = raw.hex()

@@ -15,6 +15,7 @@ from protocols.modbus.errors import (
     UnknownQuantityError,
 )
 from protocols.modbus.maps import (
+    ENERGY_BASE,
     RegisterMap,
     builtin_map_description,
     builtin_map_names,
@@ -34,6 +35,7 @@ from protocols.modbus.points import NO_RATIOS, Point, Ratios, RatioUse
 from protocols.modbus.registers import MAX_READ_REGISTERS, Table, ValueType, WordOrder
 
 __all__ = [
+    "ENERGY_BASE",
     "MAX_READ_REGISTERS",
     "NO_RATIOS",
     "ModbusProtocolError",

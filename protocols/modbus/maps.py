@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from protocols.modbus.map_file import MapDefaultsTable, MapPointTable
 
 BUILTIN_MAPS_DIR = Path(__file__).parent / "maps"
+ENERGY_BASE = "energy"
+"""The ``[bases]`` name of a map's movable energy block, which a meter's ``energy_base``
+setting moves (Chint DTSU666 firmware differ: 0x401E or 0x101E)."""
 DEFAULT_MAX_GAP = 8
 """Unwanted registers a coalesced read may span; small, because some meters reject reads that
 touch undefined addresses (set ``max_gap = 0`` in such a meter's ``[read]`` table)."""

@@ -16,6 +16,7 @@ from simulators.community.model import Community
 from simulators.dlt645.behaviours import EchoesWildcard, RefusesBlocks
 from simulators.dlt645.bus import Clock, MeterBus
 from simulators.dlt645.config import DEFAULT_REPLY_DELAY, MeterKind, SimulatedMeterConfig
+from simulators.dlt645.esam import EsamConfig
 from simulators.dlt645.faults import (
     ClockDrift,
     CorruptChecksum,
@@ -123,8 +124,10 @@ def bus_from_community(
     clock: Clock | None = None,
     reply_delay: float = DEFAULT_REPLY_DELAY,
     seed: int = 0,
+    esam: EsamConfig | None = None,
 ) -> MeterBus:
-    """The simulated bus ``bus_id`` of a community; the clock defaults to the model's time."""
+    """The simulated bus ``bus_id`` of a community; the clock defaults to the model's time.
+    ``esam`` makes every meter on it a secured meter with that ESAM."""
     scenario = community.scenario
     plan = CommunityFaultPlan(community.faults, bus_id)
     offset = scenario.utc_offset.utcoffset(None)
@@ -141,6 +144,7 @@ def bus_from_community(
                 meter_id=spec.id,
                 reply_delay=reply_delay,
                 utc_offset=offset,
+                esam=esam,
             ),
             plan,
         )

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from protocols.dlt645 import Address, InvalidAddress, Standard
-from protocols.dlt645.frame import MAX_READ_DATA_LENGTH
+from protocols.dlt645.catalogue import MAX_TARIFFS
+from protocols.dlt645.frame import MAX_DATA_LENGTH, MAX_READ_DATA_LENGTH
 from protocols.dlt645.messages import DEFAULT_PASSWORD
 from simulators.dlt645.errors import SimulatorConfigError
+from simulators.dlt645.esam import EsamConfig
 from simulators.dlt645.sources import ValueSource
 
 MAX_REPLY_DELAY = 0.5
@@ -31,10 +33,11 @@ class SimulatedMeterConfig:
     """One meter. ``meter_id`` names it in fault plans and stays put when the address changes.
 
     ``max_data_length`` is the largest data field the meter puts in one read reply (the
-    standard's limit is 200); a longer answer goes out as a first frame plus follow-ups.
+    standard's limit is 200; up to 255 for meters that send longer frames); a longer answer
+    goes out as a first frame plus follow-ups.
     ``time_sync_max_offset`` refuses broadcast time syncs that move the clock further than
     that (None: accept every sync, the default because we have not verified the limit in the
-    primary text).
+    primary text). ``esam`` makes it a secured meter (``simulators.dlt645.esam``).
     """
 
     address: str
@@ -49,6 +52,11 @@ class SimulatedMeterConfig:
     utc_offset: timedelta = CHINA_STANDARD_TIME
     supported_bauds: frozenset[int] = field(default_factory=lambda: STANDARD_BAUDS)
     time_sync_max_offset: timedelta | None = None
+    esam: EsamConfig | None = None
+    """Set: a secured (State Grid) meter, which takes relay control, meter clear and event
+    clear only sealed after an identity authentication, and refuses them in plaintext."""
+    tariffs: int = 4
+    """The tariff count the meter reports (04000204); its tariff blocks stop there."""
 
     def __post_init__(self) -> None:
         where = f"simulated meter {self.address!r}"
@@ -63,14 +71,15 @@ class SimulatedMeterConfig:
         if len(self.password) != 4:
             raise SimulatorConfigError(f"{where}: password must be 4 bytes")
         smallest = self.standard.di_length + 2
-        if not smallest <= self.max_data_length <= MAX_READ_DATA_LENGTH:
+        if not smallest <= self.max_data_length <= MAX_DATA_LENGTH:
             raise SimulatorConfigError(
-                f"{where}: max_data_length {self.max_data_length} not "
-                f"{smallest}..{MAX_READ_DATA_LENGTH}"
+                f"{where}: max_data_length {self.max_data_length} not {smallest}..{MAX_DATA_LENGTH}"
             )
         if not 0 <= self.reply_delay <= MAX_REPLY_DELAY:
             raise SimulatorConfigError(
                 f"{where}: reply_delay {self.reply_delay} s not 0..{MAX_REPLY_DELAY}"
             )
+        if not 1 <= self.tariffs <= MAX_TARIFFS:
+            raise SimulatorConfigError(f"{where}: tariffs {self.tariffs} not 1..{MAX_TARIFFS}")
         if not 0 <= self.preamble <= 4:
             raise SimulatorConfigError(f"{where}: preamble {self.preamble} not 0..4")

@@ -34,6 +34,16 @@ from protocols.dlt645 import (
     catalogue,
     parse_request,
 )
+from protocols.dlt645.admin import ChangePasswordRequest, ClearRequest
+from protocols.dlt645.control import Function
+from protocols.dlt645.frame import MAX_READ_DATA_LENGTH
+from protocols.dlt645.security import (
+    IdentityAuthRequest,
+    OpenedOrder,
+    SealedOrderRequest,
+    SecurityErrorResponse,
+    SecurityErrorWord,
+)
 from protocols.errors import ProtocolError
 from simulators.dlt645.behaviours import (
     EchoesWildcard,
@@ -42,6 +52,7 @@ from simulators.dlt645.behaviours import (
     refusal_of,
 )
 from simulators.dlt645.config import SimulatedMeterConfig
+from simulators.dlt645.esam import Esam
 from simulators.dlt645.faults import (
     NO_FAULTS,
     ErrorReply,
@@ -55,6 +66,7 @@ from simulators.dlt645.faults import (
     first,
 )
 from simulators.dlt645.registers import MeterView, payload_for
+from simulators.dlt645.sources import StoredRegisters
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +92,20 @@ class SimulatedMeter:
         self.freezes: list[datetime] = []
         """Meter-clock times of freeze commands received (for tests and demos)."""
         self._address = Address.parse(config.address)
+        self.stored = StoredRegisters(self._address.digits, config.tariffs)
+        """Settlement periods, demand, events, nameplate: kept, not measured."""
         self._clock_offset = timedelta(0)
         self._synced_at = _EPOCH
         self._follow_ups: dict[int, list[bytes]] = {}
         self._next_1997_part = 0
+        self.password = config.password
+        """Changed by a change-password order (18)."""
+        self.esam = Esam(config.esam, self._address) if config.esam else None
+        self.energy_cleared_at: datetime | None = None
+        self.events_cleared_at: datetime | None = None
+        self.demand_cleared = False
+        self.cleared_events: list[int] = []
+        """Event identifiers of event clear orders carried out (FFFFFFFF: all)."""
 
     @property
     def meter_id(self) -> str:
@@ -129,6 +151,10 @@ class SimulatedMeter:
             relay_open=self.relay_open,
             relay_command_open=self.relay_command_open,
             missing_days=frozenset(missing),
+            energy_cleared_at=self.energy_cleared_at,
+            events_cleared_at=self.events_cleared_at,
+            demand_cleared=self.demand_cleared,
+            stored=self.stored,
         )
 
     def press_button(self) -> None:
@@ -198,8 +224,64 @@ class SimulatedMeter:
                 feature = ChangeBaudRequest(address, request.baud).to_frame().data
                 return AckResponse(address, function, feature).to_frame()
             case RelayControlRequest():
+                if self.esam is not None:
+                    log.info("meter %s: plaintext relay control refused (secured)", address)
+                    return _error(address, function, _UNAUTHORISED)
                 return self._relay(request, address, function, now)
+            case IdentityAuthRequest():
+                if self.esam is None:
+                    return SecurityErrorResponse(address, SecurityErrorWord.OTHER).to_frame()
+                return self.esam.authenticate(request).to_frame()
+            case SealedOrderRequest():
+                return self._sealed(request, address, function, now)
+            case ChangePasswordRequest():
+                if request.password != self.password:
+                    return _error(address, function, _UNAUTHORISED)
+                self.password = request.new_password
+                return AckResponse(address, function, request.new_password).to_frame()
+            case ClearRequest():
+                secured_only = function != Function.CLEAR_DEMAND and self.esam is not None
+                if secured_only or request.password != self.password:
+                    return _error(address, function, _UNAUTHORISED)
+                self._clear(request.function, request.event_di, now)
+                return AckResponse(address, function).to_frame()
         return _error(address, function, _OTHER)
+
+    def _sealed(
+        self, request: SealedOrderRequest, address: Address, function: int, now: datetime
+    ) -> Frame:
+        """An order sealed by the master's security module: the ESAM opens it, then it acts."""
+        opened = self.esam.open(request) if self.esam is not None else None
+        if opened is None:
+            return _error(address, function, _UNAUTHORISED)
+        if opened.valid_until < self.clock(now):
+            return _error(address, function, _OTHER)  # the order has expired
+        if function == Function.RELAY_CONTROL:
+            return self._act_on_relay(opened, address, function)
+        if opened.code != function:
+            return _error(address, function, _OTHER)
+        event_di = int.from_bytes(opened.tail[:4], "little") if opened.tail else 0xFFFFFFFF
+        self._clear(Function(function), event_di, now)
+        return AckResponse(address, function).to_frame()
+
+    def _act_on_relay(self, opened: OpenedOrder, address: Address, function: int) -> Frame:
+        try:
+            action = RelayAction(opened.code)
+        except ValueError:
+            return _error(address, function, _OTHER)
+        self._switch(action)
+        return AckResponse(address, function).to_frame()
+
+    def _clear(self, function: Function, event_di: int, now: datetime) -> None:
+        match function:
+            case Function.CLEAR_METER:
+                self.energy_cleared_at = self.events_cleared_at = now
+                self.demand_cleared = True
+            case Function.CLEAR_DEMAND:
+                self.demand_cleared = True
+            case Function.CLEAR_EVENTS:
+                self.events_cleared_at = now
+                self.cleared_events.append(event_di)
 
     def _time_sync(self, when: datetime, now: datetime) -> None:
         limit = self.config.time_sync_max_offset
@@ -235,7 +317,10 @@ class SimulatedMeter:
         self._follow_ups[request.di] = parts[1:]
         self._next_1997_part = 0
         more = len(parts) > 1
-        return ReadResponse(address, request.di, parts[0], more=more, standard=standard).to_frame()
+        long = self.config.max_data_length > MAX_READ_DATA_LENGTH
+        return ReadResponse(
+            address, request.di, parts[0], more=more, standard=standard, long=long
+        ).to_frame()
 
     def _split(self, payload: bytes, standard: Standard) -> list[bytes]:
         """The payload cut to fit ``max_data_length``: a first part, then follow-up parts."""
@@ -266,12 +351,13 @@ class SimulatedMeter:
             follow_up=True,
             seq=request.seq,
             standard=request.standard,
+            long=self.config.max_data_length > MAX_READ_DATA_LENGTH,
         ).to_frame()
 
     def _write(
         self, request: WriteRequest, address: Address, function: int, now: datetime
     ) -> Frame:
-        if request.password != self.config.password:
+        if request.password != self.password:
             return _error(address, function, _UNAUTHORISED)
         try:
             item = catalogue(request.standard).lookup(request.di)
@@ -292,18 +378,21 @@ class SimulatedMeter:
     def _relay(
         self, request: RelayControlRequest, address: Address, function: int, now: datetime
     ) -> Frame:
-        if request.password != self.config.password:
+        if request.password != self.password:
             return _error(address, function, _UNAUTHORISED)
         if request.valid_until < self.clock(now):
             return _error(address, function, _OTHER)  # the order has expired
-        match request.action:
+        self._switch(request.action)
+        return AckResponse(address, function).to_frame()
+
+    def _switch(self, action: RelayAction) -> None:
+        match action:
             case RelayAction.TRIP:
                 self.relay_open = self.relay_command_open = True
             case RelayAction.CLOSE_PERMITTED:
                 self.relay_command_open = False
             case RelayAction.CLOSE_DIRECT:
                 self.relay_open = self.relay_command_open = False
-        return AckResponse(address, function).to_frame()
 
 
 def _error(address: Address, function: int, word: int) -> Frame:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from simulators.modbus.devices import SimulatedMeter, ValueSource
+from simulators.modbus.pty_port import ModbusPtyPort
 from simulators.modbus.server import ModbusMeterSimulator, ModbusSimulatorError, SimulatorFraming
 
 __all__ = [
     "ModbusMeterSimulator",
+    "ModbusPtyPort",
     "ModbusSimulatorError",
     "SimulatedMeter",
     "SimulatorFraming",

@@ -53,6 +53,17 @@ def test_dlt645_catalogue_speaks_canonical_units(standard: Standard) -> None:
             assert item.unit == wanted, f"{standard}: {item.name} in {item.unit!r}"
 
 
+@pytest.mark.parametrize("standard", list(Standard))
+def test_dlt645_record_fields_speak_canonical_units(standard: Standard) -> None:
+    """A record's values (an event's energies, a demand's time) are named and united too."""
+    for item in catalogue(standard):
+        for name in item.value_names():
+            wanted = canonical_unit(name)
+            unit = item.part_of(name).unit
+            if wanted is not None:
+                assert unit == wanted, f"{standard}: {name} of {item.name} in {unit!r}"
+
+
 def test_known_unit_is_converted_and_unknown_unit_named() -> None:
     watts = Reading("m1", "power_active_total", 1500.0, "W", T0)
     assert (to_canonical(watts).value, to_canonical(watts).unit) == (1.5, "kW")

@@ -80,6 +80,7 @@ def two_meter_fleet() -> dict[str, object]:
                 "transformer": "T1",
                 "building": "B1",
                 "phase": "ABC",
+                "control": "plaintext",  # the simulated meters have no ESAM
             },
             {
                 "address": M2,
@@ -88,6 +89,7 @@ def two_meter_fleet() -> dict[str, object]:
                 "transformer": "T1",
                 "building": "B1",
                 "phase": "ABC",
+                "control": "plaintext",  # the simulated meters have no ESAM
             },
         ],
     }

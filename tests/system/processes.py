@@ -150,12 +150,18 @@ class Simulation:
 
 
 def start_simulation(
-    scenario: str, workdir: Path, *, seed: int, extra: Sequence[str] = ()
+    scenario: str,
+    workdir: Path,
+    *,
+    seed: int,
+    extra: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> Simulation:
-    """``headend simulate SCENARIO --write-config``: returns once it printed ``ready``."""
+    """``headend simulate SCENARIO --write-config``: returns once it printed ``ready``;
+    ``environ`` adds variables (an ESAM master key)."""
     config_path = workdir / "fleet.toml"
     args = ["simulate", scenario, "--seed", str(seed), "--write-config", str(config_path), *extra]
-    child = ChildProcess("simulate", args, workdir, clean_environ())
+    child = ChildProcess("simulate", args, workdir, clean_environ(environ))
     try:
         child.wait_for_line(lambda line: line == READY)
     except BaseException:
@@ -234,7 +240,12 @@ class LiveReadings:
 
 
 def start_headend(
-    simulation: Simulation, data_dir: Path, *, port: int, name: str = "run"
+    simulation: Simulation,
+    data_dir: Path,
+    *,
+    port: int,
+    name: str = "run",
+    environ: Mapping[str, str] | None = None,
 ) -> HeadEnd:
     """``headend run --config <written> --data-dir D``, returning once the API answers."""
     assert set(simulation.tokens) == set(TOKEN_ROLES), f"tokens printed: {simulation.tokens}"
@@ -248,8 +259,9 @@ def start_headend(
         f"127.0.0.1:{port}",
     ]
     data_dir.mkdir(parents=True, exist_ok=True)
-    environ = clean_environ(simulation.token_environ())
-    child = ChildProcess(name, args, data_dir, environ)
+    child = ChildProcess(
+        name, args, data_dir, clean_environ({**simulation.token_environ(), **(environ or {})})
+    )
     try:
         line = child.wait_for_line(lambda text: _HEADEND_URL.match(text) is not None)
         match = _HEADEND_URL.match(line)

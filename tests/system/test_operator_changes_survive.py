@@ -80,6 +80,7 @@ address = "000000000001"
 channel = "bus-1"
 plan = "home"
 transformer = "T1"
+control = "plaintext"
 
 [[meters]]
 id = "m2"

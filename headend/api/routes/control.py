@@ -1,9 +1,10 @@
 """Operator routes: on-demand reads, relay control, clock, time sync, alarm acknowledgement,
 and the audit trail. Each records the token's name as the user.
 
-Relay control is audited (``headend.commands``) whatever the outcome (an intent before the
-order, then ok, refused, failed, unverified or unknown); this layer only translates the request
-and the failure into HTTP.
+Relay control (with the operator's reason) and the admin-only orders (change password, demand,
+meter and event clear; confirmed by naming the meter) are audited (``headend.commands``)
+whatever the outcome (an intent before the order, then ok, refused, failed, unverified or
+unknown); this layer only translates the request and the failure into HTTP.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from fastapi import APIRouter, Body, Query
 from headend.api.auth import Caller
 from headend.api.context import ApiContext
 from headend.api.models import (
+    AdminOrderIn,
+    AdminOrderOut,
     AlarmOut,
     AuditOut,
     ClockOut,
@@ -25,7 +28,9 @@ from headend.api.models import (
     TimeSyncOut,
 )
 from headend.api.problems import InvalidField
+from headend.commands.admin import NotConfirmed
 from headend.config.meters import RegistryError
+from headend.drivers.dlt645.admin import AdminOrder
 from protocols.dlt645 import RelayAction
 
 DEFAULT_AUDIT_PAGE = 100
@@ -53,7 +58,7 @@ def control_router(ctx: ApiContext) -> APIRouter:
     @router.post("/meters/{meter_id}/relay", response_model=RelayOut)
     async def relay(meter_id: str, request: RelayIn, caller: Caller = ctx.operator) -> RelayOut:
         action = RelayAction[request.action.upper()]
-        result = await headend.relay(meter_id, action, caller.name)
+        result = await headend.relay(meter_id, action, caller.name, request.reason)
         return RelayOut(
             meter=meter_id,
             action=request.action,
@@ -61,6 +66,28 @@ def control_router(ctx: ApiContext) -> APIRouter:
             verified=result.verified,
             user=caller.name,
         )
+
+    @router.post("/meters/{meter_id}/admin", response_model=AdminOrderOut)
+    async def admin_order(
+        meter_id: str, request: AdminOrderIn, caller: Caller = ctx.admin
+    ) -> AdminOrderOut:
+        """Change password, demand clear, meter clear or event clear: admin only, and
+        ``confirm`` must repeat the meter id (422 naming the field otherwise)."""
+        headend.meter(meter_id)
+        if request.order == "change_password" and request.new_password is None:
+            raise InvalidField(("body", "new_password"), "change_password needs new_password")
+        try:
+            result = await headend.admin_order(
+                meter_id,
+                AdminOrder(request.order),
+                caller.name,
+                confirm=request.confirm,
+                reason=request.reason,
+                new_password=request.new_password,
+            )
+        except NotConfirmed as exc:
+            raise InvalidField(("body", "confirm"), str(exc)) from None
+        return AdminOrderOut(meter=meter_id, order=request.order, result=result, user=caller.name)
 
     @router.post("/meters/{meter_id}/clock", response_model=ClockOut)
     async def check_clock(meter_id: str, caller: Caller = ctx.operator) -> ClockOut:

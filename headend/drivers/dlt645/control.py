@@ -16,12 +16,15 @@ from datetime import date, datetime, time, timedelta
 
 from headend.bus.link import BusLink
 from headend.drivers.dlt645.editions import address_of, standard_of
+from headend.drivers.dlt645.secured import SECURED, no_module, plaintext_hint, send_sealed
+from headend.drivers.dlt645.security_module import SecurityModule
 from headend.drivers.dlt645.session import exchange, read_payload, refused, send_broadcast
 from headend.drivers.settings import MeterSettings
 from headend.errors import ReadFailed
 from protocols.dlt645 import (
     AckResponse,
     ErrorResponse,
+    Function,
     RelayAction,
     RelayControlRequest,
     TimeSyncRequest,
@@ -87,26 +90,41 @@ async def control_relay(
     meter_now: datetime,
     *,
     reply_timeout: float,
+    security: SecurityModule | None = None,
 ) -> RelayResult:
-    """Send a relay order (1C) and read the relay state back.
+    """Send a relay order (1C) and read the relay state back; sealed by ``security`` after an
+    identity authentication for a meter with ``control = "secured"``.
 
     Once the meter has acknowledged, a failed read-back is a result (state unknown), not an
     error: the order was carried out as far as the meter said, and raising here would let the
     bus worker's retry send the order a second time.
     """
     address = address_of(meter)
-    request = RelayControlRequest(
-        address,
-        action,
-        valid_until=meter_now + COMMAND_VALIDITY,
-        password=password_bytes(meter.password),
-        operator=operator_bytes(meter.operator_code),
-    )
-    reply = await exchange(link, request.to_frame(), reply_timeout=reply_timeout)
-    if isinstance(reply, ErrorResponse):
-        raise refused(address, f"relay {action.name.lower()}", reply)
-    if not isinstance(reply, AckResponse):
-        raise ReadFailed(FailureReason.MALFORMED, f"meter {meter.id}: odd reply to relay order")
+    what = f"relay {action.name.lower()}"
+    valid_until = meter_now + COMMAND_VALIDITY
+    password, operator = password_bytes(meter.password), operator_bytes(meter.operator_code)
+    if meter.control == SECURED:
+        if security is None:
+            raise no_module(meter.id)
+        await send_sealed(
+            link,
+            meter,
+            security,
+            Function.RELAY_CONTROL,
+            action,
+            valid_until,
+            what,
+            password=password,
+            operator=operator,
+            reply_timeout=reply_timeout,
+        )
+    else:
+        request = RelayControlRequest(address, action, valid_until, password, operator)
+        reply = await exchange(link, request.to_frame(), reply_timeout=reply_timeout)
+        if isinstance(reply, ErrorResponse):
+            raise plaintext_hint(meter, refused(address, what, reply))
+        if not isinstance(reply, AckResponse):
+            raise ReadFailed(FailureReason.MALFORMED, f"meter {meter.id}: odd reply to {what}")
     try:
         state = await read_relay_state(link, meter, reply_timeout=reply_timeout)
     except ReadFailed as exc:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from headend.bus.link import BusLink
 from headend.drivers.base import Capability, Driver, FrozenDay, MeterProblem, ReadAction
 from headend.drivers.dlt645 import control
+from headend.drivers.dlt645.admin import AdminOrder, run_admin_order
 from headend.drivers.dlt645.editions import protocol_name
 from headend.drivers.dlt645.frozen import read_frozen_record
 from headend.drivers.dlt645.reader import plan_dlt645, read_dlt645
@@ -28,6 +29,7 @@ from transports import create_transport
 
 if TYPE_CHECKING:
     from headend.drivers.dlt645.control import RelayResult
+    from headend.drivers.dlt645.security_module import SecurityModule
     from protocols.dlt645 import RelayAction
     from transports.memory import MemoryNetwork
 
@@ -45,6 +47,7 @@ class Dlt645Driver(Driver[BusLink]):
             Capability.TIME_BROADCAST,
             Capability.RELAY,
             Capability.BLOCK_READS,
+            Capability.ADMIN,
         }
     )
 
@@ -143,9 +146,33 @@ class Dlt645Driver(Driver[BusLink]):
         meter_now: datetime,
         *,
         reply_timeout: float,
+        security: SecurityModule | None = None,
     ) -> RelayResult:
         return await control.control_relay(
-            link, meter, action, meter_now, reply_timeout=reply_timeout
+            link, meter, action, meter_now, reply_timeout=reply_timeout, security=security
+        )
+
+    async def admin_order(
+        self,
+        link: BusLink,
+        meter: MeterSettings,
+        order: AdminOrder,
+        meter_now: datetime,
+        *,
+        reply_timeout: float,
+        security: SecurityModule | None = None,
+        new_password: str | None = None,
+    ) -> str:
+        if self.standard is not Standard.DLT645_2007:
+            raise self.unsupported(meter.id, f"{order.value} in DL/T 645-1997")
+        return await run_admin_order(
+            link,
+            meter,
+            order,
+            meter_now,
+            reply_timeout=reply_timeout,
+            security=security,
+            new_password=new_password,
         )
 
 

@@ -23,9 +23,11 @@ from headend.drivers.modbus.errors import (
     ModbusConnectionError,
     ModbusExceptionResponseError,
     ModbusMalformedResponseError,
+    ModbusPeerError,
     ModbusTimeoutError,
     ModbusUsageError,
 )
+from headend.drivers.modbus.outcome import PlanOutcome, RequestFailure
 from headend.drivers.modbus.targets import ModbusTarget, RtuOverTcpTarget, SerialTarget, TcpTarget
 from protocols.modbus import (
     MAX_READ_REGISTERS,
@@ -147,6 +149,24 @@ class ModbusAdapter:
                 continue
             results.update(request.decode(registers, ratios))
         return results
+
+    async def read_plan(
+        self, unit_id: int, plan: ReadPlan, ratios: Ratios = NO_RATIOS
+    ) -> PlanOutcome:
+        """Run every request of ``plan``; a request the peer fails becomes missing results
+        with the error's reason for its points, kept in ``failures``, and the others still
+        run. Our own errors (``ModbusUsageError``) are raised: retrying cannot help them."""
+        results: dict[str, PointResult] = {}
+        failures: list[RequestFailure] = []
+        for request in plan.requests:
+            try:
+                registers = await self.read_request(unit_id, request)
+            except ModbusPeerError as exc:
+                failures.append(RequestFailure(request, exc))
+                results.update(request.failed(exc.reason))
+                continue
+            results.update(request.decode(registers, ratios))
+        return PlanOutcome(results, tuple(failures), len(plan.requests))
 
     async def read_ratios(self, unit_id: int, register_map: RegisterMap) -> Ratios:
         """CT/PT ratios read from the meter, for maps that publish them (else 1 and 1)."""

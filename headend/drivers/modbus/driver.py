@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from headend.drivers.base import Capability, Driver, MeterProblem, ReadAction
 from headend.drivers.settings import ChannelSettings, MeterSettings
-from protocols.modbus import builtin_map_names, builtin_register_map
+from protocols.modbus import ENERGY_BASE, RegisterMap, builtin_map_names, builtin_register_map
 from protocols.modbus.errors import ModbusProtocolError
 from storage.records import Reading, ReadingKind
 
@@ -35,6 +35,12 @@ class ModbusDriver(Driver["ModbusLink"]):
         for key in self.meter_keys:
             if getattr(meter, key) is None:
                 return MeterProblem(key, f"{key}: a Modbus meter needs one")
+        if meter.energy_base is not None and meter.register_map in builtin_map_names():
+            problem = _energy_base_problem(
+                builtin_register_map(meter.register_map), meter.energy_base
+            )
+            if problem is not None:
+                return MeterProblem("energy_base", f"energy_base: {problem}")
         return None
 
     def quantity_problem(
@@ -76,6 +82,17 @@ class ModbusDriver(Driver["ModbusLink"]):
             return await read_modbus(link, meter, quantities, slot)
 
         return action
+
+
+def _energy_base_problem(register_map: RegisterMap, energy_base: int) -> str | None:
+    if ENERGY_BASE not in register_map.bases:
+        movable = sorted(register_map.bases)
+        return f"map {register_map.name} has no movable energy block (bases: {movable})"
+    try:
+        register_map.with_bases({ENERGY_BASE: energy_base})
+    except ModbusProtocolError as exc:
+        return str(exc)
+    return None
 
 
 @cache

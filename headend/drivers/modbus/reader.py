@@ -7,6 +7,7 @@ interval and planning is pure.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -22,12 +23,21 @@ from headend.drivers.modbus import (
 )
 from headend.drivers.settings import MeterSettings
 from headend.errors import ReadFailed
-from protocols.modbus import PointResult, ReadPlan, builtin_register_map, plan_reads
+from protocols.modbus import (
+    ENERGY_BASE,
+    PointResult,
+    ReadPlan,
+    RegisterMap,
+    builtin_register_map,
+    plan_reads,
+)
 from protocols.modbus.points import Ratios
 from storage.records import FailureReason, Reading, ReadingKind
 from transports import parse_transport_url
 from transports.errors import OpenFailed
 from transports.settings import Framing, MemorySettings, SerialSettings
+
+log = logging.getLogger(__name__)
 
 
 def modbus_target(url: str) -> ModbusTarget:
@@ -73,28 +83,41 @@ class ModbusLink:
 
 
 @lru_cache(maxsize=256)
-def _plan(map_name: str, quantities: tuple[str, ...]) -> ReadPlan:
-    return plan_reads(builtin_register_map(map_name), quantities)
+def _plan(map_name: str, energy_base: int | None, quantities: tuple[str, ...]) -> ReadPlan:
+    return plan_reads(meter_register_map(map_name, energy_base), quantities)
+
+
+def meter_register_map(map_name: str, energy_base: int | None = None) -> RegisterMap:
+    """A shipped map with the meter's own energy block address, when it has one."""
+    bases = None if energy_base is None else {ENERGY_BASE: energy_base}
+    return builtin_register_map(map_name, bases=bases)
 
 
 async def read_modbus(
     link: ModbusLink, meter: MeterSettings, quantities: Sequence[str], slot: datetime
 ) -> list[Reading]:
-    """Read ``quantities`` of one Modbus meter; a failed request raises ``ReadFailed``.
+    """Read ``quantities`` of one Modbus meter.
 
-    Points the meter reports as not available (NaN) come back as missing readings with their
-    reason; a request the meter does not answer fails the whole read so the worker retries it.
+    A request the meter fails (timeout, exception reply) makes its points missing readings
+    with the reason and the other requests are still read, stored and shown: one refused
+    block must not hide a meter's other values. Only when no request was answered does the
+    read fail (``ReadFailed``), so the worker retries it and counts the meter as silent.
     """
     assert meter.register_map is not None
     assert meter.unit_id is not None
-    plan = _plan(meter.register_map, tuple(quantities))
+    plan = _plan(meter.register_map, meter.energy_base, tuple(quantities))
     ratios = Ratios(ct=meter.ct_ratio, pt=meter.pt_ratio)
     try:
-        results = await link.adapter.read_points(meter.unit_id, plan, ratios)
+        outcome = await link.adapter.read_plan(meter.unit_id, plan, ratios)
     except ModbusAdapterError as exc:
         raise ReadFailed(exc.reason, f"meter {meter.id}: {exc}") from exc
+    if outcome.nothing_read and outcome.failures:
+        error = outcome.failures[0].error
+        raise ReadFailed(error.reason, f"meter {meter.id}: {error}") from error
+    for failure in outcome.failures:
+        log.warning("meter %s: request %s", meter.id, failure.describe())
     tags = meter.tags()
-    return [point_reading(results[q], meter.id, slot, tags) for q in quantities]
+    return [point_reading(outcome.results[q], meter.id, slot, tags) for q in quantities]
 
 
 _NO_TAGS: Mapping[str, str] = {}

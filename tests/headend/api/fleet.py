@@ -61,6 +61,7 @@ def household_meters(
             "building": building_of(meter_id),
             "household": f"flat-{meter_id}",
             "phase": "ABC",
+            "control": "plaintext",  # the simulated meters have no ESAM
         }
         for meter_id, address in addresses.items()
     ]

@@ -196,7 +196,7 @@ async def test_a_refused_relay_order_is_502_with_the_reason_and_audited(
     wrong_password = {
         key: m1[key] for key in ("id", "channel", "protocol", "address", "transformer")
     }
-    wrong_password |= {"plan": "home", "password": "02123456"}
+    wrong_password |= {"plan": "home", "password": "02123456", "control": "plaintext"}
     assert (await client.post("/api/meters", headers=ADMIN, json=wrong_password)).status_code == 201
     response = await client.post("/api/meters/m1/relay", headers=OPERATOR, json={"action": "trip"})
     assert response.status_code == 502
@@ -223,3 +223,47 @@ async def test_an_anomaly_alarm_is_acknowledged_by_its_url_encoded_id(
     assert still_open["acknowledged_by"] == "control-room"
     raw = await client.post(f"/api/alarms/{listed['id']}/ack", headers=OPERATOR)
     assert raw.status_code == 200, "the id unencoded works too"
+
+
+async def test_admin_orders_need_the_admin_role(client: httpx.AsyncClient) -> None:
+    body = {"order": "demand_clear", "confirm": "m1"}
+    response = await client.post("/api/meters/m1/admin", headers=OPERATOR, json=body)
+    assert response.status_code == 403
+
+
+async def test_an_unconfirmed_admin_order_is_422_at_confirm_and_not_sent(
+    client: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    body = {"order": "meter_clear", "confirm": "m2"}
+    response = await client.post("/api/meters/m1/admin", headers=ADMIN, json=body)
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", "confirm"]
+    assert "confirm = 'm1'" in problem["msg"]
+    assert fleet.sim_meters["m1"].energy_cleared_at is None
+    assert [e for e in fleet.engine.audit.recent("m1") if e.command == "meter clear"] == []
+
+
+async def test_change_password_without_the_new_one_is_422(client: httpx.AsyncClient) -> None:
+    body = {"order": "change_password", "confirm": "m1"}
+    response = await client.post("/api/meters/m1/admin", headers=ADMIN, json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "new_password"]
+
+
+async def test_a_confirmed_demand_clear_reaches_the_meter_and_is_audited(
+    client: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    body = {"order": "demand_clear", "confirm": "m1", "reason": "tariff change"}
+    response = await client.post("/api/meters/m1/admin", headers=ADMIN, json=body)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "meter": "m1",
+        "order": "demand_clear",
+        "result": "demand clear done",
+        "user": "fleet-admin",
+    }
+    assert fleet.sim_meters["m1"].demand_cleared
+    outcome, intent = fleet.engine.audit.recent("m1")[:2]
+    assert (intent.command, intent.outcome, outcome.outcome) == ("demand clear", "intent", "ok")
+    assert intent.data["reason"] == "tariff change"

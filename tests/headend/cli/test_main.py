@@ -93,6 +93,8 @@ print(code, ",".join(sorted({name.split(".")[0] for name in sys.modules})))
         ["run", "--help"],
         ["simulate", "--help"],
         ["demo", "--help"],
+        ["decode", "68 32 00 32 00 68 C9 00 02 34 12 00 02 71 00 00 01 00 85 16"],
+        ["decode", "--json", "68 61 01 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 8A 16"],
     ],
     ids=" ".join,
 )

@@ -94,3 +94,81 @@ def test_bad_arguments_exit_2_naming_the_value(
     err = capsys.readouterr().err
     assert code == ExitCode.USAGE
     assert named in err
+
+
+# A DTSU666 whose firmware keeps its energy block at 0x101E (public manuals' address) while
+# the map defaults to 0x401E: the meter answers 0x401E with exception 0x02.
+MOVED = DTSU666.with_bases({"energy": 0x101E})
+FULL_VALUES = {
+    point.quantity: 100.0 + index
+    for index, point in enumerate(DTSU666.points)
+    if point.quantity not in ("ct_ratio", "pt_ratio")
+}
+ENERGY = ("energy_active_import_total", "energy_active_export_total")
+
+
+def _moved_meter(port: int) -> ModbusMeterSimulator:
+    return ModbusMeterSimulator({1: SimulatedMeter(MOVED, dict(FULL_VALUES), RATIOS)}, port=port)
+
+
+def _truth(quantity: str) -> float:
+    if quantity == "ct_ratio":
+        return RATIOS.ct
+    if quantity == "pt_ratio":
+        return RATIOS.pt
+    point = MOVED.point(quantity)
+    decoded = decode_point(point, encode_point(point, FULL_VALUES[quantity], RATIOS), RATIOS)
+    assert decoded.value is not None
+    return decoded.value
+
+
+def test_a_refused_block_prints_the_other_values_and_exits_partial(
+    tcp_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serving(lambda: _moved_meter(tcp_port)):
+        code = main(_read(tcp_port, "--map", "dtsu666", "--ct", "40", "--json"))
+    captured = capsys.readouterr()
+    rows = {row["name"]: row for row in json.loads(captured.out)["values"]}
+    assert code == ExitCode.PARTIAL
+    assert list(rows) == list(DTSU666.quantities)
+    readable = {name: row["value"] for name, row in rows.items() if name not in ENERGY}
+    assert len(readable) == 18
+    assert readable == {name: pytest.approx(_truth(name), rel=1e-6) for name in readable}
+    for name in ENERGY:
+        assert rows[name]["value"] is None
+        assert rows[name]["problem"] == "error_response"
+    assert "holding 0x401E..0x4029" in captured.err
+    assert "illegal data address" in captured.err
+    assert "1 of 5 request(s) failed, 18 of 20 value(s) read" in captured.err
+
+
+def test_energy_base_reads_the_moved_block(
+    tcp_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serving(lambda: _moved_meter(tcp_port)):
+        code = main(
+            _read(tcp_port, "--map", "dtsu666", "--ct", "40", "--energy-base", "0x101E", "--json")
+        )
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)["values"]}
+    assert code == ExitCode.OK
+    for name in ENERGY:
+        assert rows[name]["value"] == pytest.approx(_truth(name), rel=1e-6)
+        assert rows[name]["source"] == f"holding 0x{MOVED.point(name).address:04X}"
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--map", "sdm630", "--energy-base", "0x101E"], "no movable energy block"),
+        (["--map", "dtsu666", "--energy-base", "0x1x"], "0x1x"),
+        (["--map", "dtsu666", "--energy-base", "0x10000"], "0x10000"),
+        (["--map", "dtsu666", "--energy-base", "0xFFFF"], "0xFFFF"),
+    ],
+)
+def test_bad_energy_base_exits_2_naming_it(
+    args: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["read", "modbus", "tcp://127.0.0.1:1", *args])
+    err = capsys.readouterr().err
+    assert code == ExitCode.USAGE
+    assert named in err

@@ -70,6 +70,7 @@ def fleet(meters: tuple[str, ...] = ("m1", "m2")) -> dict[str, object]:
                 "channel": "bus-1",
                 "plan": "flat",
                 "transformer": "T1",
+                "control": "plaintext",  # the simulated meters have no ESAM
             }
             for m in meters
         ],

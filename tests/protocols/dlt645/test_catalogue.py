@@ -176,7 +176,7 @@ def test_last_outage_record_is_start_and_end() -> None:
     }
 
 
-@pytest.mark.parametrize("days_ago", [1, 2, 12])
+@pytest.mark.parametrize("days_ago", [1, 2, 12, 62])
 def test_daily_frozen_items_select_the_day_with_the_last_byte(days_ago: int) -> None:
     item = catalogue().by_name("frozen_energy_active_import")
     di = item.di_for(days_ago)
@@ -186,10 +186,14 @@ def test_daily_frozen_items_select_the_day_with_the_last_byte(days_ago: int) -> 
 
 
 def test_history_outside_the_range_is_unknown() -> None:
-    with pytest.raises(UnknownIdentifier, match="0506010D"):
-        catalogue().lookup(0x0506010D)
-    with pytest.raises(EncodeError, match="period 13"):
-        catalogue().by_name("frozen_time").di_for(13)
+    # 62 daily records (State Grid), so day 63 is outside; 12 settlement periods, 13 outside
+    assert catalogue().lookup(0x0506013E).name == "frozen_energy_active_import"
+    with pytest.raises(UnknownIdentifier, match="0506013F"):
+        catalogue().lookup(0x0506013F)
+    with pytest.raises(EncodeError, match="period 63"):
+        catalogue().by_name("frozen_time").di_for(63)
+    with pytest.raises(UnknownIdentifier, match="0001FF0D"):
+        catalogue().lookup(0x0001FF0D)
 
 
 def test_status_word_3_names_the_relay_bit() -> None:
