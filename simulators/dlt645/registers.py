@@ -25,7 +25,15 @@ RELAY_OPEN_BIT = 4
 """Meter status word 3 (04000503): relay open."""
 RELAY_COMMAND_OPEN_BIT = 6
 """Meter status word 3: a trip command is in force."""
-MEASURED = ("voltage_", "current_", "power_active", "power_reactive", "power_factor", "energy_")
+MEASURED = (
+    "voltage_",
+    "current_",
+    "power_active",
+    "power_reactive",
+    "power_factor",
+    "energy_",
+    "frequency",
+)
 """Names the ``ValueSource`` answers (physics): never stand-ins, missing when it has none.
 Everything else a meter keeps comes from its ``StoredRegisters``."""
 DAILY_FROZEN = 0x0506
