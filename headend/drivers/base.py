@@ -162,6 +162,11 @@ class Driver(abc.ABC, Generic[C]):
         """Freeze number ``record`` (1 = latest) of one meter (``Capability.FROZEN``)."""
         raise self.unsupported(meter.id, "daily frozen records")
 
+    def frozen_records(self, meter: MeterSettings) -> int:
+        """How many daily freezes (records 1..N) the meter's protocol lets a read reach:
+        the bound of its backfill window (0 without ``Capability.FROZEN``)."""
+        return 0
+
     def holds_no_record(self, error: ReadFailed) -> bool:
         """Whether a refused frozen read means the meter does not hold that record (it never
         will: records only age), so backfill stops asking for that day."""

@@ -62,6 +62,8 @@ class MeterView:
     """An event clear (1B): event counters count from zero since."""
     demand_cleared: bool = False
     """A demand clear (19): maximum demand reads zero."""
+    frozen_records: int = 62
+    """Daily freezes the meter keeps; older records are 'no requested data'."""
 
 
 def payload_for(item: DataItem, di: int, source: ValueSource, view: MeterView) -> bytes | None:
@@ -172,7 +174,7 @@ def _cleared_since(name: str, view: MeterView) -> datetime | None:
 def _frozen(item: DataItem, record: int, source: ValueSource, view: MeterView) -> bytes | None:
     # Record 1 (上1次) is the most recent daily freeze: today's 00:00, once midnight has passed.
     day = view.today - timedelta(days=record - 1)
-    if day in view.missing_days:
+    if record > view.frozen_records or day in view.missing_days:
         return None
     energy = source.frozen_energy(day)
     if energy is None:
