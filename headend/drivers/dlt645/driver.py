@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from headend.bus.link import BusLink
-from headend.drivers.base import Capability, Driver, FrozenDay, MeterProblem, ReadAction
-from headend.drivers.dlt645 import control
+from headend.drivers.base import (
+    Capability,
+    Driver,
+    FrozenDay,
+    LoggedEvent,
+    MeterProblem,
+    ReadAction,
+)
+from headend.drivers.dlt645 import control, events
 from headend.drivers.dlt645.admin import AdminOrder, run_admin_order
 from headend.drivers.dlt645.editions import protocol_name
 from headend.drivers.dlt645.frozen import FROZEN_ENERGY, read_frozen_record
@@ -48,6 +55,7 @@ class Dlt645Driver(Driver[BusLink]):
             Capability.RELAY,
             Capability.BLOCK_READS,
             Capability.ADMIN,
+            Capability.EVENTS,
         }
     )
 
@@ -119,6 +127,23 @@ class Dlt645Driver(Driver[BusLink]):
     ) -> FrozenDay:
         return await read_frozen_record(
             link, meter, record, tz, quality=quality, reply_timeout=reply_timeout
+        )
+
+    def event_problem(self, meter: MeterSettings, kinds: Sequence[str]) -> MeterProblem | None:
+        return events.event_problem(self.standard, tuple(kinds))
+
+    async def read_events(
+        self,
+        link: BusLink,
+        meter: MeterSettings,
+        kind: str,
+        tz: ZoneInfo,
+        *,
+        known: Callable[[datetime], bool],
+        reply_timeout: float,
+    ) -> list[LoggedEvent]:
+        return await events.read_event_log(
+            link, meter, kind, tz, known=known, reply_timeout=reply_timeout
         )
 
     def frozen_records(self, meter: MeterSettings) -> int:
