@@ -176,6 +176,7 @@ class Engine:
             completeness=self.completeness,
             publish=self.live.publish,
             interval=options.backfill_interval,
+            record_events=self.live.record_events,
         )
         self.collectors: dict[str, ChannelCollector] = {
             channel.name: ChannelCollector(

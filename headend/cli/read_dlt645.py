@@ -23,7 +23,7 @@ from headend.cli.args import data_identifier, duration, meter_address
 from headend.cli.dlt645_values import di_label, rows_for
 from headend.cli.errors import CommandFailed, ExitCode, UsageProblem, exit_code_for
 from headend.cli.frames import reassemble
-from headend.cli.output import Row, write_json, write_table, write_traffic
+from headend.cli.output import Row, not_available, write_json, write_table, write_traffic
 from headend.drivers.dlt645.editions import protocol_name
 from headend.drivers.dlt645.search import Progress, address_in, search
 from headend.drivers.dlt645.session import exchange, read_payload, refused
@@ -248,37 +248,56 @@ async def _read(
     wanted: Sequence[Wanted],
     args: argparse.Namespace,
 ) -> tuple[list[Row], CommandFailed | None]:
+    """Every identifier in turn. One that fails (refused, silent, unusable reply) is a row
+    with its reason and the others are still read, as for Modbus: exit 8 (partial) when some
+    answered; the failure's own code when none did. A silent first identifier stops the read
+    (a meter that is not there would cost a timeout per identifier), as does a lost link."""
     rows: list[Row] = []
-    refusals: list[str] = []
+    failures: list[tuple[ExitCode, str]] = []
+    answered = 0
     for target in wanted:
         label = di_label(target.di, standard)
         what = f"DI {label}" + (f" ({target.item.name})" if target.item else "")
+        name = target.item.name if target.item else label
         try:
             payload = await read_payload(
                 link, address, target.di, standard, reply_timeout=args.timeout
             )
-            rows.extend(rows_for(target.item, target.di, payload, standard))
+            read_rows = rows_for(target.item, target.di, payload, standard)
         except ReadFailed as exc:
             message = f"{args.url}: {exc.detail}"
             if label not in message:
                 message += f" [{what}]"
-            if exc.reason is not FailureReason.ERROR_RESPONSE:
-                return rows, CommandFailed(exit_code_for(exc.reason), message)
-            refusals.append(message)
-            name = target.item.name if target.item else label
-            word = f"error word 0x{exc.error_word:02X}" if exc.error_word is not None else ""
-            rows.append(Row(name, "refused", None, "", label, word or exc.detail))
+            code = exit_code_for(exc.reason)
+            if exc.reason is FailureReason.ERROR_RESPONSE:
+                word = f"error word 0x{exc.error_word:02X}" if exc.error_word is not None else ""
+                rows.append(Row(name, "refused", None, "", label, word or exc.detail))
+            elif exc.reason is FailureReason.TIMEOUT and not answered and not failures:
+                return rows, CommandFailed(code, message)
+            else:
+                rows.append(not_available(name, exc.reason.value, source=label))
+            failures.append((code, message))
+            continue
         except UnexpectedMessage as exc:
-            return rows, CommandFailed(
-                ExitCode.BAD_REPLY, f"{args.url}: meter {address}: {exc} [{what}]"
-            )
+            rows.append(not_available(name, FailureReason.MALFORMED.value, source=label))
+            failures.append((ExitCode.BAD_REPLY, f"{args.url}: meter {address}: {exc} [{what}]"))
+            continue
         except ConnectionLost as exc:
             return rows, CommandFailed(
                 ExitCode.LINK_FAILED, f"{args.url}: connection lost: {exc} [{what}]"
             )
-    if refusals:
-        return rows, CommandFailed(ExitCode.METER_ERROR, "\n".join(refusals))
-    return rows, None
+        answered += 1
+        rows.extend(read_rows)
+    if not failures:
+        return rows, None
+    messages = "\n".join(message for _, message in failures)
+    if not answered:
+        return rows, CommandFailed(failures[0][0], messages)
+    summary = (
+        f"{args.url}: partial read: {len(failures)} of {len(wanted)} identifier(s) failed, "
+        f"{answered} read"
+    )
+    return rows, CommandFailed(ExitCode.PARTIAL, f"{messages}\n{summary}")
 
 
 async def _scan(

@@ -1,7 +1,8 @@
 """Daily frozen values and backfill (补抄): every day's billing value, however late it arrives.
 
-A meter freezes its registers at 00:00 every day and keeps the last ``history`` freezes
-(``0506xxNN``: NN = 1 is the latest). Reading yesterday's value is the same job as reading a
+A meter freezes its registers at 00:00 every day and keeps the last freezes (``0506xxNN``:
+NN = 1 is the latest; up to 62 in Q/GDW 1354, so a plan's ``backfill_days`` reaches 62).
+Reading yesterday's value is the same job as reading a
 day that was missed last week, so there is one mechanism: a pass that, for each meter, finds
 the days of the backfill window without a stored frozen value and reads them from the meter's
 records. The latest freeze read on its own day is ``actual``; anything older is
@@ -86,8 +87,9 @@ class FrozenBackfill:
     completeness: CompletenessTracker
     timeout_of: Callable[[MeterConfig], float] = lambda meter: 1.0
     """The reply timeout of the meter's channel."""
-    history: int = 12
-    """How many freezes meters keep (0506xx01..0C)."""
+    history: int | None = None
+    """At most this many freezes are asked for (None: as many as the meter's protocol reaches,
+    ``Driver.frozen_records``: 62 for DL/T 645-2007, 0506xx01..3E)."""
     stats: BackfillStats = field(default_factory=BackfillStats)
     _have: dict[str, set[date]] = field(default_factory=dict)
     _failed: dict[str, set[date]] = field(default_factory=dict)
@@ -125,7 +127,7 @@ class FrozenBackfill:
         today = now.astimezone(self.tz).date()
         collected: list[Reading] = []
         for meter in meters:
-            window = min(windows[meter.id], self.history)
+            window = min(windows[meter.id], self._records(meter))
             self._give_up_before(meter.id, today - timedelta(days=window - 1))
             missing = self.missing_days(meter.id, today, window)
             if not missing:
@@ -156,7 +158,7 @@ class FrozenBackfill:
             if day in have:
                 continue
             record = (anchor - day).days + 1
-            if not 1 <= record <= self.history:
+            if not 1 <= record <= self._records(meter):
                 continue
             try:
                 frozen = await run(meter, self._action(meter, record, Quality.BACKFILLED))
@@ -169,6 +171,10 @@ class FrozenBackfill:
                 continue  # no such record (a hole, or before installation): the next day may be
             self._store(meter, frozen, today, found)
         return found
+
+    def _records(self, meter: MeterConfig) -> int:
+        records = driver_for(meter.protocol).frozen_records(meter)
+        return records if self.history is None else min(records, self.history)
 
     def _action(
         self, meter: MeterConfig, record: int, quality: Quality

@@ -88,6 +88,8 @@ class PlanConfig:
     """Read yesterday's frozen energy after midnight (the billing value)."""
     backfill_days: int = 7
     """How far back missing days are re-read from the meter's frozen records."""
+    events: tuple[str, ...] = ()
+    """Event logs read from the meter in the backfill passes (DL/T 645 ``cover_open``...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +276,7 @@ class PlanTable(FileModel):
     reads: tuple[ReadTable, ...] = Field(default=(), strict=False)
     daily_frozen: bool = False
     backfill_days: int = Field(default=7, ge=0)
+    events: tuple[Annotated[str, Field(strict=True)], ...] = Field(default=(), strict=False)
 
 
 class FleetFile(FileModel):
@@ -354,7 +357,13 @@ def _transformer(t: TransformerTable) -> TransformerConfig:
 
 def _plan(name: str, t: PlanTable) -> PlanConfig:
     reads = tuple(ReadSpec(r.quantities, r.interval, Lane[r.lane.upper()]) for r in t.reads)
-    return PlanConfig(name, reads, daily_frozen=t.daily_frozen, backfill_days=t.backfill_days)
+    return PlanConfig(
+        name,
+        reads,
+        daily_frozen=t.daily_frozen,
+        backfill_days=t.backfill_days,
+        events=t.events,
+    )
 
 
 def meter_config(table: MeterTable, protocol: str) -> MeterConfig:

@@ -108,7 +108,7 @@ def check_meter(
                 f"{holder} on channel {meter.channel}",
             )
     quantities = [q for spec in plan.reads for q in spec.quantities]
-    problem = driver.quantity_problem(meter, quantities)
+    problem = driver.quantity_problem(meter, quantities) or driver.event_problem(meter, plan.events)
     if problem is not None:
         raise reject("plan", f"plan {plan.name}: {problem.message}")
 

@@ -25,7 +25,7 @@ from headend.bus.worker import BusConnection
 from headend.drivers.block_support import BlockSupportBook
 from headend.drivers.settings import ChannelSettings, MeterSettings
 from headend.errors import ReadFailed
-from storage.records import FailureReason, Quality, Reading, ReadingKind
+from storage.records import EventRecord, FailureReason, Quality, Reading, ReadingKind
 
 if TYPE_CHECKING:
     from headend.drivers.dlt645.admin import AdminOrder
@@ -56,6 +56,8 @@ class Capability(enum.StrEnum):
     """Several quantities in one exchange (a DL/T 645 block, coalesced Modbus registers)."""
     ADMIN = "admin"
     """Change password, demand clear, meter clear, event clear (DL/T 645 18-1B)."""
+    EVENTS = "events"
+    """The meter's own event log (DL/T 645 03xxxxxx: power-down, cover open, clears...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,19 @@ class FrozenDay:
     """The local calendar day whose 00:00 freeze this is."""
     frozen_at: datetime
     readings: tuple[Reading, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """One record of a meter's event log: when it started and, once over, ended, and the
+    events stored for it (its start and, if known, its end)."""
+
+    kind: str
+    start: datetime
+    end: datetime | None
+    records: tuple[EventRecord, ...]
+    over: bool
+    """Ended (or a point event): read again, it would say the same."""
 
 
 class Driver(abc.ABC, Generic[C]):
@@ -161,6 +176,31 @@ class Driver(abc.ABC, Generic[C]):
     ) -> FrozenDay:
         """Freeze number ``record`` (1 = latest) of one meter (``Capability.FROZEN``)."""
         raise self.unsupported(meter.id, "daily frozen records")
+
+    def event_problem(self, meter: MeterSettings, kinds: Sequence[str]) -> MeterProblem | None:
+        """Why a plan's ``events`` cannot be read from this meter (None: they can)."""
+        if not kinds:
+            return None
+        return MeterProblem("events", f"events: protocol {self.protocol} has no event log")
+
+    async def read_events(
+        self,
+        link: C,
+        meter: MeterSettings,
+        kind: str,
+        tz: ZoneInfo,
+        *,
+        known: Callable[[datetime], bool],
+        reply_timeout: float,
+    ) -> list[LoggedEvent]:
+        """The meter's records of event ``kind``, newest first, up to the first one ``known``
+        says is already stored in full (``Capability.EVENTS``)."""
+        raise self.unsupported(meter.id, "event records")
+
+    def frozen_records(self, meter: MeterSettings) -> int:
+        """How many daily freezes (records 1..N) the meter's protocol lets a read reach:
+        the bound of its backfill window (0 without ``Capability.FROZEN``)."""
+        return 0
 
     def holds_no_record(self, error: ReadFailed) -> bool:
         """Whether a refused frozen read means the meter does not hold that record (it never

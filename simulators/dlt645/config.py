@@ -18,6 +18,8 @@ MAX_REPLY_DELAY = 0.5
 """DL/T 645: a meter answers within 20-500 ms. Below 20 ms is allowed for fast tests."""
 DEFAULT_REPLY_DELAY = 0.05
 CHINA_STANDARD_TIME = timedelta(hours=8)
+MAX_FROZEN_RECORDS = 62
+"""Q/GDW 1354: daily frozen records 0506xx01..3E."""
 STANDARD_BAUDS = frozenset({1200, 2400, 4800, 9600})
 
 
@@ -57,6 +59,9 @@ class SimulatedMeterConfig:
     clear only sealed after an identity authentication, and refuses them in plaintext."""
     tariffs: int = 4
     """The tariff count the meter reports (04000204); its tariff blocks stop there."""
+    frozen_records: int = 62
+    """Daily freezes the meter keeps (0506xx01..NN): Q/GDW 1354 meters keep 62, older or
+    cheaper ones fewer, and answer "no requested data" for a record past them."""
 
     def __post_init__(self) -> None:
         where = f"simulated meter {self.address!r}"
@@ -78,6 +83,10 @@ class SimulatedMeterConfig:
         if not 0 <= self.reply_delay <= MAX_REPLY_DELAY:
             raise SimulatorConfigError(
                 f"{where}: reply_delay {self.reply_delay} s not 0..{MAX_REPLY_DELAY}"
+            )
+        if not 0 <= self.frozen_records <= MAX_FROZEN_RECORDS:
+            raise SimulatorConfigError(
+                f"{where}: frozen_records {self.frozen_records} not 0..{MAX_FROZEN_RECORDS}"
             )
         if not 1 <= self.tariffs <= MAX_TARIFFS:
             raise SimulatorConfigError(f"{where}: tariffs {self.tariffs} not 1..{MAX_TARIFFS}")

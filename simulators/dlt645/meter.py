@@ -155,6 +155,7 @@ class SimulatedMeter:
             events_cleared_at=self.events_cleared_at,
             demand_cleared=self.demand_cleared,
             stored=self.stored,
+            frozen_records=self.config.frozen_records,
         )
 
     def press_button(self) -> None:

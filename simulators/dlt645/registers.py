@@ -25,9 +25,17 @@ RELAY_OPEN_BIT = 4
 """Meter status word 3 (04000503): relay open."""
 RELAY_COMMAND_OPEN_BIT = 6
 """Meter status word 3: a trip command is in force."""
-MEASURED = ("voltage_", "current_", "power_active", "power_reactive", "power_factor", "energy_")
+MEASURED = (
+    "voltage_",
+    "current_",
+    "power_active",
+    "power_reactive",
+    "power_factor",
+    "energy_",
+    "frequency",
+)
 """Names only the ``ValueSource`` answers (physics): never stand-ins, missing when it has none.
-For every other name the source is asked first (frequency, apparent power, whatever a load
+For every other name the source is asked first (apparent power, temperature, whatever a load
 model knows) and the meter's ``StoredRegisters`` answer what it does not."""
 DAILY_FROZEN = 0x0506
 """DI3 DI2 of the daily frozen records, which count back from the meter's true date."""
@@ -55,6 +63,8 @@ class MeterView:
     """An event clear (1B): event counters count from zero since."""
     demand_cleared: bool = False
     """A demand clear (19): maximum demand reads zero."""
+    frozen_records: int = 62
+    """Daily freezes the meter keeps; older records are 'no requested data'."""
 
 
 def payload_for(item: DataItem, di: int, source: ValueSource, view: MeterView) -> bytes | None:
@@ -163,7 +173,7 @@ def _cleared_since(name: str, view: MeterView) -> datetime | None:
 def _frozen(item: DataItem, record: int, source: ValueSource, view: MeterView) -> bytes | None:
     # Record 1 (上1次) is the most recent daily freeze: today's 00:00, once midnight has passed.
     day = view.today - timedelta(days=record - 1)
-    if day in view.missing_days:
+    if record > view.frozen_records or day in view.missing_days:
         return None
     energy = source.frozen_energy(day)
     if energy is None:

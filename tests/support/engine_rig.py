@@ -126,15 +126,20 @@ def fast_bus(
 
 
 @asynccontextmanager
-async def running_rig(tmp_path: Path, faults: Sequence[ScheduledFault] = ()) -> AsyncIterator[Rig]:
-    """The engine collecting from ``fast_bus`` at 60x simulated time; cancelled at the end."""
+async def running_rig(
+    tmp_path: Path,
+    faults: Sequence[ScheduledFault] = (),
+    fleet: dict[str, object] | None = None,
+) -> AsyncIterator[Rig]:
+    """The engine collecting from ``fast_bus`` at 60x simulated time; cancelled at the end.
+    ``fleet``: another fleet document for the same two meters (``two_meter_fleet``'s)."""
     clock = WarpedClock(START, speed=60)
     network = MemoryNetwork()
     bus = fast_bus(clock.now, faults)
     device_end = network.listen("bus-1")
     store = await SqliteStore.open(tmp_path / "store.sqlite")
     engine = Engine(
-        parse_fleet_config(two_meter_fleet(), "test"),
+        parse_fleet_config(fleet or two_meter_fleet(), "test"),
         store,
         clock=clock,
         memory=network,

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from headend.bus.link import BusLink
-from headend.drivers.base import Capability, Driver, FrozenDay, MeterProblem, ReadAction
-from headend.drivers.dlt645 import control
+from headend.drivers.base import (
+    Capability,
+    Driver,
+    FrozenDay,
+    LoggedEvent,
+    MeterProblem,
+    ReadAction,
+)
+from headend.drivers.dlt645 import control, events
 from headend.drivers.dlt645.admin import AdminOrder, run_admin_order
 from headend.drivers.dlt645.editions import protocol_name
-from headend.drivers.dlt645.frozen import read_frozen_record
+from headend.drivers.dlt645.frozen import FROZEN_ENERGY, read_frozen_record
 from headend.drivers.dlt645.reader import plan_dlt645, read_dlt645
 from headend.drivers.settings import ChannelSettings, MeterSettings
 from headend.errors import ReadFailed
@@ -48,6 +55,7 @@ class Dlt645Driver(Driver[BusLink]):
             Capability.RELAY,
             Capability.BLOCK_READS,
             Capability.ADMIN,
+            Capability.EVENTS,
         }
     )
 
@@ -121,6 +129,28 @@ class Dlt645Driver(Driver[BusLink]):
             link, meter, record, tz, quality=quality, reply_timeout=reply_timeout
         )
 
+    def event_problem(self, meter: MeterSettings, kinds: Sequence[str]) -> MeterProblem | None:
+        return events.event_problem(self.standard, tuple(kinds))
+
+    async def read_events(
+        self,
+        link: BusLink,
+        meter: MeterSettings,
+        kind: str,
+        tz: ZoneInfo,
+        *,
+        known: Callable[[datetime], bool],
+        reply_timeout: float,
+    ) -> list[LoggedEvent]:
+        return await events.read_event_log(
+            link, meter, kind, tz, known=known, reply_timeout=reply_timeout
+        )
+
+    def frozen_records(self, meter: MeterSettings) -> int:
+        """The catalogue's history of the daily frozen energy (62 in Q/GDW 1354); a meter that
+        keeps fewer answers "no requested data" past them, which the backfill remembers."""
+        return _frozen_records(self.standard)
+
     def holds_no_record(self, error: ReadFailed) -> bool:
         """The meter's error word says "no requested data" (bit 1)."""
         return error.error_word is not None and bool(error.error_word & ErrorWord.NO_DATA)
@@ -174,6 +204,14 @@ class Dlt645Driver(Driver[BusLink]):
             security=security,
             new_password=new_password,
         )
+
+
+@cache
+def _frozen_records(standard: Standard) -> int:
+    try:
+        return catalogue(standard).by_name(FROZEN_ENERGY).history
+    except UnknownIdentifier:
+        return 0  # DL/T 645-1997 has no daily frozen records
 
 
 @cache

@@ -14,6 +14,14 @@ meter from the start. A reply whose length does not fit its format (a voltage in
 tariff block with more tariffs than the catalogue lists) fails that identifier with the
 reason; a block that does not decode falls back to single items like a refused one. Neither
 fails the meter's other identifiers.
+
+A record item (``fields`` in the catalogue: demand is a value and the time it occurred, an
+event its start, end and energies) gives one reading per numeric field, named
+``<quantity><suffix>`` in the field's own unit, stamped with the slot like every other read
+register. Its time fields are the meter's zone-less wall time, so they are not timestamps
+(the reader does not know the meter's zone): they ride on those readings as tags
+``record<suffix>`` (``record_time=2026-03-05T14:15:00``), which keeps "this maximum, read at the
+slot, occurred then" in one point. A time field the meter marks unusable is left out.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import cache
 
 from headend.bus.link import BusLink
@@ -37,9 +45,11 @@ from protocols.dlt645 import (
     Frame,
     NotAvailable,
     Standard,
+    Value,
     catalogue,
 )
 from protocols.dlt645.exchange import read_request
+from protocols.dlt645.values import Encoding
 from protocols.errors import ProtocolError
 from storage.records import FailureReason, Reading, ReadingKind
 
@@ -232,6 +242,10 @@ def _take_single(
         reason = f"{FailureReason.MALFORMED.value}: {exc}"
         readings.append(_missing(meter, item, name, slot, reason, prepared.tags))
         return
+    if item.is_record:
+        assert isinstance(value, Mapping)
+        readings.extend(_record_readings(meter, item, name, value, slot, prepared.tags))
+        return
     if isinstance(value, float):  # the usual case, without the checks in ``_reading``
         readings.append(
             Reading(meter.id, name, value, item.unit, slot, planned.kind, tags=prepared.tags)
@@ -260,6 +274,10 @@ def _take_block(
         book.learn(meter.id, planned.label, BlockSupport(True))
     assert isinstance(decoded, Mapping)
     tags = prepared.tags
+    if item.is_record:
+        for name in planned.quantities:
+            readings.extend(_record_readings(meter, item, name, decoded, slot, tags))
+        return None
     for name in planned.quantities:
         value = decoded.get(name, _NOT_SENT)
         if isinstance(value, float):  # the usual case, without the checks in ``_reading``
@@ -380,6 +398,46 @@ def _reading(
             meter.id, name, item.unit, slot, f"not_available: {reason}", kind=kind, tags=tags
         )
     return Reading(meter.id, name, float(value), item.unit, slot, kind=kind, tags=tags)
+
+
+RECORD_TAG = "record"
+"""Tags of a record's time fields: ``record<suffix>`` (``record_time``, ``record_start``)."""
+
+
+def _record_readings(
+    meter: MeterSettings,
+    item: DataItem,
+    base: str,
+    decoded: Mapping[str, Value],
+    slot: datetime,
+    tags: Mapping[str, str],
+) -> list[Reading]:
+    """One record (``base``: the item, or one member of a block of records) as readings: one
+    per numeric field, each tagged with the record's time fields. A record the meter did not
+    send (a block cut short) is a missing reading of each numeric field."""
+    kind = ReadingKind(item.kind)
+    times: dict[str, str] = {}
+    numbers: list[tuple[str, str, Value]] = []
+    for part in item.parts:
+        name = base + part.suffix
+        value = decoded.get(name, _NOT_SENT)
+        if part.format.is_numeric and part.format.encoding is not Encoding.ASCII:
+            numbers.append((name, part.unit, value))
+        elif isinstance(value, datetime | date | time):
+            times[RECORD_TAG + part.suffix] = value.isoformat()
+    tagged = {**tags, **times} if times else tags
+    readings = []
+    for name, unit, value in numbers:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            readings.append(Reading(meter.id, name, float(value), unit, slot, kind, tags=tagged))
+            continue
+        reason = str(value) if isinstance(value, NotAvailable) else "not a number"
+        readings.append(
+            Reading.missing(
+                meter.id, name, unit, slot, f"not_available: {reason}", kind=kind, tags=tags
+            )
+        )
+    return readings
 
 
 def _missing(

@@ -195,6 +195,22 @@ def test_error_response_exits_4_with_error_word_flags(
     assert len(meter.requests) == 2
 
 
+def test_one_refused_identifier_among_read_ones_exits_8_partial(
+    tcp_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    meter = _meter(errors={VOLTAGE_BLOCK_DI: int(ErrorWord.NO_DATA)})
+    args = ["--address", str(METER), "--quantity", "voltage", "--di", f"{ENERGY_DI:08X}"]
+    with serving(meter.on(tcp_port)):
+        code = main(_read(tcp_port, *args))
+    captured = capsys.readouterr()
+    assert code == ExitCode.PARTIAL
+    lines = _value_lines(captured.out)
+    assert lines["energy_active_import_total"] == [f"{ENERGY:.2f}", "kWh"]
+    assert "refused" in lines["voltage"]
+    assert f"{VOLTAGE_BLOCK_DI:08X}" in captured.err
+    assert "partial read: 1 of 2 identifier(s) failed, 1 read" in captured.err
+
+
 def test_refused_connection_exits_5_naming_url(capsys: pytest.CaptureFixture[str]) -> None:
     port = free_tcp_port()  # nothing listens there
     code = main(_read(port, "--address", str(METER), "--di", f"{ENERGY_DI:08X}"))

@@ -126,16 +126,29 @@ class Backfilling:
 
 @asynccontextmanager
 async def backfilling(
-    tmp_path: Path, faults: Sequence[ScheduledFault] = (), *, history: int = 12
+    tmp_path: Path,
+    faults: Sequence[ScheduledFault] = (),
+    *,
+    history: int | None = 12,
+    frozen: Mapping[date, float] = FROZEN,
+    kept_by: Mapping[str, int] | None = None,
 ) -> AsyncIterator[Backfilling]:
-    """M1 and M2 hold the ``FROZEN`` records, ``WITHOUT`` none, on one simulated bus."""
+    """M1 and M2 hold the ``frozen`` records, ``WITHOUT`` none, on one simulated bus;
+    ``kept_by``: how many daily freezes a meter keeps (62 by default)."""
     now = [START]
     script = FaultScript(list(faults))
-    kept = StaticSource({"voltage_a": 230.0}, frozen=FROZEN)
+    kept = StaticSource({"voltage_a": 230.0}, frozen=frozen)
     sources = {M1: kept, M2: kept, WITHOUT: StaticSource({"voltage_a": 230.0})}
+    records = kept_by or {}
     simulated = [
         SimulatedMeter(
-            SimulatedMeterConfig(address, source, meter_id=address, reply_delay=0.002),
+            SimulatedMeterConfig(
+                address,
+                source,
+                meter_id=address,
+                reply_delay=0.002,
+                frozen_records=records.get(address, 62),
+            ),
             faults=script,
         )
         for address, source in sources.items()
@@ -327,3 +340,29 @@ async def test_a_freeze_the_meter_does_not_hold_is_not_asked_for_again(rig: Rig)
     assert again == []
     assert rig.engine.backfill.stats.failures == asked, "the absent freeze was asked for again"
     assert rig.engine.backfill.stats.given_up >= 1
+
+
+LONG_FROZEN = {TODAY - timedelta(days=back): 9000.0 - 7.5 * back for back in range(-3, 90)}
+"""Freezes of 90 days back, more than any meter keeps."""
+
+
+async def test_the_backfill_reaches_62_days_where_the_meter_keeps_them(tmp_path: Path) -> None:
+    async with backfilling(tmp_path, history=None, frozen=LONG_FROZEN, kept_by={M2: 20}) as rig:
+        readings = await rig.one_pass({M1: 70, M2: 70})
+        asked = rig.requests
+        again = await rig.one_pass({M1: 70, M2: 70})
+        asked_again = rig.requests - asked
+        given_up = rig.backfill.stats.given_up
+    full = by_day([r for r in readings if r.meter == M1])
+    assert sorted(full) == [TODAY - timedelta(days=back) for back in reversed(range(62))]
+    assert {day: r.value for day, r in full.items()} == pytest.approx(
+        {day: LONG_FROZEN[day] for day in full}
+    )
+    assert {r.quality for day, r in full.items() if day != TODAY} == {Quality.BACKFILLED}
+    # A meter that keeps 20 freezes: those 20 read, the older 42 answered "no requested data"
+    # once and not asked again.
+    short = by_day([r for r in readings if r.meter == M2])
+    assert sorted(short) == [TODAY - timedelta(days=back) for back in reversed(range(20))]
+    assert given_up == 42
+    assert again == []
+    assert asked_again == 0
