@@ -102,7 +102,7 @@ class Engine:
         self._history = history
         self._memory = memory
         self.registry = MeterRegistry(config)
-        self.block_support = open_book(options.block_support_path)
+        self.block_support, self._block_support_saver = open_book(options.block_support_path)
         for driver in DRIVERS.values():
             driver.use_block_support(self.block_support)
         self.audit = AuditLog(options.audit_path, now=self.clock.now())
@@ -282,6 +282,8 @@ class Engine:
         finally:
             for worker in self.workers.values():
                 worker.close()
+            if self._block_support_saver is not None:
+                await self._block_support_saver.aclose()
 
     async def _recover_downtime(self) -> None:
         """Completeness from storage, and the slots missed while down

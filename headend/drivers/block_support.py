@@ -68,21 +68,26 @@ class BlockSupportBook:
         return None if blocks is None else blocks.get(block)
 
     def learn(self, meter_id: str, block: str, support: BlockSupport) -> None:
-        """Write down what the meter did; saved only when it changes what was known."""
+        """Write down what the meter did; saved only when it changes what the meter is known
+        to refuse (a block answered is kept in memory, for the API: saving every meter's first
+        good block read would rewrite the file once per meter)."""
         blocks = self._entries.setdefault(meter_id, {})
-        if blocks.get(block) == support:
+        before = blocks.get(block)
+        if before == support:
             return
         blocks[block] = support
         self._refused.pop(meter_id, None)
-        if self._save is not None:
+        was_refused = before is not None and not before.supported
+        if self._save is not None and (was_refused or not support.supported):
             self._save(self.entries())
 
     def forget(self, meter_id: str) -> None:
         """A meter changed or left the fleet (a new address may be a new meter model): what
         was learned of it is dropped, and costs one refused exchange per block to learn again."""
-        if self._entries.pop(meter_id, None) is not None:
+        blocks = self._entries.pop(meter_id, None)
+        if blocks is not None:
             self._refused.pop(meter_id, None)
-            if self._save is not None:
+            if self._save is not None and any(not s.supported for s in blocks.values()):
                 self._save(self.entries())
 
     def may_probe(self, meter_id: str, block: str) -> bool:

@@ -65,7 +65,7 @@ from simulators.dlt645.faults import (
     drift_seconds,
     first,
 )
-from simulators.dlt645.registers import MeterView, payload_for
+from simulators.dlt645.registers import MeterView, energy_registers, payload_for
 from simulators.dlt645.sources import StoredRegisters
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class SimulatedMeter:
         """Changed by a change-password order (18)."""
         self.esam = Esam(config.esam, self._address) if config.esam else None
         self.energy_cleared_at: datetime | None = None
+        self.energy_at_clear: dict[str, float] = {}
         self.events_cleared_at: datetime | None = None
         self.demand_cleared = False
         self.cleared_events: list[int] = []
@@ -152,6 +153,7 @@ class SimulatedMeter:
             relay_command_open=self.relay_command_open,
             missing_days=frozenset(missing),
             energy_cleared_at=self.energy_cleared_at,
+            energy_at_clear=self.energy_at_clear,
             events_cleared_at=self.events_cleared_at,
             demand_cleared=self.demand_cleared,
             stored=self.stored,
@@ -277,6 +279,7 @@ class SimulatedMeter:
         match function:
             case Function.CLEAR_METER:
                 self.energy_cleared_at = self.events_cleared_at = now
+                self.energy_at_clear = energy_registers(self.config.source, now)
                 self.demand_cleared = True
             case Function.CLEAR_DEMAND:
                 self.demand_cleared = True

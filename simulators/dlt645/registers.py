@@ -8,11 +8,11 @@ place: the catalogue names the quantity, the source supplies it, and the meter's
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from types import MappingProxyType
 
-from protocols.dlt645 import DataItem, Decoded, Value
+from protocols.dlt645 import DataItem, Decoded, Standard, Value, catalogue
 from simulators.dlt645.config import MeterKind
 from simulators.dlt645.sources import StoredRegisters, ValueSource, tariff_of
 
@@ -58,6 +58,9 @@ class MeterView:
     missing_days: frozenset[date]
     stored: StoredRegisters
     energy_cleared_at: datetime | None = None
+    energy_at_clear: Mapping[str, float] = field(default_factory=dict)
+    """Each energy register as the meter clear found it: what reads subtract from then on (a
+    load model answers for now only, so the value at the clear cannot be asked later)."""
     """A meter clear (1A) at this simulated time: energy registers count from zero since."""
     events_cleared_at: datetime | None = None
     """An event clear (1B): event counters count from zero since."""
@@ -142,10 +145,27 @@ def _single(name: str, source: ValueSource, view: MeterView) -> Value | None:
         return 0.0
     if view.demand_cleared and name.startswith(_DEMAND):
         return 0.0
-    since = _cleared_since(name, view)
-    if since is not None:
-        return max(number - (source.value(name, since) or 0.0), 0.0)
+    if name.startswith(_ENERGY):
+        if view.energy_cleared_at is None:
+            return number
+        return max(number - view.energy_at_clear.get(name, 0.0), 0.0)
+    if view.events_cleared_at is not None and name.endswith(_EVENT_COUNT):
+        return max(number - (source.value(name, view.events_cleared_at) or 0.0), 0.0)
     return number
+
+
+def energy_registers(source: ValueSource, at: datetime) -> dict[str, float]:
+    """Every energy register the source answers at ``at`` (what a meter clear sets to zero)."""
+    names = {
+        member
+        for standard in Standard
+        for item in catalogue(standard)
+        if not item.history
+        for member in (item.members or (item.name,))
+        if member.startswith(_ENERGY)
+    }
+    found = {name: source.value(name, at) for name in names}
+    return {name: value for name, value in found.items() if value is not None}
 
 
 def _stored_after_clears(name: str, value: Value | None, view: MeterView) -> Value | None:
@@ -161,15 +181,6 @@ def _stored_after_clears(name: str, value: Value | None, view: MeterView) -> Val
     return value
 
 
-def _cleared_since(name: str, view: MeterView) -> datetime | None:
-    """When the register ``name`` was last set to zero by a clear order, if it was."""
-    if name.startswith(_ENERGY):
-        return view.energy_cleared_at
-    if name.endswith(_EVENT_COUNT):
-        return view.events_cleared_at
-    return None
-
-
 def _frozen(item: DataItem, record: int, source: ValueSource, view: MeterView) -> bytes | None:
     # Record 1 (上1次) is the most recent daily freeze: today's 00:00, once midnight has passed.
     day = view.today - timedelta(days=record - 1)
@@ -178,12 +189,25 @@ def _frozen(item: DataItem, record: int, source: ValueSource, view: MeterView) -
     energy = source.frozen_energy(day)
     if energy is None:
         return None
+    if view.energy_cleared_at is not None and _midnight_after_clear(day, view):
+        energy = max(energy - view.energy_at_clear.get(_IMPORT_TOTAL, 0.0), 0.0)
     if item.name == FROZEN_IMPORT:
         return item.format.encode(energy)  # total only: the source has no tariff split
     if not item.is_block:
         return item.format.encode(datetime.combine(day, time()))
     stored = _stored_block(item, day, view.stored)
     return item.encode(stored, complete=False) if stored else None
+
+
+_IMPORT_TOTAL = "energy_active_import_total"
+
+
+def _midnight_after_clear(day: date, view: MeterView) -> bool:
+    """Whether the freeze of ``day`` (its local midnight, on the meter's wall clock) came
+    after the meter clear (compared on the same wall clock the meter keeps)."""
+    assert view.energy_cleared_at is not None
+    cleared_local = view.energy_cleared_at + (view.clock - view.at.replace(tzinfo=None))
+    return datetime.combine(day, time()) >= cleared_local.replace(tzinfo=None)
 
 
 FROZEN_IMPORT = "frozen_energy_active_import"

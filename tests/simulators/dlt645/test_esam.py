@@ -4,7 +4,7 @@ or unauthenticated ones (counted), and carries out meter, demand and event clear
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -159,3 +159,48 @@ def test_plaintext_meters_clear_with_the_password(function: Function) -> None:
         assert meter.demand_cleared
     else:
         assert meter.cleared_events == [0xFFFFFFFF]
+
+
+class NowOnlySource:
+    """A load model's way: values for the present only (``at`` in the past is not kept), as
+    the community adapter answers."""
+
+    def __init__(self) -> None:
+        self.energy = 100.0
+        self.frozen: dict[date, float] = {}
+
+    def value(self, quantity: str, at: datetime) -> float | None:
+        return self.energy if quantity == "energy_active_import_total" else None
+
+    def frozen_energy(self, day: date) -> float | None:
+        return self.frozen.get(day)
+
+
+def kwh(payload: bytes) -> float:
+    """XXXXXX.XX, BCD low byte first."""
+    return int(payload[:4][::-1].hex()) / 100
+
+
+def test_energy_counts_up_from_zero_after_a_meter_clear_of_a_present_only_model() -> None:
+    """A clear subtracts the registers as they were at the clear, not what the model says
+    now for a past moment (which would read zero for ever)."""
+    source = NowOnlySource()
+    meter = SimulatedMeter(SimulatedMeterConfig(ADDRESS.digits, source))
+    clear = ClearRequest(ADDRESS, Function.CLEAR_METER, bytes(4), bytes(4))
+    reply = meter.handle(clear.to_frame(), NOW)
+    assert reply is not None
+    assert isinstance(parse_response(reply), AckResponse)
+    source.energy = 103.5
+    next_day = (NOW + timedelta(days=1)).date()
+    source.frozen[next_day] = 105.25  # the freeze at the next local midnight, after the clear
+    later = NOW + timedelta(days=1, hours=1)
+    reply = meter.handle(ReadRequest(ADDRESS, 0x00010000).to_frame(), later)
+    assert reply is not None
+    answer = parse_response(reply)
+    assert isinstance(answer, ReadResponse)
+    assert kwh(answer.payload) == 3.5
+    reply = meter.handle(ReadRequest(ADDRESS, 0x05060101).to_frame(), later)
+    assert reply is not None
+    answer = parse_response(reply)
+    assert isinstance(answer, ReadResponse)
+    assert kwh(answer.payload) == 5.25
