@@ -151,7 +151,6 @@ class Engine:
             on_health=self.state_alarms.health_changed,
         )
         self.clocks = ClockCommands(commands, health=self.health)
-        self.admin = AdminCommands(commands)
         self.fleet = FleetChanges(
             self.registry,
             FleetOverlay(options.fleet_overlay_path),
@@ -161,6 +160,7 @@ class Engine:
             plan_quantities=self.operations.plan_quantities,
             read=self.operations.read_meter,
         )
+        self.admin = AdminCommands(commands, self.fleet)
         self.fleet.apply_overlay()
         self.backfill = FrozenBackfill(
             self.tz,

@@ -9,11 +9,13 @@ before the frame is queued, then the outcome. Admin-only is the API's and CLI's 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from headend.bus.lanes import Lane
 from headend.commands.audit import outcome_of_error
 from headend.commands.context import CommandContext
+from headend.commands.fleet_changes import FleetChanges
 from headend.drivers.base import Capability
 from headend.drivers.dlt645.admin import AdminOrder
 from headend.errors import HeadendError
@@ -33,8 +35,11 @@ class NotConfirmed(HeadendError, ValueError):
 
 
 class AdminCommands:
-    def __init__(self, ctx: CommandContext) -> None:
+    def __init__(self, ctx: CommandContext, fleet: FleetChanges | None = None) -> None:
+        """``fleet``: where a changed password is kept (else the head-end would go on sending
+        the old one, and every later order to that meter would be refused as unauthorised)."""
         self.ctx = ctx
+        self.fleet = fleet
 
     async def run(
         self,
@@ -80,4 +85,6 @@ class AdminCommands:
             ctx.audit.complete(intent, outcome, failure, at=ctx.clock.now(), data=facts)
             raise
         ctx.audit.complete(intent, "ok", answer, at=ctx.clock.now(), data=facts)
+        if order is AdminOrder.CHANGE_PASSWORD and new_password and self.fleet is not None:
+            await self.fleet.change(replace(meter, password=new_password), user)
         return answer

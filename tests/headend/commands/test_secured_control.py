@@ -237,12 +237,14 @@ async def test_event_and_demand_clear_act_on_the_meter(secured_rig: Rig) -> None
     assert secured_rig.meters["plain"].cleared_events == [0xFFFFFFFF]
 
 
-async def test_change_password_then_the_old_password_is_refused(secured_rig: Rig) -> None:
+async def test_a_changed_password_is_kept_and_the_next_order_uses_it(secured_rig: Rig) -> None:
+    """The meter takes the new password; the head-end keeps it (audited, in the fleet
+    overlay), so the next order is not refused as unauthorised with the old one."""
     await secured_rig.engine.admin.run(
         "plain", AdminOrder.CHANGE_PASSWORD, "root", confirm="plain", new_password="02654321"
     )
     assert secured_rig.meters["plain"].password == bytes.fromhex("02214365")
-    with pytest.raises(ReadFailed, match="error word 0x04"):
-        await secured_rig.engine.admin.run(
-            "plain", AdminOrder.DEMAND_CLEAR, "root", confirm="plain"
-        )
+    assert secured_rig.engine.registry.get("plain").password == "02654321"
+    assert secured_rig.engine.audit.recent("plain", limit=1)[0].command == "meter update"
+    await secured_rig.engine.admin.run("plain", AdminOrder.DEMAND_CLEAR, "root", confirm="plain")
+    assert secured_rig.meters["plain"].demand_cleared
