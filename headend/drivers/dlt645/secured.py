@@ -45,6 +45,15 @@ def no_module(meter_id: str) -> ReadFailed:
     )
 
 
+def module_failed(meter_id: str, step: str, exc: Exception) -> ReadFailed:
+    """The security module (a vendor's, over its network link) could not do its part: the
+    order fails with the reason, nothing is sent, and the bus goes on with other work."""
+    return ReadFailed(
+        FailureReason.UNSUPPORTED,
+        f"meter {meter_id}: the security module could not {step}: {type(exc).__name__}: {exc}",
+    )
+
+
 async def authenticate(
     link: BusLink,
     meter: MeterSettings,
@@ -56,7 +65,10 @@ async def authenticate(
     """Identity authentication (03 / 070000FF): the session the order is then sealed for."""
     address = address_of(meter)
     dispersion = dispersion_factor(address.digits)
-    auth = await security.authenticate(dispersion)
+    try:
+        auth = await security.authenticate(dispersion)
+    except Exception as exc:  # a vendor module is a network peer: its failure fails the order
+        raise module_failed(meter.id, "authenticate", exc) from exc
     request = IdentityAuthRequest(address, auth.ciphertext, auth.random, dispersion, operator)
     reply = await exchange(link, request.to_frame(), reply_timeout=reply_timeout)
     if isinstance(reply, ErrorResponse):
@@ -97,7 +109,10 @@ async def send_sealed(
     """Authenticate, then send one sealed order; raises on a refusal of either."""
     address = address_of(meter)
     session = await authenticate(link, meter, security, operator, reply_timeout=reply_timeout)
-    sealed = await security.seal(session, order_data(code, valid_until, tail))
+    try:
+        sealed = await security.seal(session, order_data(code, valid_until, tail))
+    except Exception as exc:
+        raise module_failed(meter.id, "seal", exc) from exc
     level = bytes((SECURED_LEVEL,)) + password[1:]
     request = SealedOrderRequest(address, function, sealed, level, operator)
     reply = await exchange(link, request.to_frame(), reply_timeout=reply_timeout)

@@ -18,7 +18,12 @@ from headend.commands.admin import NotConfirmed
 from headend.config.fleet import parse_fleet_config
 from headend.drivers.dlt645.admin import AdminOrder
 from headend.drivers.dlt645.control import RelayState
-from headend.drivers.dlt645.security_module import SoftwareSecurityModule
+from headend.drivers.dlt645.security_module import (
+    Authentication,
+    SecurityModule,
+    Session,
+    SoftwareSecurityModule,
+)
 from headend.engine import Engine, EngineOptions
 from headend.errors import ReadFailed
 from protocols.dlt645 import Frame, Function, RelayAction
@@ -94,7 +99,9 @@ class Rig:
     meters: dict[str, SimulatedMeter]
 
 
-async def rig_with(tmp_path: Path, key: bytes) -> AsyncIterator[Rig]:
+async def rig_with(
+    tmp_path: Path, key: bytes, module: SecurityModule | None = None
+) -> AsyncIterator[Rig]:
     meters = {
         m: SimulatedMeter(
             SimulatedMeterConfig(
@@ -116,7 +123,7 @@ async def rig_with(tmp_path: Path, key: bytes) -> AsyncIterator[Rig]:
         jitter=0,
         maintenance=False,
         audit_path=tmp_path / "audit.jsonl",
-        security=SoftwareSecurityModule(key, key_version=1),
+        security=module or SoftwareSecurityModule(key, key_version=1),
     )
     engine = Engine(
         parse_fleet_config(fleet(), "secured-test"),
@@ -200,6 +207,32 @@ async def test_a_module_with_another_key_is_refused_by_the_esam(wrong_key_rig: R
     esam = secured_rig.meters["sgcc"].esam
     assert esam is not None
     assert esam.refusals == 1
+
+
+class UnreachableModule:
+    """A vendor module whose network link is down."""
+
+    key_version = 3
+
+    async def authenticate(self, dispersion: bytes) -> Authentication:
+        raise ConnectionRefusedError("security module at 10.0.0.9:6000 refused the connection")
+
+    async def seal(self, session: Session, data: bytes) -> bytes:
+        raise AssertionError("never asked: no session")
+
+
+async def test_a_security_module_that_cannot_be_reached_fails_the_order_with_why(
+    tmp_path: Path,
+) -> None:
+    async for rig in rig_with(tmp_path, MASTER_KEY, UnreachableModule()):
+        with pytest.raises(ReadFailed) as caught:
+            await rig.engine.operations.relay("sgcc", RelayAction.TRIP, "anna", "unpaid")
+        assert "security module could not authenticate" in caught.value.detail
+        assert "10.0.0.9:6000" in caught.value.detail
+        assert not rig.meters["sgcc"].relay_open
+        assert rig.engine.audit.recent("sgcc", limit=1)[0].outcome != "ok"
+        await rig.engine.operations.relay("plain", RelayAction.TRIP, "anna", "unpaid")
+        assert rig.meters["plain"].relay_open, "the bus goes on with other work"
 
 
 @pytest.mark.parametrize("confirm", [None, "", "plain"])
