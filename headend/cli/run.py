@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,16 +71,38 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check(config: FleetConfig) -> int:
-    """What ``run`` would refuse before collecting: the file (already loaded) and the secrets
-    its ``[api]`` and ``[storage]`` tables name. Opens no bus, store or port."""
+    """What ``run`` would refuse before collecting: the file (already loaded), the secrets its
+    ``[api]``, ``[storage]`` and ``[security]`` tables name (the security module is built), and
+    a warning for meters that take secured control with no module to seal for them. Opens no
+    bus, store or port."""
     from headend.collection.storage_setup import storage_secret
+    from headend.config.security import build_security_module
+    from headend.drivers.base import Capability
+    from headend.drivers.registry import driver_for
     from headend.service import api_settings
 
     try:
         api_settings(config, os.environ)
         storage_secret(config.storage, config.source)
+        if config.security is not None:
+            build_security_module(config.security, os.environ, config.source)
     except ConfigError as exc:
         raise CommandFailed(ExitCode.USAGE, str(exc)) from None
+    if config.security is None:
+        secured = [
+            m.id
+            for m in config.meters.values()
+            if m.control == "secured" and driver_for(m.protocol).supports(Capability.RELAY)
+        ]
+        if secured:
+            print(
+                f"{config.source}: warning: {len(secured)} meters take secured control "
+                f'(control = "secured", the default; e.g. {secured[0]}) but no [security] '
+                "module is named: their relay and admin orders will be refused (set "
+                '[security], or control = "plaintext" for meters that take plaintext orders)',
+                file=sys.stderr,
+                flush=True,
+            )
     print(
         f"{config.source}: ok, {len(config.meters)} meters on {len(config.channels)} channels",
         flush=True,

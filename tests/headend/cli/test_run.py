@@ -267,3 +267,29 @@ def test_check_names_a_secret_the_environment_lacks(tmp_path: Path) -> None:
     done = _checked(tmp_path, CONFIG.format(path=tmp_path / "data" / "store.sqlite"), {})
     assert done.returncode == 2
     assert "api.tokens[0].token_env: environment variable HEADEND_TEST_TOKEN" in done.stderr
+
+
+def test_check_warns_of_secured_meters_without_a_security_module(tmp_path: Path) -> None:
+    text = CONFIG.format(path=tmp_path / "data" / "store.sqlite")
+    done = _checked(tmp_path, text, {"HEADEND_TEST_TOKEN_THAT_IS_NOT_SET": "a-long-enough-token"})
+    assert done.returncode == 0, done.stderr
+    assert "1 meters take secured control" in done.stderr
+    assert "no [security] module" in done.stderr
+    plain = text.replace('plan = "flat"\n', 'plan = "flat"\ncontrol = "plaintext"\n', 1)
+    done = _checked(tmp_path, plain, {"HEADEND_TEST_TOKEN_THAT_IS_NOT_SET": "a-long-enough-token"})
+    assert done.returncode == 0, done.stderr
+    assert "secured control" not in done.stderr
+
+
+def test_check_builds_the_security_module_and_names_a_missing_key(tmp_path: Path) -> None:
+    text = CONFIG.format(path=tmp_path / "data" / "store.sqlite") + (
+        '\n[security]\nmodule = "software"\nkey_env = "HEADEND_TEST_ESAM_KEY_NOT_SET"\n'
+    )
+    token = {"HEADEND_TEST_TOKEN_THAT_IS_NOT_SET": "a-long-enough-token"}
+    done = _checked(tmp_path, text, token)
+    assert done.returncode == 2
+    assert "security.key_env" in done.stderr
+    assert "HEADEND_TEST_ESAM_KEY_NOT_SET" in done.stderr
+    done = _checked(tmp_path, text, {**token, "HEADEND_TEST_ESAM_KEY_NOT_SET": "00" * 16})
+    assert done.returncode == 0, done.stderr
+    assert "secured control" not in done.stderr
