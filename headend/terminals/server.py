@@ -126,6 +126,8 @@ class TerminalSession:
                 self._machine.abandon(pseq)
                 if not future.done():
                     future.cancel()
+                elif not future.cancelled():
+                    future.exception()  # retrieved: the caller has its outcome already
 
     def _raise_if_closed(self) -> None:
         if self.closed_because is not None:
