@@ -180,6 +180,8 @@ class TerminalServer:
         self._changed = asyncio.Condition()
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
+        self.listening = asyncio.Event()
+        """Set once the socket accepts connections (``port`` is known)."""
 
     @property
     def port(self) -> int:
@@ -190,6 +192,7 @@ class TerminalServer:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, self.host, self._requested_port)
+        self.listening.set()
         log.info("terminal server listening on %s:%d", self.host, self.port)
 
     async def aclose(self) -> None:
@@ -204,6 +207,7 @@ class TerminalServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        self.listening.clear()
 
     async def __aenter__(self) -> TerminalServer:
         await self.start()
