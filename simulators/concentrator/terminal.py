@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -47,6 +47,9 @@ class ConcentratorFaults:
     """Close the connection after answering this many requests (once), then redial."""
     silent: bool = False
     """Log in but answer no request (a hung terminal)."""
+    late_days: dict[date, int] = field(default_factory=dict)
+    """Day -> how many requests for it find no record yet (its carrier read failed at first
+    and succeeds on the concentrator's own re-read later): the master's 补抄 must ask again."""
 
 
 class SimulatedConcentrator:
@@ -166,6 +169,8 @@ class SimulatedConcentrator:
         return True
 
     def _answer(self, request: Frame, units: Sequence[DataUnit]) -> list[Frame]:
+        if request.afn == 0x0D and self._late(units):
+            return [self._frame(request, 0x00, [(0, 2, {})], Seq(request.seq.number))]
         specs: list[UnitSpec] = []
         for unit in units:
             spec = self._unit(request.afn, unit)
@@ -190,6 +195,13 @@ class SimulatedConcentrator:
             )
             for i, chunk in enumerate(chunks)
         ]
+
+    def _late(self, units: Sequence[DataUnit]) -> bool:
+        days = {unit.values.get("td_d") for unit in units}
+        late = [day for day in days if isinstance(day, date) and self.faults.late_days.get(day)]
+        for day in late:
+            self.faults.late_days[day] -= 1
+        return bool(late)
 
     def _frame(self, request: Frame, afn: int, specs: list[UnitSpec], seq: Seq) -> Frame:
         function = SecondaryFunction.CONFIRM if afn == 0x00 else SecondaryFunction.USER_DATA
