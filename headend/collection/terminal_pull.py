@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from headend.collection.collector import ReadingsHandler
-from headend.config.terminals import MasterConfig, TerminalConfig, TerminalMeterConfig
+from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalMeterConfig
 from headend.errors import ReadFailed
 from headend.terminals import TerminalOffline, TerminalServer
 from protocols.gdw1376.messages import DataUnit, UnitSpec
@@ -85,7 +85,7 @@ class _Found:
 @dataclass(slots=True)
 class FrozenPull:
     server: TerminalServer
-    terminals: Mapping[str, TerminalConfig]
+    terminals: Mapping[str, ConcentratorConfig]
     master: MasterConfig
     tz: ZoneInfo
     emit: ReadingsHandler
@@ -127,7 +127,7 @@ class FrozenPull:
         midnight = datetime.combine(local.date() + timedelta(days=1), time(), self.tz)
         return (midnight - local).total_seconds() + self.master.pull_delay
 
-    async def pull_terminal(self, terminal: TerminalConfig, today: date) -> None:
+    async def pull_terminal(self, terminal: ConcentratorConfig, today: date) -> None:
         """Yesterday first, then each older day of the window that some meter still lacks."""
         session = self.server.session(terminal.address)
         for offset in range(1, terminal.keeps_days + 1):

@@ -31,9 +31,9 @@ from headend.config.mqtt import MqttConfig, MqttTable, mqtt_config
 from headend.config.security import SecurityTable
 from headend.config.storage import EmbeddedStorage, StorageConfig
 from headend.config.terminals import (
+    ConcentratorConfig,
     MasterConfig,
     MasterTable,
-    TerminalConfig,
     TerminalTable,
     master_config,
     terminal_configs,
@@ -176,7 +176,7 @@ class FleetConfig:
     """The ``[security]`` table; the module is built when the service starts."""
     master: MasterConfig = dataclasses.field(default_factory=MasterConfig)
     """The ``[master]`` table: where dial-in terminals connect (headend.config.terminals)."""
-    terminals: Mapping[str, TerminalConfig] = dataclasses.field(default_factory=dict)
+    terminals: Mapping[str, ConcentratorConfig] = dataclasses.field(default_factory=dict)
     """The ``[[terminals]]`` (concentrators) by name, with the meters each reads."""
 
 

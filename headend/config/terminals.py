@@ -117,7 +117,7 @@ class TerminalMeterConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class TerminalConfig:
+class ConcentratorConfig:
     name: str
     address: str
     """``region-terminal`` as the session server keys it (``4403-00012``)."""
@@ -136,10 +136,10 @@ def terminal_configs(
     transformers: Mapping[str, object],
     meter_ids: Iterable[str],
     source: str,
-) -> dict[str, TerminalConfig]:
+) -> dict[str, ConcentratorConfig]:
     """What crosses tables: unique names and addresses, a known transformer, meter ids that
     no other meter (of a bus or a terminal) has."""
-    terminals: dict[str, TerminalConfig] = {}
+    terminals: dict[str, ConcentratorConfig] = {}
     addresses: dict[str, str] = {}
     ids = set(meter_ids)
     for index, table in enumerate(tables):
@@ -178,7 +178,7 @@ def terminal_configs(
                 )
             )
         addresses[table.address] = table.name
-        terminals[table.name] = TerminalConfig(
+        terminals[table.name] = ConcentratorConfig(
             name=table.name,
             address=table.address,
             heartbeat=table.heartbeat,

@@ -27,9 +27,9 @@ from protocols.gdw1376.master_session import (
     LoggedOut,
     MasterSession,
     NeedData,
-    Reply,
     Report,
     Skipped,
+    TerminalReply,
 )
 from protocols.gdw1376.messages import UnitSpec
 from storage.records import FailureReason
@@ -81,7 +81,7 @@ class TerminalSession:
         self._writer = writer
         self._counters = counters
         self._window = asyncio.Semaphore(window)
-        self._waiting: dict[int, asyncio.Future[Reply]] = {}
+        self._waiting: dict[int, asyncio.Future[TerminalReply]] = {}
         self.closed_because: str | None = None
 
     @property
@@ -90,17 +90,17 @@ class TerminalSession:
 
     async def request(
         self, afn: int, units: Iterable[UnitSpec], *, reply_timeout: float, retries: int
-    ) -> Reply:
+    ) -> TerminalReply:
         """The terminal's reply to one request (all frames of it), or ``TerminalRequestFailed``.
 
-        A denial (AFN 00 F2) is a ``Reply`` with ``denied``: whether that is an error depends
-        on what was asked (a day the terminal does not hold is an answer).
+        A denial (AFN 00 F2) is a ``TerminalReply`` with ``denied``: whether that is an error
+        depends on what was asked (a day the terminal does not hold is an answer).
         """
         specs = list(units)
         async with self._window:
             self._raise_if_closed()
             pseq, data = self._machine.send_request(afn, specs)
-            future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+            future: asyncio.Future[TerminalReply] = asyncio.get_running_loop().create_future()
             self._waiting[pseq] = future
             self._counters.requests += 1
             try:
@@ -133,7 +133,7 @@ class TerminalSession:
         if self.closed_because is not None:
             raise TerminalOffline(self.key, self.closed_because)
 
-    def deliver(self, reply: Reply) -> None:
+    def deliver(self, reply: TerminalReply) -> None:
         future = self._waiting.get(reply.seq)
         if future is not None and not future.done():
             future.set_result(reply)
@@ -241,7 +241,7 @@ class TerminalServer:
         *,
         reply_timeout: float = 10.0,
         retries: int = 2,
-    ) -> Reply:
+    ) -> TerminalReply:
         return await self.session(key).request(
             afn, units, reply_timeout=reply_timeout, retries=retries
         )
@@ -293,10 +293,10 @@ class TerminalServer:
                 return
             state.machine.receive_data(data)
             while not isinstance(event := state.machine.next_event(), NeedData):
-                await self._on_event(state, event)
                 outgoing = state.machine.data_to_send()
-                if outgoing:
+                if outgoing:  # the confirm goes out before the event acts (a logout closes)
                     state.writer.write(outgoing)
+                await self._on_event(state, event)
             if state.session is not None and state.session.closed:
                 return
             await state.writer.drain()
@@ -327,7 +327,7 @@ class TerminalServer:
                 self.counters.logouts += 1
                 state.end = "the terminal logged out"
                 await self._drop(state)
-            case Reply():
+            case TerminalReply():
                 if state.session is not None:
                     state.session.deliver(event)
             case Report():

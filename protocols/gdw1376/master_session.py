@@ -10,8 +10,8 @@ pushed reports are queued here, so the IO loop around it only moves bytes and ke
 - heartbeats (AFN 02 F3) and logouts (F2) are confirmed too.
 - a request gets a PSEQ of its own (``send_request``); the reply frames with that sequence
   number (and, for a multi-frame reply, the numbers following it, FIR on the first, FIN on the
-  last) are joined into one ``Reply``. AFN 00 F2 ("all denied") is a ``Reply`` with
-  ``denied``. Reply frames nobody waits for are ``Skipped``.
+  last) are joined into one ``TerminalReply``. AFN 00 F2 ("all denied") is a ``TerminalReply`` with
+  ``denied``. TerminalReply frames nobody waits for are ``Skipped``.
 - a pushed report (an uplink primary frame other than AFN 02, with CON) is confirmed; a report
   already seen (same AFN and data, the terminal repeating it because our confirm was lost) is
   confirmed again but not given out twice.
@@ -66,7 +66,7 @@ class LoggedOut:
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
+class TerminalReply:
     seq: int
     """The PSEQ of the request it answers."""
     afn: int
@@ -106,7 +106,7 @@ class Skipped:
     """Bytes thrown away (for noise and malformed frames)."""
 
 
-Event = LoggedIn | Heartbeat | LoggedOut | Reply | Report | Skipped
+Event = LoggedIn | Heartbeat | LoggedOut | TerminalReply | Report | Skipped
 
 
 @dataclass(slots=True)
@@ -248,7 +248,7 @@ class MasterSession:
         del self._pending[pseq]
         denied = frame.afn == 0x00 and any(u.point == 0 and u.item == 2 for u in units)
         self._events.append(
-            Reply(pseq, frame.afn, tuple(pending.units), pending.frames, denied=denied)
+            TerminalReply(pseq, frame.afn, tuple(pending.units), pending.frames, denied=denied)
         )
 
     def _confirm(self, frame: Frame) -> None:
@@ -260,7 +260,7 @@ class MasterSession:
     # ----------------------------------------------------------------- output
 
     def send_request(self, afn: int, units: Iterable[UnitSpec]) -> tuple[int, bytes]:
-        """A request's PSEQ and bytes; its reply comes out of ``next_event`` as ``Reply``."""
+        """A request's PSEQ and bytes; its reply comes out of ``next_event`` (``TerminalReply``)."""
         if self.terminal is None:
             raise RuntimeError("no terminal has logged in on this session")
         pseq = self._take_pseq()

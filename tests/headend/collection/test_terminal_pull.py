@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from headend.collection.terminal_pull import FrozenPull
-from headend.config.terminals import MasterConfig, TerminalConfig, TerminalMeterConfig
+from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalMeterConfig
 from headend.terminals import TerminalServer
 from protocols.gdw1376 import Address
 from simulators.concentrator import FrozenStore, SimulatedConcentrator, StoreMeter
@@ -28,7 +28,7 @@ def _total(meter_id: str, day: date) -> float:
     return 500.0 + int(meter_id[1:]) * 100.0 + (day - date(2026, 11, 1)).days * 4.25
 
 
-TERMINAL = TerminalConfig(
+TERMINAL = ConcentratorConfig(
     name="jzq-T1",
     address=KEY,
     heartbeat=60.0,
@@ -66,7 +66,7 @@ class Stored:
 
 
 @pytest.fixture
-async def rig() -> AsyncIterator[tuple[TerminalServer, SimulatedConcentrator]]:
+async def concentrator_rig() -> AsyncIterator[tuple[TerminalServer, SimulatedConcentrator]]:
     store = FrozenStore(
         [StoreMeter(p, f"m{p}", f"{p:012d}") for p in POINTS],
         _total,
@@ -91,9 +91,9 @@ def _pull(server: TerminalServer, stored: Stored) -> FrozenPull:
 
 
 async def test_yesterday_is_actual_and_older_days_backfilled_equal_to_the_store(
-    rig: tuple[TerminalServer, SimulatedConcentrator],
+    concentrator_rig: tuple[TerminalServer, SimulatedConcentrator],
 ) -> None:
-    server, concentrator = rig
+    server, concentrator = concentrator_rig
     stored = Stored()
     pull = _pull(server, stored)
     await pull.run_pass(NOW.astimezone(UTC))
@@ -117,9 +117,9 @@ async def test_yesterday_is_actual_and_older_days_backfilled_equal_to_the_store(
 
 
 async def test_a_missing_day_and_an_unreachable_meter_are_re_read_later(
-    rig: tuple[TerminalServer, SimulatedConcentrator],
+    concentrator_rig: tuple[TerminalServer, SimulatedConcentrator],
 ) -> None:
-    server, concentrator = rig
+    server, concentrator = concentrator_rig
     stored = Stored()
     pull = _pull(server, stored)
     hole = TODAY - timedelta(days=3)
@@ -150,9 +150,9 @@ async def test_a_missing_day_and_an_unreachable_meter_are_re_read_later(
 
 
 async def test_a_day_the_writer_dropped_is_pulled_again(
-    rig: tuple[TerminalServer, SimulatedConcentrator],
+    concentrator_rig: tuple[TerminalServer, SimulatedConcentrator],
 ) -> None:
-    server, _ = rig
+    server, _ = concentrator_rig
     stored = Stored()
     stored.accept = False
     pull = _pull(server, stored)

@@ -181,3 +181,17 @@ async def test_noise_and_corrupt_frames_are_counted_and_the_session_goes_on(
     assert server.counters.skipped["malformed"] == 1
     assert server.counters.bytes_skipped >= 21
     await terminal.close()
+
+
+async def test_a_logout_is_confirmed_and_ends_the_session(server: TerminalServer) -> None:
+    terminal = await RawTerminal.dial(server.port)
+    await terminal.login()
+    await _until(server, lambda: KEY in server.sessions)
+    await terminal.send(encode(link_test(TERMINAL, 2, seq=4)))
+    confirm = await terminal.frame()
+    assert (confirm.afn, confirm.seq.number) == (0x00, 4)
+    await _until(server, lambda: KEY not in server.sessions)
+    assert server.counters.logouts == 1
+    with pytest.raises(TerminalOffline, match="not logged in"):
+        await server.request(KEY, 0x0C, [(0, 2, {})])
+    await terminal.close()

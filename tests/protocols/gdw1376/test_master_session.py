@@ -22,10 +22,10 @@ from protocols.gdw1376.master_session import (
     LoggedIn,
     LoggedOut,
     MasterSession,
-    Reply,
     Report,
     Skipped,
     SkipReason,
+    TerminalReply,
 )
 
 TERMINAL = Address("1100", 1)
@@ -123,7 +123,7 @@ def test_a_reply_is_matched_by_its_pseq() -> None:
     other = _events(session, _reply(0x0D, [(1, 161, _day_values(10.0))], Seq((pseq + 5) % 16)))
     assert [e.reason for e in other if isinstance(e, Skipped)] == [SkipReason.UNSOLICITED_REPLY]
     (reply,) = _events(session, _reply(0x0D, [(1, 161, _day_values(10.0))], Seq(pseq)))
-    assert isinstance(reply, Reply)
+    assert isinstance(reply, TerminalReply)
     assert (reply.seq, reply.frames, reply.denied) == (pseq, 1, False)
     assert reply.units[0].values["forward_active"][0] == 10.0
 
@@ -138,7 +138,7 @@ def test_a_multi_frame_reply_is_joined_from_fir_to_fin() -> None:
     ]
     events = [e for part in parts for e in _events(session, part)]
     (reply,) = events
-    assert isinstance(reply, Reply)
+    assert isinstance(reply, TerminalReply)
     assert reply.frames == 3
     assert [(u.point, u.values["forward_active"][0]) for u in reply.units] == [
         (1, 11.0),
@@ -151,7 +151,7 @@ def test_a_denial_is_a_denied_reply() -> None:
     session = _logged_in()
     pseq, _ = session.send_request(0x0D, [(1, 161, {"td_d": date(2026, 12, 1)})])
     (reply,) = _events(session, _reply(0x00, [(0, 2, {})], Seq(pseq)))
-    assert isinstance(reply, Reply)
+    assert isinstance(reply, TerminalReply)
     assert reply.denied
 
 
