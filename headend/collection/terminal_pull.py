@@ -2,10 +2,12 @@
 
 A concentrator freezes its meters' forward active energy (total and per tariff) at the end of
 each day and keeps it for ``keeps_days``; the master asks for it by date (AFN 0D F161, Td_d).
-After the freeze (``pull_delay`` past local midnight) a pass asks each logged-in terminal for
-yesterday, for all its meters at once (the reply may come in several frames); then for every
-older day of the window still missing for some meter. So one mechanism covers the daily pull
-and the re-read of missed days, as ``collection.backfill`` does for DL/T 645 meters.
+After each login the terminal's meter archive is read back and compared with the fleet
+(``terminal_archive``). After the freeze (``pull_delay`` past local midnight) a pass asks each
+logged-in terminal for yesterday, for all its meters at once (the reply may come in several
+frames); then for every older day of the window still missing for some meter. So one mechanism
+covers the daily pull and the re-read of missed days, as ``collection.backfill`` does for
+DL/T 645 meters.
 
 Readings are stored under the names the DL/T 645 backfill writes (``energy_active_import_total``
 and ``_t1`` .. ``_t4``, kind frozen), stamped with the freeze time: the end of day D (local
@@ -26,9 +28,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from headend.collection.collector import ReadingsHandler
+from headend.collection.terminal_archive import ArchiveDifference, reconcile_archive
 from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalMeterConfig
 from headend.errors import ReadFailed
-from headend.terminals import TerminalOffline, TerminalServer
+from headend.terminals import TerminalOffline, TerminalServer, TerminalSession
 from protocols.gdw1376.messages import DataUnit, UnitSpec
 from storage.records import Quality, Reading, ReadingKind
 
@@ -72,6 +75,8 @@ class PullStats:
     offline: int = 0
     """Terminals skipped in a pass because they were not logged in."""
     stored: int = 0
+    archive_checks: int = 0
+    archive_differences: int = 0
 
 
 @dataclass(slots=True)
@@ -94,6 +99,10 @@ class FrozenPull:
     """meter id -> stored day -> whether it came on the first attempt."""
     _attempted: dict[str, set[date]] = field(default_factory=dict)
     """Days already asked for once (a later success is a backfill)."""
+    archive: dict[str, list[ArchiveDifference]] = field(default_factory=dict)
+    """Terminal name -> the differences its archive had at its last login."""
+    _reconciled: dict[str, TerminalSession] = field(default_factory=dict)
+    """The session each terminal's archive was last read on (a new login reads it again)."""
 
     # ------------------------------------------------------------------ passes
 
@@ -130,6 +139,8 @@ class FrozenPull:
     async def pull_terminal(self, terminal: ConcentratorConfig, today: date) -> None:
         """Yesterday first, then each older day of the window that some meter still lacks."""
         session = self.server.session(terminal.address)
+        if self._reconciled.get(terminal.name) is not session:
+            await self._reconcile(session, terminal)
         for offset in range(1, terminal.keeps_days + 1):
             day = today - timedelta(days=offset)
             lacking = [m for m in terminal.meters if day not in self._have.get(m.id, {})]
@@ -158,6 +169,21 @@ class FrozenPull:
                 if found:
                     readings = [r for item in found for r in item.readings]
                     await self.emit(readings, then=partial(self._stored, found))
+
+    async def _reconcile(self, session: TerminalSession, terminal: ConcentratorConfig) -> None:
+        try:
+            differences = await reconcile_archive(session, terminal, self.master)
+        except TerminalOffline:
+            raise
+        except ReadFailed as exc:
+            log.warning("terminal %s: archive not read back: %s", terminal.name, exc)
+            return  # asked again on the next pass
+        self.stats.archive_checks += 1
+        self.stats.archive_differences += len(differences)
+        self.archive[terminal.name] = differences
+        self._reconciled[terminal.name] = session
+        for difference in differences:
+            log.warning("archive difference: %s", difference)
 
     def _attempt(self, meters: Iterable[TerminalMeterConfig], day: date) -> None:
         for meter in meters:

@@ -47,6 +47,9 @@ class ConcentratorFaults:
     """Close the connection after answering this many requests (once), then redial."""
     silent: bool = False
     """Log in but answer no request (a hung terminal)."""
+    archive: dict[int, str | None] = field(default_factory=dict)
+    """pn -> the meter address its archive holds instead of the real one (None: no record),
+    an archive that disagrees with the master's fleet."""
     late_days: dict[date, int] = field(default_factory=dict)
     """Day -> how many requests for it find no record yet (its carrier read failed at first
     and succeeds on the concentrator's own re-read later): the master's 补抄 must ask again."""
@@ -241,13 +244,14 @@ class SimulatedConcentrator:
 
     def _archive(self, seqs: Sequence[int]) -> dict[str, Any]:
         wanted = set(seqs)
+        overrides = self.faults.archive
         records = [
             {
                 "seq": meter.point,
                 "point": meter.point,
                 "baud_and_port": 0x62,
                 "protocol": 30,
-                "address": meter.address,
+                "address": overrides.get(meter.point, meter.address),
                 "password": "000000000000",
                 "tariffs": 4,
                 "digits": 0x09,
@@ -255,6 +259,7 @@ class SimulatedConcentrator:
                 "user_class": 0x51,
             }
             for meter in self.store.meters.values()
-            if not wanted or meter.point in wanted
+            if (not wanted or meter.point in wanted)
+            and not (meter.point in overrides and overrides[meter.point] is None)
         ]
         return {"count": len(records), "meters": records}

@@ -170,3 +170,32 @@ async def test_an_offline_terminal_is_counted_and_waits() -> None:
         await pull.run_pass(NOW)
     assert pull.stats.offline == 1
     assert stored.readings == []
+
+
+async def test_the_archive_is_read_back_once_per_login_and_differences_reported(
+    concentrator_rig: tuple[TerminalServer, SimulatedConcentrator],
+) -> None:
+    server, concentrator = concentrator_rig
+    concentrator.faults.archive = {2: "999999999999", 3: None}
+    terminal = ConcentratorConfig(
+        name="jzq-T1",
+        address=KEY,
+        heartbeat=60.0,
+        transformer="T1",
+        keeps_days=1,
+        meters=tuple(
+            TerminalMeterConfig(f"m{p}", "jzq-T1", p, address=f"{p:012d}") for p in POINTS
+        ),
+    )
+    stored = Stored()
+    pull = FrozenPull(server, {terminal.name: terminal}, MasterConfig(retries=0), TZ, stored)
+    await pull.run_pass(NOW)
+    await pull.run_pass(NOW)
+    assert [str(d) for d in pull.archive["jzq-T1"]] == [
+        "terminal jzq-T1 pn 2 (meter m2): the terminal's archive has meter address "
+        "999999999999, the fleet file 000000000002",
+        "terminal jzq-T1 pn 3 (meter m3): not in the terminal's archive: it does not read "
+        "this meter",
+    ]
+    assert pull.stats.archive_checks == 1
+    assert {r.meter for r in stored.readings} == {"m1", "m2", "m3"}  # reported, still pulled
