@@ -302,6 +302,8 @@ class Engine:
             return
         if self.options.maintenance:
             await self.backfill_passes.seed(self._history)
+            if self.frozen_pull is not None:
+                await self.frozen_pull.seed(self._history, self.clock.now())
         try:
             await recover(
                 self._history,

@@ -33,6 +33,7 @@ from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalM
 from headend.errors import ReadFailed
 from headend.terminals import TerminalOffline, TerminalServer, TerminalSession
 from protocols.gdw1376.messages import DataUnit, UnitSpec
+from storage.billing import BillingSource, frozen_points
 from storage.records import Quality, Reading, ReadingKind
 
 log = logging.getLogger(__name__)
@@ -251,8 +252,26 @@ class FrozenPull:
     # ------------------------------------------------------------- completeness
 
     def mark_collected(self, meter_id: str, day: date) -> None:
-        """Seed from storage at start-up, so a restart does not pull the whole window again."""
+        """A day already stored (counted as backfilled: how it came is not stored)."""
         self._have.setdefault(meter_id, {}).setdefault(day, False)
+
+    async def seed(self, history: BillingSource, now: datetime) -> None:
+        """Days already stored are not pulled again after a restart."""
+        meters = [m.id for t in self.terminals.values() for m in t.meters]
+        if not meters:
+            return
+        window = max(t.keeps_days for t in self.terminals.values()) + 1
+        try:
+            points = await frozen_points(
+                history, meters, [TOTAL], now - timedelta(days=window), now + timedelta(days=1)
+            )
+        except Exception as exc:  # seeding saves requests; without it the pull still works
+            log.warning("frozen pull: cannot read stored frozen values: %s", exc)
+            return
+        for point in points:
+            if point.value is not None:  # frozen at the end of the day before its timestamp
+                day = point.timestamp.astimezone(self.tz).date() - timedelta(days=1)
+                self.mark_collected(point.meter, day)
 
     def completeness(self, today: date) -> dict[str, TerminalCompleteness]:
         """Per terminal, over the days it keeps before ``today``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +15,7 @@ from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalM
 from headend.terminals import TerminalServer
 from protocols.gdw1376 import Address
 from simulators.concentrator import FrozenStore, SimulatedConcentrator, StoreMeter
+from storage.embedded import SqliteStore
 from storage.records import Quality, Reading, ReadingKind
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -199,3 +201,21 @@ async def test_the_archive_is_read_back_once_per_login_and_differences_reported(
     ]
     assert pull.stats.archive_checks == 1
     assert {r.meter for r in stored.readings} == {"m1", "m2", "m3"}  # reported, still pulled
+
+
+async def test_after_a_restart_the_stored_days_are_not_pulled_again(
+    concentrator_rig: tuple[TerminalServer, SimulatedConcentrator], tmp_path: Path
+) -> None:
+    server, _ = concentrator_rig
+    stored = Stored()
+    await _pull(server, stored).run_pass(NOW)
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    try:
+        await store.write(stored.readings)
+        restarted = _pull(server, Stored())
+        await restarted.seed(store, NOW)
+    finally:
+        await store.aclose()
+    await restarted.run_pass(NOW)
+    assert restarted.stats.requests == 0
+    assert restarted.completeness(TODAY)["jzq-T1"].missing == 0

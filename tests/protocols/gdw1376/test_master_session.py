@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from protocols.gdw1376 import (
     Address,
     Control,
@@ -176,6 +178,24 @@ CAPTURED_PUSH = bytes.fromhex(
 CAPTURED_LOGOUT = bytes.fromhex("6832003200 68c94924455800027100000200 4816".replace(" ", ""))
 MASTER_CONFIRM_SEQ0 = bytes.fromhex("683200320068 0b4924455802006000000100 7816".replace(" ", ""))
 MASTER_CONFIRM_SEQ1 = bytes.fromhex("683200320068 0b4924455802006100000100 7916".replace(" ", ""))
+
+
+def _fed_in_pieces(session: MasterSession, data: bytes, piece: int) -> list[object]:
+    events: list[object] = []
+    for at in range(0, len(data), piece):
+        events += _events(session, data[at : at + piece])
+    return events
+
+
+@pytest.mark.parametrize("piece", [1, 2, 7, 1000])
+def test_the_captured_session_fed_in_pieces_gives_the_same_events_and_confirms(
+    piece: int,
+) -> None:
+    session = MasterSession()
+    stream = CAPTURED_LOGIN + CAPTURED_HEARTBEAT + CAPTURED_PUSH + CAPTURED_LOGOUT
+    events = _fed_in_pieces(session, stream, piece)
+    assert [type(e) for e in events] == [LoggedIn, Heartbeat, Report, LoggedOut]
+    assert session.data_to_send() == MASTER_CONFIRM_SEQ0 + MASTER_CONFIRM_SEQ1 * 2
 
 
 def test_a_captured_session_gets_the_published_masters_confirms_byte_for_byte() -> None:
