@@ -103,7 +103,8 @@ class Skipped:
     reason: SkipReason
     detail: str
     size: int = 0
-    """Bytes thrown away (for noise and malformed frames)."""
+    """Bytes the decoder threw away for it (noise, and the byte it moves past a bad frame's
+    start): over a stream they add up to at most the bytes received."""
 
 
 Event = LoggedIn | Heartbeat | LoggedOut | TerminalReply | Report | Skipped
@@ -135,6 +136,11 @@ class MasterSession:
     def logged_in(self) -> bool:
         return self.terminal is not None
 
+    @property
+    def buffered(self) -> int:
+        """Bytes held that may still start a frame (the rest of it not received yet)."""
+        return self._decoder.pending
+
     # ------------------------------------------------------------------ input
 
     def receive_data(self, data: bytes) -> None:
@@ -145,22 +151,23 @@ class MasterSession:
             try:
                 frame = self._decoder.next_frame()
             except MalformedFrame as exc:
-                self._note_noise()
-                return Skipped(SkipReason.MALFORMED, exc.problem, len(exc.raw))
-            noise = self._note_noise()
-            if noise is not None:
-                self._events.append(noise)
+                # The decoder moved one byte on (and maybe past noise before it): count those,
+                # not the whole candidate, whose other bytes may still be a frame.
+                return Skipped(SkipReason.MALFORMED, exc.problem, self._newly_discarded())
+            noise = self._newly_discarded()
+            if noise:
+                self._events.append(
+                    Skipped(SkipReason.NOISE, f"{noise} byte(s) that are not a 1376.1 frame", noise)
+                )
             if frame is None:
                 break
             self._handle(frame)
         return self._events.popleft() if self._events else NEED_DATA
 
-    def _note_noise(self) -> Skipped | None:
+    def _newly_discarded(self) -> int:
         new = self._decoder.discarded - self._noise_seen
         self._noise_seen = self._decoder.discarded
-        if new <= 0:
-            return None
-        return Skipped(SkipReason.NOISE, f"{new} byte(s) that are not a 1376.1 frame", new)
+        return new
 
     def _handle(self, frame: Frame) -> None:
         if not frame.control.up:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocols.gdw1376 import (
     Address,
@@ -258,3 +260,27 @@ def test_a_frame_of_another_terminal_is_skipped() -> None:
     (event,) = _events(session, encode(frame))
     assert isinstance(event, Skipped)
     assert event.reason is SkipReason.OTHER_TERMINAL
+
+
+_TRICKY = st.sampled_from(
+    [b"\x68", b"\x68\x32\x00\x32\x00\x68", CAPTURED_LOGIN[:10], CAPTURED_PUSH[:-3], b"\x16\x68"]
+)
+
+
+@settings(max_examples=300)
+@given(noise=st.lists(st.one_of(st.binary(max_size=40), _TRICKY), min_size=1, max_size=6))
+def test_nothing_a_peer_sends_raises_and_the_frames_between_noise_are_read(
+    noise: list[bytes],
+) -> None:
+    """Garbage (stray 68H bytes, half frames) around every frame: no exception, every frame's
+    event is still given out, and what was skipped is counted."""
+    session = MasterSession()
+    frames = [CAPTURED_LOGIN, CAPTURED_HEARTBEAT, CAPTURED_PUSH]
+    stream = b"".join(n + f for n, f in zip(noise, frames * 2, strict=False)) + noise[-1]
+    events = _events(session, stream)
+    wanted = [type(e) for e in events if isinstance(e, LoggedIn | Heartbeat | Report)]
+    sent = [LoggedIn, Heartbeat, Report, LoggedIn, Heartbeat][: len(noise)]  # then a repeat
+    assert wanted == sent
+    skipped = sum(e.size for e in events if isinstance(e, Skipped))
+    framed = sum(len(f) for _, f in zip(noise, frames * 2, strict=False))
+    assert skipped + session.buffered == len(stream) - framed  # every byte counted once
