@@ -107,11 +107,13 @@ class FrozenPull:
 
     # ------------------------------------------------------------------ passes
 
-    async def run_pass(self, now: datetime) -> None:
-        """One pull over every terminal; offline ones wait for the next pass."""
+    async def run_pass(
+        self, now: datetime, terminals: Iterable[ConcentratorConfig] | None = None
+    ) -> None:
+        """One pull over ``terminals`` (default all); offline ones wait for the next pass."""
         self.stats.passes += 1
         today = now.astimezone(self.tz).date()
-        for terminal in self.terminals.values():
+        for terminal in self.terminals.values() if terminals is None else terminals:
             try:
                 await self.pull_terminal(terminal, today)
             except TerminalOffline:
@@ -121,21 +123,45 @@ class FrozenPull:
     async def run(
         self, now: Callable[[], datetime], real_seconds: Callable[[float], float]
     ) -> None:
-        """Passes after each freeze, every ``pull_interval``, and when a terminal logs in."""
+        """A pass over every terminal after each freeze and every ``pull_interval``; between
+        them, a pass over each terminal that has just logged in (and only those: a login
+        storm must not re-pull the whole fleet once per login)."""
+        next_full = now()
+        newly_online: list[ConcentratorConfig] | None = None
         while True:
             moment = now()
-            await self.run_pass(moment)
-            wait = min(self.master.pull_interval, self._until_next_pull(moment))
+            if newly_online is None or moment >= next_full:
+                await self.run_pass(moment)
+                done = now()
+                wait = min(self.master.pull_interval, self.seconds_to_next_pull(done))
+                next_full = done + timedelta(seconds=wait)
+            elif newly_online:
+                await self.run_pass(moment, newly_online)
+            left = (next_full - now()).total_seconds()
             try:
-                async with asyncio.timeout(max(real_seconds(wait), 0.001)):
+                async with asyncio.timeout(max(real_seconds(left), 0.001)):
                     await self.server.wait_change()
+                newly_online = self._newly_online()
             except TimeoutError:
-                pass
+                newly_online = None
 
-    def _until_next_pull(self, moment: datetime) -> float:
+    def _newly_online(self) -> list[ConcentratorConfig]:
+        """Terminals logged in on a session their archive was not read on yet."""
+        sessions = self.server.sessions
+        return [
+            terminal
+            for terminal in self.terminals.values()
+            if terminal.address in sessions
+            and sessions[terminal.address] is not self._reconciled.get(terminal.name)
+        ]
+
+    def seconds_to_next_pull(self, moment: datetime) -> float:
+        """Seconds to the next ``pull_delay`` after a local midnight (today's or tomorrow's)."""
         local = moment.astimezone(self.tz)
-        midnight = datetime.combine(local.date() + timedelta(days=1), time(), self.tz)
-        return (midnight - local).total_seconds() + self.master.pull_delay
+        delay = timedelta(seconds=self.master.pull_delay)
+        today = datetime.combine(local.date(), time(), self.tz) + delay
+        due = today if today > local else today + timedelta(days=1)
+        return (due - local).total_seconds()
 
     async def pull_terminal(self, terminal: ConcentratorConfig, today: date) -> None:
         """Yesterday first, then each older day of the window that some meter still lacks."""

@@ -219,3 +219,19 @@ async def test_after_a_restart_the_stored_days_are_not_pulled_again(
     await restarted.run_pass(NOW)
     assert restarted.stats.requests == 0
     assert restarted.completeness(TODAY)["jzq-T1"].missing == 0
+
+
+@pytest.mark.parametrize(
+    ("local_time", "seconds"),
+    [
+        (datetime(2026, 12, 2, 0, 5, tzinfo=TZ), 600.0),  # today's freeze + 15 min is ahead
+        (datetime(2026, 12, 2, 0, 20, tzinfo=TZ), 86100.0),  # passed: tomorrow's
+        (datetime(2026, 12, 1, 23, 0, tzinfo=TZ), 4500.0),
+    ],
+)
+async def test_the_next_pull_is_pull_delay_after_the_coming_midnight_freeze(
+    local_time: datetime, seconds: float
+) -> None:
+    async with TerminalServer() as server:
+        pull = FrozenPull(server, {}, MasterConfig(pull_delay=900.0), TZ, Stored())
+        assert pull.seconds_to_next_pull(local_time.astimezone(UTC)) == seconds
