@@ -37,6 +37,7 @@ from headend.collection.overlay import FleetOverlay
 from headend.collection.registry import MeterRegistry
 from headend.collection.state_alarms import StateAlarms
 from headend.collection.sweeps import AnomalySweeps
+from headend.collection.terminal_pull import FrozenPull
 from headend.collection.writer import RecordWriter, WriterLimits
 from headend.commands.admin import AdminCommands
 from headend.commands.audit import AuditLog
@@ -50,6 +51,7 @@ from headend.drivers.registry import DRIVERS, driver_for
 from headend.gc_tuning import paused_gc, tuned_for_collection
 from headend.mqtt.bridge import MqttBridge
 from headend.mqtt.requests import MqttRequests
+from headend.terminals import TerminalServer
 from headend.units import UnitGate
 from storage.billing import BillingSource
 from storage.sink import Sink
@@ -178,6 +180,18 @@ class Engine:
             interval=options.backfill_interval,
             record_events=self.live.record_events,
         )
+        self.terminal_server: TerminalServer | None = None
+        self.frozen_pull: FrozenPull | None = None
+        if config.terminals:  # a master station for concentrators that dial in
+            self.terminal_server = TerminalServer(
+                host=config.master.host,
+                port=config.master.port,
+                heartbeat_periods={t.address: t.heartbeat for t in config.terminals.values()},
+                login_timeout=config.master.login_timeout,
+            )
+            self.frozen_pull = FrozenPull(
+                self.terminal_server, config.terminals, config.master, self.tz, self.live.publish
+            )
         self.collectors: dict[str, ChannelCollector] = {
             channel.name: ChannelCollector(
                 worker=self.workers[channel.name],
@@ -262,6 +276,8 @@ class Engine:
                 background = [group.create_task(self.writer.run(), name="writer")]
                 if self.mqtt is not None:
                     background.append(group.create_task(self.mqtt.run(), name="mqtt"))
+                if self.terminal_server is not None:
+                    background.append(group.create_task(self.terminal_server.run(), name="master"))
                 maintenance = [group.create_task(self.sweeps.loop(), name="anomaly sweep")]
                 if self.options.maintenance:
                     maintenance.append(
@@ -270,6 +286,9 @@ class Engine:
                     maintenance.append(
                         group.create_task(self.clocks.broadcast_loop(), name="clock")
                     )
+                    if self.frozen_pull is not None:
+                        pull = self.frozen_pull.run(self.clock.now, self.clock.real_seconds)
+                        maintenance.append(group.create_task(pull, name="frozen pull"))
                     maintenance.append(
                         group.create_task(self.clocks.check_loop(), name="clock checks")
                     )
@@ -293,6 +312,8 @@ class Engine:
             return
         if self.options.maintenance:
             await self.backfill_passes.seed(self._history)
+            if self.frozen_pull is not None:
+                await self.frozen_pull.seed(self._history, self.clock.now())
         try:
             await recover(
                 self._history,

@@ -14,7 +14,9 @@ the exit code or HTTP status it becomes)::
 
     HeadendError
     ├── ReadFailed                      a meter request gave no usable answer (.reason, .detail,
-    │                                   .error_word)
+    │   │                               .error_word)
+    │   ├── TerminalOffline             terminals.errors: no session of that terminal (.terminal)
+    │   └── TerminalRequestFailed       terminals.errors: no reply after the retries (.terminal)
     ├── BusClosed                       the bus worker is shutting down
     │   └── QueueClosed                 bus.lanes: closed and drained, the worker stops
     ├── UnknownMeter (KeyError)         no such meter in the registry (.meter)

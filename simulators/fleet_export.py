@@ -17,6 +17,7 @@ from typing import Any
 
 import tomli_w
 
+from simulators.concentrator.community import PlacedConcentrator
 from simulators.errors import SimulatorError
 from simulators.runner import Endpoints
 from simulators.scenario import LoadKind, LvMeterSpec, MeterModel, MeterSpec, Scenario
@@ -117,6 +118,8 @@ def fleet_config_for(
         device = {t.transformer: t.device for t in endpoints.mqtt.terminals}
     zone = timezone_name(scenario.utc_offset.utcoffset(None))
     secured = {bus.id: bus.esam_key_env is not None for bus in scenario.buses}
+    # Meters a concentrator reads are the head-end's through that concentrator only.
+    behind_concentrators = {placed.transformer for placed in endpoints.concentrators}
     document: dict[str, Any] = {
         "site": {"name": scenario.name, "timezone": zone},
         "channels": [
@@ -132,9 +135,20 @@ def fleet_config_for(
             for t in scenario.transformers
         ],
         "plans": _plans(read_intervals(scenario, speed)),
-        "meters": [_meter(spec, secured[spec.bus]) for spec in scenario.meters]
+        "meters": [
+            _meter(spec, secured[spec.bus])
+            for spec in scenario.meters
+            if spec.transformer not in behind_concentrators
+        ]
         + [_lv_meter(t.id, meter) for t, meter in scenario.lv_meters],
     }
+    if endpoints.master is not None and endpoints.concentrators:
+        document["master"] = {
+            "host": endpoints.master[0],
+            "port": endpoints.master[1],
+            "pull_interval": CONCENTRATOR_PULL_INTERVAL,
+        }
+        document["terminals"] = [_terminal(placed) for placed in endpoints.concentrators]
     keys = {bus.esam_key_env for bus in scenario.buses if bus.esam_key_env}
     if len(keys) > 1:
         raise FleetExportError(
@@ -225,6 +239,23 @@ def _meter(spec: MeterSpec, secured: bool) -> dict[str, Any]:
     if not secured:
         meter["control"] = "plaintext"
     return meter
+
+
+CONCENTRATOR_PULL_INTERVAL = "10m"
+"""How often the head-end asks concentrators again for missing days (simulated time)."""
+
+
+def _terminal(placed: PlacedConcentrator) -> dict[str, Any]:
+    """A ``[[terminals]]`` table with its ``[[terminals.meters]]``."""
+    concentrator = placed.concentrator
+    return {
+        "name": placed.name,
+        "address": placed.key,
+        "heartbeat": f"{concentrator.heartbeat_period:g}s",
+        "transformer": placed.transformer,
+        "keeps_days": concentrator.store.keeps_days,
+        "meters": [{"id": m.meter_id, "pn": m.point, "address": m.address} for m in placed.meters],
+    }
 
 
 def lv_channel(transformer_id: str) -> str:

@@ -26,6 +26,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from simulators.community.model import Community
+from simulators.concentrator.community import (
+    ConcentratorPlan,
+    PlacedConcentrator,
+    concentrators_for,
+)
 from simulators.dlt645.community_adapter import bus_from_community
 from simulators.dlt645.esam import EsamConfig
 from simulators.dlt645.tcp_gateway import TcpGateway
@@ -101,6 +106,9 @@ class Endpoints:
     mqtt: MqttEndpoint | None
     lv_meters: Mapping[str, str] = field(default_factory=dict)
     """Transformer id -> ``serial:///dev/pts/N?baud=..&parity=N`` of its LV-side meter's line."""
+    concentrators: tuple[PlacedConcentrator, ...] = ()
+    """The concentrators that dial in to ``master`` (one per transformer), with their meters."""
+    master: tuple[str, int] | None = None
 
 
 def terminal_topics(scenario: Scenario, config: TerminalConfig) -> tuple[TerminalTopics, ...]:
@@ -158,6 +166,7 @@ class ScenarioRunner:
         mqtt: tuple[str, int] | None = None,
         baud: int | None = None,
         terminal_interval_s: float | None = None,
+        concentrators: ConcentratorPlan | None = None,
         clock: Callable[[], datetime],
     ) -> None:
         for bus in scenario.buses:
@@ -197,6 +206,12 @@ class ScenarioRunner:
         self.gateways: dict[str, TcpGateway] = {}
         self.lv_ports: dict[str, ModbusPtyPort] = {}
         self.terminal: TerminalSimulator | None = None
+        self.concentrator_plan = concentrators
+        self.concentrators: list[PlacedConcentrator] = []
+        if concentrators is not None:
+            self.concentrators = concentrators_for(
+                scenario, self.community, self._advancing_clock, concentrators
+            )
         self._stop = asyncio.Event()
         self._stack: contextlib.AsyncExitStack | None = None
 
@@ -220,7 +235,14 @@ class ScenarioRunner:
             transformer: lv_meter_url(port.path, port.baud)
             for transformer, port in self.lv_ports.items()
         }
-        return Endpoints(buses=buses, mqtt=mqtt, lv_meters=lv_meters)
+        plan = self.concentrator_plan
+        return Endpoints(
+            buses=buses,
+            mqtt=mqtt,
+            lv_meters=lv_meters,
+            concentrators=tuple(self.concentrators),
+            master=None if plan is None else plan.master,
+        )
 
     async def __aenter__(self) -> ScenarioRunner:
         stack = contextlib.AsyncExitStack()
@@ -257,6 +279,8 @@ class ScenarioRunner:
                     self.community, self._advancing_clock, self.terminal_config
                 )
                 group.create_task(self.terminal.run(*self.mqtt))
+            for placed in self.concentrators:
+                group.create_task(self._dial_in(placed))
         except BaseException as exc:
             self._stop.set()
             await stack.__aexit__(type(exc), exc, exc.__traceback__)
@@ -278,6 +302,18 @@ class ScenarioRunner:
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.__aexit__(exc_type, exc, tb)
+
+    async def _dial_in(self, placed: PlacedConcentrator) -> None:
+        """The concentrator dials (and redials) the master until the runner stops."""
+        assert self.concentrator_plan is not None
+        host, port = self.concentrator_plan.master
+        dialling = asyncio.create_task(placed.concentrator.run(host, port))
+        try:
+            await self._stop.wait()
+        finally:
+            dialling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dialling
 
     def _lv_port(self, transformer: TransformerSpec, meter: LvMeterSpec) -> ModbusPtyPort:
         # pymodbus (and its serial extra) only for scenarios that have a Modbus meter.

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -99,6 +99,26 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     parser.add_argument(
         "--mqtt", type=_broker, metavar="HOST:PORT", help="broker for the terminal simulator"
+    )
+    parser.add_argument(
+        "--master",
+        type=_broker,
+        metavar="HOST:PORT",
+        help=(
+            "serve each transformer's meters through a Q/GDW 1376.1 concentrator that dials in "
+            "to the master station at HOST:PORT (the written config's [master] listens there)"
+        ),
+    )
+    parser.add_argument(
+        "--late-day",
+        type=date.fromisoformat,
+        action="append",
+        default=[],
+        metavar="YYYY-MM-DD",
+        help=(
+            "with --master: the concentrators hold no record of that day at the first request "
+            "(their carrier read failed), only when asked again (repeatable)"
+        ),
     )
     parser.add_argument(
         "--write-config",
@@ -176,9 +196,15 @@ def scenario_argument(text: str) -> Scenario:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulators.concentrator.community import ConcentratorPlan
     from simulators.runner import RunnerError, ScenarioRunner
 
     scenario = scenario_argument(args.scenario)
+    if args.late_day and args.master is None:
+        raise UsageProblem("--late-day: needs --master (it is a concentrator fault)")
+    concentrators = None
+    if args.master is not None:
+        concentrators = ConcentratorPlan(args.master, late_days=dict.fromkeys(args.late_day, 1))
     start = scenario.start if args.start is None else parse_start(args.start, scenario)
     tokens = api_tokens(os.environ) if args.write_config is not None else ()
     # One clock for the simulators and, through the written [clock] table, for the head-end.
@@ -192,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
             host=args.host,
             base_port=args.port_base,
             mqtt=args.mqtt,
+            concentrators=concentrators,
             clock=clock.now,
         )
     except RunnerError as exc:
@@ -286,6 +313,13 @@ def describe(
                 f"mqtt {endpoints.mqtt.url} transformer {terminal.transformer} "
                 f"telemetry {terminal.telemetry} request {terminal.request} "
                 f"response {terminal.response}"
+            )
+    if endpoints.master is not None:
+        host, port = endpoints.master
+        for placed in endpoints.concentrators:
+            yield (
+                f"concentrator {placed.name} {placed.key} transformer {placed.transformer} "
+                f"{len(placed.meters)} meters dials tcp://{host}:{port}"
             )
     if config_path is not None:
         yield f"fleet config {config_path}"

@@ -30,6 +30,14 @@ from headend.config.meter_table import MeterTable, ProtocolName
 from headend.config.mqtt import MqttConfig, MqttTable, mqtt_config
 from headend.config.security import SecurityTable
 from headend.config.storage import EmbeddedStorage, StorageConfig
+from headend.config.terminals import (
+    ConcentratorConfig,
+    MasterConfig,
+    MasterTable,
+    TerminalTable,
+    master_config,
+    terminal_configs,
+)
 from headend.drivers.registry import DEFAULT_PROTOCOL, driver_for
 from headend.gc_tuning import paused_gc
 from storage.errors import RecordError
@@ -168,6 +176,10 @@ class FleetConfig:
     """The ``[anomaly]`` thresholds and timings (docs/anomaly.md); None means the defaults."""
     security: SecurityTable | None = None
     """The ``[security]`` table; the module is built when the service starts."""
+    master: MasterConfig = dataclasses.field(default_factory=MasterConfig)
+    """The ``[master]`` table: where dial-in terminals connect (headend.config.terminals)."""
+    terminals: Mapping[str, ConcentratorConfig] = dataclasses.field(default_factory=dict)
+    """The ``[[terminals]]`` (concentrators) by name, with the meters each reads."""
 
 
 def load_fleet_config(path: str | Path) -> FleetConfig:
@@ -292,6 +304,8 @@ class FleetFile(FileModel):
     storage: StorageConfig = EmbeddedStorage()
     api: ApiTable = ApiTable()
     security: SecurityTable | None = None
+    master: MasterTable = MasterTable()
+    terminals: tuple[TerminalTable, ...] = Field(default=(), strict=False)
     anomaly: dict[str, Any] | None = None
     """Checked by ``headend.anomaly``'s own dataclass, imported only when the table is there."""
 
@@ -308,6 +322,7 @@ def parse_fleet_config(
     transformers = _unique("transformers", [_transformer(t) for t in file.transformers], source)
     plans = {name: _plan(name, table) for name, table in file.plans.items()}
     meters = _meters(file.meters, channels, transformers, plans, source)
+    terminals = terminal_configs(file.terminals, transformers, meters, source)
     mqtt = None
     if file.mqtt is not None:
         mqtt = mqtt_config(file.mqtt, site=file.site.name, source=source, environ=environ)
@@ -325,6 +340,8 @@ def parse_fleet_config(
         api=file.api,
         anomaly=None if file.anomaly is None else _anomaly(file.anomaly, source),
         security=file.security,
+        master=master_config(file.master),
+        terminals=terminals,
     )
 
 

@@ -1,0 +1,316 @@
+"""The daily frozen pull from concentrators: each day's F161 of every meter, and 补抄 of the rest.
+
+A concentrator freezes its meters' forward active energy (total and per tariff) at the end of
+each day and keeps it for ``keeps_days``; the master asks for it by date (AFN 0D F161, Td_d).
+After each login the terminal's meter archive is read back and compared with the fleet
+(``terminal_archive``). After the freeze (``pull_delay`` past local midnight) a pass asks each
+logged-in terminal for yesterday, for all its meters at once (the reply may come in several
+frames); then for every older day of the window still missing for some meter. So one mechanism
+covers the daily pull and the re-read of missed days, as ``collection.backfill`` does for
+DL/T 645 meters.
+
+Readings are stored under the names the DL/T 645 backfill writes (``energy_active_import_total``
+and ``_t1`` .. ``_t4``, kind frozen), stamped with the freeze time: the end of day D (local
+midnight starting D + 1), the same instant a meter's own day freeze of D + 1 carries, so
+billing shows one value per day whichever way it came. Yesterday's value got on the first
+attempt is ``actual``; anything that arrives later is ``backfilled``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from headend.collection.collector import ReadingsHandler
+from headend.collection.terminal_archive import ArchiveDifference, reconcile_archive
+from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalMeterConfig
+from headend.errors import ReadFailed
+from headend.terminals import TerminalOffline, TerminalServer, TerminalSession
+from protocols.gdw1376.messages import DataUnit, UnitSpec
+from storage.billing import BillingSource, frozen_points
+from storage.records import Quality, Reading, ReadingKind
+
+log = logging.getLogger(__name__)
+
+DAILY_FORWARD_ACTIVE = 161
+"""AFN 0D F161: daily frozen forward active energy, total and per tariff."""
+POINTS_PER_REQUEST = 64
+"""Measurement points asked for in one request (8 DA groups)."""
+TOTAL = "energy_active_import_total"
+TARIFF = "energy_active_import_t{}"
+UNIT = "kWh"
+
+
+@dataclass(slots=True)
+class TerminalCompleteness:
+    """Meter-days of one terminal's window: how many are stored, and how."""
+
+    terminal: str
+    days: int
+    meters: int
+    first_attempt: int = 0
+    """Stored from the pull right after the freeze."""
+    backfilled: int = 0
+    """Stored later, by a re-read."""
+
+    @property
+    def expected(self) -> int:
+        return self.days * self.meters
+
+    @property
+    def missing(self) -> int:
+        return self.expected - self.first_attempt - self.backfilled
+
+
+@dataclass(slots=True)
+class PullStats:
+    passes: int = 0
+    requests: int = 0
+    failures: int = 0
+    offline: int = 0
+    """Terminals skipped in a pass because they were not logged in."""
+    stored: int = 0
+    archive_checks: int = 0
+    archive_differences: int = 0
+
+
+@dataclass(slots=True)
+class _Found:
+    meter: TerminalMeterConfig
+    day: date
+    first_attempt: bool
+    readings: list[Reading]
+
+
+@dataclass(slots=True)
+class FrozenPull:
+    server: TerminalServer
+    terminals: Mapping[str, ConcentratorConfig]
+    master: MasterConfig
+    tz: ZoneInfo
+    emit: ReadingsHandler
+    stats: PullStats = field(default_factory=PullStats)
+    _have: dict[str, dict[date, bool]] = field(default_factory=dict)
+    """meter id -> stored day -> whether it came on the first attempt."""
+    _attempted: dict[str, set[date]] = field(default_factory=dict)
+    """Days already asked for once (a later success is a backfill)."""
+    archive: dict[str, list[ArchiveDifference]] = field(default_factory=dict)
+    """Terminal name -> the differences its archive had at its last login."""
+    _reconciled: dict[str, TerminalSession] = field(default_factory=dict)
+    """The session each terminal's archive was last read on (a new login reads it again)."""
+
+    # ------------------------------------------------------------------ passes
+
+    async def run_pass(
+        self, now: datetime, terminals: Iterable[ConcentratorConfig] | None = None
+    ) -> None:
+        """One pull over ``terminals`` (default all); offline ones wait for the next pass."""
+        self.stats.passes += 1
+        today = now.astimezone(self.tz).date()
+        for terminal in self.terminals.values() if terminals is None else terminals:
+            try:
+                await self.pull_terminal(terminal, today)
+            except TerminalOffline:
+                self.stats.offline += 1
+                log.debug("terminal %s offline: frozen pull waits", terminal.name)
+
+    async def run(
+        self, now: Callable[[], datetime], real_seconds: Callable[[float], float]
+    ) -> None:
+        """A pass over every terminal after each freeze and every ``pull_interval``; between
+        them, a pass over each terminal that has just logged in (and only those: a login
+        storm must not re-pull the whole fleet once per login)."""
+        next_full = now()
+        newly_online: list[ConcentratorConfig] | None = None
+        while True:
+            moment = now()
+            if newly_online is None or moment >= next_full:
+                await self.run_pass(moment)
+                done = now()
+                wait = min(self.master.pull_interval, self.seconds_to_next_pull(done))
+                next_full = done + timedelta(seconds=wait)
+            elif newly_online:
+                await self.run_pass(moment, newly_online)
+            left = (next_full - now()).total_seconds()
+            try:
+                async with asyncio.timeout(max(real_seconds(left), 0.001)):
+                    await self.server.wait_change()
+                newly_online = self._newly_online()
+            except TimeoutError:
+                newly_online = None
+
+    def _newly_online(self) -> list[ConcentratorConfig]:
+        """Terminals logged in on a session their archive was not read on yet."""
+        sessions = self.server.sessions
+        return [
+            terminal
+            for terminal in self.terminals.values()
+            if terminal.address in sessions
+            and sessions[terminal.address] is not self._reconciled.get(terminal.name)
+        ]
+
+    def seconds_to_next_pull(self, moment: datetime) -> float:
+        """Seconds to the next ``pull_delay`` after a local midnight (today's or tomorrow's)."""
+        local = moment.astimezone(self.tz)
+        delay = timedelta(seconds=self.master.pull_delay)
+        today = datetime.combine(local.date(), time(), self.tz) + delay
+        due = today if today > local else today + timedelta(days=1)
+        return (due - local).total_seconds()
+
+    async def pull_terminal(self, terminal: ConcentratorConfig, today: date) -> None:
+        """Yesterday first, then each older day of the window that some meter still lacks."""
+        session = self.server.session(terminal.address)
+        if self._reconciled.get(terminal.name) is not session:
+            await self._reconcile(session, terminal)
+        for offset in range(1, terminal.keeps_days + 1):
+            day = today - timedelta(days=offset)
+            lacking = [m for m in terminal.meters if day not in self._have.get(m.id, {})]
+            for at in range(0, len(lacking), POINTS_PER_REQUEST):
+                chunk = lacking[at : at + POINTS_PER_REQUEST]
+                specs: list[UnitSpec] = [(m.pn, DAILY_FORWARD_ACTIVE, {"td_d": day}) for m in chunk]
+                self.stats.requests += 1
+                try:
+                    reply = await session.request(
+                        0x0D,
+                        specs,
+                        reply_timeout=self.master.reply_timeout,
+                        retries=self.master.retries,
+                    )
+                except TerminalOffline:
+                    raise
+                except ReadFailed as exc:
+                    self.stats.failures += 1
+                    self._attempt(chunk, day)
+                    log.warning(
+                        "terminal %s: daily frozen %s not pulled: %s", terminal.name, day, exc
+                    )
+                    return  # it stopped answering: the next pass goes on
+                found = [] if reply.denied else self._found(chunk, day, today, reply.units)
+                self._attempt(chunk, day)
+                if found:
+                    readings = [r for item in found for r in item.readings]
+                    await self.emit(readings, then=partial(self._stored, found))
+
+    async def _reconcile(self, session: TerminalSession, terminal: ConcentratorConfig) -> None:
+        try:
+            differences = await reconcile_archive(session, terminal, self.master)
+        except TerminalOffline:
+            raise
+        except ReadFailed as exc:
+            log.warning("terminal %s: archive not read back: %s", terminal.name, exc)
+            return  # asked again on the next pass
+        self.stats.archive_checks += 1
+        self.stats.archive_differences += len(differences)
+        self.archive[terminal.name] = differences
+        self._reconciled[terminal.name] = session
+        for difference in differences:
+            log.warning("archive difference: %s", difference)
+
+    def _attempt(self, meters: Iterable[TerminalMeterConfig], day: date) -> None:
+        for meter in meters:
+            self._attempted.setdefault(meter.id, set()).add(day)
+
+    def _found(
+        self,
+        meters: Sequence[TerminalMeterConfig],
+        day: date,
+        today: date,
+        units: Sequence[DataUnit],
+    ) -> list[_Found]:
+        by_point = {m.pn: m for m in meters}
+        found: list[_Found] = []
+        for unit in units:
+            meter = by_point.pop(unit.point, None)
+            if meter is None or unit.item != DAILY_FORWARD_ACTIVE:
+                continue
+            if unit.values.get("td_d") != day:
+                log.warning(
+                    "terminal %s pn %d: asked for %s, got %s",
+                    meter.terminal,
+                    unit.point,
+                    day,
+                    unit.values.get("td_d"),
+                )
+                continue
+            first = day == today - timedelta(days=1) and day not in self._attempted.get(
+                meter.id, set()
+            )
+            readings = self._readings(meter, day, unit.values, first)
+            if readings:
+                found.append(_Found(meter, day, first, readings))
+        return found
+
+    def _readings(
+        self, meter: TerminalMeterConfig, day: date, values: Mapping[str, Any], first: bool
+    ) -> list[Reading]:
+        frozen_at = datetime.combine(day + timedelta(days=1), time(), self.tz).astimezone(UTC)
+        quality = Quality.ACTUAL if first else Quality.BACKFILLED
+        energies = list(values.get("forward_active") or ())
+        names = [TOTAL, *(TARIFF.format(n) for n in range(1, len(energies)))]
+        return [
+            Reading(
+                meter.id,
+                name,
+                float(value),
+                UNIT,
+                frozen_at,
+                kind=ReadingKind.FROZEN,
+                quality=quality,
+                tags=meter.tags(),
+            )
+            for name, value in zip(names, energies, strict=True)
+            if value is not None  # EEH: the meter's register had no data
+        ]
+
+    def _stored(self, found: list[_Found], stored: bool) -> None:
+        if not stored:
+            return  # the writer dropped them: asked for again next pass
+        for item in found:
+            self._have.setdefault(item.meter.id, {})[item.day] = item.first_attempt
+            self.stats.stored += 1
+
+    # ------------------------------------------------------------- completeness
+
+    def mark_collected(self, meter_id: str, day: date) -> None:
+        """A day already stored (counted as backfilled: how it came is not stored)."""
+        self._have.setdefault(meter_id, {}).setdefault(day, False)
+
+    async def seed(self, history: BillingSource, now: datetime) -> None:
+        """Days already stored are not pulled again after a restart."""
+        meters = [m.id for t in self.terminals.values() for m in t.meters]
+        if not meters:
+            return
+        window = max(t.keeps_days for t in self.terminals.values()) + 1
+        try:
+            points = await frozen_points(
+                history, meters, [TOTAL], now - timedelta(days=window), now + timedelta(days=1)
+            )
+        except Exception as exc:  # seeding saves requests; without it the pull still works
+            log.warning("frozen pull: cannot read stored frozen values: %s", exc)
+            return
+        for point in points:
+            if point.value is not None:  # frozen at the end of the day before its timestamp
+                day = point.timestamp.astimezone(self.tz).date() - timedelta(days=1)
+                self.mark_collected(point.meter, day)
+
+    def completeness(self, today: date) -> dict[str, TerminalCompleteness]:
+        """Per terminal, over the days it keeps before ``today``."""
+        out: dict[str, TerminalCompleteness] = {}
+        for terminal in self.terminals.values():
+            first_day = today - timedelta(days=terminal.keeps_days)
+            summary = TerminalCompleteness(terminal.name, terminal.keeps_days, len(terminal.meters))
+            for meter in terminal.meters:
+                for day, first in self._have.get(meter.id, {}).items():
+                    if first_day <= day < today:
+                        if first:
+                            summary.first_attempt += 1
+                        else:
+                            summary.backfilled += 1
+            out[terminal.name] = summary
+        return out

@@ -1,0 +1,189 @@
+"""Dial-in terminals (concentrators) and the meters they read: ``[master]`` and ``[[terminals]]``.
+
+A concentrator's meters are not on a bus of ours: the concentrator reads them and the master
+pulls what it stored, by measurement point (pn). So such a meter names its terminal and pn
+(a ``[[terminals.meters]]`` table under its terminal) instead of a channel and a bus address,
+and the head-end reaches it only through the terminal's session (``headend.terminals``).
+docs/configuration.md describes the tables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, model_validator
+
+from headend.config.errors import ConfigError, KeyProblem
+from headend.config.fields import Duration, FileModel, TagText
+
+MAX_POINT = 2040
+"""The highest pn of Q/GDW 1376.1 (DA: 255 groups of 8)."""
+_TERMINAL_ADDRESS = re.compile(r"^([0-9A-Fa-f]{4})-(\d{1,5})$")
+_METER_ADDRESS = re.compile(r"^\d{12}$")
+
+
+def _terminal_address(text: str) -> str:
+    match = _TERMINAL_ADDRESS.match(text)
+    if match is None or not 1 <= int(match[2]) <= 0xFFFF:
+        raise ValueError(
+            f"expected region code and terminal address such as '4403-00012' (4 hex digits, "
+            f"then 1..65535), got {text!r}"
+        )
+    return f"{match[1].upper()}-{int(match[2]):05d}"
+
+
+def _meter_address(text: str) -> str:
+    if _METER_ADDRESS.match(text) is None:
+        raise ValueError(f"expected the 12-digit meter address, got {text!r}")
+    return text
+
+
+class MasterTable(FileModel):
+    """``[master]``: where the master station listens for terminals, and how it asks them."""
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=9001, ge=0, le=65535)
+    login_timeout: Annotated[Duration, Field(gt=0)] = 30.0
+    reply_timeout: Annotated[Duration, Field(gt=0)] = 10.0
+    retries: int = Field(default=2, ge=0)
+    pull_delay: Annotated[Duration, Field(ge=0)] = 900.0
+    """How long after the terminal's midnight freeze the previous day is pulled (the
+    concentrator first reads its meters)."""
+    pull_interval: Annotated[Duration, Field(gt=0)] = 3600.0
+    """How often the days still missing are asked for again (补抄)."""
+
+
+class TerminalMeterTable(FileModel):
+    id: TagText
+    pn: int = Field(ge=1, le=MAX_POINT)
+    address: Annotated[str, AfterValidator(_meter_address)] | None = None
+    building: TagText | None = None
+    household: TagText | None = None
+
+
+class TerminalTable(FileModel):
+    name: TagText
+    address: Annotated[str, AfterValidator(_terminal_address)]
+    heartbeat: Annotated[Duration, Field(gt=0)] = 60.0
+    transformer: TagText | None = None
+    keeps_days: int = Field(default=31, ge=1, le=366)
+    """How many past days the terminal holds frozen records for (re-reads stop there)."""
+    meters: tuple[TerminalMeterTable, ...] = Field(default=(), strict=False)
+
+    @model_validator(mode="after")
+    def _points_unique(self) -> TerminalTable:
+        seen: dict[int, str] = {}
+        for index, meter in enumerate(self.meters):
+            if meter.pn in seen:
+                raise KeyProblem(
+                    ("meters", index, "pn"), f"pn {meter.pn} is already meter {seen[meter.pn]!r}"
+                )
+            seen[meter.pn] = meter.id
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class MasterConfig:
+    host: str = "0.0.0.0"
+    port: int = 9001
+    login_timeout: float = 30.0
+    reply_timeout: float = 10.0
+    retries: int = 2
+    pull_delay: float = 900.0
+    pull_interval: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalMeterConfig:
+    id: str
+    terminal: str
+    """The terminal's name."""
+    pn: int
+    address: str | None = None
+    transformer: str | None = None
+    building: str | None = None
+    household: str | None = None
+
+    def tags(self) -> dict[str, str]:
+        tags = {"terminal": self.terminal}
+        for key in ("transformer", "building", "household"):
+            value = getattr(self, key)
+            if value:
+                tags[key] = value
+        return tags
+
+
+@dataclass(frozen=True, slots=True)
+class ConcentratorConfig:
+    name: str
+    address: str
+    """``region-terminal`` as the session server keys it (``4403-00012``)."""
+    heartbeat: float
+    transformer: str | None
+    keeps_days: int
+    meters: tuple[TerminalMeterConfig, ...]
+
+
+def master_config(table: MasterTable) -> MasterConfig:
+    return MasterConfig(**table.model_dump())
+
+
+def terminal_configs(
+    tables: Iterable[TerminalTable],
+    transformers: Mapping[str, object],
+    meter_ids: Iterable[str],
+    source: str,
+) -> dict[str, ConcentratorConfig]:
+    """What crosses tables: unique names and addresses, a known transformer, meter ids that
+    no other meter (of a bus or a terminal) has."""
+    terminals: dict[str, ConcentratorConfig] = {}
+    addresses: dict[str, str] = {}
+    ids = set(meter_ids)
+    for index, table in enumerate(tables):
+        where = f"terminals[{index}]"
+        if table.name in terminals:
+            raise ConfigError(source, f"{where}.name", f"duplicate terminal {table.name!r}")
+        if table.address in addresses:
+            raise ConfigError(
+                source,
+                f"{where}.address",
+                f"{table.address} is already terminal {addresses[table.address]!r}",
+            )
+        if table.transformer is not None and table.transformer not in transformers:
+            raise ConfigError(
+                source, f"{where}.transformer", f"unknown transformer {table.transformer!r}"
+            )
+        meters = []
+        for at, meter in enumerate(table.meters):
+            if meter.id in ids:
+                raise ConfigError(
+                    source,
+                    f"{where}.meters[{at}].id",
+                    f"duplicate meter id {meter.id!r}",
+                    meter=meter.id,
+                )
+            ids.add(meter.id)
+            meters.append(
+                TerminalMeterConfig(
+                    id=meter.id,
+                    terminal=table.name,
+                    pn=meter.pn,
+                    address=meter.address,
+                    transformer=table.transformer,
+                    building=meter.building,
+                    household=meter.household,
+                )
+            )
+        addresses[table.address] = table.name
+        terminals[table.name] = ConcentratorConfig(
+            name=table.name,
+            address=table.address,
+            heartbeat=table.heartbeat,
+            transformer=table.transformer,
+            keeps_days=table.keeps_days,
+            meters=tuple(meters),
+        )
+    return terminals

@@ -1,0 +1,81 @@
+"""Concentrators for a scenario: one per transformer, holding the daily freezes of its meters.
+
+Each one's store reads the community model: the F161 value of day D is the import energy the
+model froze at the end of D (its ``daily_frozen`` of D + 1), so a concentrator and the meters'
+own DL/T 645 day freezes agree. pn are the transformer's meters in scenario order, from 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from protocols.gdw1376 import Address
+from simulators.community.model import Community
+from simulators.concentrator.store import FrozenStore, StoreMeter
+from simulators.concentrator.terminal import ConcentratorFaults, SimulatedConcentrator
+from simulators.scenario import Scenario
+
+REGION = "4403"
+
+
+@dataclass(frozen=True, slots=True)
+class ConcentratorPlan:
+    master: tuple[str, int]
+    """Where the master station listens (the head-end's ``[master]``)."""
+    heartbeat_s: float = 60.0
+    keeps_days: int = 31
+    late_days: Mapping[date, int] = field(default_factory=dict)
+    """Days whose first requests find no record (``ConcentratorFaults.late_days``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedConcentrator:
+    transformer: str
+    name: str
+    address: Address
+    meters: tuple[StoreMeter, ...]
+    concentrator: SimulatedConcentrator
+
+    @property
+    def key(self) -> str:
+        return f"{self.address.region}-{self.address.terminal:05d}"
+
+
+def concentrators_for(
+    scenario: Scenario,
+    community: Community,
+    clock: Callable[[], datetime],
+    plan: ConcentratorPlan,
+) -> list[PlacedConcentrator]:
+    """One concentrator per transformer that has meters; ``clock`` is the simulated now."""
+    local = scenario.utc_offset
+
+    def today() -> date:
+        return clock().astimezone(local).date()
+
+    def wall_clock() -> datetime:
+        return clock().astimezone(local).replace(tzinfo=None)
+
+    def frozen_total(meter_id: str, day: date) -> float | None:
+        return community.daily_frozen(meter_id, day + timedelta(days=1))
+
+    placed = []
+    for index, transformer in enumerate(scenario.transformers):
+        specs = [m for m in scenario.meters if m.transformer == transformer.id]
+        if not specs:
+            continue
+        meters = tuple(StoreMeter(pn, m.id, m.address) for pn, m in enumerate(specs, start=1))
+        store = FrozenStore(meters, frozen_total, today, keeps_days=plan.keeps_days)
+        address = Address(REGION, index + 1)
+        faults = ConcentratorFaults(late_days=dict(plan.late_days))
+        concentrator = SimulatedConcentrator(
+            address, store, wall_clock, heartbeat_period=plan.heartbeat_s, faults=faults
+        )
+        placed.append(
+            PlacedConcentrator(
+                transformer.id, f"jzq-{transformer.id}", address, meters, concentrator
+            )
+        )
+    return placed

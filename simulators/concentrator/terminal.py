@@ -1,0 +1,265 @@
+"""The concentrator's TCP side: it dials the master, logs in, heartbeats and answers.
+
+It is the terminal end of the same codec the master uses. One connection at a time: login
+(AFN 02 F1) and wait for the confirm, then heartbeat every ``heartbeat_period`` while
+answering the master's requests; when the connection drops (or a fault drops it) it dials
+again after ``reconnect_delay``. Answers: AFN 0C F2 its clock, 0D F161 the stored day per pn
+(points without a record are left out; none at all is a denial, AFN 00 F2), 0A F10 its meter
+archive. Replies with more units than ``units_per_frame`` go as several frames (FIR ... FIN,
+RSEQ counting up from the request's PSEQ). Anything else is denied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from protocols.gdw1376 import (
+    Address,
+    Control,
+    DataUnit,
+    Frame,
+    FrameDecoder,
+    MalformedFrame,
+    Seq,
+    UnexpectedMessage,
+    build_body,
+    encode,
+    link_test,
+    parse_units,
+)
+from protocols.gdw1376.control import SecondaryFunction
+from protocols.gdw1376.messages import UnitSpec
+from simulators.concentrator.store import FrozenStore
+
+log = logging.getLogger(__name__)
+
+SEQ_MODULO = 16
+
+
+@dataclass(slots=True)
+class ConcentratorFaults:
+    drop_after_requests: int | None = None
+    """Close the connection after answering this many requests (once), then redial."""
+    silent: bool = False
+    """Log in but answer no request (a hung terminal)."""
+    archive: dict[int, str | None] = field(default_factory=dict)
+    """pn -> the meter address its archive holds instead of the real one (None: no record),
+    an archive that disagrees with the master's fleet."""
+    late_days: dict[date, int] = field(default_factory=dict)
+    """Day -> how many requests for it find no record yet (its carrier read failed at first
+    and succeeds on the concentrator's own re-read later): the master's 补抄 must ask again."""
+
+
+class SimulatedConcentrator:
+    def __init__(
+        self,
+        address: Address,
+        store: FrozenStore,
+        clock: Callable[[], datetime],
+        *,
+        heartbeat_period: float = 60.0,
+        reconnect_delay: float = 1.0,
+        units_per_frame: int = 8,
+        faults: ConcentratorFaults | None = None,
+    ) -> None:
+        self.address = address.with_master(0)
+        self.store = store
+        self.clock = clock
+        """The terminal's wall clock (naive local time, as 1376.1 carries it)."""
+        self.heartbeat_period = heartbeat_period
+        self.reconnect_delay = reconnect_delay
+        self.units_per_frame = units_per_frame
+        self.faults = faults or ConcentratorFaults()
+        self.connections = 0
+        self.logins_confirmed = 0
+        self.requests_answered = 0
+        self.skipped = 0
+        self.logged_in = asyncio.Event()
+        self._seq = 0
+        self._writer: asyncio.StreamWriter | None = None
+
+    # ---------------------------------------------------------------- the link
+
+    async def run(self, host: str, port: int) -> None:
+        """Dial, serve, redial, until cancelled."""
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection(host, port)
+            except OSError as exc:
+                log.info("concentrator %s: cannot reach %s:%d: %s", self.address, host, port, exc)
+            else:
+                self.connections += 1
+                try:
+                    await self._serve(reader, writer)
+                except (ConnectionError, OSError) as exc:
+                    log.info("concentrator %s: connection lost: %s", self.address, exc)
+                finally:
+                    self.logged_in.clear()
+                    self._writer = None
+                    writer.close()
+            await asyncio.sleep(self.reconnect_delay)  # a real terminal's redial interval
+
+    def drop_connection(self) -> None:
+        """Fault: close the current connection now (the terminal redials)."""
+        if self._writer is not None:
+            self._writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        writer.write(encode(link_test(self.address, 1, seq=self._next_seq())))
+        decoder = FrameDecoder()
+        async with asyncio.TaskGroup() as group:
+            beats = group.create_task(self._heartbeats(writer))
+            try:
+                while data := await reader.read(4096):
+                    decoder.feed(data)
+                    while (frame := self._next_frame(decoder)) is not None:
+                        if not self._handle(frame, writer):
+                            return
+                    await writer.drain()
+            finally:
+                beats.cancel()
+
+    def _next_frame(self, decoder: FrameDecoder) -> Frame | None:
+        while True:
+            try:
+                return decoder.next_frame()
+            except MalformedFrame:
+                self.skipped += 1
+
+    async def _heartbeats(self, writer: asyncio.StreamWriter) -> None:
+        await self.logged_in.wait()
+        while True:
+            await asyncio.sleep(self.heartbeat_period)  # the terminal's own period
+            writer.write(encode(link_test(self.address, 3, seq=self._next_seq())))
+
+    def _next_seq(self) -> int:
+        seq, self._seq = self._seq, (self._seq + 1) % SEQ_MODULO
+        return seq
+
+    # ----------------------------------------------------------- the master's frames
+
+    def _handle(self, frame: Frame, writer: asyncio.StreamWriter) -> bool:
+        """Answer one frame from the master; False ends the connection (a drop fault)."""
+        if frame.control.up or frame.address.terminal != self.address.terminal:
+            self.skipped += 1
+            return True
+        if frame.afn == 0x00 and not frame.control.primary:
+            if not self.logged_in.is_set():
+                self.logins_confirmed += 1
+                self.logged_in.set()
+            return True
+        if self.faults.silent:
+            return True
+        try:
+            units = parse_units(frame)
+        except UnexpectedMessage:
+            self.skipped += 1
+            return True
+        for reply in self._answer(frame, units):
+            writer.write(encode(reply))
+        self.requests_answered += 1
+        drop_after = self.faults.drop_after_requests
+        if drop_after is not None and self.requests_answered >= drop_after:
+            self.faults.drop_after_requests = None
+            log.info("concentrator %s: fault: dropping the connection", self.address)
+            return False
+        return True
+
+    def _answer(self, request: Frame, units: Sequence[DataUnit]) -> list[Frame]:
+        if request.afn == 0x0D and self._late(units):
+            return [self._frame(request, 0x00, [(0, 2, {})], Seq(request.seq.number))]
+        specs: list[UnitSpec] = []
+        for unit in units:
+            spec = self._unit(request.afn, unit)
+            if spec is not None:
+                specs.append(spec)
+        if not specs:
+            return [self._frame(request, 0x00, [(0, 2, {})], Seq(request.seq.number))]
+        chunks = [
+            specs[at : at + self.units_per_frame]
+            for at in range(0, len(specs), self.units_per_frame)
+        ]
+        return [
+            self._frame(
+                request,
+                request.afn,
+                chunk,
+                Seq(
+                    (request.seq.number + i) % SEQ_MODULO,
+                    first=i == 0,
+                    last=i == len(chunks) - 1,
+                ),
+            )
+            for i, chunk in enumerate(chunks)
+        ]
+
+    def _late(self, units: Sequence[DataUnit]) -> bool:
+        days = {unit.values.get("td_d") for unit in units}
+        late = [day for day in days if isinstance(day, date) and self.faults.late_days.get(day)]
+        for day in late:
+            self.faults.late_days[day] -= 1
+        return bool(late)
+
+    def _frame(self, request: Frame, afn: int, specs: list[UnitSpec], seq: Seq) -> Frame:
+        function = SecondaryFunction.CONFIRM if afn == 0x00 else SecondaryFunction.USER_DATA
+        return Frame(
+            Control(up=True, primary=False, function=function),
+            self.address.with_master(request.address.master),
+            afn,
+            seq,
+            build_body(afn, True, specs),
+        )
+
+    def _unit(self, afn: int, unit: DataUnit) -> UnitSpec | None:
+        match (afn, unit.item):
+            case (0x0C, 2):
+                return (0, 2, {"clock": self.clock().replace(microsecond=0)})
+            case (0x0D, 161):
+                return self._daily(unit.point, unit.values["td_d"])
+            case (0x0A, 10):
+                return (0, 10, self._archive(unit.values["seqs"]))
+        return None
+
+    def _daily(self, point: int, day: date) -> UnitSpec | None:
+        values = self.store.frozen(point, day)
+        if values is None:
+            return None
+        read_time = datetime.combine(day, datetime.min.time()).replace(hour=0, minute=5)
+        return (
+            point,
+            161,
+            {
+                "td_d": day,
+                "read_time": read_time,
+                "tariffs": len(values) - 1,
+                "forward_active": list(values),
+            },
+        )
+
+    def _archive(self, seqs: Sequence[int]) -> dict[str, Any]:
+        wanted = set(seqs)
+        overrides = self.faults.archive
+        records = [
+            {
+                "seq": meter.point,
+                "point": meter.point,
+                "baud_and_port": 0x62,
+                "protocol": 30,
+                "address": overrides.get(meter.point, meter.address),
+                "password": "000000000000",
+                "tariffs": 4,
+                "digits": 0x09,
+                "collector": "000000000000",
+                "user_class": 0x51,
+            }
+            for meter in self.store.meters.values()
+            if (not wanted or meter.point in wanted)
+            and not (meter.point in overrides and overrides[meter.point] is None)
+        ]
+        return {"count": len(records), "meters": records}

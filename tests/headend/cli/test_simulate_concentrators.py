@@ -1,0 +1,51 @@
+"""``headend simulate --master``: concentrators per transformer and the config that reaches them."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from headend.cli import main
+from headend.cli.simulate import api_tokens, config_document
+from headend.clock import WarpedClock
+from headend.config.fleet import parse_fleet_config
+from simulators.concentrator.community import ConcentratorPlan
+from simulators.fleet_export import dump_toml
+from simulators.runner import ScenarioRunner
+from simulators.scenario import Scenario
+
+
+def test_the_written_config_has_the_master_and_each_concentrators_meters_by_pn(
+    smoke: Scenario,
+) -> None:
+    clock = WarpedClock(smoke.start, 60.0, datetime(2026, 12, 2, tzinfo=UTC))
+    runner = ScenarioRunner(
+        smoke,
+        seed=0,
+        speed=60.0,
+        concentrators=ConcentratorPlan(("127.0.0.1", 9301)),
+        clock=clock.now,
+    )
+    # The gateways' ports are known once they listen; the concentrators' part is not.
+    endpoints = replace(
+        runner.endpoints(),
+        buses={bus.id: f"tcp://127.0.0.1:{20000 + i}" for i, bus in enumerate(smoke.buses)},
+    )
+    text = dump_toml(config_document(smoke, endpoints, clock, api_tokens({})))
+    config = parse_fleet_config(tomllib.loads(text), "written.toml")
+    assert (config.master.host, config.master.port) == ("127.0.0.1", 9301)
+    (terminal,) = config.terminals.values()
+    assert terminal.transformer == "T1"
+    assert terminal.address == "4403-00001"
+    assert [(m.id, m.pn, m.address) for m in terminal.meters] == [
+        (spec.id, pn, spec.address) for pn, spec in enumerate(smoke.meters, start=1)
+    ]
+    assert config.meters == {}  # read through the concentrator only
+
+
+def test_late_day_without_master_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "smoke", "--late-day", "2026-07-16"]) == 2
+    assert "--late-day: needs --master" in capsys.readouterr().err
