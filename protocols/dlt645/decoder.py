@@ -34,12 +34,12 @@ from protocols.dlt645.frame import (
     shift_data,
 )
 from protocols.errors import LocalProtocolError
+from protocols.start_byte_buffer import StartByteBuffer
 
 _SECOND_START = 1 + ADDRESS_LENGTH
-_COMPACT_AT = 4096
 
 
-class FrameDecoder:
+class FrameDecoder(StartByteBuffer):
     """Incremental, sans-IO frame decoder.
 
     ``discarded`` counts bytes thrown away that were neither wake-up 0xFE bytes nor part of a
@@ -54,22 +54,7 @@ class FrameDecoder:
                 f"max_data_length {max_data_length}: must be 0..{MAX_DATA_LENGTH}"
             )
         self.max_data_length = max_data_length
-        self.discarded = 0
-        self._buffer = bytearray()
-        self._start = 0
-
-    def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Append received bytes; call ``next_frame()`` until it returns None."""
-        self._buffer += data
-
-    @property
-    def pending(self) -> int:
-        """Bytes received but not yet consumed (a partial frame, or noise not yet skipped)."""
-        return len(self._buffer) - self._start
-
-    def clear(self) -> None:
-        """Forget buffered bytes (e.g. after a reconnect); they are counted as discarded."""
-        self._skip(self.pending)
+        super().__init__(START, uncounted=PREAMBLE)
 
     def next_frame(self) -> Frame | None:
         """The next complete frame, or None if more bytes are needed.
@@ -155,18 +140,6 @@ class FrameDecoder:
             and buffer[body_end] == checksum(memoryview(buffer)[position:body_end])
         )
 
-    def _seek_start(self) -> bool:
-        """Skip to the next 0x68; False if none is buffered."""
-        buffer = self._buffer
-        found = buffer.find(START, self._start)
-        end = len(buffer) if found < 0 else found
-        if end > self._start:
-            skipped = buffer[self._start : end]
-            self.discarded += len(skipped) - skipped.count(PREAMBLE)
-            self._start = end
-        self._compact()
-        return found >= 0
-
     def _take(self, total: int) -> Frame:
         start = self._start
         raw = bytes(self._buffer[start : start + total])
@@ -190,17 +163,3 @@ class FrameDecoder:
             control=Control.from_byte(raw[HEADER_LENGTH - 2]),
             data=shift_data(raw[HEADER_LENGTH:body_end], -DATA_OFFSET),
         )
-
-    def _skip(self, count: int) -> None:
-        self.discarded += count
-        self._start += count
-        self._compact()
-
-    def _compact(self) -> None:
-        """Drop consumed bytes now and then, so feeding byte by byte stays linear."""
-        if self._start == len(self._buffer):
-            self._buffer.clear()
-            self._start = 0
-        elif self._start >= _COMPACT_AT:
-            del self._buffer[: self._start]
-            self._start = 0

@@ -27,11 +27,10 @@ from protocols.gdw1376.frame import (
     checksum,
     parse_user_data,
 )
+from protocols.start_byte_buffer import StartByteBuffer
 
-_COMPACT_AT = 4096
 
-
-class FrameDecoder:
+class FrameDecoder(StartByteBuffer):
     """Incremental, sans-IO frame decoder (both directions: master and terminal).
 
     ``discarded`` counts bytes thrown away (noise, bad frames). ``max_user_data`` bounds L: a
@@ -42,21 +41,7 @@ class FrameDecoder:
         if not 0 < max_user_data <= MAX_USER_DATA:
             raise EncodeError(f"max_user_data {max_user_data}: must be 1..{MAX_USER_DATA}")
         self.max_user_data = max_user_data
-        self.discarded = 0
-        self._buffer = bytearray()
-        self._start = 0
-
-    def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Append received bytes; call ``next_frame()`` until it returns None."""
-        self._buffer += data
-
-    @property
-    def pending(self) -> int:
-        return len(self._buffer) - self._start
-
-    def clear(self) -> None:
-        """Forget buffered bytes (after a reconnect); they count as discarded."""
-        self._skip(self.pending)
+        super().__init__(START)
 
     def next_frame(self) -> Frame | None:
         """The next complete frame, or None if more bytes are needed.
@@ -121,16 +106,6 @@ class FrameDecoder:
             == checksum(memoryview(buffer)[position + HEADER_LENGTH : body_end])
         )
 
-    def _seek_start(self) -> bool:
-        buffer = self._buffer
-        found = buffer.find(START, self._start)
-        end = len(buffer) if found < 0 else found
-        if end > self._start:
-            self.discarded += end - self._start
-            self._start = end
-        self._compact()
-        return found >= 0
-
     def _take(self, total: int) -> Frame:
         start = self._start
         raw = bytes(self._buffer[start : start + total])
@@ -150,19 +125,6 @@ class FrameDecoder:
         self._start += total
         self._compact()
         return frame
-
-    def _skip(self, count: int) -> None:
-        self.discarded += count
-        self._start += count
-        self._compact()
-
-    def _compact(self) -> None:
-        if self._start == len(self._buffer):
-            self._buffer.clear()
-            self._start = 0
-        elif self._start >= _COMPACT_AT:
-            del self._buffer[: self._start]
-            self._start = 0
 
 
 def _user_length(header: bytes) -> int:
