@@ -85,6 +85,28 @@ def _fields(fmt: ValueFormat, *names: str) -> tuple[tuple[str, ValueFormat], ...
     return tuple((name, fmt) for name in names)
 
 
+UNITS: Mapping[str, str] = {
+    "voltage": "V",
+    "current": "A",
+    "frequency": "Hz",
+    "power_active": "kW",
+    "power_reactive": "kvar",
+    "power_factor": "",
+    "energy_active": "kWh",
+    "energy_reactive": "kvarh",
+    "demand_active": "kW",
+    "demand_reactive": "kvar",
+}
+
+
+def unit_of(quantity: str) -> str:
+    """The unit of a load profile quantity (the catalogue's units for the same names)."""
+    for prefix, unit in UNITS.items():
+        if quantity.startswith(prefix):
+            return unit
+    return ""
+
+
 _VOLTAGE = ValueFormat("XXX.X")
 _CURRENT = ValueFormat("XXX.XXX", signed=True)
 _FREQUENCY = ValueFormat("XX.XX")
