@@ -112,6 +112,20 @@ class CompletenessTracker:
         tally.backfilled += 1
         return True
 
+    def failed_slots(self, meter_id: str, since: datetime) -> list[tuple[str, datetime]]:
+        """(group, slot) of the meter's backfillable slots still missing from ``since`` on."""
+        return sorted(
+            (group, slot)
+            for meter, group, slot in self._failed_slots
+            if meter == meter_id and slot >= since
+        )
+
+    def forget_failed(self, meter_id: str, before: datetime) -> None:
+        """Backfill no longer reaches these slots: stop remembering them (they stay failures)."""
+        self._failed_slots = {
+            key for key in self._failed_slots if key[0] != meter_id or key[2] >= before
+        }
+
     def restore(
         self, meter_id: str, slot: datetime, received: bool, reason: str | None, backfilled: bool
     ) -> None:
