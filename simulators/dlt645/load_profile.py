@@ -5,6 +5,10 @@ holds the source's values at ``T`` in UTC (the meter's configured zone), so a he
 compares a backfilled value with ``source.value(quantity, slot)``. The meter records a class
 when its source measures at least one of the class's quantities (its load record mode word);
 a quantity it does not measure goes out as the 0xFF fill.
+
+A source that can only say what holds now (``has_history = False``: the community model,
+which only moves forward) gives no records: the meter answers "no requested data" rather
+than stamp today's values on past slots.
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ def profile_payload(
     interval: timedelta,
 ) -> bytes | None:
     """The reply data (after the DI) for ``query``; None when no record matches."""
+    if not getattr(source, "has_history", True):
+        return None
     latest = slot_floor(wall_now, interval)
     earliest = slot_floor(latest - RETENTION, interval) + interval
     match query.mode:

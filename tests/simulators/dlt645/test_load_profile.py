@@ -106,3 +106,20 @@ def test_future_start_is_no_data_and_a_meter_without_profile_refuses() -> None:
 def test_interval_must_divide_a_day() -> None:
     with pytest.raises(SimulatorConfigError, match="load_profile_interval"):
         meter(ADDRESS, load_profile_interval=timedelta(minutes=7))
+
+
+class PresentOnly:
+    """A source that only knows the present, as the community model."""
+
+    has_history = False
+
+    def value(self, quantity: str, at: datetime) -> float | None:
+        return SOURCE.value(quantity, at)
+
+    def frozen_energy(self, day: object) -> float | None:
+        return None
+
+
+def test_a_source_without_history_gives_no_records() -> None:
+    sim = SimulatedMeter(meter(ADDRESS, source=PresentOnly()))
+    assert ask(sim, LoadProfileQuery(0, Mode.LATEST, None, 1)) == ErrorWord.NO_DATA
