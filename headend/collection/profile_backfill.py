@@ -72,13 +72,16 @@ class ProfileBackfill:
             if meter.protocol != PROTOCOL:
                 continue
             since = now - timedelta(hours=hours[meter.id])
-            self.completeness.forget_failed(meter.id, since)
-            missed = self.completeness.failed_slots(meter.id, since)
-            # A read with a quantity no load profile carries stays a gap as a whole.
-            wanted = {
-                (group, slot): tuple(group.split(","))
-                for group, slot in missed
+            # A read with a quantity no load profile carries stays a gap as a whole; other
+            # groups' failures (daily frozen days) are the frozen backfill's.
+            ours = [
+                (group, slot)
+                for group, slot in self.completeness.failed_slots(meter.id)
                 if all(q in QUANTITIES for q in group.split(","))
+            ]
+            self.completeness.forget_failed(meter.id, [key for key in ours if key[1] < since])
+            wanted = {
+                (group, slot): tuple(group.split(",")) for group, slot in ours if slot >= since
             }
             if not wanted:
                 continue

@@ -8,14 +8,18 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from headend.collection.completeness import CompletenessTracker
+from headend.collection.profile_backfill import ProfileBackfill
 from headend.config.errors import ConfigError
-from headend.config.fleet import parse_fleet_config
+from headend.config.fleet import MeterConfig, parse_fleet_config
+from headend.drivers.dlt645.load_profile import ProfileRead
 from simulators.dlt645 import NoReply, RampingSource, ScheduledFault
 from simulators.dlt645.faults import NO_FAULTS
-from storage.records import Quality
+from storage.records import Quality, Reading
 from tests.support.engine_rig import M1, M2, START, VOLTAGES, collect, running_rig, two_meter_fleet
 
 SOURCE = RampingSource(START - timedelta(days=10), 1000.0, 2.0, values=VOLTAGES)
@@ -73,3 +77,23 @@ async def test_a_missed_slot_is_backfilled_from_the_load_profile_once(tmp_path: 
     assert passes.profile.stats.slots == 2  # the voltage read and the energy read of the slot
     assert tally.backfilled == 2
     assert M1 not in {r.meter for r in filled}
+
+
+async def test_slots_past_the_window_are_forgotten_but_not_the_frozen_days() -> None:
+    completeness = CompletenessTracker("Asia/Shanghai")
+    meter = MeterConfig(id="m9", channel="bus-1", protocol="dlt645-2007", plan="flat")
+    now = START + timedelta(days=1)
+    old = START.replace(minute=0, second=0)
+    completeness.record_failure("m9", "voltage_a", old, "timeout", backfillable=True)
+    completeness.record_failure("m9", "daily_frozen", old, "timeout", backfillable=True)
+    completeness.record_failure("m9", "power_outage_count", now, "timeout", backfillable=True)
+
+    async def run(meter: MeterConfig, action: object) -> ProfileRead:
+        raise AssertionError("nothing within the window is a load profile quantity")
+
+    async def emit(readings: list[Reading], *, then: object = None) -> None:
+        raise AssertionError("nothing to store")
+
+    backfill = ProfileBackfill(ZoneInfo("Asia/Shanghai"), completeness)
+    assert await backfill.run_pass([meter], {"m9": 6}, now, run, emit) == []
+    assert completeness.failed_slots("m9") == [("daily_frozen", old), ("power_outage_count", now)]
