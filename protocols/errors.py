@@ -20,7 +20,12 @@ Every exception class defined in ``protocols`` derives from ``ProtocolError``
     │   │   ├── ChecksumError
     │   │   ├── EndByteError
     │   │   ├── LengthError
-    │   │   └── AddressFieldError
+    │   │   ├── AddressFieldError
+    │   │   └── LoadProfileError            dlt645.load_profile: a reply's records do not
+    │   │       │                           split (byte offset in the message)
+    │   │       ├── RecordChecksumError
+    │   │       ├── RecordEndError
+    │   │       └── RecordLengthError
     │   ├── MalformedFrame                  gdw1376: the same for Q/GDW 1376.1 (.problem, .raw):
     │   │   │                               ChecksumError, EndByteError, and
     │   │   ├── LengthFieldError            L fields differ, wrong protocol id, too long

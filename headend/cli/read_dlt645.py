@@ -24,6 +24,7 @@ from headend.cli.dlt645_values import di_label, rows_for
 from headend.cli.errors import CommandFailed, ExitCode, UsageProblem, exit_code_for
 from headend.cli.frames import reassemble
 from headend.cli.output import Row, not_available, write_json, write_table, write_traffic
+from headend.cli.read_load_profile import query_of, read_load_profile
 from headend.drivers.dlt645.editions import protocol_name
 from headend.drivers.dlt645.search import Progress, address_in, search
 from headend.drivers.dlt645.session import exchange, read_payload, refused
@@ -86,6 +87,8 @@ def register(protocols: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
             "--quantity voltage --raw\n"
             "  headend read dlt645 'serial:///dev/ttyUSB0?baud=1200' --standard 1997 --scan\n"
             "  headend read dlt645 tcp://10.0.0.5:8899 --search\n"
+            "  headend read dlt645 tcp://10.0.0.5:8899 --address 123456789012 "
+            "--load-profile 2026-12-02T00:00 96\n"
             "serial defaults: 2007 2400 8E1, 1997 1200 8E1 (override in the URL: ?baud=9600)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -112,6 +115,22 @@ def register(protocols: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
             "catalogue name to read, e.g. voltage_a or voltage; NAME[N] for period N of a "
             "history item, e.g. settlement_energy_active_import[3] (repeatable)"
         ),
+    )
+    parser.add_argument(
+        "--load-profile",
+        nargs=2,
+        metavar=("START", "COUNT"),
+        help="read COUNT load profile records (负荷记录, 06000001) from START, the meter's "
+        "wall-clock time, e.g. 2026-12-02T06:00 96",
+    )
+    parser.add_argument(
+        "--profile-class",
+        type=int,
+        choices=range(7),
+        default=0,
+        metavar="N",
+        help="with --load-profile: only class N (1 voltage/current/frequency, 2 power, "
+        "3 power factor, 4 energy, 5 quadrant reactive, 6 demand; default 0: all)",
     )
     parser.add_argument(
         "--scan",
@@ -188,6 +207,11 @@ def _check_arguments(args: argparse.Namespace, standard: Standard) -> list[Wante
         return []
     if args.address is None:
         raise UsageProblem("--address is required (or use --scan to find it)")
+    if args.load_profile:
+        if items or standard is not Standard.DLT645_2007:
+            raise UsageProblem("--load-profile is a DL/T 645-2007 read: give no --di, --quantity")
+        query_of(args)
+        return []
     if not items:
         raise UsageProblem("nothing to read: give at least one --di or --quantity")
     table = catalogue(standard)
@@ -234,6 +258,8 @@ async def _session(
                 rows, failure = await _search(link, standard, args)
             elif args.scan:
                 rows, failure = await _scan(link, standard, args)
+            elif args.load_profile:
+                rows, failure = await read_load_profile(link, args.address, query_of(args), args)
             else:
                 rows, failure = await _read(link, args.address, standard, wanted, args)
     except OpenFailed as exc:

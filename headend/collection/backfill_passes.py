@@ -29,9 +29,11 @@ from headend.collection.backfill import FROZEN_TOTAL, FrozenBackfill
 from headend.collection.collector import ReadingsHandler
 from headend.collection.completeness import CompletenessTracker
 from headend.collection.downtime import restore_frozen_days
+from headend.collection.profile_backfill import ProfileBackfill
 from headend.collection.registry import MeterRegistry
 from headend.config.fleet import FleetConfig, MeterConfig
 from headend.drivers.base import Capability, FrozenDay, LoggedEvent
+from headend.drivers.dlt645.load_profile import ProfileRead
 from headend.drivers.registry import driver_for
 from headend.errors import ReadFailed
 from storage.billing import BillingSource, frozen_points
@@ -77,6 +79,9 @@ class BackfillPasses:
         self._events_over: set[tuple[str, str, datetime]] = set()
         """(meter, kind, start) of logged events stored with their end: not read again."""
         self.events_stats = EventLogStats()
+        self.profile = ProfileBackfill(
+            self._tz, completeness, timeout_of=lambda meter: config.channels[meter.channel].timeout
+        )
 
     async def run_pass(self) -> list[Reading]:
         """Read missing daily frozen values of every meter whose plan wants them."""
@@ -102,6 +107,30 @@ class BackfillPasses:
             passes = [
                 group.create_task(
                     self.backfill.run_pass(channel_meters, windows, now, run, self._publish)
+                )
+                for channel_meters in by_channel.values()
+            ]
+        return [reading for done in passes for reading in done.result()]
+
+    async def run_profile_pass(self) -> list[Reading]:
+        """Re-read missed interval values from the load profiles of plans that ask for it."""
+        meters = [m for m in self._registry if self._config.plans[m.plan].load_profile_hours]
+        hours = {m.id: self._config.plans[m.plan].load_profile_hours for m in meters}
+
+        async def run(meter: MeterConfig, action: Any) -> ProfileRead:
+            result: ProfileRead = await self._workers[meter.channel].call(
+                Lane.BILLING, f"load profile {meter.id}", action
+            )
+            return result
+
+        now = self._clock.now()
+        by_channel: dict[str, list[MeterConfig]] = {}
+        for meter in meters:
+            by_channel.setdefault(meter.channel, []).append(meter)
+        async with asyncio.TaskGroup() as group:
+            passes = [
+                group.create_task(
+                    self.profile.run_pass(channel_meters, hours, now, run, self._publish)
                 )
                 for channel_meters in by_channel.values()
             ]
@@ -170,6 +199,10 @@ class BackfillPasses:
                 await self.run_pass()
             except Exception:  # a bug must not stop collection; the next pass tries again
                 log.exception("backfill pass crashed")
+            try:
+                await self.run_profile_pass()
+            except Exception:
+                log.exception("load profile pass crashed")
             try:
                 await self.run_event_pass()
             except Exception:

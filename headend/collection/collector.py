@@ -533,7 +533,11 @@ class ChannelCollector:
     async def _record_missing(
         self, meter: MeterConfig, spec: ReadSpec, slot: datetime, reason: str
     ) -> None:
-        self._completeness.record_failure(meter.id, _group(spec), slot, reason)
+        # A plan that re-reads missed slots from the load profile keeps them for the pass.
+        backfillable = self._plans[meter.plan].load_profile_hours > 0
+        self._completeness.record_failure(
+            meter.id, _group(spec), slot, reason, backfillable=backfillable
+        )
         await self._on_readings(_missing(meter, spec, slot, reason))
 
 

@@ -65,7 +65,8 @@ class CompletenessTracker:
     def __init__(self, timezone: str = "Asia/Shanghai") -> None:
         self._tz = ZoneInfo(timezone)
         self._tallies: dict[tuple[str, date], DayTally] = {}
-        self._failed_slots: set[tuple[str, str, datetime]] = set()
+        self._failed_slots: dict[str, set[tuple[str, datetime]]] = {}
+        """Meter -> (group, slot) of backfillable failures: a pass asks per meter."""
         self._days: dict[datetime, date] = {}
         """Slot -> local day: every meter of a plan shares its slots, so the time zone
         conversion is made once per slot, not once per read."""
@@ -99,18 +100,29 @@ class CompletenessTracker:
         tally.expected += 1
         tally.failures[reason] += 1
         if backfillable:
-            self._failed_slots.add((meter_id, group, slot))
+            self._failed_slots.setdefault(meter_id, set()).add((group, slot))
 
     def record_backfill(self, meter_id: str, group: str, slot: datetime) -> bool:
         """A previously failed slot arrived through backfill; False if it was never missing."""
-        key = (meter_id, group, slot)
-        if key not in self._failed_slots:
+        failed = self._failed_slots.get(meter_id)
+        if failed is None or (group, slot) not in failed:
             return False
-        self._failed_slots.discard(key)
+        failed.discard((group, slot))
         tally = self._tally(meter_id, slot)
         tally.received += 1
         tally.backfilled += 1
         return True
+
+    def failed_slots(self, meter_id: str) -> list[tuple[str, datetime]]:
+        """(group, slot) of the meter's backfillable slots still missing, oldest first."""
+        return sorted(self._failed_slots.get(meter_id, ()), key=lambda key: (key[1], key[0]))
+
+    def forget_failed(self, meter_id: str, keys: Iterable[tuple[str, datetime]]) -> None:
+        """Backfill no longer reaches these (group, slot): stop remembering them (they stay
+        failures)."""
+        failed = self._failed_slots.get(meter_id)
+        if failed:
+            failed.difference_update(keys)
 
     def restore(
         self, meter_id: str, slot: datetime, received: bool, reason: str | None, backfilled: bool

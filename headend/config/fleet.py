@@ -98,6 +98,9 @@ class PlanConfig:
     """How far back missing days are re-read from the meter's frozen records."""
     events: tuple[str, ...] = ()
     """Event logs read from the meter in the backfill passes (DL/T 645 ``cover_open``...)."""
+    load_profile_hours: int = 0
+    """Missed interval reads of the last N hours are re-read from the meter's load profile
+    (DL/T 645-2007 06xxxxxx) in the backfill passes; 0: never."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +292,7 @@ class PlanTable(FileModel):
     daily_frozen: bool = False
     backfill_days: int = Field(default=7, ge=0)
     events: tuple[Annotated[str, Field(strict=True)], ...] = Field(default=(), strict=False)
+    load_profile_hours: int = Field(default=0, ge=0, le=240)
 
 
 class FleetFile(FileModel):
@@ -380,6 +384,7 @@ def _plan(name: str, t: PlanTable) -> PlanConfig:
         daily_frozen=t.daily_frozen,
         backfill_days=t.backfill_days,
         events=t.events,
+        load_profile_hours=t.load_profile_hours,
     )
 
 

@@ -92,20 +92,29 @@ def _describe(frame: Frame) -> str:
     return f"frame C={frame.control} to/from {frame.address} data [{frame.data.hex(' ')}]"
 
 
+_LOAD_PROFILE_DI3 = 0x06
+"""Only a load profile read carries bytes after its DI."""
+
+
 # ---------------------------------------------------------------- requests (master -> meter)
 
 
 @dataclass(frozen=True, slots=True)
 class ReadRequest:
-    """Read one data identifier (2007: 11, 1997: 01)."""
+    """Read one data identifier (2007: 11, 1997: 01).
+
+    ``parameters`` follow the DI only in a 2007 load profile read (06xxxxxx: block count and
+    start time, ``protocols.dlt645.load_profile``)."""
 
     address: Address
     di: int
     standard: Standard = Standard.DLT645_2007
+    parameters: bytes = b""
 
     def to_frame(self) -> Frame:
         function = Function.READ if self.standard is Standard.DLT645_2007 else Function.READ_1997
-        return Frame(self.address, Control(function), _di_bytes(self.di, self.standard))
+        data = _di_bytes(self.di, self.standard) + self.parameters
+        return Frame(self.address, Control(function), data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,7 +416,11 @@ def parse_request(frame: Frame) -> Request:
         return int.from_bytes(data[:width], "little")
 
     match function:
-        case Function.READ | Function.READ_1997:
+        case Function.READ:
+            if len(data) <= width or data[width - 1] != _LOAD_PROFILE_DI3:
+                need(width)
+            return ReadRequest(address, di(), standard, bytes(data[width:]))
+        case Function.READ_1997:
             need(width)
             return ReadRequest(address, di(), standard)
         case Function.READ_FOLLOW_UP:

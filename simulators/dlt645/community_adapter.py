@@ -39,6 +39,9 @@ from transports import SerialSettings
 class CommunitySource:
     """One community meter as a ``ValueSource``; asking for a later time advances the model."""
 
+    has_history = False
+    """The model cannot be asked about a past minute: no load profile records from it."""
+
     def __init__(self, community: Community, meter_id: str) -> None:
         self.community = community
         self.meter_id = meter_id

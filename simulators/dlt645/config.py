@@ -21,6 +21,8 @@ CHINA_STANDARD_TIME = timedelta(hours=8)
 MAX_FROZEN_RECORDS = 62
 """Q/GDW 1354: daily frozen records 0506xx01..3E."""
 STANDARD_BAUDS = frozenset({1200, 2400, 4800, 9600})
+DEFAULT_LOAD_PROFILE_INTERVAL = timedelta(minutes=15)
+_DAY = timedelta(days=1)
 
 
 class MeterKind(enum.StrEnum):
@@ -62,6 +64,9 @@ class SimulatedMeterConfig:
     frozen_records: int = 62
     """Daily freezes the meter keeps (0506xx01..NN): Q/GDW 1354 meters keep 62, older or
     cheaper ones fewer, and answer "no requested data" for a record past them."""
+    load_profile_interval: timedelta | None = DEFAULT_LOAD_PROFILE_INTERVAL
+    """The meter's load record interval (04000A02..07); None: it keeps no load profile and
+    answers 06xxxxxx with "no requested data"."""
 
     def __post_init__(self) -> None:
         where = f"simulated meter {self.address!r}"
@@ -90,5 +95,12 @@ class SimulatedMeterConfig:
             )
         if not 1 <= self.tariffs <= MAX_TARIFFS:
             raise SimulatorConfigError(f"{where}: tariffs {self.tariffs} not 1..{MAX_TARIFFS}")
+        interval = self.load_profile_interval
+        if interval is not None and (
+            interval < timedelta(minutes=1) or _DAY % interval or interval % timedelta(minutes=1)
+        ):
+            raise SimulatorConfigError(
+                f"{where}: load_profile_interval {interval} is not whole minutes dividing a day"
+            )
         if not 0 <= self.preamble <= 4:
             raise SimulatorConfigError(f"{where}: preamble {self.preamble} not 0..4")

@@ -36,7 +36,9 @@ from protocols.dlt645 import (
 )
 from protocols.dlt645.admin import ChangePasswordRequest, ClearRequest
 from protocols.dlt645.control import Function
+from protocols.dlt645.errors import EncodeError
 from protocols.dlt645.frame import MAX_READ_DATA_LENGTH
+from protocols.dlt645.load_profile import is_profile_di, parse_query
 from protocols.dlt645.security import (
     IdentityAuthRequest,
     OpenedOrder,
@@ -65,6 +67,7 @@ from simulators.dlt645.faults import (
     drift_seconds,
     first,
 )
+from simulators.dlt645.load_profile import profile_payload
 from simulators.dlt645.registers import MeterView, energy_registers, payload_for
 from simulators.dlt645.sources import StoredRegisters
 
@@ -300,6 +303,8 @@ class SimulatedMeter:
         standard = request.standard
         if standard is not self.config.standard:
             return _error(address, function, _OTHER)
+        if standard is Standard.DLT645_2007 and is_profile_di(request.di):
+            return self._load_profile(request, address, function, now)
         try:
             item = catalogue(standard).lookup(request.di)
         except UnknownIdentifier:
@@ -324,6 +329,38 @@ class SimulatedMeter:
         long = self.config.max_data_length > MAX_READ_DATA_LENGTH
         return ReadResponse(
             address, request.di, parts[0], more=more, standard=standard, long=long
+        ).to_frame()
+
+    def _load_profile(
+        self, request: ReadRequest, address: Address, function: int, now: datetime
+    ) -> Frame:
+        interval = self.config.load_profile_interval
+        try:
+            query = parse_query(request.di, request.parameters)
+        except (ValueError, EncodeError) as exc:
+            log.info("meter %s: load profile request: %s", address, exc)
+            return _error(address, function, _OTHER)
+        payload = None
+        if interval is not None:
+            payload = profile_payload(
+                query,
+                self.config.source,
+                wall_now=self.clock(now),
+                utc_offset=self.config.utc_offset,
+                interval=interval,
+            )
+        if payload is None:
+            return _error(address, function, _NO_DATA)
+        return self._reply_in_parts(request.di, payload, address)
+
+    def _reply_in_parts(self, di: int, payload: bytes, address: Address) -> Frame:
+        standard = self.config.standard
+        parts = self._split(payload, standard)
+        self._follow_ups[di] = parts[1:]
+        self._next_1997_part = 0
+        long = self.config.max_data_length > MAX_READ_DATA_LENGTH
+        return ReadResponse(
+            address, di, parts[0], more=len(parts) > 1, standard=standard, long=long
         ).to_frame()
 
     def _split(self, payload: bytes, standard: Standard) -> list[bytes]:
