@@ -28,10 +28,13 @@ from headend.api.models import (
     MeterDetail,
     MeterSummary,
     ReadingOut,
+    TerminalCompletenessOut,
+    TerminalOut,
 )
 from headend.api.problems import InvalidField
-from headend.config.fleet import MeterConfig
+from headend.config.fleet import LOAD_METER, MeterConfig
 from headend.config.meters import RegistryError
+from headend.config.terminals import TerminalMeterConfig
 from storage.billing import frozen_points
 from storage.records import ReadingKind
 
@@ -40,6 +43,8 @@ HEADEND_QUANTITIES = frozenset({"clock_drift"})
 """Quantities the head-end derives itself (``ClockCommands.check_clock``): no protocol reads
 them."""
 DEFAULT_HISTORY = timedelta(hours=24)
+TERMINAL_PROTOCOL = "gdw1376.1"
+"""What the head-end speaks to reach a concentrator's meter: its terminal's protocol."""
 
 
 def meter_summary(headend: HeadendFacade, meter: MeterConfig) -> dict[str, object]:
@@ -56,7 +61,45 @@ def meter_summary(headend: HeadendFacade, meter: MeterConfig) -> dict[str, objec
         "kind": meter.kind,
         "status": "offline" if headend.is_offline(meter.id) else "online",
         "last_reason": headend.last_reason(meter.id),
+        "terminal": None,
+        "pn": None,
     }
+
+
+def terminal_meter_summary(headend: HeadendFacade, meter: TerminalMeterConfig) -> dict[str, object]:
+    """The same keys as ``meter_summary``: a billing system lists both kinds alike."""
+    online = headend.terminal_online(meter.terminal)
+    return {
+        "id": meter.id,
+        "channel": None,
+        "protocol": TERMINAL_PROTOCOL,
+        "address": meter.address,
+        "unit_id": None,
+        "transformer": meter.transformer,
+        "building": meter.building,
+        "household": meter.household,
+        "phase": None,
+        "kind": LOAD_METER,
+        "status": "online" if online else "offline",
+        "last_reason": None if online else f"terminal {meter.terminal!r} is not logged in",
+        "terminal": meter.terminal,
+        "pn": meter.pn,
+    }
+
+
+def terminal_view(headend: HeadendFacade, name: str, day: date) -> TerminalOut:
+    terminal = headend.terminals[name]
+    return TerminalOut(
+        name=terminal.name,
+        address=terminal.address,
+        transformer=terminal.transformer,
+        status="online" if headend.terminal_online(name) else "offline",
+        meters=len(terminal.meters),
+        keeps_days=terminal.keeps_days,
+        last_pull=headend.terminal_last_pull(name),
+        archive_differences=headend.terminal_archive_differences(name),
+        completeness=TerminalCompletenessOut.of(day, headend.terminal_completeness(day)[name]),
+    )
 
 
 def fleet_router(ctx: ApiContext) -> APIRouter:
@@ -65,13 +108,29 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
 
     @router.get("/meters", response_model=list[MeterSummary])
     async def list_meters() -> list[dict[str, object]]:
-        return [meter_summary(headend, meter) for meter in headend.meters()]
+        listed = [meter_summary(headend, meter) for meter in headend.meters()]
+        behind = headend.terminal_meters().values()
+        return listed + [terminal_meter_summary(headend, meter) for meter in behind]
 
     @router.get("/meters/{meter_id}", response_model=MeterDetail)
     async def get_meter(meter_id: str) -> JsonBytes:
+        behind = headend.terminal_meter(meter_id)
+        if behind is not None:
+            summary = {
+                **terminal_meter_summary(headend, behind),
+                "block_reads": {},
+                "last_pull": headend.terminal_last_pull(behind.terminal),
+                "last_frozen_day": headend.terminal_meter_last_day(behind.id),
+            }
+            return JsonBytes(meter_json(summary, headend.latest_encoded(behind.id, reading_rows)))
         meter = headend.meter(meter_id)
         rows = headend.latest_encoded(meter.id, reading_rows)
-        summary = {**meter_summary(headend, meter), "block_reads": headend.block_reads(meter.id)}
+        summary = {
+            **meter_summary(headend, meter),
+            "block_reads": headend.block_reads(meter.id),
+            "last_pull": None,
+            "last_frozen_day": None,
+        }
         return JsonBytes(meter_json(summary, rows))
 
     @router.get("/meters/{meter_id}/readings", response_model=History)
@@ -117,7 +176,7 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
         quantity: Annotated[list[str] | None, Query()] = None,
     ) -> JsonBytes:
         for meter_id in meter or ():
-            headend.meter(meter_id)
+            headend.require_known(meter_id)
         if quantity:  # filtered: only the chosen rows are encoded
             quantities = set(quantity)
             asked = sorted(set(meter)) if meter else headend.latest_meters()
@@ -137,6 +196,15 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
     ) -> list[CompletenessOut]:
         wanted = day or headend.meter_now().date()
         return [CompletenessOut.of(row) for row in headend.completeness_rows(wanted, group_by)]
+
+    @router.get("/terminals", response_model=list[TerminalOut])
+    async def terminals(
+        day: Annotated[
+            date | None, Query(description="Local day; completeness covers the days before it")
+        ] = None,
+    ) -> list[TerminalOut]:
+        wanted = day or headend.meter_now().date()
+        return [terminal_view(headend, name, wanted) for name in headend.terminals]
 
     @router.get("/alarms", response_model=list[AlarmOut])
     async def alarms(state: Literal["open", "recent"] = "open") -> list[AlarmOut]:
