@@ -95,8 +95,11 @@ def test_concentrator_days_and_a_re_read_day_reach_billing_equal_to_the_model(
     finally:
         assert simulation.child.stop() == 0, simulation.child.stderr()[-2000:]
     assert set(meters) <= set(listed)
-    for meter in terminal.meters:
-        assert (listed[meter.id]["terminal"], listed[meter.id]["pn"]) == (terminal.name, meter.pn)
+    for behind in terminal.meters:
+        assert (listed[behind.id]["terminal"], listed[behind.id]["pn"]) == (
+            terminal.name,
+            behind.pn,
+        )
     assert (detail["terminal"], detail["status"]) == (terminal.name, "online")
     assert detail["last_frozen_day"] >= (BILLING_DAYS[-1] - timedelta(days=1)).isoformat()
     days = {r["day"]: r for r in per_meter["daily"] if r["quantity"] == TOTAL}
