@@ -45,6 +45,9 @@ POINTS_PER_REQUEST = 64
 TOTAL = "energy_active_import_total"
 TARIFF = "energy_active_import_t{}"
 UNIT = "kWh"
+TARIFFS = 4
+FROZEN_PULL_QUANTITIES = (TOTAL, *(TARIFF.format(n) for n in range(1, TARIFFS + 1)))
+"""What the pull stores for a concentrator meter (the API's quantities of such a meter)."""
 
 
 @dataclass(slots=True)

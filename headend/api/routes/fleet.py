@@ -32,6 +32,7 @@ from headend.api.models import (
     TerminalOut,
 )
 from headend.api.problems import InvalidField
+from headend.collection.terminal_pull import FROZEN_PULL_QUANTITIES
 from headend.config.fleet import LOAD_METER, MeterConfig
 from headend.config.meters import RegistryError
 from headend.config.terminals import TerminalMeterConfig
@@ -133,6 +134,23 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
         }
         return JsonBytes(meter_json(summary, rows))
 
+    def check_quantity(meter_id: str, quantity: str, behind: TerminalMeterConfig | None) -> None:
+        """422 for a quantity the meter cannot give: its protocol's, or the frozen pull's for
+        a meter a concentrator reads."""
+        if behind is None:
+            meter = headend.meter(meter_id)
+            try:
+                headend.validate_quantities(meter, [quantity], where=f"quantity of {meter_id}")
+            except RegistryError as exc:
+                raise InvalidField(("query", "quantity"), str(exc)) from None
+        elif quantity not in FROZEN_PULL_QUANTITIES:
+            given = ", ".join(FROZEN_PULL_QUANTITIES)
+            raise InvalidField(
+                ("query", "quantity"),
+                f"quantity of {meter_id}: terminal {behind.terminal!r} gives {given}, "
+                f"not {quantity!r}",
+            )
+
     @router.get("/meters/{meter_id}/readings", response_model=History)
     async def meter_history(
         meter_id: str,
@@ -143,14 +161,13 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
             ReadingKind | None, Query(description="Default: the kind of the latest reading")
         ] = None,
     ) -> JsonBytes:
-        meter = headend.meter(meter_id)
-        latest = headend.latest(meter.id, quantity)
+        behind = headend.terminal_meter(meter_id)
+        if behind is None:
+            headend.meter(meter_id)  # 404 for a meter no bus nor concentrator has
+        latest = headend.latest(meter_id, quantity)
         listed = latest is not None  # what /api/meters/{id} shows
         if not listed and quantity not in HEADEND_QUANTITIES:
-            try:
-                headend.validate_quantities(meter, [quantity], where=f"quantity of {meter_id}")
-            except RegistryError as exc:
-                raise InvalidField(("query", "quantity"), str(exc)) from None
+            check_quantity(meter_id, quantity, behind)
         for name, value in (("start", start), ("end", end)):
             if value is not None and value.tzinfo is None:
                 raise InvalidField(("query", name), f"{name}: needs a UTC offset, e.g. Z")
@@ -160,14 +177,15 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
             raise InvalidField(("query", "end"), f"end {end} is not after start {start}")
         if end - start > MAX_HISTORY:
             raise InvalidField(("query", "start"), f"at most {MAX_HISTORY.days} days per query")
-        chosen = kind or (latest.kind if latest else ReadingKind.INSTANT)
+        unread = ReadingKind.INSTANT if behind is None else ReadingKind.FROZEN
+        chosen = kind or (latest.kind if latest else unread)
         store = ctx.require_store()
         if chosen is ReadingKind.FROZEN:  # also under the names stored before one naming scheme
-            points = await frozen_points(store, [meter.id], [quantity], start, end)
+            points = await frozen_points(store, [meter_id], [quantity], start, end)
         else:
-            points = await store.stored_points(chosen, [meter.id], [quantity], start, end)
+            points = await store.stored_points(chosen, [meter_id], [quantity], start, end)
         points.sort(key=lambda point: point.timestamp)
-        head = {"meter": meter.id, "quantity": quantity, "kind": chosen._value_}
+        head = {"meter": meter_id, "quantity": quantity, "kind": chosen._value_}
         return JsonBytes(history_json({**head, "start": start, "end": end}, points))
 
     @router.get("/readings/latest", response_model=list[ReadingOut])

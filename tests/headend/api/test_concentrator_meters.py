@@ -6,7 +6,7 @@ billing), with the pull's own completeness per terminal in ``/api/terminals``.""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -118,6 +118,18 @@ async def _collected(tmp_path: Path) -> dict[str, Any]:
             answers["latest"] = (
                 await http.get("/api/readings/latest", params={"meter": "m2"}, headers=READER)
             ).json()
+            window = {
+                "start": datetime.combine(TODAY - timedelta(days=KEEPS), time(), TZ).isoformat(),
+                "end": NOW.isoformat(),
+            }
+            answers["history"] = (
+                await http.get(
+                    "/api/meters/m2/readings", params={**window, "quantity": TOTAL}, headers=READER
+                )
+            ).json()
+            answers["bad_quantity"] = await http.get(
+                "/api/meters/m2/readings", params={"quantity": "voltage_a"}, headers=READER
+            )
             answers["terminals"] = (await http.get("/api/terminals", headers=READER)).json()
             answers["same_id"] = await http.post(
                 "/api/meters",
@@ -167,6 +179,22 @@ async def test_concentrator_meters_are_listed_shown_billed_and_counted(tmp_path:
     assert answers["unknown"].status_code == 404
     assert "m9" in answers["unknown"].text
     assert answers["unknown_detail"].status_code == 404
+
+    history = answers["history"]
+    assert history["kind"] == "frozen"
+    stored = [(p["timestamp"], p["value"]) for p in history["points"]]
+    truths = []
+    for offset in range(KEEPS, 0, -1):  # oldest first, as the history is sorted
+        day = TODAY - timedelta(days=offset)
+        truth = frozen.frozen(2, day)
+        assert truth is not None
+        frozen_at = datetime.combine(day + timedelta(days=1), time(), TZ)
+        truths.append((frozen_at, truth[0]))
+    assert [(datetime.fromisoformat(t), v) for t, v in stored] == truths
+    bad = answers["bad_quantity"]
+    assert bad.status_code == 422, bad.text
+    assert "jzq-T1" in bad.text
+    assert "voltage_a" in bad.text
 
     same_id = answers["same_id"]  # a bus meter may not take a concentrator meter's id
     assert same_id.status_code == 422, same_id.text
