@@ -20,7 +20,7 @@ from headend.engine import Engine, EngineOptions
 from protocols.gdw1376 import Address
 from simulators.concentrator import FrozenStore, SimulatedConcentrator, StoreMeter
 from storage.embedded import SqliteStore
-from tests.headend.api.fleet import ADMIN, READER, TOKENS
+from tests.headend.api.fleet import ADMIN, OPERATOR, READER, TOKENS
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 12, 2, 0, 30, tzinfo=TZ)
@@ -131,6 +131,12 @@ async def _collected(tmp_path: Path) -> dict[str, Any]:
                 "/api/meters/m2/readings", params={"quantity": "voltage_a"}, headers=READER
             )
             answers["terminals"] = (await http.get("/api/terminals", headers=READER)).json()
+            answers["relay"] = await http.post(
+                "/api/meters/m2/relay", json={"action": "trip"}, headers=OPERATOR
+            )
+            answers["audit"] = (
+                await http.get("/api/audit", params={"meter": "m2"}, headers=OPERATOR)
+            ).json()
             answers["same_id"] = await http.post(
                 "/api/meters",
                 headers=ADMIN,
@@ -195,6 +201,11 @@ async def test_concentrator_meters_are_listed_shown_billed_and_counted(tmp_path:
     assert bad.status_code == 422, bad.text
     assert "jzq-T1" in bad.text
     assert "voltage_a" in bad.text
+
+    relay = answers["relay"]  # no bus reaches it: refused before anything is sent or audited
+    assert relay.status_code == 409, relay.text
+    assert "jzq-T1" in relay.text
+    assert answers["audit"] == []
 
     same_id = answers["same_id"]  # a bus meter may not take a concentrator meter's id
     assert same_id.status_code == 422, same_id.text
