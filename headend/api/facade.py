@@ -22,12 +22,15 @@ from headend.bus.worker import BusStats
 from headend.collection.backfill import BackfillStats
 from headend.collection.collector import CollectorStats
 from headend.collection.completeness import CompletenessRow
+from headend.collection.terminal_pull import TerminalCompleteness
 from headend.collection.writer import WriterLimits, WriterStats
 from headend.commands.audit import AuditEntry
 from headend.config.fleet import ChannelConfig, MeterConfig, TransformerConfig
+from headend.config.terminals import ConcentratorConfig, TerminalMeterConfig
 from headend.drivers.dlt645.admin import AdminOrder
 from headend.drivers.dlt645.control import RelayResult
 from headend.engine import Engine
+from headend.errors import UnknownMeter
 from headend.mqtt.bridge import MqttStats
 from headend.units import UnitGate
 from protocols.dlt645 import RelayAction
@@ -58,6 +61,7 @@ class LoadingView:
 class HeadendFacade:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._terminal_meters: tuple[object, Mapping[str, TerminalMeterConfig]] = (None, {})
 
     # -- the site ----------------------------------------------------------------------------
 
@@ -115,6 +119,12 @@ class HeadendFacade:
             for block, support in sorted(learned.items())
         }
 
+    def require_known(self, meter_id: str) -> None:
+        """Raises ``UnknownMeter`` (a 404) unless a bus or a concentrator has the meter: the
+        read-only paths (billing, latest values) serve both."""
+        if meter_id not in self._engine.registry.by_id() and self.terminal_meter(meter_id) is None:
+            raise UnknownMeter(meter_id)
+
     def validate_quantities(
         self, meter: MeterConfig, quantities: Sequence[str], where: str
     ) -> None:
@@ -129,6 +139,49 @@ class HeadendFacade:
 
     def offline_meters(self) -> set[str]:
         return set(self._engine.health.offline_meters())
+
+    # -- meters behind concentrators ------------------------------------------------------
+    # Not in the registry (no bus of ours reads them): the fleet config's ``[[terminals]]``
+    # and the frozen pull's own record of them.
+
+    @property
+    def terminals(self) -> Mapping[str, ConcentratorConfig]:
+        return self._engine.config.terminals
+
+    def terminal_meters(self) -> Mapping[str, TerminalMeterConfig]:
+        """Every concentrator meter by id, built once per fleet config."""
+        terminals = self._engine.config.terminals
+        if self._terminal_meters[0] is not terminals:
+            by_id = {m.id: m for t in terminals.values() for m in t.meters}
+            self._terminal_meters = (terminals, by_id)
+        return self._terminal_meters[1]
+
+    def terminal_meter(self, meter_id: str) -> TerminalMeterConfig | None:
+        return self.terminal_meters().get(meter_id)
+
+    def terminal_online(self, name: str) -> bool:
+        """Whether the terminal is logged in now (its meters are reached only through it)."""
+        server = self._engine.terminal_server
+        terminal = self._engine.config.terminals.get(name)
+        return server is not None and terminal is not None and terminal.address in server.sessions
+
+    def terminal_last_pull(self, name: str) -> datetime | None:
+        pull = self._engine.frozen_pull
+        return None if pull is None else pull.last_pull.get(name)
+
+    def terminal_meter_last_day(self, meter_id: str) -> date | None:
+        """The last day of the meter's frozen values the pull has stored."""
+        pull = self._engine.frozen_pull
+        return None if pull is None else pull.latest_day(meter_id)
+
+    def terminal_archive_differences(self, name: str) -> int:
+        pull = self._engine.frozen_pull
+        return 0 if pull is None else len(pull.archive.get(name, ()))
+
+    def terminal_completeness(self, day: date) -> Mapping[str, TerminalCompleteness]:
+        """The frozen pull's own figures per terminal over the days it keeps before ``day``."""
+        pull = self._engine.frozen_pull
+        return {} if pull is None else pull.completeness(day)
 
     # -- live values -------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from headend.anomaly import SubjectKind
 from headend.anomaly.alarms import Alarm
 from headend.collection.completeness import CompletenessRow
+from headend.collection.terminal_pull import TerminalCompleteness
 from headend.commands.audit import AuditEntry
 from headend.config.fleet import MeterConfig, meter_config
 from headend.config.meter_table import MeterKind, MeterTable
@@ -106,8 +107,10 @@ class History(BaseModel):
 
 class MeterSummary(BaseModel):
     id: str
-    channel: str
-    protocol: str
+    channel: str | None = Field(description="None for a meter a concentrator reads")
+    protocol: str = Field(
+        description="What the head-end speaks to reach it (gdw1376.1: its concentrator's)"
+    )
     address: str | None
     unit_id: int | None
     transformer: str | None
@@ -115,8 +118,12 @@ class MeterSummary(BaseModel):
     household: str | None
     phase: str | None
     kind: MeterKind = Field(description="transformer_lv: the transformer's own LV-side meter")
-    status: Literal["online", "offline"]
+    status: Literal["online", "offline"] = Field(
+        description="For a concentrator meter: whether its terminal is logged in"
+    )
     last_reason: str | None
+    terminal: str | None = Field(default=None, description="The concentrator that reads it")
+    pn: int | None = Field(default=None, description="Its measurement point on that terminal")
 
 
 class BlockReadOut(BaseModel):
@@ -128,6 +135,14 @@ class MeterDetail(MeterSummary):
     block_reads: dict[str, BlockReadOut] = Field(
         description="Block identifier (0201FF00) -> whether the meter answers it, as learned "
         "while collecting; a refused block is read as single items"
+    )
+    last_pull: datetime | None = Field(
+        default=None, description="Concentrator meter: when a pull last reached its terminal"
+    )
+    last_frozen_day: date | None = Field(
+        default=None,
+        description="Concentrator meter: the last day whose frozen values are stored (billed "
+        "on the day after it, the freeze being at its end)",
     )
     latest: list[ReadingOut]
 
@@ -219,6 +234,51 @@ class CompletenessOut(BaseModel):
             success_rate=row.success_rate,
             failures=row.failures,
         )
+
+
+class TerminalCompletenessOut(BaseModel):
+    """The frozen pull's meter-days over the days the terminal keeps before ``day``."""
+
+    day: date
+    days: int
+    meters: int
+    expected: int
+    first_attempt: int = Field(description="Stored by the pull right after the freeze")
+    backfilled: int = Field(description="Stored later, by a re-read (补抄)")
+    missing: int
+    first_attempt_rate: float = Field(description="first_attempt / expected")
+    success_rate: float = Field(description="(first_attempt + backfilled) / expected")
+
+    @classmethod
+    def of(cls, day: date, figures: TerminalCompleteness) -> TerminalCompletenessOut:
+        expected = figures.expected
+        return cls(
+            day=day,
+            days=figures.days,
+            meters=figures.meters,
+            expected=expected,
+            first_attempt=figures.first_attempt,
+            backfilled=figures.backfilled,
+            missing=figures.missing,
+            first_attempt_rate=figures.first_attempt / expected if expected else 0.0,
+            success_rate=(figures.first_attempt + figures.backfilled) / expected
+            if expected
+            else 0.0,
+        )
+
+
+class TerminalOut(BaseModel):
+    name: str
+    address: str = Field(description="Region code and terminal address, 4403-00012")
+    transformer: str | None
+    status: Literal["online", "offline"] = Field(description="Logged in now or not")
+    meters: int
+    keeps_days: int
+    last_pull: datetime | None = Field(description="When a pull pass last reached it")
+    archive_differences: int = Field(
+        description="Meter archive differences found at its last login"
+    )
+    completeness: TerminalCompletenessOut
 
 
 class AlarmOut(BaseModel):

@@ -45,6 +45,9 @@ POINTS_PER_REQUEST = 64
 TOTAL = "energy_active_import_total"
 TARIFF = "energy_active_import_t{}"
 UNIT = "kWh"
+TARIFFS = 4
+FROZEN_PULL_QUANTITIES = (TOTAL, *(TARIFF.format(n) for n in range(1, TARIFFS + 1)))
+"""What the pull stores for a concentrator meter (the API's quantities of such a meter)."""
 
 
 @dataclass(slots=True)
@@ -104,6 +107,8 @@ class FrozenPull:
     """Terminal name -> the differences its archive had at its last login."""
     _reconciled: dict[str, TerminalSession] = field(default_factory=dict)
     """The session each terminal's archive was last read on (a new login reads it again)."""
+    last_pull: dict[str, datetime] = field(default_factory=dict)
+    """Terminal name -> when a pass last reached it logged in (what ``/api`` shows)."""
 
     # ------------------------------------------------------------------ passes
 
@@ -116,6 +121,7 @@ class FrozenPull:
         for terminal in self.terminals.values() if terminals is None else terminals:
             try:
                 await self.pull_terminal(terminal, today)
+                self.last_pull[terminal.name] = now
             except TerminalOffline:
                 self.stats.offline += 1
                 log.debug("terminal %s offline: frozen pull waits", terminal.name)
@@ -298,6 +304,11 @@ class FrozenPull:
             if point.value is not None:  # frozen at the end of the day before its timestamp
                 day = point.timestamp.astimezone(self.tz).date() - timedelta(days=1)
                 self.mark_collected(point.meter, day)
+
+    def latest_day(self, meter_id: str) -> date | None:
+        """The last day of the meter's frozen values stored (None before the first)."""
+        days = self._have.get(meter_id)
+        return max(days) if days else None
 
     def completeness(self, today: date) -> dict[str, TerminalCompleteness]:
         """Per terminal, over the days it keeps before ``today``."""

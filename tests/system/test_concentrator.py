@@ -79,10 +79,37 @@ def test_concentrator_days_and_a_re_read_day_reach_billing_equal_to_the_model(
                 end=BILLING_DAYS[-1].isoformat(),
                 quantity=[TOTAL, "energy_active_import_t1"],
             )
+            # A billing system pulls per meter: the concentrator's meters are first-class.
+            billed = meters[0]
+            per_meter = headend.get(
+                "/api/billing",
+                meter=billed,
+                start=BILLING_DAYS[0].isoformat(),
+                end=BILLING_DAYS[-1].isoformat(),
+            )
+            listed = {m["id"]: m for m in headend.get("/api/meters")}
+            detail = headend.get(f"/api/meters/{billed}")
+            (counted,) = headend.get("/api/terminals")
         finally:
             assert headend.stop() == 0, headend.child.stderr()[-2000:]
     finally:
         assert simulation.child.stop() == 0, simulation.child.stderr()[-2000:]
+    assert set(meters) <= set(listed)
+    for behind in terminal.meters:
+        assert (listed[behind.id]["terminal"], listed[behind.id]["pn"]) == (
+            terminal.name,
+            behind.pn,
+        )
+    assert (detail["terminal"], detail["status"]) == (terminal.name, "online")
+    assert detail["last_frozen_day"] >= (BILLING_DAYS[-1] - timedelta(days=1)).isoformat()
+    days = {r["day"]: r for r in per_meter["daily"] if r["quantity"] == TOTAL}
+    assert sorted(days) == [day.isoformat() for day in BILLING_DAYS]
+    for day in BILLING_DAYS:
+        assert days[day.isoformat()]["value"] == round(truth.frozen(billed, day), 4), day
+    assert counted["name"] == terminal.name
+    assert counted["completeness"]["meters"] == len(meters)
+    assert counted["completeness"]["first_attempt"] >= len(meters)  # yesterday's, first pull
+    assert counted["completeness"]["backfilled"] >= len(meters)  # the late day, re-read
     rows = {(r["meter"], r["day"], r["quantity"]): r for r in report["daily"]}
     for meter in meters:
         for day in BILLING_DAYS:

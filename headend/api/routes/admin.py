@@ -27,6 +27,11 @@ def admin_router(ctx: ApiContext) -> APIRouter:
 
     @router.post("/meters", response_model=MeterSummary, status_code=201)
     async def add_meter(meter: MeterIn, caller: Caller = ctx.admin) -> dict[str, object]:
+        behind = headend.terminal_meter(meter.id)
+        if behind is not None:  # one id, one meter: billing must not mix two meters' values
+            raise InvalidField(
+                ("body", "id"), f"meter {meter.id!r} is read by terminal {behind.terminal!r}"
+            )
         config = meter.to_config(_protocol_of(ctx, meter))
         try:
             await headend.change_meter(config, caller.name, meter.replaces)

@@ -68,14 +68,26 @@ def billing_router(ctx: ApiContext) -> APIRouter:
         """Every meter the registry has under it (never read ones too, to show their gaps),
         and those that stored data under it before they were moved or removed."""
         registered = {m.id for m in headend.meters() if m.transformer == transformer}
+        behind = headend.terminal_meters().values()
+        registered.update(m.id for m in behind if m.transformer == transformer)
         stored = await ctx.require_store().meters_of_transformer(transformer)
         return sorted(registered.union(stored))
 
     def labels_of(meters: list[str], transformer: str | None) -> dict[str, MeterLabels]:
         known = headend.meters_by_id()
+        behind = headend.terminal_meters()
         labels = {}
         for meter_id in meters:
             config = known.get(meter_id)
+            if config is None and meter_id in behind:  # read by a concentrator
+                concentrated = behind[meter_id]
+                labels[meter_id] = MeterLabels(
+                    address=concentrated.address or "",
+                    household=concentrated.household or "",
+                    building=concentrated.building or "",
+                    transformer=concentrated.transformer or "",
+                )
+                continue
             if config is None:  # stored under this transformer, since removed from the fleet
                 labels[meter_id] = MeterLabels(transformer=transformer or "")
                 continue
@@ -105,7 +117,7 @@ def billing_router(ctx: ApiContext) -> APIRouter:
         if transformer is not None and transformer not in headend.transformers:
             raise InvalidField(("query", "transformer"), f"unknown transformer {transformer!r}")
         for meter_id in meter or ():
-            headend.meter(meter_id)  # 404 for a meter the fleet does not know
+            headend.require_known(meter_id)  # 404 for a meter no bus nor concentrator has
         quantities = tuple(dict.fromkeys(quantity or DEFAULT_BILLING_QUANTITIES))
         if len(quantities) > MAX_QUANTITIES:
             raise InvalidField(

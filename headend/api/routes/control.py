@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, HTTPException, Query, status
 
 from headend.api.auth import Caller
 from headend.api.context import ApiContext
@@ -41,6 +41,17 @@ def control_router(ctx: ApiContext) -> APIRouter:
     headend = ctx.headend
     router = APIRouter(prefix="/api", tags=["control"])
 
+    def on_a_bus(meter_id: str) -> None:
+        """409 for a meter a concentrator reads: no bus of ours reaches it, so nothing is
+        sent or audited (orders through the terminal, AFN 10 forwarding, are not served)."""
+        behind = headend.terminal_meter(meter_id)
+        if behind is not None:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail=f"meter {meter_id!r} is read by terminal {behind.terminal!r} (pn "
+                f"{behind.pn}): commands to it are not served, only its frozen values",
+            )
+
     @router.post("/meters/{meter_id}/read", response_model=list[ReadingOut])
     async def read_now(
         meter_id: str,
@@ -48,6 +59,7 @@ def control_router(ctx: ApiContext) -> APIRouter:
         caller: Caller = ctx.operator,
     ) -> list[ReadingOut]:
         quantities = request.quantities if request else None
+        on_a_bus(meter_id)
         headend.meter(meter_id)
         try:
             readings = await headend.read_now(meter_id, quantities)
@@ -58,6 +70,7 @@ def control_router(ctx: ApiContext) -> APIRouter:
     @router.post("/meters/{meter_id}/relay", response_model=RelayOut)
     async def relay(meter_id: str, request: RelayIn, caller: Caller = ctx.operator) -> RelayOut:
         action = RelayAction[request.action.upper()]
+        on_a_bus(meter_id)
         result = await headend.relay(meter_id, action, caller.name, request.reason)
         return RelayOut(
             meter=meter_id,
@@ -73,6 +86,7 @@ def control_router(ctx: ApiContext) -> APIRouter:
     ) -> AdminOrderOut:
         """Change password, demand clear, meter clear or event clear: admin only, and
         ``confirm`` must repeat the meter id (422 naming the field otherwise)."""
+        on_a_bus(meter_id)
         headend.meter(meter_id)
         if request.order == "change_password" and request.new_password is None:
             raise InvalidField(("body", "new_password"), "change_password needs new_password")
@@ -91,6 +105,7 @@ def control_router(ctx: ApiContext) -> APIRouter:
 
     @router.post("/meters/{meter_id}/clock", response_model=ClockOut)
     async def check_clock(meter_id: str, caller: Caller = ctx.operator) -> ClockOut:
+        on_a_bus(meter_id)
         drift = await headend.check_clock(meter_id, caller.name)
         return ClockOut(meter=meter_id, drift_seconds=drift)
 

@@ -28,10 +28,14 @@ from headend.api.models import (
     MeterDetail,
     MeterSummary,
     ReadingOut,
+    TerminalCompletenessOut,
+    TerminalOut,
 )
 from headend.api.problems import InvalidField
-from headend.config.fleet import MeterConfig
+from headend.collection.terminal_pull import FROZEN_PULL_QUANTITIES
+from headend.config.fleet import LOAD_METER, MeterConfig
 from headend.config.meters import RegistryError
+from headend.config.terminals import TerminalMeterConfig
 from storage.billing import frozen_points
 from storage.records import ReadingKind
 
@@ -40,6 +44,8 @@ HEADEND_QUANTITIES = frozenset({"clock_drift"})
 """Quantities the head-end derives itself (``ClockCommands.check_clock``): no protocol reads
 them."""
 DEFAULT_HISTORY = timedelta(hours=24)
+TERMINAL_PROTOCOL = "gdw1376.1"
+"""What the head-end speaks to reach a concentrator's meter: its terminal's protocol."""
 
 
 def meter_summary(headend: HeadendFacade, meter: MeterConfig) -> dict[str, object]:
@@ -56,7 +62,45 @@ def meter_summary(headend: HeadendFacade, meter: MeterConfig) -> dict[str, objec
         "kind": meter.kind,
         "status": "offline" if headend.is_offline(meter.id) else "online",
         "last_reason": headend.last_reason(meter.id),
+        "terminal": None,
+        "pn": None,
     }
+
+
+def terminal_meter_summary(headend: HeadendFacade, meter: TerminalMeterConfig) -> dict[str, object]:
+    """The same keys as ``meter_summary``: a billing system lists both kinds alike."""
+    online = headend.terminal_online(meter.terminal)
+    return {
+        "id": meter.id,
+        "channel": None,
+        "protocol": TERMINAL_PROTOCOL,
+        "address": meter.address,
+        "unit_id": None,
+        "transformer": meter.transformer,
+        "building": meter.building,
+        "household": meter.household,
+        "phase": None,
+        "kind": LOAD_METER,
+        "status": "online" if online else "offline",
+        "last_reason": None if online else f"terminal {meter.terminal!r} is not logged in",
+        "terminal": meter.terminal,
+        "pn": meter.pn,
+    }
+
+
+def terminal_view(headend: HeadendFacade, name: str, day: date) -> TerminalOut:
+    terminal = headend.terminals[name]
+    return TerminalOut(
+        name=terminal.name,
+        address=terminal.address,
+        transformer=terminal.transformer,
+        status="online" if headend.terminal_online(name) else "offline",
+        meters=len(terminal.meters),
+        keeps_days=terminal.keeps_days,
+        last_pull=headend.terminal_last_pull(name),
+        archive_differences=headend.terminal_archive_differences(name),
+        completeness=TerminalCompletenessOut.of(day, headend.terminal_completeness(day)[name]),
+    )
 
 
 def fleet_router(ctx: ApiContext) -> APIRouter:
@@ -65,14 +109,47 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
 
     @router.get("/meters", response_model=list[MeterSummary])
     async def list_meters() -> list[dict[str, object]]:
-        return [meter_summary(headend, meter) for meter in headend.meters()]
+        listed = [meter_summary(headend, meter) for meter in headend.meters()]
+        behind = headend.terminal_meters().values()
+        return listed + [terminal_meter_summary(headend, meter) for meter in behind]
 
     @router.get("/meters/{meter_id}", response_model=MeterDetail)
     async def get_meter(meter_id: str) -> JsonBytes:
+        behind = headend.terminal_meter(meter_id)
+        if behind is not None:
+            summary = {
+                **terminal_meter_summary(headend, behind),
+                "block_reads": {},
+                "last_pull": headend.terminal_last_pull(behind.terminal),
+                "last_frozen_day": headend.terminal_meter_last_day(behind.id),
+            }
+            return JsonBytes(meter_json(summary, headend.latest_encoded(behind.id, reading_rows)))
         meter = headend.meter(meter_id)
         rows = headend.latest_encoded(meter.id, reading_rows)
-        summary = {**meter_summary(headend, meter), "block_reads": headend.block_reads(meter.id)}
+        summary = {
+            **meter_summary(headend, meter),
+            "block_reads": headend.block_reads(meter.id),
+            "last_pull": None,
+            "last_frozen_day": None,
+        }
         return JsonBytes(meter_json(summary, rows))
+
+    def check_quantity(meter_id: str, quantity: str, behind: TerminalMeterConfig | None) -> None:
+        """422 for a quantity the meter cannot give: its protocol's, or the frozen pull's for
+        a meter a concentrator reads."""
+        if behind is None:
+            meter = headend.meter(meter_id)
+            try:
+                headend.validate_quantities(meter, [quantity], where=f"quantity of {meter_id}")
+            except RegistryError as exc:
+                raise InvalidField(("query", "quantity"), str(exc)) from None
+        elif quantity not in FROZEN_PULL_QUANTITIES:
+            given = ", ".join(FROZEN_PULL_QUANTITIES)
+            raise InvalidField(
+                ("query", "quantity"),
+                f"quantity of {meter_id}: terminal {behind.terminal!r} gives {given}, "
+                f"not {quantity!r}",
+            )
 
     @router.get("/meters/{meter_id}/readings", response_model=History)
     async def meter_history(
@@ -84,14 +161,13 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
             ReadingKind | None, Query(description="Default: the kind of the latest reading")
         ] = None,
     ) -> JsonBytes:
-        meter = headend.meter(meter_id)
-        latest = headend.latest(meter.id, quantity)
+        behind = headend.terminal_meter(meter_id)
+        if behind is None:
+            headend.meter(meter_id)  # 404 for a meter no bus nor concentrator has
+        latest = headend.latest(meter_id, quantity)
         listed = latest is not None  # what /api/meters/{id} shows
         if not listed and quantity not in HEADEND_QUANTITIES:
-            try:
-                headend.validate_quantities(meter, [quantity], where=f"quantity of {meter_id}")
-            except RegistryError as exc:
-                raise InvalidField(("query", "quantity"), str(exc)) from None
+            check_quantity(meter_id, quantity, behind)
         for name, value in (("start", start), ("end", end)):
             if value is not None and value.tzinfo is None:
                 raise InvalidField(("query", name), f"{name}: needs a UTC offset, e.g. Z")
@@ -101,14 +177,15 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
             raise InvalidField(("query", "end"), f"end {end} is not after start {start}")
         if end - start > MAX_HISTORY:
             raise InvalidField(("query", "start"), f"at most {MAX_HISTORY.days} days per query")
-        chosen = kind or (latest.kind if latest else ReadingKind.INSTANT)
+        unread = ReadingKind.INSTANT if behind is None else ReadingKind.FROZEN
+        chosen = kind or (latest.kind if latest else unread)
         store = ctx.require_store()
         if chosen is ReadingKind.FROZEN:  # also under the names stored before one naming scheme
-            points = await frozen_points(store, [meter.id], [quantity], start, end)
+            points = await frozen_points(store, [meter_id], [quantity], start, end)
         else:
-            points = await store.stored_points(chosen, [meter.id], [quantity], start, end)
+            points = await store.stored_points(chosen, [meter_id], [quantity], start, end)
         points.sort(key=lambda point: point.timestamp)
-        head = {"meter": meter.id, "quantity": quantity, "kind": chosen._value_}
+        head = {"meter": meter_id, "quantity": quantity, "kind": chosen._value_}
         return JsonBytes(history_json({**head, "start": start, "end": end}, points))
 
     @router.get("/readings/latest", response_model=list[ReadingOut])
@@ -117,7 +194,7 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
         quantity: Annotated[list[str] | None, Query()] = None,
     ) -> JsonBytes:
         for meter_id in meter or ():
-            headend.meter(meter_id)
+            headend.require_known(meter_id)
         if quantity:  # filtered: only the chosen rows are encoded
             quantities = set(quantity)
             asked = sorted(set(meter)) if meter else headend.latest_meters()
@@ -137,6 +214,15 @@ def fleet_router(ctx: ApiContext) -> APIRouter:
     ) -> list[CompletenessOut]:
         wanted = day or headend.meter_now().date()
         return [CompletenessOut.of(row) for row in headend.completeness_rows(wanted, group_by)]
+
+    @router.get("/terminals", response_model=list[TerminalOut])
+    async def terminals(
+        day: Annotated[
+            date | None, Query(description="Local day; completeness covers the days before it")
+        ] = None,
+    ) -> list[TerminalOut]:
+        wanted = day or headend.meter_now().date()
+        return [terminal_view(headend, name, wanted) for name in headend.terminals]
 
     @router.get("/alarms", response_model=list[AlarmOut])
     async def alarms(state: Literal["open", "recent"] = "open") -> list[AlarmOut]:

@@ -75,7 +75,11 @@ def test_the_meter_page_is_encoded_as_the_model_would(count: int) -> None:
         "kind": "load",
         "status": "online",
         "last_reason": None,
+        "terminal": None,
+        "pn": None,
         "block_reads": {"0201FF00": {"supported": False, "why": "refused with error word 0x02"}},
+        "last_pull": None,
+        "last_frozen_day": None,
     }
     latest = readings()[:count]
     expected = MeterDetail.model_validate(
