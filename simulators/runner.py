@@ -21,7 +21,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -68,6 +68,12 @@ SERVED_PROTOCOLS = ("dlt645-2007",)
 ADVANCE_EVERY_S = 1.0
 """Real seconds between model advances when nobody reads: keeps each advance small, so a read
 after a quiet spell at high speed does not stall the event loop integrating hours at once."""
+
+
+LOAD_PROFILE_INTERVAL = timedelta(minutes=15)
+"""The simulated DL/T 645 meters' load profile interval (their default too)."""
+LOAD_PROFILE_SLOTS_KEPT = 96
+"""A day of load profile records: the community keeps what each meter showed at each slot."""
 
 
 class RunnerError(SimulatorError):
@@ -194,6 +200,8 @@ class ScenarioRunner:
         self.mqtt = mqtt
         self.baud = baud
         self.community = Community.from_scenario(scenario, seed)
+        # The meters' load profiles (06xxxxxx) answer from these: a day of 15-minute slots.
+        self.community.keep_snapshots(LOAD_PROFILE_INTERVAL, LOAD_PROFILE_SLOTS_KEPT)
         if begin > scenario.start:
             self.community.advance_to(begin)
         self.clock = clock

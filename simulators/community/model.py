@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -34,6 +35,7 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 _MINUTE = timedelta(minutes=1)
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,9 @@ class Community:
         ]
         self._now = scenario.start.astimezone(UTC)
         self._instant: _Instant | None = None
+        self._snapshot_every: timedelta | None = None
+        self._snapshots_kept = 0
+        self._snapshots: dict[datetime, dict[str, Mapping[str, float]]] = {}
         if self._is_local_midnight(self._now):
             self._frozen[self._local_date(self._now)] = self._energy_import.copy()
         self._thermal.settle(self._load_factor(self._solve()))
@@ -112,6 +117,9 @@ class Community:
         )
         while self._now < target:
             boundary = min(target, self._next_local_midnight(self._now))
+            snapshot_at = self._next_snapshot(self._now)
+            if snapshot_at is not None and snapshot_at < boundary:
+                boundary = snapshot_at
             if replacements and replacements[0] < boundary:
                 boundary = replacements[0]
             self._integrate(self._now, boundary)
@@ -120,7 +128,40 @@ class Community:
                 self._replace_meters(replacements.pop(0))
             if self._is_local_midnight(boundary):
                 self._frozen[self._local_date(boundary)] = self._energy_import.copy()
+            if boundary == snapshot_at:
+                self._snapshot()
         self._instant = None
+
+    def keep_snapshots(self, every: timedelta, kept: int) -> None:
+        """Keep what every meter showed at each ``every`` boundary (UTC-aligned), the last
+        ``kept`` of them: a meter's load profile is what it showed at past slots, which the
+        model cannot be asked about once it moved on."""
+        self._snapshot_every = every
+        self._snapshots_kept = kept
+
+    @property
+    def keeps_snapshots(self) -> bool:
+        return self._snapshot_every is not None
+
+    def snapshot(self, meter_id: str, at: datetime) -> Mapping[str, float] | None:
+        """What the meter showed at the kept boundary ``at``; None if none was kept."""
+        shown = self._snapshots.get(at.astimezone(UTC))
+        return None if shown is None else shown.get(meter_id)
+
+    def _next_snapshot(self, moment: datetime) -> datetime | None:
+        every = self._snapshot_every
+        if every is None:
+            return None
+        since = moment - _EPOCH
+        return _EPOCH + (since // every + 1) * every
+
+    def _snapshot(self) -> None:
+        self._instant = None  # the values of the new moment, not the cached solve
+        self._snapshots[self._now] = {
+            meter_id: self.meter_values(meter_id).quantities() for meter_id in self.meter_ids
+        }
+        while len(self._snapshots) > self._snapshots_kept:
+            del self._snapshots[next(iter(self._snapshots))]
 
     def advance_by(self, step: timedelta) -> None:
         self.advance_to(self._now + step)

@@ -39,17 +39,22 @@ from transports import SerialSettings
 class CommunitySource:
     """One community meter as a ``ValueSource``; asking for a later time advances the model."""
 
-    has_history = False
-    """The model cannot be asked about a past minute: no load profile records from it."""
-
-    def __init__(self, community: Community, meter_id: str) -> None:
+    def __init__(self, community: Community, meter_id: str, *, has_history: bool = False) -> None:
+        """``has_history``: the community keeps snapshots (``Community.keep_snapshots``), so
+        a past boundary can be asked for (the meter's load profile); otherwise the model
+        answers for now only and the meter has no load profile records."""
         self.community = community
         self.meter_id = meter_id
+        self.has_history = has_history
 
     def value(self, quantity: str, at: datetime) -> float | None:
-        if at > self.community.now:
-            self.community.advance_to(at)
-        return self.community.meter_values(self.meter_id).quantities().get(quantity)
+        community = self.community
+        if at > community.now:
+            community.advance_to(at)
+        elif at < community.now and self.has_history:
+            shown = community.snapshot(self.meter_id, at)
+            return None if shown is None else shown.get(quantity)
+        return community.meter_values(self.meter_id).quantities().get(quantity)
 
     def frozen_energy(self, day: date) -> float | None:
         return self.community.daily_frozen(self.meter_id, day)
@@ -138,7 +143,7 @@ def bus_from_community(
         SimulatedMeter(
             SimulatedMeterConfig(
                 address=spec.address,
-                source=CommunitySource(community, spec.id),
+                source=CommunitySource(community, spec.id, has_history=community.keeps_snapshots),
                 kind=(
                     MeterKind.SINGLE_PHASE
                     if spec.model is MeterModel.SINGLE_PHASE

@@ -182,3 +182,20 @@ def test_unknown_meter_is_named(smoke: Scenario) -> None:
     community = Community.from_scenario(smoke, seed=0)
     with pytest.raises(UnknownMeterError, match="nope"):
         community.meter_values("nope")
+
+
+def test_kept_snapshots_are_what_each_meter_showed_at_that_boundary(smoke: Scenario) -> None:
+    """A meter's load profile answers from these once the model has moved on: each must equal
+    a fresh model stopped at that boundary, and only the last ``kept`` stay."""
+    every = timedelta(minutes=15)
+    keeping = Community.from_scenario(smoke, 3)
+    keeping.keep_snapshots(every, kept=2)
+    keeping.advance_to(smoke.start + timedelta(hours=1, minutes=7))  # one jump over 4 boundaries
+    meter = smoke.meters[0].id
+    boundaries = [smoke.start + every * k for k in range(1, 5)]
+    assert keeping.snapshot(meter, boundaries[1]) is None  # older than the last two
+    for boundary in boundaries[2:]:
+        fresh = Community.from_scenario(smoke, 3)
+        fresh.advance_to(boundary)
+        shown = keeping.snapshot(meter, boundary)
+        assert shown == pytest.approx(fresh.meter_values(meter).quantities(), rel=1e-12)
