@@ -5,12 +5,13 @@ asyncio echo of the same bytes, and the time to pull one day's frozen values of 
     .venv/bin/python bench/bench_terminals.py --full     # issue 15: 1,000 x 256 (or BENCH_FULL=1)
     .venv/bin/python bench/bench_terminals.py --terminals 20 --rounds 2   # smoke
 
-Two processes over real loopback TCP. This one is the master station: the real
+Three processes over real loopback TCP. This one is the master station: the real
 ``TerminalServer`` and the real daily pull (``FrozenPull``, AFN 0D F161, 64 points a request,
-sequential over the terminals as in ``headend run``). The child (``--serve``) runs the real
+sequential over the terminals as in ``headend run``). One child (``--serve sims``) runs the real
 concentrator simulator, one full ``SimulatedConcentrator`` per terminal (login, heartbeat,
-answers from its ``FrozenStore``), all in one asyncio loop: 1,000 of them cost the child
-about 1 s to start and a few hundred MiB, so no cut-down session part is needed.
+answers from its ``FrozenStore``), all in one asyncio loop: 1,000 of them dial in and log in
+within 3 s here, so no cut-down session part is needed. The other (``--serve echo``) is the
+baseline's client side.
 
 Figures:
   * RSS per session: this process's resident set after every terminal has logged in, minus
@@ -126,7 +127,8 @@ def concentrator(terminal: int, meters: int) -> SimulatedConcentrator:
 
 
 def day_exchange(meters: int) -> list[bytes]:
-    """One terminal's day as the master receives it: per request, the simulator's reply bytes."""
+    """One terminal's day as the master receives it: per request, the simulator's reply bytes
+    (its ``_answer``, the frames it would write, taken without a socket)."""
     sim = concentrator(1, meters)
     chunks = []
     for seq, at in enumerate(range(1, meters + 1, POINTS_PER_REQUEST)):
