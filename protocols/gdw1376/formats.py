@@ -85,7 +85,7 @@ def decode(code: str, raw: bytes) -> Value:
     fmt = data_format(code)
     if len(raw) != fmt.length:
         raise UnexpectedMessage(f"{code}: {len(raw)} bytes, the format has {fmt.length}")
-    if NO_DATA in raw or all(byte == 0xFF for byte in raw):
+    if NO_DATA in raw or raw.count(0xFF) == len(raw):
         return None
     try:
         if fmt.kind == "number":

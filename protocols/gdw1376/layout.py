@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from protocols.gdw1376 import formats
@@ -29,11 +30,17 @@ class Field:
 
     @property
     def length(self) -> int:
-        if self.fmt in BINARY:
-            return BINARY[self.fmt]
-        if self.fmt in OTHER:
-            return OTHER[self.fmt]
-        return formats.data_format(self.fmt).length
+        return _length(self.fmt)
+
+
+@cache
+def _length(fmt: str) -> int:
+    """A format's byte length, looked up once: every field of every unit read asks for it."""
+    if fmt in BINARY:
+        return BINARY[fmt]
+    if fmt in OTHER:
+        return OTHER[fmt]
+    return formats.data_format(fmt).length
 
 
 @dataclass(frozen=True, slots=True)

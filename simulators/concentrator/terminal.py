@@ -96,8 +96,10 @@ class SimulatedConcentrator:
                 self.connections += 1
                 try:
                     await self._serve(reader, writer)
-                except (ConnectionError, OSError) as exc:
-                    log.info("concentrator %s: connection lost: %s", self.address, exc)
+                except* (ConnectionError, OSError) as lost:  # raised inside _serve's TaskGroup
+                    log.info(
+                        "concentrator %s: connection lost: %s", self.address, lost.exceptions[0]
+                    )
                 finally:
                     self.logged_in.clear()
                     self._writer = None

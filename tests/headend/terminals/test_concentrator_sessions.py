@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 
@@ -139,3 +141,35 @@ async def test_its_archive_names_each_meters_point_and_address(server: TerminalS
         (3, "000000000003"),
         (7, "000000000007"),
     ]
+
+
+async def test_a_connection_reset_by_the_master_is_redialled_not_a_crash() -> None:
+    """A reset arrives inside the connection's TaskGroup (as an ExceptionGroup): it must end
+    that connection only, as a clean close does, and the terminal dials again."""
+    connected: list[asyncio.StreamWriter] = []
+    second = asyncio.Event()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connected.append(writer)
+        await reader.read(64)  # its login
+        if len(connected) == 1:
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()  # linger 0: RST, not FIN
+        else:
+            second.set()
+
+    listener = await asyncio.start_server(accept, "127.0.0.1", 0)
+    concentrator = _concentrator()
+    task = asyncio.create_task(concentrator.run("127.0.0.1", listener.sockets[0].getsockname()[1]))
+    try:
+        async with asyncio.timeout(10):
+            await second.wait()
+        assert not task.done()
+        assert concentrator.connections == 2
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        for writer in connected:
+            writer.close()
+        listener.close()

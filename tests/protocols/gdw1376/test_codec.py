@@ -43,6 +43,7 @@ from protocols.gdw1376 import (
     sync_time,
 )
 from protocols.gdw1376.forwarding import LineSettings, forward, inner_frame
+from protocols.gdw1376.layout import Field
 from protocols.gdw1376.units import group_units
 
 TERMINAL = Address("1100", 1234)
@@ -147,6 +148,27 @@ def test_formats_round_trip(code: str, value: object) -> None:
     raw = formats.encode(code, value)  # type: ignore[arg-type]
     assert len(raw) == formats.FORMATS[code].length
     assert formats.decode(code, raw) == value
+
+
+def test_no_data_is_any_ee_byte_or_all_ff() -> None:
+    """EEH anywhere, or every byte FFH, is a register with no data; one FFH byte is a digit
+    error, not no data (the codec reads values fast but must not widen "no data")."""
+    assert formats.decode("A.14", bytes.fromhex("ffffffffff")) is None
+    assert formats.decode("A.14", bytes.fromhex("00ee000000")) is None
+    with pytest.raises(UnexpectedMessage, match=r"A\.14"):
+        formats.decode("A.14", bytes.fromhex("ff00000000"))
+
+
+def test_field_lengths_of_every_kind_of_format() -> None:
+    assert [Field("x", fmt).length for fmt in ("bin2", "ascii16", "A.14", "A.15", "A.20")] == [
+        2,
+        16,
+        5,
+        5,
+        3,
+    ]
+    with pytest.raises(EncodeError, match=r"A\.99"):
+        _ = Field("x", "A.99").length
 
 
 def test_a1_carries_the_weekday() -> None:
