@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any, Final
 
@@ -33,6 +33,7 @@ from storage.billing import (
 )
 from storage.billing_csv import CSV_COLUMNS, NO_LABELS, MeterLabels, csv_text, daily_row
 from storage.billing_csv import interval_row as csv_interval_row
+from storage.tariffs import DEFAULT_TARIFF_NAMES
 
 CHUNK_METER_DAYS: Final = 100
 """Meter-days per store query: at 15-minute intervals about 10,000 interval rows."""
@@ -50,6 +51,8 @@ class BillingPage:
     tz: tzinfo
     labels: Mapping[str, MeterLabels]
     next_cursor: str | None
+    tariffs: Mapping[int, str] = field(default_factory=lambda: DEFAULT_TARIFF_NAMES)
+    """The site's tariff names (``[site] tariff_names``) for the CSV's ``tariff`` column."""
 
     @property
     def days(self) -> int:
@@ -178,11 +181,13 @@ async def csv_chunks(page: BillingPage) -> AsyncIterator[str]:
 
 
 def _daily_csv(rows: list[DailyValue], page: BillingPage) -> str:
-    return csv_text(daily_row(row, page.labels.get(row.meter, NO_LABELS), page.tz) for row in rows)
+    return csv_text(
+        daily_row(row, page.labels.get(row.meter, NO_LABELS), page.tz, page.tariffs) for row in rows
+    )
 
 
 def _interval_csv(meters: Sequence[str], points: list[StoredPoint], page: BillingPage) -> str:
     return csv_text(
-        csv_interval_row(point, page.labels.get(point.meter, NO_LABELS), page.tz)
+        csv_interval_row(point, page.labels.get(point.meter, NO_LABELS), page.tz, page.tariffs)
         for point in order_intervals(points, meters)
     )
