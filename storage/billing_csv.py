@@ -7,6 +7,8 @@ left as they are, so a negative register stays a number.
 
 Each row carries the meter's address, household, building and transformer (billing files by
 household, not by our meter id), and its time twice: site local time with its offset, and UTC.
+The last column, ``tariff``, is the site's name (``storage.tariffs``) of a ``_tN`` quantity's
+tariff: last, so files read by column position keep reading.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Final, TextIO
 
 from storage.billing import BillingReport, DailyValue, DayState, StoredPoint
 from storage.records import Quality
+from storage.tariffs import DEFAULT_TARIFF_NAMES, tariff_name
 
 CSV_COLUMNS: Final = (
     "record",
@@ -37,6 +40,7 @@ CSV_COLUMNS: Final = (
     "quality",
     "state",
     "reason",
+    "tariff",
 )
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -73,7 +77,12 @@ def _number(value: float | None) -> str:
     return "" if value is None else repr(value)
 
 
-def daily_row(row: DailyValue, labels: MeterLabels, tz: tzinfo) -> list[str]:
+def daily_row(
+    row: DailyValue,
+    labels: MeterLabels,
+    tz: tzinfo,
+    tariffs: Mapping[int, str] = DEFAULT_TARIFF_NAMES,
+) -> list[str]:
     return [
         "daily",
         *_text(row.meter, labels.address, labels.household, labels.building, labels.transformer),
@@ -84,11 +93,16 @@ def daily_row(row: DailyValue, labels: MeterLabels, tz: tzinfo) -> list[str]:
         *_text(row.unit),
         row.quality.value if row.quality else "",
         row.state.value,
-        *_text(row.reason or ""),
+        *_text(row.reason or "", tariff_name(row.quantity, tariffs)),
     ]
 
 
-def interval_row(point: StoredPoint, labels: MeterLabels, tz: tzinfo) -> list[str]:
+def interval_row(
+    point: StoredPoint,
+    labels: MeterLabels,
+    tz: tzinfo,
+    tariffs: Mapping[int, str] = DEFAULT_TARIFF_NAMES,
+) -> list[str]:
     state = DayState.NOT_COLLECTED if point.quality is Quality.MISSING else DayState.COLLECTED
     return [
         "interval",
@@ -100,7 +114,7 @@ def interval_row(point: StoredPoint, labels: MeterLabels, tz: tzinfo) -> list[st
         *_text(point.unit),
         point.quality.value,
         state.value,
-        *_text(point.reason or ""),
+        *_text(point.reason or "", tariff_name(point.quantity, tariffs)),
     ]
 
 
@@ -112,14 +126,17 @@ def csv_text(rows: Iterable[list[str]]) -> str:
 
 
 def report_rows(
-    report: BillingReport, labels: Mapping[str, MeterLabels], tz: tzinfo
+    report: BillingReport,
+    labels: Mapping[str, MeterLabels],
+    tz: tzinfo,
+    tariffs: Mapping[int, str] = DEFAULT_TARIFF_NAMES,
 ) -> Iterator[list[str]]:
     """The header, then ``daily`` rows, then ``interval`` rows."""
     yield list(CSV_COLUMNS)
     for row in report.daily:
-        yield daily_row(row, labels.get(row.meter, NO_LABELS), tz)
+        yield daily_row(row, labels.get(row.meter, NO_LABELS), tz, tariffs)
     for point in report.intervals:
-        yield interval_row(point, labels.get(point.meter, NO_LABELS), tz)
+        yield interval_row(point, labels.get(point.meter, NO_LABELS), tz, tariffs)
 
 
 def write_csv(
@@ -128,6 +145,8 @@ def write_csv(
     *,
     labels: Mapping[str, MeterLabels] | None = None,
     tz: tzinfo = UTC,
+    tariffs: Mapping[int, str] = DEFAULT_TARIFF_NAMES,
 ) -> None:
     """One CSV table: ``daily`` rows (with state) then ``interval`` rows."""
-    csv.writer(out, lineterminator="\n").writerows(report_rows(report, labels or {}, tz))
+    rows = report_rows(report, labels or {}, tz, tariffs)
+    csv.writer(out, lineterminator="\n").writerows(rows)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any, Final
 
@@ -33,6 +33,7 @@ from storage.billing import (
 )
 from storage.billing_csv import CSV_COLUMNS, NO_LABELS, MeterLabels, csv_text, daily_row
 from storage.billing_csv import interval_row as csv_interval_row
+from storage.tariffs import DEFAULT_TARIFF_NAMES, tariff_name
 
 CHUNK_METER_DAYS: Final = 100
 """Meter-days per store query: at 15-minute intervals about 10,000 interval rows."""
@@ -50,6 +51,8 @@ class BillingPage:
     tz: tzinfo
     labels: Mapping[str, MeterLabels]
     next_cursor: str | None
+    tariffs: Mapping[int, str] = field(default_factory=lambda: DEFAULT_TARIFF_NAMES)
+    """The site's tariff names (``[site] tariff_names``) for the rows' ``tariff``."""
 
     @property
     def days(self) -> int:
@@ -85,7 +88,11 @@ def _quoted(text: str | None) -> str:
     return "null" if text is None else json.dumps(text, ensure_ascii=False)
 
 
-def _daily_json(row: DailyValue) -> dict[str, Any]:
+def _tariff(quantity: str, tariffs: Mapping[int, str]) -> str | None:
+    return tariff_name(quantity, tariffs) or None
+
+
+def _daily_json(row: DailyValue, tariffs: Mapping[int, str]) -> dict[str, Any]:
     return {
         "meter": row.meter,
         "day": row.day.isoformat(),
@@ -96,17 +103,21 @@ def _daily_json(row: DailyValue) -> dict[str, Any]:
         "quality": row.quality.value if row.quality else None,
         "timestamp": _iso(row.timestamp),
         "reason": row.reason,
+        "tariff": _tariff(row.quantity, tariffs),
     }
 
 
-def _daily_items(rows: list[DailyValue], first: bool) -> str:
-    text = ",".join(json.dumps(_daily_json(row), separators=(",", ":")) for row in rows)
+def _daily_items(rows: list[DailyValue], first: bool, tariffs: Mapping[int, str]) -> str:
+    text = ",".join(json.dumps(_daily_json(row, tariffs), separators=(",", ":")) for row in rows)
     return text if first or not text else "," + text
 
 
-def _interval_items(meters: Sequence[str], points: list[StoredPoint], first: bool) -> str:
+def _interval_items(
+    meters: Sequence[str], points: list[StoredPoint], first: bool, tariffs: Mapping[int, str]
+) -> str:
     """Interval rows formatted directly: they are most of a large answer, and building a dict
-    per row for ``json.dumps`` doubled the time."""
+    per row for ``json.dumps`` doubled the time. What a series' rows share (the tariff too) is
+    formatted once per series."""
     series: dict[tuple[str, str, str], str] = {}
     items = []
     for point in order_intervals(points, meters):
@@ -115,6 +126,7 @@ def _interval_items(meters: Sequence[str], points: list[StoredPoint], first: boo
         if head is None:
             head = series[key] = (
                 f'{{"meter":{_quoted(point.meter)},"quantity":{_quoted(point.quantity)},'
+                f'"tariff":{_quoted(_tariff(point.quantity, tariffs))},'
                 f'"unit":{_quoted(point.unit)},"timestamp":"'
             )
         items.append(
@@ -156,13 +168,13 @@ async def json_chunks(page: BillingPage) -> AsyncIterator[str]:
     first = True
     async for rows in page.daily():
         not_collected += sum(1 for row in rows if row.state is DayState.NOT_COLLECTED)
-        piece = await asyncio.to_thread(_daily_items, rows, first)
+        piece = await asyncio.to_thread(_daily_items, rows, first, page.tariffs)
         first = first and not rows
         yield piece
     yield '],"intervals":['
     first = True
     async for meters, points in page.intervals():
-        piece = await asyncio.to_thread(_interval_items, meters, points, first)
+        piece = await asyncio.to_thread(_interval_items, meters, points, first, page.tariffs)
         first = first and not points
         yield piece
     yield f'],"not_collected":{not_collected}}}'
@@ -178,11 +190,13 @@ async def csv_chunks(page: BillingPage) -> AsyncIterator[str]:
 
 
 def _daily_csv(rows: list[DailyValue], page: BillingPage) -> str:
-    return csv_text(daily_row(row, page.labels.get(row.meter, NO_LABELS), page.tz) for row in rows)
+    return csv_text(
+        daily_row(row, page.labels.get(row.meter, NO_LABELS), page.tz, page.tariffs) for row in rows
+    )
 
 
 def _interval_csv(meters: Sequence[str], points: list[StoredPoint], page: BillingPage) -> str:
     return csv_text(
-        csv_interval_row(point, page.labels.get(point.meter, NO_LABELS), page.tz)
+        csv_interval_row(point, page.labels.get(point.meter, NO_LABELS), page.tz, page.tariffs)
         for point in order_intervals(points, meters)
     )

@@ -78,6 +78,11 @@ class HeadendFacade:
         return self._engine.tz
 
     @property
+    def tariff_names(self) -> Mapping[int, str]:
+        """``[site] tariff_names``: which tariff number is 尖/峰/平/谷 here."""
+        return self._engine.config.tariff_names
+
+    @property
     def transformers(self) -> Mapping[str, TransformerConfig]:
         return self._engine.config.transformers
 

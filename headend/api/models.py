@@ -359,6 +359,8 @@ class DailyOut(BaseModel):
     quality: Quality | None
     timestamp: datetime | None
     reason: str | None
+    tariff: str | None = None
+    """The site's name of a ``_tN`` quantity's tariff (``[site] tariff_names``), else None."""
 
 
 class IntervalOut(BaseModel):
@@ -369,6 +371,8 @@ class IntervalOut(BaseModel):
     unit: str
     quality: Quality
     reason: str | None
+    tariff: str | None = None
+    """As ``DailyOut.tariff``."""
 
 
 class BillingOut(BaseModel):

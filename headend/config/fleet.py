@@ -42,6 +42,7 @@ from headend.drivers.registry import DEFAULT_PROTOCOL, driver_for
 from headend.gc_tuning import paused_gc
 from storage.errors import RecordError
 from storage.line_protocol import validate_tag_value
+from storage.tariffs import DEFAULT_TARIFF_NAMES, MAX_TARIFF, TARIFF_NAMES
 from transports import InvalidTransportUrl, parse_transport_url
 
 if TYPE_CHECKING:
@@ -183,6 +184,10 @@ class FleetConfig:
     """The ``[master]`` table: where dial-in terminals connect (headend.config.terminals)."""
     terminals: Mapping[str, ConcentratorConfig] = dataclasses.field(default_factory=dict)
     """The ``[[terminals]]`` (concentrators) by name, with the meters each reads."""
+    tariff_names: Mapping[int, str] = dataclasses.field(
+        default_factory=lambda: DEFAULT_TARIFF_NAMES
+    )
+    """``[site] tariff_names``: tariff number -> ``storage.tariffs.TARIFF_NAMES`` name."""
 
 
 def load_fleet_config(path: str | Path) -> FleetConfig:
@@ -237,6 +242,29 @@ def _timezone(name: str) -> str:
 class SiteTable(FileModel):
     name: str = "site"
     timezone: Annotated[str, AfterValidator(_timezone)] = "Asia/Shanghai"
+    tariff_names: dict[str, str] | None = None
+    """TOML keys are text: checked and turned into tariff numbers by ``tariff_numbers``."""
+
+    @model_validator(mode="after")
+    def _known_tariffs(self) -> SiteTable:
+        self.tariff_numbers()
+        return self
+
+    def tariff_numbers(self) -> Mapping[int, str]:
+        """Which tariff is 尖/峰/平/谷 at this site; the State Grid default when not given."""
+        if self.tariff_names is None:
+            return DEFAULT_TARIFF_NAMES
+        numbers: dict[int, str] = {}
+        for key, name in self.tariff_names.items():
+            place = ("tariff_names", key)
+            if not (key.isdigit() and str(int(key)) == key and 1 <= int(key) <= MAX_TARIFF):
+                raise KeyProblem(place, f"tariff number {key!r} is not 1..{MAX_TARIFF}")
+            if name not in TARIFF_NAMES:
+                raise KeyProblem(
+                    place, f"unknown tariff name {name!r} (known: {', '.join(TARIFF_NAMES)})"
+                )
+            numbers[int(key)] = name
+        return numbers
 
 
 class ClockTable(FileModel):
@@ -346,6 +374,7 @@ def parse_fleet_config(
         security=file.security,
         master=master_config(file.master),
         terminals=terminals,
+        tariff_names=file.site.tariff_numbers(),
     )
 
 

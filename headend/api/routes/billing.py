@@ -155,6 +155,7 @@ def billing_router(ctx: ApiContext) -> APIRouter:
             tz=headend.tz,
             labels=labels_of(page, transformer),
             next_cursor=page[-1] if len(page) < len(meters) else None,
+            tariffs=headend.tariff_names,
         )
 
     def paging_headers(page: BillingPage) -> dict[str, str]:

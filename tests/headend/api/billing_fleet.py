@@ -45,11 +45,24 @@ NEVER_READ = "m3"
 WAIT_SECONDS = 30.0
 
 
-def billing_fleet_table(building: str = "B1") -> dict[str, Any]:
+BILLED = ("energy_active_import_total",)
+TARIFF_ENERGY = {f"energy_active_import_t{n}": 100.0 * n + 0.25 for n in range(1, 5)}
+"""What the simulated meters' four tariff registers hold (the ground truth of tariff reads)."""
+
+
+def billing_fleet_table(
+    building: str = "B1",
+    *,
+    quantities: tuple[str, ...] = BILLED,
+    tariff_names: dict[str, str] | None = None,
+) -> dict[str, Any]:
     addresses = {**SIMULATED, NEVER_READ: "000000000099"}
     meters = household_meters(addresses, lambda _: building)
+    site: dict[str, Any] = {"name": "billing-test", "timezone": "Asia/Shanghai"}
+    if tariff_names is not None:
+        site["tariff_names"] = tariff_names
     return {
-        "site": {"name": "billing-test", "timezone": "Asia/Shanghai"},
+        "site": site,
         "channels": [
             {
                 "name": "bus-1",
@@ -68,7 +81,7 @@ def billing_fleet_table(building: str = "B1") -> dict[str, Any]:
                 "backfill_days": 3,
                 "reads": [
                     {
-                        "quantities": ["energy_active_import_total"],
+                        "quantities": list(quantities),
                         "interval": "1m",
                         "lane": "billing",
                     },
@@ -80,7 +93,7 @@ def billing_fleet_table(building: str = "B1") -> dict[str, Any]:
 
 
 def source_of(index: int) -> RampingSource:
-    return RampingSource(ENERGY_SINCE, 1000.0 * (index + 1), 2.0 + index)
+    return RampingSource(ENERGY_SINCE, 1000.0 * (index + 1), 2.0 + index, values=TARIFF_ENERGY)
 
 
 @dataclass(slots=True)
@@ -93,9 +106,16 @@ class BillingRig:
 
 
 @asynccontextmanager
-async def billing_rig(tmp_path: Path, *, building: str = "B1") -> AsyncIterator[BillingRig]:
+async def billing_rig(
+    tmp_path: Path,
+    *,
+    building: str = "B1",
+    quantities: tuple[str, ...] = BILLED,
+    tariff_names: dict[str, str] | None = None,
+) -> AsyncIterator[BillingRig]:
     """The engine collecting (maintenance off: tests drive backfill) and a client on its API."""
-    config = parse_fleet_config(billing_fleet_table(building), str(tmp_path / "fleet.toml"))
+    table = billing_fleet_table(building, quantities=quantities, tariff_names=tariff_names)
+    config = parse_fleet_config(table, str(tmp_path / "fleet.toml"))
     clock = WarpedClock(START, speed=60.0)
     network = MemoryNetwork()
     sources = {meter_id: source_of(index) for index, meter_id in enumerate(SIMULATED)}

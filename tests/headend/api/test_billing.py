@@ -24,6 +24,7 @@ from tests.headend.api.billing_fleet import (
     NEVER_READ,
     SIMULATED,
     START,
+    TARIFF_ENERGY,
     billing_rig,
     stored_reading,
 )
@@ -355,6 +356,52 @@ async def test_billing_csv_neutralises_formulas_and_carries_address_household_an
     local = datetime.fromisoformat(intervals[0]["timestamp_local"])
     assert local.utcoffset() == timedelta(hours=8)
     assert local == datetime.fromisoformat(intervals[0]["timestamp_utc"])
+
+
+CSV_HEADER_BEFORE_TARIFFS = [
+    "record", "meter", "address", "household", "building", "transformer", "quantity", "day",
+    "timestamp_local", "timestamp_utc", "value", "unit", "quality", "state", "reason",
+]  # fmt: skip
+
+
+async def test_billing_names_each_tariff_as_the_site_configured_it(tmp_path: Path) -> None:
+    """Tariffs read from the simulated meters come back in the CSV and the JSON under the
+    site's names (``[site] tariff_names``); in the CSV after the columns files already read
+    by position."""
+    site_names = {"1": "peak", "2": "flat", "3": "valley", "4": "deep_valley"}
+    tariffs = tuple(TARIFF_ENERGY)
+    params = {
+        "meter": "m1",
+        "start": "2026-03-10",
+        "end": "2026-03-10",
+        "quantity": ["energy_active_import_total", *tariffs],
+    }
+    async with billing_rig(
+        tmp_path, quantities=("energy_active_import_total", *tariffs), tariff_names=site_names
+    ) as rig:
+        await rig.engine.backfill_passes.run_pass()
+        await stored_reading(rig.engine, "m1", tariffs[-1])
+        response = await rig.http.get("/api/billing.csv", headers=READER, params=params)
+        body = (await rig.http.get("/api/billing", headers=READER, params=params)).json()
+    assert response.status_code == 200, response.text
+    header, *cells = list(csv.reader(io.StringIO(response.text)))
+    assert header == [*CSV_HEADER_BEFORE_TARIFFS, "tariff"]
+    rows = [dict(zip(header, row, strict=True)) for row in cells]
+    for row in rows:
+        number = row["quantity"].removeprefix("energy_active_import_t")
+        assert row["tariff"] == site_names.get(number, ""), row
+    intervals = {
+        row["quantity"]: float(row["value"])
+        for row in rows
+        if row["record"] == "interval" and row["value"]
+    }
+    assert {q: intervals.get(q) for q in tariffs} == TARIFF_ENERGY
+    assert "energy_active_import_total" in intervals
+    json_rows = [*body["daily"], *body["intervals"]]
+    assert {r["quantity"] for r in body["intervals"]} == {"energy_active_import_total", *tariffs}
+    for json_row in json_rows:
+        number = json_row["quantity"].removeprefix("energy_active_import_t")
+        assert json_row["tariff"] == site_names.get(number), json_row
 
 
 async def test_history_of_frozen_values_includes_the_legacy_stored_name(

@@ -134,6 +134,41 @@ def test_two_meters_with_one_address_on_one_bus(tmp_path: Path) -> None:
         load_fleet_config(write(tmp_path, GOOD + extra))
 
 
+SITE_TARIFFS = 'timezone = "Asia/Shanghai"\n'
+
+
+def test_tariff_names_default_to_the_state_grid_assignment(tmp_path: Path) -> None:
+    config = load_fleet_config(write(tmp_path, GOOD))
+    assert dict(config.tariff_names) == {1: "sharp", 2: "peak", 3: "flat", 4: "valley"}
+
+
+def test_tariff_names_are_the_sites(tmp_path: Path) -> None:
+    names = 'tariff_names = { 1 = "peak", 2 = "flat", 3 = "valley", 12 = "deep_valley" }\n'
+    config = load_fleet_config(write(tmp_path, GOOD.replace(SITE_TARIFFS, SITE_TARIFFS + names)))
+    assert dict(config.tariff_names) == {1: "peak", 2: "flat", 3: "valley", 12: "deep_valley"}
+
+
+@pytest.mark.parametrize(
+    ("names", "key", "problem"),
+    [
+        ('{ 1 = "sharp", 2 = "cheap" }', "site.tariff_names.2", "unknown tariff name 'cheap'"),
+        ('{ 64 = "peak" }', "site.tariff_names.64", "not 1..63"),
+        ('{ 0 = "peak" }', "site.tariff_names.0", "not 1..63"),
+        ('{ 01 = "peak" }', "site.tariff_names.01", "not 1..63"),
+        ('{ night = "valley" }', "site.tariff_names.night", "not 1..63"),
+        ("{ 1 = 1 }", "site.tariff_names.1", "text"),
+    ],
+)
+def test_a_wrong_tariff_name_or_number_names_its_key(
+    tmp_path: Path, names: str, key: str, problem: str
+) -> None:
+    text = GOOD.replace(SITE_TARIFFS, f"{SITE_TARIFFS}tariff_names = {names}\n")
+    with pytest.raises(ConfigError) as info:
+        load_fleet_config(write(tmp_path, text))
+    assert info.value.key == key
+    assert problem in info.value.problem
+
+
 def test_syntax_error_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="syntax"):
         load_fleet_config(write(tmp_path, "[site\n"))
