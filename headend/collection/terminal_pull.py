@@ -259,6 +259,7 @@ class FrozenPull:
         quality = Quality.ACTUAL if first else Quality.BACKFILLED
         energies = list(values.get("forward_active") or ())
         names = [TOTAL, *(TARIFF.format(n) for n in range(1, len(energies)))]
+        tags = meter.tags()  # once per meter: the same labels on each of its readings
         return [
             Reading(
                 meter.id,
@@ -268,7 +269,7 @@ class FrozenPull:
                 frozen_at,
                 kind=ReadingKind.FROZEN,
                 quality=quality,
-                tags=meter.tags(),
+                tags=tags,
             )
             for name, value in zip(names, energies, strict=True)
             if value is not None  # EEH: the meter's register had no data
