@@ -6,10 +6,9 @@ billing), with the pull's own completeness per terminal in ``/api/terminals``.""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -21,54 +20,33 @@ from protocols.gdw1376 import Address
 from simulators.concentrator import FrozenStore, SimulatedConcentrator, StoreMeter
 from storage.embedded import SqliteStore
 from tests.headend.api.fleet import ADMIN, OPERATOR, READER, TOKENS
+from tests.support.concentrator_fleet import (
+    KEEPS,
+    NOW,
+    POINTS,
+    TODAY,
+    TZ,
+    concentrator_fleet,
+    frozen_total,
+)
 
-TZ = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 12, 2, 0, 30, tzinfo=TZ)
-TODAY = NOW.date()
-KEEPS = 4
-POINTS = (1, 2, 3)
 TOTAL = "energy_active_import_total"
 REGISTERS = 5
 """Total and four tariffs per meter-day."""
-
-
-def _total(meter_id: str, day: date) -> float:
-    return 800.0 + int(meter_id[1:]) * 50.0 + (day - date(2026, 11, 1)).days * 5.5
-
-
-def _fleet() -> dict[str, object]:
-    return {
-        "site": {"name": "test", "timezone": "Asia/Shanghai"},
-        "transformers": [{"name": "T1", "rated_kva": 400}],
-        "master": {"host": "127.0.0.1", "port": 0, "reply_timeout": "5s", "retries": 1},
-        "terminals": [
-            {
-                "name": "jzq-T1",
-                "address": "4403-00012",
-                "heartbeat": "60s",
-                "transformer": "T1",
-                "keeps_days": KEEPS,
-                "meters": [
-                    {"id": f"m{p}", "pn": p, "address": f"{p:012d}", "household": f"flat-{p}"}
-                    for p in POINTS
-                ],
-            }
-        ],
-    }
 
 
 async def _collected(tmp_path: Path) -> dict[str, Any]:
     """The API's answers once the concentrator's kept days are stored, the terminal online."""
     store = await SqliteStore.open(tmp_path / "store.sqlite")
     engine = Engine(
-        parse_fleet_config(_fleet(), "test"),
+        parse_fleet_config(concentrator_fleet(), "test"),
         store,
         clock=WarpedClock(NOW.astimezone(UTC), speed=1),
         options=EngineOptions(audit_path=tmp_path / "audit.jsonl", writer_interval=0.05),
     )
     frozen = FrozenStore(
         [StoreMeter(p, f"m{p}", f"{p:012d}") for p in POINTS],
-        _total,
+        frozen_total,
         lambda: TODAY,
         keeps_days=KEEPS,
     )

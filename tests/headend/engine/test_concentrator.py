@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from headend.clock import WarpedClock
 from headend.config.fleet import parse_fleet_config
@@ -15,48 +14,30 @@ from simulators.concentrator import FrozenStore, SimulatedConcentrator, StoreMet
 from storage.billing import daily_values
 from storage.embedded import SqliteStore
 from storage.records import Quality
+from tests.support.concentrator_fleet import (
+    KEEPS,
+    NOW,
+    POINTS,
+    TODAY,
+    TZ,
+    concentrator_fleet,
+    frozen_total,
+)
 
-TZ = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 12, 2, 0, 30, tzinfo=TZ)
-TODAY = NOW.date()
-KEEPS = 4
-POINTS = (1, 2, 3)
 QUANTITIES = ("energy_active_import_total", "energy_active_import_t2")
-
-
-def _total(meter_id: str, day: date) -> float:
-    return 800.0 + int(meter_id[1:]) * 50.0 + (day - date(2026, 11, 1)).days * 5.5
-
-
-def _fleet() -> dict[str, object]:
-    return {
-        "site": {"name": "test", "timezone": "Asia/Shanghai"},
-        "transformers": [{"name": "T1", "rated_kva": 400}],
-        "master": {"host": "127.0.0.1", "port": 0, "reply_timeout": "5s", "retries": 1},
-        "terminals": [
-            {
-                "name": "jzq-T1",
-                "address": "4403-00012",
-                "heartbeat": "60s",
-                "transformer": "T1",
-                "keeps_days": KEEPS,
-                "meters": [{"id": f"m{p}", "pn": p, "address": f"{p:012d}"} for p in POINTS],
-            }
-        ],
-    }
 
 
 async def test_a_concentrators_frozen_days_are_stored_for_billing(tmp_path: Path) -> None:
     store = await SqliteStore.open(tmp_path / "store.sqlite")
     engine = Engine(
-        parse_fleet_config(_fleet(), "test"),
+        parse_fleet_config(concentrator_fleet(), "test"),
         store,
         clock=WarpedClock(NOW.astimezone(UTC), speed=1),
         options=EngineOptions(audit_path=tmp_path / "audit.jsonl", writer_interval=0.05),
     )
     frozen = FrozenStore(
         [StoreMeter(p, f"m{p}", f"{p:012d}") for p in POINTS],
-        _total,
+        frozen_total,
         lambda: TODAY,
         keeps_days=KEEPS,
     )
