@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,8 +32,7 @@ from headend.collection.downtime import restore_frozen_days
 from headend.collection.profile_backfill import ProfileBackfill
 from headend.collection.registry import MeterRegistry
 from headend.config.fleet import FleetConfig, MeterConfig
-from headend.drivers.base import Capability, FrozenDay, LoggedEvent
-from headend.drivers.dlt645.load_profile import ProfileRead
+from headend.drivers.base import Capability, LoggedEvent
 from headend.drivers.registry import driver_for
 from headend.errors import ReadFailed
 from storage.billing import BillingSource, frozen_points
@@ -92,36 +91,28 @@ class BackfillPasses:
             and driver_for(m.protocol).supports(Capability.FROZEN)
         ]
         windows = {m.id: self._config.plans[m.plan].backfill_days for m in meters}
-
-        async def run(meter: MeterConfig, action: Any) -> FrozenDay:
-            result: FrozenDay = await self._workers[meter.channel].call(
-                Lane.BILLING, f"frozen {meter.id}", action
-            )
-            return result
-
-        now = self._clock.now()
-        by_channel: dict[str, list[MeterConfig]] = {}
-        for meter in meters:
-            by_channel.setdefault(meter.channel, []).append(meter)
-        async with asyncio.TaskGroup() as group:  # buses work in parallel, meters in turn
-            passes = [
-                group.create_task(
-                    self.backfill.run_pass(channel_meters, windows, now, run, self._publish)
-                )
-                for channel_meters in by_channel.values()
-            ]
-        return [reading for done in passes for reading in done.result()]
+        return await self._over_buses(meters, windows, "frozen", self.backfill.run_pass)
 
     async def run_profile_pass(self) -> list[Reading]:
         """Re-read missed interval values from the load profiles of plans that ask for it."""
         meters = [m for m in self._registry if self._config.plans[m.plan].load_profile_hours]
         hours = {m.id: self._config.plans[m.plan].load_profile_hours for m in meters}
+        return await self._over_buses(meters, hours, "load profile", self.profile.run_pass)
 
-        async def run(meter: MeterConfig, action: Any) -> ProfileRead:
-            result: ProfileRead = await self._workers[meter.channel].call(
-                Lane.BILLING, f"load profile {meter.id}", action
+    async def _over_buses(
+        self,
+        meters: list[MeterConfig],
+        windows: dict[str, int],
+        what: str,
+        bus_pass: Callable[..., Coroutine[Any, Any, list[Reading]]],
+    ) -> list[Reading]:
+        """``bus_pass`` over each bus's meters, the buses in parallel and the meters of one bus
+        in turn, each meter's read queued on its bus's billing lane."""
+
+        async def run(meter: MeterConfig, action: Any) -> Any:
+            return await self._workers[meter.channel].call(
+                Lane.BILLING, f"{what} {meter.id}", action
             )
-            return result
 
         now = self._clock.now()
         by_channel: dict[str, list[MeterConfig]] = {}
@@ -129,9 +120,7 @@ class BackfillPasses:
             by_channel.setdefault(meter.channel, []).append(meter)
         async with asyncio.TaskGroup() as group:
             passes = [
-                group.create_task(
-                    self.profile.run_pass(channel_meters, hours, now, run, self._publish)
-                )
+                group.create_task(bus_pass(channel_meters, windows, now, run, self._publish))
                 for channel_meters in by_channel.values()
             ]
         return [reading for done in passes for reading in done.result()]
