@@ -183,10 +183,11 @@ async def test_a_service_that_could_not_store_everything_ends_with_data_lost(
 ) -> None:
     # A one-page disk budget: the store is full as soon as its tables must grow.
     full = {"kind": "embedded", "max_size_mb": 0.000001, "buffer_records": 10}
-    with writer_log_says("buffer full") as dropping:
+    with writer_log_says("buffer full") as dropping, writer_log_says("write failed") as refused:
         async with service(tmp_path, service_fleet(full)) as (_, running):
-            async with asyncio.timeout(WAIT_S):
+            async with asyncio.timeout(WAIT_S):  # the buffer may fill before the first write
                 await dropping.wait()
+                await refused.wait()
             stop_the_service(running)
             async with asyncio.timeout(WAIT_S):
                 lost = await running
