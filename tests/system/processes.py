@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,12 @@ class Simulation:
         clock = self.config().clock
         assert clock.start is not None, "the written config has no [clock] start"
         return WarpedClock(clock.start, clock.speed, clock.anchor)
+
+    def wait_until(self, moment: datetime) -> None:
+        """Let simulated time reach ``moment`` (the head-end down, the meter's profile slots
+        past): the awaited event is the clock itself, so sleeping for it is the wait."""
+        clock = self.clock()
+        time.sleep(max(0.0, clock.real_seconds((moment - clock.now()).total_seconds())))
 
     def token_environ(self) -> dict[str, str]:
         return {token_variable(role): secret for role, secret in self.tokens.items()}

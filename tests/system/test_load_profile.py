@@ -6,10 +6,8 @@ what every meter showed at each slot, as a meter's profile does)."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta
 
-from headend.clock import WarpedClock
 from tests.system.processes import Simulation, cli
 from tests.system.truth import GroundTruth
 
@@ -19,19 +17,13 @@ SLOTS = ("2026-07-16T00:15", "2026-07-16T00:30")
 STEPS = {"voltage_a": 0.05, "energy_active_import_total": 0.005, "current_a": 0.0005}
 
 
-def wait_for_simulated(clock: WarpedClock, moment: datetime) -> None:
-    """Let simulated time reach ``moment``: the awaited event is the clock itself."""
-    time.sleep(max(0.0, clock.real_seconds((moment - clock.now()).total_seconds())))
-
-
 def test_load_profile_records_are_what_the_meter_showed_at_each_slot(
     simulation: Simulation, truth: GroundTruth
 ) -> None:
     meter = simulation.config().meters[METER]
-    clock = simulation.clock()
     site = truth.scenario.utc_offset
     slots = [datetime.fromisoformat(s).replace(tzinfo=site) for s in SLOTS]
-    wait_for_simulated(clock, slots[-1] + timedelta(minutes=1))
+    simulation.wait_until(slots[-1] + timedelta(minutes=1))
     done = cli(
         [
             "read",

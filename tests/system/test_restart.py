@@ -4,21 +4,14 @@ and the day's completeness still counts what was collected before the restart.""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from headend.clock import WarpedClock
 from headend.collection.schedule import meter_offset, next_slot
 from tests.system.conftest import HeadEndFactory
 from tests.system.processes import Simulation
 
 METER = "S2-H003"
-
-
-def wait_for_simulated(clock: WarpedClock, moment: datetime) -> None:
-    """Let simulated time reach ``moment``: the awaited event is the clock itself."""
-    time.sleep(max(0.0, clock.real_seconds((moment - clock.now()).total_seconds())))
 
 
 def is_wanted(reading: dict[str, object]) -> bool:
@@ -59,7 +52,7 @@ def test_slots_due_while_the_headend_was_down_are_headend_down_gaps(
     # down until its read would have started, and a simulated minute more.
     missed_slot = next_slot(stopped, interval)
     offset = timedelta(seconds=meter_offset(METER, interval))
-    wait_for_simulated(clock, missed_slot + offset + timedelta(minutes=1))
+    simulation.wait_until(missed_slot + offset + timedelta(minutes=1))
 
     second = headend(data_dir)
     history = second.get(
