@@ -250,7 +250,7 @@ def decoder_of(value_format: ValueFormat) -> Callable[[bytes], Value]:
             return slow(raw)
 
         return whole
-    scale = 10**shape.decimals
+    scale: int = 10**shape.decimals
 
     def scaled(raw: bytes) -> Value:
         text = raw[::-1].hex()
