@@ -8,7 +8,7 @@ rather than as a wrong value in the field.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -22,7 +22,7 @@ from protocols.dlt645.errors import (
     UnexpectedMessage,
     UnknownIdentifier,
 )
-from protocols.dlt645.values import Encoding, NotAvailable, Value, ValueFormat
+from protocols.dlt645.values import Encoding, NotAvailable, Value, ValueFormat, decoder_of
 from protocols.kinds import KINDS
 
 CATALOGUE_FILE = "catalogue.toml"
@@ -155,17 +155,19 @@ class DataItem:
                     f"DI {self.label()} ({self.name}): {len(payload)} bytes is not 1..."
                     f"{len(self.members)} values of {size} bytes: {payload.hex(' ')}"
                 )
-            values: dict[str, Value] = {}
-            for i, name in enumerate(self.members[:count]):
-                values.update(self._decode_record(name, payload[i * size : (i + 1) * size]))
-            return MappingProxyType(values)
+            layout = _layout(self)
+            if count < len(self.members):
+                layout = layout[: count * len(self.parts)]
+            return MappingProxyType(
+                {name: decode(payload[start:end]) for name, start, end, decode in layout}
+            )
         if len(payload) != size:
             raise UnexpectedMessage(
                 f"DI {self.label()} ({self.name}): expected {size} bytes, got {len(payload)}: "
                 f"{payload.hex(' ')}"
             )
         if not self.is_record:
-            return self.format.decode(payload)
+            return decoder_of(self.format)(payload)
         return MappingProxyType(self._decode_record(self.name, payload))
 
     def _decode_record(self, base: str, raw: bytes) -> dict[str, Value]:
@@ -204,6 +206,31 @@ class DataItem:
     def decode_flags(self, word: int) -> dict[str, bool]:
         """The named bits of a status word."""
         return {name: bool(word >> bit & 1) for name, bit in self.flags.items()}
+
+
+_Layout = tuple[tuple[str, int, int, Callable[[bytes], Value]], ...]
+_LAYOUTS: dict[int, tuple[DataItem, _Layout]] = {}
+"""id(item) -> (item, its layout): an item is not hashable (its flags are a mapping), and
+the catalogue's items live as long as the process, so the table stays one entry per item."""
+
+
+def _layout(item: DataItem) -> _Layout:
+    """Every value of a full reply of ``item`` in wire order: its name, where its bytes are
+    and the function decoding them. Worked out once per item: a block read decodes every
+    slot, and walking members and fields per reply was a visible share of a read's CPU."""
+    known = _LAYOUTS.get(id(item))
+    if known is not None and known[0] is item:
+        return known[1]
+    layout = []
+    at = 0
+    for base in item.members or (item.name,):
+        for part in item.parts:
+            end = at + part.format.length
+            layout.append((base + part.suffix, at, end, decoder_of(part.format)))
+            at = end
+    result = tuple(layout)
+    _LAYOUTS[id(item)] = (item, result)
+    return result
 
 
 class Catalogue:

@@ -189,6 +189,8 @@ async def read_dlt645(
     """Readings for ``quantities`` stamped ``slot``; raises ``ReadFailed`` when the meter does
     not answer properly, so the bus worker retries and completeness counts the reason.
     ``support`` is where what the meter shows of block reads is learned and remembered."""
+    if slot.tzinfo is None:  # checked once here: the readings are built with ``Reading.actual``
+        raise ValueError(f"meter {meter.id}: slot {slot} must be timezone-aware (UTC)")
     book = support if support is not None else BlockSupportBook(probe=False)
     prepared = _prepared(meter, tuple(quantities), use_blocks, book.refused(meter.id))
     readings: list[Reading] = []
@@ -247,8 +249,9 @@ def _take_single(
         readings.extend(_record_readings(meter, item, name, value, slot, prepared.tags))
         return
     if isinstance(value, float):  # the usual case, without the checks in ``_reading``
+        # ``Reading.actual``: a float and the slot's aware datetime need no ``__post_init__``
         readings.append(
-            Reading(meter.id, name, value, item.unit, slot, planned.kind, tags=prepared.tags)
+            Reading.actual(meter.id, name, value, item.unit, slot, planned.kind, prepared.tags)
         )
     else:
         readings.append(_reading(meter, item, name, value, slot, prepared.tags))
@@ -278,12 +281,11 @@ def _take_block(
         for name in planned.quantities:
             readings.extend(_record_readings(meter, item, name, decoded, slot, tags))
         return None
+    actual, meter_id, unit, kind = Reading.actual, meter.id, item.unit, planned.kind
     for name in planned.quantities:
         value = decoded.get(name, _NOT_SENT)
         if isinstance(value, float):  # the usual case, without the checks in ``_reading``
-            readings.append(
-                Reading(meter.id, name, value, item.unit, slot, planned.kind, tags=tags)
-            )
+            readings.append(actual(meter_id, name, value, unit, slot, kind, tags))
         else:
             readings.append(_reading(meter, item, name, decoded, slot, tags))
     return None

@@ -3,13 +3,24 @@ fields) give exactly what the general paths give, and step aside for anything un
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocols.dlt645 import Address, Control, Frame, FrameDecoder, ReadRequest, encode
+from protocols.dlt645 import (
+    Address,
+    Control,
+    Frame,
+    FrameDecoder,
+    ReadRequest,
+    catalogue,
+    encode,
+)
 from protocols.dlt645.exchange import NEED_DATA, Payload, ReadExchange, Reply, Skip, read_request
 from protocols.dlt645.frame import shift_data
 from protocols.dlt645.messages import ReadResponse
+from protocols.dlt645.values import decoder_of
 
 METER = Address.parse("000000000161")
 DI = 0x0201FF00
@@ -83,3 +94,43 @@ def test_control_from_byte_shares_one_instance_per_byte_with_the_same_fields(val
 @given(st.binary(max_size=64), st.sampled_from([0x33, -0x33]))
 def test_shift_data_adds_or_removes_the_offset_mod_256(data: bytes, offset: int) -> None:
     assert shift_data(data, offset) == bytes((byte + offset) & 0xFF for byte in data)
+
+
+@given(st.data())
+def test_the_per_format_decoder_gives_what_decode_gives(data: st.DataObject) -> None:
+    """Every format of the catalogue, on any bytes of its length: digits, 0xFF fill, bad BCD."""
+    formats = sorted(
+        {part.format for item in catalogue() for part in item.parts},
+        key=lambda f: (f.pattern, f.encoding, f.signed),
+    )
+    value_format = data.draw(st.sampled_from(formats))
+    raw = data.draw(
+        st.one_of(
+            st.binary(min_size=value_format.length, max_size=value_format.length),
+            st.just(b"\xff" * value_format.length),
+            st.lists(
+                st.integers(0, 99).map(lambda n: int(str(n), 16)),
+                min_size=value_format.length,
+                max_size=value_format.length,
+            ).map(bytes),
+        )
+    )
+    fast, slow = decoder_of(value_format)(raw), value_format.decode(raw)
+    assert fast == slow
+    assert type(fast) is type(slow)
+
+
+@given(st.data())
+def test_a_block_decodes_as_its_members_one_by_one(data: st.DataObject) -> None:
+    """The block layout (made once per item) gives each member's own decode, for a full
+    block and one cut short."""
+    blocks = [item for item in catalogue() if item.is_block and not item.is_record]
+    item = data.draw(st.sampled_from(blocks))
+    count = data.draw(st.integers(1, len(item.members)))
+    size = item.format.length
+    raw = data.draw(st.binary(min_size=count * size, max_size=count * size))
+    decoded = item.decode(raw)
+    assert isinstance(decoded, Mapping)
+    assert list(decoded) == list(item.members[:count])
+    for index, name in enumerate(item.members[:count]):
+        assert decoded[name] == item.format.decode(raw[index * size : (index + 1) * size])
