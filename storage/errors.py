@@ -15,7 +15,9 @@ checks it); they all live here. The tree (docs/errors.md says what each means to
     ├── LocalStoreFailed            the embedded store or outbox could not commit the batch
     │   └── StorageFull             ENOSPC, SQLite's "database or disk is full"
     │       └── OutboxFull          the outbox reached its disk budget
-    └── QueryError                  a read query failed or returned something unreadable
+    ├── QueryError                  a read query failed or returned something unreadable
+    └── ArchiveError (ValueError)   the meter archive refused a request
+        └── ArchiveImportError      an archive file has bad rows (.problems), none imported
 """
 
 from __future__ import annotations
@@ -88,3 +90,20 @@ def local_store_error(exc: BaseException, where: str) -> LocalStoreFailed:
 
 class QueryError(StorageError):
     """A read query failed or returned something we cannot interpret."""
+
+
+class ArchiveError(StorageError, ValueError):
+    """The meter archive (storage/archive/) refused a request: an unknown meter, an exchange
+    that does not fit, a read the exchange has no value for."""
+
+
+class ArchiveImportError(ArchiveError):
+    """An archive file has bad rows; ``problems`` lists each as "row N, column C: what"
+    and nothing of the file was imported."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        shown = "; ".join(problems[:20])
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        super().__init__(f"{source}: {shown}{more}")
+        self.source = source
+        self.problems = problems
