@@ -20,7 +20,7 @@ TOTAL_IMPORT: Final = "energy_active_import_total"
 """The register an exchange's reads are of unless a quantity is named."""
 
 
-class MeterKind(enum.StrEnum):
+class MeterRole(enum.StrEnum):
     """What a meter measures, for billing and for the transformer area's balance."""
 
     HOUSEHOLD = "household"
@@ -50,7 +50,7 @@ class ArchiveMeter:
     asset: str | None = None
     """Asset number (资产编号) on the meter's label."""
     customer: str | None = None
-    kind: MeterKind = MeterKind.HOUSEHOLD
+    kind: MeterRole = MeterRole.HOUSEHOLD
     tariff_scheme: str | None = None
     ct_ratio: float = 1.0
     pt_ratio: float = 1.0
@@ -75,7 +75,7 @@ class ArchiveMeter:
 
 
 @dataclass(frozen=True, slots=True)
-class Exchange:
+class MeterExchange:
     """A meter exchange (换表): ``old_meter`` read ``old_final`` when it came out at ``at``,
     ``new_meter`` read ``new_initial`` when it went in. Reads are per register; the total
     import is always there, per-tariff registers when the field crew read them."""
@@ -104,7 +104,7 @@ def _read(reads: Mapping[str, float], quantity: str, meter: str, which: str) -> 
 
 
 def consumption_across(
-    exchange: Exchange, old_start: float, new_end: float, quantity: str = TOTAL_IMPORT
+    exchange: MeterExchange, old_start: float, new_end: float, quantity: str = TOTAL_IMPORT
 ) -> float:
     """Consumption over a period the exchange falls in:
     ``old_final - old_start + new_end - new_initial`` (register units, before CT x PT).

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from storage.archive.diff import ArchiveDiff, diff_meters
-from storage.archive.records import ArchiveMeter, Exchange, MeterKind
+from storage.archive.records import ArchiveMeter, MeterExchange, MeterRole
 from storage.errors import ArchiveError
 
 ARCHIVE_FILE: Final = "archive.sqlite"
@@ -78,7 +78,7 @@ def _row_of(meter: ArchiveMeter) -> tuple[Any, ...]:
         value = getattr(meter, name)
         if isinstance(value, date):
             value = value.isoformat()
-        elif isinstance(value, MeterKind):
+        elif isinstance(value, MeterRole):
             value = value.value
         values.append(value)
     return tuple(values)
@@ -91,13 +91,13 @@ def _meter_of(row: sqlite3.Row) -> ArchiveMeter:
         if name in _DATES and value is not None:
             value = date.fromisoformat(value)
         elif name == "kind":
-            value = MeterKind(value)
+            value = MeterRole(value)
         values[name] = value
     return ArchiveMeter(**values)
 
 
-def _exchange_of(row: sqlite3.Row) -> Exchange:
-    return Exchange(
+def _exchange_of(row: sqlite3.Row) -> MeterExchange:
+    return MeterExchange(
         old_meter=row["old_meter"],
         new_meter=row["new_meter"],
         at=datetime.fromisoformat(row["at"]),
@@ -157,13 +157,13 @@ class ArchiveStore:
         row = self._db.execute("SELECT * FROM meters WHERE id = ?", (meter_id,)).fetchone()
         return None if row is None else _meter_of(row)
 
-    def exchanges(self) -> list[Exchange]:
+    def exchanges(self) -> list[MeterExchange]:
         rows = self._db.execute("SELECT * FROM exchanges ORDER BY at, old_meter").fetchall()
         return [_exchange_of(row) for row in rows]
 
     def exchanges_for(
         self, meter_id: str, start: datetime | None = None, end: datetime | None = None
-    ) -> list[Exchange]:
+    ) -> list[MeterExchange]:
         """The exchanges ``meter_id`` was the old or the new meter of, at ``start <= at <
         end`` (either bound open when None), oldest first: what billing and VEE call to
         bridge a period an exchange falls in (``records.consumption_across``)."""
@@ -239,7 +239,9 @@ class ArchiveStore:
             )
         return result
 
-    def record_exchange(self, exchange: Exchange, new_meter: ArchiveMeter | None = None) -> None:
+    def record_exchange(
+        self, exchange: MeterExchange, new_meter: ArchiveMeter | None = None
+    ) -> None:
         """Record an exchange: the old meter gets its ``removed`` date, the new meter (given,
         or already in the archive) its ``installed`` date; one transaction."""
         if exchange.at.tzinfo is None:

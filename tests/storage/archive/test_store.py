@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from storage.archive.records import ArchiveMeter, Exchange, MeterKind, consumption_across
+from storage.archive.records import ArchiveMeter, MeterExchange, MeterRole, consumption_across
 from storage.archive.store import ArchiveStore, load_archive
 from storage.errors import ArchiveError
 
 M1 = ArchiveMeter(id="m1", address="000000000001", account="A-1", transformer="T1")
-M2 = ArchiveMeter(id="m2", address="000000000002", kind=MeterKind.EV_PILE, ct_ratio=2.0)
+M2 = ArchiveMeter(id="m2", address="000000000002", kind=MeterRole.EV_PILE, ct_ratio=2.0)
 AT = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
 
 
-def exchange_of_m1(**changes: object) -> Exchange:
-    exchange = Exchange(
+def exchange_of_m1(**changes: object) -> MeterExchange:
+    exchange = MeterExchange(
         old_meter="m1",
         new_meter="m3",
         at=AT,
