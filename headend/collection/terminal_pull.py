@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from headend.collection.collector import ReadingsHandler
-from headend.collection.terminal_archive import ArchiveDifference, reconcile_archive
+from headend.collection.terminal_archive import ArchiveDifference, sync_archive
 from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalMeterConfig
 from headend.errors import ReadFailed
 from headend.terminals import TerminalOffline, TerminalServer, TerminalSession
@@ -81,6 +81,8 @@ class PullStats:
     stored: int = 0
     archive_checks: int = 0
     archive_differences: int = 0
+    archive_pushed: int = 0
+    """Meter records written to terminals from the fleet file (AFN 04 F10 confirmed)."""
 
 
 @dataclass(slots=True)
@@ -104,7 +106,9 @@ class FrozenPull:
     _attempted: dict[str, set[date]] = field(default_factory=dict)
     """Days already asked for once (a later success is a backfill)."""
     archive: dict[str, list[ArchiveDifference]] = field(default_factory=dict)
-    """Terminal name -> the differences its archive had at its last login."""
+    """Terminal name -> the differences its archive had at its last login (after a push)."""
+    archive_pushed: dict[str, list[int]] = field(default_factory=dict)
+    """Terminal name -> the points whose record was written to it at its last login."""
     _reconciled: dict[str, TerminalSession] = field(default_factory=dict)
     """The session each terminal's archive was last read on (a new login reads it again)."""
     last_pull: dict[str, datetime] = field(default_factory=dict)
@@ -205,18 +209,22 @@ class FrozenPull:
 
     async def _reconcile(self, session: TerminalSession, terminal: ConcentratorConfig) -> None:
         try:
-            differences = await reconcile_archive(session, terminal, self.master)
+            sync = await sync_archive(session, terminal, self.master)
         except TerminalOffline:
             raise
         except ReadFailed as exc:
             log.warning("terminal %s: archive not read back: %s", terminal.name, exc)
             return  # asked again on the next pass
         self.stats.archive_checks += 1
-        self.stats.archive_differences += len(differences)
-        self.archive[terminal.name] = differences
+        self.stats.archive_differences += len(sync.found)
+        self.stats.archive_pushed += len(sync.pushed)
+        self.archive[terminal.name] = sync.remaining
+        self.archive_pushed[terminal.name] = sync.pushed
         self._reconciled[terminal.name] = session
-        for difference in differences:
-            log.warning("archive difference: %s", difference)
+        still = {d.pn for d in sync.remaining}
+        for difference in sync.found:
+            fixed = difference.pn in sync.pushed and difference.pn not in still
+            log.warning("archive difference%s: %s", " (rewritten)" if fixed else "", difference)
 
     def _attempt(self, meters: Iterable[TerminalMeterConfig], day: date) -> None:
         for meter in meters:

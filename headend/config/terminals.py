@@ -54,6 +54,9 @@ class MasterTable(FileModel):
     concentrator first reads its meters)."""
     pull_interval: Annotated[Duration, Field(gt=0)] = 3600.0
     """How often the days still missing are asked for again (补抄)."""
+    push_archive: bool = False
+    """Write the fleet's meter records (AFN 04 F10) to a terminal whose archive differs, then
+    read them back; off: differences are only reported (the operator fixes them on site)."""
 
 
 class TerminalMeterTable(FileModel):
@@ -94,6 +97,7 @@ class MasterConfig:
     retries: int = 2
     pull_delay: float = 900.0
     pull_interval: float = 3600.0
+    push_archive: bool = False
 
 
 @dataclass(frozen=True, slots=True)

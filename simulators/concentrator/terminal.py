@@ -5,7 +5,8 @@ It is the terminal end of the same codec the master uses. One connection at a ti
 answering the master's requests; when the connection drops (or a fault drops it) it dials
 again after ``reconnect_delay``. Answers: AFN 0C F2 its clock, 0D F161 the stored day per pn
 (points without a record are left out; none at all is a denial, AFN 00 F2), 0A F10 its meter
-archive. Replies with more units than ``units_per_frame`` go as several frames (FIR ... FIN,
+archive, and takes AFN 04 F10 archive writes (confirmed, AFN 00 F1). Replies with more
+units than ``units_per_frame`` go as several frames (FIR ... FIN,
 RSEQ counting up from the request's PSEQ). Anything else is denied.
 """
 
@@ -50,6 +51,8 @@ class ConcentratorFaults:
     archive: dict[int, str | None] = field(default_factory=dict)
     """pn -> the meter address its archive holds instead of the real one (None: no record),
     an archive that disagrees with the master's fleet."""
+    refuse_archive: bool = False
+    """Deny the master's archive writes (AFN 04 F10): a terminal locked by its local setup."""
     late_days: dict[date, int] = field(default_factory=dict)
     """Day -> how many requests for it find no record yet (its carrier read failed at first
     and succeeds on the concentrator's own re-read later): the master's 补抄 must ask again."""
@@ -174,6 +177,10 @@ class SimulatedConcentrator:
         return True
 
     def _answer(self, request: Frame, units: Sequence[DataUnit]) -> list[Frame]:
+        if request.afn == 0x04:
+            return [
+                self._frame(request, 0x00, [(0, self._set(units), {})], Seq(request.seq.number))
+            ]
         if request.afn == 0x0D and self._late(units):
             return [self._frame(request, 0x00, [(0, 2, {})], Seq(request.seq.number))]
         specs: list[UnitSpec] = []
@@ -200,6 +207,20 @@ class SimulatedConcentrator:
             )
             for i, chunk in enumerate(chunks)
         ]
+
+    def _set(self, units: Sequence[DataUnit]) -> int:
+        """AFN 04: F10 archive records replace the archive's (1: confirmed, 2: denied)."""
+        if self.faults.refuse_archive or any(unit.item != 10 for unit in units):
+            return 2
+        real = {meter.point: meter.address for meter in self.store.meters.values()}
+        for unit in units:
+            for record in unit.values["meters"]:
+                point, address = record["point"], record["address"]
+                if real.get(point) == address:
+                    self.faults.archive.pop(point, None)
+                else:
+                    self.faults.archive[point] = address
+        return 1
 
     def _late(self, units: Sequence[DataUnit]) -> bool:
         days = {unit.values.get("td_d") for unit in units}

@@ -203,6 +203,49 @@ async def test_the_archive_is_read_back_once_per_login_and_differences_reported(
     assert {r.meter for r in stored.readings} == {"m1", "m2", "m3"}  # reported, still pulled
 
 
+def _addressed_terminal() -> ConcentratorConfig:
+    return ConcentratorConfig(
+        name="jzq-T1",
+        address=KEY,
+        heartbeat=60.0,
+        transformer="T1",
+        keeps_days=1,
+        meters=tuple(
+            TerminalMeterConfig(f"m{p}", "jzq-T1", p, address=f"{p:012d}") for p in POINTS
+        ),
+    )
+
+
+async def test_with_push_archive_the_differing_records_are_written_and_read_back_equal(
+    concentrator_rig: tuple[TerminalServer, SimulatedConcentrator],
+) -> None:
+    server, concentrator = concentrator_rig
+    concentrator.faults.archive = {2: "999999999999", 3: None}
+    terminal = _addressed_terminal()
+    master = MasterConfig(retries=0, push_archive=True)
+    pull = FrozenPull(server, {terminal.name: terminal}, master, TZ, Stored())
+    await pull.run_pass(NOW)
+    assert pull.archive["jzq-T1"] == []  # nothing differs after the write
+    assert pull.archive_pushed["jzq-T1"] == [2, 3]
+    assert (pull.stats.archive_differences, pull.stats.archive_pushed) == (2, 2)
+    assert concentrator.faults.archive == {}  # the terminal's archive is the fleet's now
+
+
+async def test_a_terminal_that_denies_the_archive_write_keeps_its_differences_reported(
+    concentrator_rig: tuple[TerminalServer, SimulatedConcentrator],
+) -> None:
+    server, concentrator = concentrator_rig
+    concentrator.faults.archive = {2: "999999999999"}
+    concentrator.faults.refuse_archive = True
+    terminal = _addressed_terminal()
+    master = MasterConfig(retries=0, push_archive=True)
+    pull = FrozenPull(server, {terminal.name: terminal}, master, TZ, Stored())
+    await pull.run_pass(NOW)
+    assert [d.pn for d in pull.archive["jzq-T1"]] == [2]
+    assert pull.archive_pushed["jzq-T1"] == []
+    assert concentrator.faults.archive == {2: "999999999999"}
+
+
 async def test_after_a_restart_the_stored_days_are_not_pulled_again(
     concentrator_rig: tuple[TerminalServer, SimulatedConcentrator], tmp_path: Path
 ) -> None:
