@@ -179,16 +179,7 @@ async def test_the_archive_is_read_back_once_per_login_and_differences_reported(
 ) -> None:
     server, concentrator = concentrator_rig
     concentrator.faults.archive = {2: "999999999999", 3: None}
-    terminal = ConcentratorConfig(
-        name="jzq-T1",
-        address=KEY,
-        heartbeat=60.0,
-        transformer="T1",
-        keeps_days=1,
-        meters=tuple(
-            TerminalMeterConfig(f"m{p}", "jzq-T1", p, address=f"{p:012d}") for p in POINTS
-        ),
-    )
+    terminal = _addressed_terminal()
     stored = Stored()
     pull = FrozenPull(server, {terminal.name: terminal}, MasterConfig(retries=0), TZ, stored)
     await pull.run_pass(NOW)
