@@ -67,6 +67,10 @@ class RecordField:
     unit: str
 
 
+_Layout = tuple[tuple[str, int, int, Callable[[bytes], Value]], ...]
+"""Every value of a full reply in wire order: its name, where its bytes are, its decoder."""
+
+
 @dataclass(frozen=True, slots=True)
 class DataItem:
     """One catalogue row: how to read and write one data identifier."""
@@ -83,6 +87,19 @@ class DataItem:
     fields: tuple[RecordField, ...] = ()
     """Empty for a plain value; else the record every value (or member) of this item is."""
     source: str = ""
+    layout: _Layout = field(init=False, repr=False, compare=False)
+    """Worked out once per item: a block read decodes every slot, and walking members and
+    fields per reply was a visible share of a read's CPU."""
+
+    def __post_init__(self) -> None:
+        layout = []
+        at = 0
+        for base in self.members or (self.name,):
+            for part in self.parts:
+                end = at + part.format.length
+                layout.append((base + part.suffix, at, end, decoder_of(part.format)))
+                at = end
+        object.__setattr__(self, "layout", tuple(layout))
 
     @property
     def is_block(self) -> bool:
@@ -155,7 +172,7 @@ class DataItem:
                     f"DI {self.label()} ({self.name}): {len(payload)} bytes is not 1..."
                     f"{len(self.members)} values of {size} bytes: {payload.hex(' ')}"
                 )
-            layout = _layout(self)
+            layout = self.layout
             if count < len(self.members):
                 layout = layout[: count * len(self.parts)]
             return MappingProxyType(
@@ -206,31 +223,6 @@ class DataItem:
     def decode_flags(self, word: int) -> dict[str, bool]:
         """The named bits of a status word."""
         return {name: bool(word >> bit & 1) for name, bit in self.flags.items()}
-
-
-_Layout = tuple[tuple[str, int, int, Callable[[bytes], Value]], ...]
-_LAYOUTS: dict[int, tuple[DataItem, _Layout]] = {}
-"""id(item) -> (item, its layout): an item is not hashable (its flags are a mapping), and
-the catalogue's items live as long as the process, so the table stays one entry per item."""
-
-
-def _layout(item: DataItem) -> _Layout:
-    """Every value of a full reply of ``item`` in wire order: its name, where its bytes are
-    and the function decoding them. Worked out once per item: a block read decodes every
-    slot, and walking members and fields per reply was a visible share of a read's CPU."""
-    known = _LAYOUTS.get(id(item))
-    if known is not None and known[0] is item:
-        return known[1]
-    layout = []
-    at = 0
-    for base in item.members or (item.name,):
-        for part in item.parts:
-            end = at + part.format.length
-            layout.append((base + part.suffix, at, end, decoder_of(part.format)))
-            at = end
-    result = tuple(layout)
-    _LAYOUTS[id(item)] = (item, result)
-    return result
 
 
 class Catalogue:
