@@ -188,6 +188,7 @@ class Engine:
                 port=config.master.port,
                 heartbeat_periods={t.address: t.heartbeat for t in config.terminals.values()},
                 login_timeout=config.master.login_timeout,
+                window=config.master.window,
             )
             self.frozen_pull = FrozenPull(
                 self.terminal_server, config.terminals, config.master, self.tz, self.live.publish

@@ -181,31 +181,74 @@ class FrozenPull:
         for offset in range(1, terminal.keeps_days + 1):
             day = today - timedelta(days=offset)
             lacking = [m for m in terminal.meters if day not in self._have.get(m.id, {})]
-            for at in range(0, len(lacking), POINTS_PER_REQUEST):
-                chunk = lacking[at : at + POINTS_PER_REQUEST]
-                specs: list[UnitSpec] = [(m.pn, DAILY_FORWARD_ACTIVE, {"td_d": day}) for m in chunk]
-                self.stats.requests += 1
-                try:
-                    reply = await session.request(
-                        0x0D,
-                        specs,
-                        reply_timeout=self.master.reply_timeout,
-                        retries=self.master.retries,
-                    )
-                except TerminalOffline:
-                    raise
-                except ReadFailed as exc:
-                    self.stats.failures += 1
-                    self._attempt(chunk, day)
-                    log.warning(
-                        "terminal %s: daily frozen %s not pulled: %s", terminal.name, day, exc
-                    )
-                    return  # it stopped answering: the next pass goes on
-                found = [] if reply.denied else self._found(chunk, day, today, reply.units)
-                self._attempt(chunk, day)
-                if found:
-                    readings = [r for item in found for r in item.readings]
-                    await self.emit(readings, then=partial(self._stored, found))
+            chunks = [
+                lacking[at : at + POINTS_PER_REQUEST]
+                for at in range(0, len(lacking), POINTS_PER_REQUEST)
+            ]
+            if chunks and not await self._pull_day(session, terminal, chunks, day, today):
+                return  # it stopped answering: the next pass goes on
+
+    async def _pull_day(
+        self,
+        session: TerminalSession,
+        terminal: ConcentratorConfig,
+        chunks: Sequence[Sequence[TerminalMeterConfig]],
+        day: date,
+        today: date,
+    ) -> bool:
+        """Every chunk of one day; up to ``window`` requests in flight (the session's
+        semaphore bounds them). False if a request failed (the terminal stopped answering)."""
+        if self.master.window == 1 or len(chunks) == 1:
+            for chunk in chunks:
+                if not await self._pull_chunk(session, terminal, chunk, day, today):
+                    return False
+            return True
+        outcomes: list[bool] = []
+        offline: list[TerminalOffline] = []
+
+        async def one(chunk: Sequence[TerminalMeterConfig]) -> None:
+            try:
+                outcomes.append(await self._pull_chunk(session, terminal, chunk, day, today))
+            except TerminalOffline as exc:  # the others fail the same way at once
+                offline.append(exc)
+
+        async with asyncio.TaskGroup() as group:
+            for chunk in chunks:
+                group.create_task(one(chunk))
+        if offline:
+            raise offline[0]
+        return all(outcomes)
+
+    async def _pull_chunk(
+        self,
+        session: TerminalSession,
+        terminal: ConcentratorConfig,
+        chunk: Sequence[TerminalMeterConfig],
+        day: date,
+        today: date,
+    ) -> bool:
+        specs: list[UnitSpec] = [(m.pn, DAILY_FORWARD_ACTIVE, {"td_d": day}) for m in chunk]
+        self.stats.requests += 1
+        try:
+            reply = await session.request(
+                0x0D,
+                specs,
+                reply_timeout=self.master.reply_timeout,
+                retries=self.master.retries,
+            )
+        except TerminalOffline:
+            raise
+        except ReadFailed as exc:
+            self.stats.failures += 1
+            self._attempt(chunk, day)
+            log.warning("terminal %s: daily frozen %s not pulled: %s", terminal.name, day, exc)
+            return False
+        found = [] if reply.denied else self._found(chunk, day, today, reply.units)
+        self._attempt(chunk, day)
+        if found:
+            readings = [r for item in found for r in item.readings]
+            await self.emit(readings, then=partial(self._stored, found))
+        return True
 
     async def _reconcile(self, session: TerminalSession, terminal: ConcentratorConfig) -> None:
         try:

@@ -21,6 +21,8 @@ from headend.config.fields import Duration, FileModel, TagText
 
 MAX_POINT = 2040
 """The highest pn of Q/GDW 1376.1 (DA: 255 groups of 8)."""
+MAX_WINDOW = 16
+"""PSEQ is 4 bits: no more requests than that can wait for their replies at once."""
 _TERMINAL_ADDRESS = re.compile(r"^([0-9A-Fa-f]{4})-(\d{1,5})$")
 _METER_ADDRESS = re.compile(r"^\d{12}$")
 
@@ -57,6 +59,10 @@ class MasterTable(FileModel):
     push_archive: bool = False
     """Write the fleet's meter records (AFN 04 F10) to a terminal whose archive differs, then
     read them back; off: differences are only reported (the operator fixes them on site)."""
+    window: int = Field(default=1, ge=1, le=MAX_WINDOW)
+    """Requests in flight at once per terminal (pipelining). 1 is what every terminal takes;
+    more only for terminals known to queue requests: the PSEQ has 16 values, so at most 16
+    can be told apart."""
 
 
 class TerminalMeterTable(FileModel):
@@ -98,6 +104,7 @@ class MasterConfig:
     pull_delay: float = 900.0
     pull_interval: float = 3600.0
     push_archive: bool = False
+    window: int = 1
 
 
 @dataclass(frozen=True, slots=True)

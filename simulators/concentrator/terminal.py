@@ -68,6 +68,7 @@ class SimulatedConcentrator:
         heartbeat_period: float = 60.0,
         reconnect_delay: float = 1.0,
         units_per_frame: int = 8,
+        reply_delay: float = 0.0,
         faults: ConcentratorFaults | None = None,
     ) -> None:
         self.address = address.with_master(0)
@@ -77,6 +78,13 @@ class SimulatedConcentrator:
         self.heartbeat_period = heartbeat_period
         self.reconnect_delay = reconnect_delay
         self.units_per_frame = units_per_frame
+        self.reply_delay = reply_delay
+        """How long the terminal takes to answer a request (its own meter store lookup); with
+        it, requests the master pipelines are seen waiting side by side."""
+        self.in_flight = 0
+        """Requests received and not answered yet."""
+        self.max_in_flight = 0
+        """The most requests seen waiting at once: above 1, the master pipelines."""
         self.faults = faults or ConcentratorFaults()
         self.connections = 0
         self.logins_confirmed = 0
@@ -85,6 +93,7 @@ class SimulatedConcentrator:
         self.logged_in = asyncio.Event()
         self._seq = 0
         self._writer: asyncio.StreamWriter | None = None
+        self._group: asyncio.TaskGroup | None = None
 
     # ---------------------------------------------------------------- the link
 
@@ -116,10 +125,12 @@ class SimulatedConcentrator:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
+        self.in_flight = 0  # replies of the last connection are lost with it
         writer.write(encode(link_test(self.address, 1, seq=self._next_seq())))
         decoder = FrameDecoder()
         async with asyncio.TaskGroup() as group:
             beats = group.create_task(self._heartbeats(writer))
+            self._group = group
             try:
                 while data := await reader.read(4096):
                     decoder.feed(data)
@@ -166,8 +177,13 @@ class SimulatedConcentrator:
         except UnexpectedMessage:
             self.skipped += 1
             return True
-        for reply in self._answer(frame, units):
-            writer.write(encode(reply))
+        replies = self._answer(frame, units)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        if self.reply_delay > 0 and self._group is not None:
+            self._group.create_task(self._answer_later(writer, replies))
+            return True
+        self._send(writer, replies)
         self.requests_answered += 1
         drop_after = self.faults.drop_after_requests
         if drop_after is not None and self.requests_answered >= drop_after:
@@ -175,6 +191,16 @@ class SimulatedConcentrator:
             log.info("concentrator %s: fault: dropping the connection", self.address)
             return False
         return True
+
+    async def _answer_later(self, writer: asyncio.StreamWriter, replies: list[Frame]) -> None:
+        await asyncio.sleep(self.reply_delay)  # the terminal's own answering time
+        self._send(writer, replies)
+        self.requests_answered += 1
+
+    def _send(self, writer: asyncio.StreamWriter, replies: list[Frame]) -> None:
+        self.in_flight -= 1
+        if not writer.is_closing():
+            writer.write(b"".join(encode(reply) for reply in replies))
 
     def _answer(self, request: Frame, units: Sequence[DataUnit]) -> list[Frame]:
         if request.afn == 0x04:
