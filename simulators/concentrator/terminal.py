@@ -5,9 +5,11 @@ It is the terminal end of the same codec the master uses. One connection at a ti
 answering the master's requests; when the connection drops (or a fault drops it) it dials
 again after ``reconnect_delay``. Answers: AFN 0C F2 its clock, 0D F161 the stored day per pn
 (points without a record are left out; none at all is a denial, AFN 00 F2), 0A F10 its meter
-archive, and takes AFN 04 F10 archive writes (confirmed, AFN 00 F1). Replies with more
-units than ``units_per_frame`` go as several frames (FIR ... FIN,
-RSEQ counting up from the request's PSEQ). Anything else is denied.
+archive, and takes AFN 04 F10 archive writes (confirmed, AFN 00 F1). AFN 10 F1 hands the
+forwarded DL/T 645 frame to ``forward_to`` (the simulated meter behind the port) and returns its
+reply; a meter that does not answer gives the spec's empty answer (forwarded length 0).
+Replies with more units than ``units_per_frame`` go as several frames (FIR ... FIN, RSEQ
+counting up from the request's PSEQ). Anything else is denied.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class SimulatedConcentrator:
         units_per_frame: int = 8,
         reply_delay: float = 0.0,
         faults: ConcentratorFaults | None = None,
+        forward_to: Callable[[bytes], bytes | None] | None = None,
     ) -> None:
         self.address = address.with_master(0)
         self.store = store
@@ -86,6 +89,9 @@ class SimulatedConcentrator:
         self.max_in_flight = 0
         """The most requests seen waiting at once: above 1, the master pipelines."""
         self.faults = faults or ConcentratorFaults()
+        self.forward_to = forward_to
+        """The meters behind the ports: a DL/T 645 frame in, the meter's reply out (None: no
+        meter answered); without it AFN 10 F1 is denied."""
         self.connections = 0
         self.logins_confirmed = 0
         self.requests_answered = 0
@@ -273,6 +279,9 @@ class SimulatedConcentrator:
                 return self._daily(unit.point, unit.values["td_d"])
             case (0x0A, 10):
                 return (0, 10, self._archive(unit.values["seqs"]))
+            case (0x10, 1) if self.forward_to is not None:
+                reply = self.forward_to(bytes(unit.values["frame"])) or b""
+                return (0, 1, {"port": unit.values["port"], "length": len(reply), "frame": reply})
         return None
 
     def _daily(self, point: int, day: date) -> UnitSpec | None:

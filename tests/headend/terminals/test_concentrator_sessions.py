@@ -173,3 +173,42 @@ async def test_a_connection_reset_by_the_master_is_redialled_not_a_crash() -> No
         for writer in connected:
             writer.close()
         listener.close()
+
+
+async def test_forwarding_carries_a_meter_frame_and_an_unreachable_meter_gives_length_0(
+    server: TerminalServer,
+) -> None:
+    from protocols.dlt645 import Address as MeterAddress
+    from protocols.dlt645 import ReadRequest
+    from protocols.dlt645 import encode as encode_meter_frame
+    from protocols.gdw1376 import parse_units
+    from protocols.gdw1376.forwarding import forward, inner_frame
+
+    answering = MeterAddress.parse("000000000001")
+    seen: list[bytes] = []
+
+    def meter(frame: bytes) -> bytes | None:
+        seen.append(frame)
+        request = inner_frame(frame)
+        if request.address != answering:
+            return None
+        return encode_meter_frame(request, preamble=0)  # an echo stands in for the meter
+
+    concentrator = _concentrator()
+    concentrator.forward_to = meter
+    async with asyncio.TaskGroup() as group:
+        task = group.create_task(concentrator.run("127.0.0.1", server.port))
+        await _online(server, concentrator)
+        for address, expect in ((answering, True), (MeterAddress.parse("000000000099"), False)):
+            (unit,) = parse_units(
+                forward(Address("4403", 12), 31, ReadRequest(address, 0x00010000).to_frame(), seq=0)
+            )
+            reply = await server.request(KEY, 0x10, [(0, 1, unit.values)])
+            values = reply.units[0].values
+            assert values["port"] == 31
+            if expect:
+                assert inner_frame(values["frame"]).address == answering
+            else:
+                assert values["length"] == 0
+        task.cancel()
+    assert len(seen) == 2
