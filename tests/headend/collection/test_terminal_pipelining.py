@@ -26,7 +26,7 @@ from headend.terminals import TerminalServer
 from protocols.gdw1376 import Address
 from simulators.concentrator import FrozenStore, SimulatedConcentrator, StoreMeter
 from storage.records import Reading
-from tests.headend.collection.test_terminal_pull import Stored
+from tests.support.frozen_writer import Stored
 
 TZ = ZoneInfo("Asia/Shanghai")
 TODAY = date(2026, 12, 2)

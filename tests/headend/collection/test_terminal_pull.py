@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,7 +16,8 @@ from headend.terminals import TerminalServer
 from protocols.gdw1376 import Address
 from simulators.concentrator import FrozenStore, SimulatedConcentrator, StoreMeter
 from storage.embedded import SqliteStore
-from storage.records import Quality, Reading, ReadingKind
+from storage.records import Quality
+from tests.support.frozen_writer import Stored
 
 TZ = ZoneInfo("Asia/Shanghai")
 TODAY = date(2026, 12, 2)
@@ -38,33 +39,6 @@ TERMINAL = ConcentratorConfig(
     keeps_days=KEEPS,
     meters=tuple(TerminalMeterConfig(f"m{p}", "jzq-T1", p, transformer="T1") for p in POINTS),
 )
-
-
-class Stored:
-    """The writer's side: takes readings and says they are stored, or refuses."""
-
-    def __init__(self) -> None:
-        self.readings: list[Reading] = []
-        self.accept = True
-
-    async def __call__(
-        self, readings: list[Reading], *, then: Callable[[bool], None] | None = None
-    ) -> None:
-        if self.accept:
-            self.readings.extend(readings)
-        if then is not None:
-            then(self.accept)
-
-    def value(self, meter: str, quantity: str, day: date) -> tuple[float, Quality]:
-        at = datetime.combine(day + timedelta(days=1), datetime.min.time(), TZ)
-        (hit,) = [
-            r
-            for r in self.readings
-            if r.meter == meter and r.quantity == quantity and r.timestamp == at
-        ]
-        assert hit.kind is ReadingKind.FROZEN
-        assert hit.value is not None
-        return hit.value, hit.quality
 
 
 @pytest.fixture
