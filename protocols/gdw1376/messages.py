@@ -20,7 +20,8 @@ from protocols.gdw1376.catalogue import layout_of
 from protocols.gdw1376.control import Control, PrimaryFunction, SecondaryFunction
 from protocols.gdw1376.errors import EncodeError, UnexpectedMessage
 from protocols.gdw1376.frame import Frame
-from protocols.gdw1376.layout import read, write
+from protocols.gdw1376.layout import write
+from protocols.gdw1376.reader import Reader, compile_layout
 from protocols.gdw1376.seq import Seq
 from protocols.gdw1376.units import (
     UNIT_ID_LENGTH,
@@ -67,14 +68,28 @@ def parse_units(frame: Frame) -> list[DataUnit]:
         at += UNIT_ID_LENGTH
         for point, item in ((point, item) for point in points for item in items):
             where = f"AFN {afn:02X}H p{point} F{item}"
-            layout = layout_of(afn, item, up)
-            if layout is None:
+            reader = _reader_of(afn, item, up)
+            if reader is None:
                 units.append(DataUnit(point, item, {}, bytes(body[at:]), decoded=False))
                 return units
-            values, end = read(layout, body, at, where)
+            values, end = reader(body, at, where)
             units.append(DataUnit(point, item, values, bytes(body[at:end])))
             at = end
     return units
+
+
+_READERS: dict[tuple[int, int, bool], Reader | None] = {}
+"""(AFN, Fn, up) -> its layout compiled, on first use (``catalogue`` may grow at import)."""
+
+
+def _reader_of(afn: int, item: int, up: bool) -> Reader | None:
+    key = (afn, item, up)
+    try:
+        return _READERS[key]
+    except KeyError:
+        layout = layout_of(afn, item, up)
+        reader = _READERS[key] = None if layout is None else compile_layout(layout)
+        return reader
 
 
 # --- building frames --------------------------------------------------------------------
