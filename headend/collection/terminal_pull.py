@@ -227,7 +227,8 @@ class FrozenPull:
         day: date,
         today: date,
     ) -> bool:
-        specs: list[UnitSpec] = [(m.pn, DAILY_FORWARD_ACTIVE, {"td_d": day}) for m in chunk]
+        td_d = {"td_d": day}  # one mapping for every point: the request encodes it once
+        specs: list[UnitSpec] = [(m.pn, DAILY_FORWARD_ACTIVE, td_d) for m in chunk]
         self.stats.requests += 1
         try:
             reply = await session.request(
@@ -281,6 +282,10 @@ class FrozenPull:
         units: Sequence[DataUnit],
     ) -> list[_Found]:
         by_point = {m.pn: m for m in meters}
+        # One freeze time and one first-attempt test per day, not per meter: this loop builds
+        # five readings of every meter of a terminal's day.
+        frozen_at = datetime.combine(day + timedelta(days=1), time(), self.tz).astimezone(UTC)
+        yesterday = day == today - timedelta(days=1)
         found: list[_Found] = []
         for unit in units:
             meter = by_point.pop(unit.point, None)
@@ -295,36 +300,11 @@ class FrozenPull:
                     unit.values.get("td_d"),
                 )
                 continue
-            first = day == today - timedelta(days=1) and day not in self._attempted.get(
-                meter.id, set()
-            )
-            readings = self._readings(meter, day, unit.values, first)
+            first = yesterday and day not in self._attempted.get(meter.id, ())
+            readings = _readings(meter, frozen_at, unit.values, first)
             if readings:
                 found.append(_Found(meter, day, first, readings))
         return found
-
-    def _readings(
-        self, meter: TerminalMeterConfig, day: date, values: Mapping[str, Any], first: bool
-    ) -> list[Reading]:
-        frozen_at = datetime.combine(day + timedelta(days=1), time(), self.tz).astimezone(UTC)
-        quality = Quality.ACTUAL if first else Quality.BACKFILLED
-        energies = list(values.get("forward_active") or ())
-        names = [TOTAL, *(TARIFF.format(n) for n in range(1, len(energies)))]
-        tags = meter.tags()  # once per meter: the same labels on each of its readings
-        return [
-            Reading(
-                meter.id,
-                name,
-                float(value),
-                UNIT,
-                frozen_at,
-                kind=ReadingKind.FROZEN,
-                quality=quality,
-                tags=tags,
-            )
-            for name, value in zip(names, energies, strict=True)
-            if value is not None  # EEH: the meter's register had no data
-        ]
 
     def _stored(self, found: list[_Found], stored: bool) -> None:
         if not stored:
@@ -377,3 +357,27 @@ class FrozenPull:
                             summary.backfilled += 1
             out[terminal.name] = summary
         return out
+
+
+_NAMES = (TOTAL, *(TARIFF.format(n) for n in range(1, 64)))
+"""Register names in F161's order: the total, then tariffs 1 .. M (made once, not per meter)."""
+
+
+def _readings(
+    meter: TerminalMeterConfig, frozen_at: datetime, values: Mapping[str, Any], first: bool
+) -> list[Reading]:
+    quality = Quality.ACTUAL if first else Quality.BACKFILLED
+    energies = values.get("forward_active") or ()
+    names = _NAMES if len(energies) <= len(_NAMES) else _names(len(energies))
+    tags = meter.tags()  # once per meter: the same labels on each of its readings
+    actual = Reading.actual  # the values are the codec's checked numbers, the time aware
+    frozen = ReadingKind.FROZEN
+    return [
+        actual(meter.id, name, float(value), UNIT, frozen_at, frozen, tags, quality)
+        for name, value in zip(names, energies, strict=False)
+        if value is not None  # EEH: the meter's register had no data
+    ]
+
+
+def _names(count: int) -> tuple[str, ...]:
+    return (TOTAL, *(TARIFF.format(n) for n in range(1, count)))

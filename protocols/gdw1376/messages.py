@@ -112,14 +112,22 @@ UnitSpec = tuple[int, int, Mapping[str, Any]]
 def build_body(afn: int, up: bool, units: Iterable[UnitSpec]) -> bytes:
     specs = list(units)
     by_pair = {(point, item): values for point, item, values in specs}
+    # A day's pull asks 64 points for one Td_d: units that share one values mapping (the same
+    # object) are encoded once, which was a fifth of the master's CPU per request.
+    encoded: dict[tuple[int, int], bytes] = {}
     body = bytearray()
     for unit_id in group_units((point, item) for point, item, _ in specs):
         body += unit_id.to_wire()
         for point, item in unit_id.pairs():
-            layout = layout_of(afn, item, up)
-            if layout is None:
-                raise EncodeError(f"AFN {afn:02X}H F{item}: no layout to encode its data")
-            body += write(layout, by_pair[(point, item)], f"AFN {afn:02X}H p{point} F{item}")
+            values = by_pair[(point, item)]
+            data = encoded.get((item, id(values)))
+            if data is None:
+                layout = layout_of(afn, item, up)
+                if layout is None:
+                    raise EncodeError(f"AFN {afn:02X}H F{item}: no layout to encode its data")
+                data = write(layout, values, f"AFN {afn:02X}H p{point} F{item}")
+                encoded[(item, id(values))] = data
+            body += data
     return bytes(body)
 
 
@@ -206,14 +214,16 @@ def read_current(terminal: Address, pairs: Iterable[tuple[int, int]], *, seq: in
 
 def read_daily(terminal: Address, points: Iterable[int], fn: int, day: date, *, seq: int) -> Frame:
     """AFN 0D daily frozen values (F161 forward, F163 reverse, F1, F2) of ``day`` (Td_d)."""
-    return request(terminal, 0x0D, [(p, fn, {"td_d": day}) for p in points], seq=seq)
+    values = {"td_d": day}
+    return request(terminal, 0x0D, [(p, fn, values) for p in points], seq=seq)
 
 
 def read_monthly(
     terminal: Address, points: Iterable[int], fn: int, month: date, *, seq: int
 ) -> Frame:
     """AFN 0D monthly frozen values (F177, F17, F18) of ``month``'s month (Td_m)."""
-    return request(terminal, 0x0D, [(p, fn, {"td_m": month}) for p in points], seq=seq)
+    values = {"td_m": month}
+    return request(terminal, 0x0D, [(p, fn, values) for p in points], seq=seq)
 
 
 def read_curve(

@@ -44,3 +44,18 @@ def test_actual_is_the_reading_the_constructor_makes() -> None:
     assert (fast.quality, fast.reason) == (Quality.ACTUAL, None)
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.value = 1.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("quality", [Quality.BACKFILLED, Quality.ESTIMATED])
+def test_actual_builds_any_quality_with_a_value(quality: Quality) -> None:
+    """The concentrator pull builds its late days through the fast path too."""
+    fast = Reading.actual(
+        "m1", "energy_active_import_total", 12.5, "kWh", T0, ReadingKind.FROZEN, {}, quality
+    )
+    made = Reading("m1", "energy_active_import_total", 12.5, "kWh", T0, ReadingKind.FROZEN, quality)
+    assert fast == made
+
+
+def test_actual_refuses_missing() -> None:
+    with pytest.raises(ValueError, match=r"m1/voltage_a: missing readings use Reading\.missing"):
+        Reading.actual("m1", "voltage_a", 1.0, "V", T0, ReadingKind.INSTANT, {}, Quality.MISSING)
