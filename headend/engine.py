@@ -44,6 +44,7 @@ from headend.commands.audit import AuditLog
 from headend.commands.clock import ClockCommands
 from headend.commands.context import CommandContext
 from headend.commands.fleet_changes import FleetChanges
+from headend.commands.forwarded import ForwardedMeters
 from headend.commands.operations import Operations
 from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
 from headend.drivers.dlt645.security_module import SecurityModule
@@ -182,6 +183,8 @@ class Engine:
         )
         self.terminal_server: TerminalServer | None = None
         self.frozen_pull: FrozenPull | None = None
+        self.forwarded: ForwardedMeters | None = None
+        """On-demand reads and relay orders of the terminals' meters (AFN 10 forwarding)."""
         if config.terminals:  # a master station for concentrators that dial in
             self.terminal_server = TerminalServer(
                 host=config.master.host,
@@ -192,6 +195,9 @@ class Engine:
             )
             self.frozen_pull = FrozenPull(
                 self.terminal_server, config.terminals, config.master, self.tz, self.live.publish
+            )
+            self.forwarded = ForwardedMeters(
+                commands, self.terminal_server, config.terminals, config.master
             )
         self.collectors: dict[str, ChannelCollector] = {
             channel.name: ChannelCollector(
@@ -279,6 +285,8 @@ class Engine:
                     background.append(group.create_task(self.mqtt.run(), name="mqtt"))
                 if self.terminal_server is not None:
                     background.append(group.create_task(self.terminal_server.run(), name="master"))
+                if self.forwarded is not None:
+                    background.append(group.create_task(self.forwarded.run(), name="forwarding"))
                 maintenance = [group.create_task(self.sweeps.loop(), name="anomaly sweep")]
                 if self.options.maintenance:
                     maintenance.append(
@@ -302,6 +310,8 @@ class Engine:
         finally:
             for worker in self.workers.values():
                 worker.close()
+            if self.forwarded is not None:
+                self.forwarded.close()
             if self._block_support_saver is not None:
                 await self._block_support_saver.aclose()
 

@@ -148,7 +148,8 @@ def fleet_config_for(
             "port": endpoints.master[1],
             "pull_interval": CONCENTRATOR_PULL_INTERVAL,
         }
-        document["terminals"] = [_terminal(placed) for placed in endpoints.concentrators]
+        plaintext = {m.id for m in scenario.meters if not secured[m.bus]}
+        document["terminals"] = [_terminal(placed, plaintext) for placed in endpoints.concentrators]
     keys = {bus.esam_key_env for bus in scenario.buses if bus.esam_key_env}
     if len(keys) > 1:
         raise FleetExportError(
@@ -245,16 +246,23 @@ CONCENTRATOR_PULL_INTERVAL = "10m"
 """How often the head-end asks concentrators again for missing days (simulated time)."""
 
 
-def _terminal(placed: PlacedConcentrator) -> dict[str, Any]:
-    """A ``[[terminals]]`` table with its ``[[terminals.meters]]``."""
+def _terminal(placed: PlacedConcentrator, plaintext: set[str]) -> dict[str, Any]:
+    """A ``[[terminals]]`` table with its ``[[terminals.meters]]``; the ``plaintext`` meters
+    (no ESAM) take forwarded relay orders with their password, as on a bus."""
     concentrator = placed.concentrator
+    meters = []
+    for m in placed.meters:
+        meter: dict[str, Any] = {"id": m.meter_id, "pn": m.point, "address": m.address}
+        if m.meter_id in plaintext:
+            meter["control"] = "plaintext"
+        meters.append(meter)
     return {
         "name": placed.name,
         "address": placed.key,
         "heartbeat": f"{concentrator.heartbeat_period:g}s",
         "transformer": placed.transformer,
         "keeps_days": concentrator.store.keeps_days,
-        "meters": [{"id": m.meter_id, "pn": m.point, "address": m.address} for m in placed.meters],
+        "meters": meters,
     }
 
 

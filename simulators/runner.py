@@ -31,6 +31,7 @@ from simulators.concentrator.community import (
     PlacedConcentrator,
     concentrators_for,
 )
+from simulators.concentrator.forwarding import port_for
 from simulators.dlt645.community_adapter import bus_from_community
 from simulators.dlt645.esam import EsamConfig
 from simulators.dlt645.tcp_gateway import TcpGateway
@@ -275,6 +276,15 @@ class ScenarioRunner:
                     ) from exc
                 self.gateways[bus.id] = gateway
                 log.info("bus %s listening on %s:%d", bus.id, self.host, gateway.port)
+            buses = [gateway.bus for gateway in self.gateways.values()]
+            for placed in self.concentrators:  # AFN 10 forwarding reaches the same meters
+                placed.concentrator.forward_to = port_for(
+                    placed.concentrator.store,
+                    buses,
+                    self._advancing_clock,
+                    seed=self.seed,
+                    name=placed.name,
+                )
             for transformer, meter in self.scenario.lv_meters:
                 port = self._lv_port(transformer, meter)
                 await stack.enter_async_context(port)

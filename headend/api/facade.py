@@ -265,11 +265,17 @@ class HeadendFacade:
     # -- commands ----------------------------------------------------------------------------
 
     async def read_now(self, meter_id: str, quantities: Sequence[str] | None) -> list[Reading]:
+        forwarded = self._engine.forwarded
+        if forwarded is not None and forwarded.knows(meter_id):  # behind a terminal: AFN 10
+            return await forwarded.read_now(meter_id, quantities)
         return await self._engine.operations.read_now(meter_id, quantities)
 
     async def relay(
         self, meter_id: str, action: RelayAction, user: str, reason: str = ""
     ) -> RelayResult:
+        forwarded = self._engine.forwarded
+        if forwarded is not None and forwarded.knows(meter_id):
+            return await forwarded.relay(meter_id, action, user, reason)
         return await self._engine.operations.relay(meter_id, action, user, reason)
 
     async def admin_order(

@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
 from headend.config.errors import ConfigError, KeyProblem
 from headend.config.fields import Duration, FileModel, TagText
+from headend.config.meter_table import PASSWORD_PATTERN
 
 MAX_POINT = 2040
 """The highest pn of Q/GDW 1376.1 (DA: 255 groups of 8)."""
@@ -71,6 +72,11 @@ class TerminalMeterTable(FileModel):
     address: Annotated[str, AfterValidator(_meter_address)] | None = None
     building: TagText | None = None
     household: TagText | None = None
+    password: str = Field(default="00000000", pattern=PASSWORD_PATTERN)
+    """Level + 3-byte password of relay orders forwarded to the meter (AFN 10 F1)."""
+    operator_code: str = Field(default="00000000", pattern=PASSWORD_PATTERN)
+    control: Literal["secured", "plaintext"] = "secured"
+    """How forwarded relay orders go: sealed through ``[security]`` or with the password."""
 
 
 class TerminalTable(FileModel):
@@ -117,6 +123,9 @@ class TerminalMeterConfig:
     transformer: str | None = None
     building: str | None = None
     household: str | None = None
+    password: str = "00000000"
+    operator_code: str = "00000000"
+    control: str = "secured"
 
     def tags(self) -> dict[str, str]:
         tags = {"terminal": self.terminal}
@@ -186,6 +195,9 @@ def terminal_configs(
                     transformer=table.transformer,
                     building=meter.building,
                     household=meter.household,
+                    password=meter.password,
+                    operator_code=meter.operator_code,
+                    control=meter.control,
                 )
             )
         addresses[table.address] = table.name

@@ -9,6 +9,7 @@ meter's reply after the port and a length. The inner frame is DL/T 645's, decode
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from protocols.dlt645 import Frame as MeterFrame
 from protocols.dlt645 import FrameDecoder as MeterDecoder
@@ -74,7 +75,23 @@ def forward(
 ) -> Frame:
     """AFN 10 F1: send ``meter_frame`` out of ``port`` of the terminal."""
     inner = encode_meter_frame(meter_frame, preamble=0)
-    values = {
+    values = forward_values(
+        port, inner, line=line, timeout_s=timeout_s, byte_timeout_ms=byte_timeout_ms
+    )
+    return request(terminal, 0x10, [(0, 1, values)], seq=seq, tp=tp)
+
+
+def forward_values(
+    port: int,
+    inner: bytes,
+    *,
+    line: LineSettings = LineSettings(),
+    timeout_s: float = 5.0,
+    byte_timeout_ms: int = 100,
+) -> dict[str, Any]:
+    """The values of the downlink AFN 10 F1 unit carrying the encoded meter frame ``inner``
+    (for a master whose session layer numbers and frames the request itself)."""
+    return {
         "port": port,
         "line_control": line.to_byte(),
         "frame_timeout": frame_timeout_byte(timeout_s),
@@ -82,7 +99,6 @@ def forward(
         "length": len(inner),
         "frame": inner,
     }
-    return request(terminal, 0x10, [(0, 1, values)], seq=seq, tp=tp)
 
 
 def inner_frame(content: bytes) -> MeterFrame:

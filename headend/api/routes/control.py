@@ -43,7 +43,8 @@ def control_router(ctx: ApiContext) -> APIRouter:
 
     def on_a_bus(meter_id: str) -> None:
         """409 for a meter a concentrator reads: no bus of ours reaches it, so nothing is
-        sent or audited (orders through the terminal, AFN 10 forwarding, are not served)."""
+        sent or audited (only reads and relay orders go through the terminal, forwarded by
+        AFN 10; admin orders and clock checks are not served)."""
         behind = headend.terminal_meter(meter_id)
         if behind is not None:
             raise HTTPException(
@@ -59,8 +60,8 @@ def control_router(ctx: ApiContext) -> APIRouter:
         caller: Caller = ctx.operator,
     ) -> list[ReadingOut]:
         quantities = request.quantities if request else None
-        on_a_bus(meter_id)
-        headend.meter(meter_id)
+        if headend.terminal_meter(meter_id) is None:  # a terminal's meter: AFN 10 forwarding
+            headend.meter(meter_id)
         try:
             readings = await headend.read_now(meter_id, quantities)
         except RegistryError as exc:
@@ -70,7 +71,6 @@ def control_router(ctx: ApiContext) -> APIRouter:
     @router.post("/meters/{meter_id}/relay", response_model=RelayOut)
     async def relay(meter_id: str, request: RelayIn, caller: Caller = ctx.operator) -> RelayOut:
         action = RelayAction[request.action.upper()]
-        on_a_bus(meter_id)
         result = await headend.relay(meter_id, action, caller.name, request.reason)
         return RelayOut(
             meter=meter_id,

@@ -18,6 +18,8 @@ from headend.config.fleet import parse_fleet_config
 from headend.engine import Engine, EngineOptions
 from protocols.gdw1376 import Address
 from simulators.concentrator import FrozenStore, SimulatedConcentrator, StoreMeter
+from simulators.concentrator.forwarding import MeterPort
+from simulators.dlt645 import SimulatedMeter, SimulatedMeterConfig, StaticSource
 from storage.embedded import SqliteStore
 from tests.headend.api.fleet import ADMIN, OPERATOR, READER, TOKENS
 from tests.support.concentrator_fleet import (
@@ -31,6 +33,8 @@ from tests.support.concentrator_fleet import (
 )
 
 TOTAL = "energy_active_import_total"
+FORWARDED = {TOTAL: 1234.56, "voltage_a": 229.8}
+"""What the meters behind the concentrator show when read through it."""
 REGISTERS = 5
 """Total and four tariffs per meter-day."""
 
@@ -51,8 +55,16 @@ async def _collected(tmp_path: Path) -> dict[str, Any]:
         keeps_days=KEEPS,
     )
     frozen.missing.add(TODAY - timedelta(days=2))  # got only by the re-read pass below
+    port = [
+        SimulatedMeter(SimulatedMeterConfig(f"{p:012d}", StaticSource(FORWARDED), meter_id=f"m{p}"))
+        for p in POINTS
+    ]
     concentrator = SimulatedConcentrator(
-        Address("4403", 12), frozen, lambda: NOW.replace(tzinfo=None), units_per_frame=2
+        Address("4403", 12),
+        frozen,
+        lambda: NOW.replace(tzinfo=None),
+        units_per_frame=2,
+        forward_to=MeterPort(port, frozen, lambda: NOW),
     )
     live = engine.live.subscribe()
     server, pull = engine.terminal_server, engine.frozen_pull
@@ -109,6 +121,11 @@ async def _collected(tmp_path: Path) -> dict[str, Any]:
                 "/api/meters/m2/readings", params={"quantity": "voltage_a"}, headers=READER
             )
             answers["terminals"] = (await http.get("/api/terminals", headers=READER)).json()
+            answers["read"] = await http.post(
+                "/api/meters/m2/read",
+                json={"quantities": [TOTAL, "voltage_a"]},
+                headers=OPERATOR,
+            )
             answers["relay"] = await http.post(
                 "/api/meters/m2/relay", json={"action": "trip"}, headers=OPERATOR
             )
@@ -180,10 +197,17 @@ async def test_concentrator_meters_are_listed_shown_billed_and_counted(tmp_path:
     assert "jzq-T1" in bad.text
     assert "voltage_a" in bad.text
 
-    relay = answers["relay"]  # no bus reaches it: refused before anything is sent or audited
+    # Forwarded (AFN 10) to the meter, but it takes secured control and no [security] module
+    # is set: refused before anything is sent or audited.
+    relay = answers["relay"]
     assert relay.status_code == 409, relay.text
-    assert "jzq-T1" in relay.text
+    assert "security module" in relay.text
     assert answers["audit"] == []
+    # The concentrator's meters answer on-demand reads through it (AFN 10 forwarding).
+    read = answers["read"]
+    assert read.status_code == 200, read.text
+    values = {r["quantity"]: r["value"] for r in read.json()}
+    assert values == {TOTAL: FORWARDED[TOTAL], "voltage_a": FORWARDED["voltage_a"]}
 
     same_id = answers["same_id"]  # a bus meter may not take a concentrator meter's id
     assert same_id.status_code == 422, same_id.text
