@@ -33,6 +33,8 @@ id = "m1"
 pn = 1
 address = "000000000001"
 household = "1-101"
+control = "plaintext"
+password = "02123456"
 
 [[terminals.meters]]
 id = "m2"
@@ -65,6 +67,11 @@ def test_terminals_and_their_meters_load(tmp_path: Path) -> None:
     }
     assert (config.master.port, config.master.pull_delay) == (9101, 600.0)
     assert config.meters == {}
+    # How forwarded relay orders go (AFN 10): secured unless the file says otherwise.
+    assert [(m.control, m.password) for m in terminal.meters] == [
+        ("plaintext", "02123456"),
+        ("secured", "00000000"),
+    ]
 
 
 def test_a_fleet_without_terminals_has_none(tmp_path: Path) -> None:
@@ -98,6 +105,8 @@ def test_a_fleet_without_terminals_has_none(tmp_path: Path) -> None:
         ('id = "m2"', 'id = "m1"', "terminals[0].meters[1].id", "duplicate meter id"),
         ("port = 9101", "port = 99999", "master.port", "65535"),
         ("pn = 1\n", "pn = 1\nchannel = 'bus'\n", "terminals[0].meters[0].channel", "unknown key"),
+        ("pn = 2\n", "pn = 2\ncontrol = 'open'\n", "terminals[0].meters[1].control", "secured"),
+        ("pn = 2\n", "pn = 2\npassword = '12'\n", "terminals[0].meters[1].password", "8 hex"),
     ],
 )
 def test_mistakes_name_the_key(tmp_path: Path, old: str, new: str, key: str, problem: str) -> None:

@@ -161,3 +161,14 @@ async def test_a_broadcast_goes_through_and_expects_no_reply(rig: Rig) -> None:
     # The empty reply of a broadcast is not a timeout waiting for the next exchange.
     readings = await DRIVER.read_action(_Channel(), _meter(1), ("voltage_a",), START)(link)
     assert readings[0].value == VALUES["voltage_a"]
+
+
+async def test_a_terminal_that_denies_forwarding_is_unsupported_naming_the_meter(rig: Rig) -> None:
+    rig.concentrator.forward_to = None  # it has no meter port: AFN 00 F2
+    link = rig.link()
+    await link.open()
+    with pytest.raises(TerminalRequestFailed) as caught:
+        await DRIVER.read_action(_Channel(), _meter(2), ("voltage_a",), START)(link)
+    assert caught.value.reason is FailureReason.UNSUPPORTED
+    assert ADDRESSES[1] in caught.value.detail
+    assert "denied" in caught.value.detail
