@@ -18,6 +18,7 @@ from headend.bus.link import BusLink
 from headend.commands.forwarded import ForwardedMeter
 from headend.config.terminals import TerminalMeterConfig
 from headend.drivers.dlt645.control import RelayState
+from headend.drivers.dlt645.security_module import SoftwareSecurityModule
 from headend.drivers.registry import driver_for
 from headend.errors import ReadFailed
 from headend.terminals import TerminalOffline, TerminalRequestFailed, TerminalServer
@@ -27,6 +28,7 @@ from protocols.gdw1376 import Address
 from simulators.concentrator import FrozenStore, SimulatedConcentrator, StoreMeter
 from simulators.concentrator.forwarding import MeterPort
 from simulators.dlt645 import SimulatedMeter
+from simulators.dlt645.esam import EsamConfig
 from storage.records import FailureReason
 from tests.simulators.dlt645.master import START, VALUES, SettableClock, meter
 
@@ -172,3 +174,43 @@ async def test_a_terminal_that_denies_forwarding_is_unsupported_naming_the_meter
     assert caught.value.reason is FailureReason.UNSUPPORTED
     assert ADDRESSES[1] in caught.value.detail
     assert "denied" in caught.value.detail
+
+
+async def test_a_secured_relay_order_is_sealed_through_the_concentrator() -> None:
+    """Identity authentication (03) and the sealed order (1C) are frames like any other: the
+    ESAM behind the concentrator opens the order, and a plaintext one it refuses."""
+    key = bytes.fromhex("00112233445566778899aabbccddeeff")
+    stored = [StoreMeter(1, "m1", ADDRESSES[0])]
+    store = FrozenStore(stored, lambda meter_id, day: None, lambda: date(2026, 3, 10))
+    secured = SimulatedMeter(meter(ADDRESSES[0], meter_id="m1", esam=EsamConfig(key)))
+    concentrator = SimulatedConcentrator(
+        Address("4403", 12),
+        store,
+        lambda: START.replace(tzinfo=None),
+        forward_to=MeterPort([secured], store, SettableClock()),
+    )
+    async with TerminalServer(heartbeat_periods={KEY: 30}) as server:
+        task = asyncio.create_task(concentrator.run("127.0.0.1", server.port))
+        try:
+            async with asyncio.timeout(10):
+                await server.wait_online(KEY)
+            link = Rig(server, concentrator).link()
+            await link.open()
+            with pytest.raises(ReadFailed):  # the ESAM meter refuses a plaintext order
+                await DRIVER.control_relay(
+                    link, _meter(1), RelayAction.TRIP, METER_NOW, reply_timeout=1.0
+                )
+            assert not secured.relay_open
+            result = await DRIVER.control_relay(
+                link,
+                _meter(1, control="secured"),
+                RelayAction.TRIP,
+                METER_NOW,
+                reply_timeout=1.0,
+                security=SoftwareSecurityModule(key),
+            )
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert (result.state, result.verified) == (RelayState.OPEN, True)
+    assert secured.relay_open
