@@ -46,6 +46,9 @@ from headend.commands.context import CommandContext
 from headend.commands.fleet_changes import FleetChanges
 from headend.commands.forwarded import ForwardedMeters
 from headend.commands.operations import Operations
+from headend.commands.terminal_clock import TerminalClocks
+from headend.commands.terminal_context import TerminalCommandContext
+from headend.commands.terminal_ports import TerminalPorts
 from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
 from headend.drivers.dlt645.security_module import SecurityModule
 from headend.drivers.registry import DRIVERS, driver_for
@@ -185,6 +188,8 @@ class Engine:
         self.frozen_pull: FrozenPull | None = None
         self.forwarded: ForwardedMeters | None = None
         """On-demand reads and relay orders of the terminals' meters (AFN 10 forwarding)."""
+        self.terminal_clocks: TerminalClocks | None = None
+        self.terminal_ports: TerminalPorts | None = None
         if config.terminals:  # a master station for concentrators that dial in
             self.terminal_server = TerminalServer(
                 host=config.master.host,
@@ -193,8 +198,21 @@ class Engine:
                 login_timeout=config.master.login_timeout,
                 window=config.master.window,
             )
+            server, audit = self.terminal_server, self.audit
+            terminal_commands = TerminalCommandContext(
+                server, config.terminals, config.master, audit, self.clock, self.tz
+            )
+            self.terminal_clocks = TerminalClocks(
+                terminal_commands, config.clock.drift_threshold, config.clock.check_interval
+            )
+            self.terminal_ports = TerminalPorts(terminal_commands)
             self.frozen_pull = FrozenPull(
-                self.terminal_server, config.terminals, config.master, self.tz, self.live.publish
+                self.terminal_server,
+                config.terminals,
+                config.master,
+                self.tz,
+                self.live.publish,
+                on_login=self.terminal_clocks.on_login,
             )
             self.forwarded = ForwardedMeters(
                 commands, self.terminal_server, config.terminals, config.master
@@ -298,6 +316,9 @@ class Engine:
                     if self.frozen_pull is not None:
                         pull = self.frozen_pull.run(self.clock.now, self.clock.real_seconds)
                         maintenance.append(group.create_task(pull, name="frozen pull"))
+                    if self.terminal_clocks is not None:
+                        checks = self.terminal_clocks.loop()
+                        maintenance.append(group.create_task(checks, name="terminal clocks"))
                     maintenance.append(
                         group.create_task(self.clocks.check_loop(), name="clock checks")
                     )

@@ -21,6 +21,7 @@ the exit code or HTTP status it becomes)::
     │   └── QueueClosed                 bus.lanes: closed and drained, the worker stops
     ├── UnknownMeter (KeyError)         no such meter in the registry (.meter)
     ├── UnknownAlarm (KeyError)         anomaly.alarms: no such alarm (.alarm)
+    ├── UnknownTerminal (KeyError)      terminals.errors: no such terminal in the fleet (.terminal)
     ├── ConfigError (ValueError)        config.fields: a config file is wrong (.source, .key,
     │                                   .problem, .meter)
     ├── PointConfigError (ValueError)   config.terminal_points: a terminal point mapping is wrong

@@ -35,6 +35,7 @@ from headend.api.routes.admin import admin_router
 from headend.api.routes.billing import billing_router
 from headend.api.routes.control import control_router
 from headend.api.routes.fleet import fleet_router
+from headend.api.routes.terminals import terminals_router
 from headend.api.security import SecurityHeaders
 from headend.api.stream import live_events
 from headend.engine import Engine
@@ -157,6 +158,7 @@ def create_app(
     app.include_router(billing_router(ctx))
     app.include_router(control_router(ctx))
     app.include_router(admin_router(ctx))
+    app.include_router(terminals_router(ctx))
 
     if dashboard_dir is not None:
         index = dashboard_dir / "index.html"

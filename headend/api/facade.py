@@ -25,6 +25,8 @@ from headend.collection.completeness import CompletenessRow
 from headend.collection.terminal_pull import TerminalCompleteness
 from headend.collection.writer import WriterLimits, WriterStats
 from headend.commands.audit import AuditEntry
+from headend.commands.terminal_clock import TerminalClockCheck
+from headend.commands.terminal_ports import PortAction
 from headend.config.fleet import ChannelConfig, MeterConfig, TransformerConfig
 from headend.config.terminals import ConcentratorConfig, TerminalMeterConfig
 from headend.drivers.dlt645.admin import AdminOrder
@@ -32,6 +34,7 @@ from headend.drivers.dlt645.control import RelayResult
 from headend.engine import Engine
 from headend.errors import UnknownMeter
 from headend.mqtt.bridge import MqttStats
+from headend.terminals.errors import UnknownTerminal
 from headend.units import UnitGate
 from protocols.dlt645 import RelayAction
 from storage.records import Reading
@@ -182,6 +185,25 @@ class HeadendFacade:
     def terminal_archive_differences(self, name: str) -> int:
         pull = self._engine.frozen_pull
         return 0 if pull is None else len(pull.archive.get(name, ()))
+
+    def terminal_clock(self, name: str) -> TerminalClockCheck | None:
+        """The terminal's latest clock check (at login, daily, or asked for)."""
+        clocks = self._engine.terminal_clocks
+        return None if clocks is None else clocks.last.get(name)
+
+    async def check_terminal_clock(self, name: str, user: str) -> TerminalClockCheck:
+        clocks = self._engine.terminal_clocks
+        if clocks is None:
+            raise UnknownTerminal(name)
+        return await clocks.check(name, user)
+
+    async def terminal_port(
+        self, name: str, port: int, action: PortAction, user: str, reason: str
+    ) -> None:
+        ports = self._engine.terminal_ports
+        if ports is None:
+            raise UnknownTerminal(name)
+        await ports.command(name, port, action, user, reason)
 
     def terminal_completeness(self, day: date) -> Mapping[str, TerminalCompleteness]:
         """The frozen pull's own figures per terminal over the days it keeps before ``day``."""

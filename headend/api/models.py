@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from headend.anomaly import SubjectKind
 from headend.anomaly.alarms import Alarm
+from headend.api.terminal_models import TerminalClockOut
 from headend.collection.completeness import CompletenessRow
 from headend.collection.terminal_pull import TerminalCompleteness
 from headend.commands.audit import AuditEntry
@@ -279,6 +280,9 @@ class TerminalOut(BaseModel):
         description="Meter archive differences found at its last login"
     )
     completeness: TerminalCompletenessOut
+    clock: TerminalClockOut | None = Field(
+        default=None, description="Its latest clock check (at login, daily or asked for)"
+    )
 
 
 class AlarmOut(BaseModel):

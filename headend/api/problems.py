@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from headend.anomaly.alarms import UnknownAlarm
 from headend.config.meters import RegistryError
 from headend.errors import BusClosed, HeadendError, ReadFailed, UnknownMeter
+from headend.terminals.errors import UnknownTerminal
 from storage.records import FailureReason
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidField, on_invalid_field)
     app.add_exception_handler(UnknownMeter, on_not_found)
     app.add_exception_handler(UnknownAlarm, on_not_found)
+    app.add_exception_handler(UnknownTerminal, on_not_found)
     app.add_exception_handler(RegistryError, on_registry)
     app.add_exception_handler(ReadFailed, on_read_failed)
     app.add_exception_handler(BusClosed, on_bus_closed)

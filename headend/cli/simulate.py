@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -121,6 +122,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         ),
     )
     parser.add_argument(
+        "--terminal-drift",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help=(
+            "with --master: every concentrator's clock starts this far ahead (negative: behind), "
+            "for the master's clock check and sync"
+        ),
+    )
+    parser.add_argument(
         "--write-config",
         type=Path,
         metavar="PATH",
@@ -202,9 +213,15 @@ def run(args: argparse.Namespace) -> int:
     scenario = scenario_argument(args.scenario)
     if args.late_day and args.master is None:
         raise UsageProblem("--late-day: needs --master (it is a concentrator fault)")
+    if args.terminal_drift and args.master is None:
+        raise UsageProblem("--terminal-drift: needs --master (it is a concentrator fault)")
     concentrators = None
     if args.master is not None:
-        concentrators = ConcentratorPlan(args.master, late_days=dict.fromkeys(args.late_day, 1))
+        concentrators = ConcentratorPlan(
+            args.master,
+            late_days=dict.fromkeys(args.late_day, 1),
+            clock_drift_s=args.terminal_drift,
+        )
     start = scenario.start if args.start is None else parse_start(args.start, scenario)
     tokens = api_tokens(os.environ) if args.write_config is not None else ()
     # One clock for the simulators and, through the written [clock] table, for the head-end.
@@ -243,6 +260,10 @@ def parse_start(text: str, scenario: Scenario) -> datetime:
     return moment
 
 
+def _told(out: TextIO, name: str, what: str) -> None:
+    print(f"concentrator {name} {what}", file=out, flush=True)
+
+
 def api_tokens(environ: Mapping[str, str]) -> tuple[GeneratedToken, ...]:
     """One token per role: from ``HEADEND_TOKEN_<ROLE>`` when set, else freshly generated.
 
@@ -278,6 +299,8 @@ async def _serve(
                     _write_config(runner.scenario, endpoints, clock, tokens, config_path)
                 for line in describe(runner, endpoints, config_path, tokens):
                     print(line, file=out, flush=True)
+                for placed in endpoints.concentrators:  # what the master's commands did
+                    placed.concentrator.on_command = partial(_told, out, placed.name)
                 await stop.wait()
                 print(f"stopping at simulated {_local(runner, runner.now())}", file=out, flush=True)
         except RunnerError as exc:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
@@ -42,6 +42,7 @@ DAILY_FORWARD_ACTIVE = 161
 """AFN 0D F161: daily frozen forward active energy, total and per tariff."""
 POINTS_PER_REQUEST = 64
 """Measurement points asked for in one request (8 DA groups)."""
+LoginHook = Callable[[TerminalSession, ConcentratorConfig], Awaitable[None]]
 TOTAL = "energy_active_import_total"
 TARIFF = "energy_active_import_t{}"
 UNIT = "kWh"
@@ -113,6 +114,11 @@ class FrozenPull:
     """The session each terminal's archive was last read on (a new login reads it again)."""
     last_pull: dict[str, datetime] = field(default_factory=dict)
     """Terminal name -> when a pass last reached it logged in (what ``/api`` shows)."""
+    on_login: LoginHook | None = None
+    """Run once per new session before its pull: the terminal clock check (the commands
+    layer's, given by the engine), so a drifting terminal is set before its freezes are read."""
+    _greeted: dict[str, TerminalSession] = field(default_factory=dict)
+    """The session ``on_login`` last ran on, per terminal."""
 
     # ------------------------------------------------------------------ passes
 
@@ -176,6 +182,9 @@ class FrozenPull:
     async def pull_terminal(self, terminal: ConcentratorConfig, today: date) -> None:
         """Yesterday first, then each older day of the window that some meter still lacks."""
         session = self.server.session(terminal.address)
+        if self.on_login is not None and self._greeted.get(terminal.name) is not session:
+            self._greeted[terminal.name] = session
+            await self.on_login(session, terminal)
         if self._reconciled.get(terminal.name) is not session:
             await self._reconcile(session, terminal)
         for offset in range(1, terminal.keeps_days + 1):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from headend.errors import ReadFailed
+from headend.errors import HeadendError, ReadFailed
 from storage.records import FailureReason
 
 
@@ -22,3 +22,15 @@ class TerminalRequestFailed(ReadFailed):
     def __init__(self, terminal: str, reason: FailureReason, detail: str) -> None:
         self.terminal = terminal
         super().__init__(reason, f"terminal {terminal}: {detail}", retryable=False)
+
+
+class UnknownTerminal(HeadendError, KeyError):
+    """A request names a terminal the fleet file does not have (API 404)."""
+
+    def __init__(self, terminal: str) -> None:
+        self.terminal = terminal
+        self.message = f"unknown terminal {terminal!r}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message  # KeyError's own __str__ would quote it a second time

@@ -28,6 +28,8 @@ class ConcentratorPlan:
     keeps_days: int = 31
     late_days: Mapping[date, int] = field(default_factory=dict)
     """Days whose first requests find no record (``ConcentratorFaults.late_days``)."""
+    clock_drift_s: float = 0.0
+    """How far every concentrator's clock runs ahead at start (negative: behind)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,7 @@ def concentrators_for(
         concentrator = SimulatedConcentrator(
             address, store, wall_clock, heartbeat_period=plan.heartbeat_s, faults=faults
         )
+        concentrator.control.drift = timedelta(seconds=plan.clock_drift_s)
         placed.append(
             PlacedConcentrator(
                 transformer.id, f"jzq-{transformer.id}", address, meters, concentrator

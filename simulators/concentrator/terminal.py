@@ -5,7 +5,8 @@ It is the terminal end of the same codec the master uses. One connection at a ti
 answering the master's requests; when the connection drops (or a fault drops it) it dials
 again after ``reconnect_delay``. Answers: AFN 0C F2 its clock, 0D F161 the stored day per pn
 (points without a record are left out; none at all is a denial, AFN 00 F2), 0A F10 its meter
-archive, and takes AFN 04 F10 archive writes (confirmed, AFN 00 F1). AFN 10 F1 hands the
+archive, and takes AFN 04 F10 archive writes (confirmed, AFN 00 F1) and AFN 05 F31 clock sets
+and F49-F51 port commands (``control.py``). AFN 10 F1 hands the
 forwarded DL/T 645 frame to ``forward_to`` (the simulated meter behind the port) and returns its
 reply; a meter that does not answer gives the spec's empty answer (forwarded length 0).
 Replies with more units than ``units_per_frame`` go as several frames (FIR ... FIN, RSEQ
@@ -37,6 +38,7 @@ from protocols.gdw1376 import (
 )
 from protocols.gdw1376.control import SecondaryFunction
 from protocols.gdw1376.messages import UnitSpec
+from simulators.concentrator.control import TerminalControl
 from simulators.concentrator.store import FrozenStore
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ class ConcentratorFaults:
     late_days: dict[date, int] = field(default_factory=dict)
     """Day -> how many requests for it find no record yet (its carrier read failed at first
     and succeeds on the concentrator's own re-read later): the master's 补抄 must ask again."""
+    refuse_control: bool = False
+    """Deny every AFN 05 command (clock set, port pause/resume/re-read)."""
 
 
 class SimulatedConcentrator:
@@ -77,7 +81,13 @@ class SimulatedConcentrator:
         self.address = address.with_master(0)
         self.store = store
         self.clock = clock
-        """The terminal's wall clock (naive local time, as 1376.1 carries it)."""
+        """The true wall clock (naive local time, as 1376.1 carries it); the terminal's own
+        clock is ``now()``, off by ``control.drift``."""
+        self.control = TerminalControl()
+        """Its clock drift and port states, as AFN 05 commands left them."""
+        self.on_command: Callable[[str], None] = lambda what: None
+        """Told what each AFN 05 command did (``headend simulate`` prints it: ground truth a
+        system test waits for)."""
         self.heartbeat_period = heartbeat_period
         self.reconnect_delay = reconnect_delay
         self.units_per_frame = units_per_frame
@@ -100,6 +110,10 @@ class SimulatedConcentrator:
         self._seq = 0
         self._writer: asyncio.StreamWriter | None = None
         self._group: asyncio.TaskGroup | None = None
+
+    def now(self) -> datetime:
+        """The terminal's own clock (what AFN 0C F2 shows): the true time plus its drift."""
+        return self.control.now(self.clock())
 
     # ---------------------------------------------------------------- the link
 
@@ -213,6 +227,12 @@ class SimulatedConcentrator:
             return [
                 self._frame(request, 0x00, [(0, self._set(units), {})], Seq(request.seq.number))
             ]
+        if request.afn == 0x05:
+            done = None if self.faults.refuse_control else self.control.apply(units, self.clock())
+            for what in done or ():
+                self.on_command(what)
+            answer = 1 if done is not None else 2  # AFN 00 F1 confirm, F2 deny
+            return [self._frame(request, 0x00, [(0, answer, {})], Seq(request.seq.number))]
         if request.afn == 0x0D and self._late(units):
             return [self._frame(request, 0x00, [(0, 2, {})], Seq(request.seq.number))]
         specs: list[UnitSpec] = []
@@ -274,7 +294,7 @@ class SimulatedConcentrator:
     def _unit(self, afn: int, unit: DataUnit) -> UnitSpec | None:
         match (afn, unit.item):
             case (0x0C, 2):
-                return (0, 2, {"clock": self.clock().replace(microsecond=0)})
+                return (0, 2, {"clock": self.now()})
             case (0x0D, 161):
                 return self._daily(unit.point, unit.values["td_d"])
             case (0x0A, 10):

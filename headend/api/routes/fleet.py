@@ -32,6 +32,7 @@ from headend.api.models import (
     TerminalOut,
 )
 from headend.api.problems import InvalidField
+from headend.api.terminal_models import TerminalClockOut
 from headend.collection.terminal_pull import FROZEN_PULL_QUANTITIES
 from headend.config.fleet import LOAD_METER, MeterConfig
 from headend.config.meters import RegistryError
@@ -90,6 +91,7 @@ def terminal_meter_summary(headend: HeadendFacade, meter: TerminalMeterConfig) -
 
 def terminal_view(headend: HeadendFacade, name: str, day: date) -> TerminalOut:
     terminal = headend.terminals[name]
+    check = headend.terminal_clock(name)
     return TerminalOut(
         name=terminal.name,
         address=terminal.address,
@@ -100,6 +102,9 @@ def terminal_view(headend: HeadendFacade, name: str, day: date) -> TerminalOut:
         last_pull=headend.terminal_last_pull(name),
         archive_differences=headend.terminal_archive_differences(name),
         completeness=TerminalCompletenessOut.of(day, headend.terminal_completeness(day)[name]),
+        clock=None
+        if (check := headend.terminal_clock(name)) is None
+        else TerminalClockOut.of(check),
     )
 
 

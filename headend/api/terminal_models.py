@@ -1,0 +1,45 @@
+"""Bodies of the terminal command routes (clock check and sync, port commands)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from headend.commands.terminal_clock import TerminalClockCheck
+
+
+class TerminalClockOut(BaseModel):
+    terminal: str
+    drift_seconds: float = Field(
+        description="The terminal's clock minus the head-end's when checked (negative: behind)"
+    )
+    checked_at: datetime
+    synced: bool = Field(description="Over [clock] drift_threshold, so it was set (AFN 05 F31)")
+    drift_after_seconds: float | None = Field(description="Read back after the set")
+
+    @classmethod
+    def of(cls, check: TerminalClockCheck) -> TerminalClockOut:
+        return cls(
+            terminal=check.terminal,
+            drift_seconds=round(check.drift, 3),
+            checked_at=check.checked_at,
+            synced=check.synced,
+            drift_after_seconds=None if check.after is None else round(check.after, 3),
+        )
+
+
+class TerminalPortIn(BaseModel):
+    reason: str = Field(
+        default="",
+        max_length=200,
+        description="Why (meter exchange on this bus, wiring fault ...): kept in the audit trail",
+    )
+
+
+class TerminalPortOut(BaseModel):
+    terminal: str
+    port: int
+    action: Literal["pause", "resume", "reread"]
+    user: str

@@ -1,0 +1,52 @@
+"""The concentrator's AFN 05 control commands: its clock (F31) and its reading ports (F49-F51).
+
+A real terminal keeps its own clock, which drifts; the master reads it (AFN 0C F2) and sets it
+(F31). Its meters hang on ports (RS-485 2, carrier 31) whose reading the master can pause
+(F49), resume (F50) or restart from the first meter (F51, re-read). The simulator keeps the
+state the commands leave so tests can compare the head-end's audit with what the terminal did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from protocols.gdw1376 import DataUnit
+
+PAUSE, RESUME, REREAD = 49, 50, 51
+PORT_STATES: dict[int, str] = {PAUSE: "paused", RESUME: "reading", REREAD: "reading"}
+
+
+@dataclass(slots=True)
+class TerminalControl:
+    drift: timedelta = timedelta()
+    """How far the terminal's clock is ahead of the true time (a fault, or what F31 left)."""
+    ports: dict[int, str] = field(default_factory=dict)
+    """Port -> ``paused`` or ``reading``, for the ports a command named."""
+    rereads: dict[int, int] = field(default_factory=dict)
+    """Port -> how many F51 re-reads it was told to start."""
+    clock_sets: int = 0
+
+    def now(self, true_now: datetime) -> datetime:
+        """The terminal's clock: the true wall clock plus its drift, to the second."""
+        return (true_now + self.drift).replace(microsecond=0)
+
+    def apply(self, units: Sequence[DataUnit], true_now: datetime) -> list[str] | None:
+        """Carry out every unit of one AFN 05 request and say what was done; None (deny) if
+        any is not a command this terminal takes, in which case none is carried out."""
+        if not units or any(u.item not in (31, *PORT_STATES) for u in units):
+            return None
+        done = []
+        for unit in units:
+            if unit.item == 31:
+                self.drift = unit.values["time"] - true_now.replace(microsecond=0)
+                self.clock_sets += 1
+                done.append(f"clock set: {self.drift.total_seconds():+.0f} s off")
+                continue
+            port = int(unit.values["port"])
+            self.ports[port] = PORT_STATES[unit.item]
+            if unit.item == REREAD:
+                self.rereads[port] = self.rereads.get(port, 0) + 1
+            done.append(f"port {port} {'re-read' if unit.item == REREAD else self.ports[port]}")
+        return done
