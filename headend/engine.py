@@ -59,6 +59,7 @@ from headend.terminals import TerminalServer
 from headend.units import UnitGate
 from storage.billing import BillingSource
 from storage.sink import Sink
+from transports.dial_in_listener import DialInListener
 from transports.memory import MemoryNetwork
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,16 @@ class Engine:
         self.tz = ZoneInfo(config.timezone)
         self._history = history
         self._memory = memory
+        self.dial_in: DialInListener | None = None
+        """The listener ``dialin://`` channels' DTUs call (``[dial_in]``), if any channel is one."""
+        if any(c.url.lower().startswith("dialin:") for c in config.channels.values()):
+            self.dial_in = DialInListener(
+                config.dial_in.host,
+                config.dial_in.port,
+                (),
+                registration_timeout=config.dial_in.registration_timeout,
+                idle_timeout=config.dial_in.idle_timeout,
+            )
         self.registry = MeterRegistry(config)
         self.block_support, self._block_support_saver = open_book(options.block_support_path)
         for driver in DRIVERS.values():
@@ -274,7 +285,7 @@ class Engine:
             retry_backoff=Backoff(channel.retry_backoff, max(channel.retry_backoff, 5.0)),
             reconnect_backoff=Backoff(1.0, channel.reconnect_backoff_max),
         )
-        connection = driver_for(channel.protocol).connection(channel, self._memory)
+        connection = driver_for(channel.protocol).connection(channel, self._memory, self.dial_in)
         return BusWorker(channel.name, connection, policy)
 
     def _read_factory(self, channel: ChannelConfig) -> Any:
@@ -305,6 +316,8 @@ class Engine:
                     background.append(group.create_task(self.terminal_server.run(), name="master"))
                 if self.forwarded is not None:
                     background.append(group.create_task(self.forwarded.run(), name="forwarding"))
+                if self.dial_in is not None:
+                    background.append(group.create_task(self.dial_in.run(), name="dial-in"))
                 maintenance = [group.create_task(self.sweeps.loop(), name="anomaly sweep")]
                 if self.options.maintenance:
                     maintenance.append(

@@ -150,6 +150,8 @@ def fleet_config_for(
         }
         plaintext = {m.id for m in scenario.meters if not secured[m.bus]}
         document["terminals"] = [_terminal(placed, plaintext) for placed in endpoints.concentrators]
+    if endpoints.dial_in is not None:  # the buses' DTUs call the head-end's listener there
+        document["dial_in"] = {"host": endpoints.dial_in[0], "port": endpoints.dial_in[1]}
     keys = {bus.esam_key_env for bus in scenario.buses if bus.esam_key_env}
     if len(keys) > 1:
         raise FleetExportError(

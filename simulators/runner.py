@@ -19,11 +19,12 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from simulators.community.model import Community
 from simulators.concentrator.community import (
@@ -33,6 +34,7 @@ from simulators.concentrator.community import (
 )
 from simulators.concentrator.forwarding import port_for
 from simulators.dlt645.community_adapter import bus_from_community
+from simulators.dlt645.dial_out import DialOutGateway
 from simulators.dlt645.esam import EsamConfig
 from simulators.dlt645.tcp_gateway import TcpGateway
 from simulators.errors import SimulatorError
@@ -64,6 +66,9 @@ LV_METER_QUANTITIES = (
 can serve; a map's other points read as "not available"."""
 
 SERVED_PROTOCOLS = ("dlt645-2007",)
+DTU_REGISTRATION = "SIMDTU-{}"
+DTU_HEARTBEAT = "HEARTBEAT-{}"
+DTU_HEARTBEAT_PERIOD_S = 30.0
 """Bus protocols the runner can put behind a gateway."""
 
 ADVANCE_EVERY_S = 1.0
@@ -116,6 +121,17 @@ class Endpoints:
     concentrators: tuple[PlacedConcentrator, ...] = ()
     """The concentrators that dial in to ``master`` (one per transformer), with their meters."""
     master: tuple[str, int] | None = None
+    dial_in: tuple[str, int] | None = None
+    """Where the buses' DTUs dial in (``headend simulate --dial-in``); ``buses`` then holds
+    their ``dialin://`` URLs."""
+
+
+def dtu_url(bus_id: str) -> str:
+    """The ``dialin://`` URL of a simulated bus's DTU: its registration and heartbeat packets
+    (long and distinct, so bus bytes never contain one)."""
+    return f"dialin://{quote(DTU_REGISTRATION.format(bus_id), safe='')}?heartbeat=" + quote(
+        DTU_HEARTBEAT.format(bus_id), safe=""
+    )
 
 
 def terminal_topics(scenario: Scenario, config: TerminalConfig) -> tuple[TerminalTopics, ...]:
@@ -174,6 +190,7 @@ class ScenarioRunner:
         baud: int | None = None,
         terminal_interval_s: float | None = None,
         concentrators: ConcentratorPlan | None = None,
+        dial_in: tuple[str, int] | None = None,
         clock: Callable[[], datetime],
     ) -> None:
         for bus in scenario.buses:
@@ -213,6 +230,9 @@ class ScenarioRunner:
             interval_s=terminal_interval_s or max(1.0, 60.0 / speed),
         )
         self.gateways: dict[str, TcpGateway] = {}
+        self.dial_in = dial_in
+        """Where the buses' DTUs call instead of listening (the head-end's ``[dial_in]``)."""
+        self.dial_outs: dict[str, DialOutGateway] = {}
         self.lv_ports: dict[str, ModbusPtyPort] = {}
         self.terminal: TerminalSimulator | None = None
         self.concentrator_plan = concentrators
@@ -236,6 +256,7 @@ class ScenarioRunner:
             bus_id: f"tcp://{gateway.host}:{gateway.port}"
             for bus_id, gateway in self.gateways.items()
         }
+        buses.update({bus_id: dtu_url(bus_id) for bus_id in self.dial_outs})
         mqtt = None
         if self.mqtt is not None:
             host, port = self.mqtt
@@ -251,6 +272,7 @@ class ScenarioRunner:
             lv_meters=lv_meters,
             concentrators=tuple(self.concentrators),
             master=None if plan is None else plan.master,
+            dial_in=self.dial_in,
         )
 
     async def __aenter__(self) -> ScenarioRunner:
@@ -266,6 +288,16 @@ class ScenarioRunner:
                     seed=self.seed,
                     esam=esam_of(bus),
                 )
+                if self.dial_in is not None:
+                    self.dial_outs[bus.id] = DialOutGateway(
+                        meter_bus,
+                        *self.dial_in,
+                        DTU_REGISTRATION.format(bus.id).encode(),
+                        DTU_HEARTBEAT.format(bus.id).encode(),
+                        # Simulated seconds, as every period here: at 60x it beats twice a second.
+                        heartbeat_period=max(0.1, DTU_HEARTBEAT_PERIOD_S / self.speed),
+                    )
+                    continue
                 gateway = TcpGateway(meter_bus, self.host, self._port_for(index, bus))
                 try:
                     await stack.enter_async_context(gateway)
@@ -299,6 +331,8 @@ class ScenarioRunner:
                 group.create_task(self.terminal.run(*self.mqtt))
             for placed in self.concentrators:
                 group.create_task(self._dial_in(placed))
+            for dtu in self.dial_outs.values():
+                group.create_task(self._until_stopped(dtu.run()))
         except BaseException as exc:
             self._stop.set()
             await stack.__aexit__(type(exc), exc, exc.__traceback__)
@@ -332,6 +366,15 @@ class ScenarioRunner:
             dialling.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await dialling
+
+    async def _until_stopped(self, work: Coroutine[None, None, None]) -> None:
+        task = asyncio.create_task(work)
+        try:
+            await self._stop.wait()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _lv_port(self, transformer: TransformerSpec, meter: LvMeterSpec) -> ModbusPtyPort:
         # pymodbus (and its serial extra) only for scenarios that have a Modbus meter.

@@ -34,6 +34,7 @@ from transports.faults import (
 )
 from transports.memory import MemoryNetwork, MemoryTransport, memory_pair
 from transports.settings import (
+    DialInSettings,
     Framing,
     MemorySettings,
     Parity,
@@ -51,6 +52,7 @@ __all__ = [
     "ConnectionLost",
     "Delay",
     "DeliveryPlan",
+    "DialInSettings",
     "Disconnect",
     "Drop",
     "Duplicate",

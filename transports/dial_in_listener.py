@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from transports.dial_in import DialInTransport, FilteredProtocol
+from transports.errors import OpenFailed
+from transports.settings import DialInSettings
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,25 @@ class DialInListener:
 
     def transport(self, registration: bytes) -> DialInTransport:
         return self.dtus[registration]
+
+    def transport_for(self, settings: DialInSettings) -> DialInTransport:
+        """The one transport of the DTU ``settings`` name, made on first use (the bus worker
+        of its channel asks for it; a fleet change that rebuilds the worker gets the same one).
+        A second channel with the same registration but another heartbeat is refused."""
+        dtu = self.dtus.get(settings.registration)
+        if dtu is None:
+            dtu = DialInTransport(
+                settings.describe().removeprefix("dial-in "),
+                settings.registration,
+                settings.heartbeat,
+            )
+            self.dtus[settings.registration] = dtu
+            self._longest = max(self._longest, len(settings.registration))
+        elif dtu.heartbeat != settings.heartbeat:
+            raise OpenFailed(
+                f"{settings.describe()}: already configured with heartbeat {dtu.heartbeat!r}"
+            )
+        return dtu
 
     def identify(self, data: bytes) -> str | tuple[DialInTransport, bytes] | None:
         """What the first bytes of a connection are: a DTU (with the bytes after its packet),

@@ -147,4 +147,38 @@ class MemorySettings:
         return f"memory {self.name}"
 
 
-TransportSettings = SerialSettings | TcpSettings | MemorySettings
+@dataclass(frozen=True, slots=True)
+class DialInSettings:
+    """A DTU that dials in to the head-end's listener and names itself with ``registration``.
+
+    ``heartbeat`` is the packet it sends while idle. Neither may contain 0x16, the DL/T 645
+    frame end (``transports.packet_filter`` says why), and the heartbeat must not start with
+    the registration, or the filter could not tell them apart.
+    """
+
+    registration: bytes
+    heartbeat: bytes | None = None
+
+    def __post_init__(self) -> None:
+        where = f"dial-in {self.registration!r}"
+        if not self.registration:
+            raise InvalidTransportUrl("dial-in settings: the registration packet is empty")
+        for name, packet in (("registration", self.registration), ("heartbeat", self.heartbeat)):
+            if packet is not None and 0x16 in packet:
+                raise InvalidTransportUrl(
+                    f"{where}: the {name} packet contains 0x16, the DL/T 645 frame end byte"
+                )
+        if self.heartbeat is not None and (
+            self.heartbeat.startswith(self.registration)
+            or self.registration.startswith(self.heartbeat)
+        ):
+            raise InvalidTransportUrl(
+                f"{where}: the heartbeat {self.heartbeat!r} and the registration packet must "
+                "not start with one another"
+            )
+
+    def describe(self) -> str:
+        return f"dial-in {self.registration.decode('ascii', 'backslashreplace')}"
+
+
+TransportSettings = SerialSettings | TcpSettings | MemorySettings | DialInSettings

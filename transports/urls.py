@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, unquote_to_bytes, urlsplit
 
 from transports.errors import InvalidTransportUrl
 from transports.settings import (
     DEFAULT_CONNECT_TIMEOUT,
+    DialInSettings,
     Framing,
     MemorySettings,
     Parity,
@@ -67,7 +68,7 @@ _TCP_SCHEMES: Mapping[str, Framing] = {
     "tcp": Framing.TRANSPARENT,
     "rtu+tcp": Framing.MODBUS_RTU,
 }
-SUPPORTED_SCHEMES = ("serial", "tcp", "rtu+tcp", "memory")
+SUPPORTED_SCHEMES = ("serial", "tcp", "rtu+tcp", "memory", "dialin")
 
 
 def parse_transport_url(url: str, *, protocol: str | None = None) -> TransportSettings:
@@ -98,8 +99,30 @@ def parse_transport_url(url: str, *, protocol: str | None = None) -> TransportSe
         if not parts.netloc:
             raise _bad(url, "no link name (expected memory://name)")
         return MemorySettings(name=unquote(parts.netloc))
+    if scheme == "dialin":
+        return _dial_in_settings(url, parts)
     shown = scheme or "(none)"
     raise _bad(url, f"scheme {shown!r} is not one of {', '.join(SUPPORTED_SCHEMES)}")
+
+
+def _dial_in_settings(url: str, parts: SplitResult) -> DialInSettings:
+    """``dialin://REGISTRATION?heartbeat=PACKET``, both percent-encoded bytes (``%FE`` for a
+    binary id), as the DTU's configuration tool shows them."""
+    registration = unquote_to_bytes(parts.netloc + parts.path)
+    if not registration:
+        raise _bad(url, "no registration packet (expected dialin://DTU-ID)")
+    heartbeat = None
+    for pair in filter(None, parts.query.split("&")):  # raw: a packet may be any bytes
+        key, _, value = pair.partition("=")
+        if key != "heartbeat":
+            raise _bad(url, f"unknown dialin parameter {key!r} (only heartbeat)")
+        if heartbeat is not None:
+            raise _bad(url, "query parameter 'heartbeat' is given twice")
+        heartbeat = unquote_to_bytes(value) or None
+    try:
+        return DialInSettings(registration, heartbeat)
+    except InvalidTransportUrl as exc:
+        raise _bad(url, str(exc)) from None
 
 
 def _bad(url: str, problem: str) -> InvalidTransportUrl:

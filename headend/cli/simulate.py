@@ -111,6 +111,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         ),
     )
     parser.add_argument(
+        "--dial-in",
+        type=_broker,
+        metavar="HOST:PORT",
+        help=(
+            "each bus's DTU dials in to the head-end's dial-in listener at HOST:PORT (with a "
+            "registration and heartbeat packet) instead of listening; the written config's "
+            "channels are dialin:// and its [dial_in] listens there"
+        ),
+    )
+    parser.add_argument(
         "--late-day",
         type=date.fromisoformat,
         action="append",
@@ -236,6 +246,7 @@ def run(args: argparse.Namespace) -> int:
             base_port=args.port_base,
             mqtt=args.mqtt,
             concentrators=concentrators,
+            dial_in=args.dial_in,
             clock=clock.now,
         )
     except RunnerError as exc:
@@ -322,7 +333,8 @@ def describe(
     )
     for bus in scenario.buses:
         count = len(scenario.meters_on_bus(bus.id))
-        yield f"bus {bus.id} {endpoints.buses[bus.id]} {bus.protocol} {count} meters"
+        calls = "" if endpoints.dial_in is None else " dials tcp://{}:{}".format(*endpoints.dial_in)
+        yield f"bus {bus.id} {endpoints.buses[bus.id]} {bus.protocol} {count} meters{calls}"
     for transformer, meter in scenario.lv_meters:
         yield (
             f"lv {transformer.id} {endpoints.lv_meters[transformer.id]} modbus "

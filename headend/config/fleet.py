@@ -24,6 +24,7 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 from headend.bus.lanes import Lane
 from headend.bus.link import DEFAULT_INTER_FRAME_GAP
 from headend.config.api import ApiTable
+from headend.config.dial_in import DialInConfig, DialInTable, dial_in_channels, dial_in_config
 from headend.config.errors import ConfigError, KeyProblem, from_validation_error, meter_label
 from headend.config.fields import Duration, FileModel, Instant, Number, TagText
 from headend.config.meter_table import MeterTable, ProtocolName
@@ -43,7 +44,7 @@ from headend.gc_tuning import paused_gc
 from storage.errors import RecordError
 from storage.line_protocol import validate_tag_value
 from storage.tariffs import DEFAULT_TARIFF_NAMES, MAX_TARIFF, TARIFF_NAMES
-from transports import InvalidTransportUrl, parse_transport_url
+from transports import DialInSettings, InvalidTransportUrl, parse_transport_url
 
 if TYPE_CHECKING:
     # headend.anomaly brings numpy: imported only when a file has an [anomaly] table.
@@ -184,6 +185,8 @@ class FleetConfig:
     """The ``[master]`` table: where dial-in terminals connect (headend.config.terminals)."""
     terminals: Mapping[str, ConcentratorConfig] = dataclasses.field(default_factory=dict)
     """The ``[[terminals]]`` (concentrators) by name, with the meters each reads."""
+    dial_in: DialInConfig = dataclasses.field(default_factory=DialInConfig)
+    """The ``[dial_in]`` listener for ``dialin://`` channels (headend.config.dial_in)."""
     tariff_names: Mapping[int, str] = dataclasses.field(
         default_factory=lambda: DEFAULT_TARIFF_NAMES
     )
@@ -297,9 +300,13 @@ class ChannelTable(FileModel):
     @model_validator(mode="after")
     def _url_fits_protocol(self) -> ChannelTable:
         try:
-            parse_transport_url(self.url, protocol=driver_for(self.protocol).transport_protocol)
+            settings = parse_transport_url(
+                self.url, protocol=driver_for(self.protocol).transport_protocol
+            )
         except InvalidTransportUrl as exc:
             raise KeyProblem("url", str(exc)) from None
+        if isinstance(settings, DialInSettings) and not self.protocol.startswith("dlt645"):
+            raise KeyProblem("url", f"dial-in DTUs carry DL/T 645 buses, not {self.protocol}")
         return self
 
 
@@ -337,6 +344,7 @@ class FleetFile(FileModel):
     api: ApiTable = ApiTable()
     security: SecurityTable | None = None
     master: MasterTable = MasterTable()
+    dial_in: DialInTable = DialInTable()
     terminals: tuple[TerminalTable, ...] = Field(default=(), strict=False)
     anomaly: dict[str, Any] | None = None
     """Checked by ``headend.anomaly``'s own dataclass, imported only when the table is there."""
@@ -351,6 +359,7 @@ def parse_fleet_config(
     except ValidationError as exc:
         raise from_validation_error(source, exc, data) from None
     channels = _unique("channels", [_channel(t) for t in file.channels], source)
+    dial_in_channels({name: c.url for name, c in channels.items()}, source)
     transformers = _unique("transformers", [_transformer(t) for t in file.transformers], source)
     plans = {name: _plan(name, table) for name, table in file.plans.items()}
     meters = _meters(file.meters, channels, transformers, plans, source)
@@ -373,6 +382,7 @@ def parse_fleet_config(
         anomaly=None if file.anomaly is None else _anomaly(file.anomaly, source),
         security=file.security,
         master=master_config(file.master),
+        dial_in=dial_in_config(file.dial_in),
         terminals=terminals,
         tariff_names=file.site.tariff_numbers(),
     )

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from headend.drivers.dlt645.control import RelayResult
     from headend.drivers.dlt645.security_module import SecurityModule
     from protocols.dlt645 import RelayAction
+    from transports.dial_in_listener import DialInListener
     from transports.memory import MemoryNetwork
 
 C = TypeVar("C", bound=BusConnection)
@@ -148,8 +149,14 @@ class Driver(abc.ABC, Generic[C]):
     # -- reading -----------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def connection(self, channel: ChannelSettings, memory: MemoryNetwork | None) -> C:
-        """The (closed) connection the channel's bus worker opens and reopens."""
+    def connection(
+        self,
+        channel: ChannelSettings,
+        memory: MemoryNetwork | None,
+        dial_in: DialInListener | None = None,
+    ) -> C:
+        """The (closed) connection the channel's bus worker opens and reopens; ``memory`` and
+        ``dial_in`` resolve ``memory://`` and ``dialin://`` channel URLs."""
 
     @abc.abstractmethod
     def read_action(

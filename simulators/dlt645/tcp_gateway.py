@@ -20,7 +20,7 @@ from simulators.errors import SimulatorError
 log = logging.getLogger(__name__)
 
 
-class _FaultAwareLink(StreamLink):
+class FaultAwareLink(StreamLink):
     """Ends the session as soon as bytes arrive while the gateway is meant to be down."""
 
     def __init__(
@@ -86,7 +86,7 @@ class TcpGateway:
         await self.aclose()
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        link = _FaultAwareLink(reader, writer, self.bus)
+        link = FaultAwareLink(reader, writer, self.bus)
         if self.bus.gateway_down():
             await link.aclose()
             return

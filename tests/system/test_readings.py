@@ -14,18 +14,13 @@ from datetime import date, datetime, timedelta
 from headend.collection.schedule import meter_offset
 from tests.system.conftest import HeadEndFactory
 from tests.system.processes import Simulation, read_meter
-from tests.system.truth import GroundTruth
+from tests.system.truth import VOLTAGE_STEP, GroundTruth, matches_one
 
-VOLTAGE_STEP = 0.05
 ENERGY_STEP = 0.005
 FROZEN_DAY = date(2026, 7, 16)
 TELEMETRY_METER = "S2-H001"
 BILLING_METER = "S1-H002"
 CLI_METER = "S2-H003"
-
-
-def matches_one(value: float, shown: list[float], step: float) -> bool:
-    return any(abs(value - candidate) <= step + 1e-9 for candidate in shown)
 
 
 def test_meter_voltage_is_the_simulators_value_for_its_slot(

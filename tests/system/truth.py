@@ -14,6 +14,14 @@ from datetime import date, datetime, timedelta
 from simulators.community.model import Community
 from simulators.scenario import Scenario, load_scenario
 
+VOLTAGE_STEP = 0.05
+"""Half the last digit of a DL/T 645 voltage (``XXX.X``): within it, a value is the model's."""
+
+
+def matches_one(value: float, shown: list[float], step: float) -> bool:
+    """Whether ``value`` is one of the model's values ``shown`` to within ``step``."""
+    return any(abs(value - candidate) <= step + 1e-9 for candidate in shown)
+
 
 class GroundTruth:
     def __init__(self, scenario: str, seed: int) -> None:

@@ -71,3 +71,28 @@ async def test_registered_bytes_reach_the_bus_without_packets() -> None:
         writer3.close()
         writer.close()
         task.cancel()
+
+
+async def test_transport_for_makes_one_dtu_per_registration() -> None:
+    from transports.factory import create_transport
+    from transports.settings import DialInSettings
+
+    server = DialInListener("127.0.0.1", 0, [], registration_timeout=2.0)
+    first = create_transport("dialin://DTU-7?heartbeat=HB-7", dial_in=server)
+    again = create_transport("dialin://DTU-7?heartbeat=HB-7", dial_in=server)
+    assert first is again
+    assert server.transport(b"DTU-7") is first
+    with pytest.raises(OpenFailed, match="heartbeat"):
+        server.transport_for(DialInSettings(b"DTU-7", b"OTHER"))
+    with pytest.raises(OpenFailed, match="no dial-in listener"):
+        create_transport("dialin://DTU-7")
+    await server.start()
+    async with asyncio.TaskGroup() as group:
+        task = group.create_task(server.run())
+        _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"DTU-7")
+        async with asyncio.timeout(5):
+            await server.transport(b"DTU-7").attached.wait()
+        assert server.counters.registered == 1
+        writer.close()
+        task.cancel()

@@ -6,6 +6,7 @@ import pytest
 
 from transports import (
     SERIAL_DEFAULTS,
+    DialInSettings,
     Framing,
     InvalidTransportUrl,
     MemorySettings,
@@ -114,6 +115,15 @@ def test_memory_url() -> None:
     assert parse_transport_url("memory://line-7") == MemorySettings(name="line-7")
 
 
+def test_dial_in_urls_carry_the_packets_as_bytes() -> None:
+    text = parse_transport_url("dialin://DTU-0001?heartbeat=HB-0001")
+    assert text == DialInSettings(b"DTU-0001", b"HB-0001")
+    assert text.describe() == "dial-in DTU-0001"
+    binary = parse_transport_url("dialin://%FE%FE8600?heartbeat=%AA%55")
+    assert binary == DialInSettings(b"\xfe\xfe8600", b"\xaaU")
+    assert parse_transport_url("dialin://IMEI-1") == DialInSettings(b"IMEI-1", None)
+
+
 @pytest.mark.parametrize(
     ("url", "bad_part"),
     [
@@ -140,6 +150,10 @@ def test_memory_url() -> None:
         ("tcp://host:502#frag", "fragment"),
         ("memory://", "no link name"),
         ("memory://name/extra", "only a name"),
+        ("dialin://", "no registration packet"),
+        ("dialin://DTU-1?beat=HB", "unknown dialin parameter 'beat'"),
+        ("dialin://DTU%16", "contains 0x16"),
+        ("dialin://DTU-1?heartbeat=DTU-1-HB", "must not start with one another"),
     ],
 )
 def test_bad_urls_name_the_url_and_the_bad_part(url: str, bad_part: str) -> None:

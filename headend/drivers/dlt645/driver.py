@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from headend.drivers.dlt645.control import RelayResult
     from headend.drivers.dlt645.security_module import SecurityModule
     from protocols.dlt645 import RelayAction
+    from transports.dial_in_listener import DialInListener
     from transports.memory import MemoryNetwork
 
 _NAMEPLATE_ADDRESS = re.compile(r"[0-9]{12}")
@@ -90,8 +91,15 @@ class Dlt645Driver(Driver[BusLink]):
     def unit_and_kind(self, meter: MeterSettings, quantity: str) -> tuple[str, ReadingKind] | None:
         return _unit_and_kind(self.standard, quantity)
 
-    def connection(self, channel: ChannelSettings, memory: MemoryNetwork | None) -> BusLink:
-        transport = create_transport(channel.url, protocol=self.transport_protocol, memory=memory)
+    def connection(
+        self,
+        channel: ChannelSettings,
+        memory: MemoryNetwork | None,
+        dial_in: DialInListener | None = None,
+    ) -> BusLink:
+        transport = create_transport(
+            channel.url, protocol=self.transport_protocol, memory=memory, dial_in=dial_in
+        )
         return BusLink(transport, gap=channel.inter_frame_gap)
 
     def read_action(

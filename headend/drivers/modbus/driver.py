@@ -20,6 +20,7 @@ from storage.records import Reading, ReadingKind
 
 if TYPE_CHECKING:
     from headend.drivers.modbus.reader import ModbusLink
+    from transports.dial_in_listener import DialInListener
     from transports.memory import MemoryNetwork
 
 
@@ -63,7 +64,12 @@ class ModbusDriver(Driver["ModbusLink"]):
             return None
         return _unit_and_kind(meter.register_map, quantity)
 
-    def connection(self, channel: ChannelSettings, memory: MemoryNetwork | None) -> ModbusLink:
+    def connection(
+        self,
+        channel: ChannelSettings,
+        memory: MemoryNetwork | None,
+        dial_in: DialInListener | None = None,
+    ) -> ModbusLink:
         from headend.drivers.modbus.adapter import ModbusAdapter
         from headend.drivers.modbus.reader import ModbusLink, modbus_target
 

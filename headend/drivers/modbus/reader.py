@@ -35,7 +35,7 @@ from protocols.modbus.points import Ratios
 from storage.records import FailureReason, Reading, ReadingKind
 from transports import parse_transport_url
 from transports.errors import OpenFailed
-from transports.settings import Framing, MemorySettings, SerialSettings
+from transports.settings import DialInSettings, Framing, MemorySettings, SerialSettings
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ def modbus_target(url: str) -> ModbusTarget:
         )
     if isinstance(settings, MemorySettings):
         raise OpenFailed(f"{url}: Modbus needs a real port or socket, not a memory link")
+    if isinstance(settings, DialInSettings):  # the fleet file refuses it: a guard only
+        raise OpenFailed(f"{url}: dial-in DTUs carry DL/T 645 buses, not Modbus")
     if settings.framing is Framing.MODBUS_RTU:
         return RtuOverTcpTarget(settings.host, settings.port)
     return TcpTarget(settings.host, settings.port)
