@@ -309,6 +309,7 @@ class ScenarioRunner:
                 self.gateways[bus.id] = gateway
                 log.info("bus %s listening on %s:%d", bus.id, self.host, gateway.port)
             buses = [gateway.bus for gateway in self.gateways.values()]
+            buses += [dtu.bus for dtu in self.dial_outs.values()]
             for placed in self.concentrators:  # AFN 10 forwarding reaches the same meters
                 placed.concentrator.forward_to = port_for(
                     placed.concentrator.store,
