@@ -124,6 +124,7 @@ async def serve(
             store=stack.billing,
             outbox_stats=stack.outbox_stats,
             limits=settings.limits,
+            data_dir=options.data_dir,
         )
         server = _QuietServer(
             uvicorn.Config(

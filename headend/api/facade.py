@@ -27,8 +27,10 @@ from headend.collection.writer import WriterLimits, WriterStats
 from headend.commands.audit import AuditEntry
 from headend.config.fleet import ChannelConfig, MeterConfig, TransformerConfig
 from headend.config.terminals import ConcentratorConfig, TerminalMeterConfig
+from headend.drivers.base import Capability
 from headend.drivers.dlt645.admin import AdminOrder
 from headend.drivers.dlt645.control import RelayResult
+from headend.drivers.registry import driver_for
 from headend.engine import Engine
 from headend.errors import UnknownMeter
 from headend.mqtt.bridge import MqttStats
@@ -114,6 +116,18 @@ class HeadendFacade:
 
     def meters_by_id(self) -> Mapping[str, MeterConfig]:
         return self._engine.registry.by_id()
+
+    def daily_frozen_meters(self) -> list[MeterConfig]:
+        """The bus meters due a daily frozen value: plan ``daily_frozen`` and a driver that
+        reads frozen records (those the backfill passes read; the KPIs count them)."""
+        plans = self._engine.config.plans
+        return [
+            m
+            for m in self._engine.registry
+            if m.plan in plans
+            and plans[m.plan].daily_frozen
+            and driver_for(m.protocol).supports(Capability.FROZEN)
+        ]
 
     def block_reads(self, meter_id: str) -> dict[str, dict[str, object]]:
         """Block identifier -> whether the meter answers it (and what it did if not), as

@@ -1,0 +1,133 @@
+"""The change log of billing reads: every frozen value the embedded store keeps, numbered.
+
+Why a log and not a time window: a billing system that polls "what is new since my last call"
+by reading time would miss a value backfilled today for last week, and one that asks again for
+an overlapping window would get duplicates. Here each stored frozen value gets a sequence
+number (``seq``, SQLite ``AUTOINCREMENT``: never reused, always increasing) in the same
+transaction that stores it, so:
+
+- no gaps: SQLite has one writer at a time and a reader sees only committed transactions, so a
+  reader that has seen ``seq`` N has seen every entry below N; polling ``since=N`` continues
+  exactly after it;
+- no duplicates: an entry is written only when the stored value or quality of its (meter,
+  register, freeze time) differs from that key's latest entry, so a batch written twice (the
+  outbox retrying after a crash, a re-read of a day already stored) adds nothing;
+- a corrected value (a backfill replacing an estimate) is a new entry with a higher ``seq``:
+  the consumer keeps the last entry of each key.
+
+Failed reads (no value) are not billing reads and are not logged.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, Protocol, runtime_checkable
+
+from storage.billing import parse_quality
+from storage.line_protocol import from_ns
+from storage.records import Quality
+
+LOGGED_MEASUREMENT: Final = "frozen"
+"""The points whose changes are logged: daily frozen register values (what billing settles)."""
+MAX_PAGE: Final = 50_000
+
+CHANGE_LOG_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS change_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    meter TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    value REAL NOT NULL,
+    unit TEXT NOT NULL,
+    quality TEXT NOT NULL,
+    tags TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS change_log_by_key ON change_log (meter, quantity, ts_ns, seq);
+"""
+
+_LATEST: Final = (
+    "SELECT value, quality FROM change_log WHERE meter = ? AND quantity = ? AND ts_ns = ? "
+    "ORDER BY seq DESC LIMIT 1"
+)
+_INSERT: Final = (
+    "INSERT INTO change_log (meter, quantity, ts_ns, value, unit, quality, tags) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedReading:
+    """One entry of the log: a frozen register value as it was stored, with its number."""
+
+    seq: int
+    meter: str
+    quantity: str
+    timestamp: datetime
+    value: float
+    unit: str
+    quality: Quality
+    tags: dict[str, str] = field(default_factory=dict)
+    """The fleet position the producer tagged it with when it was stored."""
+
+
+@runtime_checkable
+class ChangeSource(Protocol):
+    """A store that keeps the change log (the embedded store)."""
+
+    async def changes(self, since: int, limit: int) -> list[ChangedReading]:
+        """Entries with ``seq > since``, in ``seq`` order, at most ``limit``."""
+
+
+def log_changes(connection: sqlite3.Connection, points: Iterable[Sequence[Any]]) -> int:
+    """Log the frozen rows of a batch being stored; call inside the batch's transaction.
+
+    ``points`` are the embedded store's rows: (measurement, meter, quantity, ts_ns, value,
+    unit, quality, reason, transformer, tags text). Returns how many entries were added.
+    """
+    added = 0
+    for row in points:
+        if row[0] != LOGGED_MEASUREMENT or row[4] is None:
+            continue
+        latest = connection.execute(_LATEST, (row[1], row[2], row[3])).fetchone()
+        if latest is not None and latest[0] == row[4] and latest[1] == row[6]:
+            continue  # the same value stored again: not a change
+        connection.execute(_INSERT, (row[1], row[2], row[3], row[4], row[5], row[6], row[9]))
+        added += 1
+    return added
+
+
+def select_changes(connection: sqlite3.Connection, since: int, limit: int) -> list[ChangedReading]:
+    """The entries after ``since`` (``seq`` order), at most ``limit`` (capped at ``MAX_PAGE``)."""
+    if since < 0:
+        raise ValueError(f"change log cursor {since} is negative")
+    if limit < 1:
+        raise ValueError(f"change log page of {limit} entries: at least 1")
+    rows = connection.execute(
+        "SELECT seq, meter, quantity, ts_ns, value, unit, quality, tags FROM change_log "
+        "WHERE seq > ? ORDER BY seq LIMIT ?",
+        (since, min(limit, MAX_PAGE)),
+    )
+    return [
+        ChangedReading(
+            seq=int(row[0]),
+            meter=row[1],
+            quantity=row[2],
+            timestamp=from_ns(row[3]),
+            value=float(row[4]),
+            unit=row[5],
+            quality=parse_quality(row[6], f"change log entry {row[0]}"),
+            tags=_tags(row[7]),
+        )
+        for row in rows
+    ]
+
+
+def _tags(text: str) -> dict[str, str]:
+    loaded = json.loads(text) if text else {}
+    if not isinstance(loaded, dict):
+        return {}
+    return {str(key): str(value) for key, value in loaded.items()}
