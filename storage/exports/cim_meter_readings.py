@@ -37,6 +37,8 @@ from storage.exports.change_log import ChangedReading
 from storage.records import Quality
 
 NAMESPACE: Final = "http://iec.ch/TC57/2011/MeterReadings#"
+NAME_AUTHORITY: Final = "meter archive"
+"""Who issues a meter's asset number and address (the utility's archive, 档案)."""
 VALID_FROM_DEVICE: Final = "1.0.0"
 ESTIMATED_BY_SYSTEM: Final = "2.8.0"
 _QUALITY_CODES: Final = {
@@ -143,12 +145,18 @@ def _text(parent: ET.Element, name: str, text: str) -> ET.Element:
     return element
 
 
-def _names(parent: ET.Element, name: str, kind: str | None = None) -> None:
+def _names(
+    parent: ET.Element, name: str, kind: str | None = None, authority: str | None = None
+) -> None:
+    """``Names``; a ``Meter``'s ``NameType`` requires its ``NameTypeAuthority`` in the
+    schema, a ``UsagePoint``'s has none."""
     names = ET.SubElement(parent, _tag("Names"))
     _text(names, "name", name)
     if kind is not None:
         name_type = ET.SubElement(names, _tag("NameType"))
         _text(name_type, "name", kind)
+        if authority is not None:
+            _text(ET.SubElement(name_type, _tag("NameTypeAuthority")), "name", authority)
 
 
 def _meter_reading(root: ET.Element, meter: str, identity: MeterIdentity | None) -> ET.Element:
@@ -156,9 +164,9 @@ def _meter_reading(root: ET.Element, meter: str, identity: MeterIdentity | None)
     device = ET.SubElement(reading, _tag("Meter"))
     _text(device, "mRID", meter)
     if identity is not None and identity.asset:
-        _names(device, identity.asset, "asset number")
+        _names(device, identity.asset, "asset number", NAME_AUTHORITY)
     if identity is not None and identity.address:
-        _names(device, identity.address, "meter address")
+        _names(device, identity.address, "meter address", NAME_AUTHORITY)
     return reading
 
 
