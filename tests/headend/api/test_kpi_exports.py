@@ -28,8 +28,9 @@ from storage.archive.store import ARCHIVE_FILE, ArchiveStore
 from storage.embedded import SqliteStore
 from storage.exports.cim_meter_readings import NAMESPACE
 from storage.records import Quality, Reading, ReadingKind
-from tests.headend.api.fleet import READER, TOKENS
+from tests.headend.api.fleet import READER, START, TOKENS, fleet_table
 from tests.support.concentrator_fleet import NOW, TODAY, TZ, concentrator_fleet
+from transports.memory import MemoryNetwork
 
 TOTAL = "energy_active_import_total"
 FREEZE = datetime.combine(TODAY, time(), TZ).astimezone(UTC)
@@ -161,3 +162,42 @@ async def test_exports_page_the_change_log_once_each_with_the_customer(
     assert rows[("m2", TOTAL)]["quality"] == "backfilled"
     bad = await http.get("/api/exports/settlement.csv", params={"since": -1})
     assert bad.status_code == 422
+
+
+async def test_bus_meters_are_due_when_their_plan_reads_daily_frozen_values(
+    tmp_path: Path,
+) -> None:
+    table = fleet_table()
+    plans: dict[str, Any] = table["plans"]  # type: ignore[assignment]
+    plans["home"]["daily_frozen"] = True
+    plans["telemetry"] = {"reads": [{"quantities": ["voltage_a"], "interval": "1m"}]}
+    meters: list[dict[str, Any]] = table["meters"]  # type: ignore[assignment]
+    meters.append({**meters[1], "id": "m3", "address": "000000000003", "plan": "telemetry"})
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    day = START.astimezone(TZ).date()
+    freeze = datetime.combine(day, time(), TZ).astimezone(UTC)
+    network = MemoryNetwork()
+    network.listen("bus-1")  # the engine opens its bus at construction; it is never read
+    try:
+        engine = Engine(
+            parse_fleet_config(table, "test"),
+            store,
+            clock=WarpedClock(START, speed=1),
+            memory=network,
+            options=EngineOptions(audit_path=tmp_path / "audit.jsonl"),
+        )
+        await store.write(
+            [Reading("m1", TOTAL, 5.0, "kWh", freeze, ReadingKind.FROZEN, Quality.ACTUAL)]
+        )
+        app = create_app(engine, tokens=TOKENS, store=store)  # no data dir: nothing kept
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://headend", headers=READER
+        ) as http:
+            by_channel = await kpi(http, day=day.isoformat(), by="channel")
+            by_terminal = await kpi(http, day=day.isoformat(), by="terminal")
+    finally:
+        await store.aclose()
+    (row,) = by_channel["rows"]  # m3's plan reads no daily value: not due
+    assert (row["group"], row["due"], row["first_attempt"], row["missing"]) == ("bus-1", 2, 1, 1)
+    assert [r["group"] for r in by_terminal["rows"]] == ["(none)"]  # bus meters: no terminal
+    assert not (tmp_path / "kpi.sqlite").exists()
