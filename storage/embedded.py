@@ -26,6 +26,7 @@ from storage.exports.change_log import (
     CHANGE_LOG_SCHEMA,
     ChangedReading,
     log_changes,
+    seed_change_log,
     select_changes,
 )
 from storage.line_protocol import from_ns, timestamp_ns
@@ -150,6 +151,7 @@ class SqliteStore:
         """
         thread = SqliteThread(Path(path))
         await thread.open(SCHEMA + CHANGE_LOG_SCHEMA)
+        await thread.run(seed_change_log)  # a store from before the change log: once
         if max_bytes is not None:
 
             def limit(connection: sqlite3.Connection) -> None:

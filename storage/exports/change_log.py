@@ -100,6 +100,23 @@ def log_changes(connection: sqlite3.Connection, points: Iterable[Sequence[Any]])
     return added
 
 
+def seed_change_log(connection: sqlite3.Connection) -> int:
+    """A store written before the change log existed: its frozen values become the first
+    entries (by freeze time, meter, register), once, so the first poll gets the history too.
+    Returns how many were added (0 once the log has any entry)."""
+    if connection.execute("SELECT 1 FROM change_log LIMIT 1").fetchone() is not None:
+        return 0
+    with connection:
+        connection.execute("BEGIN")
+        cursor = connection.execute(
+            "INSERT INTO change_log (meter, quantity, ts_ns, value, unit, quality, tags) "
+            "SELECT meter, quantity, ts_ns, value, unit, quality, tags FROM points "
+            "WHERE measurement = ? AND value IS NOT NULL ORDER BY ts_ns, meter, quantity",
+            (LOGGED_MEASUREMENT,),
+        )
+    return max(cursor.rowcount, 0)
+
+
 def select_changes(connection: sqlite3.Connection, since: int, limit: int) -> list[ChangedReading]:
     """The entries after ``since`` (``seq`` order), at most ``limit`` (capped at ``MAX_PAGE``)."""
     if since < 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -79,3 +80,21 @@ async def test_a_corrected_value_is_a_new_entry_and_a_cursor_pages_without_gaps(
     )
     assert len({e.seq for e in entries}) == 7
     assert [(e.meter, e.seq > cursor) for e in after] == [("m7", True)]
+
+
+async def test_a_store_from_before_the_change_log_logs_its_history_once(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    store = await SqliteStore.open(path)
+    try:
+        await store.write([frozen("m1", 1.0), frozen("m2", 2.0, day=1)])
+    finally:
+        await store.aclose()
+    with sqlite3.connect(path) as db:  # as an older head-end left it: no log
+        db.execute("DROP TABLE change_log")
+    for _ in range(2):  # seeded on the first open only
+        store = await SqliteStore.open(path)
+        try:
+            entries = await store.changes(0, 100)
+        finally:
+            await store.aclose()
+        assert [(e.meter, e.value) for e in entries] == [("m1", 1.0), ("m2", 2.0)]
