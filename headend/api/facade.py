@@ -22,15 +22,14 @@ from headend.bus.worker import BusStats
 from headend.collection.backfill import BackfillStats
 from headend.collection.collector import CollectorStats
 from headend.collection.completeness import CompletenessRow
+from headend.collection.kpi import daily_frozen_bus_meters
 from headend.collection.terminal_pull import TerminalCompleteness
 from headend.collection.writer import WriterLimits, WriterStats
 from headend.commands.audit import AuditEntry
 from headend.config.fleet import ChannelConfig, MeterConfig, TransformerConfig
 from headend.config.terminals import ConcentratorConfig, TerminalMeterConfig
-from headend.drivers.base import Capability
 from headend.drivers.dlt645.admin import AdminOrder
 from headend.drivers.dlt645.control import RelayResult
-from headend.drivers.registry import driver_for
 from headend.engine import Engine
 from headend.errors import UnknownMeter
 from headend.mqtt.bridge import MqttStats
@@ -118,16 +117,8 @@ class HeadendFacade:
         return self._engine.registry.by_id()
 
     def daily_frozen_meters(self) -> list[MeterConfig]:
-        """The bus meters due a daily frozen value: plan ``daily_frozen`` and a driver that
-        reads frozen records (those the backfill passes read; the KPIs count them)."""
-        plans = self._engine.config.plans
-        return [
-            m
-            for m in self._engine.registry
-            if m.plan in plans
-            and plans[m.plan].daily_frozen
-            and driver_for(m.protocol).supports(Capability.FROZEN)
-        ]
+        """The bus meters due a daily frozen value (what the KPIs count)."""
+        return daily_frozen_bus_meters(self._engine.registry, self._engine.config.plans)
 
     def block_reads(self, meter_id: str) -> dict[str, dict[str, object]]:
         """Block identifier -> whether the meter answers it (and what it did if not), as

@@ -19,8 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, tzinfo
 from typing import Final
 
-from headend.config.fleet import MeterConfig
+from headend.config.fleet import MeterConfig, PlanConfig
 from headend.config.terminals import ConcentratorConfig
+from headend.drivers.base import Capability
+from headend.drivers.registry import driver_for
 from storage.archive.records import ArchiveMeter
 from storage.billing import BillingSource, daily_values
 from storage.kpi.outcomes import MeterDay, MeterDue, outcome_of
@@ -29,6 +31,20 @@ KPI_QUANTITY: Final = "energy_active_import_total"
 """The register whose daily value counts as collected (the billing value)."""
 QUERY_METERS: Final = 500
 """Meters per store query (SQLite's bound-parameter limit, and a bounded answer)."""
+
+
+def daily_frozen_bus_meters(
+    meters: Iterable[MeterConfig], plans: Mapping[str, PlanConfig]
+) -> list[MeterConfig]:
+    """The bus meters due a daily frozen value: plan ``daily_frozen`` and a driver that reads
+    frozen records (the meters the backfill passes read)."""
+    return [
+        m
+        for m in meters
+        if m.plan in plans
+        and plans[m.plan].daily_frozen
+        and driver_for(m.protocol).supports(Capability.FROZEN)
+    ]
 
 
 def due_meters(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.exports.cim_meter_readings import NAMESPACE
+from storage.kpi.store import KPI_FILE, KpiStore
 from tests.support.ports import free_tcp_port
 from tests.system.processes import HeadEnd, start_headend, start_simulation
 from tests.system.truth import GroundTruth
@@ -143,6 +144,9 @@ def test_kpis_equal_the_simulated_failures_and_the_export_gives_each_value_once(
         assert row["success_rate"] == 1.0
     assert {r["group"] for r in by_meter["rows"]} == set(meters)
     assert restarted == collected  # kept across the restart
+    with KpiStore.open(data_dir / KPI_FILE) as kept:  # the engine's own snapshots, unasked
+        unasked = kept.kept(BILLING_DAYS[0] - timedelta(days=1))
+    assert {d.due.meter for d in unasked} == set(meters)
 
     keys = [(r["meter"], r["type"], r["timestamp"]) for r in exported]
     assert len(keys) == len(set(keys))  # no duplicates across the pages
