@@ -49,14 +49,19 @@ CREATE TABLE IF NOT EXISTS change_log (
 CREATE INDEX IF NOT EXISTS change_log_by_key ON change_log (meter, quantity, ts_ns, seq);
 """
 
-_LATEST: Final = (
-    "SELECT value, quality FROM change_log WHERE meter = ? AND quantity = ? AND ts_ns = ? "
-    "ORDER BY seq DESC LIMIT 1"
+_LOG_IF_CHANGED: Final = """
+INSERT INTO change_log (meter, quantity, ts_ns, value, unit, quality, tags)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+WHERE NOT EXISTS (
+    SELECT 1 FROM (
+        SELECT value, quality FROM change_log
+        WHERE meter = ?1 AND quantity = ?2 AND ts_ns = ?3 ORDER BY seq DESC LIMIT 1
+    ) AS latest
+    WHERE latest.value = ?4 AND latest.quality = ?6
 )
-_INSERT: Final = (
-    "INSERT INTO change_log (meter, quantity, ts_ns, value, unit, quality, tags) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
+"""
+"""Log a value unless it equals its key's latest entry: one statement run by ``executemany``,
+no Python round trip per row."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +93,16 @@ def log_changes(connection: sqlite3.Connection, points: Iterable[Sequence[Any]])
     ``points`` are the embedded store's rows: (measurement, meter, quantity, ts_ns, value,
     unit, quality, reason, transformer, tags text). Returns how many entries were added.
     """
-    added = 0
-    for row in points:
-        if row[0] != LOGGED_MEASUREMENT or row[4] is None:
-            continue
-        latest = connection.execute(_LATEST, (row[1], row[2], row[3])).fetchone()
-        if latest is not None and latest[0] == row[4] and latest[1] == row[6]:
-            continue  # the same value stored again: not a change
-        connection.execute(_INSERT, (row[1], row[2], row[3], row[4], row[5], row[6], row[9]))
-        added += 1
-    return added
+    rows = [
+        (row[1], row[2], row[3], row[4], row[5], row[6], row[9])
+        for row in points
+        if row[0] == LOGGED_MEASUREMENT and row[4] is not None
+    ]
+    if not rows:
+        return 0
+    before = connection.total_changes
+    connection.executemany(_LOG_IF_CHANGED, rows)
+    return connection.total_changes - before
 
 
 def seed_change_log(connection: sqlite3.Connection) -> int:
