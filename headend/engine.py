@@ -32,6 +32,7 @@ from headend.collection.collector import BusAction, ChannelCollector
 from headend.collection.completeness import CompletenessTracker
 from headend.collection.downtime import outbox_settled, recover
 from headend.collection.health import MeterHealth
+from headend.collection.kpi_snapshots import snapshots_for
 from headend.collection.live import LiveReadings
 from headend.collection.overlay import FleetOverlay
 from headend.collection.registry import MeterRegistry
@@ -88,6 +89,10 @@ class EngineOptions:
     """Seconds reads in flight get to finish on ``stop()``."""
     security: SecurityModule | None = None
     """The security module of secured control (built from ``[security]`` by the service)."""
+    kpi_path: Path | None = None
+    """Where the daily collection KPIs are kept (``kpi.sqlite``); None: no snapshots."""
+    archive_path: Path | None = None
+    """The meter archive the KPIs read transformer, building and in-service dates from."""
 
 
 class Engine:
@@ -228,6 +233,15 @@ class Engine:
             self.forwarded = ForwardedMeters(
                 commands, self.terminal_server, config.terminals, config.master
             )
+        self.kpi_snapshots = snapshots_for(
+            config,
+            self.registry,
+            history,
+            self.clock,
+            options.kpi_path,
+            options.archive_path,
+            options.backfill_interval,
+        )
         self.collectors: dict[str, ChannelCollector] = {
             channel.name: ChannelCollector(
                 worker=self.workers[channel.name],
@@ -335,6 +349,9 @@ class Engine:
                     maintenance.append(
                         group.create_task(self.clocks.check_loop(), name="clock checks")
                     )
+                    if self.kpi_snapshots is not None:
+                        snapshots = self.kpi_snapshots.loop()
+                        maintenance.append(group.create_task(snapshots, name="kpi snapshots"))
                 with tuned_for_collection():  # see headend.gc_tuning
                     self.ready.set()
                     await self._stop_requested.wait()

@@ -22,6 +22,13 @@ from typing import Any, Final
 
 from storage.billing import StoredPoint, parse_quality
 from storage.errors import RecordError, local_store_error
+from storage.exports.change_log import (
+    CHANGE_LOG_SCHEMA,
+    ChangedReading,
+    log_changes,
+    seed_change_log,
+    select_changes,
+)
 from storage.line_protocol import from_ns, timestamp_ns
 from storage.records import (
     CollectionOutcome,
@@ -143,7 +150,8 @@ class SqliteStore:
         StorageFull exactly as a full disk does, so a site can keep room for the rest.
         """
         thread = SqliteThread(Path(path))
-        await thread.open(SCHEMA)
+        await thread.open(SCHEMA + CHANGE_LOG_SCHEMA)
+        await thread.run(seed_change_log)  # a store from before the change log: once
         if max_bytes is not None:
 
             def limit(connection: sqlite3.Connection) -> None:
@@ -189,6 +197,7 @@ class SqliteStore:
                 connection.executemany(
                     "INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?,?,?,?)", points
                 )
+                log_changes(connection, points)  # same transaction: stored <=> logged
                 connection.executemany(
                     "INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?,?,?,?)", events
                 )
@@ -254,6 +263,10 @@ class SqliteStore:
             ]
 
         return await self._reader.run(select)
+
+    async def changes(self, since: int, limit: int) -> list[ChangedReading]:
+        """The change log of frozen values after ``since`` (``storage.exports.change_log``)."""
+        return await self._reader.run(lambda connection: select_changes(connection, since, limit))
 
     async def events(
         self,

@@ -16,8 +16,10 @@ checks it); they all live here. The tree (docs/errors.md says what each means to
     │   └── StorageFull             ENOSPC, SQLite's "database or disk is full"
     │       └── OutboxFull          the outbox reached its disk budget
     ├── QueryError                  a read query failed or returned something unreadable
-    └── ArchiveError (ValueError)   the meter archive refused a request
-        └── ArchiveImportError      an archive file has bad rows (.problems), none imported
+    ├── ArchiveError (ValueError)   the meter archive refused a request
+    │   └── ArchiveImportError      an archive file has bad rows (.problems), none imported
+    ├── KpiStoreError               the KPI file (kpi.sqlite) cannot be used
+    └── ExportError (ValueError)    a reading has no form in an export (no CIM ReadingType)
 """
 
 from __future__ import annotations
@@ -107,3 +109,12 @@ class ArchiveImportError(ArchiveError):
         super().__init__(f"{source}: {shown}{more}")
         self.source = source
         self.problems = problems
+
+
+class KpiStoreError(StorageError):
+    """The KPI file (``<data-dir>/kpi.sqlite``) cannot be used: written by a newer head-end,
+    broken, or holding a value this head-end does not know."""
+
+
+class ExportError(StorageError, ValueError):
+    """A reading has no form in an export (a register without a CIM ReadingType)."""

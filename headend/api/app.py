@@ -34,7 +34,9 @@ from headend.api.problems import install_problem_handlers
 from headend.api.routes.admin import admin_router
 from headend.api.routes.billing import billing_router
 from headend.api.routes.control import control_router
+from headend.api.routes.exports import exports_router
 from headend.api.routes.fleet import fleet_router
+from headend.api.routes.kpi import kpi_router
 from headend.api.routes.terminals import terminals_router
 from headend.api.security import SecurityHeaders
 from headend.api.stream import live_events
@@ -85,13 +87,15 @@ def create_app(
     outbox_stats: Callable[[], OutboxStats] | None = None,
     dashboard_dir: Path | None = DASHBOARD_DIR,
     limits: ApiLimits = DEFAULT_LIMITS,
+    data_dir: Path | None = None,
 ) -> FastAPI:
     """The API over a (running) engine.
 
-    ``store`` answers history and billing queries (``SqliteStore`` or
-    ``InfluxQLBillingSource``); without it those routes answer 503. ``outbox_stats`` (e.g.
-    ``outbox.stats``) adds the outbox gauges to ``/metrics``. ``dashboard_dir=None`` serves the
-    API only. ``limits`` bounds request bodies and concurrent live streams (``[api]``).
+        ``store`` answers history and billing queries (``SqliteStore`` or
+        ``InfluxQLBillingSource``); without it those routes answer 503. ``outbox_stats`` (e.g.
+        ``outbox.stats``) adds the outbox gauges to ``/metrics``. ``dashboard_dir=None`` serves the
+        API only. ``limits`` bounds request bodies and concurrent live streams (``[api]``).
+    ``data_dir`` holds the archive and the KPI file (``kpi.sqlite``); None: KPIs are not kept.
     """
     headend = HeadendFacade(engine)
     ctx = ApiContext(headend, TokenBook(tokens), store, outbox_stats)
@@ -159,6 +163,8 @@ def create_app(
     app.include_router(control_router(ctx))
     app.include_router(admin_router(ctx))
     app.include_router(terminals_router(ctx))
+    app.include_router(kpi_router(ctx, data_dir))
+    app.include_router(exports_router(ctx, data_dir))
 
     if dashboard_dir is not None:
         index = dashboard_dir / "index.html"

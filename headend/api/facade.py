@@ -22,6 +22,7 @@ from headend.bus.worker import BusStats
 from headend.collection.backfill import BackfillStats
 from headend.collection.collector import CollectorStats
 from headend.collection.completeness import CompletenessRow
+from headend.collection.kpi import daily_frozen_bus_meters
 from headend.collection.terminal_pull import TerminalCompleteness
 from headend.collection.writer import WriterLimits, WriterStats
 from headend.commands.audit import AuditEntry
@@ -117,6 +118,10 @@ class HeadendFacade:
 
     def meters_by_id(self) -> Mapping[str, MeterConfig]:
         return self._engine.registry.by_id()
+
+    def daily_frozen_meters(self) -> list[MeterConfig]:
+        """The bus meters due a daily frozen value (what the KPIs count)."""
+        return daily_frozen_bus_meters(self._engine.registry, self._engine.config.plans)
 
     def block_reads(self, meter_id: str) -> dict[str, dict[str, object]]:
         """Block identifier -> whether the meter answers it (and what it did if not), as

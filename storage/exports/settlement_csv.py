@@ -1,0 +1,106 @@
+"""The settlement CSV: change-log entries with the customer dimension, in local and UTC time.
+
+One row per change-log entry (``seq`` first: the poller's cursor is the last row's ``seq``), so
+it carries what a settlement clerk files by (account, asset number, customer, household,
+building, transformer, from the meter archive) next to the value, its register, its CIM
+ReadingType and its quality. ``day`` is the local day the freeze belongs to as billing shows it
+(the local date of the freeze time). Text cells are neutralised against formula injection as
+in the billing CSV (``storage.billing_csv.neutralise``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, tzinfo
+from typing import Final
+
+from storage.billing_csv import neutralise
+from storage.exports.change_log import ChangedReading
+from storage.exports.cim_meter_readings import READING_TYPES
+
+SETTLEMENT_COLUMNS: Final = (
+    "seq",
+    "meter",
+    "address",
+    "account",
+    "asset",
+    "customer",
+    "household",
+    "building",
+    "transformer",
+    "multiplier",
+    "quantity",
+    "reading_type",
+    "day",
+    "timestamp_local",
+    "timestamp_utc",
+    "value",
+    "unit",
+    "quality",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """The customer and grid dimension of a meter ("" where nobody recorded it)."""
+
+    address: str = ""
+    account: str = ""
+    asset: str = ""
+    customer: str = ""
+    household: str = ""
+    building: str = ""
+    transformer: str = ""
+    multiplier: float = 1.0
+    """CT x PT: the value is the register's (secondary) reading; billing multiplies."""
+
+
+NO_CUSTOMER: Final = Customer()
+
+
+def settlement_row(row: ChangedReading, customer: Customer, tz: tzinfo) -> list[str]:
+    kind = READING_TYPES.get(row.quantity)
+    local = row.timestamp.astimezone(tz)
+    text = [
+        row.meter,
+        customer.address,
+        customer.account,
+        customer.asset,
+        customer.customer,
+        customer.household or row.tags.get("household", ""),
+        customer.building or row.tags.get("building", ""),
+        customer.transformer or row.tags.get("transformer", ""),
+    ]
+    return [
+        str(row.seq),
+        *(neutralise(cell) for cell in text),
+        repr(customer.multiplier),
+        neutralise(row.quantity),
+        kind.mrid if kind else "",
+        local.date().isoformat(),
+        local.isoformat(),
+        row.timestamp.astimezone(UTC).isoformat(),
+        repr(row.value),
+        neutralise(row.unit),
+        row.quality.value,
+    ]
+
+
+def settlement_rows(
+    rows: Iterable[ChangedReading], customers: Mapping[str, Customer], tz: tzinfo
+) -> Iterator[list[str]]:
+    """The header, then one row per entry in the order given (``seq`` order)."""
+    yield list(SETTLEMENT_COLUMNS)
+    for row in rows:
+        yield settlement_row(row, customers.get(row.meter, NO_CUSTOMER), tz)
+
+
+def settlement_csv(
+    rows: Iterable[ChangedReading], customers: Mapping[str, Customer], tz: tzinfo
+) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(settlement_rows(rows, customers, tz))
+    return out.getvalue()
