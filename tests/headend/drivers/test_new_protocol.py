@@ -24,6 +24,7 @@ from headend.drivers.quantities import unit_and_kind
 from headend.drivers.registry import DRIVERS, known_protocols
 from headend.drivers.settings import ChannelSettings, MeterSettings
 from storage.records import Reading, ReadingKind
+from transports.dial_in_listener import DialInListener
 from transports.memory import MemoryNetwork
 
 SLOT = datetime(2026, 7, 1, 0, 15, tzinfo=UTC)
@@ -74,7 +75,12 @@ class FakeDriver(Driver[FakeLink]):
     def unit_and_kind(self, meter: MeterSettings, quantity: str) -> tuple[str, ReadingKind] | None:
         return ("V", ReadingKind.INSTANT) if quantity == "voltage_a" else None
 
-    def connection(self, channel: ChannelSettings, memory: MemoryNetwork | None) -> FakeLink:
+    def connection(
+        self,
+        channel: ChannelSettings,
+        memory: MemoryNetwork | None,
+        dial_in: DialInListener | None = None,
+    ) -> FakeLink:
         return FakeLink(channel.name)
 
     def read_action(
