@@ -1,0 +1,116 @@
+"""Consumption per meter, day and tariff from consecutive daily frozen registers.
+
+Day D's consumption is the register at D + 1's 00:00 freeze minus the one at D's. When an
+exchange (换表) falls in between, it is ``old_final - old_start + new_end - new_initial``
+(``storage.archive.records.consumption_across``), chained over several exchanges: never the
+difference of two meters' registers, which is what made an exchange a huge or negative delta.
+A register that went down without an exchange gives no value (quality missing, ``raw`` keeps
+the difference) and a ``register_decrease`` finding; every value states its quality and the
+rules behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Final
+
+from storage.errors import ArchiveError
+from storage.vee.reads import ReadTable, RegisterRead, ValueQuality, freeze_instant, worst
+
+DECREASE_TOLERANCE: Final = 1e-6
+"""kWh a register may appear to go down by (rounding of the stored value) before it counts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Consumption:
+    """The energy of one quantity between two freezes, and how it came to be."""
+
+    value: float | None
+    quality: ValueQuality
+    rules: tuple[str, ...] = ()
+    """Estimation rules and ``operator_edit`` behind the reads it used."""
+    detail: str = ""
+    raw: float | None = None
+    """The difference before validation (negative when a register went down)."""
+    start: RegisterRead | None = None
+    end: RegisterRead | None = None
+    exchanges: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DailyConsumption:
+    meter: str
+    """The billing point's id as asked for."""
+    day: date
+    quantity: str
+    value: float | None
+    quality: ValueQuality
+    rules: tuple[str, ...] = ()
+    detail: str = ""
+    raw: float | None = None
+    meters: tuple[str, ...] = ()
+    """The physical meters whose registers it is (two when an exchange fell in the day)."""
+
+
+def consumption_between(table: ReadTable, start: date, end: date, quantity: str) -> Consumption:
+    """From ``start``'s freeze to ``end``'s, bridging the chain's exchanges in between."""
+    first, last = table.get(start, quantity), table.get(end, quantity)
+    reads = (first, last)
+    rules = tuple(dict.fromkeys(r.rule for r in reads if r.rule))
+    quality = worst(r.quality for r in reads)
+    if first.value is None or last.value is None:
+        missing = [f"{r.day}: {r.detail}" for r in reads if r.value is None]
+        return Consumption(
+            None, ValueQuality.MISSING, rules, "; ".join(missing), start=first, end=last
+        )
+    tz = table.tz
+    exchanges = table.chain.exchanges_between(freeze_instant(start, tz), freeze_instant(end, tz))
+    total, begin = 0.0, first.value
+    try:
+        for exchange in exchanges:
+            total += exchange.final(quantity) - begin
+            begin = exchange.initial(quantity)
+    except ArchiveError as exc:  # the field crew did not read this register
+        return Consumption(None, ValueQuality.MISSING, rules, str(exc), start=first, end=last)
+    total += last.value - begin
+    detail = f"across {len(exchanges)} exchange(s)" if exchanges else ""
+    if total < -DECREASE_TOLERANCE:
+        return Consumption(
+            None,
+            ValueQuality.MISSING,
+            rules,
+            f"register decreased by {-total:.4f} without an exchange",
+            raw=total,
+            start=first,
+            end=last,
+            exchanges=len(exchanges),
+        )
+    return Consumption(max(total, 0.0), quality, rules, detail, total, first, last, len(exchanges))
+
+
+def daily_consumption(
+    meter: str, table: ReadTable, days: Sequence[date], quantities: Sequence[str]
+) -> list[DailyConsumption]:
+    """One row per day of ``days`` and quantity, in that order; the table needs the reads of
+    each day and of the day after."""
+    rows: list[DailyConsumption] = []
+    for day in days:
+        for quantity in quantities:
+            found = consumption_between(table, day, day + timedelta(days=1), quantity)
+            used = [r.meter for r in (found.start, found.end) if r is not None]
+            rows.append(
+                DailyConsumption(
+                    meter,
+                    day,
+                    quantity,
+                    found.value,
+                    found.quality,
+                    found.rules,
+                    found.detail,
+                    found.raw,
+                    tuple(dict.fromkeys(used)),
+                )
+            )
+    return rows
