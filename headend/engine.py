@@ -83,6 +83,8 @@ class EngineOptions:
     """Seconds reads in flight get to finish on ``stop()``."""
     security: SecurityModule | None = None
     """The security module of secured control (built from ``[security]`` by the service)."""
+    archive_path: Path | None = None
+    """The meter archive (``<data-dir>/archive.sqlite``): exchanges and edits for VEE."""
 
 
 class Engine:
@@ -108,6 +110,7 @@ class Engine:
         for driver in DRIVERS.values():
             driver.use_block_support(self.block_support)
         self.audit = AuditLog(options.audit_path, now=self.clock.now())
+        self.archive_path = options.archive_path
         self.health = MeterHealth(offline_after=options.offline_after)
         self.completeness = CompletenessTracker(config.timezone)
         self.alarms = AlarmBook()

@@ -27,6 +27,7 @@ from headend.config.fleet import FleetConfig
 from headend.config.security import build_security_module
 from headend.engine import Engine, EngineOptions
 from headend.errors import HeadendError
+from storage.archive.store import ARCHIVE_FILE
 from transports.memory import MemoryNetwork
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def engine_options(config: FleetConfig, options: ServiceOptions) -> EngineOption
         audit_path=options.data_dir / "audit.jsonl",
         fleet_overlay_path=options.data_dir / "fleet-overlay.json",
         block_support_path=options.data_dir / "block-reads.json",
+        archive_path=options.data_dir / ARCHIVE_FILE,
     )
     if config.anomaly is not None and chosen.anomaly is None:
         chosen = replace(chosen, anomaly=config.anomaly)

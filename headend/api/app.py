@@ -35,6 +35,7 @@ from headend.api.routes.admin import admin_router
 from headend.api.routes.billing import billing_router
 from headend.api.routes.control import control_router
 from headend.api.routes.fleet import fleet_router
+from headend.api.routes.vee import vee_routers
 from headend.api.security import SecurityHeaders
 from headend.api.stream import live_events
 from headend.engine import Engine
@@ -157,6 +158,8 @@ def create_app(
     app.include_router(billing_router(ctx))
     app.include_router(control_router(ctx))
     app.include_router(admin_router(ctx))
+    for router in vee_routers(ctx):
+        app.include_router(router)
 
     if dashboard_dir is not None:
         index = dashboard_dir / "index.html"

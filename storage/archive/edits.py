@@ -79,16 +79,16 @@ def insert_edit(db: sqlite3.Connection, edit: RegisterEdit) -> None:
 
 
 def select_edits(
-    db: sqlite3.Connection, meters: Sequence[str], start: date, end: date
+    db: sqlite3.Connection, meters: Sequence[str] | None, start: date, end: date
 ) -> list[RegisterEdit]:
-    """The edits of these meters' reads from ``start`` to ``end`` (included), oldest first."""
-    if not meters:
+    """The edits of these meters' reads (every meter's when None) from ``start`` to ``end``
+    (included), oldest first."""
+    if meters is not None and not meters:
         return []
-    marks = ", ".join("?" for _ in meters)
+    chosen = "" if meters is None else f"meter IN ({', '.join('?' for _ in meters)}) AND "
     rows = db.execute(
-        f"SELECT * FROM register_edits WHERE meter IN ({marks}) AND day >= ? AND day <= ?"
-        " ORDER BY id",
-        (*meters, start.isoformat(), end.isoformat()),
+        f"SELECT * FROM register_edits WHERE {chosen}day >= ? AND day <= ? ORDER BY id",
+        (*(meters or ()), start.isoformat(), end.isoformat()),
     ).fetchall()
     return [
         RegisterEdit(

@@ -210,8 +210,8 @@ class ArchiveStore:
             current = row["old_meter"]
             found.append(current)
 
-    def edits_for(self, meters: Sequence[str], start: date, end: date) -> list[RegisterEdit]:
-        """Operators' edits of these meters' reads in the days given, oldest first."""
+    def edits_for(self, meters: Sequence[str] | None, start: date, end: date) -> list[RegisterEdit]:
+        """Operators' edits of these meters' reads (all when None) in the days given."""
         return select_edits(self._db, meters, start, end)
 
     # Changes
