@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from typing import Final
 
 from storage.errors import ArchiveError
-from storage.vee.reads import ReadTable, RegisterRead, ValueQuality, freeze_instant, worst
+from storage.vee.reads import RegisterRead, RegisterTable, ValueQuality, freeze_instant, worst
 
 DECREASE_TOLERANCE: Final = 1e-6
 """kWh a register may appear to go down by (rounding of the stored value) before it counts."""
@@ -54,7 +54,7 @@ class DailyConsumption:
     """The physical meters whose registers it is (two when an exchange fell in the day)."""
 
 
-def consumption_between(table: ReadTable, start: date, end: date, quantity: str) -> Consumption:
+def consumption_between(table: RegisterTable, start: date, end: date, quantity: str) -> Consumption:
     """From ``start``'s freeze to ``end``'s, bridging the chain's exchanges in between."""
     first, last = table.get(start, quantity), table.get(end, quantity)
     reads = (first, last)
@@ -91,7 +91,7 @@ def consumption_between(table: ReadTable, start: date, end: date, quantity: str)
 
 
 def daily_consumption(
-    meter: str, table: ReadTable, days: Sequence[date], quantities: Sequence[str]
+    meter: str, table: RegisterTable, days: Sequence[date], quantities: Sequence[str]
 ) -> list[DailyConsumption]:
     """One row per day of ``days`` and quantity, in that order; the table needs the reads of
     each day and of the day after."""

@@ -23,7 +23,7 @@ from storage.consumption import DailyConsumption, daily_consumption
 from storage.records import ReadingKind
 from storage.vee.determinants import Determinant, determinants, settlement_days
 from storage.vee.estimate import estimate_linear
-from storage.vee.reads import MeterChain, ReadTable, days_from, register_reads
+from storage.vee.reads import MeterChain, RegisterTable, days_from, register_reads
 from storage.vee.rules import Finding, validate
 
 MARGIN_DAYS: Final = 7
@@ -80,7 +80,7 @@ async def archive_view(path: Path | None, start: date, end: date) -> ArchiveView
 class PointReads:
     meter: str
     chain: MeterChain
-    table: ReadTable
+    table: RegisterTable
 
 
 async def point_reads(

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Final
 
 from storage.consumption import consumption_between
-from storage.vee.reads import ReadTable, RegisterRead, ValueQuality, worst
+from storage.vee.reads import RegisterRead, RegisterTable, ValueQuality, worst
 
 SETTLEMENT_FREEZE: Final = "settlement_freeze"
 DAILY_FREEZE: Final = "daily_freeze_of_settlement_day"
@@ -56,8 +56,8 @@ def determinants(
     month: int,
     settlement_day: int,
     *,
-    daily: ReadTable,
-    settlement: ReadTable | None,
+    daily: RegisterTable,
+    settlement: RegisterTable | None,
     quantities: Sequence[str],
 ) -> list[Determinant]:
     """One determinant per quantity. ``settlement`` holds the meters' own settlement records

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Final
 
-from storage.vee.reads import ReadTable, RegisterRead, ValueQuality
+from storage.vee.reads import RegisterRead, RegisterTable, ValueQuality
 
 LINEAR: Final = "linear_interpolation"
 """Straight line between the nearest real reads of the same meter before and after the gap."""
@@ -21,7 +21,7 @@ ANCHORS: Final = frozenset({ValueQuality.ACTUAL, ValueQuality.EDITED})
 
 
 def estimate_linear(
-    table: ReadTable, days: Sequence[date], quantities: Sequence[str]
+    table: RegisterTable, days: Sequence[date], quantities: Sequence[str]
 ) -> list[RegisterRead]:
     """Fill every missing read of ``days`` that has a real read of the same meter on both
     sides within ``days``; returns the reads it estimated (the table is updated in place).

@@ -126,7 +126,7 @@ def freeze_instant(day: date, tz: tzinfo) -> datetime:
 
 
 @dataclass(slots=True)
-class ReadTable:
+class RegisterTable:
     """Register reads by (day, quantity) for one chain: stored rows, then edits, then gaps."""
 
     chain: MeterChain
@@ -148,7 +148,7 @@ def register_reads(
     days: Sequence[date],
     quantities: Sequence[str],
     tz: tzinfo,
-) -> ReadTable:
+) -> RegisterTable:
     """Every (day, quantity) of ``days`` as a read of the meter in service at its freeze.
 
     ``rows`` may hold any of the chain's ids (others are ignored); the in-service meter's own
@@ -164,7 +164,7 @@ def register_reads(
     for edit in sorted(edits, key=lambda e: e.at):
         if edit.meter in members:
             edited[(edit.meter, edit.day, edit.quantity)] = edit
-    table = ReadTable(chain, tz)
+    table = RegisterTable(chain, tz)
     for day in days:
         meter = chain.in_service(freeze_instant(day, tz))
         order = [meter, *(m for m in chain.meters if m != meter)]

@@ -1,10 +1,11 @@
 """A concentrator community billed for June end to end: ``headend simulate --master`` on a
 scenario where one meter's day freeze is lost and another meter is replaced (换表, register
-restarting at 0), ``headend archive import`` of the archive, the exchange recorded in it, and
-``headend run`` pulling the month. ``/api/billing/consumption`` must equal the community
-model's freezes day by day and tariff by tariff, the lost day must be estimated and flagged,
-the exchange day must be old-final - old-start + new-end - new-initial, and the June
-determinants must be the freezes of the settlement day (1st) with their source stated.
+restarting at 0), ``headend archive import`` of the archive, ``headend archive exchange`` of
+the crew's reads, and ``headend run`` pulling the month. ``/api/billing/consumption`` must
+equal the community model's freezes day by day and tariff by tariff, the lost day must be
+estimated and flagged, the exchange day must be old-final - old-start + new-end - new-initial,
+and the June determinants must be the freezes of the settlement day (1st) with their source
+stated.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import pytest
 from simulators.community.model import Community
 from simulators.concentrator.store import tariff_split
 from simulators.scenario import load_scenario
-from storage.archive.records import ArchiveMeter, MeterExchange
-from storage.archive.store import ARCHIVE_FILE, ArchiveStore
 from tests.support.ports import free_tcp_port
 from tests.system.processes import REPO, cli, start_headend, start_simulation
 
@@ -119,18 +118,12 @@ def test_a_june_is_billed_with_a_lost_day_estimated_and_an_exchange_bridged(
         assert done.returncode == 0, done.stderr
         final = old_meter_final(scenario)
         old_final = dict(zip(QUANTITIES, tariff_split(final), strict=True))
-        with ArchiveStore.open(data / ARCHIVE_FILE) as archive:
-            archive.record_exchange(
-                MeterExchange(
-                    REPLACED,
-                    NEW_METER,
-                    datetime.fromisoformat(EXCHANGED_AT),
-                    old_final,
-                    dict.fromkeys(QUANTITIES, 0.0),
-                    reason="display fault",
-                ),
-                ArchiveMeter(NEW_METER, "000000000199", terminal=terminal.name),
-            )
+        exchange = ["archive", "exchange", REPLACED, NEW_METER, "--at", EXCHANGED_AT]
+        for quantity, value in old_final.items():
+            exchange += ["--old-final", f"{quantity}={value}", "--new-initial", f"{quantity}=0"]
+        exchange += ["--new-address", "000000000199", "--reason", "display fault"]
+        done = cli([*exchange, "--data-dir", str(data)])
+        assert done.returncode == 0, done.stderr
         truth = model_freezes(scenario)
         assert (LOST, LOST_DAY) not in truth  # the model lost it too: nobody can read it
         headend = start_headend(simulation, data, port=free_tcp_port())

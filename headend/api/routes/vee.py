@@ -142,12 +142,23 @@ def vee_routers(ctx: ApiContext) -> list[APIRouter]:
                 m.id for m in headend.terminal_meters().values() if m.transformer == transformer
             )
             found.update(m.id for m in view.meters.values() if m.transformer == transformer)
-            return sorted(found)
+            return one_per_point(found, view)
         chosen = list(dict.fromkeys(meter or ()))
         for meter_id in chosen:
             if meter_id not in view.meters:
                 headend.require_known(meter_id)  # 404 for a meter nobody has
         return chosen
+
+    def one_per_point(found: set[str], view: ArchiveView) -> list[str]:
+        """Each billing point once: the id the fleet reads it by (the measurement point),
+        else the chain's latest meter; an exchange's two meters are one point."""
+        collected = set(headend.meters_by_id()) | set(headend.terminal_meters())
+        points: dict[tuple[str, ...], str] = {}
+        for meter_id in found:
+            chain = view.chain(meter_id).meters
+            read = [m for m in chain if m in collected]
+            points[chain] = read[-1] if read else chain[-1]
+        return sorted(set(points.values()))
 
     def quantities_of(quantity: list[str] | None) -> tuple[str, ...]:
         chosen = tuple(dict.fromkeys(quantity or DEFAULT_QUANTITIES))
