@@ -18,12 +18,29 @@ from typing import Final
 from storage.archive.edits import RegisterEdit
 from storage.archive.records import ArchiveMeter, MeterExchange, MeterRole
 from storage.archive.store import ArchiveStore
-from storage.billing import BillingSource, DailyValue, daily_values, period_bounds
+from storage.billing import (
+    BillingSource,
+    DailyValue,
+    StoredPoint,
+    daily_values,
+    period_bounds,
+)
 from storage.consumption import DailyConsumption, daily_consumption
 from storage.records import ReadingKind
 from storage.vee.determinants import Determinant, determinants, settlement_days
-from storage.vee.estimate import estimate_linear
-from storage.vee.reads import MeterChain, RegisterTable, days_from, register_reads
+from storage.vee.estimate import (
+    PROFILE_REACH,
+    estimate_from_profile,
+    estimate_linear,
+    missing_reads,
+)
+from storage.vee.reads import (
+    MeterChain,
+    RegisterTable,
+    days_from,
+    freeze_instant,
+    register_reads,
+)
 from storage.vee.rules import Finding, validate
 
 MARGIN_DAYS: Final = 7
@@ -105,8 +122,37 @@ async def point_reads(
     edits = [] if settlement else list(view.edits)
     table = register_reads(chain, rows, edits, window, quantities, tz)
     if estimate and not settlement:
+        missing = sorted({read.day for read in missing_reads(table)})
+        if missing:
+            points = await profile_points(source, chain, missing, quantities, tz)
+            estimate_from_profile(table, points)
         estimate_linear(table, window, quantities)
     return PointReads(meter, chain, table)
+
+
+async def profile_points(
+    source: BillingSource,
+    chain: MeterChain,
+    days: Sequence[date],
+    quantities: Sequence[str],
+    tz: tzinfo,
+) -> list[StoredPoint]:
+    """The interval register reads around the freezes of ``days`` (sorted), one store query
+    per run of consecutive days."""
+    runs: list[list[date]] = []
+    for day in days:
+        if runs and day - runs[-1][-1] == timedelta(days=1):
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    points: list[StoredPoint] = []
+    for run in runs:
+        first = freeze_instant(run[0], tz) - PROFILE_REACH
+        after = freeze_instant(run[-1], tz) + PROFILE_REACH + timedelta(seconds=1)
+        points += await source.stored_points(
+            ReadingKind.ENERGY, chain.meters, quantities, first, after
+        )
+    return points
 
 
 def _unprefixed(row: DailyValue) -> DailyValue:

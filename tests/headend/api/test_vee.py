@@ -3,7 +3,7 @@ an admin's edit audited before it wins, findings, and monthly determinants with 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +23,7 @@ A_TOTAL = {1: 100.0, 2: 110.0, 4: 130.5, 5: 140.5, 6: 150.0}  # the 3rd never co
 B_TOTAL = {1: 180.0, 2: 195.0, 3: 200.0}
 C_TOTAL = {4: 3.5, 5: 10.0, 6: 16.0}
 D_TOTAL = {1: 50.0, 2: 40.0, 3: 45.0}  # went down with no exchange
+E_TOTAL = {1: 10.0, 2: 20.0, 4: 40.0}  # the 3rd lost, but its profile read 23:45 and 00:15
 EXCHANGE = MeterExchange(
     "B",
     "C",
@@ -47,13 +48,18 @@ async def archived(fleet: LiveFleet, tmp_path: Path) -> LiveFleet:
     path = tmp_path / "archive.sqlite"
     with ArchiveStore.open(path) as archive:
         archive.import_meters(
-            [ArchiveMeter(m, f"00000000010{i}", transformer="T1") for i, m in enumerate("ABD")]
+            [ArchiveMeter(m, f"00000000010{i}", transformer="T1") for i, m in enumerate("ABDE")]
         )
         archive.record_exchange(EXCHANGE, ArchiveMeter("C", "000000000109"))
     fleet.engine.archive_path = path
     readings = [frozen("C", date(2026, 3, 1), 100.5)]
     for meter, values in (("A", A_TOTAL), ("B", B_TOTAL), ("C", C_TOTAL), ("D", D_TOTAL)):
         readings += [frozen(meter, feb(n), value) for n, value in values.items()]
+    readings += [frozen("E", feb(n), value) for n, value in E_TOTAL.items()]
+    midnight = datetime.combine(feb(3), time(), SITE)
+    for minutes, value in ((-15, 29.5), (15, 30.5)):  # 00:00 read off the profile: 30.0
+        at = midnight + timedelta(minutes=minutes)
+        readings.append(Reading("E", TOTAL, value, "kWh", at, ReadingKind.ENERGY))
     await fleet.store.write(readings)
     return fleet
 
@@ -81,6 +87,8 @@ async def test_consumption_estimates_a_missing_day_and_bridges_an_exchange(
     b = await consumption(client, "B")
     assert [r["value"] for r in b] == [15.0, 5.0, 8.0, 6.5, 6.0]  # 205 - 200 + 3.5 - 0.5
     assert b[2]["meters"] == ["B", "C"]
+    e = await consumption(client, "E")
+    assert [(r["value"], r["rules"]) for r in e[1:3]] == [(10.0, ["load_profile"])] * 2
     d = await consumption(client, "D")
     assert (d[0]["value"], d[0]["quality"]) == (None, "missing")
 
