@@ -103,31 +103,39 @@ class PointReads:
 async def point_reads(
     source: BillingSource,
     view: ArchiveView,
-    meter: str,
+    meters: Sequence[str],
     days: Sequence[date],
     quantities: Sequence[str],
     tz: tzinfo,
     *,
     estimate: bool,
     settlement: bool = False,
-) -> PointReads:
-    """Register reads of every day of ``days`` (and ``MARGIN_DAYS`` around them)."""
-    chain = view.chain(meter)
+) -> list[PointReads]:
+    """Register reads of every day of ``days`` (and ``MARGIN_DAYS`` around them) for each
+    billing point, from one store query for all their meters."""
+    chains = [view.chain(meter) for meter in meters]
     first, last = min(days) - timedelta(days=MARGIN_DAYS), max(days) + timedelta(days=MARGIN_DAYS)
     window = days_from(first, last)
+    members = list(dict.fromkeys(m for chain in chains for m in chain.meters))
     asked = [SETTLEMENT_PREFIX + q for q in quantities] if settlement else list(quantities)
-    rows = await daily_values(source, chain.meters, asked, first, last, tz)
-    if settlement:
-        rows = [_unprefixed(row) for row in rows]
+    rows = await daily_values(source, members, asked, first, last, tz)
+    by_meter: dict[str, list[DailyValue]] = {}
+    for row in rows:
+        by_meter.setdefault(row.meter, []).append(_unprefixed(row) if settlement else row)
     edits = [] if settlement else list(view.edits)
-    table = register_reads(chain, rows, edits, window, quantities, tz)
-    if estimate and not settlement:
-        missing = sorted({read.day for read in missing_reads(table)})
-        if missing:
-            points = await profile_points(source, chain, missing, quantities, tz)
-            estimate_from_profile(table, points)
-        estimate_linear(table, window, quantities)
-    return PointReads(meter, chain, table)
+    found = []
+    for meter, chain in zip(meters, chains, strict=True):
+        own = [row for m in chain.meters for row in by_meter.get(m, ())]
+        table = register_reads(chain, own, edits, window, quantities, tz)
+        if estimate and not settlement:
+            asked_days = set(days)  # the margin days only lend anchors to the linear rule
+            missing = sorted({r.day for r in missing_reads(table) if r.day in asked_days})
+            if missing:
+                points = await profile_points(source, chain, missing, quantities, tz)
+                estimate_from_profile(table, points)
+            estimate_linear(table, window, quantities)
+        found.append(PointReads(meter, chain, table))
+    return found
 
 
 async def profile_points(
@@ -172,12 +180,12 @@ async def consumption_of(
 ) -> list[DailyConsumption]:
     """Daily consumption rows, by meter, day and quantity."""
     days = days_from(start, end)
+    points = await point_reads(
+        source, view, meters, [*days, end + timedelta(days=1)], quantities, tz, estimate=estimate
+    )
     rows: list[DailyConsumption] = []
-    for meter in meters:
-        reads = await point_reads(
-            source, view, meter, [*days, end + timedelta(days=1)], quantities, tz, estimate=estimate
-        )
-        rows += daily_consumption(meter, reads.table, days, quantities)
+    for reads in points:
+        rows += daily_consumption(reads.meter, reads.table, days, quantities)
     return rows
 
 
@@ -219,21 +227,20 @@ async def determinants_of(
 ) -> list[Determinant]:
     """Per meter and quantity, the month from its settlement day to the next one's."""
     opens, closes = settlement_days(year, month, settlement_day)
+    ends = [opens, closes]
+    daily = await point_reads(source, view, meters, ends, quantities, tz, estimate=True)
+    settled = await point_reads(
+        source, view, meters, ends, quantities, tz, estimate=False, settlement=True
+    )
     found: list[Determinant] = []
-    for meter in meters:
-        daily = await point_reads(
-            source, view, meter, [opens, closes], quantities, tz, estimate=True
-        )
-        settled = await point_reads(
-            source, view, meter, [opens, closes], quantities, tz, estimate=False, settlement=True
-        )
+    for by_day, by_settlement in zip(daily, settled, strict=True):
         found += determinants(
-            meter,
+            by_day.meter,
             year,
             month,
             settlement_day,
-            daily=daily.table,
-            settlement=settled.table,
+            daily=by_day.table,
+            settlement=by_settlement.table,
             quantities=quantities,
         )
     return found

@@ -61,7 +61,8 @@ class RegisterEditIn(BaseModel):
     meter: str = Field(min_length=1)
     day: date
     """The day whose 00:00 freeze is edited."""
-    quantity: str = "energy_active_import_total"
+    quantity: str = Field(default="energy_active_import_total", pattern=r"^energy_[a-z0-9_]+$")
+    """An energy register: only registers are billed from freezes."""
     value: float = Field(ge=0)
     reason: str = Field(min_length=1)
 
