@@ -1,6 +1,7 @@
 """Consumption per meter, day and tariff from consecutive daily frozen registers.
 
-Day D's consumption is the register at D + 1's 00:00 freeze minus the one at D's. When an
+Day D's consumption is the register at D + 1's 00:00 freeze minus the one at D's (register
+kWh; ``billed`` multiplies each meter's part by its CT x PT). When an
 exchange (换表) falls in between, it is ``old_final - old_start + new_end - new_initial``
 (``storage.archive.records.consumption_across``), chained over several exchanges: never the
 difference of two meters' registers, which is what made an exchange a huge or negative delta.
@@ -37,6 +38,8 @@ class Consumption:
     start: RegisterRead | None = None
     end: RegisterRead | None = None
     exchanges: int = 0
+    billed: float | None = None
+    """The energy times each meter's CT x PT (``multipliers``): what the customer used."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,8 @@ class DailyConsumption:
     raw: float | None = None
     meters: tuple[str, ...] = ()
     """The physical meters whose registers it is (two when an exchange fell in the day)."""
+    billed: float | None = None
+    """``value`` times CT x PT, per meter across an exchange."""
 
 
 def consumption_between(table: RegisterTable, start: date, end: date, quantity: str) -> Consumption:
@@ -67,27 +72,34 @@ def consumption_between(table: RegisterTable, start: date, end: date, quantity: 
         )
     tz = table.tz
     exchanges = table.chain.exchanges_between(freeze_instant(start, tz), freeze_instant(end, tz))
-    total, begin = 0.0, first.value
+    segments: list[tuple[str, float]] = []
+    meter, begin = first.meter, first.value
     try:
         for exchange in exchanges:
-            total += exchange.final(quantity) - begin
-            begin = exchange.initial(quantity)
+            segments.append((meter, exchange.final(quantity) - begin))
+            meter, begin = exchange.new_meter, exchange.initial(quantity)
     except ArchiveError as exc:  # the field crew did not read this register
         return Consumption(None, ValueQuality.MISSING, rules, str(exc), start=first, end=last)
-    total += last.value - begin
+    segments.append((meter, last.value - begin))
+    total = sum(energy for _, energy in segments)
     detail = f"across {len(exchanges)} exchange(s)" if exchanges else ""
-    if total < -DECREASE_TOLERANCE:
+    down = [(m, energy) for m, energy in segments if energy < -DECREASE_TOLERANCE]
+    if down:
+        meter, energy = down[0]
         return Consumption(
             None,
             ValueQuality.MISSING,
             rules,
-            f"register decreased by {-total:.4f} without an exchange",
-            raw=total,
+            f"register of {meter} decreased by {-energy:.4f} without an exchange",
+            raw=energy,
             start=first,
             end=last,
             exchanges=len(exchanges),
         )
-    return Consumption(max(total, 0.0), quality, rules, detail, total, first, last, len(exchanges))
+    billed = sum(max(e, 0.0) * table.multipliers.get(m, 1.0) for m, e in segments)
+    return Consumption(
+        max(total, 0.0), quality, rules, detail, total, first, last, len(exchanges), billed
+    )
 
 
 def daily_consumption(
@@ -111,6 +123,7 @@ def daily_consumption(
                     found.detail,
                     found.raw,
                     tuple(dict.fromkeys(used)),
+                    found.billed,
                 )
             )
     return rows

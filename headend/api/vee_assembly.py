@@ -59,6 +59,10 @@ class ArchiveView:
     exchanges: tuple[MeterExchange, ...]
     edits: tuple[RegisterEdit, ...]
 
+    @property
+    def multipliers(self) -> dict[str, float]:
+        return {m.id: m.multiplier for m in self.meters.values()}
+
     def chain(self, meter: str) -> MeterChain:
         return MeterChain.of(meter, self.exchanges)
 
@@ -126,7 +130,7 @@ async def point_reads(
     found = []
     for meter, chain in zip(meters, chains, strict=True):
         own = [row for m in chain.meters for row in by_meter.get(m, ())]
-        table = register_reads(chain, own, edits, window, quantities, tz)
+        table = register_reads(chain, own, edits, window, quantities, tz, view.multipliers)
         if estimate and not settlement:
             asked_days = set(days)  # the margin days only lend anchors to the linear rule
             missing = sorted({r.day for r in missing_reads(table) if r.day in asked_days})

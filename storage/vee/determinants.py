@@ -40,6 +40,8 @@ class Determinant:
     rules: tuple[str, ...] = ()
     detail: str = ""
     exchanges: int = 0
+    billed: float | None = None
+    """``consumption`` times CT x PT, per meter across an exchange."""
 
 
 def settlement_days(year: int, month: int, settlement_day: int) -> tuple[date, date]:
@@ -90,6 +92,7 @@ def determinants(
                 energy.rules,
                 energy.detail,
                 energy.exchanges,
+                energy.billed,
             )
         )
     return found

@@ -132,6 +132,8 @@ class RegisterTable:
     chain: MeterChain
     tz: tzinfo
     reads: dict[tuple[date, str], RegisterRead] = field(default_factory=dict)
+    multipliers: Mapping[str, float] = field(default_factory=dict)
+    """CT x PT by meter (the archive's); 1 for a meter not given."""
 
     def get(self, day: date, quantity: str) -> RegisterRead:
         read = self.reads.get((day, quantity))
@@ -148,6 +150,7 @@ def register_reads(
     days: Sequence[date],
     quantities: Sequence[str],
     tz: tzinfo,
+    multipliers: Mapping[str, float] | None = None,
 ) -> RegisterTable:
     """Every (day, quantity) of ``days`` as a read of the meter in service at its freeze.
 
@@ -164,7 +167,7 @@ def register_reads(
     for edit in sorted(edits, key=lambda e: e.at):
         if edit.meter in members:
             edited[(edit.meter, edit.day, edit.quantity)] = edit
-    table = RegisterTable(chain, tz)
+    table = RegisterTable(chain, tz, multipliers=dict(multipliers or {}))
     for day in days:
         meter = chain.in_service(freeze_instant(day, tz))
         order = [meter, *(m for m in chain.meters if m != meter)]

@@ -142,6 +142,7 @@ async def test_determinants_across_the_exchange_state_their_source(
     assert (found["start"]["meter"], found["start"]["value"]) == ("B", 180.0)
     assert (found["end"]["meter"], found["end"]["value"]) == ("C", 100.5)
     assert found["consumption"] == 125.0  # 205 - 180 + 100.5 - 0.5
+    assert found["billed"] == 125.0  # CT x PT 1 in the archive
     assert (found["source"], found["quality"], found["exchanges"]) == (
         "daily_freeze_of_settlement_day",
         "actual",

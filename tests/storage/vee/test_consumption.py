@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from storage.archive.edits import RegisterEdit
+from storage.archive.records import MeterExchange
 from storage.billing import DailyValue
 from storage.consumption import daily_consumption
 from storage.vee.estimate import LINEAR, estimate_linear
@@ -146,3 +147,27 @@ def test_an_operators_edit_wins_and_says_so() -> None:
         (OPERATOR_EDIT,),
     )
     assert third.value == pytest.approx(9.5)
+
+
+def test_billed_energy_multiplies_each_meters_part_by_its_ct_pt() -> None:
+    """B behind a 2x CT, C direct: 2 x (205 - 200) + 1 x (3.5 - 0.5) = 13 on the 3rd."""
+    chain = MeterChain.of("B", [EXCHANGE])
+    rows = rows_of("B", TOTAL, B_TOTAL) + rows_of("C", TOTAL, C_TOTAL)
+    table = register_reads(chain, rows, [], DAYS, [TOTAL], TZ, {"B": 2.0})
+    second, third, fourth = daily_consumption("B", table, [day(2), day(3), day(4)], [TOTAL])
+    assert (second.value, second.billed) == (5.0, 10.0)
+    assert third.value == pytest.approx(8.0)
+    assert third.billed == pytest.approx(13.0)
+    assert fourth.billed == 6.5
+
+
+def test_a_final_read_below_the_old_meters_last_freeze_is_no_value() -> None:
+    """Old final 199 < 200 at the day's freeze: the crew's read is wrong, even though the
+    day's sum (199 - 200 + 3.5 - 0.5 = 2) is positive."""
+    wrong = MeterExchange("B", "C", EXCHANGE.at, {TOTAL: 199.0}, {TOTAL: 0.5})
+    chain = MeterChain.of("B", [wrong])
+    rows = rows_of("B", TOTAL, B_TOTAL) + rows_of("C", TOTAL, C_TOTAL)
+    table = register_reads(chain, rows, [], DAYS, [TOTAL], TZ)
+    (third,) = daily_consumption("B", table, [day(3)], [TOTAL])
+    assert (third.value, third.quality, third.raw) == (None, ValueQuality.MISSING, -1.0)
+    assert "register of B decreased by 1.0000" in third.detail
