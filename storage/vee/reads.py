@@ -21,6 +21,7 @@ from storage.archive.edits import RegisterEdit
 from storage.archive.records import MeterExchange
 from storage.billing import DailyValue, DayState
 from storage.errors import ArchiveError
+from storage.records import Quality
 
 OPERATOR_EDIT: Final = "operator_edit"
 """The rule name of a value an operator entered."""
@@ -202,10 +203,9 @@ def _read_of(
         if row is None:
             continue
         if row.state is DayState.COLLECTED and row.value is not None:
+            # Read on time or re-read from the meter's freeze (backfilled): both the meter's.
             quality = (
-                ValueQuality.ESTIMATED
-                if row.quality is not None and row.quality.value == "estimated"
-                else ValueQuality.ACTUAL
+                ValueQuality.ESTIMATED if row.quality is Quality.ESTIMATED else ValueQuality.ACTUAL
             )
             rule = "stored_estimate" if quality is ValueQuality.ESTIMATED else ""
             return RegisterRead(meter, day, quantity, row.value, quality, rule)

@@ -4,6 +4,7 @@ wins and says so, and a register that went down refused."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -12,6 +13,7 @@ from storage.archive.edits import RegisterEdit
 from storage.archive.records import MeterExchange
 from storage.billing import DailyValue
 from storage.consumption import daily_consumption
+from storage.records import Quality
 from storage.vee.estimate import LINEAR, estimate_linear
 from storage.vee.reads import OPERATOR_EDIT, MeterChain, ValueQuality, days_from, register_reads
 from tests.storage.vee.cases import (
@@ -26,6 +28,7 @@ from tests.storage.vee.cases import (
     TOTAL,
     TZ,
     day,
+    row,
     rows_of,
 )
 
@@ -171,3 +174,18 @@ def test_a_final_read_below_the_old_meters_last_freeze_is_no_value() -> None:
     (third,) = daily_consumption("B", table, [day(3)], [TOTAL])
     assert (third.value, third.quality, third.raw) == (None, ValueQuality.MISSING, -1.0)
     assert "register of B decreased by 1.0000" in third.detail
+
+
+def test_a_stored_estimate_stays_an_estimate_and_a_re_read_is_the_meters() -> None:
+    rows = [
+        replace(row("A", 1, TOTAL, 100.0), quality=Quality.BACKFILLED),
+        replace(row("A", 2, TOTAL, 110.0), quality=Quality.ESTIMATED),
+    ]
+    table = register_reads(ONLY_A, rows, [], [day(1), day(2)], [TOTAL], TZ)
+    assert table.get(day(1), TOTAL).quality is ValueQuality.ACTUAL
+    assert (table.get(day(2), TOTAL).quality, table.get(day(2), TOTAL).rule) == (
+        ValueQuality.ESTIMATED,
+        "stored_estimate",
+    )
+    (first,) = daily_consumption("A", table, [day(1)], [TOTAL])
+    assert (first.value, first.quality) == (10.0, ValueQuality.ESTIMATED)
