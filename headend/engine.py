@@ -92,7 +92,8 @@ class EngineOptions:
     kpi_path: Path | None = None
     """Where the daily collection KPIs are kept (``kpi.sqlite``); None: no snapshots."""
     archive_path: Path | None = None
-    """The meter archive the KPIs read transformer, building and in-service dates from."""
+    """The meter archive (``<data-dir>/archive.sqlite``): exchanges and edits for VEE, and the
+    transformer, building and in-service dates the KPIs read."""
 
 
 class Engine:
@@ -128,6 +129,7 @@ class Engine:
         for driver in DRIVERS.values():
             driver.use_block_support(self.block_support)
         self.audit = AuditLog(options.audit_path, now=self.clock.now())
+        self.archive_path = options.archive_path
         self.health = MeterHealth(offline_after=options.offline_after)
         self.completeness = CompletenessTracker(config.timezone)
         self.alarms = AlarmBook()

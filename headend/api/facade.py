@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from headend.collection.kpi import daily_frozen_bus_meters
 from headend.collection.terminal_pull import TerminalCompleteness
 from headend.collection.writer import WriterLimits, WriterStats
 from headend.commands.audit import AuditEntry
+from headend.commands.register_edits import record_register_edit
 from headend.commands.terminal_clock import TerminalClockCheck
 from headend.commands.terminal_ports import PortAction
 from headend.config.fleet import ChannelConfig, MeterConfig, TransformerConfig
@@ -38,6 +40,8 @@ from headend.mqtt.bridge import MqttStats
 from headend.terminals.errors import UnknownTerminal
 from headend.units import UnitGate
 from protocols.dlt645 import RelayAction
+from storage.archive.edits import RegisterEdit
+from storage.errors import ArchiveError
 from storage.records import Reading
 from storage.sink import DeadLetterCounter
 
@@ -324,6 +328,18 @@ class HeadendFacade:
 
     async def broadcast_time_sync(self, user: str) -> int:
         return await self._engine.clocks.broadcast_time_sync(user=user)
+
+    @property
+    def archive_path(self) -> Path | None:
+        """The meter archive file (exchanges, edits); None when the head-end runs without."""
+        return self._engine.archive_path
+
+    def edit_register(self, edit: RegisterEdit) -> RegisterEdit:
+        """Audit and keep an operator's edit of a read (``commands.register_edits``)."""
+        path = self._engine.archive_path
+        if path is None:
+            raise ArchiveError("no archive file: this head-end runs without a data dir")
+        return record_register_edit(self._engine.audit, path, edit, self._engine.clock.now())
 
     def audit_entries(self, meter: str | None, *, limit: int, offset: int) -> list[AuditEntry]:
         return self._engine.audit.recent(meter, limit=limit, offset=offset)

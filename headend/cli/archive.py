@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from headend.cli.archive_exchange import register_exchange
 from headend.cli.errors import CommandFailed, ExitCode
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     _file_arguments(exporting, output=True)
     exporting.set_defaults(handler=run_export, parser=exporting)
+    register_exchange(actions)
 
 
 def _file_arguments(parser: argparse.ArgumentParser, *, output: bool = False) -> None:

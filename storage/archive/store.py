@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from storage.archive.diff import ArchiveDiff, diff_meters
+from storage.archive.edits import MIGRATION as EDITS_MIGRATION
+from storage.archive.edits import RegisterEdit, insert_edit, select_edits
 from storage.archive.records import ArchiveMeter, MeterExchange, MeterRole
 from storage.errors import ArchiveError
 
@@ -66,6 +68,8 @@ MIGRATIONS: Final[Sequence[str]] = (
         PRIMARY KEY (old_meter)
     );
     """,
+    # 2: operators' edits of register reads (storage/archive/edits.py).
+    EDITS_MIGRATION,
 )
 
 _COLUMNS: Final = tuple(f.name for f in fields(ArchiveMeter))
@@ -206,7 +210,16 @@ class ArchiveStore:
             current = row["old_meter"]
             found.append(current)
 
+    def edits_for(self, meters: Sequence[str] | None, start: date, end: date) -> list[RegisterEdit]:
+        """Operators' edits of these meters' reads (all when None) in the days given."""
+        return select_edits(self._db, meters, start, end)
+
     # Changes
+
+    def record_edit(self, edit: RegisterEdit) -> None:
+        """Keep an operator's edit of a read (audited by the caller before this), durably."""
+        with self._transaction() as db:
+            insert_edit(db, edit)
 
     def diff(self, meters: Iterable[ArchiveMeter]) -> ArchiveDiff:
         """What ``import_meters(meters)`` would change, changing nothing (the dry run)."""
