@@ -37,7 +37,9 @@ from headend.collection.overlay import FleetOverlay
 from headend.collection.registry import MeterRegistry
 from headend.collection.state_alarms import StateAlarms
 from headend.collection.sweeps import AnomalySweeps
+from headend.collection.terminal_events import TerminalEvents
 from headend.collection.terminal_pull import FrozenPull
+from headend.collection.terminal_watch import TerminalWatch
 from headend.collection.writer import RecordWriter, WriterLimits
 from headend.commands.admin import AdminCommands
 from headend.commands.audit import AuditLog
@@ -182,6 +184,7 @@ class Engine:
         )
         self.terminal_server: TerminalServer | None = None
         self.frozen_pull: FrozenPull | None = None
+        self.terminal_watch: TerminalWatch | None = None
         if config.terminals:  # a master station for concentrators that dial in
             self.terminal_server = TerminalServer(
                 host=config.master.host,
@@ -190,8 +193,26 @@ class Engine:
                 login_timeout=config.master.login_timeout,
                 window=config.master.window,
             )
+            # The terminals' events become alarms (pushed ones through the server's callback).
+            events = TerminalEvents(
+                self.alarms,
+                config.terminals,
+                config.master,
+                self.tz,
+                self.clock,
+                record_events=self.live.record_events,
+            )
+            self.terminal_server.on_report = events.on_report
+            self.terminal_watch = TerminalWatch(
+                events, self.alarms, config.master, self.tz, self.clock, self.live.record_events
+            )
             self.frozen_pull = FrozenPull(
-                self.terminal_server, config.terminals, config.master, self.tz, self.live.publish
+                self.terminal_server,
+                config.terminals,
+                config.master,
+                self.tz,
+                self.live.publish,
+                watch=self.terminal_watch,
             )
         self.collectors: dict[str, ChannelCollector] = {
             channel.name: ChannelCollector(

@@ -23,6 +23,7 @@ from headend.collection.backfill import BackfillStats
 from headend.collection.collector import CollectorStats
 from headend.collection.completeness import CompletenessRow
 from headend.collection.terminal_pull import TerminalCompleteness
+from headend.collection.terminal_watch import ReadingStatus
 from headend.collection.writer import WriterLimits, WriterStats
 from headend.commands.audit import AuditEntry
 from headend.config.fleet import ChannelConfig, MeterConfig, TransformerConfig
@@ -182,6 +183,11 @@ class HeadendFacade:
     def terminal_archive_differences(self, name: str) -> int:
         pull = self._engine.frozen_pull
         return 0 if pull is None else len(pull.archive.get(name, ()))
+
+    def terminal_reading_status(self, name: str) -> ReadingStatus | None:
+        """The terminal's last AFN 0C F11 answer (asked after each pull pass)."""
+        watch = self._engine.terminal_watch
+        return None if watch is None else watch.reading_status.get(name)
 
     def terminal_completeness(self, day: date) -> Mapping[str, TerminalCompleteness]:
         """The frozen pull's own figures per terminal over the days it keeps before ``day``."""

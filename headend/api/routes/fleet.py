@@ -28,6 +28,7 @@ from headend.api.models import (
     MeterDetail,
     MeterSummary,
     ReadingOut,
+    ReadingStatusOut,
     TerminalCompletenessOut,
     TerminalOut,
 )
@@ -100,6 +101,7 @@ def terminal_view(headend: HeadendFacade, name: str, day: date) -> TerminalOut:
         last_pull=headend.terminal_last_pull(name),
         archive_differences=headend.terminal_archive_differences(name),
         completeness=TerminalCompletenessOut.of(day, headend.terminal_completeness(day)[name]),
+        reading_status=ReadingStatusOut.of(headend.terminal_reading_status(name)),
     )
 
 
