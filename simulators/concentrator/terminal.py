@@ -112,6 +112,10 @@ class SimulatedConcentrator:
         self._pushed: dict[int, int] = {}
         """SEQ of a push in flight -> its record number."""
         self._push_wanted = asyncio.Event()
+        self.pushes_confirmed = asyncio.Event()
+        """Set while every important event logged has been confirmed by the master."""
+        if not self.events.unconfirmed:
+            self.pushes_confirmed.set()
         self._failures_logged: set[int] = set()
         self.connections = 0
         self.logins_confirmed = 0
@@ -195,6 +199,8 @@ class SimulatedConcentrator:
     def log_event(self, event: LoggedEvent) -> None:
         """Log an event now; an important one is pushed at once if logged in."""
         self.events.log(event)
+        if self.events.unconfirmed:
+            self.pushes_confirmed.clear()
         self._push_wanted.set()
 
     def _log_read_failures(self) -> None:
@@ -203,6 +209,7 @@ class SimulatedConcentrator:
         for point in sorted(self.store.unreachable - self._failures_logged):
             self._failures_logged.add(point)
             self.events.log(read_failure(point, now, now - timedelta(days=1), 0.0))
+            self.pushes_confirmed.clear()
 
     async def _pushes(self, writer: asyncio.StreamWriter) -> None:
         """Push every unconfirmed important record; again after ``push_retry`` until confirmed."""
@@ -238,6 +245,8 @@ class SimulatedConcentrator:
             self.faults.lose_confirms -= 1
             return
         self.events.confirmed(number)
+        if not self.events.unconfirmed:
+            self.pushes_confirmed.set()
 
     # ----------------------------------------------------------- the master's frames
 
