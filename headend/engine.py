@@ -38,7 +38,9 @@ from headend.collection.overlay import FleetOverlay
 from headend.collection.registry import MeterRegistry
 from headend.collection.state_alarms import StateAlarms
 from headend.collection.sweeps import AnomalySweeps
+from headend.collection.terminal_events import TerminalEvents
 from headend.collection.terminal_pull import FrozenPull
+from headend.collection.terminal_watch import TerminalWatch
 from headend.collection.writer import RecordWriter, WriterLimits
 from headend.commands.admin import AdminCommands
 from headend.commands.audit import AuditLog
@@ -208,6 +210,7 @@ class Engine:
         """On-demand reads and relay orders of the terminals' meters (AFN 10 forwarding)."""
         self.terminal_clocks: TerminalClocks | None = None
         self.terminal_ports: TerminalPorts | None = None
+        self.terminal_watch: TerminalWatch | None = None
         if config.terminals:  # a master station for concentrators that dial in
             self.terminal_server = TerminalServer(
                 host=config.master.host,
@@ -215,6 +218,19 @@ class Engine:
                 heartbeat_periods={t.address: t.heartbeat for t in config.terminals.values()},
                 login_timeout=config.master.login_timeout,
                 window=config.master.window,
+            )
+            # The terminals' events become alarms (pushed ones through the server's callback).
+            events = TerminalEvents(
+                self.alarms,
+                config.terminals,
+                config.master,
+                self.tz,
+                self.clock,
+                record_events=self.live.record_events,
+            )
+            self.terminal_server.on_report = events.on_report
+            self.terminal_watch = TerminalWatch(
+                events, self.alarms, config.master, self.tz, self.clock, self.live.record_events
             )
             server, audit = self.terminal_server, self.audit
             terminal_commands = TerminalCommandContext(
@@ -231,6 +247,7 @@ class Engine:
                 self.tz,
                 self.live.publish,
                 on_login=self.terminal_clocks.on_login,
+                watch=self.terminal_watch,
             )
             self.forwarded = ForwardedMeters(
                 commands, self.terminal_server, config.terminals, config.master

@@ -130,13 +130,27 @@ class AlarmBook:
         detail: str,
         severity: Severity,
         tags: dict[str, str],
+        subject_kind: str = "meter",
+        incident: str | None = None,
     ) -> EventRecord:
-        """A head-end event about one meter (offline/online, relay operated, clock set)."""
-        alarm_id = f"{kind}:{meter}"
+        """A head-end event about one meter (offline/online, relay operated, clock set), or
+        about another ``subject_kind`` (a terminal's events); ``incident`` is the alarm id when
+        one subject can have several of a kind open (default ``kind:meter``)."""
+        alarm_id = incident or f"{kind}:{meter}"
         if active:
             self._track(
                 Alarm(
-                    alarm_id, "meter", meter, kind, severity.value, at, None, None, None, "", detail
+                    alarm_id,
+                    subject_kind,
+                    meter,
+                    kind,
+                    severity.value,
+                    at,
+                    None,
+                    None,
+                    None,
+                    "",
+                    detail,
                 )
             )
         elif alarm_id in self._open:

@@ -19,6 +19,8 @@ class SubjectKind(enum.StrEnum):
     METER = "meter"
     TRANSFORMER = "transformer"
     BUILDING = "building"
+    TERMINAL = "terminal"
+    """A concentrator's own events (power off/on, an unknown meter on its port)."""
 
 
 class AnomalyKind(enum.StrEnum):

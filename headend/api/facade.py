@@ -25,6 +25,7 @@ from headend.collection.collector import CollectorStats
 from headend.collection.completeness import CompletenessRow
 from headend.collection.kpi import daily_frozen_bus_meters
 from headend.collection.terminal_pull import TerminalCompleteness
+from headend.collection.terminal_watch import ReadingStatus
 from headend.collection.writer import WriterLimits, WriterStats
 from headend.commands.audit import AuditEntry
 from headend.commands.register_edits import record_register_edit
@@ -213,6 +214,11 @@ class HeadendFacade:
         if ports is None:
             raise UnknownTerminal(name)
         await ports.command(name, port, action, user, reason)
+
+    def terminal_reading_status(self, name: str) -> ReadingStatus | None:
+        """The terminal's last AFN 0C F11 answer (asked after each pull pass)."""
+        watch = self._engine.terminal_watch
+        return None if watch is None else watch.reading_status.get(name)
 
     def terminal_completeness(self, day: date) -> Mapping[str, TerminalCompleteness]:
         """The frozen pull's own figures per terminal over the days it keeps before ``day``."""

@@ -13,6 +13,7 @@ from headend.anomaly.alarms import Alarm
 from headend.api.terminal_models import TerminalClockOut
 from headend.collection.completeness import CompletenessRow
 from headend.collection.terminal_pull import TerminalCompleteness
+from headend.collection.terminal_watch import ReadingStatus
 from headend.commands.audit import AuditEntry
 from headend.config.fleet import MeterConfig, meter_config
 from headend.config.meter_table import MeterKind, MeterTable
@@ -268,6 +269,30 @@ class TerminalCompletenessOut(BaseModel):
         )
 
 
+class PortStatusOut(BaseModel):
+    """One port of the terminal's own reading status (AFN 0C F11), as it reports it."""
+
+    port: int = Field(description="31: the carrier (HPLC) port; 1..30 RS-485 and others")
+    meters: int = Field(description="Meters the terminal has on the port")
+    read_ok: int = Field(description="Meters it read in its current round")
+    key_read_ok: int = Field(description="Key (重点) meters read")
+    status: int = Field(description="Status bits: D0 reading now, D1 the round finished")
+    started: datetime | None = Field(description="Round start, the terminal's wall clock")
+    finished: datetime | None = Field(description="Round end, the terminal's wall clock")
+
+
+class ReadingStatusOut(BaseModel):
+    asked_at: datetime = Field(description="When the master last asked for it (after a pull)")
+    ports: list[PortStatusOut]
+
+    @classmethod
+    def of(cls, status: ReadingStatus | None) -> ReadingStatusOut | None:
+        if status is None:
+            return None
+        ports = [PortStatusOut.model_validate(port, from_attributes=True) for port in status.ports]
+        return cls(asked_at=status.asked_at, ports=ports)
+
+
 class TerminalOut(BaseModel):
     name: str
     address: str = Field(description="Region code and terminal address, 4403-00012")
@@ -282,6 +307,9 @@ class TerminalOut(BaseModel):
     completeness: TerminalCompletenessOut
     clock: TerminalClockOut | None = Field(
         default=None, description="Its latest clock check (at login, daily or asked for)"
+    )
+    reading_status: ReadingStatusOut | None = Field(
+        default=None, description="The terminal's own reading status (AFN 0C F11), if asked"
     )
 
 

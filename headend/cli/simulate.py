@@ -142,6 +142,22 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         ),
     )
     parser.add_argument(
+        "--power-off",
+        type=float,
+        metavar="MINUTES",
+        help="with --master: the concentrators were powered off for MINUTES up to the start "
+        "(an ERC 14 event they push and the master raises as an alarm)",
+    )
+    parser.add_argument(
+        "--unreachable-pn",
+        type=int,
+        action="append",
+        default=[],
+        metavar="PN",
+        help="with --master: the concentrators cannot read the meter at PN (no frozen "
+        "record, an ERC 31 event); repeatable",
+    )
+    parser.add_argument(
         "--write-config",
         type=Path,
         metavar="PATH",
@@ -221,16 +237,22 @@ def run(args: argparse.Namespace) -> int:
     from simulators.runner import RunnerError, ScenarioRunner
 
     scenario = scenario_argument(args.scenario)
-    if args.late_day and args.master is None:
-        raise UsageProblem("--late-day: needs --master (it is a concentrator fault)")
-    if args.terminal_drift and args.master is None:
-        raise UsageProblem("--terminal-drift: needs --master (it is a concentrator fault)")
+    for given, option in (
+        (args.late_day, "--late-day"),
+        (args.terminal_drift, "--terminal-drift"),
+        (args.power_off is not None, "--power-off"),
+        (args.unreachable_pn, "--unreachable-pn"),
+    ):
+        if given and args.master is None:
+            raise UsageProblem(f"{option}: needs --master (it is a concentrator fault)")
     concentrators = None
     if args.master is not None:
         concentrators = ConcentratorPlan(
             args.master,
             late_days=dict.fromkeys(args.late_day, 1),
             clock_drift_s=args.terminal_drift,
+            power_off_minutes=args.power_off,
+            unreachable=tuple(args.unreachable_pn),
         )
     start = scenario.start if args.start is None else parse_start(args.start, scenario)
     tokens = api_tokens(os.environ) if args.write_config is not None else ()

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from headend.collection.collector import ReadingsHandler
@@ -86,6 +86,21 @@ class PullStats:
     """Meter records written to terminals from the fleet file (AFN 04 F10 confirmed)."""
 
 
+class PullWatch(Protocol):
+    """What else a pass does with each terminal (``terminal_events``: its events, its reading
+    status, the meters it has not read for days), kept out of the pull itself."""
+
+    async def after_login(
+        self, pull: FrozenPull, session: TerminalSession, terminal: ConcentratorConfig
+    ) -> None: ...
+
+    def before_pass(self, pull: FrozenPull, terminal: ConcentratorConfig, today: date) -> None: ...
+
+    async def after_pass(
+        self, pull: FrozenPull, session: TerminalSession, terminal: ConcentratorConfig
+    ) -> None: ...
+
+
 @dataclass(slots=True)
 class _Found:
     meter: TerminalMeterConfig
@@ -119,6 +134,7 @@ class FrozenPull:
     layer's, given by the engine), so a drifting terminal is set before its freezes are read."""
     _greeted: dict[str, TerminalSession] = field(default_factory=dict)
     """The session ``on_login`` last ran on, per terminal."""
+    watch: PullWatch | None = None
 
     # ------------------------------------------------------------------ passes
 
@@ -129,9 +145,14 @@ class FrozenPull:
         self.stats.passes += 1
         today = now.astimezone(self.tz).date()
         for terminal in self.terminals.values() if terminals is None else terminals:
+            if self.watch is not None:
+                self.watch.before_pass(self, terminal, today)
             try:
                 await self.pull_terminal(terminal, today)
                 self.last_pull[terminal.name] = now
+                if self.watch is not None:
+                    session = self.server.session(terminal.address)
+                    await self.watch.after_pass(self, session, terminal)
             except TerminalOffline:
                 self.stats.offline += 1
                 log.debug("terminal %s offline: frozen pull waits", terminal.name)
@@ -187,6 +208,8 @@ class FrozenPull:
             await self.on_login(session, terminal)
         if self._reconciled.get(terminal.name) is not session:
             await self._reconcile(session, terminal)
+            if self.watch is not None:
+                await self.watch.after_login(self, session, terminal)
         for offset in range(1, terminal.keeps_days + 1):
             day = today - timedelta(days=offset)
             lacking = [m for m in terminal.meters if day not in self._have.get(m.id, {})]

@@ -64,6 +64,9 @@ class MasterTable(FileModel):
     """Requests in flight at once per terminal (pipelining). 1 is what every terminal takes;
     more only for terminals known to queue requests: the PSEQ has 16 values, so at most 16
     can be told apart."""
+    unread_days: int = Field(default=3, ge=1, le=366)
+    """Days in a row without a frozen value after which a terminal's meter is an alarm
+    (``meter_unread``) instead of a silent gap."""
 
 
 class TerminalMeterTable(FileModel):
@@ -111,6 +114,7 @@ class MasterConfig:
     pull_interval: float = 3600.0
     push_archive: bool = False
     window: int = 1
+    unread_days: int = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from headend.terminals.errors import TerminalOffline, TerminalRequestFailed
 from protocols.gdw1376.address import Address
+from protocols.gdw1376.aux import EventCounter
 from protocols.gdw1376.master_session import (
     Event,
     Heartbeat,
@@ -83,6 +84,9 @@ class TerminalSession:
         self._window = asyncio.Semaphore(window)
         self._waiting: dict[int, asyncio.Future[TerminalReply]] = {}
         self.closed_because: str | None = None
+        self.event_counter: EventCounter | None = None
+        """The terminal's EC as its login or latest reply carried it (None: never sent):
+        ``collection.terminal_events`` compares it with the records it has read."""
 
     @property
     def closed(self) -> bool:
@@ -319,8 +323,10 @@ class TerminalServer:
 
     async def _on_event(self, state: _Connection, event: Event) -> None:
         match event:
-            case LoggedIn(terminal=terminal):
+            case LoggedIn(terminal=terminal, ec=ec):
                 await self._login(state, terminal_key(terminal))
+                if state.session is not None and ec is not None:
+                    state.session.event_counter = ec
             case Heartbeat():
                 self.counters.heartbeats += 1
             case LoggedOut():
@@ -329,6 +335,8 @@ class TerminalServer:
                 await self._drop(state)
             case TerminalReply():
                 if state.session is not None:
+                    if event.ec is not None:
+                        state.session.event_counter = event.ec
                     state.session.deliver(event)
             case Report():
                 self.counters.reports += 1

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocols.gdw1376.errors import UnexpectedMessage
-from protocols.gdw1376.layout import Field, Layout, Repeat, read
+from protocols.gdw1376.errors import EncodeError, UnexpectedMessage
+from protocols.gdw1376.layout import Field, Layout, Repeat, read, write
 
 _POINT = Field("point_flags", "bin2")
 """D15: started (1) or ended (0); D11..D0: the measurement point pn."""
@@ -100,3 +100,26 @@ def decode_record(erc: int, body: bytes) -> dict[str, Any]:
     if end != len(body):
         record["surplus"] = body[end:].hex()
     return record
+
+
+def encode_record(erc: int, values: dict[str, Any]) -> bytes:
+    """ERC, Le and the event's bytes, the inverse of ``decode_record`` (for a simulated
+    terminal's event log): ``point`` and ``started`` go into the point flags; ERC 14 is
+    written in the standard's Le 10 form unless an ``attribute`` is given."""
+    candidates = [
+        layout
+        for (code, length), layout in ERC_LAYOUTS.items()
+        if code == erc and (erc != 14 or (length == 11) == ("attribute" in values))
+    ]
+    if not candidates:
+        raise EncodeError(f"ERC{erc}: no layout to encode it with")
+    fields = dict(values)
+    if "point" in fields:
+        point = int(fields.pop("point"))
+        if not 0 <= point <= 0x0FFF:
+            raise EncodeError(f"ERC{erc}: pn {point} does not fit 12 bits")
+        fields["point_flags"] = point | (0x8000 if fields.pop("started", True) else 0)
+    body = write(candidates[0], fields, f"ERC{erc}")
+    if len(body) > 0xFF:
+        raise EncodeError(f"ERC{erc}: {len(body)} bytes, Le holds at most 255")
+    return bytes((erc, len(body))) + body

@@ -159,8 +159,10 @@ def write(layout: Layout, values: Mapping[str, Any], where: str) -> bytes:
                 out += write(element.fields, {"": row} if _is_list(element) else row, where)
         elif isinstance(element, Content):
             out += bytes(values[element.name])
+        elif isinstance(values.get(element.name), bytes | bytearray):
+            out += values[element.name]  # already encoded by its module (events.encode_record)
         else:
-            raise EncodeError(f"{where}: {element.name} is decoded only")
+            raise EncodeError(f"{where}: {element.name} is written as encoded bytes only")
     return bytes(out)
 
 

@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Final
 
 from protocols.gdw1376.address import Address
+from protocols.gdw1376.aux import EventCounter
 from protocols.gdw1376.decoder import FrameDecoder
 from protocols.gdw1376.errors import MalformedFrame, UnexpectedMessage
 from protocols.gdw1376.frame import Frame, encode
@@ -51,6 +52,9 @@ class LoggedIn:
     """The terminal's address (master field 0: as the terminal sent it)."""
     relogin: bool
     """A login on a session that was already logged in (the terminal restarted its link)."""
+    ec: EventCounter | None = None
+    """The terminal's event counters when its login carried them (ACD): what the master
+    compares with the records it has read to know which it missed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,8 @@ class TerminalReply:
     """How many frames it came in (FIR ... FIN)."""
     denied: bool = False
     """AFN 00 F2: the terminal has nothing for what was asked."""
+    ec: EventCounter | None = None
+    """The event counters of the reply's last frame, when it carried them (ACD)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +122,7 @@ class _Pending:
     next_seq: int
     units: list[DataUnit] = field(default_factory=list)
     frames: int = 0
+    ec: EventCounter | None = None
 
 
 class MasterSession:
@@ -207,7 +214,7 @@ class MasterSession:
             relogin = self.terminal is not None
             self.terminal = terminal
             self._confirm(frame)
-            self._events.append(LoggedIn(terminal, relogin))
+            self._events.append(LoggedIn(terminal, relogin, frame.ec))
             return
         if self.terminal is None or not _same_terminal(terminal, self.terminal):
             self._skip(SkipReason.BEFORE_LOGIN, f"AFN 02H F{sorted(items)} before the login")
@@ -248,6 +255,7 @@ class MasterSession:
             return
         pending.units.extend(units)
         pending.frames += 1
+        pending.ec = frame.ec or pending.ec
         pending.next_seq = (number + 1) % SEQ_MODULO
         if not frame.seq.last:
             return
@@ -255,7 +263,7 @@ class MasterSession:
         del self._pending[pseq]
         denied = frame.afn == 0x00 and any(u.point == 0 and u.item == 2 for u in units)
         self._events.append(
-            TerminalReply(pseq, frame.afn, tuple(pending.units), pending.frames, denied=denied)
+            TerminalReply(pseq, frame.afn, tuple(pending.units), pending.frames, denied, pending.ec)
         )
 
     def _confirm(self, frame: Frame) -> None:

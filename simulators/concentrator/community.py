@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 from protocols.gdw1376 import Address
 from simulators.community.model import Community
+from simulators.concentrator.events import LoggedEvent, power_off_on
 from simulators.concentrator.store import FrozenStore, StoreMeter
 from simulators.concentrator.terminal import ConcentratorFaults, SimulatedConcentrator
 from simulators.scenario import Scenario
@@ -30,6 +31,10 @@ class ConcentratorPlan:
     """Days whose first requests find no record (``ConcentratorFaults.late_days``)."""
     clock_drift_s: float = 0.0
     """How far every concentrator's clock runs ahead at start (negative: behind)."""
+    power_off_minutes: float | None = None
+    """The concentrators were off this long up to the start: ERC 14 in their event logs."""
+    unreachable: tuple[int, ...] = ()
+    """pn each concentrator cannot read: no frozen record, ERC 31 in its event log."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +75,13 @@ def concentrators_for(
             continue
         meters = tuple(StoreMeter(pn, m.id, m.address) for pn, m in enumerate(specs, start=1))
         store = FrozenStore(meters, frozen_total, today, keeps_days=plan.keeps_days)
+        store.unreachable.update(plan.unreachable)
         address = Address(REGION, index + 1)
-        faults = ConcentratorFaults(late_days=dict(plan.late_days))
+        events: list[LoggedEvent] = []
+        if plan.power_off_minutes is not None:
+            on = wall_clock().replace(second=0, microsecond=0)
+            events.append(power_off_on(on - timedelta(minutes=plan.power_off_minutes), on))
+        faults = ConcentratorFaults(late_days=dict(plan.late_days), events=events)
         concentrator = SimulatedConcentrator(
             address, store, wall_clock, heartbeat_period=plan.heartbeat_s, faults=faults
         )

@@ -9,6 +9,9 @@ archive, and takes AFN 04 F10 archive writes (confirmed, AFN 00 F1) and AFN 05 F
 and F49-F51 port commands (``control.py``). AFN 10 F1 hands the
 forwarded DL/T 645 frame to ``forward_to`` (the simulated meter behind the port) and returns its
 reply; a meter that does not answer gives the spec's empty answer (forwarded length 0).
+Its event log (``events``): AFN 0E F1/F2 read by pointer range, important events pushed with
+CON and pushed again every ``push_retry`` until confirmed, EC (and ACD) on its frames once it
+has logged any; AFN 0C F11 is its reading status (``status``).
 Replies with more units than ``units_per_frame`` go as several frames (FIR ... FIN, RSEQ
 counting up from the request's PSEQ). Anything else is denied.
 """
@@ -18,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from protocols.gdw1376 import (
@@ -36,9 +39,11 @@ from protocols.gdw1376 import (
     link_test,
     parse_units,
 )
-from protocols.gdw1376.control import SecondaryFunction
+from protocols.gdw1376.control import PrimaryFunction, SecondaryFunction
 from protocols.gdw1376.messages import UnitSpec
 from simulators.concentrator.control import TerminalControl
+from simulators.concentrator.events import EventLog, LoggedEvent, read_failure
+from simulators.concentrator.status import reading_status
 from simulators.concentrator.store import FrozenStore
 
 log = logging.getLogger(__name__)
@@ -62,6 +67,10 @@ class ConcentratorFaults:
     and succeeds on the concentrator's own re-read later): the master's 补抄 must ask again."""
     refuse_control: bool = False
     """Deny every AFN 05 command (clock set, port pause/resume/re-read)."""
+    events: list[LoggedEvent] = field(default_factory=list)
+    """Events in its log from the start (a power off/on, a meter fault ...): pushed at login."""
+    lose_confirms: int = 0
+    """Confirms of its pushes it does not see (lost on the way): it pushes those again."""
 
 
 class SimulatedConcentrator:
@@ -77,6 +86,7 @@ class SimulatedConcentrator:
         reply_delay: float = 0.0,
         faults: ConcentratorFaults | None = None,
         forward_to: Callable[[bytes], bytes | None] | None = None,
+        push_retry: float = 5.0,
     ) -> None:
         self.address = address.with_master(0)
         self.store = store
@@ -102,6 +112,21 @@ class SimulatedConcentrator:
         self.forward_to = forward_to
         """The meters behind the ports: a DL/T 645 frame in, the meter's reply out (None: no
         meter answered); without it AFN 10 F1 is denied."""
+        self.events = EventLog()
+        for event in self.faults.events:
+            self.events.log(event)
+        self.push_retry = push_retry
+        """Seconds an important event's push waits for the master's confirm before it goes
+        again."""
+        self.pushes_sent = 0
+        self._pushed: dict[int, int] = {}
+        """SEQ of a push in flight -> its record number."""
+        self._push_wanted = asyncio.Event()
+        self.pushes_confirmed = asyncio.Event()
+        """Set while every important event logged has been confirmed by the master."""
+        if not self.events.unconfirmed:
+            self.pushes_confirmed.set()
+        self._failures_logged: set[int] = set()
         self.connections = 0
         self.logins_confirmed = 0
         self.requests_answered = 0
@@ -146,10 +171,13 @@ class SimulatedConcentrator:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
         self.in_flight = 0  # replies of the last connection are lost with it
-        writer.write(encode(link_test(self.address, 1, seq=self._next_seq())))
+        self._log_read_failures()
+        ec = None if self.events.empty else self.events.counter()
+        writer.write(encode(link_test(self.address, 1, seq=self._next_seq(), ec=ec)))
         decoder = FrameDecoder()
         async with asyncio.TaskGroup() as group:
             beats = group.create_task(self._heartbeats(writer))
+            pushes = group.create_task(self._pushes(writer))
             self._group = group
             try:
                 while data := await reader.read(4096):
@@ -160,6 +188,7 @@ class SimulatedConcentrator:
                     await writer.drain()
             finally:
                 beats.cancel()
+                pushes.cancel()
 
     def _next_frame(self, decoder: FrameDecoder) -> Frame | None:
         while True:
@@ -176,7 +205,62 @@ class SimulatedConcentrator:
 
     def _next_seq(self) -> int:
         seq, self._seq = self._seq, (self._seq + 1) % SEQ_MODULO
+        self._pushed.pop(seq, None)  # an unconfirmed push with this SEQ is sent anew
         return seq
+
+    # ------------------------------------------------------------------ events
+
+    def log_event(self, event: LoggedEvent) -> None:
+        """Log an event now; an important one is pushed at once if logged in."""
+        self.events.log(event)
+        if self.events.unconfirmed:
+            self.pushes_confirmed.clear()
+        self._push_wanted.set()
+
+    def _log_read_failures(self) -> None:
+        """ERC 31 for each ``unreachable`` point, once: its reading round failed on them."""
+        now = self.clock().replace(microsecond=0)
+        for point in sorted(self.store.unreachable - self._failures_logged):
+            self._failures_logged.add(point)
+            self.events.log(read_failure(point, now, now - timedelta(days=1), 0.0))
+            self.pushes_confirmed.clear()
+
+    async def _pushes(self, writer: asyncio.StreamWriter) -> None:
+        """Push every unconfirmed important record; again after ``push_retry`` until confirmed."""
+        await self.logged_in.wait()
+        while True:
+            self._push_wanted.clear()
+            for number in list(self.events.unconfirmed):
+                seq = self._next_seq()
+                self._pushed[seq] = number
+                writer.write(encode(self._push(number, seq)))
+                self.pushes_sent += 1
+            try:
+                async with asyncio.timeout(self.push_retry):  # the terminal's resend period
+                    await self._push_wanted.wait()
+            except TimeoutError:
+                pass
+
+    def _push(self, number: int, seq: int) -> Frame:
+        return Frame(
+            Control(up=True, primary=True, function=PrimaryFunction.USER_DATA, fcb_acd=True),
+            self.address,
+            0x0E,
+            Seq(seq, confirm=True),
+            build_body(0x0E, True, [self.events.push_unit(number)]),
+            ec=self.events.counter(),
+        )
+
+    def _push_confirmed(self, seq: int) -> None:
+        number = self._pushed.pop(seq, None)
+        if number is None:
+            return
+        if self.faults.lose_confirms > 0:
+            self.faults.lose_confirms -= 1
+            return
+        self.events.confirmed(number)
+        if not self.events.unconfirmed:
+            self.pushes_confirmed.set()
 
     # ----------------------------------------------------------- the master's frames
 
@@ -189,6 +273,8 @@ class SimulatedConcentrator:
             if not self.logged_in.is_set():
                 self.logins_confirmed += 1
                 self.logged_in.set()
+            else:
+                self._push_confirmed(frame.seq.number)
             return True
         if self.faults.silent:
             return True
@@ -283,18 +369,26 @@ class SimulatedConcentrator:
 
     def _frame(self, request: Frame, afn: int, specs: list[UnitSpec], seq: Seq) -> Frame:
         function = SecondaryFunction.CONFIRM if afn == 0x00 else SecondaryFunction.USER_DATA
-        return Frame(
+        frame = Frame(
             Control(up=True, primary=False, function=function),
             self.address.with_master(request.address.master),
             afn,
             seq,
             build_body(afn, True, specs),
         )
+        if self.events.empty:
+            return frame
+        acd = replace(frame.control, fcb_acd=True)  # events logged: EC tells the master how many
+        return replace(frame, control=acd, ec=self.events.counter())
 
     def _unit(self, afn: int, unit: DataUnit) -> UnitSpec | None:
         match (afn, unit.item):
             case (0x0C, 2):
                 return (0, 2, {"clock": self.now()})
+            case (0x0C, 11):
+                return reading_status(self.store, self.clock().replace(microsecond=0))
+            case (0x0E, 1 | 2):
+                return self.events.unit(unit.item, unit.values["pm"], unit.values["pn"])
             case (0x0D, 161):
                 return self._daily(unit.point, unit.values["td_d"])
             case (0x0A, 10):

@@ -232,18 +232,30 @@ class LiveReadings:
     def next_reading(
         self, matches: Callable[[dict[str, Any]], bool], timeout: float = START_TIMEOUT_S
     ) -> dict[str, Any]:
+        reading: dict[str, Any] = self._next("reading", matches, timeout)
+        return reading
+
+    def next_alarms(
+        self, matches: Callable[[list[dict[str, Any]]], bool], timeout: float = START_TIMEOUT_S
+    ) -> list[dict[str, Any]]:
+        """The next open-alarm list (``alarms`` event, sent at connect and on each change)
+        that ``matches``."""
+        alarms: list[dict[str, Any]] = self._next("alarms", matches, timeout)
+        return alarms
+
+    def _next(self, name: str, matches: Callable[[Any], bool], timeout: float) -> Any:
         deadline = _Deadline(timeout)
         event = ""
         for line in self._lines:
             if line.startswith("event: "):
                 event = line.removeprefix("event: ")
-            elif line.startswith("data: ") and event == "reading":
-                reading: dict[str, Any] = json.loads(line.removeprefix("data: "))
-                if matches(reading):
-                    return reading
+            elif line.startswith("data: ") and event == name:
+                data = json.loads(line.removeprefix("data: "))
+                if matches(data):
+                    return data
             if deadline.left() == 0:
                 break
-        raise AssertionError(f"no matching reading on the live stream within {timeout:.0f} s")
+        raise AssertionError(f"no matching {name} on the live stream within {timeout:.0f} s")
 
 
 def start_headend(

@@ -28,6 +28,7 @@ from headend.api.models import (
     MeterDetail,
     MeterSummary,
     ReadingOut,
+    ReadingStatusOut,
     TerminalCompletenessOut,
     TerminalOut,
 )
@@ -105,6 +106,7 @@ def terminal_view(headend: HeadendFacade, name: str, day: date) -> TerminalOut:
         clock=None
         if (check := headend.terminal_clock(name)) is None
         else TerminalClockOut.of(check),
+        reading_status=ReadingStatusOut.of(headend.terminal_reading_status(name)),
     )
 
 

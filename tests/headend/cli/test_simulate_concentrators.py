@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -49,3 +49,24 @@ def test_the_written_config_has_the_master_and_each_concentrators_meters_by_pn(
 def test_late_day_without_master_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "smoke", "--late-day", "2026-07-16"]) == 2
     assert "--late-day: needs --master" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "value"), [("--power-off", "30"), ("--unreachable-pn", "2")])
+def test_concentrator_event_faults_without_master_are_usage_errors(
+    capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    assert main(["simulate", "smoke", option, value]) == 2
+    assert f"{option}: needs --master" in capsys.readouterr().err
+
+
+def test_the_event_faults_reach_each_concentrator(smoke: Scenario) -> None:
+    clock = WarpedClock(smoke.start, 60.0, datetime(2026, 12, 2, tzinfo=UTC))
+    plan = ConcentratorPlan(("127.0.0.1", 9), power_off_minutes=30, unreachable=(2,))
+    runner = ScenarioRunner(smoke, seed=0, speed=60.0, concentrators=plan, clock=clock.now)
+    placed = runner.endpoints().concentrators
+    assert placed
+    for concentrator in (p.concentrator for p in placed):
+        assert concentrator.store.unreachable == {2}
+        (event,) = concentrator.faults.events
+        assert event.erc == 14
+        assert event.values["power_on"] - event.values["power_off"] == timedelta(minutes=30)

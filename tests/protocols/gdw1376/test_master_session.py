@@ -19,6 +19,7 @@ from protocols.gdw1376 import (
     link_test,
     parse_units,
 )
+from protocols.gdw1376.aux import EventCounter
 from protocols.gdw1376.control import SecondaryFunction
 from protocols.gdw1376.master_session import (
     NEED_DATA,
@@ -203,7 +204,8 @@ def test_the_captured_session_fed_in_pieces_gives_the_same_events_and_confirms(
 def test_a_captured_session_gets_the_published_masters_confirms_byte_for_byte() -> None:
     session = MasterSession()
     (login,) = _events(session, CAPTURED_LOGIN)
-    assert login == LoggedIn(Address("2449", 22597), False)
+    # The captured login carries ACD and EC (28 important, 4 normal): what the master compares.
+    assert login == LoggedIn(Address("2449", 22597), False, EventCounter(28, 4))
     assert session.data_to_send() == MASTER_CONFIRM_SEQ0
     (beat,) = _events(session, CAPTURED_HEARTBEAT)
     assert isinstance(beat, Heartbeat)
