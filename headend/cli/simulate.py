@@ -219,16 +219,25 @@ def scenario_argument(text: str) -> Scenario:
 def run(args: argparse.Namespace) -> int:
     from simulators.concentrator.community import ConcentratorPlan
     from simulators.runner import RunnerError, ScenarioRunner
+    from simulators.scenario import ConcentratorSpec
 
     scenario = scenario_argument(args.scenario)
     if args.late_day and args.master is None:
         raise UsageProblem("--late-day: needs --master (it is a concentrator fault)")
     if args.terminal_drift and args.master is None:
         raise UsageProblem("--terminal-drift: needs --master (it is a concentrator fault)")
+    if scenario.concentrators is not None and args.master is None:
+        raise UsageProblem(
+            f"scenario {scenario.name} is read through concentrators ([concentrators]): "
+            "give --master HOST:PORT, where the head-end's master station listens"
+        )
     concentrators = None
     if args.master is not None:
+        spec = scenario.concentrators or ConcentratorSpec()
         concentrators = ConcentratorPlan(
             args.master,
+            heartbeat_s=spec.heartbeat_s,
+            keeps_days=spec.keeps_days,
             late_days=dict.fromkeys(args.late_day, 1),
             clock_drift_s=args.terminal_drift,
         )
