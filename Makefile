@@ -9,6 +9,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+DEMO_SCENARIO ?= retrofit-before
+
 .PHONY: test lint typecheck pytest demo bench system-deps clean
 
 $(BIN)/python:
@@ -36,7 +38,7 @@ pytest: $(STAMP) system-deps
 test: lint typecheck pytest
 
 demo: $(STAMP)
-	$(BIN)/headend demo --scenario retrofit-before
+	$(BIN)/headend demo --scenario $(DEMO_SCENARIO)
 
 bench: $(STAMP)
 	@bash bench/run_all.sh $(BIN)/python

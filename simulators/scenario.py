@@ -118,6 +118,16 @@ class TransformerSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ConcentratorSpec:
+    """``[concentrators]``: the community is read through one concentrator per transformer
+    (远程集抄, as State Grid communities are) that dials in to the master station."""
+
+    heartbeat_s: float = 60.0
+    keeps_days: int = 31
+    """Days of daily freezes each concentrator keeps (the master's 补抄 window)."""
+
+
+@dataclass(frozen=True, slots=True)
 class FeederSpec:
     """A radial LV cable from a transformer; impedance per km of one phase conductor."""
 
@@ -193,6 +203,8 @@ class Scenario:
     buildings: tuple[BuildingSpec, ...]
     meters: tuple[MeterSpec, ...]
     faults: tuple[Fault, ...]
+    concentrators: ConcentratorSpec | None = None
+    """Whether its meters are read through concentrators (``headend demo`` then runs them)."""
 
     def meter(self, meter_id: str) -> MeterSpec:
         for meter in self.meters:
@@ -222,6 +234,13 @@ def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     if not path.suffix and not path.exists():
         path = SCENARIO_DIR / f"{path.name}.toml"
+    return _ScenarioParser(path).parse(_document(path, ()))
+
+
+def _document(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """The file's TOML, on top of its ``[scenario] base`` (another scenario, by name or path
+    next to it): a variant states only what differs, so a community is described once. The
+    variant's top-level tables replace the base's; ``[scenario]`` is merged key by key."""
     try:
         with path.open("rb") as handle:
             document = tomllib.load(handle)
@@ -229,7 +248,19 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
-    return _ScenarioParser(path).parse(document)
+    head = document.get("scenario")
+    base = head.pop("base", None) if isinstance(head, dict) else None
+    if base is None:
+        return document
+    if not isinstance(base, str) or not base:
+        raise _error(path, "scenario.base", f"expected a scenario name, got {base!r}")
+    base_path = path.parent / (base if Path(base).suffix else f"{base}.toml")
+    if base_path.resolve() in seen or base_path.resolve() == path.resolve():
+        raise _error(path, "scenario.base", f"{base!r} is based on this file again (a cycle)")
+    merged = _document(base_path, (*seen, path.resolve()))
+    assert isinstance(head, dict)
+    merged_head = {**merged.get("scenario", {}), **head}
+    return {**merged, **document, "scenario": merged_head}
 
 
 _PATTERN_PROBLEMS = {"address_base": "expected 12 decimal digits", "parity": "expected N, E or O"}
@@ -296,6 +327,9 @@ class _ScenarioParser:
             buildings=buildings,
             meters=meters,
             faults=faults,
+            concentrators=None
+            if file.concentrators is None
+            else ConcentratorSpec(**file.concentrators.model_dump()),
         )
 
     def _transformer(self, index: int, table: ScenarioTransformerTable) -> TransformerSpec:

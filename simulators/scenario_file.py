@@ -161,6 +161,13 @@ class ScenarioFaultTable(_Table):
     garbage_length: Annotated[Integer, Field(ge=1)] = 8
 
 
+class ScenarioConcentratorsTable(_Table):
+    """``[concentrators]``: each transformer's meters are read by a Q/GDW 1376.1 concentrator."""
+
+    heartbeat_s: Positive = 60.0
+    keeps_days: Annotated[Integer, Field(ge=1, le=62)] = 31
+
+
 class ScenarioFile(_Table):
     scenario: ScenarioTable
     load: ScenarioLoadTable
@@ -168,3 +175,4 @@ class ScenarioFile(_Table):
     feeders: tuple[ScenarioFeederTable, ...] = ()
     buildings: tuple[ScenarioBuildingTable, ...] = ()
     faults: tuple[ScenarioFaultTable, ...] = ()
+    concentrators: ScenarioConcentratorsTable | None = None

@@ -20,7 +20,7 @@ from headend.anomaly.ingest import apply_meter_reading, apply_transformer_readin
 from headend.anomaly.rules.loading import TransformerLoading
 from headend.anomaly.ruleset import RuleSet
 from headend.anomaly.tracker import EventTracker
-from storage.records import Reading
+from storage.records import Reading, ReadingKind
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ class AnomalyDetector:
         row = self.layout.transformer_source_index.get(reading.meter)
         if row is not None:
             return apply_transformer_reading(self.snapshot, row, reading)
+        if reading.kind is ReadingKind.FROZEN:
+            return False  # billing values (a concentrator's meters too): no rule reads them
         if reading.meter not in self._unknown:
             self._unknown.add(reading.meter)
             log.warning("anomaly detector: device %s is not in the fleet layout", reading.meter)

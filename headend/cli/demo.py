@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import socket
 from datetime import datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,6 +67,15 @@ def run(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _free_port() -> int:
+    """A loopback port for the master station: the concentrators must know it before the
+    head-end listens (the demo starts them first), so it is picked, not left to bind time."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def _fresh_store(data_dir: Path) -> Path:
     """Each demo starts from an empty embedded store."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -84,14 +94,26 @@ async def _demo(args: argparse.Namespace, scenario: Scenario, start: datetime, s
     from headend.config.fleet import parse_fleet_config
     from headend.engine import EngineOptions
     from headend.service import ServiceOptions, serve
+    from simulators.concentrator.community import ConcentratorPlan
     from simulators.fleet_export import fleet_config_for
     from simulators.runner import ScenarioRunner
 
     data_dir: Path = args.data_dir
     clock = WarpedClock(start, args.speed)
     token = secrets.token_urlsafe(24)
+    concentrators = None
+    if scenario.concentrators is not None:  # read through concentrators that dial in to us
+        spec = scenario.concentrators
+        master = ("127.0.0.1", _free_port())
+        concentrators = ConcentratorPlan(master, spec.heartbeat_s, spec.keeps_days)
     async with ScenarioRunner(
-        scenario, seed=args.seed, speed=args.speed, start=start, baud=DEMO_BAUD, clock=clock.now
+        scenario,
+        seed=args.seed,
+        speed=args.speed,
+        start=start,
+        baud=DEMO_BAUD,
+        concentrators=concentrators,
+        clock=clock.now,
     ) as runner:
         document = fleet_config_for(
             scenario, runner.endpoints(), storage={"kind": "embedded", "path": str(store)}
@@ -115,6 +137,13 @@ async def _demo(args: argparse.Namespace, scenario: Scenario, start: datetime, s
                 f"x{args.speed:g}",
                 flush=True,
             )
+            for placed in runner.concentrators:
+                host, port = runner.endpoints().master or ("?", 0)
+                print(
+                    f"concentrator {placed.name} ({len(placed.meters)} meters of transformer "
+                    f"{placed.transformer}) dials the master station at {host}:{port}",
+                    flush=True,
+                )
             print(f"dashboard: {url}#token={token}", flush=True)
             print("Ctrl-C stops the demo", flush=True)
 

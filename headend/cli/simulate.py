@@ -235,6 +235,7 @@ def scenario_argument(text: str) -> Scenario:
 def run(args: argparse.Namespace) -> int:
     from simulators.concentrator.community import ConcentratorPlan
     from simulators.runner import RunnerError, ScenarioRunner
+    from simulators.scenario import ConcentratorSpec
 
     scenario = scenario_argument(args.scenario)
     for given, option in (
@@ -245,10 +246,18 @@ def run(args: argparse.Namespace) -> int:
     ):
         if given and args.master is None:
             raise UsageProblem(f"{option}: needs --master (it is a concentrator fault)")
+    if scenario.concentrators is not None and args.master is None:
+        raise UsageProblem(
+            f"scenario {scenario.name} is read through concentrators ([concentrators]): "
+            "give --master HOST:PORT, where the head-end's master station listens"
+        )
     concentrators = None
     if args.master is not None:
+        spec = scenario.concentrators or ConcentratorSpec()
         concentrators = ConcentratorPlan(
             args.master,
+            heartbeat_s=spec.heartbeat_s,
+            keeps_days=spec.keeps_days,
             late_days=dict.fromkeys(args.late_day, 1),
             clock_drift_s=args.terminal_drift,
             power_off_minutes=args.power_off,

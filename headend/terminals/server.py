@@ -279,6 +279,11 @@ class TerminalServer:
             await self._serve(reader, state)
         except (ConnectionError, OSError) as exc:
             state.end = f"connection lost: {exc}"
+        except asyncio.CancelledError:
+            # ``aclose`` cancels the handlers and gathers them; nobody else awaits this task.
+            # Ending it normally matters: Python 3.11's start_server callback calls
+            # ``task.exception()`` on a cancelled handler and logs a traceback per connection.
+            state.end = "the master station is stopping"
         finally:
             self._handlers.discard(task)
             await self._drop(state)

@@ -176,3 +176,29 @@ def test_the_schema_defaults_are_the_specs(table: type[BaseModel], spec: type[An
     for field in dataclasses.fields(spec):
         if field.default is not dataclasses.MISSING:
             assert table.model_fields[field.name].default == field.default, field.name
+
+
+def test_a_variant_states_only_what_differs_from_its_base() -> None:
+    """retrofit-concentrator is retrofit-after read through concentrators."""
+    variant = load_scenario("retrofit-concentrator")
+    base = load_scenario("retrofit-after")
+    assert variant.name == "retrofit-concentrator"
+    assert variant.meters == base.meters
+    assert variant.transformers == base.transformers
+    assert variant.start == base.start
+    assert base.concentrators is None
+    assert variant.concentrators is not None
+    assert (variant.concentrators.heartbeat_s, variant.concentrators.keeps_days) == (60.0, 31)
+
+
+def test_a_base_that_is_missing_or_a_cycle_is_named(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text('[scenario]\nbase = "b"\nname = "a"\n')
+    (tmp_path / "b.toml").write_text('[scenario]\nbase = "a"\nname = "b"\n')
+    with pytest.raises(ScenarioError, match=r"scenario\.base: 'a' is based on this file again"):
+        load_scenario(tmp_path / "a.toml")
+    (tmp_path / "c.toml").write_text('[scenario]\nbase = "nowhere"\nname = "c"\n')
+    with pytest.raises(ScenarioError, match=r"nowhere\.toml: cannot read"):
+        load_scenario(tmp_path / "c.toml")
+    (tmp_path / "d.toml").write_text("[scenario]\nbase = 3\n")
+    with pytest.raises(ScenarioError, match=r"scenario\.base: expected a scenario name"):
+        load_scenario(tmp_path / "d.toml")
