@@ -24,6 +24,7 @@ from headend.collection.backfill import BackfillStats
 from headend.collection.collector import CollectorStats
 from headend.collection.completeness import CompletenessRow
 from headend.collection.kpi import daily_frozen_bus_meters
+from headend.collection.terminal_parameters import TerminalParameters
 from headend.collection.terminal_pull import TerminalCompleteness
 from headend.collection.terminal_watch import ReadingStatus
 from headend.collection.writer import WriterLimits, WriterStats
@@ -214,6 +215,11 @@ class HeadendFacade:
         if ports is None:
             raise UnknownTerminal(name)
         await ports.command(name, port, action, user, reason)
+
+    def terminal_parameters(self, name: str) -> TerminalParameters | None:
+        """The terminal's AFN 0A F1/F3 parameters, read back at its last login."""
+        watch = self._engine.terminal_watch
+        return None if watch is None else watch.parameters.get(name)
 
     def terminal_reading_status(self, name: str) -> ReadingStatus | None:
         """The terminal's last AFN 0C F11 answer (asked after each pull pass)."""

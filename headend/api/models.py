@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from headend.anomaly import SubjectKind
 from headend.anomaly.alarms import Alarm
-from headend.api.terminal_models import TerminalClockOut
+from headend.api.terminal_models import TerminalClockOut, TerminalParametersOut
 from headend.collection.completeness import CompletenessRow
 from headend.collection.terminal_pull import TerminalCompleteness
 from headend.collection.terminal_watch import ReadingStatus
@@ -305,6 +305,9 @@ class TerminalOut(BaseModel):
         description="Meter archive differences found at its last login"
     )
     completeness: TerminalCompletenessOut
+    parameters: TerminalParametersOut | None = Field(
+        default=None, description="Its heartbeat period and master address (AFN 0A F1/F3)"
+    )
     clock: TerminalClockOut | None = Field(
         default=None, description="Its latest clock check (at login, daily or asked for)"
     )

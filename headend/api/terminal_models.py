@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from headend.collection.terminal_parameters import TerminalParameters
 from headend.commands.terminal_clock import TerminalClockCheck
 
 
@@ -43,3 +44,25 @@ class TerminalPortOut(BaseModel):
     port: int
     action: Literal["pause", "resume", "reread"]
     user: str
+
+
+class TerminalParametersOut(BaseModel):
+    """AFN 0A F1/F3 as the terminal reported them at its last login."""
+
+    read_at: datetime
+    heartbeat_minutes: int | None
+    master: str | None = Field(description="ip:port of the primary master station it dials")
+    backup: str | None
+    apn: str | None
+
+    @classmethod
+    def of(cls, read: TerminalParameters | None) -> TerminalParametersOut | None:
+        if read is None:
+            return None
+        return cls(
+            read_at=read.read_at,
+            heartbeat_minutes=read.heartbeat_minutes,
+            master=read.master,
+            backup=read.backup,
+            apn=read.apn,
+        )

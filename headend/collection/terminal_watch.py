@@ -9,6 +9,8 @@
   is an alarm (``meter_unread``), closed by its next value. Judged before the pass, on what
   earlier passes stored: the values of the pass itself are still on their way to storage
   after it, and a meter must not be called unread because the writer has not flushed yet;
+- after a login too: its heartbeat period and master address (AFN 0A F1/F3,
+  ``terminal_parameters``), a heartbeat the fleet file disagrees with as an alarm;
 - after a pass: the terminal's own reading status (AFN 0C F11) per port, shown by
   ``GET /api/terminals`` next to the pull's completeness, so an operator sees whether the
   terminal failed to read a meter or the master failed to get the value.
@@ -23,8 +25,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from headend.anomaly.alarms import AlarmBook
+from headend.anomaly.events import SubjectKind
 from headend.clock import Clock
 from headend.collection.terminal_events import RecordEvents, TerminalEvents
+from headend.collection.terminal_parameters import TerminalParameters, read_parameters
 from headend.collection.terminal_pull import FrozenPull
 from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalMeterConfig
 from headend.errors import ReadFailed
@@ -68,6 +72,9 @@ class TerminalWatch:
     """Terminal name -> its last AFN 0C F11 answer."""
     unread: dict[str, set[str]] = field(default_factory=dict)
     """Terminal name -> meters with an open ``meter_unread`` alarm."""
+    parameters: dict[str, TerminalParameters] = field(default_factory=dict)
+    """Terminal name -> its AFN 0A F1/F3 parameters, read back at its last login."""
+    _parameters_open: set[str] = field(default_factory=set)
     _archive_open: dict[str, set[str]] = field(default_factory=dict)
     _passes: dict[str, int] = field(default_factory=dict)
 
@@ -76,6 +83,50 @@ class TerminalWatch:
     ) -> None:
         self._archive_alarms(pull, terminal)
         await self.events.catch_up(session, terminal)
+        await self._check_parameters(session, terminal)
+
+    async def _check_parameters(
+        self, session: TerminalSession, terminal: ConcentratorConfig
+    ) -> None:
+        """AFN 0A F1/F3 read back (``terminal_parameters``); a failure is logged only."""
+        now = self.clock.now()
+        try:
+            read = await read_parameters(session, self.master, now)
+        except TerminalOffline:
+            raise
+        except ReadFailed as exc:
+            log.warning("terminal %s: parameters (0A F1/F3) not read: %s", terminal.name, exc)
+            return
+        if read is None:
+            return
+        self.parameters[terminal.name] = read
+        problem = read.problem(terminal)
+        was = terminal.name in self._parameters_open
+        if problem is not None and not was:
+            log.warning("%s", problem)
+            self._parameters_open.add(terminal.name)
+            self.record_events([self._terminal_alarm(terminal, True, now, problem)])
+        elif problem is None and was:
+            self._parameters_open.discard(terminal.name)
+            agrees = f"terminal {terminal.name}'s heartbeat agrees with the fleet file again"
+            self.record_events([self._terminal_alarm(terminal, False, now, agrees)])
+
+    def _terminal_alarm(
+        self, terminal: ConcentratorConfig, active: bool, at: datetime, detail: str
+    ) -> EventRecord:
+        tags = {"terminal": terminal.name}
+        if terminal.transformer:
+            tags["transformer"] = terminal.transformer
+        return self.alarms.meter_event(
+            terminal.name,
+            "terminal_parameters",
+            active=active,
+            at=at,
+            detail=detail,
+            severity=Severity.WARNING,
+            tags=tags,
+            subject_kind=SubjectKind.TERMINAL,
+        )
 
     def before_pass(self, pull: FrozenPull, terminal: ConcentratorConfig, today: date) -> None:
         if self._passes.get(terminal.name, 0) == 0:

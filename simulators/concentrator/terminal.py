@@ -65,6 +65,9 @@ class ConcentratorFaults:
     late_days: dict[date, int] = field(default_factory=dict)
     """Day -> how many requests for it find no record yet (its carrier read failed at first
     and succeeds on the concentrator's own re-read later): the master's 补抄 must ask again."""
+    configured_heartbeat_minutes: int | None = None
+    """What its AFN 0A F1 says its heartbeat period is, when set on site to something other
+    than the period it really keeps (the master compares it with the fleet file)."""
     refuse_control: bool = False
     """Deny every AFN 05 command (clock set, port pause/resume/re-read)."""
     events: list[LoggedEvent] = field(default_factory=list)
@@ -134,6 +137,8 @@ class SimulatedConcentrator:
         self.logged_in = asyncio.Event()
         self._seq = 0
         self._writer: asyncio.StreamWriter | None = None
+        self._dialled = ("0.0.0.0", 0)
+        """The master it dials: what its AFN 0A F3 master address says."""
         self._group: asyncio.TaskGroup | None = None
 
     def now(self) -> datetime:
@@ -144,6 +149,7 @@ class SimulatedConcentrator:
 
     async def run(self, host: str, port: int) -> None:
         """Dial, serve, redial, until cancelled."""
+        self._dialled = (host, port)
         while True:
             try:
                 reader, writer = await asyncio.open_connection(host, port)
@@ -393,6 +399,21 @@ class SimulatedConcentrator:
                 return self._daily(unit.point, unit.values["td_d"])
             case (0x0A, 10):
                 return (0, 10, self._archive(unit.values["seqs"]))
+            case (0x0A, 1):
+                return (0, 1, self._uplink())
+            case (0x0A, 3):
+                host, port = self._dialled
+                return (
+                    0,
+                    3,
+                    {
+                        "primary_ip": host,
+                        "primary_port": port,
+                        "backup_ip": "0.0.0.0",
+                        "backup_port": 0,
+                        "apn": "CMNET",
+                    },
+                )
             case (0x10, 1) if self.forward_to is not None:
                 reply = self.forward_to(bytes(unit.values["frame"])) or b""
                 return (0, 1, {"port": unit.values["port"], "length": len(reply), "frame": reply})
@@ -413,6 +434,20 @@ class SimulatedConcentrator:
                 "forward_active": list(values),
             },
         )
+
+    def _uplink(self) -> dict[str, Any]:
+        """AFN 0A F1 as configured on site: ``configured_heartbeat_minutes`` (a fault) or its
+        real period."""
+        minutes = self.faults.configured_heartbeat_minutes
+        if minutes is None:
+            minutes = max(1, round(self.heartbeat_period / 60))
+        return {
+            "rts_20ms": 0,
+            "master_delay_minutes": 0,
+            "timeout_and_retries": 0x3000 | 30,
+            "confirm_flags": 0b1,
+            "heartbeat_minutes": minutes,
+        }
 
     def _archive(self, seqs: Sequence[int]) -> dict[str, Any]:
         wanted = set(seqs)

@@ -33,7 +33,7 @@ from headend.api.models import (
     TerminalOut,
 )
 from headend.api.problems import InvalidField
-from headend.api.terminal_models import TerminalClockOut
+from headend.api.terminal_models import TerminalClockOut, TerminalParametersOut
 from headend.collection.terminal_pull import FROZEN_PULL_QUANTITIES
 from headend.config.fleet import LOAD_METER, MeterConfig
 from headend.config.meters import RegistryError
@@ -107,6 +107,7 @@ def terminal_view(headend: HeadendFacade, name: str, day: date) -> TerminalOut:
         if (check := headend.terminal_clock(name)) is None
         else TerminalClockOut.of(check),
         reading_status=ReadingStatusOut.of(headend.terminal_reading_status(name)),
+        parameters=TerminalParametersOut.of(headend.terminal_parameters(name)),
     )
 
 

@@ -223,3 +223,25 @@ def test_bad_and_unknown_records_are_counted_and_skipped_and_the_rest_kept() -> 
     assert (alarm.kind, alarm.subject) == ("register_decrease", "m1")
     assert "energy_before 10.0, energy_after 9.0" in alarm.message
     assert len(records) == 1
+
+
+async def test_a_heartbeat_set_on_site_unlike_the_fleet_is_an_alarm_until_it_agrees() -> None:
+    """AFN 0A F1/F3 read back at each login: the period and the master it dials."""
+    faults = ConcentratorFaults(configured_heartbeat_minutes=15)
+    async for rig in _rig(faults, set()):
+        await rig.pull.run_pass(NOW.astimezone(UTC))
+        read = rig.watch.parameters[TERMINAL.name]
+        assert (read.heartbeat_minutes, read.master) == (15, f"127.0.0.1:{rig.server.port}")
+        (alarm,) = rig.alarms_of("terminal_parameters")
+        assert (alarm.subject_kind, alarm.subject, alarm.end) == ("terminal", TERMINAL.name, None)
+        assert "every 15 min" in alarm.message
+        rig.concentrator.faults.configured_heartbeat_minutes = None  # fixed on site
+        old = rig.server.sessions[KEY]
+        rig.concentrator.drop_connection()
+        async with asyncio.timeout(10):
+            while rig.server.sessions.get(KEY) in (None, old):
+                await rig.server.wait_change()
+        await rig.pull.run_pass(NOW.astimezone(UTC))
+        assert rig.watch.parameters[TERMINAL.name].heartbeat_minutes == 1
+        (closed,) = rig.alarms_of("terminal_parameters")
+        assert closed.end is not None
