@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 from protocols.gdw1376 import Address
 from simulators.community.model import Community
-from simulators.concentrator.events import LoggedEvent, power_off_on
+from simulators.concentrator.events import TerminalLogRecord, power_off_on
 from simulators.concentrator.store import FrozenStore, StoreMeter
 from simulators.concentrator.terminal import ConcentratorFaults, SimulatedConcentrator
 from simulators.scenario import Scenario
@@ -77,7 +77,7 @@ def concentrators_for(
         store = FrozenStore(meters, frozen_total, today, keeps_days=plan.keeps_days)
         store.unreachable.update(plan.unreachable)
         address = Address(REGION, index + 1)
-        events: list[LoggedEvent] = []
+        events: list[TerminalLogRecord] = []
         if plan.power_off_minutes is not None:
             on = wall_clock().replace(second=0, microsecond=0)
             events.append(power_off_on(on - timedelta(minutes=plan.power_off_minutes), on))

@@ -29,27 +29,29 @@ NORMAL_ERCS = frozenset({35})
 
 
 @dataclass(frozen=True, slots=True)
-class LoggedEvent:
+class TerminalLogRecord:
     erc: int
     values: dict[str, Any]
 
 
-def power_off_on(off: datetime, on: datetime) -> LoggedEvent:
-    return LoggedEvent(14, {"power_off": off, "power_on": on})
+def power_off_on(off: datetime, on: datetime) -> TerminalLogRecord:
+    return TerminalLogRecord(14, {"power_off": off, "power_on": on})
 
 
 def meter_fault(
     point: int, at: datetime, flags: int = 0x01, *, started: bool = True
-) -> LoggedEvent:
-    return LoggedEvent(13, {"time": at, "point": point, "started": started, "fault_flags": flags})
+) -> TerminalLogRecord:
+    return TerminalLogRecord(
+        13, {"time": at, "point": point, "started": started, "fault_flags": flags}
+    )
 
 
-def register_decrease(point: int, at: datetime, before: float, after: float) -> LoggedEvent:
+def register_decrease(point: int, at: datetime, before: float, after: float) -> TerminalLogRecord:
     values = {"time": at, "point": point, "energy_before": before, "energy_after": after}
-    return LoggedEvent(27, values)
+    return TerminalLogRecord(27, values)
 
 
-def read_failure(point: int, at: datetime, last_read: datetime, energy: float) -> LoggedEvent:
+def read_failure(point: int, at: datetime, last_read: datetime, energy: float) -> TerminalLogRecord:
     """ERC 31: the terminal could not read the meter of ``point`` (its last good read)."""
     values = {
         "time": at,
@@ -59,12 +61,12 @@ def read_failure(point: int, at: datetime, last_read: datetime, energy: float) -
         "last_forward_active": energy,
         "last_forward_reactive": 0.0,
     }
-    return LoggedEvent(31, values)
+    return TerminalLogRecord(31, values)
 
 
-def unknown_meter(at: datetime, port: int, address: str) -> LoggedEvent:
+def unknown_meter(at: datetime, port: int, address: str) -> TerminalLogRecord:
     meters = [{"address": address, "phase_and_signal": 0, "protocol": 30}]
-    return LoggedEvent(35, {"time": at, "port": port, "count": 1, "meters": meters})
+    return TerminalLogRecord(35, {"time": at, "port": port, "count": 1, "meters": meters})
 
 
 @dataclass(slots=True)
@@ -93,7 +95,7 @@ class EventLog:
         self.unconfirmed: list[int] = []
         """Numbers of important records pushed (or to push) and not confirmed yet."""
 
-    def log(self, event: LoggedEvent) -> int:
+    def log(self, event: TerminalLogRecord) -> int:
         """Log one event; returns its record number (important ones wait for a push)."""
         fn = NORMAL if event.erc in NORMAL_ERCS else IMPORTANT
         number = self._rings[fn].add(encode_record(event.erc, event.values))

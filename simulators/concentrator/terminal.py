@@ -42,7 +42,7 @@ from protocols.gdw1376 import (
 from protocols.gdw1376.control import PrimaryFunction, SecondaryFunction
 from protocols.gdw1376.messages import UnitSpec
 from simulators.concentrator.control import TerminalControl
-from simulators.concentrator.events import EventLog, LoggedEvent, read_failure
+from simulators.concentrator.events import EventLog, TerminalLogRecord, read_failure
 from simulators.concentrator.status import reading_status
 from simulators.concentrator.store import FrozenStore
 
@@ -70,7 +70,7 @@ class ConcentratorFaults:
     than the period it really keeps (the master compares it with the fleet file)."""
     refuse_control: bool = False
     """Deny every AFN 05 command (clock set, port pause/resume/re-read)."""
-    events: list[LoggedEvent] = field(default_factory=list)
+    events: list[TerminalLogRecord] = field(default_factory=list)
     """Events in its log from the start (a power off/on, a meter fault ...): pushed at login."""
     lose_confirms: int = 0
     """Confirms of its pushes it does not see (lost on the way): it pushes those again."""
@@ -216,7 +216,7 @@ class SimulatedConcentrator:
 
     # ------------------------------------------------------------------ events
 
-    def log_event(self, event: LoggedEvent) -> None:
+    def log_event(self, event: TerminalLogRecord) -> None:
         """Log an event now; an important one is pushed at once if logged in."""
         self.events.log(event)
         if self.events.unconfirmed:

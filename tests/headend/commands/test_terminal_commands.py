@@ -97,7 +97,8 @@ async def test_a_drifting_clock_is_set_audited_first_and_read_back_right(termina
     assert terminal_rig.concentrator.control.clock_sets == 1
     entries = terminal_rig.audited(SYNC)
     assert [outcome for outcome, _ in entries] == ["intent", "ok"]
-    assert "+300 s" in entries[0][1]
+    shown = float(entries[0][1].removeprefix("drift was ").removesuffix(" s"))
+    assert shown == pytest.approx(300, abs=TOLERANCE_S)
     assert terminal_rig.clocks.last[TERMINAL.name] == check
 
 

@@ -75,7 +75,7 @@ def _concentrator() -> SimulatedConcentrator:
 
 
 @pytest.fixture
-async def rig() -> AsyncIterator[Rig]:
+async def forward_rig() -> AsyncIterator[Rig]:
     async with TerminalServer(heartbeat_periods={KEY: 30}) as server:
         concentrator = _concentrator()
         task = asyncio.create_task(concentrator.run("127.0.0.1", server.port))
@@ -97,19 +97,21 @@ class _Channel:
     inter_frame_gap = 0.0
 
 
-async def test_the_driver_reads_a_meter_behind_the_concentrator(rig: Rig) -> None:
-    link = rig.link()
+async def test_the_driver_reads_a_meter_behind_the_concentrator(forward_rig: Rig) -> None:
+    link = forward_rig.link()
     await link.open()
     quantities = ("energy_active_import_total", "voltage_a", "current_a")
     readings = await DRIVER.read_action(_Channel(), _meter(2), quantities, START)(link)
     assert {r.quantity: r.value for r in readings} == {q: VALUES[q] for q in quantities}
     assert all(r.meter == "m2" for r in readings)
-    assert rig.port.counters.answered == rig.port.counters.frames >= 1
+    assert forward_rig.port.counters.answered == forward_rig.port.counters.frames >= 1
 
 
-async def test_a_meter_the_concentrator_cannot_reach_is_a_timeout_naming_both(rig: Rig) -> None:
-    rig.concentrator.store.unreachable.add(1)
-    link = rig.link()
+async def test_a_meter_the_concentrator_cannot_reach_is_a_timeout_naming_both(
+    forward_rig: Rig,
+) -> None:
+    forward_rig.concentrator.store.unreachable.add(1)
+    link = forward_rig.link()
     await link.open()
     with pytest.raises(ReadFailed) as caught:
         await DRIVER.read_action(_Channel(), _meter(1), ("voltage_a",), START)(link)
@@ -122,52 +124,54 @@ async def test_a_meter_the_concentrator_cannot_reach_is_a_timeout_naming_both(ri
     assert readings[0].value == VALUES["voltage_a"]
 
 
-async def test_an_offline_terminal_fails_at_once_naming_the_meter(rig: Rig) -> None:
-    link = rig.link(key="4403-00099")
+async def test_an_offline_terminal_fails_at_once_naming_the_meter(forward_rig: Rig) -> None:
+    link = forward_rig.link(key="4403-00099")
     await link.open()
     with pytest.raises(TerminalOffline) as caught:
         await DRIVER.read_action(_Channel(), _meter(1), ("voltage_a",), START)(link)
     assert caught.value.reason is FailureReason.CONNECTION_LOST
     assert "4403-00099" in caught.value.detail
     assert ADDRESSES[0] in caught.value.detail
-    assert rig.server.counters.requests == 0  # nothing was sent
+    assert forward_rig.server.counters.requests == 0  # nothing was sent
 
 
-async def test_a_hung_terminal_is_the_terminals_timeout_naming_the_meter(rig: Rig) -> None:
-    rig.concentrator.faults.silent = True
-    link = rig.link(reply_timeout=0.2)
+async def test_a_hung_terminal_is_the_terminals_timeout_naming_the_meter(forward_rig: Rig) -> None:
+    forward_rig.concentrator.faults.silent = True
+    link = forward_rig.link(reply_timeout=0.2)
     await link.open()
     with pytest.raises(TerminalRequestFailed) as caught:
         await DRIVER.read_action(_Channel(), _meter(2), ("voltage_a",), START)(link)
     assert caught.value.reason is FailureReason.TIMEOUT
     assert KEY in caught.value.detail
     assert ADDRESSES[1] in caught.value.detail
-    assert rig.server.counters.retries == 0  # never twice on the meter's line
+    assert forward_rig.server.counters.retries == 0  # never twice on the meter's line
 
 
-async def test_a_relay_order_is_carried_out_by_the_meter_behind_it(rig: Rig) -> None:
-    link = rig.link()
+async def test_a_relay_order_is_carried_out_by_the_meter_behind_it(forward_rig: Rig) -> None:
+    link = forward_rig.link()
     await link.open()
     result = await DRIVER.control_relay(
         link, _meter(1), RelayAction.TRIP, METER_NOW, reply_timeout=1.0
     )
     assert (result.state, result.verified) == (RelayState.OPEN, True)
-    assert [m.relay_open for m in rig.port.meters] == [True, False]
+    assert [m.relay_open for m in forward_rig.port.meters] == [True, False]
 
 
-async def test_a_broadcast_goes_through_and_expects_no_reply(rig: Rig) -> None:
-    link = rig.link()
+async def test_a_broadcast_goes_through_and_expects_no_reply(forward_rig: Rig) -> None:
+    link = forward_rig.link()
     await link.open()
     await DRIVER.broadcast_time(link, METER_NOW)
-    assert rig.port.counters.unanswered == 1
+    assert forward_rig.port.counters.unanswered == 1
     # The empty reply of a broadcast is not a timeout waiting for the next exchange.
     readings = await DRIVER.read_action(_Channel(), _meter(1), ("voltage_a",), START)(link)
     assert readings[0].value == VALUES["voltage_a"]
 
 
-async def test_a_terminal_that_denies_forwarding_is_unsupported_naming_the_meter(rig: Rig) -> None:
-    rig.concentrator.forward_to = None  # it has no meter port: AFN 00 F2
-    link = rig.link()
+async def test_a_terminal_that_denies_forwarding_is_unsupported_naming_the_meter(
+    forward_rig: Rig,
+) -> None:
+    forward_rig.concentrator.forward_to = None  # it has no meter port: AFN 00 F2
+    link = forward_rig.link()
     await link.open()
     with pytest.raises(TerminalRequestFailed) as caught:
         await DRIVER.read_action(_Channel(), _meter(2), ("voltage_a",), START)(link)
