@@ -21,6 +21,7 @@ from headend.bus.link import BusLink
 from headend.bus.worker import BusPolicy, BusWorker
 from headend.commands.audit import outcome_of_error
 from headend.commands.context import CommandContext
+from headend.commands.operations import relay_outcome
 from headend.config.meters import RegistryError
 from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalMeterConfig
 from headend.drivers.base import Driver
@@ -219,10 +220,7 @@ class ForwardedMeters:
             outcome, detail = outcome_of_error(exc, sent=attempts > 0)
             ctx.audit.complete(intent, outcome, detail, at=ctx.clock.now(), data=intent.data)
             raise
-        outcome = "ok" if result.verified else "unverified"
-        detail = f"relay reads {result.state.value}"
-        if result.read_back_error:
-            detail += f" (acknowledged; read-back failed: {result.read_back_error})"
+        outcome, detail = relay_outcome(result)
         ctx.audit.complete(intent, outcome, detail, at=ctx.clock.now(), data=intent.data)
         record = ctx.alarms.meter_event(
             meter.id,

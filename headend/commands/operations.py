@@ -125,10 +125,7 @@ class Operations:
             outcome, detail = outcome_of_error(exc, sent=attempts > 0)
             ctx.audit.complete(intent, outcome, detail, at=ctx.clock.now(), data=intent.data)
             raise
-        outcome = "ok" if result.verified else "unverified"
-        detail = f"relay reads {result.state.value}"
-        if result.read_back_error:
-            detail += f" (acknowledged; read-back failed: {result.read_back_error})"
+        outcome, detail = relay_outcome(result)
         ctx.audit.complete(intent, outcome, detail, at=ctx.clock.now(), data=intent.data)
         record = ctx.alarms.meter_event(
             meter.id,
@@ -141,3 +138,13 @@ class Operations:
         )
         ctx.live.record_events([record])
         return result
+
+
+def relay_outcome(result: RelayResult) -> tuple[str, str]:
+    """The audit outcome and detail of an answered relay order: verified by the read-back
+    (``ok``) or acknowledged only (``unverified``), whichever bus or terminal carried it."""
+    outcome = "ok" if result.verified else "unverified"
+    detail = f"relay reads {result.state.value}"
+    if result.read_back_error:
+        detail += f" (acknowledged; read-back failed: {result.read_back_error})"
+    return outcome, detail

@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from storage.archive.diff import ArchiveDiff, diff_meters
 from storage.archive.edits import MIGRATION as EDITS_MIGRATION
 from storage.archive.edits import RegisterEdit, insert_edit, select_edits
 from storage.archive.records import ArchiveMeter, MeterExchange, MeterRole
+from storage.durable_file import DurableFile, connect_durable
 from storage.errors import ArchiveError
 
 ARCHIVE_FILE: Final = "archive.sqlite"
@@ -112,43 +112,16 @@ def _exchange_of(row: sqlite3.Row) -> MeterExchange:
     )
 
 
-class ArchiveStore:
+class ArchiveStore(DurableFile):
     """One archive file. Open with ``ArchiveStore.open(path)``; close with ``close()``."""
-
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
-        self._db = connection
-        self.path = path
 
     @classmethod
     def open(cls, path: Path | str) -> ArchiveStore:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db = connect_durable(path)
         db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA busy_timeout=5000")
         migrate(db, str(path))
         return cls(db, path)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> ArchiveStore:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     # Reads
 

@@ -11,12 +11,12 @@ transaction. WAL and ``synchronous=FULL`` as the archive: a figure that was answ
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Final
 
+from storage.durable_file import DurableFile, connect_durable
 from storage.errors import KpiStoreError
 from storage.kpi.outcomes import MeterDay, MeterDue, Outcome, better
 
@@ -37,22 +37,17 @@ CREATE TABLE IF NOT EXISTS meter_days (
 """
 
 
-class KpiStore:
+class KpiStore(DurableFile):
     """Open with ``KpiStore.open(path)``; use as a context manager or ``close()``."""
-
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
-        self._db = connection
-        self.path = path
 
     @classmethod
     def open(cls, path: Path | str) -> KpiStore:
         where = Path(path)
-        where.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=5000")
+            db = connect_durable(where)
+        except sqlite3.Error as exc:
+            raise KpiStoreError(f"{where}: cannot open the KPI file: {exc}") from exc
+        try:
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
                 raise KpiStoreError(
@@ -68,25 +63,6 @@ class KpiStore:
             db.close()
             raise
         return cls(db, where)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> KpiStore:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def kept(self, day: date) -> list[MeterDay]:
         """The meter-days kept for ``day``, by meter."""
