@@ -19,9 +19,8 @@ from headend.bus.backoff import Backoff
 from headend.bus.lanes import Lane
 from headend.bus.link import BusLink
 from headend.bus.worker import BusPolicy, BusWorker
-from headend.commands.audit import outcome_of_error
 from headend.commands.context import CommandContext
-from headend.commands.operations import relay_outcome
+from headend.commands.relay_order import send_relay_order
 from headend.config.meters import RegistryError
 from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalMeterConfig
 from headend.drivers.base import Driver
@@ -32,7 +31,7 @@ from headend.errors import ReadFailed, UnknownMeter
 from headend.terminals.forward_transport import ForwardingTransport, ForwardSettings
 from headend.terminals.server import TerminalServer
 from protocols.dlt645 import RelayAction
-from storage.records import FailureReason, Reading, Severity
+from storage.records import FailureReason, Reading
 
 PROTOCOL = "dlt645-2007"
 """What the forwarded frames speak (the archive records the master writes say DL/T 645-2007)."""
@@ -198,39 +197,15 @@ class ForwardedMeters:
             + (f"; reason: {reason}" if reason else ""),
             data=facts,
         )
-        attempts = 0
-
-        async def run(link: BusLink) -> RelayResult:
-            nonlocal attempts
-            attempts += 1  # the port is ours: the order goes out now
-            return await self.driver.control_relay(
-                link,
-                meter,
-                action,
-                ctx.meter_now(),
-                reply_timeout=channel.timeout,
-                security=ctx.security,
-            )
-
-        try:
-            result: RelayResult = await self.workers[terminal].call(
-                Lane.CONTROL, f"{command} {meter.id}", run
-            )
-        except BaseException as exc:  # the order may have reached the meter: still audited
-            outcome, detail = outcome_of_error(exc, sent=attempts > 0)
-            ctx.audit.complete(intent, outcome, detail, at=ctx.clock.now(), data=intent.data)
-            raise
-        outcome, detail = relay_outcome(result)
-        ctx.audit.complete(intent, outcome, detail, at=ctx.clock.now(), data=intent.data)
-        record = ctx.alarms.meter_event(
-            meter.id,
-            "relay_" + action.name.lower(),
-            active=False,
-            at=ctx.clock.now(),
-            detail=f"{user}: {command} through terminal {terminal}: relay "
-            f"{result.state.value} ({outcome})",
-            severity=Severity.INFO if result.verified else Severity.WARNING,
+        return await send_relay_order(
+            ctx,
+            self.workers[terminal],
+            self.driver,
+            meter,
+            action,
+            reply_timeout=channel.timeout,
+            intent=intent,
+            user=user,
             tags=meter.tags(),
+            via=f" through terminal {terminal}",
         )
-        ctx.live.record_events([record])
-        return result

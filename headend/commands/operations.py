@@ -8,19 +8,18 @@ caller gets it. Relay control is audited (an fsync'd intent) before the order is
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from headend.bus.lanes import Lane
 from headend.collection.collector import HealthHandler, ReadFactory
 from headend.collection.health import MeterHealth
-from headend.commands.audit import outcome_of_error
 from headend.commands.context import CommandContext
+from headend.commands.relay_order import send_relay_order
 from headend.config.fleet import ChannelConfig, MeterConfig
 from headend.drivers.base import Capability
 from headend.drivers.dlt645.control import RelayResult
 from headend.errors import ReadFailed
 from protocols.dlt645 import RelayAction
-from storage.records import Reading, Severity
+from storage.records import Reading
 
 ReadFactoryOf = Callable[[ChannelConfig], ReadFactory]
 """The read actions of a channel's protocol (built by the engine)."""
@@ -103,48 +102,14 @@ class Operations:
             data=ctx.order_facts(meter, reason),
         )
 
-        attempts = 0
-
-        async def run(link: Any) -> RelayResult:
-            nonlocal attempts
-            attempts += 1  # the bus is open and ours: the order goes out now
-            return await driver.control_relay(
-                link,
-                meter,
-                action,
-                ctx.meter_now(),
-                reply_timeout=channel.timeout,
-                security=ctx.security,
-            )
-
-        try:
-            result: RelayResult = await ctx.workers[meter.channel].call(
-                Lane.CONTROL, f"{command} {meter.id}", run
-            )
-        except BaseException as exc:  # the order may have reached the meter: still audited
-            outcome, detail = outcome_of_error(exc, sent=attempts > 0)
-            ctx.audit.complete(intent, outcome, detail, at=ctx.clock.now(), data=intent.data)
-            raise
-        outcome, detail = relay_outcome(result)
-        ctx.audit.complete(intent, outcome, detail, at=ctx.clock.now(), data=intent.data)
-        record = ctx.alarms.meter_event(
-            meter.id,
-            "relay_" + action.name.lower(),
-            active=False,
-            at=ctx.clock.now(),
-            detail=f"{user}: {command}: relay {result.state.value} ({outcome})",
-            severity=Severity.INFO if result.verified else Severity.WARNING,
+        return await send_relay_order(
+            ctx,
+            ctx.workers[meter.channel],
+            driver,
+            meter,
+            action,
+            reply_timeout=channel.timeout,
+            intent=intent,
+            user=user,
             tags=meter.tags(),
         )
-        ctx.live.record_events([record])
-        return result
-
-
-def relay_outcome(result: RelayResult) -> tuple[str, str]:
-    """The audit outcome and detail of an answered relay order: verified by the read-back
-    (``ok``) or acknowledged only (``unverified``), whichever bus or terminal carried it."""
-    outcome = "ok" if result.verified else "unverified"
-    detail = f"relay reads {result.state.value}"
-    if result.read_back_error:
-        detail += f" (acknowledged; read-back failed: {result.read_back_error})"
-    return outcome, detail
