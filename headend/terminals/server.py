@@ -184,6 +184,7 @@ class TerminalServer:
         self._changed = asyncio.Condition()
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
+        self._closing = False
         self.listening = asyncio.Event()
         """Set once the socket accepts connections (``port`` is known)."""
 
@@ -195,19 +196,26 @@ class TerminalServer:
         return port
 
     async def start(self) -> None:
+        self._closing = False
         self._server = await asyncio.start_server(self._accept, self.host, self._requested_port)
         self.listening.set()
         log.info("terminal server listening on %s:%d", self.host, self.port)
 
     async def aclose(self) -> None:
+        self._closing = True
         if self._server is not None:
             self._server.close()
         for session in list(self.sessions.values()):
             session.close("the master station is stopping")
-        handlers = list(self._handlers)
-        for task in handlers:
-            task.cancel()
-        await asyncio.gather(*handlers, return_exceptions=True)
+        # Until none is left: a terminal redialling as we stop may have been accepted just
+        # before the close, and Server.wait_closed below waits for every connection to end.
+        await asyncio.sleep(0)
+        while self._handlers:
+            handlers = list(self._handlers)
+            for task in handlers:
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
+            await asyncio.sleep(0)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -268,6 +276,9 @@ class TerminalServer:
     # ------------------------------------------------------------ one connection
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._closing:  # accepted as the server closed: refused, so wait_closed can end
+            writer.close()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)

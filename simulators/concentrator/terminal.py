@@ -167,6 +167,12 @@ class SimulatedConcentrator:
                     self.logged_in.clear()
                     self._writer = None
                     writer.close()
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Python 3.11's TaskGroup drops our cancellation when a child fails at the
+                    # same moment (the master closing the socket as it stops): redialling then
+                    # would keep whoever cancelled us waiting for ever.
+                    raise asyncio.CancelledError
             await asyncio.sleep(self.reconnect_delay)  # a real terminal's redial interval
 
     def drop_connection(self) -> None:
