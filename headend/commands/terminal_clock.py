@@ -35,10 +35,13 @@ class TerminalClockCheck:
     drift: float
     """Seconds the terminal's clock was ahead of the head-end's (negative: behind)."""
     checked_at: datetime
-    synced: bool
-    """Whether the drift was over the threshold and the clock was set."""
     after: float | None = None
     """The drift read back after the set (None when it was not set)."""
+
+    @property
+    def synced(self) -> bool:
+        """Whether the drift was over the threshold and the clock was set."""
+        return self.after is not None
 
 
 class TerminalClocks:
@@ -60,7 +63,7 @@ class TerminalClocks:
     ) -> TerminalClockCheck:
         ctx = self.ctx
         drift = await self._drift(session)
-        check = TerminalClockCheck(terminal.name, drift, ctx.clock.now(), synced=False)
+        check = TerminalClockCheck(terminal.name, drift, ctx.clock.now())
         if abs(drift) > self.threshold:
 
             async def set_and_verify() -> float:
@@ -76,7 +79,7 @@ class TerminalClocks:
                 lambda left: f"drift was {drift:+.0f} s, {left:+.0f} s after the set",
                 {"drift_s": round(drift, 1)},
             )
-            check = TerminalClockCheck(terminal.name, drift, ctx.clock.now(), True, after)
+            check = TerminalClockCheck(terminal.name, drift, ctx.clock.now(), after)
             if abs(after) > self.threshold:
                 log.warning(
                     "terminal %s: clock still %+.0f s off after the set", terminal.name, after

@@ -9,16 +9,15 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests.support.demo import dashboard, start_demo
 from tests.system.truth import GroundTruth
 
-HEADEND = Path(sys.executable).with_name("headend")
 SCENARIO = "retrofit-concentrator"
 DAY = date(2026, 7, 15)
 """The model's first day: frozen at its end, billed (and ``GroundTruth.frozen``) on the next."""
@@ -48,33 +47,11 @@ def _frozen_of(
 
 
 def test_the_concentrator_demo_pulls_the_first_freeze_equal_to_the_model(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [
-            str(HEADEND),
-            "demo",
-            "--scenario",
-            SCENARIO,
-            "--start",
-            "23:58",
-            "--speed",
-            "60",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process, lines = start_demo(
+        ["--scenario", SCENARIO, "--start", "23:58", "--speed", "60"], tmp_path
     )
     try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:  # blocks until the demo prints; no sleeps
-            lines.append(line)
-            if line.startswith("dashboard: "):
-                break
-        url, _, token = lines[-1].removeprefix("dashboard: ").strip().partition("#token=")
+        url, token = dashboard(lines)
         told = [line for line in lines if line.startswith("concentrator ")]
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=url, headers=headers, timeout=30) as http:

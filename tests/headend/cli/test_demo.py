@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
-HEADEND = Path(sys.executable).with_name("headend")
+from tests.support.demo import dashboard, start_demo
 
 
 def get(url: str, token: str | None = None) -> tuple[int, bytes]:
@@ -21,31 +19,9 @@ def get(url: str, token: str | None = None) -> tuple[int, bytes]:
 
 
 def test_demo_serves_the_dashboard_and_stops_cleanly(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [
-            str(HEADEND),
-            "demo",
-            "--scenario",
-            "smoke",
-            "--speed",
-            "30",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process, lines = start_demo(["--scenario", "smoke", "--speed", "30"], tmp_path)
     try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:  # blocks until the demo prints; no sleeps
-            lines.append(line)
-            if line.startswith("dashboard: "):
-                break
-        url, _, token = lines[-1].removeprefix("dashboard: ").strip().partition("#token=")
+        url, token = dashboard(lines)
         status, body = get(f"{url}health")
         assert status == 200
         status, page = get(url)
