@@ -35,6 +35,8 @@ REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
 """Generous: each process imports numpy and the whole head-end on a shared 2-core box."""
 STOP_TIMEOUT_S = 20.0
+POLL_INTERVAL_S = 0.2
+"""How often ``HeadEnd.wait_for`` asks again: well under any state's expected arrival."""
 _HEADEND_URL = re.compile(r"^head-end running: dashboard and API at (\S+)$")
 _TOKEN = re.compile(r"^api token (\w+): export (\w+)=(\S+)$")
 
@@ -208,6 +210,26 @@ class HeadEnd:
             f"{method} {path}: {response.status_code} {response.text}"
         )
         return response
+
+    def wait_for(
+        self,
+        path: str,
+        matches: Callable[[Any], bool],
+        *,
+        timeout: float = START_TIMEOUT_S,
+        **params: Any,
+    ) -> Any:
+        """The first answer of ``GET path`` that ``matches``, asked again every
+        ``POLL_INTERVAL_S``: for a state the API shows but no stream announces (a terminal
+        logged in), which may already hold by the time the test can listen."""
+        deadline = _Deadline(timeout)
+        while True:
+            answer = self.get(path, **params)
+            if matches(answer):
+                return answer
+            if deadline.left() == 0:
+                raise AssertionError(f"GET {path} did not match within {timeout:.0f} s: {answer}")
+            time.sleep(min(POLL_INTERVAL_S, deadline.left()))
 
     def stop(self) -> int:
         return self.child.stop()

@@ -38,8 +38,8 @@ def test_a_concentrators_meter_is_read_and_tripped_through_it(tmp_path: Path) ->
         clock = simulation.clock()
         headend = start_headend(simulation, tmp_path / "data", port=free_tcp_port())
         try:
-            with headend.stream() as events:  # the terminal's first pull: it is logged in
-                events.next_reading(lambda r: r["kind"] == "frozen", timeout=120)
+            # Logged in: its first pull may be over before a stream could be listening.
+            headend.wait_for("/api/terminals", lambda ts: ts[0]["status"] == "online", timeout=120)
             before = clock.now()
             read = headend.request(
                 "POST",
