@@ -115,7 +115,11 @@ class TerminalSession:
                         self._machine.resend(pseq)
                     self._writer.write(data)
                     try:
-                        return await asyncio.wait_for(asyncio.shield(future), reply_timeout)
+                        # Not asyncio.wait_for: on 3.11 it returns a reply that is ready as
+                        # the caller is cancelled and drops the cancellation, so a stopping
+                        # engine's terminal pull went on waiting and `headend demo` never stopped.
+                        async with asyncio.timeout(reply_timeout):
+                            return await asyncio.shield(future)
                     except TimeoutError:
                         continue
                 self._counters.request_timeouts += 1

@@ -21,6 +21,7 @@ from protocols.gdw1376 import (
     parse_units,
 )
 from protocols.gdw1376.control import SecondaryFunction
+from protocols.gdw1376.master_session import TerminalReply
 from storage.records import FailureReason
 
 TERMINAL = Address("1100", 7)
@@ -96,6 +97,27 @@ async def test_login_is_confirmed_and_a_request_gets_its_reply(server: TerminalS
         reply = await server.request(KEY, 0x0C, [(0, 2, {})], reply_timeout=5, retries=0)
     assert reply.units[0].values["clock"] == CLOCK
     assert server.counters.logins == 1
+    await terminal.close()
+
+
+@pytest.mark.parametrize("turns", [0, 1])
+async def test_a_request_cancelled_as_its_reply_arrives_stays_cancelled(
+    server: TerminalServer, turns: int
+) -> None:
+    """The reply is delivered and the caller cancelled before it runs again (after ``turns``
+    loop iterations): the cancellation must win, or a stopping engine never stops."""
+    terminal = await RawTerminal.dial(server.port)
+    await terminal.login()
+    await _until(server, lambda: KEY in server.sessions)
+    session = server.session(KEY)
+    caller = asyncio.create_task(session.request(0x0C, [(0, 2, {})], reply_timeout=5, retries=0))
+    request = await terminal.frame()
+    session.deliver(TerminalReply(seq=request.seq.number, afn=0x0C, units=(), frames=1))
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
     await terminal.close()
 
 
