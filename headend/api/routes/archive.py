@@ -12,6 +12,7 @@ own (``[api] max_archive_bytes``), larger than every other route's.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
@@ -52,6 +53,13 @@ class ExchangeIn(BaseModel):
     """The new meter's address, when the archive does not list it yet: it then takes the old
     meter's account and place."""
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    meters: list[ArchiveMeter]
+    source: str
+    """The file's name (``?name=``) or ``upload.csv``: in the audit entry and the errors."""
 
 
 def wider_limits(max_archive_bytes: int) -> dict[str, WiderLimit]:
@@ -108,12 +116,13 @@ def archive_router(ctx: ApiContext, refusals: ArchiveRefusals, max_archive_bytes
             f"Content-Type {given or '(none)'!r}: send the archive as text/csv or {XLSX_TYPE}",
         )
 
-    async def uploaded(request: Request, name: str | None) -> list[ArchiveMeter] | Response:
-        """The upload's meters, or the counted refusal to answer with."""
+    async def uploaded(request: Request, source: str | None) -> Upload | Response:
+        """The upload's meters and its name, or the counted refusal to answer with."""
         kind = kind_of(request)
         data = await request.body()
+        source = source or f"upload.{kind}"
         try:
-            return await asyncio.to_thread(_parse, data, kind, name or f"upload.{kind}")
+            return Upload(await asyncio.to_thread(_parse, data, kind, source), source)
         except ArchiveImportError as exc:
             refusals.count(ArchiveRefusal.MALFORMED)
             return _bad_rows(exc)
@@ -129,15 +138,15 @@ def archive_router(ctx: ApiContext, refusals: ArchiveRefusals, max_archive_bytes
     async def diff(request: Request, name: NameQuery = None) -> Response:
         """What importing the uploaded file would add, change and remove; changes nothing."""
         path = archive_path()
-        meters = await uploaded(request, name)
-        if isinstance(meters, Response):
-            return meters
+        upload = await uploaded(request, name)
+        if isinstance(upload, Response):
+            return upload
         try:
             with ArchiveStore.open(path) as store:
-                found = store.diff(meters)
+                found = store.diff(upload.meters)
         except ArchiveError as exc:
             return refused_change(exc)
-        return JSONResponse({"dry_run": True, "meters": len(meters), **found.as_dict()})
+        return JSONResponse({"dry_run": True, "meters": len(upload.meters), **found.as_dict()})
 
     @router.post("/import", max_body_size=max_archive_bytes)
     async def import_file(
@@ -149,19 +158,19 @@ def archive_router(ctx: ApiContext, refusals: ArchiveRefusals, max_archive_bytes
         """Make the archive exactly the uploaded file's meters: every row or none, audited
         before it acts. ``dry_run``: the diff only, nothing changed or audited."""
         path = archive_path()
-        meters = await uploaded(request, name)
-        if isinstance(meters, Response):
-            return meters
-        source = name or f"upload.{kind_of(request)}"
+        upload = await uploaded(request, name)
+        if isinstance(upload, Response):
+            return upload
         try:
             if dry_run:
                 with ArchiveStore.open(path) as store:
-                    found = store.diff(meters)
+                    found = store.diff(upload.meters)
             else:
-                found = headend.import_archive(meters, caller.name, source)
+                found = headend.import_archive(upload.meters, caller.name, upload.source)
         except ArchiveError as exc:
             return refused_change(exc)
-        return JSONResponse({"dry_run": dry_run, "meters": len(meters), **found.as_dict()})
+        body = {"dry_run": dry_run, "meters": len(upload.meters), **found.as_dict()}
+        return JSONResponse(body)
 
     @router.get(
         "/export",

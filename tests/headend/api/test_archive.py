@@ -179,6 +179,20 @@ async def test_an_upload_over_the_archive_limit_is_refused_with_the_limit_named(
     assert len(archived(fleet)) == 100
 
 
+async def test_a_chunked_upload_is_stopped_at_the_archive_limit(
+    admin: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"id,address\n"
+        for n in range(LIMIT // 10):
+            yield f"M{n},{n:012d}\n".encode()
+
+    answer = await admin.post("/api/archive/import", headers={**ADMIN, **CSV}, content=chunks())
+    assert answer.status_code == 413
+    assert "[api] max_archive_bytes" in answer.json()["detail"]
+    assert archived(fleet) == []
+
+
 async def test_only_admins_change_or_read_the_archive(admin: httpx.AsyncClient) -> None:
     answer = await admin.post(
         "/api/archive/import", headers={**OPERATOR, **CSV}, content=SHEET.encode()
