@@ -108,8 +108,11 @@ def check(config: FleetConfig) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+    behind = sum(len(t.meters) for t in config.terminals.values())
+    terminals = f", {behind} behind {len(config.terminals)} terminals" if config.terminals else ""
     print(
-        f"{config.source}: ok, {len(config.meters)} meters on {len(config.channels)} channels",
+        f"{config.source}: ok, {len(config.meters)} meters on {len(config.channels)} channels"
+        + terminals,
         flush=True,
     )
     return ExitCode.OK
