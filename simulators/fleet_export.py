@@ -96,8 +96,13 @@ def fleet_config_for(
     clock: Mapping[str, Any] | None = None,
     api: Mapping[str, Any] | None = None,
     speed: float = 1.0,
+    archive: bool = False,
 ) -> dict[str, Any]:
     """The fleet document (loadable by ``headend.config.fleet.parse_fleet_config``).
+
+    ``archive``: the DL/T 645 meters (on buses and behind concentrators) are left to the
+    meter archive (``archive_rows``, imported by ``headend archive import``) and the document
+    gets an ``[archive]`` table saying how they are read instead of their ``[[meters]]``.
 
     ``mqtt`` is the broker as the head-end should reach it (it may differ from where the
     simulator connects, e.g. across containers); it defaults to the endpoints' broker.
@@ -138,10 +143,12 @@ def fleet_config_for(
         "meters": [
             _meter(spec, secured[spec.bus])
             for spec in scenario.meters
-            if spec.transformer not in behind_concentrators
+            if spec.transformer not in behind_concentrators and not archive
         ]
         + [_lv_meter(t.id, meter) for t, meter in scenario.lv_meters],
     }
+    if archive:
+        document["archive"] = _archive_table(scenario, endpoints, secured)
     if endpoints.master is not None and endpoints.concentrators:
         document["master"] = {
             "host": endpoints.master[0],
@@ -149,7 +156,10 @@ def fleet_config_for(
             "pull_interval": CONCENTRATOR_PULL_INTERVAL,
         }
         plaintext = {m.id for m in scenario.meters if not secured[m.bus]}
-        document["terminals"] = [_terminal(placed, plaintext) for placed in endpoints.concentrators]
+        document["terminals"] = [
+            _terminal(placed, plaintext, with_meters=not archive)
+            for placed in endpoints.concentrators
+        ]
     if endpoints.dial_in is not None:  # the buses' DTUs call the head-end's listener there
         document["dial_in"] = {"host": endpoints.dial_in[0], "port": endpoints.dial_in[1]}
     keys = {bus.esam_key_env for bus in scenario.buses if bus.esam_key_env}
@@ -248,12 +258,15 @@ CONCENTRATOR_PULL_INTERVAL = "10m"
 """How often the head-end asks concentrators again for missing days (simulated time)."""
 
 
-def _terminal(placed: PlacedConcentrator, plaintext: set[str]) -> dict[str, Any]:
-    """A ``[[terminals]]`` table with its ``[[terminals.meters]]``; the ``plaintext`` meters
-    (no ESAM) take forwarded relay orders with their password, as on a bus."""
+def _terminal(
+    placed: PlacedConcentrator, plaintext: set[str], *, with_meters: bool = True
+) -> dict[str, Any]:
+    """A ``[[terminals]]`` table with its ``[[terminals.meters]]`` (none ``with_meters=False``:
+    the archive lists them); the ``plaintext`` meters (no ESAM) take forwarded relay orders
+    with their password, as on a bus."""
     concentrator = placed.concentrator
     meters = []
-    for m in placed.meters:
+    for m in placed.meters if with_meters else ():
         meter: dict[str, Any] = {"id": m.meter_id, "pn": m.point, "address": m.address}
         if m.meter_id in plaintext:
             meter["control"] = "plaintext"
@@ -266,6 +279,56 @@ def _terminal(placed: PlacedConcentrator, plaintext: set[str]) -> dict[str, Any]
         "keeps_days": concentrator.store.keeps_days,
         "meters": meters,
     }
+
+
+def archive_rows(scenario: Scenario, endpoints: Endpoints) -> list[dict[str, Any]]:
+    """The DL/T 645 meters as meter archive rows (the columns of ``storage.archive.sheet``):
+    a bus meter by its channel, a concentrator's meter by its terminal and pn, each with its
+    plan, kind and place. The LV-side Modbus meters stay in the fleet file."""
+    placed_at = {
+        m.meter_id: (placed.name, m.point)
+        for placed in endpoints.concentrators
+        for m in placed.meters
+    }
+    rows = []
+    for spec in scenario.meters:
+        single = spec.model is MeterModel.SINGLE_PHASE
+        row: dict[str, Any] = {
+            "id": spec.id,
+            "address": spec.address,
+            "protocol": next(b.protocol for b in scenario.buses if b.id == spec.bus),
+            "kind": spec.kind.value,
+            "transformer": spec.transformer,
+            "building": spec.building,
+            "household": spec.id if spec.kind is LoadKind.HOUSEHOLD else None,
+            "phase": spec.phase if single and spec.phase else "ABC",
+        }
+        if spec.id in placed_at:
+            row["terminal"], row["pn"] = placed_at[spec.id]
+        else:
+            row["channel"], row["plan"] = spec.bus, _plan_of(spec)
+        rows.append(row)
+    return rows
+
+
+def _archive_table(
+    scenario: Scenario, endpoints: Endpoints, secured: Mapping[str, bool]
+) -> dict[str, Any]:
+    """``[archive]``: the meters of a bus without ESAM take plaintext control; a concentrator
+    gets the same when none of its meters has one."""
+    channels = {bus.id: {"control": "plaintext"} for bus in scenario.buses if not secured[bus.id]}
+    bus_of = {spec.id: spec.bus for spec in scenario.meters}
+    terminals = {
+        placed.name: {"control": "plaintext"}
+        for placed in endpoints.concentrators
+        if not any(secured[bus_of[m.meter_id]] for m in placed.meters)
+    }
+    table: dict[str, Any] = {}
+    if channels:
+        table["channels"] = channels
+    if terminals:
+        table["terminals"] = terminals
+    return table
 
 
 def lv_channel(transformer_id: str) -> str:

@@ -103,12 +103,21 @@ class ArchiveImportError(ArchiveError):
     """An archive file has bad rows; ``problems`` lists each as "row N, column C: what"
     and nothing of the file was imported."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    def __init__(
+        self,
+        source: str,
+        problems: list[str],
+        *,
+        cells: list[tuple[int, str | None]] | None = None,
+    ) -> None:
         shown = "; ".join(problems[:20])
         more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
         super().__init__(f"{source}: {shown}{more}")
         self.source = source
         self.problems = problems
+        self.cells = cells or []
+        """Per problem, its row and its column (None: the whole row): where the API's 422
+        points (``loc``) without reading the message."""
 
 
 class KpiStoreError(StorageError):

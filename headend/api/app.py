@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client.exposition import generate_latest
 from starlette.types import ASGIApp
 
+from headend.api.archive_refusals import ArchiveRefusals
 from headend.api.auth import ApiToken, TokenBook, declare_security
 from headend.api.context import ApiContext
 from headend.api.docs_ui import install_docs
@@ -32,6 +33,7 @@ from headend.api.metrics import CONTENT_TYPE, metrics_registry
 from headend.api.models import Health
 from headend.api.problems import install_problem_handlers
 from headend.api.routes.admin import admin_router
+from headend.api.routes.archive import archive_router, wider_limits
 from headend.api.routes.billing import billing_router
 from headend.api.routes.control import control_router
 from headend.api.routes.exports import exports_router
@@ -109,14 +111,19 @@ def create_app(
         max_body_size=limits.max_body_bytes,
     )
     # Its inner app is FastAPI's middleware stack, set when FastAPI builds that stack.
-    body_report = app.body_report = BodyLimitReport(app.router, limits.max_body_bytes)
+    body_report = app.body_report = BodyLimitReport(
+        app.router, limits.max_body_bytes, wider_limits(limits.max_archive_bytes)
+    )
+    archive_refusals = ArchiveRefusals()
     install_problem_handlers(app)
     install_docs(app, title=TITLE)
     stream_slots = StreamSlots(limits.max_stream_clients)
     app.state.stream_slots = stream_slots
     # This app's own registry: the engine's counters and the API's refusals, read when scraped.
     registry = metrics_registry(
-        headend, outbox_stats, lambda: refusal_families(body_report, stream_slots)
+        headend,
+        outbox_stats,
+        lambda: refusal_families(body_report, stream_slots) + archive_refusals.families(),
     )
     app.state.metrics_registry = registry
 
@@ -163,6 +170,7 @@ def create_app(
     app.include_router(billing_router(ctx))
     app.include_router(control_router(ctx))
     app.include_router(admin_router(ctx))
+    app.include_router(archive_router(ctx, archive_refusals, limits.max_archive_bytes))
     app.include_router(terminals_router(ctx))
     app.include_router(kpi_router(ctx, data_dir))
     app.include_router(exports_router(ctx, data_dir))

@@ -28,6 +28,7 @@ from headend.collection.terminal_parameters import TerminalParameters
 from headend.collection.terminal_pull import TerminalCompleteness
 from headend.collection.terminal_watch import ReadingStatus
 from headend.collection.writer import WriterLimits, WriterStats
+from headend.commands.archive_changes import exchange_meters, import_archive
 from headend.commands.audit import AuditEntry
 from headend.commands.register_edits import record_register_edit
 from headend.commands.terminal_clock import TerminalClockCheck
@@ -42,7 +43,9 @@ from headend.mqtt.bridge import MqttStats
 from headend.terminals.errors import UnknownTerminal
 from headend.units import UnitGate
 from protocols.dlt645 import RelayAction
+from storage.archive.diff import ArchiveDiff
 from storage.archive.edits import RegisterEdit
+from storage.archive.records import ArchiveMeter, MeterExchange
 from storage.errors import ArchiveError
 from storage.records import Reading
 from storage.sink import DeadLetterCounter
@@ -352,6 +355,36 @@ class HeadendFacade:
         if path is None:
             raise ArchiveError("no archive file: this head-end runs without a data dir")
         return record_register_edit(self._engine.audit, path, edit, self._engine.clock.now())
+
+    def import_archive(self, meters: Sequence[ArchiveMeter], user: str, source: str) -> ArchiveDiff:
+        """Audit and import an archive file (``commands.archive_changes``)."""
+        return import_archive(
+            self._engine.audit,
+            self._require_archive(),
+            meters,
+            user=user,
+            now=self._engine.clock.now(),
+            source=source,
+        )
+
+    def exchange_meters(
+        self, exchange: MeterExchange, new_address: str | None, user: str
+    ) -> ArchiveMeter:
+        """Audit and record a meter exchange (``commands.archive_changes``)."""
+        return exchange_meters(
+            self._engine.audit,
+            self._require_archive(),
+            exchange,
+            new_address=new_address,
+            user=user,
+            now=self._engine.clock.now(),
+        )
+
+    def _require_archive(self) -> Path:
+        path = self._engine.archive_path
+        if path is None:
+            raise ArchiveError("no archive file: this head-end runs without a data dir")
+        return path
 
     def audit_entries(self, meter: str | None, *, limit: int, offset: int) -> list[AuditEntry]:
         return self._engine.audit.recent(meter, limit=limit, offset=offset)

@@ -24,7 +24,11 @@ from starlette.datastructures import Headers
 from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from headend.config.api import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_STREAM_CLIENTS
+from headend.config.api import (
+    DEFAULT_MAX_ARCHIVE_BYTES,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_STREAM_CLIENTS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,17 @@ STREAM_RETRY_AFTER_SECONDS = 10
 class ApiLimits:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_stream_clients: int = DEFAULT_MAX_STREAM_CLIENTS
+    max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
+    """The archive uploads' own limit (``BodyLimitReport``'s ``wider`` paths)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WiderLimit:
+    """A path whose body may be larger than ``max_body_bytes`` (an archive upload)."""
+
+    max_bytes: int
+    key: str
+    """The ``[api]`` key that sets it, named in the 413."""
 
 
 DEFAULT_LIMITS = ApiLimits()
@@ -109,17 +124,30 @@ class BodyLimitReport:
     every 413, logs the first and every 100th, and gives them a body that names the limit, its
     key and the request."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        wider: Mapping[str, WiderLimit] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.wider = dict(wider or {})
+        """Paths with a limit of their own; their route enforces it on the body as read."""
         self.refused = 0
+
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        wider = self.wider.get(scope["path"])
+        if wider is None:
+            return self.max_body_bytes, "[api] max_body_bytes"
+        return wider.max_bytes, wider.key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared.isdigit() and int(declared) > self._limit(scope)[0]:
             await self._refuse(scope, send)
             return
         refusing = False
@@ -140,16 +168,15 @@ class BodyLimitReport:
     async def _refuse(self, scope: Scope, send: Send) -> None:
         self.refused += 1
         where = f"{scope['method']} {scope['path']}"
+        limit, key = self._limit(scope)
         if self.refused == 1 or self.refused % 100 == 0:
             log.warning(
                 "%s: request body over %d bytes refused (413), %d since start",
                 where,
-                self.max_body_bytes,
+                limit,
                 self.refused,
             )
-        detail = (
-            f"{where}: request body larger than {self.max_body_bytes} bytes ([api] max_body_bytes)"
-        )
+        detail = f"{where}: request body larger than {limit} bytes ({key})"
         body = json.dumps({"detail": detail}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 413, "headers": headers})

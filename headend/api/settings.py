@@ -31,6 +31,8 @@ def parse_api_settings(table: ApiTable, environ: Mapping[str, str], source: str)
         for entry, secret in zip(table.tokens, secrets, strict=True)
     )
     limits = ApiLimits(
-        max_body_bytes=table.max_body_bytes, max_stream_clients=table.max_stream_clients
+        max_body_bytes=table.max_body_bytes,
+        max_stream_clients=table.max_stream_clients,
+        max_archive_bytes=table.max_archive_bytes,
     )
     return ApiSettings(table.host, table.port, tokens, limits)

@@ -10,10 +10,12 @@ same columns, so export, edit, import changes only what was edited.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,7 @@ from headend.cli.archive_exchange import register_exchange
 from headend.cli.errors import CommandFailed, ExitCode
 
 if TYPE_CHECKING:
+    from headend.commands.audit import AuditLog
     from storage.archive.diff import ArchiveDiff
     from storage.archive.records import ArchiveMeter
 
@@ -96,13 +99,41 @@ def _no_action(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from headend.commands.archive_changes import import_archive
     from storage.archive.store import ArchiveStore
 
     meters = _read(args)
-    with _store_errors(), ArchiveStore.open(_archive_path(args)) as store:
-        diff = store.import_meters(meters, dry_run=args.dry_run)
+    if args.dry_run:
+        with _store_errors(), ArchiveStore.open(_archive_path(args)) as store:
+            diff = store.diff(meters)
+    else:
+        with _store_errors():
+            diff = import_archive(
+                cli_audit(args.data_dir),
+                _archive_path(args),
+                meters,
+                user=cli_user(),
+                now=datetime.now(UTC),
+                source=str(args.file),
+            )
     _print_diff(diff, args, verb="would change" if args.dry_run else "imported")
     return ExitCode.OK
+
+
+def cli_audit(data_dir: Path) -> AuditLog:
+    """The head-end's audit file in ``data_dir``, appended to only (``AuditLog.appending``):
+    the same trail the API's archive changes go to, safe beside a running head-end."""
+    from headend.commands.audit import AUDIT_FILE, AuditLog
+
+    return AuditLog.appending(Path(data_dir) / AUDIT_FILE)
+
+
+def cli_user() -> str:
+    """Who the audit names for a command typed at a shell: the login, marked as the CLI's."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name (a container without a passwd entry)
+        return "cli"
 
 
 def run_diff(args: argparse.Namespace) -> int:

@@ -12,17 +12,11 @@ with the reason.
 from __future__ import annotations
 
 import argparse
-import math
-import re
-from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from headend.cli.errors import CommandFailed, ExitCode
-
-IMPORT_PREFIX: Final = "energy_active_import_"
-_SHORT_TARIFF: Final = re.compile(r"^t[1-9][0-9]?$")
 
 
 def register_exchange(actions: Any) -> None:
@@ -68,17 +62,12 @@ def register_exchange(actions: Any) -> None:
     parser.set_defaults(handler=run_exchange, parser=parser)
 
 
-def register_name(text: str) -> str:
-    """``total`` / ``t2`` / a full name -> the register's name."""
-    if text == "total":
-        return IMPORT_PREFIX + "total"
-    if _SHORT_TARIFF.match(text):
-        return IMPORT_PREFIX + text
-    return text
-
-
 def parse_reads(values: list[str], option: str) -> dict[str, float]:
-    """``QUANTITY=KWH`` (or a bare number: the total) per register; the total is required."""
+    """``QUANTITY=KWH`` (or a bare number: the total) per register, checked as the API checks
+    them (``storage.archive.exchange_input.checked_reads``); the total is required."""
+    from storage.archive.exchange_input import checked_reads, register_name
+    from storage.errors import ArchiveError
+
     reads: dict[str, float] = {}
     for text in values:
         name, _, number = text.rpartition("=")
@@ -89,19 +78,20 @@ def parse_reads(values: list[str], option: str) -> dict[str, float]:
             raise CommandFailed(
                 ExitCode.USAGE, f"{option} {text}: {number!r} is not a number of kWh"
             ) from None
-        if not math.isfinite(value) or value < 0:
-            raise CommandFailed(ExitCode.USAGE, f"{option} {text}: a read is >= 0 kWh")
         if quantity in reads:
             raise CommandFailed(ExitCode.USAGE, f"{option}: {quantity} given twice")
         reads[quantity] = value
-    if IMPORT_PREFIX + "total" not in reads:
-        raise CommandFailed(ExitCode.USAGE, f"{option}: the total import read is required")
-    return reads
+    try:
+        return checked_reads(reads, option)
+    except ArchiveError as exc:
+        raise CommandFailed(ExitCode.USAGE, str(exc)) from None
 
 
 def run_exchange(args: argparse.Namespace) -> int:
-    from storage.archive.records import ArchiveMeter, MeterExchange
-    from storage.archive.store import ARCHIVE_FILE, ArchiveStore
+    from headend.cli.archive import cli_audit, cli_user
+    from headend.commands.archive_changes import exchange_meters
+    from storage.archive.records import MeterExchange
+    from storage.archive.store import ARCHIVE_FILE
     from storage.errors import ArchiveError
 
     try:
@@ -122,17 +112,14 @@ def run_exchange(args: argparse.Namespace) -> int:
     if not path.exists():
         raise CommandFailed(ExitCode.USAGE, f"{args.data_dir}: no {ARCHIVE_FILE}; import first")
     try:
-        with ArchiveStore.open(path) as store:
-            new_meter = None
-            if args.new_address and store.meter(args.new) is None:
-                old = store.meter(args.old)
-                # The same customer and place: the new meter inherits the old one's row.
-                new_meter = (
-                    ArchiveMeter(args.new, args.new_address)
-                    if old is None
-                    else replace(old, id=args.new, address=args.new_address, asset=None)
-                )
-            store.record_exchange(exchange, new_meter)
+        exchange_meters(
+            cli_audit(args.data_dir),
+            path,
+            exchange,
+            new_address=args.new_address,
+            user=cli_user(),
+            now=datetime.now(UTC),
+        )
     except ArchiveError as exc:
         raise CommandFailed(ExitCode.USAGE, str(exc)) from None
     print(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from headend.cli.args import listen_address
 from headend.cli.errors import CommandFailed, ExitCode, run_service
@@ -43,10 +45,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def run(args: argparse.Namespace) -> int:
     # The fleet file's models bring pydantic: only for this command.
+    from headend.config.archive_meters import with_archive_meters
     from headend.config.fleet import load_fleet_config
 
     try:
         config = load_fleet_config(args.config)
+        clock = shared_clock(config.clock)
+        today = site_today(config, clock)
+        config = with_archive_meters(config, args.data_dir, today)
     except ConfigError as exc:
         raise CommandFailed(ExitCode.USAGE, str(exc)) from None
     if args.check:
@@ -54,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
     # The service brings numpy, FastAPI, uvicorn and the storage clients: only now.
     from headend.service import ServiceOptions, serve
 
-    clock = shared_clock(config.clock)
     options = ServiceOptions(data_dir=args.data_dir, listen=args.listen, clock=clock)
 
     async def ready(url: str) -> None:
@@ -103,11 +108,21 @@ def check(config: FleetConfig) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+    behind = sum(len(t.meters) for t in config.terminals.values())
+    terminals = f", {behind} behind {len(config.terminals)} terminals" if config.terminals else ""
     print(
-        f"{config.source}: ok, {len(config.meters)} meters on {len(config.channels)} channels",
+        f"{config.source}: ok, {len(config.meters)} meters on {len(config.channels)} channels"
+        + terminals,
         flush=True,
     )
     return ExitCode.OK
+
+
+def site_today(config: FleetConfig, clock: Clock | None) -> date:
+    """The site's local day now (simulated with ``[clock] start``): which archive meters are
+    in service and collected."""
+    now = clock.now() if clock is not None else datetime.now(UTC)
+    return now.astimezone(ZoneInfo(config.timezone)).date()
 
 
 def shared_clock(config: ClockConfig) -> Clock | None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from headend.cli.errors import CommandFailed, ExitCode, UsageProblem
+from headend.cli.simulate_archive import write_archive_rows
 from headend.clock import WarpedClock
 
 if TYPE_CHECKING:
@@ -163,6 +164,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="PATH",
         help="write the matching head-end fleet config (TOML) to PATH",
     )
+    parser.add_argument(
+        "--write-archive",
+        type=Path,
+        metavar="CSV",
+        help="with --write-config: write the DL/T 645 meters as a meter archive CSV instead of "
+        "[[meters]] tables (the config gets [archive]; import it: headend archive import CSV)",
+    )
     parser.set_defaults(handler=run, parser=parser)
 
 
@@ -264,6 +272,8 @@ def run(args: argparse.Namespace) -> int:
             unreachable=tuple(args.unreachable_pn),
         )
     start = scenario.start if args.start is None else parse_start(args.start, scenario)
+    if args.write_archive is not None and args.write_config is None:
+        raise UsageProblem("--write-archive: needs --write-config (the fleet file it completes)")
     tokens = api_tokens(os.environ) if args.write_config is not None else ()
     # One clock for the simulators and, through the written [clock] table, for the head-end.
     clock = WarpedClock(start, args.speed)
@@ -282,7 +292,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except RunnerError as exc:
         raise UsageProblem(str(exc)) from None
-    return asyncio.run(_serve(runner, clock, tokens, args.write_config, sys.stdout))
+    return asyncio.run(
+        _serve(runner, clock, tokens, args.write_config, sys.stdout, args.write_archive)
+    )
 
 
 def parse_start(text: str, scenario: Scenario) -> datetime:
@@ -329,7 +341,9 @@ async def _serve(
     tokens: tuple[GeneratedToken, ...],
     config_path: Path | None,
     out: TextIO,
+    archive_path: Path | None = None,
 ) -> int:
+    from simulators.fleet_export import archive_rows
     from simulators.runner import RunnerError
 
     stop = asyncio.Event()
@@ -338,7 +352,13 @@ async def _serve(
             async with runner:
                 endpoints = runner.endpoints()
                 if config_path is not None:
-                    _write_config(runner.scenario, endpoints, clock, tokens, config_path)
+                    document = config_document(
+                        runner.scenario, endpoints, clock, tokens, archive=archive_path is not None
+                    )
+                    _write_config(document, config_path)
+                if archive_path is not None:
+                    rows = archive_rows(runner.scenario, endpoints)
+                    print(write_archive_rows(rows, archive_path), file=out, flush=True)
                 for line in describe(runner, endpoints, config_path, tokens):
                     print(line, file=out, flush=True)
                 for placed in endpoints.concentrators:  # what the master's commands did
@@ -407,8 +427,11 @@ def config_document(
     endpoints: Endpoints,
     clock: WarpedClock,
     tokens: tuple[GeneratedToken, ...],
+    *,
+    archive: bool = False,
 ) -> dict[str, Any]:
-    """The fleet document ``headend run`` can start from as it is."""
+    """The fleet document ``headend run`` can start from as it is (``archive``: its DL/T 645
+    meters come from the meter archive, ``--write-archive``)."""
     from simulators.fleet_export import fleet_config_for
 
     api = {
@@ -426,19 +449,15 @@ def config_document(
         # tens of simulated seconds of apparent drift, which must not trigger a clock set.
         "drift_threshold": f"{max(DRIFT_THRESHOLD_S, DRIFT_REAL_S * clock.speed):g}s",
     }
-    return fleet_config_for(scenario, endpoints, clock=shared_clock, api=api, speed=clock.speed)
+    return fleet_config_for(
+        scenario, endpoints, clock=shared_clock, api=api, speed=clock.speed, archive=archive
+    )
 
 
-def _write_config(
-    scenario: Scenario,
-    endpoints: Endpoints,
-    clock: WarpedClock,
-    tokens: tuple[GeneratedToken, ...],
-    path: Path,
-) -> None:
+def _write_config(document: dict[str, Any], path: Path) -> None:
     from simulators.fleet_export import dump_toml
 
-    text = dump_toml(config_document(scenario, endpoints, clock, tokens))
+    text = dump_toml(document)
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:

@@ -39,6 +39,8 @@ STOPPED_BEFORE_OUTCOME = (
     "the head-end stopped before this command's outcome was recorded: it may have reached the "
     "meter; check the meter"
 )
+AUDIT_FILE = "audit.jsonl"
+"""Its name in the data dir (``headend run`` and the ``headend archive`` commands)."""
 DEFAULT_KEEP = 10_000
 """Entries kept in memory (and loaded from the file's tail at start) for the API."""
 
@@ -110,6 +112,16 @@ class AuditLog:
         if path.exists():
             self._load(path)
         self._close_orphans(now)
+
+    @classmethod
+    def appending(cls, path: Path) -> AuditLog:
+        """A log that only appends to ``path``: for a one-shot command beside a running
+        head-end (``headend archive``), which must neither read the file nor close the running
+        head-end's intents as orphans (they are in flight, not lost)."""
+        log = cls(None)
+        log.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return log
 
     def _load(self, path: Path) -> None:
         self._end_torn_line(path)

@@ -8,6 +8,7 @@ Secrets never sit in the file: each token names the environment variable holding
 [api]
 listen = "0.0.0.0:8080"
 max_body_bytes = 65536    # larger request bodies are refused with 413 (default 64 KiB)
+max_archive_bytes = 4194304  # an archive upload (POST /api/archive/import|diff), 4 MiB
 max_stream_clients = 32   # live dashboard streams at once; more get 503 + Retry-After
 
 [[api.tokens]]
@@ -29,6 +30,8 @@ from headend.config.secrets import SecretEntry, unique_names
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 """The largest body any route takes (a meter to add) is well under 1 KiB."""
+DEFAULT_MAX_ARCHIVE_BYTES = 4 * 1024 * 1024
+"""An archive file upload: some 30,000 meters as CSV, far more as XLSX."""
 DEFAULT_MAX_STREAM_CLIENTS = 32
 ROLES = ("reader", "operator", "admin")
 """``headend.api.auth.Role``, lower case (a test keeps the two equal)."""
@@ -49,6 +52,7 @@ class TokenTable(SecretEntry):
 class ApiTable(FileModel):
     listen: Annotated[str, AfterValidator(_listen)] = DEFAULT_LISTEN
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=0)
+    max_archive_bytes: int = Field(default=DEFAULT_MAX_ARCHIVE_BYTES, ge=0)
     max_stream_clients: int = Field(default=DEFAULT_MAX_STREAM_CLIENTS, ge=1)
     tokens: tuple[TokenTable, ...] = Field(default=(), strict=False)
 

@@ -24,6 +24,7 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 from headend.bus.lanes import Lane
 from headend.bus.link import DEFAULT_INTER_FRAME_GAP
 from headend.config.api import ApiTable
+from headend.config.archive_table import ArchiveTable, check_archive_table
 from headend.config.dial_in import DialInConfig, DialInTable, dial_in_channels, dial_in_config
 from headend.config.errors import ConfigError, KeyProblem, from_validation_error, meter_label
 from headend.config.fields import Duration, FileModel, Instant, Number, TagText
@@ -191,6 +192,8 @@ class FleetConfig:
         default_factory=lambda: DEFAULT_TARIFF_NAMES
     )
     """``[site] tariff_names``: tariff number -> ``storage.tariffs.TARIFF_NAMES`` name."""
+    archive: ArchiveTable | None = None
+    """``[archive]``: meters also come from the meter archive (``config.archive_meters``)."""
 
 
 def load_fleet_config(path: str | Path) -> FleetConfig:
@@ -348,6 +351,7 @@ class FleetFile(FileModel):
     terminals: tuple[TerminalTable, ...] = Field(default=(), strict=False)
     anomaly: dict[str, Any] | None = None
     """Checked by ``headend.anomaly``'s own dataclass, imported only when the table is there."""
+    archive: ArchiveTable | None = None
 
 
 def parse_fleet_config(
@@ -364,6 +368,10 @@ def parse_fleet_config(
     plans = {name: _plan(name, table) for name, table in file.plans.items()}
     meters = _meters(file.meters, channels, transformers, plans, source)
     terminals = terminal_configs(file.terminals, transformers, meters, source)
+    if file.archive is not None:
+        check_archive_table(
+            file.archive, channels=channels, terminals=terminals, plans=plans, source=source
+        )
     mqtt = None
     if file.mqtt is not None:
         mqtt = mqtt_config(file.mqtt, site=file.site.name, source=source, environ=environ)
@@ -385,6 +393,7 @@ def parse_fleet_config(
         dial_in=dial_in_config(file.dial_in),
         terminals=terminals,
         tariff_names=file.site.tariff_numbers(),
+        archive=file.archive,
     )
 
 

@@ -14,10 +14,10 @@ import csv
 import io
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 from storage.archive.records import ArchiveMeter, MeterRole
 from storage.errors import ArchiveError, ArchiveImportError
@@ -44,15 +44,21 @@ def read_rows(path: Path | str, kind: str | None = None) -> list[dict[str, Any]]
     ``"__row__"``)."""
     kind = format_of(path, kind)
     try:
-        raw = _read_csv(Path(path)) if kind == "csv" else _read_xlsx(Path(path))
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise ArchiveError(f"{path}: cannot read: {exc}") from None
+    return rows_of_bytes(data, kind, str(path))
+
+
+def rows_of_bytes(data: bytes, kind: str, source: str) -> list[dict[str, Any]]:
+    """``read_rows`` of a file's content (an upload): ``source`` names it in the errors."""
+    raw = _read_csv(data, source) if kind == "csv" else _read_xlsx(data, source)
     if not raw:
-        raise ArchiveImportError(str(path), ["row 1: no header row"])
+        raise _refused(source, [BadCell(1, None, "no header row")])
     header = [("" if cell is None else str(cell)).strip() for cell in raw[0]]
     problems = _header_problems(header)
     if problems:
-        raise ArchiveImportError(str(path), problems)
+        raise _refused(source, problems)
     rows: list[dict[str, Any]] = []
     for number, cells in enumerate(raw[1:], start=2):
         if all(cell is None or str(cell).strip() == "" for cell in cells):
@@ -65,40 +71,76 @@ def read_rows(path: Path | str, kind: str | None = None) -> list[dict[str, Any]]
     return rows
 
 
-def _read_csv(path: Path) -> list[list[Any]]:
+def _read_csv(data: bytes, source: str) -> list[list[Any]]:
     # utf-8-sig: Excel saves CSV with a byte order mark, which would rename column "id".
-    with path.open(newline="", encoding="utf-8-sig") as file:
-        return [list(row) for row in csv.reader(file)]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        row = data[: exc.start].count(b"\n") + 1
+        what = f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save as CSV UTF-8"
+        raise _refused(source, [BadCell(row, None, what)]) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return [list(row) for row in reader]
+    except csv.Error as exc:  # a NUL byte, a field over the csv module's size limit
+        raise _refused(source, [BadCell(reader.line_num, None, f"not CSV: {exc}")]) from None
 
 
-def _read_xlsx(path: Path) -> list[list[Any]]:
+def _read_xlsx(data: bytes, source: str) -> list[list[Any]]:
+    import zipfile
+
     import openpyxl  # only for XLSX files: it is slow to import
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, ValueError) as exc:
-        raise ArchiveError(f"{path}: not a readable XLSX workbook: {exc}") from None
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ArchiveError(f"{source}: not a readable XLSX workbook: {exc}") from None
     try:
         sheet = book.worksheets[0]
         return [list(row) for row in sheet.iter_rows(values_only=True)]
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ArchiveError(f"{source}: not a readable XLSX workbook: {exc}") from None
     finally:
         book.close()
 
 
-def _header_problems(header: Sequence[str]) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class BadCell:
+    """One problem of a file: its row (the spreadsheet's number), its column when it is one
+    cell's, and what is wrong; ``str()`` is the line an operator reads."""
+
+    row: int
+    column: str | None
+    what: str
+
+    def __str__(self) -> str:
+        where = (
+            f"row {self.row}" if self.column is None else f"row {self.row}, column {self.column}"
+        )
+        return f"{where}: {self.what}"
+
+
+def _refused(source: str, problems: Sequence[BadCell]) -> ArchiveImportError:
+    return ArchiveImportError(
+        source, [str(p) for p in problems], cells=[(p.row, p.column) for p in problems]
+    )
+
+
+def _header_problems(header: Sequence[str]) -> list[BadCell]:
     problems = [
-        f"row 1, column {name}: not an archive column (known: {', '.join(COLUMNS)})"
+        BadCell(1, name, f"not an archive column (known: {', '.join(COLUMNS)})")
         for name in header
         if name and name not in COLUMNS
     ]
     seen: set[str] = set()
     for name in header:
         if name in seen:
-            problems.append(f"row 1, column {name}: given twice")
+            problems.append(BadCell(1, name, "given twice"))
         seen.add(name)
     problems.extend(
-        f"row 1: required column {name} is missing" for name in sorted(REQUIRED - set(header))
+        BadCell(1, None, f"required column {name} is missing")
+        for name in sorted(REQUIRED - set(header))
     )
     return problems
 
@@ -107,7 +149,7 @@ def meters_of_rows(rows: Iterable[Mapping[str, Any]], source: str) -> list[Archi
     """Every row as an ``ArchiveMeter``, or ``ArchiveImportError`` listing every bad cell
     (and ids given twice) by row and column: nothing partial is returned."""
     meters: list[ArchiveMeter] = []
-    problems: list[str] = []
+    problems: list[BadCell] = []
     first_row: dict[str, int] = {}
     for index, row in enumerate(rows, start=2):
         number = int(row.get("__row__", index))
@@ -117,30 +159,29 @@ def meters_of_rows(rows: Iterable[Mapping[str, Any]], source: str) -> list[Archi
                 parse: Callable[[Any], Any] = _PARSERS.get(name, _text)
                 value = parse(row.get(name))
             except ValueError as exc:
-                problems.append(f"row {number}, column {name}: {exc}")
+                problems.append(BadCell(number, name, str(exc)))
                 continue
             if value is None:
                 if name in REQUIRED:
-                    problems.append(f"row {number}, column {name}: required, but empty")
+                    problems.append(BadCell(number, name, "required, but empty"))
                 continue
             values[name] = value
         meter_id = values.get("id")
         if isinstance(meter_id, str):
             if meter_id in first_row:
                 problems.append(
-                    f"row {number}, column id: {meter_id} already given in row"
-                    f" {first_row[meter_id]}"
+                    BadCell(number, "id", f"{meter_id} already given in row {first_row[meter_id]}")
                 )
                 continue
             first_row[meter_id] = number
         installed, removed = values.get("installed"), values.get("removed")
         if isinstance(installed, date) and isinstance(removed, date) and removed < installed:
-            problems.append(f"row {number}, column removed: {removed} is before installed")
+            problems.append(BadCell(number, "removed", f"{removed} is before installed"))
             continue
         if len(problems) == 0:
             meters.append(ArchiveMeter(**values))
     if problems:
-        raise ArchiveImportError(source, problems)
+        raise _refused(source, problems)
     return meters
 
 
@@ -292,7 +333,14 @@ def write_meters(path: Path | str, meters: Iterable[ArchiveMeter], kind: str | N
     return len(listed)
 
 
-def _write_xlsx(path: Path, meters: Sequence[ArchiveMeter]) -> None:
+def xlsx_bytes(meters: Iterable[ArchiveMeter]) -> bytes:
+    """The archive as an XLSX workbook's bytes (the API's download)."""
+    buffer = io.BytesIO()
+    _write_xlsx(buffer, list(meters))
+    return buffer.getvalue()
+
+
+def _write_xlsx(target: Path | BinaryIO, meters: Sequence[ArchiveMeter]) -> None:
     import openpyxl
 
     book = openpyxl.Workbook(write_only=True)
@@ -301,4 +349,4 @@ def _write_xlsx(path: Path, meters: Sequence[ArchiveMeter]) -> None:
     for meter in meters:
         # Addresses, accounts and asset numbers stay text: a number cell drops leading zeros.
         sheet.append(cells_of(meter))
-    book.save(path)
+    book.save(target)

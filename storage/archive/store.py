@@ -195,8 +195,9 @@ class ArchiveStore(DurableFile):
             insert_edit(db, edit)
 
     def diff(self, meters: Iterable[ArchiveMeter]) -> ArchiveDiff:
-        """What ``import_meters(meters)`` would change, changing nothing (the dry run)."""
-        return diff_meters(self.meters(), list(meters))
+        """What ``import_meters(meters)`` would change, changing nothing (the dry run, with
+        the meters exchanges replaced kept as history as the import keeps them)."""
+        return self.import_meters(meters, dry_run=True)
 
     def import_meters(
         self, meters: Iterable[ArchiveMeter], *, dry_run: bool = False

@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from headend.config.archive_meters import merge_archive_meters
 from headend.config.fleet import parse_fleet_config
 from headend.config.storage import EmbeddedStorage
 from simulators.fleet_export import (
     FleetExportError,
+    archive_rows,
     dump_toml,
     fleet_config_for,
     timezone_name,
@@ -21,6 +23,7 @@ from simulators.fleet_export import (
 from simulators.runner import Endpoints, MqttEndpoint, terminal_topics
 from simulators.scenario import MeterModel, Scenario, load_scenario
 from simulators.terminal.config import TerminalConfig
+from storage.archive.sheet import meters_of_rows
 
 
 def endpoints_for(scenario: Scenario, *, broker: tuple[str, int] | None = None) -> Endpoints:
@@ -150,3 +153,20 @@ _flat_tables = st.dictionaries(
 )
 def test_dump_toml_round_trips(document: dict[str, Any]) -> None:
     assert tomllib.loads(dump_toml(document)) == document
+
+
+@pytest.mark.parametrize("name", ["smoke", "retrofit-after", "old-community-ev"])
+def test_the_archive_form_gives_the_head_end_the_same_meters(name: str) -> None:
+    """``--write-archive``: a fleet file without ``[[meters]]`` plus archive rows build the
+    very meters the ``[[meters]]`` form does (checked as a billing office's file is)."""
+    scenario = load_scenario(name)
+    endpoints = endpoints_for(scenario)
+    tables = parse_fleet_config(fleet_config_for(scenario, endpoints), f"{name}.toml")
+    document = fleet_config_for(scenario, endpoints, archive=True)
+    assert not [m for m in document["meters"] if "address" in m]  # only LV Modbus meters left
+    short = parse_fleet_config(tomllib.loads(dump_toml(document)), f"{name}.toml")
+    rows = meters_of_rows(archive_rows(scenario, endpoints), "archive.csv")
+    merged = merge_archive_meters(short, rows, "archive.csv", scenario.start.date())
+    assert merged.meters == tables.meters
+    text = dump_toml(document)
+    assert not [spec.id for spec in scenario.meters if f'"{spec.id}"' in text]

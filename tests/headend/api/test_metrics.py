@@ -162,6 +162,7 @@ FAMILY_TYPES = {
     "headend_outbox_dead_letters": "counter",
     "headend_outbox_target_up": "gauge",
     "headend_api_refused": "counter",
+    "headend_archive_refused": "counter",
     "headend_api_stream_clients": "gauge",
 }
 """Every family /metrics serves without a broker (docs/api.md), as the parser names them:

@@ -3,12 +3,14 @@ one's place, and bad reads or times refused with exit 2, nothing recorded."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from headend.cli import main
+from headend.commands.audit import AUDIT_FILE
 from storage.archive.records import ArchiveMeter
 from storage.archive.store import ARCHIVE_FILE, ArchiveStore
 
@@ -86,3 +88,26 @@ def test_a_bad_exchange_exits_2_and_records_nothing(
     assert message in capsys.readouterr().err
     with ArchiveStore.open(data_dir / ARCHIVE_FILE) as store:
         assert store.exchanges() == []
+
+
+def test_the_cli_audits_an_exchange_and_an_import_as_the_api_does(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """The same trail as ``/api/archive``: an intent on disk, then its outcome."""
+    code = exchange(
+        data_dir, "--at", "2026-06-20T10:30+08:00", "--old-final", "9", "--new-initial", "0"
+    )
+    assert code == 2  # m2 unknown and no address: refused, and the refusal audited
+    sheet = tmp_path / "office.csv"
+    sheet.write_text("id,address\nm1,000000000001\nm3,000000000003\n")
+    assert main(["archive", "import", str(sheet), "--data-dir", str(data_dir)]) == 0
+    entries = [json.loads(line) for line in (data_dir / AUDIT_FILE).read_text().splitlines()]
+    assert [(e["command"], e["outcome"]) for e in entries] == [
+        ("meter exchange", "intent"),
+        ("meter exchange", "refused"),
+        ("archive import", "intent"),
+        ("archive import", "ok"),
+    ]
+    assert entries[0]["user"].startswith("cli")
+    assert entries[3]["ref"] == entries[2]["id"]
+    assert entries[2]["data"]["added"] == 1

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from headend.cli import main
+from storage.archive.records import ArchiveMeter
+from storage.archive.store import ArchiveStore
 from tests.support.fleet_text import one_meter_fleet
 
 CONFIG = (
@@ -293,3 +295,19 @@ def test_check_builds_the_security_module_and_names_a_missing_key(tmp_path: Path
     done = _checked(tmp_path, text, {**token, "HEADEND_TEST_ESAM_KEY_NOT_SET": "00" * 16})
     assert done.returncode == 0, done.stderr
     assert "secured control" not in done.stderr
+
+
+def test_check_counts_the_archive_meters_and_names_a_missing_archive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "fleet.toml"
+    config.write_text(one_meter_fleet() + '\n[archive]\npath = "office.sqlite"\nplan = "flat"\n')
+    argv = ["run", "--check", "--config", str(config), "--data-dir", str(tmp_path / "data")]
+    assert main(argv) == 2
+    assert f"{tmp_path / 'office.sqlite'}: (file): no archive here" in capsys.readouterr().err
+    with ArchiveStore.open(tmp_path / "office.sqlite") as store:
+        store.import_meters(
+            [ArchiveMeter(f"h{n}", f"00000000010{n}", channel="bus-1") for n in range(3)]
+        )
+    assert main(argv) == 0
+    assert capsys.readouterr().out.strip().endswith("ok, 4 meters on 1 channels")

@@ -11,11 +11,13 @@ import pytest
 from headend.cli import main
 from headend.cli.simulate import api_tokens, config_document
 from headend.clock import WarpedClock
+from headend.config.archive_meters import merge_archive_meters
 from headend.config.fleet import parse_fleet_config
 from simulators.concentrator.community import ConcentratorPlan
-from simulators.fleet_export import dump_toml
+from simulators.fleet_export import archive_rows, dump_toml
 from simulators.runner import ScenarioRunner
 from simulators.scenario import Scenario
+from storage.archive.sheet import meters_of_rows
 
 
 def test_the_written_config_has_the_master_and_each_concentrators_meters_by_pn(
@@ -70,3 +72,40 @@ def test_the_event_faults_reach_each_concentrator(smoke: Scenario) -> None:
         (event,) = concentrator.faults.events
         assert event.erc == 14
         assert event.values["power_on"] - event.values["power_off"] == timedelta(minutes=30)
+
+
+def test_the_archive_form_gives_each_concentrator_the_same_meters(smoke: Scenario) -> None:
+    """``--write-archive`` with ``--master``: the terminals' meters come from archive rows
+    (terminal and pn) and are the very meters of the ``[[terminals.meters]]`` form."""
+    clock = WarpedClock(smoke.start, 60.0, datetime(2026, 12, 2, tzinfo=UTC))
+    runner = ScenarioRunner(
+        smoke,
+        seed=0,
+        speed=60.0,
+        concentrators=ConcentratorPlan(("127.0.0.1", 9301)),
+        clock=clock.now,
+    )
+    endpoints = replace(
+        runner.endpoints(),
+        buses={bus.id: f"tcp://127.0.0.1:{20000 + i}" for i, bus in enumerate(smoke.buses)},
+    )
+    tables = parse_fleet_config(
+        tomllib.loads(dump_toml(config_document(smoke, endpoints, clock, api_tokens({})))),
+        "written.toml",
+    )
+    short_text = dump_toml(config_document(smoke, endpoints, clock, api_tokens({}), archive=True))
+    short = parse_fleet_config(tomllib.loads(short_text), "short.toml")
+    assert [t.meters for t in short.terminals.values()] == [()]
+    rows = meters_of_rows(archive_rows(smoke, endpoints), "archive.csv")
+    assert {(m.terminal, m.pn, m.channel) for m in rows} == {
+        ("jzq-T1", pn, None) for pn in range(1, len(smoke.meters) + 1)
+    }
+    merged = merge_archive_meters(short, rows, "archive.csv", smoke.start.date())
+    (terminal,) = merged.terminals.values()
+    assert [(m.building, m.household) for m in terminal.meters] == [
+        (spec.building, spec.id if spec.kind.value == "household" else None)
+        for spec in smoke.meters
+    ]  # the archive places them too, which [[terminals.meters]] as written does not
+    unplaced = tuple(replace(m, building=None, household=None) for m in terminal.meters)
+    assert {"jzq-T1": replace(terminal, meters=unplaced)} == tables.terminals
+    assert merged.meters == tables.meters == {}

@@ -10,7 +10,7 @@ import pytest
 
 from headend.cli import main
 from storage.archive.records import ArchiveMeter, MeterRole
-from storage.archive.sheet import read_meters, write_meters
+from storage.archive.sheet import meters_of_rows, read_meters, rows_of_bytes, write_meters
 from storage.archive.store import ArchiveStore
 from storage.errors import ArchiveImportError
 
@@ -44,3 +44,21 @@ def test_a_bad_row_names_row_and_column_and_the_cli_imports_nothing(tmp_path: Pa
     assert main(["archive", "import", str(bad), "--data-dir", str(tmp_path)]) == 2
     with ArchiveStore.open(tmp_path / "archive.sqlite") as store:
         assert store.meters() == METERS
+
+
+@pytest.mark.parametrize(
+    ("data", "cells", "named"),
+    [
+        (b"id,address\nm1,000000000001\nm2,\xff12\n", [(3, None)], "row 3: not UTF-8 text"),
+        (b"id,address\nm1," + b"9" * 200_000 + b"\n", [(2, None)], "row 2: not CSV: field larger"),
+        (b"id,adress\n", [(1, "adress"), (1, None)], "row 1, column adress: not an archive"),
+        (b"id,address,pn\nm1,1,x\nm1,2,\n", [(2, "pn"), (3, "id")], "m1 already given in row 2"),
+    ],
+)
+def test_an_upload_that_cannot_be_read_names_the_row_with_its_place(
+    data: bytes, cells: list[tuple[int, str | None]], named: str
+) -> None:
+    with pytest.raises(ArchiveImportError) as caught:
+        meters_of_rows(rows_of_bytes(data, "csv", "upload.csv"), "upload.csv")
+    assert caught.value.cells == cells
+    assert named in str(caught.value)
