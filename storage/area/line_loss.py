@@ -169,8 +169,9 @@ def line_loss(
     limits: LineLossLimits = DEFAULT_LIMITS,
 ) -> LineLoss:
     """The day's figure over the expected ``customers`` (in service that day)."""
-    included = [c for c in customers if c.day.billed is not None and c.day.value is not None]
-    missing = tuple(c.point for c in customers if c not in included)
+    counted = [c.day.value is not None and c.day.billed is not None for c in customers]
+    included = [c for c, has in zip(customers, counted, strict=True) if has]
+    missing = tuple(c.point for c, has in zip(customers, counted, strict=True) if not has)
     estimated = tuple(c.point for c in included if c.day.quality is not ValueQuality.ACTUAL)
     customers_kwh = sum(c.day.billed or 0.0 for c in included)
     loss = percent = None

@@ -14,7 +14,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from headend.api.context import ApiContext
-from headend.api.line_loss_assembly import FleetMember, losses_of, transformers_known
+from headend.api.line_loss_assembly import (
+    HISTORY_DAYS,
+    FleetMember,
+    losses_of,
+    transformers_known,
+)
 from headend.api.line_loss_models import LineLossesOut, LineLossOut
 from headend.api.problems import InvalidField
 from headend.api.routes.billing import store_errors
@@ -53,7 +58,8 @@ def line_loss_router(ctx: ApiContext) -> APIRouter:
         if day >= today:
             raise InvalidField(("query", "day"), f"day {day} has not ended yet (today is {today})")
         source = ctx.require_store()
-        view = await archive_view(headend.archive_path, day - timedelta(days=8), day)
+        first = day - timedelta(days=HISTORY_DAYS)  # the customers' typical days
+        view = await archive_view(headend.archive_path, first, day + timedelta(days=1))
         members = fleet()
         known = transformers_known(view, members) | set(headend.transformers)
         if transformer is not None and transformer not in known:
