@@ -1,14 +1,18 @@
-"""Story: the transformer-area team reads yesterday's line loss (台区线损) of T1.
+"""Story: the transformer-area team reads yesterday's line loss (台区线损) of T1, and a
+household meter that stopped giving values stands out.
 
-``headend simulate smoke-lv`` (six households, an EV pile and a public meter on two DL/T 645
-buses, and the transformer's LV-side DTSU666 behind 200/5 CTs on a Modbus line) runs at 3600x;
-``headend archive import`` lists the meters with their kinds and the LV meter's CT of 40;
-``headend run`` collects the households' daily freezes and the LV register every 5 simulated
-minutes until a whole local day has passed. ``/api/area/line-loss`` must then give the
-community model's truth: customers = the sum of the households' freezes (D + 1 minus D),
-supplied = the model's transformer register across the day, loss = the difference. The model
-has no cable losses (its transformer register is the sum of its meters' registers), so the
-truth is a loss of 0 within the boundary reads' interpolation: measured, complete, no anomaly.
+``headend simulate`` runs the smoke-lv community (six households, an EV pile and a public meter
+on two DL/T 645 buses, the transformer's LV-side DTSU666 behind 200/5 CTs on a Modbus line) at
+3600x, with one household meter (``SILENT``) refusing every read (an error reply, "no
+requested data": fast, so its bus keeps its pace); ``headend archive import`` lists
+the meters with their kinds and the LV meter's CT of 40; the fleet file gets ``[line_loss]
+threshold_percent = 5``; ``headend run`` collects the daily freezes and the LV register every 5
+simulated minutes until a whole local day has passed. ``/api/area/line-loss`` must then give
+the community model's truth: customers = the sum of the answering meters' freezes (D + 1 minus
+D), supplied = the model's transformer register across the day, loss = the difference, which
+is exactly the silent meter's day: the model has no cable losses (its transformer register is
+the sum of its meters' registers). The figure is incomplete, names the silent meter as missing
+and as the suspect of a loss above the site's threshold.
 """
 
 from __future__ import annotations
@@ -22,10 +26,20 @@ import httpx
 import pytest
 
 from tests.support.ports import free_tcp_port
-from tests.system.processes import HeadEnd, Simulation, cli, start_headend, start_simulation
+from tests.system.processes import (
+    REPO,
+    HeadEnd,
+    Simulation,
+    cli,
+    start_headend,
+    start_simulation,
+)
 from tests.system.truth import GroundTruth
 
 SCENARIO = "smoke-lv"
+SILENT = "S2-H002"
+THRESHOLD = 5.0
+"""The site's threshold, below the silent household's share of the day (asserted)."""
 SEED = 13
 SPEED = 3600
 """A simulated hour per real second: a whole day in 24 s."""
@@ -40,20 +54,31 @@ LV_INTERVAL = "5m"
 export stretches every interval to what the DL/T 645 buses can do at 3600x (hours)."""
 MEASURED_REACH = timedelta(minutes=15)
 LATENCY = timedelta(minutes=3)
+"""How late after its slot a read may be taken at 3600x: a few real milliseconds."""
 TOTAL = "energy_active_import_total"
 FREEZE_STEP = 0.005
 """Half the last digit of a DL/T 645 energy register (XXXXXX.XX)."""
-KINDS = {"household": "household", "ev_pile": "ev_pile", "public": "public"}
 
 
-def faster_lv_reads(simulation: Simulation) -> None:
-    """The LV plan's energy read every ``LV_INTERVAL`` (its second read, the billing one)."""
+def scenario_file(tmp_path: Path) -> Path:
+    """The bundled smoke-lv community with ``SILENT`` refusing every read."""
+    text = (REPO / "simulators" / "scenarios" / f"{SCENARIO}.toml").read_text()
+    path = tmp_path / "silent.toml"
+    fault = f'kind = "error_response"\nmeter = "{SILENT}"\nerror_word = 2'
+    path.write_text(f"{text}\n[[faults]]\n{fault}\n")
+    return path
+
+
+def site_policy(simulation: Simulation) -> None:
+    """The LV plan's energy read every ``LV_INTERVAL`` (its second read, the billing one) and
+    the site's ``[line_loss]`` threshold, written into the exported fleet file."""
     text = simulation.config_path.read_text()
     section = text.index("[[plans.transformer_lv_chint_dtsu666.reads]]")
     billing = text.index("[[plans.transformer_lv_chint_dtsu666.reads]]", section + 1)
     interval = text.index("interval = ", billing)
     end = text.index("\n", interval)
     text = text[:interval] + f'interval = "{LV_INTERVAL}"' + text[end:]
+    text += f"\n[line_loss]\nthreshold_percent = {THRESHOLD}\n"
     simulation.config_path.write_text(text)
 
 
@@ -66,8 +91,8 @@ def write_archive(path: Path, simulation: Simulation, truth: GroundTruth) -> Non
             if meter.id == LV_METER:
                 writer.writerow([meter.id, "1", meter.channel, "transformer_lv", TRANSFORMER, CT])
             else:
-                kind = KINDS[kinds[meter.id]]
-                writer.writerow([meter.id, meter.address, meter.channel, kind, TRANSFORMER, 1])
+                row = [meter.id, meter.address, meter.channel, kinds[meter.id], TRANSFORMER, 1]
+                writer.writerow(row)
 
 
 def wait_for_the_day(headend: HeadEnd, meters: list[str], tz: Any) -> date:
@@ -79,6 +104,7 @@ def wait_for_the_day(headend: HeadEnd, meters: list[str], tz: Any) -> date:
         day = (seen + MEASURED_REACH).date() + timedelta(days=1)
         end = datetime.combine(day + timedelta(days=1), time(), tz)
         waiting = {(m, d) for m in meters for d in (day, day + timedelta(days=1))}
+        waiting = {(m, d) for m, d in waiting if m != SILENT}
         lv_after = False
         while waiting or not lv_after:
             reading = events.next_reading(lambda r: r["quantity"] == TOTAL, timeout=120)
@@ -91,14 +117,15 @@ def wait_for_the_day(headend: HeadEnd, meters: list[str], tz: Any) -> date:
 
 
 def test_the_line_loss_of_a_day_is_the_models_supply_minus_its_customers(tmp_path: Path) -> None:
+    scenario = str(scenario_file(tmp_path))
     simulation = start_simulation(
-        SCENARIO, tmp_path, seed=SEED, extra=["--start", START, "--speed", f"{SPEED}"]
+        scenario, tmp_path, seed=SEED, extra=["--start", START, "--speed", f"{SPEED}"]
     )
-    truth = GroundTruth(SCENARIO, SEED)
+    truth = GroundTruth(scenario, SEED)
     tz = truth.scenario.utc_offset
     data = tmp_path / "data"
     try:
-        faster_lv_reads(simulation)
+        site_policy(simulation)
         sheet = tmp_path / "archive.csv"
         write_archive(sheet, simulation, truth)
         done = cli(["archive", "import", str(sheet), "--data-dir", str(data)])
@@ -118,11 +145,17 @@ def test_the_line_loss_of_a_day_is_the_models_supply_minus_its_customers(tmp_pat
 
     (figure,) = answer["line_loss"]
     assert figure["transformer"] == TRANSFORMER
-    assert figure["expected"] == figure["included"] == len(customers)
-    assert figure["missing"] == []
-    # Customers: the model's freezes, day D + 1 minus day D, summed.
-    used = sum(truth.frozen(m, day + timedelta(days=1)) - truth.frozen(m, day) for m in customers)
-    assert figure["customers_kwh"] == pytest.approx(used, abs=2 * FREEZE_STEP * len(customers))
+    answering = [m for m in customers if m != SILENT]
+    assert (figure["expected"], figure["included"]) == (len(customers), len(answering))
+    assert figure["missing"] == [SILENT]
+
+    # Customers: the model's freezes, day D + 1 minus day D, of every meter that answered.
+    def used_by(meter: str) -> float:
+        return truth.frozen(meter, day + timedelta(days=1)) - truth.frozen(meter, day)
+
+    used = sum(used_by(m) for m in answering)
+    freezes = 2 * FREEZE_STEP * len(answering)
+    assert figure["customers_kwh"] == pytest.approx(used, abs=freezes)
     # Supplied: the model's transformer register, interpolated between the reads the answer
     # names, is what the head-end computed (CT applied once: the driver's, not the archive's).
     supplied = figure["supplied"]
@@ -151,13 +184,16 @@ def test_the_line_loss_of_a_day_is_the_models_supply_minus_its_customers(tmp_pat
         for at in (start_at, end_at)
     )
     assert supplied["kwh"] == pytest.approx(true_supply, abs=slack), (supplied, true_supply)
-    # The model has no cable losses: its transformer register is its meters' registers summed.
-    assert true_supply == pytest.approx(used, abs=1e-6)
-    freezes = 2 * FREEZE_STEP * len(customers)
+    # The model has no cable losses: its transformer register is its meters' registers summed,
+    # so the loss is exactly the silent meter's day.
+    assert true_supply == pytest.approx(used + used_by(SILENT), abs=1e-6)
     assert figure["loss_kwh"] == pytest.approx(true_supply - used, abs=slack + freezes)
-    assert figure["quality"] == "measured"
-    assert figure["anomaly"] is None
-    assert figure["suspects"] == []
+    share = 100 * used_by(SILENT) / true_supply
+    assert share > THRESHOLD + 1  # the case is one: the silent household's day is that large
+    assert figure["loss_percent"] == pytest.approx(share, abs=100 * (slack + freezes) / used)
+    assert (figure["quality"], figure["anomaly"]) == ("incomplete", "above_threshold")
+    assert figure["threshold_percent"] == THRESHOLD
+    assert [(s["meter"], s["reason"]) for s in figure["suspects"]] == [(SILENT, "missing")]
 
 
 def lv_register(truth: GroundTruth, at: datetime) -> float:
