@@ -2,12 +2,15 @@
 
 The figure is ``storage.area`` (sans-IO); ``api.line_loss_assembly`` gathers its inputs from
 the store and the archive. This module checks the request (404 for a transformer neither the
-fleet nor the archive knows, 422 for a day that is not YYYY-MM-DD or has not ended yet) and
-shapes the answer (``api.line_loss_models``).
+fleet nor the archive knows, 422 for a day that is not YYYY-MM-DD or has not ended yet, 409
+for an archive it cannot use, such as exchanges forming a loop) and shapes the answer
+(``api.line_loss_models``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Annotated
 
@@ -25,11 +28,23 @@ from headend.api.problems import InvalidField
 from headend.api.routes.billing import store_errors
 from headend.api.vee_assembly import archive_view
 from headend.config.fleet import TRANSFORMER_LV_METER, MeterConfig
+from storage.errors import ArchiveError
 
 DayQuery = Annotated[date, Query(description="Local day (YYYY-MM-DD), from 00:00 to 24:00")]
 TransformerQuery = Annotated[
     str | None, Query(description="Transformer id; default: every transformer")
 ]
+
+
+@contextmanager
+def archive_conflicts() -> Iterator[None]:
+    """An archive the figure cannot be made from (exchanges forming a loop, a file of a newer
+    head-end) is 409, naming it; entered inside ``store_errors``, which would answer 502 (an
+    ``ArchiveError`` is a ``StorageError``)."""
+    try:
+        yield
+    except ArchiveError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"archive: {exc}") from exc
 
 
 def fleet_member(meter: MeterConfig) -> FleetMember:
@@ -59,7 +74,8 @@ def line_loss_router(ctx: ApiContext) -> APIRouter:
             raise InvalidField(("query", "day"), f"day {day} has not ended yet (today is {today})")
         source = ctx.require_store()
         first = day - timedelta(days=HISTORY_DAYS)  # the customers' typical days
-        view = await archive_view(headend.archive_path, first, day + timedelta(days=1))
+        with store_errors(), archive_conflicts():
+            view = await archive_view(headend.archive_path, first, day + timedelta(days=1))
         members = fleet()
         known = transformers_known(view, members) | set(headend.transformers)
         if transformer is not None and transformer not in known:
@@ -68,7 +84,7 @@ def line_loss_router(ctx: ApiContext) -> APIRouter:
             )
         chosen = [transformer] if transformer is not None else sorted(known)
         limits = headend.line_loss_limits
-        with store_errors():
+        with store_errors(), archive_conflicts():
             found = await losses_of(source, view, members, chosen, day, headend.tz, limits)
         return LineLossesOut(
             day=day, line_loss=[LineLossOut.of(f, limits.threshold_percent) for f in found]

@@ -124,3 +124,19 @@ async def test_an_unknown_transformer_is_404_and_a_bad_day_422(
     assert "has not ended" in not_ended.json()["detail"][0]["msg"]
     anonymous = await client.get("/api/area/line-loss", params={"day": DAY})
     assert anonymous.status_code == 401
+
+
+async def test_an_archive_whose_exchanges_loop_is_409_naming_it(
+    client: httpx.AsyncClient, area: LiveFleet
+) -> None:
+    assert area.engine.archive_path is not None
+    back = MeterExchange(
+        "C", "B", datetime(2026, 2, 3, 11, 0, tzinfo=SITE), {TOTAL: 0.6}, {TOTAL: 205.0}
+    )
+    with ArchiveStore.open(area.engine.archive_path) as archive:
+        archive.record_exchange(back)  # B -> C -> B: the store lets it in, a chain cannot be
+    answer = await client.get(
+        "/api/area/line-loss", headers=READER, params={"day": DAY, "transformer": "T1"}
+    )
+    assert answer.status_code == 409
+    assert "loop" in answer.json()["detail"]
