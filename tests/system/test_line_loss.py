@@ -7,7 +7,8 @@ on two DL/T 645 buses, the transformer's LV-side DTSU666 behind 200/5 CTs on a M
 requested data": fast, so its bus keeps its pace); ``headend archive import`` lists
 the meters with their kinds and the LV meter's CT of 40; the fleet file gets ``[line_loss]
 threshold_percent = 5``; ``headend run`` collects the daily freezes and the LV register every 5
-simulated minutes until a whole local day has passed. ``/api/area/line-loss`` must then give
+simulated minutes until a whole local day has passed. ``/api/area/line-loss`` (and ``headend
+line-loss DAY``, which prints it) must then give
 the community model's truth: customers = the sum of the answering meters' freezes (D + 1 minus
 D), supplied = the model's transformer register across the day, loss = the difference, which
 is exactly the silent meter's day: the model has no cable losses (its transformer register is
@@ -135,6 +136,10 @@ def test_the_line_loss_of_a_day_is_the_models_supply_minus_its_customers(tmp_pat
         try:
             day = wait_for_the_day(headend, customers, tz)
             answer = headend.get("/api/area/line-loss", day=day.isoformat())
+            printed = cli(
+                ["line-loss", day.isoformat(), "--url", headend.url],
+                {"HEADEND_TOKEN_READER": simulation.tokens["reader"]},
+            )
             missing = _status(headend, {"day": day.isoformat(), "transformer": "T9"})
             malformed = _status(headend, {"day": "2026-13-40", "transformer": TRANSFORMER})
         finally:
@@ -194,6 +199,15 @@ def test_the_line_loss_of_a_day_is_the_models_supply_minus_its_customers(tmp_pat
     assert (figure["quality"], figure["anomaly"]) == ("incomplete", "above_threshold")
     assert figure["threshold_percent"] == THRESHOLD
     assert [(s["meter"], s["reason"]) for s in figure["suspects"]] == [(SILENT, "missing")]
+    # The CLI prints the same figure, a line per transformer and per suspect.
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.splitlines() == [
+        f"{TRANSFORMER} {day}: supplied {supplied['kwh']:.3f} kWh, customers"
+        f" {figure['customers_kwh']:.3f} kWh, loss {figure['loss_kwh']:.3f} kWh"
+        f" ({figure['loss_percent']:.2f} %); incomplete ({len(answering)}/{len(customers)}"
+        f" meters, missing {SILENT}); anomaly above_threshold (threshold {THRESHOLD:g} %)",
+        f"  suspect {SILENT} missing: {figure['suspects'][0]['detail']}",
+    ]
 
 
 def lv_register(truth: GroundTruth, at: datetime) -> float:
