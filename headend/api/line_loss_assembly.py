@@ -6,7 +6,7 @@ The arithmetic is ``storage.area`` (sans-IO); this module only gathers inputs fr
 and the archive, through the same VEE assembly billing uses (exchanges bridged, edits winning,
 estimates flagged). CT x PT: the archive's ratio is what the installation has; a driver that
 already stores primary values (a Modbus meter given ``ct_ratio``/``pt_ratio`` in the fleet
-file) has applied its part, so only the rest is applied here, never twice.
+file) has applied its part, so only the rest is applied here, never twice (``multipliers``).
 """
 
 from __future__ import annotations
@@ -91,9 +91,12 @@ def area_meters(
 
 
 def multipliers(view: ArchiveView, fleet: Sequence[FleetMember]) -> dict[str, float]:
-    """CT x PT still to apply to each meter's stored register."""
+    """CT x PT still to apply to each meter's stored register: the archive's beyond what the
+    driver applied. Never below 1: an archive row left at the default 1 (or lower than the
+    fleet's) must not divide a stored primary value back to the secondary side; the fleet
+    file, which the driver used, stands."""
     scale = {m.id: m.stored_scale for m in fleet}
-    found = {m.id: m.multiplier / scale.get(m.id, 1.0) for m in view.meters.values()}
+    found = {m.id: max(1.0, m.multiplier / scale.get(m.id, 1.0)) for m in view.meters.values()}
     for member in fleet:
         found.setdefault(member.id, 1.0)
     return found

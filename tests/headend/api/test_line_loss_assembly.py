@@ -56,3 +56,15 @@ def test_a_ratio_the_driver_already_applied_is_not_applied_again() -> None:
     assert found["T1-LV"] == pytest.approx(1.0)  # archive CT 40, the Modbus driver's 40
     assert found["C"] == pytest.approx(1.0)
     assert found["F1"] == pytest.approx(1.0)
+
+
+def test_an_archive_ratio_beyond_the_drivers_is_applied_and_a_lower_one_is_not() -> None:
+    meters = dict(ARCHIVE.meters)
+    meters["C"] = ArchiveMeter("C", "2", transformer="T1", ct_ratio=30.0, pt_ratio=2.0)
+    meters["T1-LV"] = ArchiveMeter("T1-LV", "7", transformer="T1", kind=MeterRole.TRANSFORMER_LV)
+    found = multipliers(ArchiveView(meters, ARCHIVE.exchanges, ()), FLEET)
+    assert found["C"] == pytest.approx(60.0)  # a DL/T 645 register is secondary: all of it
+    assert found["T1-LV"] == pytest.approx(1.0)  # archive left at 1: the driver's 40 stands
+    half = dict(meters, **{"T1-LV": ArchiveMeter("T1-LV", "7", ct_ratio=80.0)})
+    found = multipliers(ArchiveView(half, ARCHIVE.exchanges, ()), FLEET)
+    assert found["T1-LV"] == pytest.approx(2.0)  # 80 installed, 40 applied by the driver
