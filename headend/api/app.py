@@ -39,6 +39,7 @@ from headend.api.routes.control import control_router
 from headend.api.routes.exports import exports_router
 from headend.api.routes.fleet import fleet_router
 from headend.api.routes.kpi import kpi_router
+from headend.api.routes.line_loss import line_loss_router
 from headend.api.routes.terminals import terminals_router
 from headend.api.routes.vee import vee_routers
 from headend.api.security import SecurityHeaders
@@ -173,6 +174,7 @@ def create_app(
     app.include_router(archive_router(ctx, archive_refusals, limits.max_archive_bytes))
     app.include_router(terminals_router(ctx))
     app.include_router(kpi_router(ctx, data_dir))
+    app.include_router(line_loss_router(ctx))
     app.include_router(exports_router(ctx, data_dir))
     for router in vee_routers(ctx):
         app.include_router(router)

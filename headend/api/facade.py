@@ -46,6 +46,7 @@ from protocols.dlt645 import RelayAction
 from storage.archive.diff import ArchiveDiff
 from storage.archive.edits import RegisterEdit
 from storage.archive.records import ArchiveMeter, MeterExchange
+from storage.area.line_loss import LineLossLimits
 from storage.errors import ArchiveError
 from storage.records import Reading
 from storage.sink import DeadLetterCounter
@@ -94,6 +95,11 @@ class HeadendFacade:
     def tariff_names(self) -> Mapping[int, str]:
         """``[site] tariff_names``: which tariff number is 尖/峰/平/谷 here."""
         return self._engine.config.tariff_names
+
+    @property
+    def line_loss_limits(self) -> LineLossLimits:
+        """``[line_loss]``: the site's loss thresholds."""
+        return self._engine.config.line_loss
 
     @property
     def transformers(self) -> Mapping[str, TransformerConfig]:

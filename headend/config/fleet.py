@@ -28,6 +28,7 @@ from headend.config.archive_table import ArchiveTable, check_archive_table
 from headend.config.dial_in import DialInConfig, DialInTable, dial_in_channels, dial_in_config
 from headend.config.errors import ConfigError, KeyProblem, from_validation_error, meter_label
 from headend.config.fields import Duration, FileModel, Instant, Number, TagText
+from headend.config.line_loss import LineLossTable, line_loss_limits
 from headend.config.meter_table import MeterTable, ProtocolName
 from headend.config.mqtt import MqttConfig, MqttTable, mqtt_config
 from headend.config.security import SecurityTable
@@ -42,6 +43,8 @@ from headend.config.terminals import (
 )
 from headend.drivers.registry import DEFAULT_PROTOCOL, driver_for
 from headend.gc_tuning import paused_gc
+from storage.area.line_loss import DEFAULT_LIMITS as DEFAULT_LINE_LOSS
+from storage.area.line_loss import LineLossLimits
 from storage.errors import RecordError
 from storage.line_protocol import validate_tag_value
 from storage.tariffs import DEFAULT_TARIFF_NAMES, MAX_TARIFF, TARIFF_NAMES
@@ -194,6 +197,8 @@ class FleetConfig:
     """``[site] tariff_names``: tariff number -> ``storage.tariffs.TARIFF_NAMES`` name."""
     archive: ArchiveTable | None = None
     """``[archive]``: meters also come from the meter archive (``config.archive_meters``)."""
+    line_loss: LineLossLimits = DEFAULT_LINE_LOSS
+    """``[line_loss]``: the transformer areas' loss thresholds (docs/line-loss.md)."""
 
 
 def load_fleet_config(path: str | Path) -> FleetConfig:
@@ -352,6 +357,7 @@ class FleetFile(FileModel):
     anomaly: dict[str, Any] | None = None
     """Checked by ``headend.anomaly``'s own dataclass, imported only when the table is there."""
     archive: ArchiveTable | None = None
+    line_loss: LineLossTable = LineLossTable()
 
 
 def parse_fleet_config(
@@ -394,6 +400,7 @@ def parse_fleet_config(
         terminals=terminals,
         tariff_names=file.site.tariff_numbers(),
         archive=file.archive,
+        line_loss=line_loss_limits(file.line_loss),
     )
 
 

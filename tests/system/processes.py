@@ -315,14 +315,17 @@ def start_headend(
     return headend
 
 
-def cli(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    """A one-shot ``headend ...`` command (``headend read`` against a simulated gateway)."""
+def cli(
+    args: Sequence[str], environ: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A one-shot ``headend ...`` command (``headend read`` against a simulated gateway);
+    ``environ`` adds variables (a token for a command that asks the API)."""
     return subprocess.run(
         [sys.executable, "-m", "headend.cli", *args],
         capture_output=True,
         text=True,
         cwd=REPO,
-        env=clean_environ(),
+        env=clean_environ(environ),
         timeout=START_TIMEOUT_S,
         check=False,
     )
