@@ -20,6 +20,7 @@ from headend.api.auth import ApiToken, TokenBook, declare_security
 from headend.api.context import ApiContext
 from headend.api.docs_ui import install_docs
 from headend.api.facade import HeadendFacade
+from headend.api.handoff_metrics import handoff_families
 from headend.api.limits import (
     DEFAULT_LIMITS,
     ApiLimits,
@@ -36,6 +37,7 @@ from headend.api.routes.billing import billing_router
 from headend.api.routes.control import control_router
 from headend.api.routes.exports import exports_router
 from headend.api.routes.fleet import fleet_router
+from headend.api.routes.handoffs import handoffs_router
 from headend.api.routes.kpi import kpi_router
 from headend.api.routes.terminals import terminals_router
 from headend.api.routes.vee import vee_routers
@@ -116,7 +118,10 @@ def create_app(
     app.state.stream_slots = stream_slots
     # This app's own registry: the engine's counters and the API's refusals, read when scraped.
     registry = metrics_registry(
-        headend, outbox_stats, lambda: refusal_families(body_report, stream_slots)
+        headend,
+        outbox_stats,
+        lambda: refusal_families(body_report, stream_slots),
+        lambda: handoff_families(headend),
     )
     app.state.metrics_registry = registry
 
@@ -166,6 +171,7 @@ def create_app(
     app.include_router(terminals_router(ctx))
     app.include_router(kpi_router(ctx, data_dir))
     app.include_router(exports_router(ctx, data_dir))
+    app.include_router(handoffs_router(ctx))
     for router in vee_routers(ctx):
         app.include_router(router)
 

@@ -27,6 +27,7 @@ from headend.config.api import ApiTable
 from headend.config.dial_in import DialInConfig, DialInTable, dial_in_channels, dial_in_config
 from headend.config.errors import ConfigError, KeyProblem, from_validation_error, meter_label
 from headend.config.fields import Duration, FileModel, Instant, Number, TagText
+from headend.config.handoff import HandoffConfig, HandoffTable, handoff_config
 from headend.config.meter_table import MeterTable, ProtocolName
 from headend.config.mqtt import MqttConfig, MqttTable, mqtt_config
 from headend.config.security import SecurityTable
@@ -191,6 +192,8 @@ class FleetConfig:
         default_factory=lambda: DEFAULT_TARIFF_NAMES
     )
     """``[site] tariff_names``: tariff number -> ``storage.tariffs.TARIFF_NAMES`` name."""
+    handoff: HandoffConfig | None = None
+    """The ``[handoff]`` table: the daily hand-off's folder, webhook and time (None: none)."""
 
 
 def load_fleet_config(path: str | Path) -> FleetConfig:
@@ -348,6 +351,7 @@ class FleetFile(FileModel):
     terminals: tuple[TerminalTable, ...] = Field(default=(), strict=False)
     anomaly: dict[str, Any] | None = None
     """Checked by ``headend.anomaly``'s own dataclass, imported only when the table is there."""
+    handoff: HandoffTable | None = None
 
 
 def parse_fleet_config(
@@ -364,6 +368,12 @@ def parse_fleet_config(
     plans = {name: _plan(name, table) for name, table in file.plans.items()}
     meters = _meters(file.meters, channels, transformers, plans, source)
     terminals = terminal_configs(file.terminals, transformers, meters, source)
+    if file.handoff is not None and not isinstance(file.storage, EmbeddedStorage):
+        raise ConfigError(
+            source,
+            "handoff",
+            'reads the embedded store\'s change log: needs [storage] kind = "embedded"',
+        )
     mqtt = None
     if file.mqtt is not None:
         mqtt = mqtt_config(file.mqtt, site=file.site.name, source=source, environ=environ)
@@ -385,6 +395,7 @@ def parse_fleet_config(
         dial_in=dial_in_config(file.dial_in),
         terminals=terminals,
         tariff_names=file.site.tariff_numbers(),
+        handoff=None if file.handoff is None else handoff_config(file.handoff),
     )
 
 

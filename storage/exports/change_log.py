@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS change_log (
     tags TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS change_log_by_key ON change_log (meter, quantity, ts_ns, seq);
+CREATE INDEX IF NOT EXISTS change_log_by_time ON change_log (ts_ns, seq);
 """
 
 _LOG_IF_CHANGED: Final = """
@@ -85,6 +86,30 @@ class ChangeSource(Protocol):
 
     async def changes(self, since: int, limit: int) -> list[ChangedReading]:
         """Entries with ``seq > since``, in ``seq`` order, at most ``limit``."""
+
+
+@dataclass(frozen=True, slots=True)
+class DayPage:
+    """Which entries of a span of freeze times to read: those with ``after < seq <= upto``
+    that no later entry up to ``upto`` replaced, from ``position`` (exclusive) on."""
+
+    start_ns: int
+    end_ns: int
+    after: int
+    upto: int
+    position: tuple[int, int] | None = None
+    """(ts_ns, seq) of the last entry of the previous page; None: from ``start_ns``."""
+
+
+@runtime_checkable
+class DayChangeSource(ChangeSource, Protocol):
+    """A change log that can also be read by freeze time (the daily hand-off)."""
+
+    async def last_change(self) -> int:
+        """The highest ``seq`` logged (0 when none)."""
+
+    async def day_changes(self, page: DayPage, limit: int) -> list[ChangedReading]:
+        """One page of ``select_day``, in (freeze time, ``seq``) order."""
 
 
 def log_changes(connection: sqlite3.Connection, points: Iterable[Sequence[Any]]) -> int:
@@ -133,19 +158,52 @@ def select_changes(connection: sqlite3.Connection, since: int, limit: int) -> li
         "WHERE seq > ? ORDER BY seq LIMIT ?",
         (since, min(limit, MAX_PAGE)),
     )
-    return [
-        ChangedReading(
-            seq=int(row[0]),
-            meter=row[1],
-            quantity=row[2],
-            timestamp=from_ns(row[3]),
-            value=float(row[4]),
-            unit=row[5],
-            quality=parse_quality(row[6], f"change log entry {row[0]}"),
-            tags=_tags(row[7]),
-        )
-        for row in rows
-    ]
+    return [_changed(row) for row in rows]
+
+
+_DAY_PAGE: Final = """
+SELECT seq, meter, quantity, ts_ns, value, unit, quality, tags FROM change_log AS entry
+WHERE (ts_ns, seq) > (?1, ?2) AND ts_ns < ?3 AND seq > ?4 AND seq <= ?5
+AND NOT EXISTS (
+    SELECT 1 FROM change_log AS later
+    WHERE later.meter = entry.meter AND later.quantity = entry.quantity
+    AND later.ts_ns = entry.ts_ns AND later.seq > entry.seq AND later.seq <= ?5
+)
+ORDER BY ts_ns, seq LIMIT ?6
+"""
+"""Walks ``change_log_by_time`` in order (no sort, however large the day); the replaced-entry
+check is a lookup in ``change_log_by_key``."""
+
+
+def select_last_seq(connection: sqlite3.Connection) -> int:
+    row = connection.execute("SELECT max(seq) FROM change_log").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def select_day(connection: sqlite3.Connection, page: DayPage, limit: int) -> list[ChangedReading]:
+    """The latest entry (as of ``page.upto``) of each key frozen in ``[start_ns, end_ns)`` and
+    logged after ``page.after``: a day's reads (``after`` 0) or what changed in a day since a
+    hand-off (``after`` its ``upto``). Page on with the last row's (ts_ns, seq)."""
+    if limit < 1:
+        raise ValueError(f"change log page of {limit} entries: at least 1")
+    ts, seq = page.position if page.position is not None else (page.start_ns - 1, 2**62)
+    rows = connection.execute(
+        _DAY_PAGE, (ts, seq, page.end_ns, page.after, page.upto, min(limit, MAX_PAGE))
+    )
+    return [_changed(row) for row in rows]
+
+
+def _changed(row: Sequence[Any]) -> ChangedReading:
+    return ChangedReading(
+        seq=int(row[0]),
+        meter=row[1],
+        quantity=row[2],
+        timestamp=from_ns(row[3]),
+        value=float(row[4]),
+        unit=row[5],
+        quality=parse_quality(row[6], f"change log entry {row[0]}"),
+        tags=_tags(row[7]),
+    )
 
 
 def _tags(text: str) -> dict[str, str]:

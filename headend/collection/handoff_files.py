@@ -1,0 +1,78 @@
+"""The files of one hand-off: the day's settlement reads and its collection KPI report.
+
+The settlement file has the columns of ``/api/exports/settlement.csv`` (``seq`` first, the
+customer dimension, local and UTC time, the quality: ``estimated`` flags an estimate), one row
+per (meter, register, freeze time) of the day: its latest change-log entry up to the hand-off's
+``upto``, logged after its ``after`` (a correction holds only what changed). It is streamed a
+page at a time from the store to a hidden temporary file that is renamed when whole
+(``storage.handoff.atomic_file``), so memory does not grow with the fleet.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import date, tzinfo
+from pathlib import Path
+from typing import Final
+
+from headend.collection.handoff_schedule import day_bounds
+from storage.exports.change_log import DayChangeSource, DayPage
+from storage.exports.settlement_csv import NO_CUSTOMER, SETTLEMENT_COLUMNS, Customer, settlement_row
+from storage.handoff.atomic_file import open_atomic, write_atomically
+from storage.handoff.kpi_csv import write_kpi_csv
+from storage.kpi.outcomes import MeterDay
+from storage.line_protocol import timestamp_ns
+
+PAGE: Final = 10_000
+"""Change-log entries read and written at a time."""
+SETTLEMENT_FILE: Final = "settlement"
+KPI_FILE: Final = "kpi"
+
+Customers = Callable[[set[str]], dict[str, Customer]]
+
+
+def file_names(day: date, sequence: int) -> tuple[str, str]:
+    """(settlement, KPI report): ``settlement-2026-07-18-00.csv``, 00 the daily one, 01.. its
+    corrections, so the names sort by day, then in the order to apply them."""
+    return (
+        f"{SETTLEMENT_FILE}-{day.isoformat()}-{sequence:02d}.csv",
+        f"{KPI_FILE}-{day.isoformat()}-{sequence:02d}.csv",
+    )
+
+
+def day_page(day: date, tz: tzinfo, after: int, upto: int) -> DayPage:
+    start, end = day_bounds(day, tz)
+    return DayPage(timestamp_ns(start), timestamp_ns(end), after, upto)
+
+
+async def write_settlement(
+    source: DayChangeSource,
+    path: Path,
+    page: DayPage,
+    customers: Customers,
+    tz: tzinfo,
+    page_size: int = PAGE,
+) -> int:
+    """Write the settlement file of ``page``'s entries; returns the number of reads."""
+    rows = 0
+    with open_atomic(path) as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(SETTLEMENT_COLUMNS)
+        position: tuple[int, int] | None = None
+        while True:
+            entries = await source.day_changes(replace(page, position=position), page_size)
+            known = customers({entry.meter for entry in entries})
+            writer.writerows(
+                settlement_row(entry, known.get(entry.meter, NO_CUSTOMER), tz) for entry in entries
+            )
+            rows += len(entries)
+            if len(entries) < page_size:
+                return rows
+            last = entries[-1]
+            position = (timestamp_ns(last.timestamp), last.seq)
+
+
+def write_kpi(path: Path, meter_days: Sequence[MeterDay], day: date) -> None:
+    write_atomically(path, lambda out: write_kpi_csv(out, meter_days, day))
