@@ -25,6 +25,7 @@ from storage.errors import RecordError, local_store_error
 from storage.exports.change_log import (
     CHANGE_LOG_SCHEMA,
     ChangedReading,
+    ChangeRow,
     DayPage,
     log_changes,
     seed_change_log,
@@ -275,7 +276,7 @@ class SqliteStore:
         """The highest change-log ``seq`` (the daily hand-off's ``upto``)."""
         return await self._reader.run(select_last_seq)
 
-    async def day_changes(self, page: DayPage, limit: int) -> list[ChangedReading]:
+    async def day_changes(self, page: DayPage, limit: int) -> list[ChangeRow]:
         """A page of a day's change-log entries (``storage.exports.change_log.select_day``)."""
         return await self._reader.run(lambda connection: select_day(connection, page, limit))
 

@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo
 from headend.clock import Clock
 from headend.collection.customers import customers_of
 from headend.collection.handoff_files import (
-    Customers,
     day_page,
     file_names,
     write_kpi,
@@ -47,6 +46,7 @@ from storage.archive.store import load_archive
 from storage.exports.change_log import MAX_PAGE, DayChangeSource
 from storage.exports.settlement_csv import Customer
 from storage.handoff.ledger import LEDGER_FILE, Destination, Handoff, HandoffLedger
+from storage.handoff.settlement_rows import Customers
 from storage.kpi.outcomes import MeterDay
 
 log = logging.getLogger(__name__)

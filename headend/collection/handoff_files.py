@@ -5,13 +5,15 @@ customer dimension, local and UTC time, the quality: ``estimated`` flags an esti
 per (meter, register, freeze time) of the day: its latest change-log entry up to the hand-off's
 ``upto``, logged after its ``after`` (a correction holds only what changed). It is streamed a
 page at a time from the store to a hidden temporary file that is renamed when whole
-(``storage.handoff.atomic_file``), so memory does not grow with the fleet.
+(``storage.handoff.atomic_file``), so memory does not grow with the fleet; the next page is
+read (in the store's reader thread, SQLite without the GIL) while this one is formatted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, tzinfo
 from pathlib import Path
@@ -19,9 +21,10 @@ from typing import Final
 
 from headend.collection.handoff_schedule import day_bounds
 from storage.exports.change_log import DayChangeSource, DayPage
-from storage.exports.settlement_csv import NO_CUSTOMER, SETTLEMENT_COLUMNS, Customer, settlement_row
+from storage.exports.settlement_csv import SETTLEMENT_COLUMNS
 from storage.handoff.atomic_file import open_atomic, write_atomically
 from storage.handoff.kpi_csv import write_kpi_csv
+from storage.handoff.settlement_rows import Customers, SettlementRows
 from storage.kpi.outcomes import MeterDay
 from storage.line_protocol import timestamp_ns
 
@@ -29,8 +32,6 @@ PAGE: Final = 10_000
 """Change-log entries read and written at a time."""
 SETTLEMENT_FILE: Final = "settlement"
 KPI_FILE: Final = "kpi"
-
-Customers = Callable[[set[str]], dict[str, Customer]]
 
 
 def file_names(day: date, sequence: int) -> tuple[str, str]:
@@ -57,21 +58,27 @@ async def write_settlement(
 ) -> int:
     """Write the settlement file of ``page``'s entries; returns the number of reads."""
     rows = 0
+    formatter = SettlementRows(customers, tz)
     with open_atomic(path) as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(SETTLEMENT_COLUMNS)
-        position: tuple[int, int] | None = None
+        entries = await source.day_changes(page, page_size)
         while True:
-            entries = await source.day_changes(replace(page, position=position), page_size)
-            known = customers({entry.meter for entry in entries})
-            writer.writerows(
-                settlement_row(entry, known.get(entry.meter, NO_CUSTOMER), tz) for entry in entries
-            )
+            following = None
+            if len(entries) == page_size:  # ask for the next page while this one is written
+                last = entries[-1]
+                more = source.day_changes(replace(page, position=(last.ts_ns, last.seq)), page_size)
+                following = asyncio.ensure_future(more)
+            try:
+                writer.writerows(formatter.rows(entries))
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                raise
             rows += len(entries)
-            if len(entries) < page_size:
+            if following is None:
                 return rows
-            last = entries[-1]
-            position = (timestamp_ns(last.timestamp), last.seq)
+            entries = await following
 
 
 def write_kpi(path: Path, meter_days: Sequence[MeterDay], day: date) -> None:

@@ -25,7 +25,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
 
 from storage.billing import parse_quality
 from storage.line_protocol import from_ns
@@ -88,6 +88,21 @@ class ChangeSource(Protocol):
         """Entries with ``seq > since``, in ``seq`` order, at most ``limit``."""
 
 
+class ChangeRow(NamedTuple):
+    """A log entry as stored (the daily hand-off formats hundreds of thousands of them: no
+    datetime, enum or tag dict is made per row; ``ChangedReading`` is the parsed form)."""
+
+    seq: int
+    meter: str
+    quantity: str
+    ts_ns: int
+    value: float
+    unit: str
+    quality: str
+    tags: str
+    """The tags as stored (JSON text)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DayPage:
     """Which entries of a span of freeze times to read: those with ``after < seq <= upto``
@@ -108,7 +123,7 @@ class DayChangeSource(ChangeSource, Protocol):
     async def last_change(self) -> int:
         """The highest ``seq`` logged (0 when none)."""
 
-    async def day_changes(self, page: DayPage, limit: int) -> list[ChangedReading]:
+    async def day_changes(self, page: DayPage, limit: int) -> list[ChangeRow]:
         """One page of ``select_day``, in (freeze time, ``seq``) order."""
 
 
@@ -180,7 +195,7 @@ def select_last_seq(connection: sqlite3.Connection) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def select_day(connection: sqlite3.Connection, page: DayPage, limit: int) -> list[ChangedReading]:
+def select_day(connection: sqlite3.Connection, page: DayPage, limit: int) -> list[ChangeRow]:
     """The latest entry (as of ``page.upto``) of each key frozen in ``[start_ns, end_ns)`` and
     logged after ``page.after``: a day's reads (``after`` 0) or what changed in a day since a
     hand-off (``after`` its ``upto``). Page on with the last row's (ts_ns, seq)."""
@@ -190,7 +205,12 @@ def select_day(connection: sqlite3.Connection, page: DayPage, limit: int) -> lis
     rows = connection.execute(
         _DAY_PAGE, (ts, seq, page.end_ns, page.after, page.upto, min(limit, MAX_PAGE))
     )
-    return [_changed(row) for row in rows]
+    return [ChangeRow._make(row) for row in rows]
+
+
+def parsed(row: ChangeRow) -> ChangedReading:
+    """The parsed form of a stored entry."""
+    return _changed(row)
 
 
 def _changed(row: Sequence[Any]) -> ChangedReading:

@@ -37,16 +37,14 @@ async def test_a_day_gives_the_latest_entry_of_each_key_and_pages_on(tmp_path: P
         changed = await store.day_changes(replace(span, after=daily_upto, upto=upto), 10)
         first = await store.day_changes(replace(span, upto=upto), 2)
         last = first[-1]
-        rest = await store.day_changes(
-            replace(span, upto=upto, position=(timestamp_ns(last.timestamp), last.seq)), 2
-        )
+        rest = await store.day_changes(replace(span, upto=upto, position=(last.ts_ns, last.seq)), 2)
     finally:
         await store.aclose()
     assert (daily_upto, upto) == (4, 6)
     assert [(e.meter, e.value, e.quality) for e in daily] == [
-        ("m1", 1.0, Quality.ESTIMATED),
-        ("m2", 2.0, Quality.ACTUAL),
-        ("m3", 3.0, Quality.ACTUAL),
+        ("m1", 1.0, "estimated"),
+        ("m2", 2.0, "actual"),
+        ("m3", 3.0, "actual"),
     ]
     assert [(e.meter, e.value) for e in now] == [("m2", 2.0), ("m3", 3.0), ("m1", 1.5)]
     assert [(e.meter, e.value, e.seq) for e in changed] == [("m1", 1.5, 5)]
