@@ -176,18 +176,27 @@ def select_changes(connection: sqlite3.Connection, since: int, limit: int) -> li
     return [_changed(row) for row in rows]
 
 
-_DAY_PAGE: Final = """
-SELECT seq, meter, quantity, ts_ns, value, unit, quality, tags FROM change_log AS entry
-WHERE (ts_ns, seq) > (?1, ?2) AND ts_ns < ?3 AND seq > ?4 AND seq <= ?5
+_LATEST_ONLY: Final = """
+AND seq > :after AND seq <= :upto
 AND NOT EXISTS (
     SELECT 1 FROM change_log AS later
     WHERE later.meter = entry.meter AND later.quantity = entry.quantity
-    AND later.ts_ns = entry.ts_ns AND later.seq > entry.seq AND later.seq <= ?5
+    AND later.ts_ns = entry.ts_ns AND later.seq > entry.seq AND later.seq <= :upto
 )
-ORDER BY ts_ns, seq LIMIT ?6
 """
-"""Walks ``change_log_by_time`` in order (no sort, however large the day); the replaced-entry
-check is a lookup in ``change_log_by_key``."""
+_COLUMNS: Final = (
+    "SELECT seq, meter, quantity, ts_ns, value, unit, quality, tags FROM change_log AS entry"
+)
+_SAME_TIME: Final = (
+    f"{_COLUMNS} WHERE ts_ns = :ts AND seq > :seq {_LATEST_ONLY} ORDER BY seq LIMIT :limit"
+)
+_LATER_TIMES: Final = (
+    f"{_COLUMNS} WHERE ts_ns > :ts AND ts_ns < :end {_LATEST_ONLY} ORDER BY ts_ns, seq LIMIT :limit"
+)
+"""A page goes on after (ts, seq) in two index ranges of ``change_log_by_time``: the rest of
+the freeze time ``ts`` (a day's entries mostly share one), then the later times. One row-value
+comparison would make SQLite start every page at the first entry of ``ts``: quadratic in the
+day. The replaced-entry check is a lookup in ``change_log_by_key``."""
 
 
 def select_last_seq(connection: sqlite3.Connection) -> int:
@@ -201,11 +210,18 @@ def select_day(connection: sqlite3.Connection, page: DayPage, limit: int) -> lis
     hand-off (``after`` its ``upto``). Page on with the last row's (ts_ns, seq)."""
     if limit < 1:
         raise ValueError(f"change log page of {limit} entries: at least 1")
-    ts, seq = page.position if page.position is not None else (page.start_ns - 1, 2**62)
-    rows = connection.execute(
-        _DAY_PAGE, (ts, seq, page.end_ns, page.after, page.upto, min(limit, MAX_PAGE))
-    )
-    return [ChangeRow._make(row) for row in rows]
+    wanted = min(limit, MAX_PAGE)
+    where = {"after": page.after, "upto": page.upto, "end": page.end_ns, "limit": wanted}
+    rows: list[ChangeRow] = []
+    if page.position is None:
+        where["ts"] = page.start_ns - 1
+    else:
+        where["ts"], where["seq"] = page.position
+        rows.extend(map(ChangeRow._make, connection.execute(_SAME_TIME, where)))
+    if len(rows) < wanted:
+        where["limit"] = wanted - len(rows)
+        rows.extend(map(ChangeRow._make, connection.execute(_LATER_TIMES, where)))
+    return rows
 
 
 def parsed(row: ChangeRow) -> ChangedReading:
