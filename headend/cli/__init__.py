@@ -20,7 +20,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from headend.cli import archive, control, decode, demo, healthcheck, read, run, simulate
+from headend.cli import (
+    archive,
+    control,
+    decode,
+    demo,
+    export,
+    healthcheck,
+    read,
+    run,
+    simulate,
+)
 from headend.cli.errors import CommandFailed, ExitCode, UsageProblem
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -34,6 +44,7 @@ COMMANDS: Sequence[Register] = (
     control.register,
     decode.register,
     archive.register,
+    export.register,
 )
 """Subcommand registrations, in the order ``--help`` lists them."""
 

@@ -16,7 +16,6 @@ change of state and tried again on the next; it never stops collection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -163,12 +162,15 @@ class DailyHandoff:
         customers = await self._customers()
         page = day_page(day, self.tz, after, upto)
         rows = await write_settlement(
-            self.source, self.folder / settlement, page, customers, self.tz
+            self.source,
+            self.folder / settlement,
+            page,
+            customers,
+            self.tz,
+            keep_empty=sequence == 0,
         )
         if sequence > 0 and rows == 0:
-            with contextlib.suppress(OSError):
-                (self.folder / settlement).unlink()
-            return None
+            return None  # nothing changed after all: no file was written
         meter_days = await self.kpi_days(day)
         await asyncio.to_thread(write_kpi, self.folder / kpi, meter_days, day)
         handoff = Handoff(day, sequence, after, upto, rows, (settlement, kpi), self.clock.now())
@@ -190,6 +192,17 @@ class DailyHandoff:
         if self.webhook is not None:
             self.webhook.wake()
         return recorded
+
+    async def run_day(self, day: date) -> Handoff | None:
+        """By hand: ``day``'s daily hand-off if it has none, else a correction of what changed
+        since its last one (None: nothing did). A day after today is refused."""
+        today = self.clock.now().astimezone(self.tz).date()
+        if day > today:
+            raise ValueError(f"day {day} is after today ({today}): its reads are not frozen yet")
+        latest = await self._ledger(partial(HandoffLedger.latest, day=day))
+        if latest is None:
+            return await self.hand_off(day, 0, after=0)
+        return await self.hand_off(day, latest.sequence + 1, after=latest.upto)
 
     def handoffs(self, start: date | None = None, end: date | None = None) -> list[Handoff]:
         """The ledger's hand-offs (blocking: call in a thread)."""

@@ -55,14 +55,19 @@ async def write_settlement(
     customers: Customers,
     tz: tzinfo,
     page_size: int = PAGE,
+    *,
+    keep_empty: bool = True,
 ) -> int:
-    """Write the settlement file of ``page``'s entries; returns the number of reads."""
+    """Write the settlement file of ``page``'s entries; returns the number of reads. With
+    ``keep_empty`` False (a correction) no file appears when there is no entry."""
     rows = 0
     formatter = SettlementRows(customers, tz)
+    entries = await source.day_changes(page, page_size)
+    if not entries and not keep_empty:
+        return 0
     with open_atomic(path) as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(SETTLEMENT_COLUMNS)
-        entries = await source.day_changes(page, page_size)
         while True:
             following = None
             if len(entries) == page_size:  # ask for the next page while this one is written

@@ -12,6 +12,7 @@ collection or makes it wait: the loop is a task of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from storage.handoff.ledger import Destination, Handoff, HandoffLedger
 log = logging.getLogger(__name__)
 
 FIRST_RETRY_S: Final = 1.0
+IDLE_LOOK_S: Final = 60.0
+"""Real seconds between looks at the ledger when nothing woke the sender."""
 
 
 class WebhookRefused(HeadendError):
@@ -76,7 +79,11 @@ class HandoffWebhook:
                     self._failed(str(exc))
                 if ok:
                     failed = 0
-                    await self._wake.wait()
+                    # Woken by this head-end's hand-offs; the periodic look finds one recorded
+                    # by hand (``headend export handoff``) too.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(IDLE_LOOK_S):
+                            await self._wake.wait()
                     continue
                 failed += 1
                 await asyncio.sleep(backoff.delay(failed))
