@@ -44,7 +44,7 @@ METERS = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 QUANTITIES = ("energy_active_import_total", *(f"energy_active_import_t{n}" for n in range(1, 5)))
 DAY = date(2026, 7, 18)
 TZ = ZoneInfo("Asia/Shanghai")
-ROUNDS = 3
+ROUNDS = 5
 BATCH = 10_000
 GOAL_TIME = 3.0
 """The hand-off takes at most 3 x the time of writing its rows with the csv module alone."""
