@@ -21,6 +21,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from simulators.concentrator.store import tariff_split
 from tests.support.ports import free_tcp_port
 from tests.support.webhook_receiver import Post, WebhookReceiver
@@ -87,6 +89,7 @@ def test_the_day_is_handed_off_at_its_time_and_corrected_when_late_values_arrive
                         d["state"] == "delivered" for h in a["handoffs"] for d in h["deliveries"]
                     ),
                 )["handoffs"]
+                metrics = httpx.get(first.url.rstrip("/") + "/metrics", timeout=30).text
             finally:
                 assert first.stop() == 0, first.child.stderr()[-2000:]
             second = start_headend(simulation, data_dir, port=free_tcp_port(), name="run-again")
@@ -166,6 +169,8 @@ def test_the_day_is_handed_off_at_its_time_and_corrected_when_late_values_arrive
             post = accepted[(handoff["day"], str(handoff["sequence"]), kind)]
             assert post.body == (folder / name).read_bytes()
             assert post.headers["x-handoff-kind"] == handoff["kind"]
+    assert "headend_handoff_webhook_failures_total 1.0" in metrics  # the refusal, counted
+    assert 'headend_handoffs_total{kind="daily"} 1.0' in metrics
     deliveries = {d["destination"]: d for d in delivered[0]["deliveries"]}
     assert deliveries["webhook"]["attempts"] == 2  # the refusal, then the acknowledgement
     assert deliveries["folder"]["state"] == "delivered"
