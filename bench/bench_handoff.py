@@ -12,8 +12,12 @@ day out of a larger change log): 500,000 change-log entries a day at 100,000 met
       the change log read a page at a time by freeze time, latest entry per key, the customer
       dimension joined, local and UTC time, written to a temporary file, fsync'd and renamed.
 
-Time: interleaved rounds, the figure is the median of per-round (b)/(a) ratios, the spread the
-lowest and highest. Memory: the peak of Python allocations (tracemalloc, in a round of its own,
+Time: interleaved rounds, the figure is the median of per-round (b)/(a) ratios of CPU time
+(``time.process_time``: every thread of the process, so the store's reader thread counts), the
+spread the lowest and highest. CPU, not wall-clock, is the goal: on the shared 2-core machine
+the neighbours move the wall-clock ratio by 2x from one round to the next (it is printed too),
+and the hand-off runs in three threads (event loop, store reader, formatter) that a busy
+machine serialises. Memory: the peak of Python allocations (tracemalloc, in a round of its own,
 as tracing slows both) of (b) against the naive way of (a): all rows built in memory, then
 written. SQLite's own page cache is not Python memory and not counted; it is bounded by its
 ``cache_size``. The memory goal says the hand-off streams: its peak does not grow with the
@@ -47,7 +51,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 ROUNDS = 5
 BATCH = 10_000
 GOAL_TIME = 3.0
-"""The hand-off takes at most 3 x the time of writing its rows with the csv module alone."""
+"""The hand-off takes at most 3 x the CPU time of writing its rows with the csv module alone."""
 GOAL_MEMORY = 0.25
 """Its Python memory peak is at most a quarter of building the day's rows, then writing them."""
 
@@ -123,10 +127,11 @@ def write_csv(path: Path, rows: list[list[str]]) -> None:
         csv.writer(out, lineterminator="\n").writerows(rows)
 
 
-async def timed(work: Callable[[], Awaitable[object]]) -> float:
-    started = time.perf_counter()
+async def timed(work: Callable[[], Awaitable[object]]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the whole process: every thread)."""
+    started, cpu = time.perf_counter(), time.process_time()
     await work()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 async def main() -> None:
@@ -155,13 +160,16 @@ async def main() -> None:
             write_csv(where / "baseline.csv", rows)
 
         ratios: list[float] = []
+        walls: list[float] = []
         for round_ in range(ROUNDS):
-            base = await timed(csv_alone)
-            ours = await timed(handoff)
-            ratios.append(ours / base)
+            base, base_cpu = await timed(csv_alone)
+            ours, our_cpu = await timed(handoff)
+            ratios.append(our_cpu / base_cpu)
+            walls.append(ours / base)
             print(
-                f"round {round_ + 1}: csv alone {base:.2f} s ({day_rows / base:,.0f} rows/s), "
-                f"hand-off {ours:.2f} s ({day_rows / ours:,.0f} rows/s), ratio {ours / base:.2f}"
+                f"round {round_ + 1}: csv alone {base:.2f} s ({day_rows / base:,.0f} rows/s, CPU "
+                f"{base_cpu:.2f} s), hand-off {ours:.2f} s ({day_rows / ours:,.0f} rows/s, CPU "
+                f"{our_cpu:.2f} s); CPU ratio {our_cpu / base_cpu:.2f}, wall {ours / base:.2f}"
             )
         assert await handoff() == day_rows
         size = (where / "settlement.csv").stat().st_size
@@ -187,6 +195,10 @@ async def main() -> None:
     verdict = "PASS" if memory <= GOAL_MEMORY else "FAIL"
     spread = f"({memory:.3f}-{memory:.3f})"
     print(f"handoff_memory_ratio: {memory:.3f} {spread} goal <= {GOAL_MEMORY} {verdict}")
+    wall = statistics.median(walls)
+    print(
+        f"wall-clock ratio: {wall:.2f} ({min(walls):.2f}-{max(walls):.2f}), not a goal: see above"
+    )
     ratio = statistics.median(ratios)
     verdict = "PASS" if ratio <= GOAL_TIME else "FAIL"
     print(

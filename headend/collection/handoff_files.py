@@ -75,7 +75,8 @@ async def write_settlement(
                 more = source.day_changes(replace(page, position=(last.ts_ns, last.seq)), page_size)
                 following = asyncio.ensure_future(more)
             try:
-                writer.writerows(formatter.rows(entries))
+                # Formatted in a worker thread: the event loop (collection) is not held per page.
+                await asyncio.to_thread(writer.writerows, formatter.rows(entries))
             except BaseException:
                 if following is not None:
                     following.cancel()

@@ -134,8 +134,7 @@ class HandoffWebhook:
                         headers=headers,
                         timeout=aiohttp.ClientTimeout(total=self.timeout),
                     ) as response:
-                        await response.read()
-                        status = response.status
+                        status = response.status  # the body is not read: it could be any size
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 raise WebhookRefused(
                     f"hand-off webhook {self.url}: {type(exc).__name__}: {exc}"

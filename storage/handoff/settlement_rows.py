@@ -39,50 +39,46 @@ class SettlementRows:
     def rows(self, entries: Sequence[ChangeRow]) -> Iterator[list[str]]:
         known = self._customers({entry.meter for entry in entries})
         cells: dict[tuple[str, str], list[str]] = {}
-        for entry in entries:
-            key = (entry.meter, entry.tags)
-            who = cells.get(key)
+        registers, times_of = self._registers, self._times
+        # Unpacked, not read by attribute: this loop runs once per read of the day.
+        for seq, meter, quantity, ts_ns, value, unit, quality, tags in entries:
+            who = cells.get((meter, tags))
             if who is None:
-                who = cells[key] = self._who(entry, known.get(entry.meter, NO_CUSTOMER))
-            register = self._registers.get((entry.quantity, entry.unit))
+                who = cells[(meter, tags)] = self._who(meter, tags, known.get(meter, NO_CUSTOMER))
+            register = registers.get((quantity, unit))
             if register is None:
-                kind = READING_TYPES.get(entry.quantity)
-                register = (
-                    neutralise(entry.quantity),
-                    kind.mrid if kind else "",
-                    neutralise(entry.unit),
-                )
-                self._registers[(entry.quantity, entry.unit)] = register
-            times = self._times.get(entry.ts_ns)
+                kind = READING_TYPES.get(quantity)
+                register = (neutralise(quantity), kind.mrid if kind else "", neutralise(unit))
+                registers[(quantity, unit)] = register
+            times = times_of.get(ts_ns)
             if times is None:
-                times = self._times[entry.ts_ns] = self._when(entry.ts_ns)
-            if entry.quality not in _QUALITIES:
-                raise QueryError(f"change log entry {entry.seq}: unknown quality {entry.quality!r}")
-            quantity, reading_type, unit = register
+                times = times_of[ts_ns] = self._when(ts_ns)
+            if quality not in _QUALITIES:
+                raise QueryError(f"change log entry {seq}: unknown quality {quality!r}")
             yield [
-                str(entry.seq),
+                str(seq),
                 *who,
-                quantity,
-                reading_type,
+                register[0],
+                register[1],
                 *times,
-                repr(float(entry.value)),
-                unit,
-                entry.quality,
+                repr(value),
+                register[2],
+                quality,
             ]
 
-    def _who(self, entry: ChangeRow, customer: Customer) -> list[str]:
+    def _who(self, meter: str, tags_text: str, customer: Customer) -> list[str]:
         household, building, transformer = (
             customer.household,
             customer.building,
             customer.transformer,
         )
         if not (household and building and transformer):
-            tags = _tags(entry.tags)
+            tags = _tags(tags_text)
             household = household or tags.get("household", "")
             building = building or tags.get("building", "")
             transformer = transformer or tags.get("transformer", "")
         text = [
-            entry.meter,
+            meter,
             customer.address,
             customer.account,
             customer.asset,
