@@ -29,7 +29,7 @@ from headend.api.limits import (
     StreamSlots,
     refusal_families,
 )
-from headend.api.metrics import CONTENT_TYPE, metrics_registry
+from headend.api.metrics import CONTENT_TYPE, ScrapeCollector, metrics_registry
 from headend.api.models import Health
 from headend.api.problems import install_problem_handlers
 from headend.api.routes.admin import admin_router
@@ -118,12 +118,10 @@ def create_app(
     app.state.stream_slots = stream_slots
     # This app's own registry: the engine's counters and the API's refusals, read when scraped.
     registry = metrics_registry(
-        headend,
-        outbox_stats,
-        lambda: refusal_families(body_report, stream_slots),
-        lambda: handoff_families(headend),
+        headend, outbox_stats, lambda: refusal_families(body_report, stream_slots)
     )
     app.state.metrics_registry = registry
+    registry.register(ScrapeCollector(lambda: handoff_families(headend)))
 
     @app.get("/health", response_model=Health, tags=["service"])
     async def health() -> Health:

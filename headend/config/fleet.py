@@ -188,12 +188,12 @@ class FleetConfig:
     """The ``[[terminals]]`` (concentrators) by name, with the meters each reads."""
     dial_in: DialInConfig = dataclasses.field(default_factory=DialInConfig)
     """The ``[dial_in]`` listener for ``dialin://`` channels (headend.config.dial_in)."""
+    handoff: HandoffConfig | None = None
+    """The ``[handoff]`` table: the daily hand-off's folder, webhook and time (None: none)."""
     tariff_names: Mapping[int, str] = dataclasses.field(
         default_factory=lambda: DEFAULT_TARIFF_NAMES
     )
     """``[site] tariff_names``: tariff number -> ``storage.tariffs.TARIFF_NAMES`` name."""
-    handoff: HandoffConfig | None = None
-    """The ``[handoff]`` table: the daily hand-off's folder, webhook and time (None: none)."""
 
 
 def load_fleet_config(path: str | Path) -> FleetConfig:
@@ -348,10 +348,10 @@ class FleetFile(FileModel):
     security: SecurityTable | None = None
     master: MasterTable = MasterTable()
     dial_in: DialInTable = DialInTable()
+    handoff: HandoffTable | None = None
     terminals: tuple[TerminalTable, ...] = Field(default=(), strict=False)
     anomaly: dict[str, Any] | None = None
     """Checked by ``headend.anomaly``'s own dataclass, imported only when the table is there."""
-    handoff: HandoffTable | None = None
 
 
 def parse_fleet_config(
@@ -365,15 +365,15 @@ def parse_fleet_config(
     channels = _unique("channels", [_channel(t) for t in file.channels], source)
     dial_in_channels({name: c.url for name, c in channels.items()}, source)
     transformers = _unique("transformers", [_transformer(t) for t in file.transformers], source)
-    plans = {name: _plan(name, table) for name, table in file.plans.items()}
-    meters = _meters(file.meters, channels, transformers, plans, source)
-    terminals = terminal_configs(file.terminals, transformers, meters, source)
     if file.handoff is not None and not isinstance(file.storage, EmbeddedStorage):
         raise ConfigError(
             source,
             "handoff",
             'reads the embedded store\'s change log: needs [storage] kind = "embedded"',
         )
+    plans = {name: _plan(name, table) for name, table in file.plans.items()}
+    meters = _meters(file.meters, channels, transformers, plans, source)
+    terminals = terminal_configs(file.terminals, transformers, meters, source)
     mqtt = None
     if file.mqtt is not None:
         mqtt = mqtt_config(file.mqtt, site=file.site.name, source=source, environ=environ)
@@ -393,9 +393,9 @@ def parse_fleet_config(
         security=file.security,
         master=master_config(file.master),
         dial_in=dial_in_config(file.dial_in),
+        handoff=None if file.handoff is None else handoff_config(file.handoff),
         terminals=terminals,
         tariff_names=file.site.tariff_numbers(),
-        handoff=None if file.handoff is None else handoff_config(file.handoff),
     )
 
 
