@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, tzinfo
 from pathlib import Path
-from typing import Final
+from typing import Final, TextIO
 
 from headend.collection.handoff_schedule import day_bounds
-from storage.exports.change_log import DayChangeSource, DayPage
+from storage.exports.change_log import ChangeRow, DayChangeSource, DayPage
 from storage.exports.settlement_csv import SETTLEMENT_COLUMNS
 from storage.handoff.atomic_file import open_atomic, write_atomically
 from storage.handoff.kpi_csv import write_kpi_csv
@@ -66,8 +66,7 @@ async def write_settlement(
     if not entries and not keep_empty:
         return 0
     with open_atomic(path) as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(SETTLEMENT_COLUMNS)
+        csv.writer(out, lineterminator="\n").writerow(SETTLEMENT_COLUMNS)
         while True:
             following = None
             if len(entries) == page_size:  # ask for the next page while this one is written
@@ -76,7 +75,7 @@ async def write_settlement(
                 following = asyncio.ensure_future(more)
             try:
                 # Formatted in a worker thread: the event loop (collection) is not held per page.
-                await asyncio.to_thread(writer.writerows, formatter.rows(entries))
+                await asyncio.to_thread(_write_lines, out, formatter, entries)
             except BaseException:
                 if following is not None:
                     following.cancel()
@@ -85,6 +84,10 @@ async def write_settlement(
             if following is None:
                 return rows
             entries = await following
+
+
+def _write_lines(out: TextIO, formatter: SettlementRows, entries: Sequence[ChangeRow]) -> None:
+    out.write(formatter.lines(entries))
 
 
 def write_kpi(path: Path, meter_days: Sequence[MeterDay], day: date) -> None:
