@@ -29,6 +29,9 @@ from storage.handoff.ledger import Destination, Handoff, HandoffLedger
 log = logging.getLogger(__name__)
 
 FIRST_RETRY_S: Final = 1.0
+MAX_ATTEMPT_EXPONENT: Final = 64
+"""Failures counted for the backoff at most: the cap (``retry_max``) is reached long before,
+and a receiver down for weeks must not make the delay's power overflow."""
 IDLE_LOOK_S: Final = 60.0
 """Real seconds between looks at the ledger when nothing woke the sender."""
 
@@ -61,6 +64,8 @@ class HandoffWebhook:
     retry_max: float = 600.0
     stats: WebhookStats = field(default_factory=WebhookStats)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set while nothing is pending (after a look found every hand-off delivered)."""
 
     def wake(self) -> None:
         """A hand-off was recorded: look for pending deliveries now."""
@@ -72,6 +77,7 @@ class HandoffWebhook:
         async with aiohttp.ClientSession() as session:
             while True:
                 self._wake.clear()
+                self.idle.clear()
                 try:
                     ok = await self.deliver_pending(session)
                 except Exception as exc:  # the ledger failing must not stop collection either
@@ -79,13 +85,14 @@ class HandoffWebhook:
                     self._failed(str(exc))
                 if ok:
                     failed = 0
+                    self.idle.set()
                     # Woken by this head-end's hand-offs; the periodic look finds one recorded
                     # by hand (``headend export handoff``) too.
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(IDLE_LOOK_S):
                             await self._wake.wait()
                     continue
-                failed += 1
+                failed = min(failed + 1, MAX_ATTEMPT_EXPONENT)  # 2.0 ** huge overflows
                 await asyncio.sleep(backoff.delay(failed))
 
     async def deliver_pending(self, session: aiohttp.ClientSession) -> bool:

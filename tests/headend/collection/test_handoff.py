@@ -4,6 +4,8 @@ webhook that is down retried, counted and not lost across a restart."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -173,3 +175,32 @@ def test_no_handoff_table_means_no_handoff(tmp_path: Path) -> None:
     clock = WarpedClock(NOW.astimezone(UTC), speed=1)
     made = handoff_for(config, object(), clock, tmp_path, None, MeterRegistry(config), None, None)
     assert made is None
+
+
+async def test_the_sender_loop_retries_a_webhook_that_is_down_until_it_acknowledges(
+    tmp_path: Path,
+) -> None:
+    receiver = WebhookReceiver(refuse_first=2)
+    config = fleet(tmp_path, webhook=receiver.url, retry_max="50ms")
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    try:
+        await store.write([frozen("m1", 850.5, Quality.ACTUAL)])
+        handoff = make(config, store, tmp_path)
+        await handoff.run_pass()
+    finally:
+        await store.aclose()
+    webhook = handoff.webhook
+    assert webhook is not None
+    with receiver.running():
+        sender = asyncio.create_task(webhook.loop())
+        try:
+            async with asyncio.timeout(30):
+                await webhook.idle.wait()  # every hand-off delivered and recorded so
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+    assert [p.status for p in receiver.posts] == [503, 503, 200, 200]
+    assert (webhook.stats.failures, webhook.stats.delivered) == (2, 1)
+    with HandoffLedger.open(tmp_path / "data" / "handoffs.sqlite") as ledger:
+        assert ledger.pending(Destination.WEBHOOK) == []
