@@ -1,9 +1,11 @@
 """``<data-dir>/handoffs.sqlite``: every hand-off made, where it went, and the change-log cursor.
 
 Why a ledger: after a restart the head-end must neither send every day again nor forget a POST
-the webhook never acknowledged. A hand-off is recorded, with a pending delivery per
-destination, in the same transaction that advances the correction cursor, after its files are
-on disk; a delivery becomes ``delivered`` only once the destination acknowledged it. WAL and
+the webhook never acknowledged. A hand-off is recorded with a pending delivery per
+destination in one transaction, after its files are on disk; a delivery becomes ``delivered``
+only once the destination acknowledged it. The correction cursor is advanced after the
+corrections it led to are recorded, so a crash in between only makes the next pass look at the
+same entries again. WAL and
 ``synchronous=FULL`` as the archive and the KPI file: what was recorded is on disk.
 
 Each hand-off of a day has a ``sequence``: 0 is the daily one, 1, 2, ... its corrections. It
