@@ -31,6 +31,7 @@ from headend.collection.block_support_file import open_book
 from headend.collection.collector import BusAction, ChannelCollector
 from headend.collection.completeness import CompletenessTracker
 from headend.collection.downtime import outbox_settled, recover
+from headend.collection.handoff import handoff_for
 from headend.collection.health import MeterHealth
 from headend.collection.kpi_snapshots import snapshots_for
 from headend.collection.live import LiveReadings
@@ -96,6 +97,10 @@ class EngineOptions:
     archive_path: Path | None = None
     """The meter archive (``<data-dir>/archive.sqlite``): exchanges and edits for VEE, and the
     transformer, building and in-service dates the KPIs read."""
+    handoff_dir: Path | None = None
+    """Where the daily hand-off keeps its ledger (the data dir); None: no hand-off."""
+    handoff_authorization: str | None = None
+    """The hand-off webhook's Authorization header (read from ``[handoff] authorization_env``)."""
 
 
 class Engine:
@@ -261,6 +266,17 @@ class Engine:
             options.archive_path,
             options.backfill_interval,
         )
+        self.handoff = handoff_for(
+            config,
+            history,
+            self.clock,
+            options.handoff_dir,
+            self.kpi_snapshots,
+            self.registry,
+            options.archive_path,
+            options.handoff_authorization,
+        )
+        """The daily hand-off to a folder or webhook (``[handoff]``), if configured."""
         self.collectors: dict[str, ChannelCollector] = {
             channel.name: ChannelCollector(
                 worker=self.workers[channel.name],
@@ -371,6 +387,12 @@ class Engine:
                     if self.kpi_snapshots is not None:
                         snapshots = self.kpi_snapshots.loop()
                         maintenance.append(group.create_task(snapshots, name="kpi snapshots"))
+                    if self.handoff is not None:
+                        handoff = self.handoff.loop()
+                        maintenance.append(group.create_task(handoff, name="daily hand-off"))
+                        if self.handoff.webhook is not None:
+                            posts = self.handoff.webhook.loop()
+                            maintenance.append(group.create_task(posts, name="hand-off webhook"))
                 with tuned_for_collection():  # see headend.gc_tuning
                     self.ready.set()
                     await self._stop_requested.wait()

@@ -54,6 +54,8 @@ the exit code or HTTP status it becomes)::
     ├── ApiConfigError (ValueError)     api.errors: API tokens that cannot work
     ├── InvalidField                    api.problems: input only the engine can judge (.location)
     ├── NotConfirmed (ValueError)       commands.admin: a meter clear etc. without naming the meter
+    ├── WebhookRefused                  collection.handoff_webhook: the hand-off webhook did not
+    │                                   acknowledge a file (retried)
     ├── DataLost                        service: stopped with records not stored (.records)
     └── CommandFailed                   cli.errors: a subcommand failed (.code: the exit code)
         └── UsageProblem                an argument that parsed but makes no sense

@@ -25,9 +25,13 @@ from storage.errors import RecordError, local_store_error
 from storage.exports.change_log import (
     CHANGE_LOG_SCHEMA,
     ChangedReading,
+    ChangeRow,
+    DayPage,
     log_changes,
     seed_change_log,
     select_changes,
+    select_day,
+    select_last_seq,
 )
 from storage.line_protocol import from_ns, timestamp_ns
 from storage.records import (
@@ -267,6 +271,14 @@ class SqliteStore:
     async def changes(self, since: int, limit: int) -> list[ChangedReading]:
         """The change log of frozen values after ``since`` (``storage.exports.change_log``)."""
         return await self._reader.run(lambda connection: select_changes(connection, since, limit))
+
+    async def last_change(self) -> int:
+        """The highest change-log ``seq`` (the daily hand-off's ``upto``)."""
+        return await self._reader.run(select_last_seq)
+
+    async def day_changes(self, page: DayPage, limit: int) -> list[ChangeRow]:
+        """A page of a day's change-log entries (``storage.exports.change_log.select_day``)."""
+        return await self._reader.run(lambda connection: select_day(connection, page, limit))
 
     async def events(
         self,

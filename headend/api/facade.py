@@ -23,6 +23,7 @@ from headend.bus.worker import BusStats
 from headend.collection.backfill import BackfillStats
 from headend.collection.collector import CollectorStats
 from headend.collection.completeness import CompletenessRow
+from headend.collection.handoff import DailyHandoff
 from headend.collection.kpi import daily_frozen_bus_meters
 from headend.collection.terminal_parameters import TerminalParameters
 from headend.collection.terminal_pull import TerminalCompleteness
@@ -76,6 +77,11 @@ class HeadendFacade:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._terminal_meters: tuple[object, Mapping[str, TerminalMeterConfig]] = (None, {})
+
+    @property
+    def handoff(self) -> DailyHandoff | None:
+        """The daily hand-off (``[handoff]``), or None when the fleet file has none."""
+        return self._engine.handoff
 
     # -- the site ----------------------------------------------------------------------------
 

@@ -91,6 +91,10 @@ def check(config: FleetConfig) -> int:
         storage_secret(config.storage, config.source)
         if config.security is not None:
             build_security_module(config.security, os.environ, config.source)
+        if config.handoff is not None:
+            from headend.config.handoff import webhook_authorization
+
+            webhook_authorization(config.handoff, os.environ, config.source)
     except ConfigError as exc:
         raise CommandFailed(ExitCode.USAGE, str(exc)) from None
     if config.security is None:

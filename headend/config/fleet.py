@@ -28,6 +28,7 @@ from headend.config.archive_table import ArchiveTable, check_archive_table
 from headend.config.dial_in import DialInConfig, DialInTable, dial_in_channels, dial_in_config
 from headend.config.errors import ConfigError, KeyProblem, from_validation_error, meter_label
 from headend.config.fields import Duration, FileModel, Instant, Number, TagText
+from headend.config.handoff import HandoffConfig, HandoffTable, handoff_config
 from headend.config.line_loss import LineLossTable, line_loss_limits
 from headend.config.meter_table import MeterTable, ProtocolName
 from headend.config.mqtt import MqttConfig, MqttTable, mqtt_config
@@ -191,6 +192,8 @@ class FleetConfig:
     """The ``[[terminals]]`` (concentrators) by name, with the meters each reads."""
     dial_in: DialInConfig = dataclasses.field(default_factory=DialInConfig)
     """The ``[dial_in]`` listener for ``dialin://`` channels (headend.config.dial_in)."""
+    handoff: HandoffConfig | None = None
+    """The ``[handoff]`` table: the daily hand-off's folder, webhook and time (None: none)."""
     tariff_names: Mapping[int, str] = dataclasses.field(
         default_factory=lambda: DEFAULT_TARIFF_NAMES
     )
@@ -353,6 +356,7 @@ class FleetFile(FileModel):
     security: SecurityTable | None = None
     master: MasterTable = MasterTable()
     dial_in: DialInTable = DialInTable()
+    handoff: HandoffTable | None = None
     terminals: tuple[TerminalTable, ...] = Field(default=(), strict=False)
     anomaly: dict[str, Any] | None = None
     """Checked by ``headend.anomaly``'s own dataclass, imported only when the table is there."""
@@ -371,6 +375,12 @@ def parse_fleet_config(
     channels = _unique("channels", [_channel(t) for t in file.channels], source)
     dial_in_channels({name: c.url for name, c in channels.items()}, source)
     transformers = _unique("transformers", [_transformer(t) for t in file.transformers], source)
+    if file.handoff is not None and not isinstance(file.storage, EmbeddedStorage):
+        raise ConfigError(
+            source,
+            "handoff",
+            'reads the embedded store\'s change log: needs [storage] kind = "embedded"',
+        )
     plans = {name: _plan(name, table) for name, table in file.plans.items()}
     meters = _meters(file.meters, channels, transformers, plans, source)
     terminals = terminal_configs(file.terminals, transformers, meters, source)
@@ -397,6 +407,7 @@ def parse_fleet_config(
         security=file.security,
         master=master_config(file.master),
         dial_in=dial_in_config(file.dial_in),
+        handoff=None if file.handoff is None else handoff_config(file.handoff),
         terminals=terminals,
         tariff_names=file.site.tariff_numbers(),
         archive=file.archive,
