@@ -8,8 +8,9 @@ ids it added are forgotten too (``rollback``), so memory never names a series th
 A series is (measurement, meter, quantity, unit, tags), as in InfluxDB, but the overwrite
 rule stays the store's: one point per measurement, meter, quantity and timestamp. A meter whose
 tags or unit change gets a second series of the same (measurement, meter, quantity); only for
-those (``_shared``: rare, a meter moved to another transformer) does a write also delete the
-point the other series hold at that time, and keep only the last of one batch.
+those (``_shared``: a meter moved to another transformer, say) does a write also delete the
+point another series holds at that time, if that time is not after the other's newest point
+(so reading forward after a move costs nothing more), and keep only the last of one batch.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class SeriesIds:
         self._labels: dict[SeriesKey, tuple[Labels, ...]] = {}
         self._shared: dict[int, SeriesKey] = {}
         """Series whose key has more than one series, and that key."""
+        self._newest_ns: dict[int, int] = {}
+        """Newest point of a shared series, once it was needed (an upper bound)."""
         self._undo: list[SeriesKey] = []
         self._undo_labels: list[tuple[Labels, ...] | None] = []
 
@@ -89,11 +92,11 @@ class SeriesIds:
         while self._undo:
             key = self._undo.pop()
             previous = self._undo_labels.pop()
-            if previous is None:
-                self._labels.pop(key, None)
-            else:
-                self._labels[key] = previous
-            self._reshare(key)
+            kept = {series for series, _unit, _text in previous or ()}
+            for series, _unit, _text in self._labels.get(key, ()):
+                if series not in kept:  # SQLite may give its id to the next series
+                    self._newest_ns.pop(series, None)
+            self._set(key, previous)
 
     def commit(self) -> None:
         """The series added so far are in the file."""
@@ -148,7 +151,7 @@ class SeriesIds:
                     )
                 )
         if self._shared:
-            self._one_per_key(out)
+            self._one_per_key(connection, out)
         rows.sort(key=_ROW_KEY)
         out.frozen.sort(key=_FROZEN_KEY)
         return out
@@ -179,21 +182,35 @@ class SeriesIds:
         return new
 
     def _add(self, key: SeriesKey, entry: Labels) -> None:
-        self._labels[key] = (*self._labels.get(key, ()), entry)
-        self._reshare(key)
+        self._set(key, (*self._labels.get(key, ()), entry))
 
-    def _reshare(self, key: SeriesKey) -> None:
-        for series, owner in list(self._shared.items()):
-            if owner == key:
-                del self._shared[series]
-        known = self._labels.get(key, ())
-        if len(known) > 1:
-            for series, _unit, _text in known:
+    def _set(self, key: SeriesKey, entries: tuple[Labels, ...] | None) -> None:
+        """The series of ``key`` are now ``entries``; only that key's ids are touched."""
+        for series, _unit, _text in self._labels.get(key, ()):
+            self._shared.pop(series, None)
+        if entries:
+            self._labels[key] = entries
+        else:
+            self._labels.pop(key, None)
+        if entries and len(entries) > 1:
+            for series, _unit, _text in entries:
                 self._shared[series] = key
 
-    def _one_per_key(self, out: PointBatch) -> None:
-        """For keys with several series: the last row of a key and time wins, and the points
-        the other series hold at that time are deleted."""
+    def _newest(self, connection: sqlite3.Connection, series: int) -> int:
+        """The newest ts_ns a shared series holds (-1: none), read once, then kept."""
+        newest = self._newest_ns.get(series)
+        if newest is None:
+            row = connection.execute(
+                "SELECT max(ts_ns) FROM points WHERE series = ?", (series,)
+            ).fetchone()
+            newest = self._newest_ns[series] = -1 if row[0] is None else int(row[0])
+        return newest
+
+    def _one_per_key(self, connection: sqlite3.Connection, out: PointBatch) -> None:
+        """For keys with several series: the last row of a key and time wins, and a point
+        another series of the key holds at that time is deleted. Only a time at or before
+        that series' newest point can have one, so a meter moved to another transformer,
+        read forward in time, costs no delete."""
         shared = self._shared
         winners: dict[tuple[SeriesKey, int], int] = {}
         losers: set[int] = set()
@@ -206,9 +223,13 @@ class SeriesIds:
                 winners[(key, row[1])] = index
         for (key, stamp), index in winners.items():
             owner = out.rows[index][0]
-            out.replaced.extend(
-                (series, stamp) for series, _unit, _text in self._labels[key] if series != owner
-            )
+            for series, _unit, _text in self._labels[key]:
+                if series != owner and stamp <= self._newest(connection, series):
+                    out.replaced.append((series, stamp))
+            newest = self._newest_ns.get(owner)
+            if newest is not None and stamp > newest:
+                # An upper bound if the batch rolls back: at worst a delete finds nothing.
+                self._newest_ns[owner] = stamp
         if losers:
             out.rows[:] = [row for index, row in enumerate(out.rows) if index not in losers]
 

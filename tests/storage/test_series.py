@@ -102,3 +102,22 @@ async def test_series_of_a_rolled_back_batch_are_forgotten(tmp_path: Path) -> No
             "SELECT count(*) FROM points WHERE series NOT IN (SELECT id FROM series)"
         ).fetchone()
     assert orphans == (0,)
+
+
+async def test_a_backfill_under_new_tags_replaces_an_older_point(tmp_path: Path) -> None:
+    """Moved, read forward (nothing to replace), then an older time read again under the new
+    tags: that point replaces the one under the old tags, the others stay."""
+    quarter = timedelta(minutes=15)
+    store = await SqliteStore.open(tmp_path / "store.db")
+    try:
+        await store.write([energy(1.0, T0 - 2 * quarter, ON_T1), energy(2.0, T0 - quarter, ON_T1)])
+        await store.write([energy(3.0, T0, ON_T2)])
+        await store.write([energy(1.5, T0 - 2 * quarter, ON_T2)])
+        assert await points(store) == [
+            (T0 - 2 * quarter, 1.5, "kWh"),
+            (T0 - quarter, 2.0, "kWh"),
+            (T0, 3.0, "kWh"),
+        ]
+        assert await store.meters_of_transformer("T1") == ["M1"]
+    finally:
+        await store.aclose()
