@@ -28,7 +28,6 @@ from operator import itemgetter
 from typing import Any, Final, TypeAlias
 
 from storage.embedded_schema import QUALITY_CODES
-from storage.errors import RecordError
 from storage.line_protocol import timestamp_ns
 from storage.records import Quality, Reading, ReadingKind
 from storage.schema import MEASUREMENT_BY_KIND
@@ -72,6 +71,11 @@ class SeriesIds:
         """Newest point of a shared series, once it was needed (an upper bound)."""
         self._undo: list[SeriesKey] = []
         self._undo_labels: list[tuple[Labels, ...] | None] = []
+        self._next_id = 1
+        self._committed_next_id = 1
+        self._new: list[tuple[int, str, str, str, str, str, str | None]] = []
+        """``series`` rows of the batch being made, inserted at its end in one executemany
+        (ids given here: a statement per new series cost as much as its row)."""
 
     def load(self, connection: sqlite3.Connection) -> int:
         """Read every series of the file; returns how many."""
@@ -83,6 +87,8 @@ class SeriesIds:
             if kind is not None:
                 self._add((meter, quantity, kind), (int(series), unit, tags))
                 count += 1
+            self._next_id = max(self._next_id, int(series) + 1)
+        self._committed_next_id = self._next_id
         self._undo.clear()
         self._undo_labels.clear()
         return count
@@ -97,9 +103,12 @@ class SeriesIds:
                 if series not in kept:  # SQLite may give its id to the next series
                     self._newest_ns.pop(series, None)
             self._set(key, previous)
+        self._next_id = self._committed_next_id
+        self._new.clear()
 
     def commit(self) -> None:
         """The series added so far are in the file."""
+        self._committed_next_id = self._next_id
         self._undo.clear()
         self._undo_labels.clear()
 
@@ -130,9 +139,9 @@ class SeriesIds:
             if known is not None and len(known) == 1:
                 series, unit, stored_text = known[0]
                 if unit != reading.unit or stored_text != text:
-                    series = self._series(connection, key, reading.unit, text, tags)
+                    series = self._series(key, reading.unit, text, tags)
             else:
-                series = self._series(connection, key, reading.unit, text, tags)
+                series = self._series(key, reading.unit, text, tags)
             stamp = _stamp_ns(reading.timestamp)
             rows.append((series, stamp, value, codes[reading.quality], reading.reason))
             if reading.kind is ReadingKind.FROZEN and value is not None:
@@ -150,32 +159,27 @@ class SeriesIds:
                         text,
                     )
                 )
+        if self._new:
+            connection.executemany(
+                "INSERT INTO series (id, measurement, meter, quantity, unit, tags, transformer) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                self._new,
+            )
+            self._new.clear()
         if self._shared:
             self._one_per_key(connection, out)
         rows.sort(key=_ROW_KEY)
         out.frozen.sort(key=_FROZEN_KEY)
         return out
 
-    def _series(
-        self,
-        connection: sqlite3.Connection,
-        key: SeriesKey,
-        unit: str,
-        text: str,
-        tags: Mapping[str, str],
-    ) -> int:
-        known = self._labels.get(key, ())
-        for series, stored_unit, stored_text in known:
+    def _series(self, key: SeriesKey, unit: str, text: str, tags: Mapping[str, str]) -> int:
+        for series, stored_unit, stored_text in self._labels.get(key, ()):
             if stored_unit == unit and stored_text == text:
                 return series
-        cursor = connection.execute(
-            "INSERT INTO series (measurement, meter, quantity, unit, tags, transformer) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (MEASUREMENT_BY_KIND[key[2]], key[0], key[1], unit, text, tags.get("transformer")),
-        )
-        new = cursor.lastrowid
-        if new is None:  # pragma: no cover - SQLite sets it after every INSERT
-            raise RecordError(f"series {key[0]}/{key[1]}: SQLite gave no id")
+        new = self._next_id
+        self._next_id += 1
+        measurement = MEASUREMENT_BY_KIND[key[2]]
+        self._new.append((new, measurement, key[0], key[1], unit, text, tags.get("transformer")))
         self._undo.append(key)
         self._undo_labels.append(self._labels.get(key))
         self._add(key, (new, unit, text))
