@@ -100,3 +100,25 @@ def write_wide_store(path: Path, batches: Sequence[Sequence[Reading]]) -> None:
                 log_changes(connection, rows)
     finally:
         connection.close()
+
+
+def rewrite_as_wide(path: Path) -> int:
+    """Turn a store file of the series schema back into the wide table, as the old head-end
+    would have left the same points (a system test's "before the upgrade"); the store must be
+    closed. Returns how many points the wide table holds."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        rows = connection.execute(
+            "SELECT measurement, meter, quantity, ts_ns, value, unit, quality, reason, "
+            "transformer, tags FROM point_rows"
+        ).fetchall()
+        connection.executescript(
+            "DROP VIEW point_rows; DROP TABLE points; DROP TABLE series; PRAGMA user_version = 0;"
+        )
+        connection.executescript(WIDE_SCHEMA)
+        with connection:
+            connection.execute("BEGIN")
+            connection.executemany("INSERT INTO points VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+    finally:
+        connection.close()
+    return len(rows)
