@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
-from datetime import timedelta
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +20,8 @@ from storage.records import Quality, Reading, ReadingKind
 from tests.storage.billing_cases import CHINA, DAY1, DAY3, QUANTITY, check_report, scenario
 from tests.storage.wide_store import write_wide_store
 
-EVERYTHING = (DAY1, DAY3)
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+REPO = Path(__file__).resolve().parents[2]
 
 
 def wide_file(path: Path) -> list[Reading]:
@@ -137,3 +142,66 @@ async def test_a_file_of_a_newer_version_is_refused(tmp_path: Path) -> None:
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(LocalStoreFailed, match=rf"version {SCHEMA_VERSION + 1} is newer"):
         await SqliteStore.open(path)
+
+
+KILL_MID_MIGRATION = """
+import os, signal, sqlite3, sys
+from storage.embedded_schema import prepare_point_tables
+
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("PRAGMA journal_mode=WAL")
+calls = 0
+
+def kill_soon() -> int:
+    global calls
+    calls += 1
+    if calls == 20:
+        print("killed in its transaction:", connection.in_transaction, file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return 0
+
+connection.set_progress_handler(kill_soon, 100)
+prepare_point_tables(connection, sys.argv[1])
+"""
+
+
+def kill_during_migration(path: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-c", KILL_MID_MIGRATION, str(path)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_a_migration_killed_midway_is_done_again_at_the_next_open(tmp_path: Path) -> None:
+    """kill -9 inside the migration's transaction: the file is the old one, and the next open
+    migrates it with every point."""
+    path = tmp_path / "store.db"
+    readings = [
+        Reading(f"M{n:03d}", QUANTITY, float(n), "kWh", T, ReadingKind.ENERGY, tags={"t": "T1"})
+        for n in range(300)
+        for T in (T0, T0 + timedelta(minutes=15))
+    ]
+    write_wide_store(path, [readings])
+    killed = kill_during_migration(path)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert b"killed in its transaction: True" in killed.stderr
+    assert table_rows(path, "PRAGMA user_version") == [(0,)]
+    assert table_rows(path, "SELECT count(*) FROM points") == [(600,)]
+    store = await SqliteStore.open(path)
+    try:
+        stored = await store.stored_points(
+            ReadingKind.ENERGY,
+            sorted({r.meter for r in readings}),
+            [QUANTITY],
+            T0,
+            T0 + timedelta(hours=1),
+        )
+    finally:
+        await store.aclose()
+    assert [(p.meter, p.timestamp, p.value) for p in stored] == [
+        (r.meter, r.timestamp, r.value) for r in readings
+    ]
+    assert table_rows(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
