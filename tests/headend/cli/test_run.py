@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from headend.cli import main
-from storage.embedded_schema import SCHEMA_VERSION
 from tests.support.fleet_text import one_meter_fleet
 
 CONFIG = (
@@ -216,25 +214,6 @@ def test_an_unreadable_fleet_overlay_is_a_usage_error_naming_the_file(
     assert code == 2
     assert "fleet-overlay.json: version: expected 1" in err
     assert "Traceback" not in err
-
-
-def test_a_store_file_of_a_newer_version_is_one_clear_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A head-end started on a file a newer head-end wrote (after a downgrade) must not change
-    it: it stops at start, naming the file and both versions."""
-    store = tmp_path / "store.sqlite"
-    with sqlite3.connect(store) as connection:
-        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    config = tmp_path / "fleet.toml"
-    config.write_text(GOOD.format(path=store))
-    code = main(["run", "--config", str(config), "--data-dir", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert code == 5
-    assert f"store.sqlite: store version {SCHEMA_VERSION + 1} is newer than this head-end's" in err
-    assert "Traceback" not in err
-    with sqlite3.connect(store) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION + 1,)
 
 
 def _checked(tmp_path: Path, text: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
