@@ -64,7 +64,9 @@ class SeriesIds:
     """(meter, quantity, kind, unit, tags) -> series id for one store file."""
 
     def __init__(self) -> None:
-        self._labels: dict[SeriesKey, tuple[Labels, ...]] = {}
+        self._labels: dict[SeriesKey, Labels | list[Labels]] = {}
+        """One series of a key as its ``Labels`` (no container: a fleet has millions), several
+        as a list."""
         self._shared: dict[int, SeriesKey] = {}
         """Series whose key has more than one series, and that key."""
         self._newest_ns: dict[int, int] = {}
@@ -81,11 +83,16 @@ class SeriesIds:
         """Read every series of the file; returns how many."""
         kinds = {measurement: kind for kind, measurement in MEASUREMENT_BY_KIND.items()}
         count = 0
+        # SQLite hands out a new str per cell: one object per distinct text instead (a meter's
+        # name and tags, a quantity's name repeat on every one of its series).
+        texts: dict[str, str] = {}
+        one = texts.setdefault
         rows = connection.execute("SELECT id, measurement, meter, quantity, unit, tags FROM series")
         for series, measurement, meter, quantity, unit, tags in rows:
             kind = kinds.get(measurement)
             if kind is not None:
-                self._add((meter, quantity, kind), (int(series), unit, tags))
+                key = (one(meter, meter), one(quantity, quantity), kind)
+                self._add(key, (int(series), one(unit, unit), one(tags, tags)))
                 count += 1
             self._next_id = max(self._next_id, int(series) + 1)
         self._committed_next_id = self._next_id
@@ -99,7 +106,7 @@ class SeriesIds:
             key = self._undo.pop()
             previous = self._undo_labels.pop()
             kept = {series for series, _unit, _text in previous or ()}
-            for series, _unit, _text in self._labels.get(key, ()):
+            for series, _unit, _text in self._all(key):
                 if series not in kept:  # SQLite may give its id to the next series
                     self._newest_ns.pop(series, None)
             self._set(key, previous)
@@ -136,8 +143,8 @@ class SeriesIds:
                 text = texts[id(tags)] = tags_json(tags)
             key = (reading.meter, reading.quantity, reading.kind)
             known = labels.get(key)
-            if known is not None and len(known) == 1:
-                series, unit, stored_text = known[0]
+            if isinstance(known, tuple):
+                series, unit, stored_text = known
                 if unit != reading.unit or stored_text != text:
                     series = self._series(key, reading.unit, text, tags)
             else:
@@ -173,7 +180,7 @@ class SeriesIds:
         return out
 
     def _series(self, key: SeriesKey, unit: str, text: str, tags: Mapping[str, str]) -> int:
-        for series, stored_unit, stored_text in self._labels.get(key, ()):
+        for series, stored_unit, stored_text in self._all(key):
             if stored_unit == unit and stored_text == text:
                 return series
         new = self._next_id
@@ -181,24 +188,32 @@ class SeriesIds:
         measurement = MEASUREMENT_BY_KIND[key[2]]
         self._new.append((new, measurement, key[0], key[1], unit, text, tags.get("transformer")))
         self._undo.append(key)
-        self._undo_labels.append(self._labels.get(key))
+        self._undo_labels.append(self._all(key) or None)
         self._add(key, (new, unit, text))
         return new
 
     def _add(self, key: SeriesKey, entry: Labels) -> None:
-        self._set(key, (*self._labels.get(key, ()), entry))
+        self._set(key, (*self._all(key), entry))
 
     def _set(self, key: SeriesKey, entries: tuple[Labels, ...] | None) -> None:
         """The series of ``key`` are now ``entries``; only that key's ids are touched."""
-        for series, _unit, _text in self._labels.get(key, ()):
+        for series, _unit, _text in self._all(key):
             self._shared.pop(series, None)
-        if entries:
-            self._labels[key] = entries
-        else:
+        if not entries:
             self._labels.pop(key, None)
+        elif len(entries) == 1:
+            self._labels[key] = entries[0]
+        else:
+            self._labels[key] = list(entries)
         if entries and len(entries) > 1:
             for series, _unit, _text in entries:
                 self._shared[series] = key
+
+    def _all(self, key: SeriesKey) -> tuple[Labels, ...]:
+        known = self._labels.get(key)
+        if known is None:
+            return ()
+        return (known,) if isinstance(known, tuple) else tuple(known)
 
     def _newest(self, connection: sqlite3.Connection, series: int) -> int:
         """The newest ts_ns a shared series holds (-1: none), read once, then kept."""
@@ -227,7 +242,7 @@ class SeriesIds:
                 winners[(key, row[1])] = index
         for (key, stamp), index in winners.items():
             owner = out.rows[index][0]
-            for series, _unit, _text in self._labels[key]:
+            for series, _unit, _text in self._all(key):
                 if series != owner and stamp <= self._newest(connection, series):
                     out.replaced.append((series, stamp))
             newest = self._newest_ns.get(owner)
