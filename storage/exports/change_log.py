@@ -155,7 +155,7 @@ def seed_change_log(connection: sqlite3.Connection) -> int:
         connection.execute("BEGIN")
         cursor = connection.execute(
             "INSERT INTO change_log (meter, quantity, ts_ns, value, unit, quality, tags) "
-            "SELECT meter, quantity, ts_ns, value, unit, quality, tags FROM points "
+            "SELECT meter, quantity, ts_ns, value, unit, quality, tags FROM point_rows "
             "WHERE measurement = ? AND value IS NOT NULL ORDER BY ts_ns, meter, quantity",
             (LOGGED_MEASUREMENT,),
         )
