@@ -331,11 +331,19 @@ class HeadendFacade:
         reason: str = "",
         new_password: str | None = None,
     ) -> str:
+        forwarded = self._engine.forwarded
+        if forwarded is not None and forwarded.knows(meter_id):  # behind a terminal: AFN 10
+            return await forwarded.admin_order(
+                meter_id, order, user, confirm=confirm, reason=reason, new_password=new_password
+            )
         return await self._engine.admin.run(
             meter_id, order, user, confirm=confirm, reason=reason, new_password=new_password
         )
 
     async def check_clock(self, meter_id: str, user: str) -> float:
+        forwarded = self._engine.forwarded
+        if forwarded is not None and forwarded.knows(meter_id):
+            return await forwarded.check_clock(meter_id, user)
         return await self._engine.clocks.check_clock(meter_id, user=user)
 
     async def broadcast_time_sync(self, user: str) -> int:
