@@ -31,6 +31,7 @@ from headend.collection.block_support_file import open_book
 from headend.collection.collector import BusAction, ChannelCollector
 from headend.collection.completeness import CompletenessTracker
 from headend.collection.downtime import outbox_settled, recover
+from headend.collection.event_pointers import EventPointers
 from headend.collection.health import MeterHealth
 from headend.collection.kpi_snapshots import snapshots_for
 from headend.collection.live import LiveReadings
@@ -93,6 +94,8 @@ class EngineOptions:
     """The security module of secured control (built from ``[security]`` by the service)."""
     kpi_path: Path | None = None
     """Where the daily collection KPIs are kept (``kpi.sqlite``); None: no snapshots."""
+    terminal_events_path: Path | None = None
+    """How far each concentrator's event rings were read (``terminal-events.json``)."""
     archive_path: Path | None = None
     """The meter archive (``<data-dir>/archive.sqlite``): exchanges and edits for VEE, and the
     transformer, building and in-service dates the KPIs read."""
@@ -227,6 +230,7 @@ class Engine:
                 self.tz,
                 self.clock,
                 record_events=self.live.record_events,
+                pointers=EventPointers(options.terminal_events_path),
             )
             self.terminal_server.on_report = events.on_report
             self.terminal_watch = TerminalWatch(
