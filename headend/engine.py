@@ -40,6 +40,7 @@ from headend.collection.registry import MeterRegistry
 from headend.collection.state_alarms import StateAlarms
 from headend.collection.sweeps import AnomalySweeps
 from headend.collection.terminal_events import TerminalEvents
+from headend.collection.terminal_history import history_pull
 from headend.collection.terminal_pull import FrozenPull
 from headend.collection.terminal_watch import TerminalWatch
 from headend.collection.writer import RecordWriter, WriterLimits
@@ -252,6 +253,7 @@ class Engine:
                 self.live.publish,
                 on_login=self.terminal_clocks.on_login,
                 watch=self.terminal_watch,
+                history=history_pull(config.master, self.tz, self.live.publish),
             )
             self.forwarded = ForwardedMeters(
                 commands, self.terminal_server, config.terminals, config.master

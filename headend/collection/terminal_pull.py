@@ -9,6 +9,7 @@ frames); then for every older day of the window still missing for some meter. So
 covers the daily pull and the re-read of missed days, as ``collection.backfill`` does for
 DL/T 645 meters.
 
+Then the terminal's daily reverse and monthly freezes (F163, F177: ``terminal_history``).
 Readings are stored under the names the DL/T 645 backfill writes (``energy_active_import_total``
 and ``_t1`` .. ``_t4``, kind frozen), stamped with the freeze time: the end of day D (local
 midnight starting D + 1), the same instant a meter's own day freeze of D + 1 carries, so
@@ -29,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from headend.collection.collector import ReadingsHandler
 from headend.collection.terminal_archive import ArchiveDifference, sync_archive
+from headend.collection.terminal_history import HISTORY_QUANTITIES, MONTHS_ASKED, HistoryPull
 from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalMeterConfig
 from headend.errors import ReadFailed
 from headend.terminals import TerminalOffline, TerminalServer, TerminalSession
@@ -47,7 +49,11 @@ TOTAL = "energy_active_import_total"
 TARIFF = "energy_active_import_t{}"
 UNIT = "kWh"
 TARIFFS = 4
-FROZEN_PULL_QUANTITIES = (TOTAL, *(TARIFF.format(n) for n in range(1, TARIFFS + 1)))
+FROZEN_PULL_QUANTITIES = (
+    TOTAL,
+    *(TARIFF.format(n) for n in range(1, TARIFFS + 1)),
+    *HISTORY_QUANTITIES,
+)
 """What the pull stores for a concentrator meter (the API's quantities of such a meter)."""
 
 
@@ -135,6 +141,8 @@ class FrozenPull:
     _greeted: dict[str, TerminalSession] = field(default_factory=dict)
     """The session ``on_login`` last ran on, per terminal."""
     watch: PullWatch | None = None
+    history: HistoryPull | None = None
+    """The terminal's other frozen values (F163, F177), asked after each pass's F161."""
 
     # ------------------------------------------------------------------ passes
 
@@ -219,6 +227,8 @@ class FrozenPull:
             ]
             if chunks and not await self._pull_day(session, terminal, chunks, day, today):
                 return  # it stopped answering: the next pass goes on
+        if self.history is not None:
+            await self.history.pull(session, terminal, today)
 
     async def _pull_day(
         self,
@@ -357,9 +367,10 @@ class FrozenPull:
         if not meters:
             return
         window = max(t.keeps_days for t in self.terminals.values()) + 1
+        window_days = timedelta(days=window)
         try:
             points = await frozen_points(
-                history, meters, [TOTAL], now - timedelta(days=window), now + timedelta(days=1)
+                history, meters, [TOTAL], now - window_days, now + timedelta(days=1)
             )
         except Exception as exc:  # seeding saves requests; without it the pull still works
             log.warning("frozen pull: cannot read stored frozen values: %s", exc)
@@ -368,6 +379,11 @@ class FrozenPull:
             if point.value is not None:  # frozen at the end of the day before its timestamp
                 day = point.timestamp.astimezone(self.tz).date() - timedelta(days=1)
                 self.mark_collected(point.meter, day)
+        if self.history is not None:
+            months = timedelta(days=31 * (MONTHS_ASKED + 1))
+            await self.history.seed(
+                history, meters, now - max(months, window_days), now + timedelta(days=1)
+            )
 
     def latest_day(self, meter_id: str) -> date | None:
         """The last day of the meter's frozen values stored (None before the first)."""

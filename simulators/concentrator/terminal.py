@@ -401,8 +401,10 @@ class SimulatedConcentrator:
                 return reading_status(self.store, self.clock().replace(microsecond=0))
             case (0x0E, 1 | 2):
                 return self.events.unit(unit.item, unit.values["pm"], unit.values["pn"])
-            case (0x0D, 161):
-                return self._daily(unit.point, unit.values["td_d"])
+            case (0x0D, 161 | 163):
+                return self._daily(unit.point, unit.item, unit.values["td_d"])
+            case (0x0D, 177):
+                return self._monthly(unit.point, unit.values["td_m"])
             case (0x0A, 10):
                 return (0, 10, self._archive(unit.values["seqs"]))
             case (0x0A, 1):
@@ -425,16 +427,36 @@ class SimulatedConcentrator:
                 return (0, 1, {"port": unit.values["port"], "length": len(reply), "frame": reply})
         return None
 
-    def _daily(self, point: int, day: date) -> UnitSpec | None:
-        values = self.store.frozen(point, day)
+    def _daily(self, point: int, item: int, day: date) -> UnitSpec | None:
+        """F161 forward or F163 reverse active energy frozen for ``day``."""
+        forward = item == 161
+        values = self.store.frozen(point, day) if forward else self.store.frozen_reverse(point, day)
         if values is None:
             return None
         read_time = datetime.combine(day, datetime.min.time()).replace(hour=0, minute=5)
         return (
             point,
-            161,
+            item,
             {
                 "td_d": day,
+                "read_time": read_time,
+                "tariffs": len(values) - 1,
+                "forward_active" if forward else "reverse_active": list(values),
+            },
+        )
+
+    def _monthly(self, point: int, month: date) -> UnitSpec | None:
+        """F177: forward active energy frozen at the end of ``month``."""
+        values = self.store.monthly(point, month)
+        if values is None:
+            return None
+        following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+        read_time = datetime.combine(following, datetime.min.time()).replace(minute=5)
+        return (
+            point,
+            177,
+            {
+                "td_m": month,
                 "read_time": read_time,
                 "tariffs": len(values) - 1,
                 "forward_active": list(values),

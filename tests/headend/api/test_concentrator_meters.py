@@ -42,8 +42,11 @@ REGISTERS = 5
 async def _collected(tmp_path: Path) -> dict[str, Any]:
     """The API's answers once the concentrator's kept days are stored, the terminal online."""
     store = await SqliteStore.open(tmp_path / "store.sqlite")
+    fleet = concentrator_fleet()
+    # F161 only: the test counts the live readings of each day's forward registers.
+    fleet["master"] |= {"daily_reverse": False, "monthly_frozen": False}  # type: ignore[operator]
     engine = Engine(
-        parse_fleet_config(concentrator_fleet(), "test"),
+        parse_fleet_config(fleet, "test"),
         store,
         clock=WarpedClock(NOW.astimezone(UTC), speed=1),
         options=EngineOptions(audit_path=tmp_path / "audit.jsonl", writer_interval=0.05),
