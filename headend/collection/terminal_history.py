@@ -34,6 +34,7 @@ from headend.collection.collector import ReadingsHandler
 from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalMeterConfig
 from headend.errors import ReadFailed
 from headend.terminals import TerminalOffline, TerminalSession
+from protocols.gdw1376.master_session import TerminalReply
 from protocols.gdw1376.messages import DataUnit, UnitSpec
 from storage.billing import BillingSource, frozen_points
 from storage.records import Quality, Reading, ReadingKind
@@ -79,7 +80,37 @@ MONTHLY_FORWARD = HistoryItem(
     "settlement_energy_active_import_t{}",
     monthly=True,
 )
-HISTORY_QUANTITIES = (*DAILY_REVERSE.quantities, *MONTHLY_FORWARD.quantities)
+
+
+@dataclass(frozen=True, slots=True)
+class CurveItem:
+    """A curve (AFN 0D F81 onward): one value every ``CURVE_STEP`` of a day (Td_c)."""
+
+    name: str
+    fn: int
+    quantity: str
+    unit: str
+
+
+CURVES = (
+    CurveItem("power_curve", 81, "power_active_total", "kW"),
+    CurveItem("voltage_curve", 89, "voltage_a", "V"),
+    CurveItem("current_curve", 92, "current_a", "A"),
+)
+"""Total active power (A.9), phase A voltage (A.7) and current (A.25): what a household
+meter's curve shows of its supply and load."""
+CURVE_DENSITY = 1
+"""Td_c density code 1: a point every 15 minutes (the usual 负荷曲线 interval)."""
+CURVE_STEP = timedelta(minutes=15)
+CURVE_POINTS = 96
+CURVE_POINTS_PER_REQUEST = 8
+"""One DA group a request: 8 x 96 points is about 2 KiB of reply, where 64 meters would be
+a reply of several frames of the largest size."""
+HISTORY_QUANTITIES = (
+    *DAILY_REVERSE.quantities,
+    *MONTHLY_FORWARD.quantities,
+    *(curve.quantity for curve in CURVES),
+)
 
 
 @dataclass(slots=True)
@@ -111,6 +142,7 @@ class HistoryPull:
     tz: ZoneInfo
     emit: ReadingsHandler
     items: tuple[HistoryItem, ...] = (DAILY_REVERSE, MONTHLY_FORWARD)
+    curves: tuple[CurveItem, ...] = CURVES
     stats: HistoryStats = field(default_factory=HistoryStats)
     _have: dict[tuple[str, str], set[date]] = field(default_factory=dict)
     """(item name, meter id) -> periods stored."""
@@ -125,7 +157,7 @@ class HistoryPull:
             months.append(month_start(months[-1] - timedelta(days=1)))
         return months
 
-    def has(self, item: HistoryItem, meter_id: str, period: date) -> bool:
+    def has(self, item: HistoryItem | CurveItem, meter_id: str, period: date) -> bool:
         return period in self._have.get((item.name, meter_id), ())
 
     async def pull(
@@ -142,6 +174,97 @@ class HistoryPull:
                     newest = period == periods[0]
                     if not await self._pull_chunk(session, terminal, item, chunk, period, newest):
                         return
+        yesterday = today - timedelta(days=1)
+        for curve in self.curves:
+            lacking = [m for m in terminal.meters if not self.has(curve, m.id, yesterday)]
+            for at in range(0, len(lacking), CURVE_POINTS_PER_REQUEST):
+                chunk = lacking[at : at + CURVE_POINTS_PER_REQUEST]
+                if not await self._pull_curve(session, terminal, curve, chunk, yesterday):
+                    return
+
+    async def _pull_curve(
+        self,
+        session: TerminalSession,
+        terminal: ConcentratorConfig,
+        curve: CurveItem,
+        chunk: Sequence[TerminalMeterConfig],
+        day: date,
+    ) -> bool:
+        """Yesterday's curve of each meter in ``chunk``, from 00:00 (the terminal's clock)."""
+        start = datetime.combine(day, time())
+        window = {"td_c_start": start, "td_c_density": CURVE_DENSITY, "td_c_points": CURVE_POINTS}
+        specs: list[UnitSpec] = [(m.pn, curve.fn, window) for m in chunk]
+        reply = await self._ask(session, terminal, curve.fn, specs, day)
+        if reply is None:
+            return False
+        by_point = {m.pn: m for m in chunk}
+        found = []
+        for unit in [] if reply.denied else reply.units:
+            meter = by_point.pop(unit.point, None)
+            if meter is None or unit.item != curve.fn:
+                continue
+            if unit.values.get("td_c_start") != start:
+                log.warning(
+                    "terminal %s pn %d F%d: asked from %s, got %s",
+                    terminal.name,
+                    unit.point,
+                    curve.fn,
+                    start,
+                    unit.values.get("td_c_start"),
+                )
+                continue
+            readings = self._curve_readings(curve, meter, start, unit.values.get("values") or ())
+            if readings:
+                found.append((meter, readings))
+        if found:
+            readings = [r for _, rs in found for r in rs]
+            await self.emit(readings, then=partial(self._stored, curve, day, found))
+        return True
+
+    def _curve_readings(
+        self, curve: CurveItem, meter: TerminalMeterConfig, start: datetime, values: Sequence[Any]
+    ) -> list[Reading]:
+        """Each point at its own time, ``backfilled``: a curve is read the day after."""
+        tags = meter.tags()
+        instant, late = ReadingKind.INSTANT, Quality.BACKFILLED
+        return [
+            Reading.actual(
+                meter.id,
+                curve.quantity,
+                float(value),
+                curve.unit,
+                (start + n * CURVE_STEP).replace(tzinfo=self.tz).astimezone(UTC),
+                instant,
+                tags,
+                late,
+            )
+            for n, value in enumerate(values)
+            if value is not None  # EEH: the terminal has no point there
+        ]
+
+    async def _ask(
+        self,
+        session: TerminalSession,
+        terminal: ConcentratorConfig,
+        fn: int,
+        specs: list[UnitSpec],
+        period: date,
+    ) -> TerminalReply | None:
+        """The reply, or None when the terminal did not answer (logged, counted)."""
+        self.stats.requests += 1
+        try:
+            reply = await session.request(
+                0x0D, specs, reply_timeout=self.master.reply_timeout, retries=self.master.retries
+            )
+        except TerminalOffline:
+            raise
+        except ReadFailed as exc:
+            self.stats.failures += 1
+            log.warning("terminal %s: F%d of %s not pulled: %s", terminal.name, fn, period, exc)
+            return None
+        if reply.denied:
+            self.stats.denied += 1
+        return reply
 
     async def _pull_chunk(
         self,
@@ -154,22 +277,10 @@ class HistoryPull:
     ) -> bool:
         label = {"td_m": period} if item.monthly else {"td_d": period}
         specs: list[UnitSpec] = [(m.pn, item.fn, label) for m in chunk]
-        self.stats.requests += 1
-        try:
-            reply = await session.request(
-                0x0D, specs, reply_timeout=self.master.reply_timeout, retries=self.master.retries
-            )
-        except TerminalOffline:
-            raise
-        except ReadFailed as exc:
-            self.stats.failures += 1
+        reply = await self._ask(session, terminal, item.fn, specs, period)
+        if reply is None:
             self._attempt(item, chunk, period)
-            log.warning(
-                "terminal %s: F%d of %s not pulled: %s", terminal.name, item.fn, period, exc
-            )
             return False
-        if reply.denied:
-            self.stats.denied += 1
         found = [] if reply.denied else self._found(item, chunk, period, newest, reply.units)
         self._attempt(item, chunk, period)
         if found:
@@ -217,7 +328,7 @@ class HistoryPull:
 
     def _stored(
         self,
-        item: HistoryItem,
+        item: HistoryItem | CurveItem,
         period: date,
         found: list[tuple[TerminalMeterConfig, list[Reading]]],
         stored: bool,
@@ -266,6 +377,8 @@ def _readings(
 
 
 def history_pull(master: MasterConfig, tz: ZoneInfo, emit: ReadingsHandler) -> HistoryPull | None:
-    """The pull of the items ``[master]`` asks for (``daily_reverse``, ``monthly_frozen``)."""
+    """The pull of what ``[master]`` asks for (``daily_reverse``, ``monthly_frozen``,
+    ``curves``)."""
     chosen = (DAILY_REVERSE,) * master.daily_reverse + (MONTHLY_FORWARD,) * master.monthly_frozen
-    return HistoryPull(master, tz, emit, chosen) if chosen else None
+    curves = CURVES if master.curves else ()
+    return HistoryPull(master, tz, emit, chosen, curves) if chosen or curves else None

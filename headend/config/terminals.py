@@ -71,6 +71,8 @@ class MasterTable(FileModel):
     """Also pull each day's frozen reverse active energy (AFN 0D F163)."""
     monthly_frozen: bool = True
     """Also pull each month's frozen forward active energy (AFN 0D F177)."""
+    curves: bool = True
+    """Also pull yesterday's curves of power, phase A voltage and current (AFN 0D F81/F89/F92)."""
 
 
 class TerminalMeterTable(FileModel):
@@ -121,6 +123,7 @@ class MasterConfig:
     unread_days: int = 3
     daily_reverse: bool = True
     monthly_frozen: bool = True
+    curves: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ simulator's ground truth.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 TARIFF_SHARES = (0.15, 0.35, 0.30, 0.20)
 """Sharp, peak, flat and valley shares of a day's energy register (尖峰平谷)."""
@@ -54,6 +54,7 @@ class FrozenStore:
         keeps_days: int = 31,
         frozen_export: Callable[[str, date], float | None] | None = None,
         keeps_months: int = 12,
+        shown: Callable[[str, datetime], Mapping[str, float] | None] | None = None,
     ) -> None:
         """``frozen_export``: the export register frozen at the end of a day (F163); none
         given, the meters export nothing (households without generation)."""
@@ -61,6 +62,8 @@ class FrozenStore:
         self._frozen_total = frozen_total
         self._frozen_export = frozen_export or (lambda meter_id, day: 0.0)
         self.keeps_months = keeps_months
+        self._shown = shown or (lambda meter_id, at: None)
+        """What a meter showed at a past moment (its curve points); None: not kept."""
         self._today = today
         self.keeps_days = keeps_days
         self.missing: set[date] = set()
@@ -87,6 +90,20 @@ class FrozenStore:
         last_day = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
         total = self._frozen_total(meter.meter_id, last_day)
         return None if total is None else tariff_split(total)
+
+    def curve(
+        self, point: int, quantity: str, start: datetime, step: timedelta, count: int
+    ) -> list[float | None] | None:
+        """``count`` points of ``quantity`` from ``start`` (naive local) every ``step``; a
+        point the terminal did not keep is None (EEH on the wire); None without the meter."""
+        meter = self.meters.get(point)
+        if meter is None or point in self.unreachable:
+            return None
+        values: list[float | None] = []
+        for n in range(count):
+            shown = self._shown(meter.meter_id, start + n * step)
+            values.append(None if shown is None else shown.get(quantity))
+        return values
 
     def _split(
         self, point: int, day: date, source: Callable[[str, date], float | None]

@@ -3,7 +3,8 @@ readings (the month's freeze, AFN 0D F177) and its meters' reverse registers (F1
 day's forward ones. ``headend simulate --master --start 2026-08-01T00:20`` serves the smoke
 community through its concentrator; ``headend run`` on the written config stores July's freeze
 of every meter at the end of July and yesterday's reverse register at the end of yesterday,
-both ``actual`` (the newest period, got on its first request), equal to the community model.
+both ``actual`` (the newest period, got on its first request), and yesterday's curves, each
+point at its time and ``backfilled``, all equal to the community model.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ MONTH_END = date(2026, 8, 1)
 """July is frozen at 00:00 on 1 August; so is 31 July's day."""
 SETTLEMENT = "settlement_energy_active_import_total"
 REVERSE = "energy_active_export_total"
+VOLTAGE_STEP = 0.05
+"""Half the last digit of a curve's voltage (A.7, xxx.x)."""
 
 
 def _history(headend: HeadEnd, meter: str, quantity: str, start: datetime) -> Any:
@@ -65,6 +68,23 @@ def test_a_months_freeze_and_the_reverse_registers_are_pulled_from_the_concentra
                     start=since.isoformat(),
                     end=(since + timedelta(days=31)).isoformat(),
                 )
+            day = {"start": MONTH_END - timedelta(days=1), "end": MONTH_END}
+            window = {k: datetime.combine(v, datetime.min.time(), tz) for k, v in day.items()}
+            curve = {k: v.isoformat() for k, v in window.items()}
+            headend.wait_for(  # the currents are the last curve a pass asks for
+                f"/api/meters/{meters[-1]}/readings",
+                lambda h: bool(h["points"]),
+                timeout=120,
+                quantity="current_a",
+                kind="instant",
+                **curve,
+            )
+            voltages = {
+                m: headend.get(
+                    f"/api/meters/{m}/readings", quantity="voltage_a", kind="instant", **curve
+                )
+                for m in meters
+            }
             settlement = {m: _history(headend, m, SETTLEMENT, since) for m in meters}
             reverse = {m: _history(headend, m, REVERSE, since) for m in meters}
         finally:
@@ -86,3 +106,15 @@ def test_a_months_freeze_and_the_reverse_registers_are_pulled_from_the_concentra
         assert yesterday["value"] == round(exported, 4), meter
         assert yesterday["quality"] == "actual"
         assert all(p["quality"] == "backfilled" for t, p in stamps.items() if t != frozen_at)
+
+    # 31 July's voltage curve: a point each 15 minutes the terminal kept (the last day's).
+    slots = [window["start"] + timedelta(hours=h) for h in (6, 12, 18)]
+    model = truth.community_at(slots[0])
+    for slot in slots:
+        model.advance_to(slot)
+        for meter in meters:
+            points = {datetime.fromisoformat(p["timestamp"]): p for p in voltages[meter]["points"]}
+            point = points[slot]
+            shown = model.meter_values(meter).voltage_a
+            assert abs(point["value"] - shown) <= VOLTAGE_STEP + 1e-9, (meter, slot, point)
+            assert point["quality"] == "backfilled"

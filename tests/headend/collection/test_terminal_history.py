@@ -51,6 +51,15 @@ def _export(meter_id: str, day: date) -> float:
     return 2.0 + int(meter_id[1:]) * 0.5 + (day - date(2026, 11, 1)).days * 0.125
 
 
+def _shown(meter_id: str, wall: datetime) -> dict[str, float] | None:
+    """What the meter showed at a 15-minute slot; the terminal kept nothing before 00:30."""
+    if wall < datetime.combine(YESTERDAY, datetime.min.time()).replace(minute=30):
+        return None
+    slot = wall.hour * 4 + wall.minute // 15
+    p = int(meter_id[1:])
+    return {"voltage_a": 220.0 + slot / 10, "current_a": p + slot / 1000, "power_active_total": 0.5}
+
+
 @pytest.fixture
 async def history_rig() -> AsyncIterator[tuple[TerminalServer, SimulatedConcentrator]]:
     store = FrozenStore(
@@ -59,6 +68,7 @@ async def history_rig() -> AsyncIterator[tuple[TerminalServer, SimulatedConcentr
         lambda: TODAY,
         keeps_days=KEEPS,
         frozen_export=_export,
+        shown=_shown,
     )
     concentrator = SimulatedConcentrator(
         Address("4403", 12), store, lambda: NOW.replace(tzinfo=None), units_per_frame=2
@@ -83,11 +93,14 @@ def test_freeze_times_are_the_end_of_the_day_and_of_the_month() -> None:
     assert freeze_time(monthly, date(2026, 11, 1), TZ) == datetime(2026, 11, 30, 16, tzinfo=UTC)
     assert freeze_time(monthly, date(2026, 12, 1), TZ) == datetime(2026, 12, 31, 16, tzinfo=UTC)
     assert (
-        history_pull(MasterConfig(daily_reverse=False, monthly_frozen=False), TZ, Stored()) is None
+        history_pull(
+            MasterConfig(daily_reverse=False, monthly_frozen=False, curves=False), TZ, Stored()
+        )
+        is None
     )
-    only = history_pull(MasterConfig(daily_reverse=False), TZ, Stored())
+    only = history_pull(MasterConfig(daily_reverse=False, curves=False), TZ, Stored())
     assert only is not None
-    assert [item.fn for item in only.items] == [177]
+    assert ([item.fn for item in only.items], only.curves) == ([177], ())
 
 
 async def test_reverse_days_and_months_are_stored_at_their_freeze_time(
@@ -122,7 +135,8 @@ async def test_reverse_days_and_months_are_stored_at_their_freeze_time(
     truth = concentrator.store.monthly(2, date(2026, 10, 1))
     assert truth is not None
     assert october == [(value, Quality.BACKFILLED) for value in truth]
-    assert history.stats.stored == len(POINTS) * (KEEPS + 3)  # the days kept, three months
+    # The days kept, three months, yesterday's three curves.
+    assert history.stats.stored == len(POINTS) * (KEEPS + 3 + 3)
     requests = history.stats.requests
 
     await pull.run_pass(NOW.astimezone(UTC))  # everything is stored: nothing asked again
@@ -159,6 +173,33 @@ async def test_a_period_the_writer_dropped_is_asked_for_again(
     assert history.stats.stored == 0
     stored.accept = True
     await pull.run_pass(NOW.astimezone(UTC))
-    assert history.stats.stored == len(POINTS) * (KEEPS + 3)
+    assert history.stats.stored == len(POINTS) * (KEEPS + 3 + 3)
     value, quality = stored.value("m1", "energy_active_export_total", YESTERDAY)
     assert (value, quality) == (6.25, Quality.BACKFILLED)  # no longer its first request
+
+
+async def test_yesterdays_curves_are_stored_point_by_point_as_backfilled(
+    history_rig: tuple[TerminalServer, SimulatedConcentrator],
+) -> None:
+    server, _ = history_rig
+    stored = Stored()
+    pull, _ = _pull(server, stored)
+    await pull.run_pass(NOW.astimezone(UTC))
+    voltages = sorted(
+        (r.timestamp, r.value, r.quality)
+        for r in stored.readings
+        if r.meter == "m2" and r.quantity == "voltage_a"
+    )
+    # 00:30 (slot 2) to 23:45 (slot 95) of 1 December, local; 00:00 and 00:15 were not kept.
+    first = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
+    assert len(voltages) == 94
+    assert voltages[0] == (first, 220.2, Quality.BACKFILLED)
+    assert voltages[-1] == (first + timedelta(minutes=15 * 93), 229.5, Quality.BACKFILLED)
+    currents = {
+        r.timestamp: r.value
+        for r in stored.readings
+        if r.meter == "m1" and r.quantity == "current_a"
+    }
+    assert currents[first + timedelta(hours=1)] == 1.006  # slot 6: 1 + 6/1000 A
+    units = {r.unit for r in stored.readings if r.quantity == "power_active_total"}
+    assert units == {"kW"}
