@@ -54,6 +54,7 @@ from headend.commands.operations import Operations
 from headend.commands.terminal_clock import TerminalClocks
 from headend.commands.terminal_context import TerminalCommandContext
 from headend.commands.terminal_ports import TerminalPorts
+from headend.commands.terminal_switches import TerminalSwitches
 from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
 from headend.drivers.dlt645.security_module import SecurityModule
 from headend.drivers.registry import DRIVERS, driver_for
@@ -214,6 +215,7 @@ class Engine:
         """On-demand reads and relay orders of the terminals' meters (AFN 10 forwarding)."""
         self.terminal_clocks: TerminalClocks | None = None
         self.terminal_ports: TerminalPorts | None = None
+        self.terminal_switches: TerminalSwitches | None = None
         self.terminal_watch: TerminalWatch | None = None
         if config.terminals:  # a master station for concentrators that dial in
             self.terminal_server = TerminalServer(
@@ -245,6 +247,7 @@ class Engine:
                 terminal_commands, config.clock.drift_threshold, config.clock.check_interval
             )
             self.terminal_ports = TerminalPorts(terminal_commands)
+            self.terminal_switches = TerminalSwitches(terminal_commands)
             self.frozen_pull = FrozenPull(
                 self.terminal_server,
                 config.terminals,

@@ -32,6 +32,7 @@ from headend.commands.audit import AuditEntry
 from headend.commands.register_edits import record_register_edit
 from headend.commands.terminal_clock import TerminalClockCheck
 from headend.commands.terminal_ports import PortAction
+from headend.commands.terminal_switches import SwitchAction
 from headend.config.fleet import ChannelConfig, MeterConfig, TransformerConfig
 from headend.config.terminals import ConcentratorConfig, TerminalMeterConfig
 from headend.drivers.dlt645.admin import AdminOrder
@@ -215,6 +216,30 @@ class HeadendFacade:
         if ports is None:
             raise UnknownTerminal(name)
         await ports.command(name, port, action, user, reason)
+
+    async def terminal_switch(
+        self,
+        name: str,
+        turn: int,
+        action: SwitchAction,
+        user: str,
+        reason: str,
+        *,
+        limit_half_hours: int = 0,
+        alarm_delay_minutes: int = 0,
+    ) -> None:
+        switches = self._engine.terminal_switches
+        if switches is None:
+            raise UnknownTerminal(name)
+        await switches.command(
+            name,
+            turn,
+            action,
+            user,
+            reason,
+            limit_half_hours=limit_half_hours,
+            alarm_delay_minutes=alarm_delay_minutes,
+        )
 
     def terminal_parameters(self, name: str) -> TerminalParameters | None:
         """The terminal's AFN 0A F1/F3 parameters, read back at its last login."""
