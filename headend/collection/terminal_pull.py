@@ -9,7 +9,8 @@ frames); then for every older day of the window still missing for some meter. So
 covers the daily pull and the re-read of missed days, as ``collection.backfill`` does for
 DL/T 645 meters.
 
-Then the terminal's daily reverse and monthly freezes (F163, F177: ``terminal_history``).
+Once every terminal of a pass has given its F161 (billing's values first), each is asked for
+its daily reverse and monthly freezes and curves (F163, F177, F81/F89/F92: ``terminal_history``).
 Readings are stored under the names the DL/T 645 backfill writes (``energy_active_import_total``
 and ``_t1`` .. ``_t4``, kind frozen), stamped with the freeze time: the end of day D (local
 midnight starting D + 1), the same instant a meter's own day freeze of D + 1 carries, so
@@ -152,11 +153,13 @@ class FrozenPull:
         """One pull over ``terminals`` (default all); offline ones wait for the next pass."""
         self.stats.passes += 1
         today = now.astimezone(self.tz).date()
+        reached: list[ConcentratorConfig] = []
         for terminal in self.terminals.values() if terminals is None else terminals:
             if self.watch is not None:
                 self.watch.before_pass(self, terminal, today)
             try:
-                await self.pull_terminal(terminal, today)
+                if await self.pull_terminal(terminal, today):
+                    reached.append(terminal)
                 self.last_pull[terminal.name] = now
                 if self.watch is not None:
                     session = self.server.session(terminal.address)
@@ -164,6 +167,12 @@ class FrozenPull:
             except TerminalOffline:
                 self.stats.offline += 1
                 log.debug("terminal %s offline: frozen pull waits", terminal.name)
+        if self.history is not None:  # after every terminal's F161: billing's values first
+            for terminal in reached:
+                try:
+                    await self.history.pull(self.server.session(terminal.address), terminal, today)
+                except TerminalOffline:
+                    log.debug("terminal %s offline: its other freezes wait", terminal.name)
 
     async def run(
         self, now: Callable[[], datetime], real_seconds: Callable[[float], float]
@@ -208,8 +217,9 @@ class FrozenPull:
         due = today if today > local else today + timedelta(days=1)
         return (due - local).total_seconds()
 
-    async def pull_terminal(self, terminal: ConcentratorConfig, today: date) -> None:
-        """Yesterday first, then each older day of the window that some meter still lacks."""
+    async def pull_terminal(self, terminal: ConcentratorConfig, today: date) -> bool:
+        """Yesterday first, then each older day of the window that some meter still lacks;
+        False if the terminal stopped answering on the way."""
         session = self.server.session(terminal.address)
         if self.on_login is not None and self._greeted.get(terminal.name) is not session:
             self._greeted[terminal.name] = session
@@ -226,9 +236,8 @@ class FrozenPull:
                 for at in range(0, len(lacking), POINTS_PER_REQUEST)
             ]
             if chunks and not await self._pull_day(session, terminal, chunks, day, today):
-                return  # it stopped answering: the next pass goes on
-        if self.history is not None:
-            await self.history.pull(session, terminal, today)
+                return False  # it stopped answering: the next pass goes on
+        return True
 
     async def _pull_day(
         self,

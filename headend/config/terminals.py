@@ -71,8 +71,10 @@ class MasterTable(FileModel):
     """Also pull each day's frozen reverse active energy (AFN 0D F163)."""
     monthly_frozen: bool = True
     """Also pull each month's frozen forward active energy (AFN 0D F177)."""
-    curves: bool = True
-    """Also pull yesterday's curves of power, phase A voltage and current (AFN 0D F81/F89/F92)."""
+    curves: bool = False
+    """Also pull yesterday's curves of power, phase A voltage and current (AFN 0D F81/F89/F92).
+    Off by default: 96 points a meter a day, three requests per 8 meters, and a day-old flood
+    through the live stream (its subscribers' queues drop what they cannot take)."""
 
 
 class TerminalMeterTable(FileModel):
@@ -123,7 +125,7 @@ class MasterConfig:
     unread_days: int = 3
     daily_reverse: bool = True
     monthly_frozen: bool = True
-    curves: bool = True
+    curves: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,9 @@ readings (the month's freeze, AFN 0D F177) and its meters' reverse registers (F1
 day's forward ones. ``headend simulate --master --start 2026-08-01T00:20`` serves the smoke
 community through its concentrator; ``headend run`` on the written config stores July's freeze
 of every meter at the end of July and yesterday's reverse register at the end of yesterday,
-both ``actual`` (the newest period, got on its first request), and yesterday's curves, each
-point at its time and ``backfilled``, all equal to the community model.
+both ``actual`` (the newest period, got on its first request), and (``[master] curves``
+turned on in the written file) yesterday's curves, each point at its time and ``backfilled``,
+all equal to the community model.
 """
 
 from __future__ import annotations
@@ -54,7 +55,14 @@ def test_a_months_freeze_and_the_reverse_registers_are_pulled_from_the_concentra
     # 31 days (the API's most) up to 2 August: July's freeze and the reverse days kept.
     since = datetime(2026, 7, 2, tzinfo=tz)
     try:
+        written = simulation.config_path.read_text()
+        assert written.count("[master]\n") == 1
+        # The curves are opt-in: the operator turns them on in the fleet file.
+        simulation.config_path.write_text(
+            written.replace("[master]\n", "[master]\ncurves = true\n")
+        )
         (terminal,) = simulation.config().terminals.values()
+        assert simulation.config().master.curves
         meters = [m.id for m in terminal.meters]
         headend = start_headend(simulation, tmp_path / "data", port=free_tcp_port())
         try:
