@@ -31,6 +31,7 @@ from headend.collection.block_support_file import open_book
 from headend.collection.collector import BusAction, ChannelCollector
 from headend.collection.completeness import CompletenessTracker
 from headend.collection.downtime import outbox_settled, recover
+from headend.collection.event_pointers import EventPointers
 from headend.collection.handoff import handoff_for
 from headend.collection.health import MeterHealth
 from headend.collection.kpi_snapshots import snapshots_for
@@ -40,6 +41,7 @@ from headend.collection.registry import MeterRegistry
 from headend.collection.state_alarms import StateAlarms
 from headend.collection.sweeps import AnomalySweeps
 from headend.collection.terminal_events import TerminalEvents
+from headend.collection.terminal_history import history_pull
 from headend.collection.terminal_pull import FrozenPull
 from headend.collection.terminal_watch import TerminalWatch
 from headend.collection.writer import RecordWriter, WriterLimits
@@ -53,6 +55,7 @@ from headend.commands.operations import Operations
 from headend.commands.terminal_clock import TerminalClocks
 from headend.commands.terminal_context import TerminalCommandContext
 from headend.commands.terminal_ports import TerminalPorts
+from headend.commands.terminal_switches import TerminalSwitches
 from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
 from headend.drivers.dlt645.security_module import SecurityModule
 from headend.drivers.registry import DRIVERS, driver_for
@@ -94,6 +97,8 @@ class EngineOptions:
     """The security module of secured control (built from ``[security]`` by the service)."""
     kpi_path: Path | None = None
     """Where the daily collection KPIs are kept (``kpi.sqlite``); None: no snapshots."""
+    terminal_events_path: Path | None = None
+    """How far each concentrator's event rings were read (``terminal-events.json``)."""
     archive_path: Path | None = None
     """The meter archive (``<data-dir>/archive.sqlite``): exchanges and edits for VEE, and the
     transformer, building and in-service dates the KPIs read."""
@@ -215,6 +220,7 @@ class Engine:
         """On-demand reads and relay orders of the terminals' meters (AFN 10 forwarding)."""
         self.terminal_clocks: TerminalClocks | None = None
         self.terminal_ports: TerminalPorts | None = None
+        self.terminal_switches: TerminalSwitches | None = None
         self.terminal_watch: TerminalWatch | None = None
         if config.terminals:  # a master station for concentrators that dial in
             self.terminal_server = TerminalServer(
@@ -232,6 +238,7 @@ class Engine:
                 self.tz,
                 self.clock,
                 record_events=self.live.record_events,
+                pointers=EventPointers(options.terminal_events_path),
             )
             self.terminal_server.on_report = events.on_report
             self.terminal_watch = TerminalWatch(
@@ -245,6 +252,7 @@ class Engine:
                 terminal_commands, config.clock.drift_threshold, config.clock.check_interval
             )
             self.terminal_ports = TerminalPorts(terminal_commands)
+            self.terminal_switches = TerminalSwitches(terminal_commands)
             self.frozen_pull = FrozenPull(
                 self.terminal_server,
                 config.terminals,
@@ -253,6 +261,7 @@ class Engine:
                 self.live.publish,
                 on_login=self.terminal_clocks.on_login,
                 watch=self.terminal_watch,
+                history=history_pull(config.master, self.tz, self.live.publish),
             )
             self.forwarded = ForwardedMeters(
                 commands, self.terminal_server, config.terminals, config.master

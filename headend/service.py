@@ -85,6 +85,7 @@ def engine_options(config: FleetConfig, options: ServiceOptions) -> EngineOption
         kpi_path=options.data_dir / KPI_FILE,
         archive_path=options.data_dir / ARCHIVE_FILE,
         handoff_dir=options.data_dir,
+        terminal_events_path=options.data_dir / "terminal-events.json",
     )
     if config.anomaly is not None and chosen.anomaly is None:
         chosen = replace(chosen, anomaly=config.anomaly)

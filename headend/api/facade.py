@@ -34,6 +34,7 @@ from headend.commands.audit import AuditEntry
 from headend.commands.register_edits import record_register_edit
 from headend.commands.terminal_clock import TerminalClockCheck
 from headend.commands.terminal_ports import PortAction
+from headend.commands.terminal_switches import SwitchAction
 from headend.config.fleet import ChannelConfig, MeterConfig, TransformerConfig
 from headend.config.terminals import ConcentratorConfig, TerminalMeterConfig
 from headend.drivers.dlt645.admin import AdminOrder
@@ -231,6 +232,30 @@ class HeadendFacade:
             raise UnknownTerminal(name)
         await ports.command(name, port, action, user, reason)
 
+    async def terminal_switch(
+        self,
+        name: str,
+        turn: int,
+        action: SwitchAction,
+        user: str,
+        reason: str,
+        *,
+        limit_half_hours: int = 0,
+        alarm_delay_minutes: int = 0,
+    ) -> None:
+        switches = self._engine.terminal_switches
+        if switches is None:
+            raise UnknownTerminal(name)
+        await switches.command(
+            name,
+            turn,
+            action,
+            user,
+            reason,
+            limit_half_hours=limit_half_hours,
+            alarm_delay_minutes=alarm_delay_minutes,
+        )
+
     def terminal_parameters(self, name: str) -> TerminalParameters | None:
         """The terminal's AFN 0A F1/F3 parameters, read back at its last login."""
         watch = self._engine.terminal_watch
@@ -346,11 +371,19 @@ class HeadendFacade:
         reason: str = "",
         new_password: str | None = None,
     ) -> str:
+        forwarded = self._engine.forwarded
+        if forwarded is not None and forwarded.knows(meter_id):  # behind a terminal: AFN 10
+            return await forwarded.admin_order(
+                meter_id, order, user, confirm=confirm, reason=reason, new_password=new_password
+            )
         return await self._engine.admin.run(
             meter_id, order, user, confirm=confirm, reason=reason, new_password=new_password
         )
 
     async def check_clock(self, meter_id: str, user: str) -> float:
+        forwarded = self._engine.forwarded
+        if forwarded is not None and forwarded.knows(meter_id):
+            return await forwarded.check_clock(meter_id, user)
         return await self._engine.clocks.check_clock(meter_id, user=user)
 
     async def broadcast_time_sync(self, user: str) -> int:

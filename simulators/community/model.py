@@ -67,6 +67,8 @@ class Community:
         self._energy_import = self._loads.traits.initial_energy_kwh.copy()
         self._energy_export = np.zeros(len(scenario.meters))
         self._frozen: dict[date, FloatArray] = {}
+        self._frozen_export: dict[date, FloatArray] = {}
+        """The export register at each local midnight (a concentrator's F163)."""
         self._clock_synced: dict[str, datetime] = {}
         self._physical = [
             (fault, np.array([self._index[m] for m in self.faults.meters_reached(fault)]))
@@ -86,6 +88,7 @@ class Community:
         self._snapshots: dict[datetime, dict[str, Mapping[str, float]]] = {}
         if self._is_local_midnight(self._now):
             self._frozen[self._local_date(self._now)] = self._energy_import.copy()
+            self._frozen_export[self._local_date(self._now)] = self._energy_export.copy()
         self._thermal.settle(self._load_factor(self._solve()))
 
     @classmethod
@@ -128,6 +131,7 @@ class Community:
                 self._replace_meters(replacements.pop(0))
             if self._is_local_midnight(boundary):
                 self._frozen[self._local_date(boundary)] = self._energy_import.copy()
+                self._frozen_export[self._local_date(boundary)] = self._energy_export.copy()
             if boundary == snapshot_at:
                 self._snapshot()
         self._instant = None
@@ -434,6 +438,15 @@ class Community:
             if fault.kind is FaultKind.MISSING_FROZEN and day in fault.days:
                 return None
         snapshot = self._frozen.get(day)
+        return None if snapshot is None else float(snapshot[i])
+
+    def daily_frozen_export(self, meter_id: str, day: date) -> float | None:
+        """Export energy frozen at 00:00 local time on ``day`` (None as ``daily_frozen``)."""
+        i = self._meter_index(meter_id)
+        for fault in self.faults.for_meter(meter_id):
+            if fault.kind is FaultKind.MISSING_FROZEN and day in fault.days:
+                return None
+        snapshot = self._frozen_export.get(day)
         return None if snapshot is None else float(snapshot[i])
 
     def meter_clock(self, meter_id: str, moment: datetime | None = None) -> datetime:

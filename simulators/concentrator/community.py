@@ -1,8 +1,11 @@
 """Concentrators for a scenario: one per transformer, holding the daily freezes of its meters.
 
 Each one's store reads the community model: the F161 value of day D is the import energy the
-model froze at the end of D (its ``daily_frozen`` of D + 1), so a concentrator and the meters'
-own DL/T 645 day freezes agree. pn are the transformer's meters in scenario order, from 1.
+model froze at the end of D (its ``daily_frozen`` of D + 1), F163 the export energy
+(``daily_frozen_export``), F177 of a month the F161 value of its last day, its curves what
+the model kept of each 15-minute slot (``Community.snapshot``, the last day), so a concentrator
+and the meters' own DL/T 645 day freezes agree. pn are the transformer's meters in scenario
+order, from 1.
 """
 
 from __future__ import annotations
@@ -68,13 +71,27 @@ def concentrators_for(
     def frozen_total(meter_id: str, day: date) -> float | None:
         return community.daily_frozen(meter_id, day + timedelta(days=1))
 
+    def frozen_export(meter_id: str, day: date) -> float | None:
+        return community.daily_frozen_export(meter_id, day + timedelta(days=1))
+
+    def shown(meter_id: str, wall: datetime) -> Mapping[str, float] | None:
+        """A curve point: what the model kept of the meter at that 15-minute slot."""
+        return community.snapshot(meter_id, wall.replace(tzinfo=local))
+
     placed = []
     for index, transformer in enumerate(scenario.transformers):
         specs = [m for m in scenario.meters if m.transformer == transformer.id]
         if not specs:
             continue
         meters = tuple(StoreMeter(pn, m.id, m.address) for pn, m in enumerate(specs, start=1))
-        store = FrozenStore(meters, frozen_total, today, keeps_days=plan.keeps_days)
+        store = FrozenStore(
+            meters,
+            frozen_total,
+            today,
+            keeps_days=plan.keeps_days,
+            frozen_export=frozen_export,
+            shown=shown,
+        )
         store.unreachable.update(plan.unreachable)
         address = Address(REGION, index + 1)
         events: list[TerminalLogRecord] = []
