@@ -56,6 +56,8 @@ from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
 from headend.drivers.dlt645.security_module import SecurityModule
 from headend.drivers.registry import DRIVERS, driver_for
 from headend.gc_tuning import paused_gc, tuned_for_collection
+from headend.incidents.desk import IncidentDesk, load_from, topology_of
+from headend.incidents.notifier import Notifier, Webhook
 from headend.mqtt.bridge import MqttBridge
 from headend.mqtt.requests import MqttRequests
 from headend.terminals import TerminalServer
@@ -96,6 +98,10 @@ class EngineOptions:
     archive_path: Path | None = None
     """The meter archive (``<data-dir>/archive.sqlite``): exchanges and edits for VEE, and the
     transformer, building and in-service dates the KPIs read."""
+    incidents_dir: Path | None = None
+    """Where ``incidents.sqlite`` (the incidents and their history) is kept; None: in memory."""
+    webhooks: Sequence[Webhook] = ()
+    """Incident notifications (``[notify]``, URLs read from the environment by the service)."""
 
 
 class Engine:
@@ -285,6 +291,20 @@ class Engine:
             rules=options.anomaly,
             interval=options.sweep_interval,
         )
+        self.incidents = IncidentDesk(
+            topology_of(self.registry, config),
+            self.alarms.recent,
+            self.clock.now,
+            data_dir=options.incidents_dir,
+            notifier=Notifier(
+                options.webhooks,
+                self.tz,
+                min_severity=config.notify.min_severity,
+                queue_size=config.notify.queue,
+            ),
+            load_of=load_from(self.live.latest),
+        )
+        """Alarms grouped by shared cause, kept and notified (docs/incidents.md)."""
         self.mqtt_requests = MqttRequests(self.operations, self.clocks)
         self.mqtt: MqttBridge | None = None
         if config.mqtt is not None:
@@ -352,6 +372,10 @@ class Engine:
                 if self.dial_in is not None:
                     background.append(group.create_task(self.dial_in.run(), name="dial-in"))
                 maintenance = [group.create_task(self.sweeps.loop(), name="anomaly sweep")]
+                maintenance.append(group.create_task(self.incidents.loop(), name="incidents"))
+                if self.incidents.notifier is not None:
+                    notify = self.incidents.notifier.run()
+                    maintenance.append(group.create_task(notify, name="notifier"))
                 if self.options.maintenance:
                     maintenance.append(
                         group.create_task(self.backfill_passes.loop(), name="backfill")
@@ -384,6 +408,7 @@ class Engine:
                 self.forwarded.close()
             if self._block_support_saver is not None:
                 await self._block_support_saver.aclose()
+            self.incidents.close()
 
     async def _recover_downtime(self) -> None:
         """Completeness from storage, and the slots missed while down
@@ -448,3 +473,4 @@ class Engine:
         if meter is not None:
             self.collectors[meter.channel].set_meter(meter_id, meter)
         self.sweeps.fleet_changed(meter_id)
+        self.incidents.topology_changed(topology_of(self.registry, self.config))
