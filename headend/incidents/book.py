@@ -58,6 +58,11 @@ _KIND_FLOOR = {
     IncidentKind.METER: IncidentSeverity.INFO,
 }
 
+_KIND_CEILING = {IncidentKind.BUILDING_LOW_VOLTAGE: IncidentSeverity.MAJOR}
+"""A building's low voltage is a consequence (of a long feeder, of its transformer's load):
+however long it lasts (``voltage_low_sustained`` is a critical alarm) the incident stays major,
+below the overload that causes it, which is the one to act on first."""
+
 
 class Change(enum.StrEnum):
     """What a pass did to an incident; ``escalated`` = its severity rose (a notification)."""
@@ -237,6 +242,9 @@ class IncidentBook:
                 load = load_of(meter)
                 if load is not None:
                     incident.meters[meter] = worse_of(incident.meters.get(meter), load)
+        ceiling = _KIND_CEILING.get(incident.kind)
+        if ceiling is not None and severity.rank > ceiling.rank:
+            severity = ceiling
         incident.severity = severity
         if severity.rank > before[0].rank and changes.get(incident.id) not in (
             Change.OPENED,

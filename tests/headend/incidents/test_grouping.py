@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from headend.incidents.book import Change, IncidentBook
 from headend.incidents.records import IncidentKind, IncidentSeverity, WorstValue
 from tests.headend.incidents.alarms import B1, B2, B3, C1, alarm, at, compound
@@ -61,7 +63,8 @@ def test_a_buildings_low_voltage_is_one_incident_each_meter_once() -> None:
     alarms = []
     for i, meter in enumerate(B2):
         alarms.append(alarm("voltage_low", meter, value=195.0 - i))
-        alarms.append(alarm("voltage_low_sustained", meter, minutes=60, value=193.0 - i))
+        sustained = alarm("voltage_low_sustained", meter, minutes=60, value=193.0 - i)
+        alarms.append(replace(sustained, severity="critical"))
     alarms.append(alarm("voltage_low_sustained", "B2", subject_kind="building", value=190.0))
     book = IncidentBook(compound())
 
@@ -74,7 +77,7 @@ def test_a_buildings_low_voltage_is_one_incident_each_meter_once() -> None:
     assert len(incident.alarm_ids) == 9
     assert sorted(incident.meters) == B2
     assert [incident.meters[m].value for m in B2] == [193.0, 192.0, 191.0, 190.0]
-    assert incident.severity is IncidentSeverity.MAJOR
+    assert incident.severity is IncidentSeverity.MAJOR  # critical alarms, a consequence
 
 
 def test_low_voltage_of_two_buildings_is_two_incidents() -> None:
