@@ -12,16 +12,18 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from headend.config.errors import KeyProblem
+from headend.config.errors import PATTERN_PROBLEMS, KeyProblem
 from headend.config.fields import FileModel
 
+URL_PATTERN = r"^https?://"
+PATTERN_PROBLEMS[URL_PATTERN] = "expected an http:// or https:// URL"  # never echo its key
 WebhookFormat = Literal["generic", "wecom", "dingtalk"]
 Severity = Literal["critical", "major", "minor", "info"]
 
 
 class WebhookTable(FileModel):
     name: str = Field(min_length=1)
-    url: str | None = Field(default=None, pattern=r"^https?://")
+    url: str | None = Field(default=None, pattern=URL_PATTERN)
     url_env: str | None = Field(default=None, min_length=1)
     format: WebhookFormat = "generic"
     """``generic``: the incident JSON; ``wecom`` / ``dingtalk``: the robots' ``msgtype`` text."""

@@ -79,6 +79,7 @@ class IncidentDesk:
         self.version = 0
         """Bumped whenever the open or acknowledged list changes (the live stream's cue)."""
         self.store_errors = 0
+        self.pass_errors = 0
 
     def topology_changed(self, topology: Topology) -> None:
         """A fleet change: new alarms are filed by the new places (filed ones stay put)."""
@@ -87,7 +88,11 @@ class IncidentDesk:
     async def loop(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            self.run_pass()
+            try:
+                self.run_pass()
+            except Exception:  # incidents are a view of the alarms: collection goes on
+                self.pass_errors += 1
+                log.exception("incident pass failed")
 
     def run_pass(self) -> list[IncidentChange]:
         changes = self.book.reconcile(self._alarms(), self._now(), self._load_of)

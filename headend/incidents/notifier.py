@@ -205,7 +205,11 @@ class Notifier:
                 destination.stats.delayed += 1
                 await asyncio.sleep(wait)
             destination.bucket.take(self._monotonic())
-            await self._deliver(destination, note)
+            try:
+                await self._deliver(destination, note)
+            except Exception:  # a robot's answer we did not foresee must not stop the engine
+                destination.stats.failed += 1
+                log.exception("webhook %s: %s not delivered", destination.hook.name, note.title)
 
     async def _deliver(self, destination: _Destination, note: Notification) -> None:
         hook = destination.hook
@@ -215,6 +219,8 @@ class Notifier:
                 async with asyncio.timeout(hook.timeout_s):
                     answer = await self._post(hook.url, note.body)
                 problem = refused(hook.format, answer)
+            except aiohttp.ClientResponseError as exc:  # its text holds the URL, and the key
+                problem = f"HTTP {exc.status} {exc.message}"
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 problem = str(exc) or type(exc).__name__
             if problem is None:
