@@ -40,6 +40,7 @@ from headend.collection.state_alarms import StateAlarms
 from headend.collection.sweeps import AnomalySweeps
 from headend.collection.terminal_events import TerminalEvents
 from headend.collection.terminal_pull import FrozenPull
+from headend.collection.terminal_sessions import TerminalSessions
 from headend.collection.terminal_watch import TerminalWatch
 from headend.collection.writer import RecordWriter, WriterLimits
 from headend.commands.admin import AdminCommands
@@ -217,6 +218,8 @@ class Engine:
         self.terminal_clocks: TerminalClocks | None = None
         self.terminal_ports: TerminalPorts | None = None
         self.terminal_watch: TerminalWatch | None = None
+        self.terminal_sessions: TerminalSessions | None = None
+        """A concentrator's session lost is an alarm (``terminal_offline``)."""
         if config.terminals:  # a master station for concentrators that dial in
             self.terminal_server = TerminalServer(
                 host=config.master.host,
@@ -235,6 +238,14 @@ class Engine:
                 record_events=self.live.record_events,
             )
             self.terminal_server.on_report = events.on_report
+            server_now = self.terminal_server
+            self.terminal_sessions = TerminalSessions(
+                self.alarms,
+                config.terminals,
+                lambda: server_now.sessions,
+                self.clock,
+                self.live.record_events,
+            )
             self.terminal_watch = TerminalWatch(
                 events, self.alarms, config.master, self.tz, self.clock, self.live.record_events
             )
@@ -373,6 +384,9 @@ class Engine:
                     background.append(group.create_task(self.dial_in.run(), name="dial-in"))
                 maintenance = [group.create_task(self.sweeps.loop(), name="anomaly sweep")]
                 maintenance.append(group.create_task(self.incidents.loop(), name="incidents"))
+                if self.terminal_sessions is not None:
+                    sessions = self.terminal_sessions.loop()
+                    maintenance.append(group.create_task(sessions, name="terminal sessions"))
                 if self.incidents.notifier is not None:
                     notify = self.incidents.notifier.run()
                     maintenance.append(group.create_task(notify, name="notifier"))

@@ -20,7 +20,8 @@ from headend.incidents.topology import Topology
 OVERLOAD_KINDS = frozenset({"overload", "heavy_load"})
 LOW_VOLTAGE_KINDS = frozenset({"voltage_low", "voltage_low_sustained"})
 SILENT_KINDS = frozenset({"outage", "meter_unread", "meter_offline", "communication_fault"})
-TERMINAL_DOWN_KINDS = frozenset({"terminal_power_off", "terminal_offline", "session_lost"})
+TERMINAL_DOWN_KINDS = frozenset({"terminal_power_off", "terminal_offline"})
+"""ERC 14 power off, and the session lost (``collection.terminal_sessions``)."""
 GROUP_SHARE = 0.5
 """Share of a channel's, terminal's or transformer's meters silent at once that makes it theirs."""
 MIN_CHANNEL_METERS = 2

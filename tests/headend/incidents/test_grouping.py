@@ -121,6 +121,18 @@ def test_a_terminal_power_off_takes_its_unread_meters() -> None:
     assert list(change.incident.meters) == C1[:1]
 
 
+def test_a_lost_session_takes_its_unread_meters_and_most_unread_is_the_terminal() -> None:
+    book = IncidentBook(compound())
+    lost = alarm("terminal_offline", "C1", subject_kind="terminal")
+    (change,) = book.reconcile([lost, alarm("meter_unread", C1[0], minutes=1)], at(2))
+    assert (change.incident.kind, change.incident.subject) == (IncidentKind.TERMINAL_DOWN, "C1")
+
+    other = IncidentBook(compound())  # no terminal alarm: half of its meters unread at once
+    (change,) = other.reconcile([alarm("meter_unread", m) for m in C1[:2]], at(1))
+    assert (change.incident.kind, change.incident.subject) == (IncidentKind.TERMINAL_DOWN, "C1")
+    assert sorted(change.incident.meters) == C1[:2]
+
+
 def test_most_of_a_transformer_out_at_once_is_an_area_outage() -> None:
     outages = [alarm("outage", m, value=0.0, severity="critical") for m in B1 + B2[:2]]
     book = IncidentBook(compound())
