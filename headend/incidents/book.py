@@ -36,7 +36,7 @@ from headend.incidents.records import (
     incident_id,
 )
 from headend.incidents.topology import Topology
-from headend.incidents.worst import alarm_worst, worse_of
+from headend.incidents.worst import DURATION_UNIT, alarm_worst, worse_of
 
 DEFAULT_REOPEN_WITHIN = timedelta(minutes=30)
 
@@ -228,7 +228,7 @@ class IncidentBook:
         load_of: LoadOf | None,
         changes: dict[str, Change],
     ) -> None:
-        before = (incident.severity, dict(incident.meters))
+        before = (incident.severity, _significant(incident.meters))
         severity = incident.severity
         for alarm in alarms:
             severity = max(severity, _ALARM_SEVERITY.get(alarm.severity, severity), key=_rank)
@@ -251,7 +251,7 @@ class IncidentBook:
             Change.REOPENED,
         ):
             changes[incident.id] = Change.ESCALATED
-        if (severity, incident.meters) != before:
+        if (severity, _significant(incident.meters)) != before:
             incident.updated_at = now
             changes.setdefault(incident.id, Change.UPDATED)
 
@@ -278,6 +278,12 @@ class IncidentBook:
             self._restored.discard(incident.id)
             del self._live[key]
             changes[incident.id] = Change.CLEARED
+
+
+def _significant(meters: dict[str, WorstValue]) -> dict[str, WorstValue | None]:
+    """The meters as a change is judged: a duration that merely grew (offline for one more
+    minute) is kept but changes nothing, or every pass would rewrite the incident."""
+    return {m: (None if w.unit == DURATION_UNIT else w) for m, w in meters.items()}
 
 
 def _rank(severity: IncidentSeverity) -> int:

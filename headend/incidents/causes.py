@@ -82,7 +82,7 @@ class OpenSituation:
         if not value:
             return False
         down = len(self.silent.get(attribute, {}).get(value, ()))
-        total = topology.counts(attribute).get(value, 0)
+        total = topology.count(attribute, value)
         return down >= least and total > 0 and down >= GROUP_SHARE * total
 
 

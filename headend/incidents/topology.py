@@ -11,6 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+ATTRIBUTES = ("transformer", "building", "channel", "terminal")
+
 
 @dataclass(frozen=True, slots=True)
 class MeterLocation:
@@ -28,6 +30,9 @@ class Topology:
     """An alarm subject (a transformer's name or its terminal device) -> the transformer name."""
     terminal_transformers: Mapping[str, str] = field(default_factory=dict)
     """Concentrator name -> its transformer."""
+    groups: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    """attribute (transformer, building, channel, terminal) -> value -> its meters, sorted:
+    built once, so a pass over many alarms never scans the fleet."""
 
     @classmethod
     def of(
@@ -36,10 +41,18 @@ class Topology:
         transformer_names: Mapping[str, str] | None = None,
         terminal_transformers: Mapping[str, str] | None = None,
     ) -> Topology:
+        by_meter = {p.meter: p for p in places}
+        groups: dict[str, dict[str, list[str]]] = {a: defaultdict(list) for a in ATTRIBUTES}
+        for meter in sorted(by_meter):
+            for attribute in ATTRIBUTES:
+                value = getattr(by_meter[meter], attribute)
+                if value:
+                    groups[attribute][value].append(meter)
         return cls(
-            {p.meter: p for p in places},
+            by_meter,
             dict(transformer_names or {}),
             dict(terminal_transformers or {}),
+            {a: {v: tuple(m) for v, m in g.items()} for a, g in groups.items()},
         )
 
     def place(self, meter: str) -> MeterLocation:
@@ -48,15 +61,10 @@ class Topology:
     def transformer(self, subject: str) -> str:
         return self.transformer_names.get(subject, subject)
 
-    def meters_of(self, attribute: str, value: str) -> list[str]:
+    def meters_of(self, attribute: str, value: str) -> tuple[str, ...]:
         """The meters whose ``attribute`` (transformer, building, channel, terminal) is
-        ``value``."""
-        return sorted(m for m, p in self.places.items() if getattr(p, attribute) == value)
+        ``value``, sorted."""
+        return self.groups.get(attribute, {}).get(value, ())
 
-    def counts(self, attribute: str) -> dict[str, int]:
-        counted: dict[str, int] = defaultdict(int)
-        for place in self.places.values():
-            value = getattr(place, attribute)
-            if value:
-                counted[value] += 1
-        return counted
+    def count(self, attribute: str, value: str) -> int:
+        return len(self.meters_of(attribute, value))

@@ -99,6 +99,8 @@ def test_a_channel_down_takes_its_meters_offline() -> None:
     assert sorted(change.incident.meters) == B1[:3]
     worst = change.incident.meters[B1[0]]
     assert (worst.quantity, worst.value, worst.unit) == ("meter_offline_duration", 10.0, "min")
+    assert book.reconcile(offline, at(20)) == []  # offline longer: nothing to announce
+    assert change.incident.meters[B1[0]].value == 20.0  # but the figure is kept up to date
 
 
 def test_one_meter_offline_stays_its_own_incident() -> None:
