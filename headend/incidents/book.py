@@ -10,8 +10,10 @@ alarm again within ``reopen_within`` is reopened (same id, history kept, acknowl
 dropped: it needs taking in hand again); later, it is a new incident.
 
 Incidents restored from the store at start name alarms the new alarm book does not know (alarms
-live in memory): they are left open for ``reopen_within`` after the first pass, so a cause
-still there joins them again instead of clearing and reopening them.
+live in memory), and a fleet change closes every rule alarm for the rules to start over: either
+way the open incidents are held open for ``hold_for`` (longer than the rules' longest hold, a
+heavy load's 2 h), so a cause still there joins them again when its alarm is raised anew
+instead of clearing them and opening a new incident (and a new notification).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from headend.incidents.topology import Topology
 from headend.incidents.worst import DURATION_UNIT, alarm_worst, worse_of
 
 DEFAULT_REOPEN_WITHIN = timedelta(minutes=30)
+DEFAULT_HOLD_FOR = timedelta(hours=2, minutes=15)
 
 LoadOf = Callable[[str], WorstValue | None]
 """A meter's current load (``power_active_total``), for the meters of an overloaded transformer
@@ -93,10 +96,12 @@ class IncidentBook:
         topology: Topology,
         *,
         reopen_within: timedelta = DEFAULT_REOPEN_WITHIN,
+        hold_for: timedelta = DEFAULT_HOLD_FOR,
         restored: Iterable[Incident] = (),
     ) -> None:
         self.topology = topology
         self.reopen_within = reopen_within
+        self.hold_for = hold_for
         self._incidents: dict[str, Incident] = {}
         self._live: dict[tuple[str, str], str] = {}
         """(kind, subject) -> the id of its open or acknowledged incident."""
@@ -130,6 +135,11 @@ class IncidentBook:
     def all(self) -> list[Incident]:
         return sorted(self._incidents.values(), key=sort_key)
 
+    def hold_open(self, now: datetime) -> None:
+        """The alarms start over (a fleet change): keep the open incidents for ``hold_for``."""
+        self._restored.update(self._live.values())
+        self._grace_until = now + self.hold_for
+
     # -- the operator ------------------------------------------------------------------------
 
     def acknowledge(self, incident: str, by: str, note: str, at: datetime) -> IncidentChange:
@@ -148,7 +158,7 @@ class IncidentBook:
         self, alarms: Sequence[Alarm], now: datetime, load_of: LoadOf | None = None
     ) -> list[IncidentChange]:
         if self._grace_until is None:
-            self._grace_until = now + self.reopen_within
+            self._grace_until = now + self.hold_for
         changes: dict[str, Change] = {}
         open_alarms = sorted((a for a in alarms if a.open), key=lambda a: (a.start, a.id))
         situation = OpenSituation.of(open_alarms, self.topology)

@@ -82,8 +82,10 @@ class IncidentDesk:
         self.pass_errors = 0
 
     def topology_changed(self, topology: Topology) -> None:
-        """A fleet change: new alarms are filed by the new places (filed ones stay put)."""
+        """A fleet change: new alarms are filed by the new places (filed ones stay put); the
+        rule alarms it closed are raised again by the next sweeps, into the incidents held."""
         self.book.topology = topology
+        self.book.hold_open(self._now())
 
     async def loop(self) -> None:
         while True:

@@ -139,9 +139,23 @@ def test_a_restored_incident_waits_for_its_cause_before_clearing(tmp_path: Path)
     low = alarm("voltage_low", B1[0], value=195)
     store.save(c.incident for c in book.reconcile([low], at(1)))
 
-    restarted = IncidentBook(compound(), reopen_within=timedelta(minutes=10), restored=store.load())
+    restarted = IncidentBook(compound(), hold_for=timedelta(minutes=10), restored=store.load())
     assert restarted.reconcile([], at(2)) == []  # its alarm is unknown to a new alarm book
     raised_again = alarm("voltage_low", B1[0], minutes=3, value=194)
     (grew,) = restarted.reconcile([raised_again], at(4))
     assert grew.change is Change.GREW
     assert grew.incident.state is IncidentState.OPEN
+
+
+def test_alarms_starting_over_keep_the_incident_open() -> None:
+    """A fleet change closes the overload; raised anew an hour later it joins the same one."""
+    book = IncidentBook(compound(), hold_for=timedelta(hours=2))
+    over = alarm("overload", "TTU-1", subject_kind="transformer", value=1.2, unit="ratio")
+    (opened,) = book.reconcile([over], at(1))
+    book.hold_open(at(2))
+    assert book.reconcile([closed(over, 2)], at(3)) == []
+    again = alarm("overload", "TTU-1", subject_kind="transformer", minutes=62, value=1.3)
+    (grew,) = book.reconcile([closed(over, 2), again], at(63))
+    assert (grew.change, grew.incident.id) == (Change.GREW, opened.incident.id)
+    (cleared,) = book.reconcile([closed(over, 2), closed(again, 70)], at(71))
+    assert cleared.change is Change.CLEARED  # once it has its alarm again, it clears as usual
