@@ -13,13 +13,16 @@ minute. Then:
   or a voltage below the 198 V limit; S2's low voltage is an incident of its own;
 - acknowledging it is refused (403) with the reader token, and works with the operator token
   (audited, in its history);
-- the receiver got exactly one notification for the incident, and ``/metrics`` counts it.
+- the receiver got exactly one notification for the incident, and ``/metrics`` counts it;
+- a second ``headend run`` on the same data dir shows the incident acknowledged, its history
+  kept and found by a search.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -31,7 +34,13 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.ports import free_tcp_port
-from tests.system.processes import HeadEnd, Simulation, start_headend, start_simulation
+from tests.system.processes import (
+    POLL_INTERVAL_S,
+    HeadEnd,
+    Simulation,
+    start_headend,
+    start_simulation,
+)
 from tests.system.truth import GroundTruth, matches_one
 
 SCENARIO = "evening-overload"
@@ -170,16 +179,35 @@ def test_the_overload_is_one_incident_first_acknowledged_and_notified_once(
                 assert [e["outcome"] for e in audit] == ["ok", "intent"]
 
                 assert robot.arrived.wait(WAIT_S), "the robot was never notified"
-                notified = sent_count(headend)
+                wait_until_counted(headend, len(robot.received))
                 assert len(robot.about(first["id"])) == 1
-                assert notified == len(robot.received)
                 content = robot.about(first["id"])[0]["markdown"]["content"]
                 assert "transformer_overload T1 opened" in content
             finally:
                 code = headend.stop()
                 assert code == 0, headend.child.stderr()[-2000:]
+
+            again = start_headend(simulation, tmp_path / "data", port=free_tcp_port(), name="run1")
+            try:  # the history is on disk: the acknowledgement survives the restart
+                kept = again.get(f"/api/incidents/{first['id']}")
+                assert kept["acknowledged"]["by"] == "operator"
+                assert kept["state"] == "acknowledged"
+                assert kept["history"][: len(detail["history"])] == detail["history"]
+                found = again.get("/api/incidents", q="t1", kind="transformer_overload")
+                assert [i["id"] for i in found["incidents"]] == [first["id"]]
+            finally:
+                assert again.stop() == 0, again.child.stderr()[-2000:]
     finally:
         assert simulation.child.stop() == 0
+
+
+def wait_until_counted(headend: HeadEnd, received: int) -> None:
+    """``/metrics`` counts a notification once the robot's answer is back, just after the
+    robot saw it: asked again every ``POLL_INTERVAL_S`` until it agrees."""
+    deadline = time.monotonic() + WAIT_S
+    while (counted := sent_count(headend)) != received:
+        assert time.monotonic() < deadline, f"sent {counted}, the robot received {received}"
+        time.sleep(POLL_INTERVAL_S)
 
 
 def sent_count(headend: HeadEnd) -> float:
