@@ -39,7 +39,7 @@ from headend.drivers.dlt645.admin import AdminOrder
 from headend.drivers.dlt645.control import RelayResult
 from headend.engine import Engine
 from headend.errors import HeadendError, UnknownMeter
-from headend.incidents.notifier import WebhookStats
+from headend.incidents.notifier import NotificationStats
 from headend.incidents.records import Incident
 from headend.incidents.store import IncidentQuery
 from headend.mqtt.bridge import MqttStats
@@ -337,7 +337,7 @@ class HeadendFacade:
         audit.complete(intent, "ok", at=self._engine.clock.now())
         return incident
 
-    def notification_stats(self) -> Mapping[str, WebhookStats]:
+    def notification_stats(self) -> Mapping[str, NotificationStats]:
         notifier = self._engine.incidents.notifier
         return {} if notifier is None else notifier.stats
 

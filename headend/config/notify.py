@@ -32,7 +32,7 @@ class WebhookTable(FileModel):
     burst: int = Field(default=3, ge=1)
     retries: int = Field(default=3, ge=0, le=20)
     backoff_s: float = Field(default=2.0, gt=0)
-    """First retry after this, doubling each time."""
+    """First retry within this, the bound doubling each time (full jitter)."""
     timeout_s: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")

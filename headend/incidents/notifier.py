@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
+from headend.bus.backoff import Backoff
 from headend.config.errors import ConfigError
 from headend.config.notify import NotifyTable
 from headend.incidents.book import Change, IncidentChange
@@ -57,7 +58,7 @@ class Webhook:
 
 
 @dataclass(slots=True)
-class WebhookStats:
+class NotificationStats:
     queued: int = 0
     sent: int = 0
     retries: int = 0
@@ -121,7 +122,7 @@ class _Destination:
     hook: Webhook
     queue: asyncio.Queue[Notification]
     bucket: DeliveryPace
-    stats: WebhookStats = field(default_factory=WebhookStats)
+    stats: NotificationStats = field(default_factory=NotificationStats)
 
 
 class Notifier:
@@ -148,7 +149,7 @@ class Notifier:
         self.deduplicated = 0
 
     @property
-    def stats(self) -> Mapping[str, WebhookStats]:
+    def stats(self) -> Mapping[str, NotificationStats]:
         return {d.hook.name: d.stats for d in self._destinations}
 
     def offer(self, change: IncidentChange) -> None:
@@ -213,7 +214,7 @@ class Notifier:
 
     async def _deliver(self, destination: _Destination, note: Notification) -> None:
         hook = destination.hook
-        delay = hook.backoff_s
+        backoff = Backoff(hook.backoff_s, hook.backoff_s * 2**hook.retries)
         for attempt in range(hook.retries + 1):
             try:
                 async with asyncio.timeout(hook.timeout_s):
@@ -229,7 +230,6 @@ class Notifier:
             if attempt == hook.retries:
                 break
             destination.stats.retries += 1
-            await asyncio.sleep(delay)
-            delay *= 2
+            await asyncio.sleep(backoff.delay(attempt + 1))
         destination.stats.failed += 1
         log.warning("webhook %s: gave up on %s: %s", hook.name, note.title, problem)
