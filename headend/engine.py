@@ -43,6 +43,7 @@ from headend.collection.sweeps import AnomalySweeps
 from headend.collection.terminal_events import TerminalEvents
 from headend.collection.terminal_history import history_pull
 from headend.collection.terminal_pull import FrozenPull
+from headend.collection.terminal_sessions import TerminalSessions
 from headend.collection.terminal_watch import TerminalWatch
 from headend.collection.writer import RecordWriter, WriterLimits
 from headend.commands.admin import AdminCommands
@@ -60,6 +61,8 @@ from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
 from headend.drivers.dlt645.security_module import SecurityModule
 from headend.drivers.registry import DRIVERS, driver_for
 from headend.gc_tuning import paused_gc, tuned_for_collection
+from headend.incidents.desk import IncidentDesk, load_from, topology_of
+from headend.incidents.notifier import Notifier, Webhook
 from headend.mqtt.bridge import MqttBridge
 from headend.mqtt.requests import MqttRequests
 from headend.terminals import TerminalServer
@@ -106,6 +109,10 @@ class EngineOptions:
     """Where the daily hand-off keeps its ledger (the data dir); None: no hand-off."""
     handoff_authorization: str | None = None
     """The hand-off webhook's Authorization header (read from ``[handoff] authorization_env``)."""
+    incidents_dir: Path | None = None
+    """Where ``incidents.sqlite`` (the incidents and their history) is kept; None: in memory."""
+    webhooks: Sequence[Webhook] = ()
+    """Incident notifications (``[notify]``, URLs read from the environment by the service)."""
 
 
 class Engine:
@@ -222,6 +229,8 @@ class Engine:
         self.terminal_ports: TerminalPorts | None = None
         self.terminal_switches: TerminalSwitches | None = None
         self.terminal_watch: TerminalWatch | None = None
+        self.terminal_sessions: TerminalSessions | None = None
+        """A concentrator's session lost is an alarm (``terminal_offline``)."""
         if config.terminals:  # a master station for concentrators that dial in
             self.terminal_server = TerminalServer(
                 host=config.master.host,
@@ -241,6 +250,14 @@ class Engine:
                 pointers=EventPointers(options.terminal_events_path),
             )
             self.terminal_server.on_report = events.on_report
+            server_now = self.terminal_server
+            self.terminal_sessions = TerminalSessions(
+                self.alarms,
+                config.terminals,
+                lambda: server_now.sessions,
+                self.clock,
+                self.live.record_events,
+            )
             self.terminal_watch = TerminalWatch(
                 events, self.alarms, config.master, self.tz, self.clock, self.live.record_events
             )
@@ -310,6 +327,20 @@ class Engine:
             rules=options.anomaly,
             interval=options.sweep_interval,
         )
+        self.incidents = IncidentDesk(
+            topology_of(self.registry, config),
+            self.alarms.recent,
+            self.clock.now,
+            data_dir=options.incidents_dir,
+            notifier=Notifier(
+                options.webhooks,
+                self.tz,
+                min_severity=config.notify.min_severity,
+                queue_size=config.notify.queue,
+            ),
+            load_of=load_from(self.live.latest),
+        )
+        """Alarms grouped by shared cause, kept and notified (docs/incidents.md)."""
         self.mqtt_requests = MqttRequests(self.operations, self.clocks)
         self.mqtt: MqttBridge | None = None
         if config.mqtt is not None:
@@ -377,6 +408,13 @@ class Engine:
                 if self.dial_in is not None:
                     background.append(group.create_task(self.dial_in.run(), name="dial-in"))
                 maintenance = [group.create_task(self.sweeps.loop(), name="anomaly sweep")]
+                maintenance.append(group.create_task(self.incidents.loop(), name="incidents"))
+                if self.terminal_sessions is not None:
+                    sessions = self.terminal_sessions.loop()
+                    maintenance.append(group.create_task(sessions, name="terminal sessions"))
+                if self.incidents.notifier is not None:
+                    notify = self.incidents.notifier.run()
+                    maintenance.append(group.create_task(notify, name="notifier"))
                 if self.options.maintenance:
                     maintenance.append(
                         group.create_task(self.backfill_passes.loop(), name="backfill")
@@ -415,6 +453,7 @@ class Engine:
                 self.forwarded.close()
             if self._block_support_saver is not None:
                 await self._block_support_saver.aclose()
+            self.incidents.close()
 
     async def _recover_downtime(self) -> None:
         """Completeness from storage, and the slots missed while down
@@ -479,3 +518,4 @@ class Engine:
         if meter is not None:
             self.collectors[meter.channel].set_meter(meter_id, meter)
         self.sweeps.fleet_changed(meter_id)
+        self.incidents.topology_changed(topology_of(self.registry, self.config))

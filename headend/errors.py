@@ -21,6 +21,10 @@ the exit code or HTTP status it becomes)::
     │   └── QueueClosed                 bus.lanes: closed and drained, the worker stops
     ├── UnknownMeter (KeyError)         no such meter in the registry (.meter)
     ├── UnknownAlarm (KeyError)         anomaly.alarms: no such alarm (.alarm)
+    ├── IncidentError                   incidents.errors
+    │   ├── UnknownIncident (KeyError)  no such incident (.incident)
+    │   ├── IncidentCleared             an acknowledgement of a cleared incident (.incident)
+    │   └── IncidentStoreError          incidents.sqlite cannot be read or written
     ├── UnknownTerminal (KeyError)      terminals.errors: no such terminal in the fleet (.terminal)
     ├── ConfigError (ValueError)        config.fields: a config file is wrong (.source, .key,
     │                                   .problem, .meter)

@@ -40,7 +40,10 @@ from headend.config.terminals import ConcentratorConfig, TerminalMeterConfig
 from headend.drivers.dlt645.admin import AdminOrder
 from headend.drivers.dlt645.control import RelayResult
 from headend.engine import Engine
-from headend.errors import UnknownMeter
+from headend.errors import HeadendError, UnknownMeter
+from headend.incidents.notifier import NotificationStats
+from headend.incidents.records import Incident
+from headend.incidents.store import IncidentQuery
 from headend.mqtt.bridge import MqttStats
 from headend.terminals.errors import UnknownTerminal
 from headend.units import UnitGate
@@ -336,6 +339,41 @@ class HeadendFacade:
 
     def acknowledge(self, alarm_id: str, user: str) -> Alarm:
         return self._engine.alarms.acknowledge(alarm_id, user, self._engine.clock.now())
+
+    # -- incidents (docs/incidents.md) ---------------------------------------------------------
+
+    def active_incidents(self) -> list[Incident]:
+        return self._engine.incidents.active()
+
+    def incidents_version(self) -> int:
+        """Changes whenever the open or acknowledged list does (the live stream's cue)."""
+        return self._engine.incidents.version
+
+    def search_incidents(self, query: IncidentQuery) -> tuple[int, list[Incident]]:
+        return self._engine.incidents.search(query)
+
+    def incident(self, incident_id: str) -> Incident:
+        return self._engine.incidents.get(incident_id)
+
+    def acknowledge_incident(self, incident_id: str, user: str, note: str) -> Incident:
+        """Audited (fsync'd) before it acts, answered once the store has it on disk."""
+        desk, audit, now = self._engine.incidents, self._engine.audit, self._engine.clock.now()
+        desk.get(incident_id)  # an unknown id is a 404, not an audited attempt
+        intent = audit.begin(now, user, incident_id, "incident acknowledge", note)
+        try:
+            incident = desk.acknowledge(incident_id, user, note)
+        except HeadendError as exc:
+            audit.complete(intent, "refused", str(exc), at=self._engine.clock.now())
+            raise
+        audit.complete(intent, "ok", at=self._engine.clock.now())
+        return incident
+
+    def notification_stats(self) -> Mapping[str, NotificationStats]:
+        notifier = self._engine.incidents.notifier
+        return {} if notifier is None else notifier.stats
+
+    def incident_store_errors(self) -> int:
+        return self._engine.incidents.store_errors
 
     @property
     def anomaly_rules(self) -> AnomalyConfig:

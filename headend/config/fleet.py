@@ -32,6 +32,7 @@ from headend.config.handoff import HandoffConfig, HandoffTable, handoff_config
 from headend.config.line_loss import LineLossTable, line_loss_limits
 from headend.config.meter_table import MeterTable, ProtocolName
 from headend.config.mqtt import MqttConfig, MqttTable, mqtt_config
+from headend.config.notify import NotifyTable
 from headend.config.security import SecurityTable
 from headend.config.storage import EmbeddedStorage, StorageConfig
 from headend.config.terminals import (
@@ -202,6 +203,9 @@ class FleetConfig:
     """``[archive]``: meters also come from the meter archive (``config.archive_meters``)."""
     line_loss: LineLossLimits = DEFAULT_LINE_LOSS
     """``[line_loss]``: the transformer areas' loss thresholds (docs/line-loss.md)."""
+    notify: NotifyTable = dataclasses.field(default_factory=NotifyTable)
+    """``[notify]``: incident webhooks (docs/incidents.md); URLs from the environment are read
+    when the service starts."""
 
 
 def load_fleet_config(path: str | Path) -> FleetConfig:
@@ -362,6 +366,7 @@ class FleetFile(FileModel):
     """Checked by ``headend.anomaly``'s own dataclass, imported only when the table is there."""
     archive: ArchiveTable | None = None
     line_loss: LineLossTable = LineLossTable()
+    notify: NotifyTable = NotifyTable()
 
 
 def parse_fleet_config(
@@ -412,6 +417,7 @@ def parse_fleet_config(
         tariff_names=file.site.tariff_numbers(),
         archive=file.archive,
         line_loss=line_loss_limits(file.line_loss),
+        notify=file.notify,
     )
 
 
