@@ -1,18 +1,29 @@
-// Live dashboard of the head-end. Plain JS, no libraries (the head-end runs without internet).
-// State comes from the JSON API once, then from the server-sent event stream (/api/stream):
-// `reading` events update the live cells, `fleet` events the transformer/building figures,
-// `alarms` events the open alarm list. EventSource cannot send an Authorization header, so the
-// stream gets the token as ?access_token=; every other call sends it as a Bearer header.
+// Live dashboard of the head-end. Plain JS modules, no libraries (the head-end runs without
+// internet). State comes from the JSON API once, then from the server-sent event stream
+// (/api/stream): `reading` events update the live cells, `fleet` events the transformer and
+// building figures, `alarms` (and, where the head-end groups them, `incidents`) the list an
+// operator works from. EventSource cannot send an Authorization header, so the stream gets the
+// token as ?access_token=; every other call sends it as a Bearer header.
 "use strict";
+
+import { lineChart } from "/dashboard/chart.js";
+import { formatNumber, formatQuantity, percent } from "/dashboard/format.js";
+import { alarmLabel, chooseLanguage, incidentLabel, language, quantityLabel, severityLabel,
+  stateLabel, t, useLanguage } from "/dashboard/i18n.js";
 
 const TOKEN_KEY = "headend.token";
 const LIVE_QUANTITIES = ["voltage_a", "current_a", "power_active_total"];
 const VOLTAGE_SCALE = [180, 250]; // drawn range of the voltage bars, V
 const LOAD_SCALE = 1.2; // load bars run to 120 % of rated kVA
+const PAGE_SIZE = 50; // meters per page of the meter list
+const FROZEN_DAYS = 7;
+const HISTORY_QUANTITIES = ["voltage_a", "current_a", "power_active_total", "power_factor_total",
+  "frequency", "energy_active_import_total"];
 
 const state = { token: null, meters: new Map(), band: { low: 198, high: 235.4 },
   limits: { heavy: 0.8, overload: 1.0 }, meterPage: null, history: [], stream: null,
-  timeFormat: null };
+  timeFormat: null, timeZone: "UTC", fleet: null, alarms: [], incidents: null, trends: null,
+  list: { query: "", status: "", sort: "id", descending: false, page: 0 }, operator: null };
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -33,11 +44,6 @@ function svg(tag, attrs = {}) {
   return node;
 }
 
-function formatValue(value) {
-  if (value === null || value === undefined) return "–";
-  return String(Number(value.toFixed(3)));
-}
-
 // -- time -----------------------------------------------------------------------------------
 // One convention on the whole page: site local time (the fleet's [site] timezone, which
 // /health gives) with its UTC offset, e.g. "2026-03-10 12:00:00 +08:00". The API's instants
@@ -53,6 +59,7 @@ function useTimeZone(timeZone) {
     state.timeFormat = new Intl.DateTimeFormat("en-US", { ...options, timeZone: "UTC" });
     timeZone = "UTC";
   }
+  state.timeZone = timeZone;
   const offset = siteParts(Date.now()).offset;
   $("#zone").textContent = `${timeZone} (UTC${offset})`;
 }
@@ -71,6 +78,11 @@ function siteDateTime(instant) {
 function siteClock(instant) {
   const p = siteParts(instant);
   return `${p.hour}:${p.minute} ${p.offset}`;
+}
+
+function siteDay(instant) {
+  const p = siteParts(instant);
+  return `${p.year}-${p.month}-${p.day}`;
 }
 
 function timeText(iso) {
@@ -94,6 +106,7 @@ class ApiError extends Error {
 
 async function api(path, options = {}) {
   const headers = { Authorization: `Bearer ${state.token}`, ...(options.headers || {}) };
+  if (options.body) headers["Content-Type"] = "application/json";
   const response = await fetch(path, { ...options, headers });
   if (response.status === 401) {
     sessionStorage.removeItem(TOKEN_KEY);
@@ -106,6 +119,11 @@ async function api(path, options = {}) {
     throw new ApiError(path, response.status, detail);
   }
   return response.json();
+}
+
+function refusal(error) {
+  return error.status === 403 ? t("needs_operator") : error.status === 404 ? t("unknown_thing")
+    : error.status === 409 ? t("conflict") : t("failed");
 }
 
 // -- token ------------------------------------------------------------------------------------
@@ -159,87 +177,107 @@ function loadBar(rate) {
   return bar;
 }
 
+const volts = (v) => formatQuantity("voltage", v);
+const kilowatts = (v) => formatQuantity("power_active_total", v);
+
 function voltageText(group) {
-  const text = `${formatValue(group.voltage_min)} / ${formatValue(group.voltage_avg)}`;
+  const text = `${volts(group.voltage_min)} / ${volts(group.voltage_avg)}`;
   const out = group.voltage_min !== null && group.voltage_min < state.band.low;
   return el("td", { class: out ? "num out-of-band" : "num", "data-group": group.name, "data-figure": "voltage" }, text);
 }
 
-// -- fleet --------------------------------------------------------------------------------------
-
-function percent(rate) {
-  return rate === null ? "–" : `${Math.round(rate * 100)} %`;
-}
+// -- overview -----------------------------------------------------------------------------------
 
 // The load the overload rule judges, and where it comes from: measured (terminal or LV-side
 // meter) or the sum of the load meters that answered, scaled up to all of them.
-function loadText(t) {
-  const source = t.load_source === "terminal" ? "measured"
-    : t.load_source === "meters" ? `meters ${t.meters_answered}/${t.meters}` : "unknown";
-  return `${formatValue(t.load_kw)} kW of ${formatValue(t.rated_kva)} kVA (${source})`;
+function loadText(tr) {
+  const source = tr.load_source === "terminal" ? t("measured")
+    : tr.load_source === "meters" ? t("from_meters", { n: tr.meters_answered, of: tr.meters })
+      : t("unknown");
+  return t("load_of", { kw: formatNumber(tr.load_kw, 2), kva: tr.rated_kva, source });
 }
 
 // What the terminal itself reports, its own load rate included: shown apart from the judged
 // rate, which may differ (the terminal's power factor is not the rules' assumed one).
 function terminalText(terminal) {
   if (!terminal) return "–";
-  return `${terminal.device}: ${formatValue(terminal.power_kw)} kW, ${percent(terminal.load_rate)}`;
+  return `${terminal.device}: ${formatNumber(terminal.power_kw, 2)} kW, ${percent(terminal.load_rate)}`;
 }
 
 function renderFleet(fleet) {
+  state.fleet = fleet;
   state.band = fleet.voltage_band;
   state.limits = fleet.load_limits;
   $("#site").textContent = fleet.site;
   $("#clock").replaceChildren(timeText(fleet.now));
-  const transformers = $("#transformers tbody");
-  transformers.replaceChildren(...fleet.transformers.map((t) => el("tr", {},
-    el("td", {}, t.name), el("td", { class: "num" }, `${t.online}/${t.meters}`), voltageText(t),
-    el("td", {}, voltageBar(t.voltage_min, t.voltage_avg)),
-    el("td", { class: "num", "data-group": t.name, "data-figure": "load" }, loadText(t)),
-    el("td", { "data-group": t.name, "data-figure": "load-rate" }, loadBar(t.load_rate),
-      ` ${percent(t.load_rate)}`),
-    el("td", { class: "num", "data-group": t.name, "data-figure": "terminal" },
-      terminalText(t.terminal)))));
-  const buildings = $("#buildings tbody");
-  buildings.replaceChildren(...fleet.buildings.map((b) => el("tr", {},
+  $("#transformers tbody").replaceChildren(...fleet.transformers.map((tr) => el("tr", {},
+    el("td", {}, tr.name), el("td", { class: "num" }, `${tr.online}/${tr.meters}`), voltageText(tr),
+    el("td", {}, voltageBar(tr.voltage_min, tr.voltage_avg)),
+    el("td", { class: "num", "data-group": tr.name, "data-figure": "load" }, loadText(tr)),
+    el("td", { "data-group": tr.name, "data-figure": "load-rate" }, loadBar(tr.load_rate),
+      ` ${percent(tr.load_rate)}`),
+    el("td", { class: "num", "data-group": tr.name, "data-figure": "terminal" },
+      terminalText(tr.terminal)))));
+  $("#buildings tbody").replaceChildren(...fleet.buildings.map((b) => el("tr", {},
     el("td", {}, b.name), el("td", { class: "num" }, `${b.online}/${b.meters}`), voltageText(b),
     el("td", {}, voltageBar(b.voltage_min, b.voltage_avg)),
-    el("td", { class: "num" }, `${formatValue(b.load_kw)} kW`))));
+    el("td", { class: "num" }, `${formatNumber(b.load_kw, 2)} kW`))));
 }
 
-function renderMeters() {
-  const rows = [...state.meters.values()].map((m) => el("tr", {},
-    el("td", {}, el("a", { class: "meter-link", href: `#meter=${encodeURIComponent(m.id)}` }, m.id)),
-    el("td", {}, m.transformer ?? ""), el("td", {}, m.building ?? ""),
-    el("td", { class: m.status === "offline" ? "offline" : "" }, m.status),
-    ...LIVE_QUANTITIES.map((q) => el("td", { class: "num", "data-meter": m.id, "data-quantity": q },
-      formatValue(m.latest[q]?.value)))));
-  $("#meters tbody").replaceChildren(...rows);
+function chartFigure(title, name) {
+  const chart = svg("svg", { class: "chart", role: "img", "data-chart": name });
+  return [el("figure", {}, el("figcaption", {}, title), chart), chart];
 }
 
-function renderAlarms(alarms) {
-  $("#alarm-count").textContent = alarms.length;
-  $("#alarms tbody").replaceChildren(...alarms.map((a) => el("tr", {},
-    el("td", {}, timeText(a.start)),
-    el("td", { class: `severity-${a.severity}` }, a.severity),
-    el("td", {}, `${a.subject_kind} ${a.subject}`), el("td", {}, a.kind), el("td", {}, a.message),
-    el("td", {}, a.acknowledged_by ? `by ${a.acknowledged_by}` : ackButton(a.id)))));
-}
-
-function ackButton(alarmId) {
-  const button = el("button", { type: "button" }, "acknowledge");
-  button.addEventListener("click", async () => {
-    try {
-      await api(`/api/alarms/${encodeURIComponent(alarmId)}/ack`, { method: "POST" });
-      showError("");
-      renderAlarms(await api("/api/alarms"));
-    } catch (error) {
-      const why = error.status === 403 ? "needs an operator token"
-        : error.status === 404 ? "failed, the head-end does not know this alarm" : "failed";
-      showError(`acknowledge ${why}: ${error.message}`);
-    }
+function renderTrends() {
+  const trends = state.trends;
+  if (!trends) return;
+  const times = trends.buckets.map((b) => Date.parse(b));
+  const common = { times, clock: siteClock, empty: t("no_data") };
+  const loads = trends.transformers.map((tr) => {
+    const [figure, chart] = chartFigure(`${tr.name} (${tr.rated_kva} kVA)`, `load-${tr.name}`);
+    lineChart(chart, { ...common, format: (v) => `${Math.round(v * 100)} %`,
+      series: [{ values: tr.load_rate, cls: "line load-rate", name: "load_rate" }],
+      lines: [{ value: trends.load_limits.heavy, cls: "limit-line heavy", label: "80 %" },
+        { value: trends.load_limits.overload, cls: "limit-line", label: "100 %" }] });
+    return figure;
   });
-  return button;
+  $("#load-charts").replaceChildren(...loads);
+  const voltages = trends.buildings.map((b) => {
+    const [figure, chart] = chartFigure(b.name, `voltage-${b.name}`);
+    lineChart(chart, { ...common, format: volts, band: trends.voltage_band,
+      series: [{ values: b.voltage_min, cls: "line voltage-min", name: "voltage_min" },
+        { values: b.voltage_avg, cls: "line voltage-avg", name: "voltage_avg" }] });
+    return figure;
+  });
+  $("#voltage-charts").replaceChildren(...voltages);
+}
+
+async function loadTrends() {
+  state.trends = await api("/api/trends?hours=24&bucket_minutes=15");
+  renderTrends();
+}
+
+async function loadKpis() {
+  const kpi = await api("/api/kpi/collection?by=transformer");
+  const total = kpi.total ?? kpi;
+  $("#kpi-collection").textContent = total && total.success_rate !== undefined
+    ? percent(total.success_rate, 1) : "–";
+  // Line loss is a figure of a finished local day: yesterday's, site time, by the head-end's
+  // clock (not this browser's).
+  const now = state.fleet ? Date.parse(state.fleet.now) : Date.now();
+  const yesterday = siteDay(now - 86400000);
+  $("#kpi-line-loss-day").textContent = ` ${yesterday}`;
+  try {
+    const loss = await api(`/api/area/line-loss?day=${yesterday}`);
+    const rows = loss.transformers ?? loss.losses ?? [];
+    $("#kpi-line-loss").textContent = rows.map((r) =>
+      `${r.transformer}: ${r.loss_percent === null ? "–" : formatNumber(r.loss_percent, 2) + " %"}`)
+      .join(" · ") || "–";
+  } catch (error) {
+    $("#kpi-line-loss").textContent = "–";
+    $("#kpi-line-loss").title = error.message;
+  }
 }
 
 async function loadCompleteness() {
@@ -247,31 +285,190 @@ async function loadCompleteness() {
   $("#completeness tbody").replaceChildren(...rows.map((r) => el("tr", {},
     el("td", {}, r.group), el("td", { class: "num" }, r.expected),
     el("td", { class: "num" }, r.received), el("td", { class: "num" }, r.backfilled),
-    el("td", { class: "num" }, `${(r.success_rate * 100).toFixed(1)} %`),
+    el("td", { class: "num" }, percent(r.success_rate, 1)),
     el("td", {}, Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`).join(", ")))));
+}
+
+// -- incidents and alarms -----------------------------------------------------------------------
+// Incidents group the alarms that share a cause (GET /api/incidents). A head-end without that
+// route answers 404: the page then lists the alarms themselves, and says so.
+
+function renderAlarms(alarms) {
+  state.alarms = alarms;
+  if (state.incidents === null) $("#alarm-count").textContent = alarms.length;
+  $("#alarms tbody").replaceChildren(...alarms.map((a) => el("tr", { "data-alarm": a.id },
+    el("td", {}, timeText(a.start)),
+    el("td", { class: `severity-${a.severity}` }, severityLabel(a.severity)),
+    el("td", {}, `${a.subject_kind} ${a.subject}`),
+    el("td", { "data-kind": a.kind }, alarmLabel(a.kind)), el("td", {}, a.message),
+    el("td", {}, a.acknowledged_by ? t("by", { user: a.acknowledged_by }) : ackButton(a.id)))));
+  renderEvents();
+}
+
+function renderIncidents(incidents) {
+  state.incidents = incidents;
+  $("#incidents").hidden = false;
+  $("#alarms").hidden = true;
+  $("#incidents-note").textContent = "";
+  $("#alarm-count").textContent = incidents.length;
+  $("#kpi-incidents").textContent = incidents.filter((i) => i.state === "open").length;
+  $("#incidents tbody").replaceChildren(...incidents.map((i) => el("tr",
+    { "data-incident": i.id, "data-kind": i.kind },
+    el("td", { class: `severity-${i.severity}` }, severityLabel(i.severity)),
+    el("td", {}, incidentLabel(i.kind)), el("td", {}, i.subject),
+    el("td", {}, timeText(i.opened_at)),
+    el("td", { class: "num", title: i.meters.map((m) => m.meter).join(", ") }, i.alarm_count),
+    el("td", {}, i.acknowledged ? `${t("by", { user: i.acknowledged.by })} ${i.acknowledged.note}`
+      : i.state === "open" ? incidentAckButton(i.id) : stateLabel(i.state)))));
+}
+
+async function loadIncidents() {
+  try {
+    const answer = await api("/api/incidents?state=all&limit=200");
+    renderIncidents(answer.incidents.filter((i) => i.state !== "cleared"));
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    state.incidents = null; // no incidents here: the alarms are the list
+    $("#incidents-note").textContent = t("alarms_not_grouped");
+    $("#kpi-incidents").textContent = state.alarms.length;
+  }
+}
+
+function ackButton(alarmId) {
+  const button = el("button", { type: "button" }, t("acknowledge"));
+  button.addEventListener("click", async () => {
+    try {
+      await api(`/api/alarms/${encodeURIComponent(alarmId)}/ack`, { method: "POST" });
+      showError("");
+      renderAlarms(await api("/api/alarms"));
+    } catch (error) {
+      showError(`${t("acknowledge")}: ${refusal(error)}: ${error.message}`);
+    }
+  });
+  return button;
+}
+
+function incidentAckButton(incidentId) {
+  const button = el("button", { type: "button" }, t("acknowledge"));
+  button.addEventListener("click", async () => {
+    const note = prompt(t("ack_note")) ?? "";
+    try {
+      await api(`/api/incidents/${encodeURIComponent(incidentId)}/ack`,
+        { method: "POST", body: JSON.stringify({ note }) });
+      showError("");
+      await loadIncidents();
+    } catch (error) {
+      showError(`${t("acknowledge")}: ${refusal(error)}: ${error.message}`);
+    }
+  });
+  return button;
+}
+
+// -- meter list: search, filter, sort, pages (client side: /api/meters lists every meter) -----
+
+function meterKey(meter, key) {
+  if (LIVE_QUANTITIES.includes(key)) return meter.latest[key]?.value ?? -Infinity;
+  return meter[key] ?? "";
+}
+
+function visibleMeters() {
+  const { query, status, sort, descending } = state.list;
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  const rows = [...state.meters.values()].filter((m) => (!status || m.status === status)
+    && words.every((w) => [m.id, m.transformer, m.building, m.channel, m.address, m.household]
+      .some((v) => String(v ?? "").toLowerCase().includes(w))));
+  rows.sort((a, b) => {
+    const [x, y] = [meterKey(a, sort), meterKey(b, sort)];
+    const order = typeof x === "number" && typeof y === "number" ? x - y
+      : String(x).localeCompare(String(y), undefined, { numeric: true });
+    return descending ? -order : order;
+  });
+  return rows;
+}
+
+function renderMeters() {
+  const rows = visibleMeters();
+  const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
+  state.list.page = Math.min(state.list.page, pages - 1);
+  const first = state.list.page * PAGE_SIZE;
+  $("#meter-page-info").textContent = t("page_of", { page: state.list.page + 1, pages,
+    count: rows.length });
+  $("#meters tbody").replaceChildren(...rows.slice(first, first + PAGE_SIZE).map((m) => el("tr", {},
+    el("td", {}, el("a", { class: "meter-link", href: `#meter=${encodeURIComponent(m.id)}` }, m.id)),
+    el("td", {}, m.transformer ?? ""), el("td", {}, m.building ?? ""),
+    el("td", { class: m.status === "offline" ? "offline" : "" }, stateLabel(m.status)),
+    ...LIVE_QUANTITIES.map((q) => el("td", { class: "num", "data-meter": m.id, "data-quantity": q },
+      formatQuantity(q, m.latest[q]?.value))))));
+}
+
+// -- topology -------------------------------------------------------------------------------------
+
+async function renderTopology() {
+  const meters = [...state.meters.values()];
+  const tree = new Map();
+  for (const m of meters) {
+    const transformer = m.transformer ?? "–";
+    if (!tree.has(transformer)) tree.set(transformer, new Map());
+    const buildings = tree.get(transformer);
+    const building = m.building ?? "–";
+    if (!buildings.has(building)) buildings.set(building, []);
+    buildings.get(building).push(m);
+  }
+  $("#topology").replaceChildren(...[...tree].map(([transformer, buildings]) =>
+    el("details", { open: true, "data-transformer": transformer },
+      el("summary", {}, `${t("transformer")} ${transformer}`),
+      el("ul", {}, ...[...buildings].map(([building, list]) => el("li", {},
+        `${t("building")} ${building}: `, ...list.map((m) => el("a",
+          { class: `meter-link ${m.status === "offline" ? "offline" : ""}`,
+            href: `#meter=${encodeURIComponent(m.id)}` }, `${m.id} `))))))));
+  const channels = new Map();
+  for (const m of meters) {
+    const key = m.channel ?? m.terminal ?? "–";
+    const c = channels.get(key) ?? { total: 0, online: 0 };
+    c.total += 1; c.online += m.status === "offline" ? 0 : 1;
+    channels.set(key, c);
+  }
+  $("#channels tbody").replaceChildren(...[...channels].map(([name, c]) => el("tr", {},
+    el("td", {}, name), el("td", { class: "num" }, `${c.online}/${c.total}`),
+    el("td", { class: c.online ? "" : "offline" }, c.online ? t("up") : t("down")))));
+  $("#unread").replaceChildren(...meters.filter((m) => m.status === "offline").map((m) =>
+    el("li", {}, el("a", { class: "meter-link", href: `#meter=${encodeURIComponent(m.id)}` }, m.id),
+      ` ${m.last_reason ?? ""}`)));
+  const terminals = await api("/api/terminals");
+  $("#terminals tbody").replaceChildren(...terminals.map((x) => el("tr", {},
+    el("td", {}, x.name ?? x.address), el("td", {}, x.transformer ?? "–"),
+    el("td", { class: x.status === "online" ? "" : "offline" }, stateLabel(x.status)),
+    el("td", { class: "num" }, x.meters), el("td", {}, x.last_pull ? timeText(x.last_pull) : "–"))));
 }
 
 // -- meter page ---------------------------------------------------------------------------------
 
 async function openMeter(meterId) {
   state.meterPage = meterId;
-  $("#fleet-page").hidden = true;
-  $("#meter-page").hidden = false;
   $("#meter-title").textContent = meterId;
   const meter = await api(`/api/meters/${encodeURIComponent(meterId)}`);
   const facts = ["status", "last_reason", "channel", "protocol", "address", "transformer",
     "building", "household", "phase"];
-  $("#meter-facts").replaceChildren(...facts.flatMap((k) => [el("dt", {}, k), el("dd", {}, meter[k] ?? "–")]));
+  $("#meter-facts").replaceChildren(...facts.flatMap((k) => [el("dt", {}, t(k)),
+    el("dd", {}, k === "status" ? stateLabel(meter[k]) : meter[k] ?? "–")]));
+  const quantities = meter.latest.map((r) => r.quantity);
+  const select = $("#history-quantity");
+  const chosen = select.value || "voltage_a";
+  select.replaceChildren(...[...new Set([...HISTORY_QUANTITIES.filter((q) => quantities.includes(q)),
+    ...quantities])].map((q) => el("option", { value: q }, quantityLabel(q))));
+  if (quantities.includes(chosen)) select.value = chosen;
   $("#meter-latest tbody").replaceChildren(...meter.latest.map((r) => el("tr", {},
-    el("td", {}, r.quantity),
+    el("td", { title: r.quantity }, quantityLabel(r.quantity)),
     el("td", { class: "num", "data-meter": meterId, "data-quantity": r.quantity, "data-page": "meter" },
-      formatValue(r.value)),
+      formatQuantity(r.quantity, r.value)),
     el("td", {}, r.unit), el("td", {}, timeText(r.timestamp)), el("td", {}, r.quality))));
-  await loadHistory();
+  renderEvents();
+  await Promise.all([loadHistory(), loadFrozen(), loadAudit()]);
 }
 
 async function loadHistory() {
   const quantity = $("#history-quantity").value;
+  if (!quantity) return;
   const path = `/api/meters/${encodeURIComponent(state.meterPage)}/readings?quantity=${quantity}`;
   try {
     const history = await api(path);
@@ -285,50 +482,102 @@ async function loadHistory() {
 }
 
 function drawHistory() {
-  const chart = $("#history-chart");
-  chart.replaceChildren();
   const quantity = $("#history-quantity").value;
-  const points = state.history;
-  const isVoltage = quantity.startsWith("voltage");
-  const values = points.map((p) => p.v).concat(isVoltage ? [state.band.low, state.band.high] : []);
-  if (!points.length) {
-    chart.append(Object.assign(svg("text", { x: 20, y: 110, class: "axis" }), { textContent: "no stored values in the last 24 h" }));
-    return;
-  }
-  const [w, h, pad] = [600, 220, 34];
-  const t0 = points[0].t, t1 = Math.max(points[points.length - 1].t, t0 + 1);
-  let lo = Math.min(...values), hi = Math.max(...values);
-  if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
-  const x = (t) => pad + ((t - t0) / (t1 - t0)) * (w - 2 * pad);
-  const y = (v) => h - pad + ((lo - v) / (hi - lo)) * (h - 2 * pad);
-  if (isVoltage) {
-    chart.append(svg("rect", { class: "band", x: pad, y: y(state.band.high), width: w - 2 * pad,
-      height: y(state.band.low) - y(state.band.high) }));
-    for (const limit of [state.band.low, state.band.high]) {
-      chart.append(svg("line", { class: "limit", x1: pad, x2: w - pad, y1: y(limit), y2: y(limit) }));
-    }
-  }
-  chart.append(svg("polyline", { class: "line", points: points.map((p) => `${x(p.t)},${y(p.v)}`).join(" ") }));
-  for (const v of [lo, hi]) {
-    chart.append(Object.assign(svg("text", { x: 2, y: y(v) + 3, class: "axis" }), { textContent: formatValue(v) }));
-  }
-  const utc = (t) => new Date(t).toISOString();
-  chart.append(Object.assign(svg("text", { x: pad, y: h - 8, class: "axis", "data-utc": utc(t0) }),
-    { textContent: siteClock(t0) }));
-  chart.append(Object.assign(svg("text", { x: w - pad, y: h - 8, class: "axis", "text-anchor": "end",
-    "data-utc": utc(t1) }), { textContent: siteClock(t1) }));
+  lineChart($("#history-chart"), { times: state.history.map((p) => p.t),
+    series: [{ values: state.history.map((p) => p.v), cls: "line", name: quantity }],
+    band: quantity.startsWith("voltage") ? state.band : null,
+    format: (v) => formatQuantity(quantity, v), clock: siteClock, empty: t("no_history") });
 }
 
-function closeMeter() {
-  state.meterPage = null;
-  $("#meter-page").hidden = true;
-  $("#fleet-page").hidden = false;
+async function loadFrozen() {
+  const end = new Date();
+  const start = new Date(end.getTime() - FROZEN_DAYS * 86400000);
+  const path = `/api/meters/${encodeURIComponent(state.meterPage)}/readings?quantity=`
+    + `energy_active_import_total&kind=frozen&start=${start.toISOString()}&end=${end.toISOString()}`;
+  try {
+    const frozen = await api(path);
+    $("#meter-frozen tbody").replaceChildren(...frozen.points.map((p) => el("tr", {},
+      el("td", {}, timeText(p.timestamp)),
+      el("td", { class: "num" }, `${formatQuantity("energy_active_import_total", p.value)} kWh`),
+      el("td", {}, p.quality))));
+  } catch (error) {
+    $("#meter-frozen tbody").replaceChildren(el("tr", {}, el("td", { colSpan: 3 }, error.message)));
+  }
+}
+
+function renderEvents() {
+  if (!state.meterPage) return;
+  const mine = state.alarms.filter((a) => a.subject === state.meterPage);
+  $("#meter-events tbody").replaceChildren(...mine.map((a) => el("tr", {},
+    el("td", {}, timeText(a.start)), el("td", {}, alarmLabel(a.kind)), el("td", {}, a.message))));
+}
+
+// The audit trail needs the operator role; whether it is given also tells the page whether to
+// show the control panel (the head-end still checks every order itself).
+async function loadAudit() {
+  try {
+    const entries = await api(`/api/audit?meter=${encodeURIComponent(state.meterPage)}&limit=50`);
+    state.operator = true;
+    $("#audit-note").textContent = "";
+    $("#meter-audit tbody").replaceChildren(...entries.map((e) => el("tr", {},
+      el("td", {}, timeText(e.at ?? e.timestamp)), el("td", {}, e.user ?? ""),
+      el("td", {}, e.action ?? e.command ?? ""), el("td", {}, e.outcome ?? ""))));
+  } catch (error) {
+    if (error.status !== 403) throw error;
+    state.operator = false;
+    $("#audit-note").textContent = t("audit_needs_operator");
+    $("#meter-audit tbody").replaceChildren();
+  }
+  $("#control-panel").hidden = !state.operator;
+}
+
+async function control(path, body) {
+  const result = $("#control-result");
+  result.textContent = t("sending");
+  try {
+    const answer = await api(path, { method: "POST", body: JSON.stringify(body ?? {}) });
+    result.textContent = `${t("done")}: ${JSON.stringify(answer).slice(0, 300)}`;
+    await openMeter(state.meterPage);
+  } catch (error) {
+    result.textContent = `${refusal(error)}: ${error.message}`;
+  }
+}
+
+function sendRelay() {
+  const action = $("#relay-action").value;
+  const reason = $("#relay-reason").value.trim();
+  if (!reason) { $("#control-result").textContent = t("reason_needed"); return; }
+  if (!confirm(t("relay_confirm", { action: t(`relay_${action}`), meter: state.meterPage }))) return;
+  control(`/api/meters/${encodeURIComponent(state.meterPage)}/relay`, { action, reason });
+}
+
+// -- pages ----------------------------------------------------------------------------------------
+
+const PAGES = ["fleet-page", "topology-page", "meters-page", "meter-page"];
+
+function show(page) {
+  for (const id of PAGES) $(`#${id}`).hidden = id !== page;
 }
 
 function route() {
-  const meterId = fragmentParams().get("meter");
-  if (meterId) openMeter(meterId).catch((error) => showError(error.message));
-  else closeMeter();
+  const params = fragmentParams();
+  const meterId = params.get("meter");
+  const page = params.get("page");
+  if (meterId) {
+    show("meter-page");
+    openMeter(meterId).catch((error) => showError(error.message));
+    return;
+  }
+  state.meterPage = null;
+  if (page === "topology") {
+    show("topology-page");
+    renderTopology().catch((error) => showError(error.message));
+  } else if (page === "meters") {
+    show("meters-page");
+    renderMeters();
+  } else {
+    show("fleet-page");
+  }
 }
 
 // -- live updates -------------------------------------------------------------------------------
@@ -339,7 +588,7 @@ function applyReading(reading) {
   if (reading.kind === "frozen") return;
   const meter = state.meters.get(reading.meter);
   if (meter && reading.value !== null) meter.latest[reading.quantity] = reading;
-  const text = formatValue(reading.value);
+  const text = formatQuantity(reading.quantity, reading.value);
   for (const cell of document.querySelectorAll(`td[data-meter="${CSS.escape(reading.meter)}"][data-quantity="${CSS.escape(reading.quantity)}"]`)) {
     if (reading.value !== null) cell.textContent = text;
   }
@@ -353,11 +602,27 @@ function connect() {
   const source = new EventSource(`/api/stream?access_token=${encodeURIComponent(state.token)}`);
   state.stream = source;
   const badge = $("#connection");
-  source.onopen = () => { badge.textContent = "live"; badge.className = "badge on"; };
-  source.onerror = () => { badge.textContent = "reconnecting"; badge.className = "badge off"; };
+  source.onopen = () => { badge.textContent = t("live"); badge.className = "badge on"; badge.dataset.state = "live"; };
+  source.onerror = () => { badge.textContent = t("reconnecting"); badge.className = "badge off"; badge.dataset.state = "reconnecting"; };
   source.addEventListener("reading", (event) => applyReading(JSON.parse(event.data)));
   source.addEventListener("fleet", (event) => renderFleet(JSON.parse(event.data)));
   source.addEventListener("alarms", (event) => renderAlarms(JSON.parse(event.data)));
+  source.addEventListener("incidents", (event) => {
+    const data = JSON.parse(event.data);
+    renderIncidents(Array.isArray(data) ? data : data.incidents);
+  });
+}
+
+// Everything drawn from data again, in the language now chosen (labels are drawn, not stored).
+function redraw() {
+  $("#language").textContent = language() === "zh-CN" ? "English" : "中文";
+  $("#connection").textContent = t($("#connection").dataset.state);
+  if (state.fleet) renderFleet(state.fleet);
+  renderAlarms(state.alarms);
+  if (state.incidents) renderIncidents(state.incidents);
+  renderTrends();
+  renderMeters();
+  route();
 }
 
 async function start() {
@@ -366,30 +631,54 @@ async function start() {
   try {
     const [health, meters, latest, fleet, alarms] = await Promise.all([api("/health"),
       api("/api/meters"), api("/api/readings/latest"), api("/api/fleet"), api("/api/alarms")]);
+    await useLanguage(chooseLanguage(health.language));
     useTimeZone(health.timezone);
     state.meters = new Map(meters.map((m) => [m.id, { ...m, latest: {} }]));
     for (const reading of latest) applyReading(reading);
     renderFleet(fleet);
-    renderMeters();
     renderAlarms(alarms);
+    redraw();
     connect();
-    route();
-    await loadCompleteness();
-    setInterval(() => loadCompleteness().catch((e) => showError(e.message)), 30000);
+    const refresh = () => Promise.all([loadCompleteness(), loadKpis(), loadTrends(), loadIncidents()]);
+    await refresh();
+    setInterval(() => refresh().catch((e) => showError(e.message)), 30000);
   } catch (error) {
     showError(error.message);
   }
 }
 
 window.addEventListener("hashchange", route);
-$("#back").addEventListener("click", () => { location.hash = ""; });
 $("#history-quantity").addEventListener("change", () => loadHistory());
+$("#language").addEventListener("click", async () => {
+  await useLanguage(language() === "zh-CN" ? "en" : "zh-CN", true);
+  redraw();
+});
+$("#meter-search").addEventListener("input", (event) => {
+  state.list.query = event.target.value; state.list.page = 0; renderMeters();
+});
+$("#meter-status-filter").addEventListener("change", (event) => {
+  state.list.status = event.target.value; state.list.page = 0; renderMeters();
+});
+$("#meter-prev").addEventListener("click", () => { state.list.page = Math.max(0, state.list.page - 1); renderMeters(); });
+$("#meter-next").addEventListener("click", () => { state.list.page += 1; renderMeters(); });
+for (const header of document.querySelectorAll("#meters th[data-sort]")) {
+  header.addEventListener("click", () => {
+    const key = header.dataset.sort;
+    state.list.descending = state.list.sort === key ? !state.list.descending : false;
+    state.list.sort = key;
+    renderMeters();
+  });
+}
+$("#read-now").addEventListener("click", () => control(`/api/meters/${encodeURIComponent(state.meterPage)}/read`));
+$("#clock-check").addEventListener("click", () => control(`/api/meters/${encodeURIComponent(state.meterPage)}/clock`));
+$("#relay-send").addEventListener("click", sendRelay);
 $("#login").addEventListener("submit", (event) => {
   event.preventDefault();
   sessionStorage.setItem(TOKEN_KEY, $("#token-input").value);
   state.token = $("#token-input").value;
   start();
 });
+window.ackButton = ackButton; // for tests: an acknowledgement of an alarm the page never listed
 
 state.token = takeToken();
 if (state.token) start(); else showLogin();

@@ -118,6 +118,16 @@ class Page:
         """
         return await self.evaluate(script.replace("PREDICATE", predicate))
 
+    async def set_viewport(self, width: int, height: int) -> None:
+        """Lay the page out as on a ``width`` x ``height`` screen (1280x720 laptop, wall)."""
+        await self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+
     async def screenshot(self, path: Path) -> bytes:
         reply = await self.call("Page.captureScreenshot", format="png")
         data = base64.b64decode(reply["data"])
