@@ -23,7 +23,8 @@ const HISTORY_QUANTITIES = ["voltage_a", "current_a", "power_active_total", "pow
 const state = { token: null, meters: new Map(), band: { low: 198, high: 235.4 },
   limits: { heavy: 0.8, overload: 1.0 }, meterPage: null, history: [], stream: null,
   timeFormat: null, timeZone: "UTC", fleet: null, alarms: [], incidents: null, trends: null,
-  list: { query: "", status: "", sort: "id", descending: false, page: 0 }, operator: null };
+  list: { query: "", status: "", sort: "id", descending: false, page: 0 }, operator: null,
+  ungrouped: false };
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -260,9 +261,7 @@ async function loadTrends() {
 
 async function loadKpis() {
   const kpi = await api("/api/kpi/collection?by=transformer");
-  const total = kpi.total ?? kpi;
-  $("#kpi-collection").textContent = total && total.success_rate !== undefined
-    ? percent(total.success_rate, 1) : "–";
+  $("#kpi-collection").textContent = percent(kpi.total.success_rate, 1);
   // Line loss is a figure of a finished local day: yesterday's, site time, by the head-end's
   // clock (not this browser's).
   const now = state.fleet ? Date.parse(state.fleet.now) : Date.now();
@@ -270,7 +269,7 @@ async function loadKpis() {
   $("#kpi-line-loss-day").textContent = ` ${yesterday}`;
   try {
     const loss = await api(`/api/area/line-loss?day=${yesterday}`);
-    const rows = loss.transformers ?? loss.losses ?? [];
+    const rows = loss.line_loss;
     $("#kpi-line-loss").textContent = rows.map((r) =>
       `${r.transformer}: ${r.loss_percent === null ? "–" : formatNumber(r.loss_percent, 2) + " %"}`)
       .join(" · ") || "–";
@@ -309,6 +308,7 @@ function renderIncidents(incidents) {
   state.incidents = incidents;
   $("#incidents").hidden = false;
   $("#alarms").hidden = true;
+  state.ungrouped = false;
   $("#incidents-note").textContent = "";
   $("#alarm-count").textContent = incidents.length;
   $("#kpi-incidents").textContent = incidents.filter((i) => i.state === "open").length;
@@ -329,6 +329,7 @@ async function loadIncidents() {
   } catch (error) {
     if (error.status !== 404) throw error;
     state.incidents = null; // no incidents here: the alarms are the list
+    state.ungrouped = true;
     $("#incidents-note").textContent = t("alarms_not_grouped");
     $("#kpi-incidents").textContent = state.alarms.length;
   }
@@ -348,20 +349,22 @@ function ackButton(alarmId) {
   return button;
 }
 
+// An inline note, not prompt(): a modal dialog would stop the live updates behind it.
 function incidentAckButton(incidentId) {
+  const note = el("input", { type: "text", maxLength: 200, placeholder: t("ack_note"),
+    className: "ack-note" });
   const button = el("button", { type: "button" }, t("acknowledge"));
   button.addEventListener("click", async () => {
-    const note = prompt(t("ack_note")) ?? "";
     try {
       await api(`/api/incidents/${encodeURIComponent(incidentId)}/ack`,
-        { method: "POST", body: JSON.stringify({ note }) });
+        { method: "POST", body: JSON.stringify({ note: note.value }) });
       showError("");
       await loadIncidents();
     } catch (error) {
       showError(`${t("acknowledge")}: ${refusal(error)}: ${error.message}`);
     }
   });
-  return button;
+  return el("span", { class: "ack" }, note, button);
 }
 
 // -- meter list: search, filter, sort, pages (client side: /api/meters lists every meter) -----
@@ -617,6 +620,7 @@ function connect() {
 function redraw() {
   $("#language").textContent = language() === "zh-CN" ? "English" : "中文";
   $("#connection").textContent = t($("#connection").dataset.state);
+  if (state.ungrouped) $("#incidents-note").textContent = t("alarms_not_grouped");
   if (state.fleet) renderFleet(state.fleet);
   renderAlarms(state.alarms);
   if (state.incidents) renderIncidents(state.incidents);
@@ -678,7 +682,9 @@ $("#login").addEventListener("submit", (event) => {
   state.token = $("#token-input").value;
   start();
 });
-window.ackButton = ackButton; // for tests: an acknowledgement of an alarm the page never listed
+// For tests: an acknowledgement of an alarm the page never listed, and incidents drawn from
+// the contract's JSON where the head-end has no incidents route yet.
+Object.assign(window, { ackButton, renderIncidents });
 
 state.token = takeToken();
 if (state.token) start(); else showLogin();

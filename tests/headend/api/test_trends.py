@@ -1,0 +1,77 @@
+"""``/api/trends``: the overview's curves from what the collecting engine stored."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.headend.api.fleet import READER, WAIT_SECONDS, LiveFleet, next_reading
+
+PARAMS = {"hours": "1", "bucket_minutes": "1"}
+"""One-minute buckets: each holds the one read of each meter of the 1 min plan."""
+
+
+async def _trends_until(client: httpx.AsyncClient, found: Any) -> dict[str, Any]:
+    """Ask again until ``found(body)`` (the writer flushes to the store every 50 ms)."""
+    async with asyncio.timeout(WAIT_SECONDS):
+        while True:
+            response = await client.get("/api/trends", headers=READER, params=PARAMS)
+            assert response.status_code == 200
+            body: dict[str, Any] = response.json()
+            if found(body):
+                return body
+
+
+async def test_the_load_curve_sums_the_meters_and_rates_it_like_the_overload_rule(
+    client: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    fleet.values["m1"]["power_active_total"] = 30.0
+    fleet.values["m2"]["power_active_total"] = 55.0
+    await next_reading(fleet.engine, "m1", "power_active_total", value=30.0)
+    await next_reading(fleet.engine, "m2", "power_active_total", value=55.0)
+
+    def has_85(body: dict[str, Any]) -> bool:
+        return any(v == pytest.approx(85.0) for v in body["transformers"][0]["load_kw"] if v)
+
+    body = await _trends_until(client, has_85)
+    [t1] = body["transformers"]
+    assert t1["name"] == "T1"
+    assert len(t1["load_kw"]) == len(body["buckets"]) == 60
+    index = next(i for i, v in enumerate(t1["load_kw"]) if v and v == pytest.approx(85.0))
+    assert t1["source"][index] == "meters"
+    assert t1["load_rate"][index] == pytest.approx(85.0 / (100 * 0.95))  # rated 100 kVA, PF 0.95
+    assert body["load_limits"] == {"heavy": 0.8, "overload": 1.0}
+
+
+async def test_the_voltage_curve_is_each_buildings_minimum(
+    client: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    fleet.values["m1"]["voltage_a"] = 205.5  # m1 is building B1's only meter
+    await next_reading(fleet.engine, "m1", "voltage_a", value=205.5)
+
+    def b1_low(body: dict[str, Any]) -> bool:
+        return 205.5 in body["buildings"][0]["voltage_min"]
+
+    body = await _trends_until(client, b1_low)
+    b1, b2 = body["buildings"]
+    assert (b1["name"], b2["name"]) == ("B1", "B2")
+    index = b1["voltage_min"].index(205.5)
+    assert b1["voltage_avg"][index] == pytest.approx(205.5), "the plan reads voltage_a only"
+    assert 205.5 not in b2["voltage_min"]
+    assert body["voltage_band"]["low"] == pytest.approx(198.0)
+    assert body["voltage_band"]["high"] == pytest.approx(235.4)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"), [({"hours": "0"}, "hours"), ({"bucket_minutes": "x"}, "bucket_minutes")]
+)
+async def test_bad_trend_queries_are_422_naming_the_field(
+    client: httpx.AsyncClient, params: dict[str, str], field: str
+) -> None:
+    response = await client.get("/api/trends", headers=READER, params=params)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", field]
+    assert (await client.get("/api/trends")).status_code == 401
