@@ -169,3 +169,61 @@ async def test_incidents_of_the_contract_are_listed_with_labels_and_ack_refusals
         )
     assert "/api/incidents/transformer_overload%3AT1%3A1741579200/ack: 404" in refused
     assert "does not know" in refused
+
+
+PANEL_SHOWN = "!document.querySelector('#control-panel').hidden"
+
+
+async def test_the_meter_page_gives_the_controls_to_an_operator_only(
+    fleet: LiveFleet, base_url: str, profile: Path, screenshots: Path
+) -> None:
+    async with asyncio.timeout(4 * WAIT_SECONDS), chromium_page(profile) as page:
+        await _open(page, f"{base_url}/#token=reader-secret&meter=m1", LAPTOP)
+        await page.wait_until("document.querySelector('#audit-note').textContent")
+        note = await page.evaluate("document.querySelector('#audit-note').textContent")
+        assert note == "The audit trail and the controls need an operator token."
+        assert not await page.evaluate(PANEL_SHOWN)
+
+        await page.evaluate("sessionStorage.setItem('headend.token', 'operator-secret')")
+        await page.evaluate("location.reload()")
+        await page.wait_event("Page.loadEventFired")
+        await page.wait_until(PANEL_SHOWN)
+        await page.evaluate("document.querySelector('#read-now').click()")
+        result = await page.wait_until(
+            "((text) => /^(done|failed|needs)/.test(text) && text)"
+            "(document.querySelector('#control-result').textContent)"
+        )
+        assert result.startswith("done: ["), "the on-demand read answered its readings"
+        assert '"meter":"m1"' in result
+        await page.screenshot(screenshots / "meter-operator.png")
+
+
+ROWS = "[...document.querySelectorAll('#meters tbody tr')].map((row) => row.cells[0].textContent)"
+
+
+async def test_the_meter_list_searches_and_sorts_and_the_topology_shows_the_tree(
+    fleet: LiveFleet, base_url: str, profile: Path
+) -> None:
+    async with asyncio.timeout(4 * WAIT_SECONDS), chromium_page(profile) as page:
+        await _open(page, f"{base_url}/#token=reader-secret&page=meters", LAPTOP)
+        await page.wait_until(f"({ROWS}).length === 2")
+        voltage_header = "document.querySelector('#meters th[data-sort=\"voltage_a\"]')"
+        await page.evaluate(f"{voltage_header}.click(); {voltage_header}.click()")  # descending
+        assert await page.evaluate(ROWS) == ["m2", "m1"], "230 V before 229 V"
+        await page.evaluate(
+            "const box = document.querySelector('#meter-search'); box.value = 'B1';"
+            "box.dispatchEvent(new Event('input'))"
+        )
+        assert await page.evaluate(ROWS) == ["m1"], "m1 is B1's meter"
+        info = await page.evaluate("document.querySelector('#meter-page-info').textContent")
+        assert info == "page 1 of 1 (1 meters)"
+
+        await page.evaluate("location.hash = 'page=topology'")
+        await page.wait_until("document.querySelector('#channels tbody tr')")
+        tree = await page.evaluate(
+            "document.querySelector('details[data-transformer=\"T1\"]').innerText"
+        )
+        assert "Building B1: m1" in tree
+        assert "Building B2: m2" in tree
+        channel = await page.evaluate("document.querySelector('#channels tbody tr').innerText")
+        assert channel.split("\t")[:2] == ["bus-1", "2/2"]
