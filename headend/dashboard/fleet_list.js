@@ -80,7 +80,7 @@ export async function renderTopology() {
       ` ${m.last_reason ?? ""}`)));
   const terminals = await api("/api/terminals");
   $("#terminals tbody").replaceChildren(...terminals.map((x) => el("tr", {},
-    el("td", {}, x.name ?? x.address), el("td", {}, x.transformer ?? "–"),
+    el("td", { title: x.address }, x.name), el("td", {}, x.transformer ?? "–"),
     el("td", { class: x.status === "online" ? "" : "offline" }, stateLabel(x.status)),
     el("td", { class: "num" }, x.meters), el("td", {}, x.last_pull ? timeText(x.last_pull) : "–"))));
 }

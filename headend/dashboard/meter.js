@@ -89,8 +89,8 @@ export async function loadAudit() {
     state.operator = true;
     $("#audit-note").textContent = "";
     $("#meter-audit tbody").replaceChildren(...entries.map((e) => el("tr", {},
-      el("td", {}, timeText(e.at ?? e.timestamp)), el("td", {}, e.user ?? ""),
-      el("td", {}, e.action ?? e.command ?? ""), el("td", {}, e.outcome ?? ""))));
+      el("td", {}, timeText(e.at)), el("td", {}, e.user),
+      el("td", { title: e.detail }, e.command), el("td", {}, e.outcome))));
   } catch (error) {
     if (error.status !== 403) throw error;
     state.operator = false;

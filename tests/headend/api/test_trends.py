@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.headend.api.fleet import READER, WAIT_SECONDS, LiveFleet, next_reading
+from headend.api import create_app
+from storage.records import Reading
+from tests.headend.api.fleet import READER, TOKENS, WAIT_SECONDS, LiveFleet, next_reading
 
 PARAMS = {"hours": "1", "bucket_minutes": "1"}
 """One-minute buckets: each holds the one read of each meter of the 1 min plan."""
@@ -75,3 +78,34 @@ async def test_bad_trend_queries_are_422_naming_the_field(
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", field]
     assert (await client.get("/api/trends")).status_code == 401
+
+
+async def test_a_settled_bucket_is_computed_once_until_the_app_starts_over(
+    client: httpx.AsyncClient, fleet: LiveFleet
+) -> None:
+    """Two hours back (engine time) is settled: its figure is kept, so a value stored into it
+    later shows only to a new app (docs/dashboard.md says so)."""
+    now = fleet.engine.clock.now()
+    old = now.replace(second=0, microsecond=0) - timedelta(hours=2, minutes=-0.5)
+    await fleet.store.write(
+        [
+            Reading("m1", "power_active_total", 3.0, "kW", old),
+            Reading("m2", "power_active_total", 4.0, "kW", old),
+        ]
+    )
+    params = {"hours": "3", "bucket_minutes": "1"}
+    first = (await client.get("/api/trends", headers=READER, params=params)).json()
+    index = first["buckets"].index(old.replace(second=0).isoformat().replace("+00:00", "Z"))
+    assert first["transformers"][0]["load_kw"][index] == pytest.approx(7.0)
+
+    later = old + timedelta(seconds=10)  # the same minute: m2's mean becomes (4 + 8) / 2
+    await fleet.store.write([Reading("m2", "power_active_total", 8.0, "kW", later)])
+    again = (await client.get("/api/trends", headers=READER, params=params)).json()
+    assert again["transformers"][0]["load_kw"][index] == pytest.approx(7.0), "kept"
+
+    app = create_app(fleet.engine, tokens=TOKENS, store=fleet.store)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://headend"
+    ) as fresh:
+        anew = (await fresh.get("/api/trends", headers=READER, params=params)).json()
+    assert anew["transformers"][0]["load_kw"][index] == pytest.approx(3.0 + 6.0)
