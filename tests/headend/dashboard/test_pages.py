@@ -227,3 +227,33 @@ async def test_the_meter_list_searches_and_sorts_and_the_topology_shows_the_tree
         assert "Building B2: m2" in tree
         channel = await page.evaluate("document.querySelector('#channels tbody tr').innerText")
         assert channel.split("\t")[:2] == ["bus-1", "2/2"]
+
+
+async def test_a_relay_order_needs_a_reason_and_a_confirmation_and_lands_in_the_audit_trail(
+    fleet: LiveFleet, base_url: str, profile: Path
+) -> None:
+    result = "document.querySelector('#control-result').textContent"
+    async with asyncio.timeout(4 * WAIT_SECONDS), chromium_page(profile) as page:
+        await _open(page, f"{base_url}/#token=operator-secret&meter=m1", LAPTOP)
+        await page.wait_until(PANEL_SHOWN)
+        await page.evaluate("document.querySelector('#relay-send').click()")
+        assert await page.evaluate(result) == "a reason is needed for a relay order"
+
+        await page.evaluate("document.querySelector('#relay-reason').value = 'unpaid'")
+        # confirm() blocks the page's script: click later, then answer the dialog.
+        await page.evaluate("setTimeout(() => document.querySelector('#relay-send').click(), 0)")
+        dialog = await page.wait_event("Page.javascriptDialogOpening")
+        assert dialog["params"]["message"] == "Trip the relay of meter m1?"
+        await page.call("Page.handleJavaScriptDialog", accept=True)
+        await page.wait_until(
+            "[...document.querySelectorAll('#meter-audit tbody tr')]"
+            ".some((row) => row.innerText.includes('relay trip'))"
+        )
+        rows = await page.evaluate(
+            "[...document.querySelectorAll('#meter-audit tbody tr')].map((row) => row.innerText)"
+        )
+    assert any("control-room\trelay trip\tok" in row for row in rows), rows
+    [entry] = [
+        e for e in fleet.engine.audit.recent() if e.command == "relay trip" and e.outcome == "ok"
+    ]
+    assert entry.data["reason"] == "unpaid"
