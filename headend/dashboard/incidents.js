@@ -3,7 +3,8 @@
 "use strict";
 
 import { $, api, el, refusal, showError, state, timeText } from "/dashboard/core.js";
-import { alarmLabel, incidentLabel, severityLabel, stateLabel, t } from "/dashboard/i18n.js";
+import { formatQuantity } from "/dashboard/format.js";
+import { alarmLabel, incidentLabel, quantityLabel, severityLabel, stateLabel, t } from "/dashboard/i18n.js";
 import { renderEvents } from "/dashboard/meter.js";
 
 // -- incidents and alarms -----------------------------------------------------------------------
@@ -30,14 +31,44 @@ export function renderIncidents(incidents) {
   $("#incidents-note").textContent = "";
   $("#alarm-count").textContent = incidents.length;
   $("#kpi-incidents").textContent = incidents.filter((i) => i.state === "open").length;
-  $("#incidents tbody").replaceChildren(...incidents.map((i) => el("tr",
+  const shown = filterIncidents(incidents);
+  $("#incidents tbody").replaceChildren(...shown.map((i) => el("tr",
     { "data-incident": i.id, "data-kind": i.kind },
     el("td", { class: `severity-${i.severity}` }, severityLabel(i.severity)),
     el("td", {}, incidentLabel(i.kind)), el("td", {}, i.subject),
     el("td", {}, timeText(i.opened_at)),
-    el("td", { class: "num", title: i.meters.map((m) => m.meter).join(", ") }, i.alarm_count),
+    el("td", { title: i.meters.map((m) => m.meter).join(", ") }, worstText(i)),
     el("td", {}, i.acknowledged ? `${t("by", { user: i.acknowledged.by })} ${i.acknowledged.note}`
       : i.state === "open" ? incidentAckButton(i.id) : stateLabel(i.state)))));
+}
+
+const WORST_SHOWN = 3; // meters named in the row; the rest are in its tooltip
+const FILTERS = [["#incident-kind", "kind", incidentLabel], ["#incident-transformer", "transformer"],
+  ["#incident-building", "building"]];
+
+// The affected meters with their worst values, labelled and rounded: what the crew looks at.
+function worstText(incident) {
+  const named = incident.meters.slice(0, WORST_SHOWN).map((m) => m.worst
+    ? `${m.meter} ${quantityLabel(m.worst.quantity)} ${formatQuantity(m.worst.quantity, m.worst.value)} ${m.worst.unit}`
+    : m.meter);
+  const more = incident.meters.length - named.length;
+  return `${incident.alarm_count} · ${named.join("; ")}${more > 0 ? ` +${more}` : ""}`;
+}
+
+// Filters by kind, transformer and building, offered from the incidents present (a choice
+// no longer present is kept, so a filter does not jump while incidents come and go).
+function filterIncidents(incidents) {
+  $("#incident-filters").hidden = false;
+  for (const [selector, field, label] of FILTERS) {
+    const select = $(selector);
+    const chosen = select.value;
+    const values = [...new Set(incidents.map((i) => i[field]).filter(Boolean).concat(chosen ? [chosen] : []))].sort();
+    select.replaceChildren(el("option", { value: "" }, `${t(field)}: ${t("all")}`),
+      ...values.map((v) => el("option", { value: v }, label ? label(v) : v)));
+    select.value = chosen;
+  }
+  return incidents.filter((i) => FILTERS.every(([selector, field]) =>
+    !$(selector).value || i[field] === $(selector).value));
 }
 
 export async function loadIncidents() {
@@ -83,4 +114,8 @@ export function incidentAckButton(incidentId) {
     }
   });
   return el("span", { class: "ack" }, note, button);
+}
+
+for (const [selector] of FILTERS) {
+  $(selector).addEventListener("change", () => { if (state.incidents) renderIncidents(state.incidents); });
 }

@@ -159,6 +159,19 @@ async def test_incidents_of_the_contract_are_listed_with_labels_and_ack_refusals
         assert "Transformer overload" in rows[0]
         assert "critical" in rows[0]
         assert "by control-room crew sent" in rows[1]
+        assert "3 · m1 Active power, total 40.000 kW" in rows[0], "the worst value, rounded"
+        await page.evaluate(
+            "(($) => { $.value = 'building_low_voltage'; $.dispatchEvent(new Event('change')); })"
+            "(document.querySelector('#incident-kind'))"
+        )
+        kinds = await page.evaluate(
+            "[...document.querySelectorAll('#incidents tbody tr')].map((r) => r.dataset.kind)"
+        )
+        assert kinds == ["building_low_voltage"]
+        await page.evaluate(
+            "(($) => { $.value = ''; $.dispatchEvent(new Event('change')); })"
+            "(document.querySelector('#incident-kind'))"
+        )
         await page.screenshot(screenshots / "incidents.png")
         await page.evaluate(
             "document.querySelector('#incidents .ack-note').value = 'looking';"
