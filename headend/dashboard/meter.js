@@ -3,7 +3,7 @@
 "use strict";
 
 import { lineChart } from "/dashboard/chart.js";
-import { $, api, el, refusal, showError, siteClock, state, timeText } from "/dashboard/core.js";
+import { $, api, el, refusal, showError, siteClock, siteDateTime, state, timeText } from "/dashboard/core.js";
 import { formatQuantity } from "/dashboard/format.js";
 import { alarmLabel, quantityLabel, stateLabel, t } from "/dashboard/i18n.js";
 export const FROZEN_DAYS = 7;
@@ -100,12 +100,28 @@ export async function loadAudit() {
   $("#control-panel").hidden = !state.operator;
 }
 
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+// An order's answer as the operator reads it: readings labelled and rounded, instants in site
+// local time (the API's are UTC), other fields as key: value.
+export function answerText(answer) {
+  if (Array.isArray(answer)) {
+    return answer.map((r) => (r && r.quantity !== undefined
+      ? `${quantityLabel(r.quantity)} ${formatQuantity(r.quantity, r.value)} ${r.unit ?? ""}`.trim()
+      : answerText(r))).join("; ");
+  }
+  if (answer && typeof answer === "object") {
+    return Object.entries(answer).map(([key, value]) => `${key}: ${answerText(value)}`).join(", ");
+  }
+  return typeof answer === "string" && ISO_INSTANT.test(answer) ? siteDateTime(answer) : String(answer);
+}
+
 export async function control(path, body) {
   const result = $("#control-result");
   result.textContent = t("sending");
   try {
     const answer = await api(path, { method: "POST", body: JSON.stringify(body ?? {}) });
-    result.textContent = `${t("done")}: ${JSON.stringify(answer).slice(0, 300)}`;
+    result.textContent = `${t("done")}: ${answerText(answer)}`;
     await openMeter(state.meterPage);
   } catch (error) {
     result.textContent = `${refusal(error)}: ${error.message}`;

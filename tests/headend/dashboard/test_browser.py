@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,7 +19,7 @@ from tests.headend.api.fleet import (
     live_fleet,
     raise_low_voltage,
 )
-from tests.headend.dashboard.browser import CHROMIUM, Page, chromium_page
+from tests.headend.dashboard.browser import CHROMIUM, CLOCK_LIKE, Page, chromium_page
 from tests.headend.dashboard.server import serving
 from tests.support.binaries import require_binary
 
@@ -160,8 +159,6 @@ async def test_pages_render_offline_under_their_content_security_policy(
 SHOWN_TIMES = """[...document.querySelectorAll('[data-utc]')]
   .map((node) => [node.parentElement.closest('[id]').id, node.getAttribute('data-utc'),
                   node.textContent, node instanceof SVGElement])"""
-CLOCK_LIKE = re.compile(r"(?<![\d:+-])\d{2}:\d{2}(?::\d{2})?(?![\d:])(?! [+-]\d{2}:\d{2})")
-"""A time of day not followed by its UTC offset."""
 
 
 async def test_every_time_on_the_page_is_site_local_with_its_offset(
