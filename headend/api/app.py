@@ -45,6 +45,7 @@ from headend.api.routes.incidents import incidents_router
 from headend.api.routes.kpi import kpi_router
 from headend.api.routes.line_loss import line_loss_router
 from headend.api.routes.terminals import terminals_router
+from headend.api.routes.trends import trends_router
 from headend.api.routes.vee import vee_routers
 from headend.api.security import SecurityHeaders
 from headend.api.stream import live_events
@@ -183,6 +184,7 @@ def create_app(
     app.include_router(kpi_router(ctx, data_dir))
     app.include_router(line_loss_router(ctx))
     app.include_router(incidents_router(ctx))
+    app.include_router(trends_router(ctx))
     app.include_router(exports_router(ctx, data_dir))
     app.include_router(handoffs_router(ctx))
     for router in vee_routers(ctx):

@@ -5,6 +5,7 @@ A folder's own conftest keeps what only that folder uses.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from simulators.dlt645 import ScheduledFault
 from simulators.scenario import Scenario, load_scenario
 from tests.headend.api.fleet import LiveFleet, live_fleet
 from tests.support.engine_rig import Rig, running_rig
+
+SCREENSHOTS_ENV = "HEADEND_SCREENSHOTS"
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +40,21 @@ async def rig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[R
     faults: list[ScheduledFault] = getattr(request, "param", [])
     async with running_rig(tmp_path, faults) as running:
         yield running
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where the browser tests (tests/headend/dashboard, tests/system) save their screenshots:
+    ``$HEADEND_SCREENSHOTS`` when set (CI keeps it as an artifact; docs/dashboard.md describes
+    them), else the test's tmp dir."""
+    folder = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Path:
+    """An empty chromium profile folder."""
+    folder = tmp_path / "profile"
+    folder.mkdir()
+    return folder

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import itertools
 import json
+import re
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,8 @@ FLAGS = (
     "--remote-debugging-port=0",
 )
 DEVTOOLS_PREFIX = "DevTools listening on "
+CLOCK_LIKE = re.compile(r"(?<![\d:+-])\d{2}:\d{2}(?::\d{2})?(?![\d:])(?! [+-]\d{2}:\d{2})")
+"""A time of day not followed by its UTC offset: the dashboard shows none (site time + zone)."""
 START_TIMEOUT = 20.0
 
 
@@ -117,6 +120,16 @@ class Page:
         })
         """
         return await self.evaluate(script.replace("PREDICATE", predicate))
+
+    async def set_viewport(self, width: int, height: int) -> None:
+        """Lay the page out as on a ``width`` x ``height`` screen (1280x720 laptop, wall)."""
+        await self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
 
     async def screenshot(self, path: Path) -> bytes:
         reply = await self.call("Page.captureScreenshot", format="png")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,7 +19,7 @@ from tests.headend.api.fleet import (
     live_fleet,
     raise_low_voltage,
 )
-from tests.headend.dashboard.browser import CHROMIUM, Page, chromium_page
+from tests.headend.dashboard.browser import CHROMIUM, CLOCK_LIKE, Page, chromium_page
 from tests.headend.dashboard.server import serving
 from tests.support.binaries import require_binary
 
@@ -40,7 +39,7 @@ async def test_live_voltage_changes_on_screen(
     profile.mkdir()
     async with asyncio.timeout(4 * WAIT_SECONDS), chromium_page(profile) as page:
         await page.goto(f"{base_url}/#token=reader-secret")
-        await page.wait_for_text(VOLTAGE_CELL, "229")
+        await page.wait_for_text(VOLTAGE_CELL, "229.0")  # V to 0.1
         assert await page.evaluate("location.hash") == "", "the token leaves the address bar"
         assert await page.evaluate("sessionStorage.getItem('headend.token')") == "reader-secret"
 
@@ -50,7 +49,8 @@ async def test_live_voltage_changes_on_screen(
 
         limits = await page.evaluate("document.querySelectorAll('#transformers line.limit').length")
         assert limits == 4, "band 198/235.4 V and load 80/100 % are drawn"
-        await page.wait_for_text('td[data-group="T1"][data-figure="voltage"]', "212.3 / 221.15")
+        average = f"{(212.3 + 230.0) / 2:.1f}"
+        await page.wait_for_text('td[data-group="T1"][data-figure="voltage"]', f"212.3 / {average}")
         png = await page.screenshot(tmp_path / "fleet.png")
         assert png.startswith(b"\x89PNG")
 
@@ -158,9 +158,7 @@ async def test_pages_render_offline_under_their_content_security_policy(
 
 SHOWN_TIMES = """[...document.querySelectorAll('[data-utc]')]
   .map((node) => [node.parentElement.closest('[id]').id, node.getAttribute('data-utc'),
-                  node.textContent])"""
-CLOCK_LIKE = re.compile(r"(?<![\d:+-])\d{2}:\d{2}(?::\d{2})?(?![\d:])(?! [+-]\d{2}:\d{2})")
-"""A time of day not followed by its UTC offset."""
+                  node.textContent, node instanceof SVGElement])"""
 
 
 async def test_every_time_on_the_page_is_site_local_with_its_offset(
@@ -174,7 +172,8 @@ async def test_every_time_on_the_page_is_site_local_with_its_offset(
     async with asyncio.timeout(4 * WAIT_SECONDS), chromium_page(profile) as page:
         await page.goto(f"{base_url}/#token=reader-secret")
         await page.wait_until(
-            "document.querySelector('#alarms time') && document.querySelector('#clock time')"
+            "document.querySelector('#alarms time') && document.querySelector('#clock time') && "
+            "document.querySelector('#load-charts text[data-utc]')"
         )
         await page.evaluate("location.hash = 'meter=m1'")
         await page.wait_until(
@@ -186,14 +185,15 @@ async def test_every_time_on_the_page_is_site_local_with_its_offset(
         assert await page.evaluate("document.querySelector('#zone').textContent") == (
             "Asia/Shanghai (UTC+08:00)"
         )
-    assert {place for place, _, _ in shown} >= {"clock", "alarms", "meter-latest", "history-chart"}
-    for place, utc, text in shown:
+    places = {place for place, _, _, _ in shown}
+    assert places >= {"clock", "alarms", "meter-latest", "history-chart", "load-charts"}
+    for place, utc, text, on_chart_axis in shown:
         instant = datetime.fromisoformat(utc.replace("Z", "+00:00"))
         assert instant.utcoffset() == timedelta(0), f"{place}: the API gives UTC"
         local = instant.astimezone(zone)
         offset = local.isoformat()[-6:]
         assert offset == "+08:00"
-        pattern = "%H:%M" if place == "history-chart" else "%Y-%m-%d %H:%M:%S"
+        pattern = "%H:%M" if on_chart_axis else "%Y-%m-%d %H:%M:%S"
         assert text == f"{local.strftime(pattern)} {offset}", place
     assert CLOCK_LIKE.findall(body) == [], "no time on the page lacks its zone"
 
@@ -219,15 +219,15 @@ async def test_the_transformer_row_shows_the_judged_load_and_the_terminals_own(
         chromium_page(profile) as page,
     ):
         await page.goto(f"{base_url}/#token=reader-secret")
-        await page.wait_for_text(LOAD_CELL, "13.2 kW of 100 kVA (meters 2/2)")  # 2 x 6.6 kW
+        await page.wait_for_text(LOAD_CELL, "13.20 kW of 100 kVA (meters 2/2)")  # 2 x 6.6 kW
         now = fleet.engine.clock.now()
         telemetry = [  # as the MQTT bridge hands the terminal's message over
             Reading("TTU-T1", "power_active_total", 76.0, "kW", now),
             Reading("TTU-T1", "load_rate", 75.0, "%", now),
         ]
         await fleet.engine.live.publish(telemetry, durable=True)
-        await page.wait_for_text(LOAD_CELL, "76 kW of 100 kVA (measured)")
-        await page.wait_for_text(TERMINAL_CELL, "TTU-T1: 76 kW, 75 %")
+        await page.wait_for_text(LOAD_CELL, "76.00 kW of 100 kVA (measured)")
+        await page.wait_for_text(TERMINAL_CELL, "TTU-T1: 76.00 kW, 75 %")
         power_factor = fleet.engine.detector.config.assumed_power_factor
         judged = round(76.0 / power_factor)  # 80 %: what the heavy-load rule judges
         rate = await page.evaluate(f"document.querySelector('{RATE_CELL}').textContent")
