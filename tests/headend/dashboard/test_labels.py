@@ -98,8 +98,26 @@ def _literals(function: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> se
     }
 
 
+def _module_constants(tree: ast.Module) -> dict[str, str]:
+    """The module's top-level string constants (``KIND = "terminal_offline"``)."""
+    constants = {}
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        value = getattr(node, "value", None)
+        if (
+            isinstance(target, ast.Name)
+            and isinstance(value, ast.Constant)
+            and isinstance(value.value, str)
+        ):
+            constants[target.id] = value.value
+    return constants
+
+
 def _kinds_of_call(
-    kind: ast.expr, function: ast.FunctionDef | ast.AsyncFunctionDef, where: str
+    kind: ast.expr,
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    where: str,
+    constants: dict[str, str],
 ) -> set[str]:
     """The kinds one call can raise, from the form of its kind argument."""
     if isinstance(kind, ast.Constant) and isinstance(kind.value, str):
@@ -130,6 +148,8 @@ def _kinds_of_call(
         assigned = _literals(function, kind.id)
         if assigned:
             return assigned
+        if kind.id in constants:
+            return {constants[kind.id]}
     raise AssertionError(f"{where}: alarm kind {text!r} not understood; teach test_labels.py")
 
 
@@ -137,13 +157,14 @@ def raised_alarm_kinds() -> set[str]:
     kinds = {kind.value for kind in AnomalyKind}
     for path in sorted((ROOT / "headend").rglob("*.py")):
         tree = ast.parse(path.read_text(), str(path))
+        constants = _module_constants(tree)
         for function in _functions(tree):
             for node in ast.walk(function):
                 if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                     continue
                 if node.func.attr in ALARM_CALLS and len(node.args) >= 2:
                     where = f"{path.relative_to(ROOT)}:{node.lineno}"
-                    kinds |= _kinds_of_call(node.args[1], function, where)
+                    kinds |= _kinds_of_call(node.args[1], function, where, constants)
     return kinds
 
 

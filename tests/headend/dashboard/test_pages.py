@@ -15,6 +15,12 @@ from tests.headend.api.fleet import WAIT_SECONDS, LiveFleet, raise_low_voltage
 from tests.headend.dashboard.browser import CHROMIUM, CLOCK_LIKE, Page, chromium_page
 from tests.support.binaries import require_binary
 
+LABELS = {
+    language: json.loads(
+        (Path(__file__).parents[3] / "headend/dashboard/i18n" / f"{language}.json").read_text()
+    )
+    for language in ("en", "zh-CN")
+}
 LAPTOP = (1280, 720)
 WALL = (1920, 1080)
 LOAD_CURVE = 'svg[data-chart="load-T1"] [data-series="load_rate"]'
@@ -76,6 +82,7 @@ async def test_the_chinese_toggle_labels_quantities_alarms_and_headings(
     if not chinese_fonts():
         pytest.skip("no Chinese font installed (Debian fonts-noto-cjk, see .ci/system-deps)")
     await raise_low_voltage(fleet, "m1")
+    assert fleet.engine.incidents.run_pass(), "the alarm was filed into an incident"
     async with asyncio.timeout(4 * WAIT_SECONDS), chromium_page(profile) as page:
         await _open(page, f"{base_url}/#token=reader-secret", LAPTOP)
         kind_cell = '#alarms td[data-kind="voltage_low"]'
@@ -85,8 +92,11 @@ async def test_the_chinese_toggle_labels_quantities_alarms_and_headings(
         assert await page.evaluate("document.documentElement.lang") == "zh-CN"
         heading = await page.evaluate("document.querySelector('#transformers th').textContent")
         assert heading == "变压器"
-        note = await page.evaluate("document.querySelector('#incidents-note').textContent")
-        assert note.startswith("本主站"), "text drawn by the script is relabelled too"
+        kind = await page.wait_until("document.querySelector('#incidents tbody tr')?.dataset.kind")
+        label = await page.evaluate(
+            "document.querySelector('#incidents tbody tr td:nth-child(2)').innerText"
+        )
+        assert label == LABELS["zh-CN"]["incident"][kind], "text drawn by the script too"
         await page.screenshot(screenshots / "overview-zh-CN.png")
 
         await page.evaluate("location.hash = 'meter=m1'")
@@ -133,12 +143,11 @@ INCIDENT = {
 }
 
 
-async def test_incidents_of_the_contract_are_listed_with_labels_and_ack_refusals_say_why(
+async def test_incidents_of_the_contract_are_listed_with_labels_and_filtered(
     fleet: LiveFleet, base_url: str, profile: Path, screenshots: Path
 ) -> None:
-    """This branch's head-end has no /api/incidents: the page says so and lists alarms; the
-    incidents themselves are drawn from the contract's JSON (docs/dashboard.md), and an
-    acknowledgement of one the head-end does not know shows the head-end's 404."""
+    """Incidents as the contract shapes them (docs/incidents.md), drawn by the page: labelled,
+    the worst value rounded, an acknowledgement shown, filtered by kind."""
     acknowledged = {
         **INCIDENT,
         "id": "building_low_voltage:B1:1",
@@ -150,8 +159,7 @@ async def test_incidents_of_the_contract_are_listed_with_labels_and_ack_refusals
     }
     async with asyncio.timeout(4 * WAIT_SECONDS), chromium_page(profile) as page:
         await _open(page, f"{base_url}/#token=operator-secret", LAPTOP)
-        await page.wait_until("document.querySelector('#incidents-note').textContent")
-        assert await page.evaluate("document.querySelector('#alarms').hidden") is False
+        await page.wait_until("!document.querySelector('#incidents').hidden")
         await page.evaluate(f"renderIncidents({json.dumps([INCIDENT, acknowledged])})")
         rows = await page.evaluate(
             "[...document.querySelectorAll('#incidents tbody tr')].map((r) => r.innerText)"
@@ -168,20 +176,46 @@ async def test_incidents_of_the_contract_are_listed_with_labels_and_ack_refusals
             "[...document.querySelectorAll('#incidents tbody tr')].map((r) => r.dataset.kind)"
         )
         assert kinds == ["building_low_voltage"]
-        await page.evaluate(
-            "(($) => { $.value = ''; $.dispatchEvent(new Event('change')); })"
-            "(document.querySelector('#incident-kind'))"
-        )
         await page.screenshot(screenshots / "incidents.png")
+
+
+ERROR_SHOWN = "(($) => ($.hidden ? '' : $.textContent))(document.querySelector('#error'))"
+
+
+async def test_a_real_incident_is_acknowledged_by_an_operator_and_refused_to_a_reader(
+    fleet: LiveFleet, base_url: str, profile: Path
+) -> None:
+    """m1's low voltage, grouped by the head-end's own incidents: a reader's acknowledgement
+    is refused on the page with the reason, an operator's is kept and shown."""
+    await raise_low_voltage(fleet, "m1")
+    assert fleet.engine.incidents.run_pass(), "the alarm was filed into an incident"
+    row = "#incidents tbody tr"
+    async with asyncio.timeout(4 * WAIT_SECONDS), chromium_page(profile) as page:
+        await _open(page, f"{base_url}/#token=reader-secret", LAPTOP)
+        kind = await page.wait_until(f"document.querySelector('{row}')?.dataset.kind")
+        label = await page.evaluate(f"document.querySelector('{row} td:nth-child(2)').innerText")
+        assert label == LABELS["en"]["incident"][kind]
+        await page.evaluate(f"document.querySelector('{row} .ack button').click()")
+        refused = await page.wait_until(ERROR_SHOWN)
+        assert "403" in refused, refused
+        assert "operator" in refused, refused
+
+        await page.evaluate("sessionStorage.setItem('headend.token', 'operator-secret')")
+        await page.evaluate("location.reload()")
+        await page.wait_event("Page.loadEventFired")
+        await page.wait_until(f"document.querySelector('{row} .ack button')")
         await page.evaluate(
-            "document.querySelector('#incidents .ack-note').value = 'looking';"
-            "document.querySelector('#incidents .ack button').click()"
+            f"document.querySelector('{row} .ack-note').value = 'crew sent';"
+            f"document.querySelector('{row} .ack button').click()"
         )
-        refused = await page.wait_until(
-            "(($) => ($.hidden ? '' : $.textContent))(document.querySelector('#error'))"
+        shown = await page.wait_until(
+            f"(($) => $.innerText.includes('crew sent') && $.innerText)"
+            f"(document.querySelector('{row}'))"
         )
-    assert "/api/incidents/transformer_overload%3AT1%3A1741579200/ack: 404" in refused
-    assert "does not know" in refused
+    assert "by control-room crew sent" in shown, shown
+    (incident,) = [i for i in fleet.engine.incidents.active() if i.kind.value == kind]
+    assert incident.acknowledged is not None
+    assert incident.acknowledged.note == "crew sent"
 
 
 PANEL_SHOWN = "!document.querySelector('#control-panel').hidden"
