@@ -32,6 +32,7 @@ from headend.config.handoff import HandoffConfig, HandoffTable, handoff_config
 from headend.config.line_loss import LineLossTable, line_loss_limits
 from headend.config.meter_table import MeterTable, ProtocolName
 from headend.config.mqtt import MqttConfig, MqttTable, mqtt_config
+from headend.config.ocpp import OcppConfig, OcppTable, ocpp_config
 from headend.config.security import SecurityTable
 from headend.config.storage import EmbeddedStorage, StorageConfig
 from headend.config.terminals import (
@@ -202,6 +203,8 @@ class FleetConfig:
     """``[archive]``: meters also come from the meter archive (``config.archive_meters``)."""
     line_loss: LineLossLimits = DEFAULT_LINE_LOSS
     """``[line_loss]``: the transformer areas' loss thresholds (docs/line-loss.md)."""
+    ocpp: OcppConfig | None = None
+    """``[ocpp]``: the chargers' central system and the curb rules (docs/ocpp.md)."""
 
 
 def load_fleet_config(path: str | Path) -> FleetConfig:
@@ -362,6 +365,7 @@ class FleetFile(FileModel):
     """Checked by ``headend.anomaly``'s own dataclass, imported only when the table is there."""
     archive: ArchiveTable | None = None
     line_loss: LineLossTable = LineLossTable()
+    ocpp: OcppTable | None = None
 
 
 def parse_fleet_config(
@@ -412,6 +416,14 @@ def parse_fleet_config(
         tariff_names=file.site.tariff_numbers(),
         archive=file.archive,
         line_loss=line_loss_limits(file.line_loss),
+        ocpp=None
+        if file.ocpp is None
+        else ocpp_config(
+            file.ocpp,
+            rated_kva={name: t.rated_kva for name, t in transformers.items()},
+            source=source,
+            environ=environ,
+        ),
     )
 
 
