@@ -49,10 +49,13 @@ async def test_headroom_shared_and_every_order_audited_with_its_answer(
 async def test_meter_values_are_stored_as_pile_readings_in_kw_and_kwh(curb_rig: Rig) -> None:
     latest = {(r.meter, r.quantity): r for r in curb_rig.stored}
     power = latest[("CP1-pile", "power_active_total")]
-    # the charger's truth, sent as W, stored as kW (32 A, or its 7.2 A limit, x 3 x 230 V)
+    # the charger's truth, sent as W, stored as kW (the limit it obeyed when it sampled
+    # depends on the order the four arrived in)
     assert power.unit == "kW"
     assert power.value == pytest.approx(curb_rig.chargers["CP1"].truth.draw_kw)
-    assert power.value in (pytest.approx(22.08), pytest.approx(4.968))
+    # the same sample's current, sent in A: kW x 1000 / (3 x 230 V)
+    current = latest[("CP1-pile", "current_a")]
+    assert current.value == pytest.approx(power.value * 1000 / 690, abs=0.01)
     energy = latest[("CP1-pile", "energy_active_import_total")]
     assert (energy.value, energy.unit) == (0.0, "kWh")
     assert power.tags["transformer"] == "T1"
