@@ -55,7 +55,7 @@ async def test_meter_values_are_stored_as_pile_readings_in_kw_and_kwh(curb_rig: 
     assert power.value == pytest.approx(curb_rig.chargers["CP1"].truth.draw_kw)
     # the same sample's current, sent in A: kW x 1000 / (3 x 230 V)
     current = latest[("CP1-pile", "current_a")]
-    assert current.value == pytest.approx(power.value * 1000 / 690, abs=0.01)
+    assert current.value == pytest.approx((power.value or 0.0) * 1000 / 690, abs=0.01)
     energy = latest[("CP1-pile", "energy_active_import_total")]
     assert (energy.value, energy.unit) == (0.0, "kWh")
     assert power.tags["transformer"] == "T1"
