@@ -39,6 +39,9 @@ class CurbTable(FileModel):
     load_meter: str
     """The meter whose ``power_active_total`` is the transformer's measured load (its LV
     meter, or the terminal's device)."""
+    load_includes_chargers: bool = True
+    """The load meter sees the chargers too (an LV meter does), so their reported draw is
+    taken off to find the base load; false for a meter of the other loads only."""
     limit_percent: Annotated[Number, Field(gt=0, le=150)] = 90.0
     min_current: Annotated[Number, Field(ge=0)] = 6.0
     """Below this a session is paused rather than charged (IEC 61851 minimum is 6 A)."""
@@ -85,6 +88,7 @@ class CurbConfig:
     stale_after: float
     kw_per_amp: float
     """What one ampere per phase of charging draws: phases x volts / 1000 (power factor 1)."""
+    load_includes_chargers: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +153,7 @@ def ocpp_config(
             ramp_up=curb.ramp_up,
             stale_after=curb.stale_after,
             kw_per_amp=curb.phases * curb.volts / 1000.0,
+            load_includes_chargers=curb.load_includes_chargers,
         )
     return OcppConfig(
         host=table.host,

@@ -63,7 +63,8 @@ class Curb:
             }
         else:
             assert load_kw is not None
-            base = max(0.0, load_kw - sum(s.draw_kw for s in sessions))
+            own = sum(s.draw_kw for s in sessions) if config.load_includes_chargers else 0.0
+            base = max(0.0, load_kw - own)
             self.headroom_kw = config.limit_kw - base
             targets = self._share(sessions, max(0.0, self.headroom_kw) / config.kw_per_amp)
         max_of = {s.charger: s.max_current for s in sessions}

@@ -4,6 +4,8 @@ min 6 A, safe 6 A, hysteresis 2 A, ramp 8 A per update, stale after 60 s."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from headend.config.ocpp import CurbConfig
@@ -58,6 +60,13 @@ def test_below_the_minimum_the_earliest_sessions_charge_and_the_rest_pause() -> 
 def test_the_chargers_own_draw_is_not_base_load() -> None:
     # measured 100 kW, of which the chargers draw 10 + 10: base 80, headroom 20 kW = 40 A
     limits = Curb(CONFIG).update(_sessions(32, 32, draws=(10.0, 10.0)), 100.0, 5.0)
+    assert _currents(limits) == pytest.approx({"C0": 20.0, "C1": 20.0})
+
+
+def test_a_load_meter_without_the_chargers_is_the_base_load() -> None:
+    # measured 80 kW of other loads; the chargers' 20 kW are not in it: 20 kW = 40 A
+    config = dataclasses.replace(CONFIG, load_includes_chargers=False)
+    limits = Curb(config).update(_sessions(32, 32, draws=(10.0, 10.0)), 80.0, 5.0)
     assert _currents(limits) == pytest.approx({"C0": 20.0, "C1": 20.0})
 
 
