@@ -73,6 +73,8 @@ class OcppCentral:
         self.refused = Counter[str]()
         """Refused connections and frames by kind: unknown_charger, bad_auth, bad_frame,
         skipped_sample."""
+        self.orders = Counter[str]()
+        """Orders sent, by the chargers' answer (Accepted, Rejected, NotSupported, unknown)."""
         self.port: int | None = None
         """The bound port (``[ocpp] port = 0`` picks one)."""
         self.ready = asyncio.Event()
@@ -238,11 +240,13 @@ class OcppCentral:
             outcome, text = "refused", f"{type(error).__name__}: {error}"
         except (TimeoutError, ConnectionClosed) as error:
             self.answers[charger] = "unknown"
+            self.orders["unknown"] += 1
             self.audit.complete(intent, "unknown", f"no answer: {error!r}", at=self.clock.now())
             return
         else:
             outcome, text = OUTCOMES.get(status, "refused"), status
         self.answers[charger] = status
+        self.orders[status] += 1
         self.audit.complete(
             intent, outcome, text, at=self.clock.now(), data={"status": status, **facts}
         )

@@ -25,6 +25,8 @@ async def test_headroom_shared_and_every_order_audited_with_its_answer(
         "CP4": "NotSupported",
     }
     assert curb_rig.chargers["CP1"].truth.limit == 7.2
+    assert curb_rig.central.orders["Rejected"] >= 1  # /metrics: headend_ocpp_orders_total
+    assert curb_rig.central.orders["NotSupported"] >= 1
     assert curb_rig.chargers["CP3"].truth.limit is None  # it said no, and kept its 32 A
     assert curb_rig.chargers["CP3"].truth.profiles[-1] == 7.2
     # the audit file: each order's intent is on disk before its outcome, which names the answer
