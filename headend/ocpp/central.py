@@ -28,7 +28,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from headend.clock import Clock
-from headend.commands.audit import AuditLog
+from headend.commands.audit import AuditEntry, AuditLog
 from headend.config.ocpp import ChargerConfig, OcppConfig
 from headend.ocpp.controller import ActiveSession, Curb, Limit, curbs_for
 from headend.ocpp.measurands import Sample, UnusedSample
@@ -239,9 +239,11 @@ class OcppCentral:
             status = "NotSupported" if type(error).__name__ in NOT_SUPPORTED else "CallError"
             outcome, text = "refused", f"{type(error).__name__}: {error}"
         except (TimeoutError, ConnectionClosed) as error:
-            self.answers[charger] = "unknown"
-            self.orders["unknown"] += 1
-            self.audit.complete(intent, "unknown", f"no answer: {error!r}", at=self.clock.now())
+            self._unanswered(intent, charger, f"no answer: {error!r}")
+            return
+        except Exception as error:  # an answer the library cannot read: the loop goes on
+            log.exception("OCPP: charger %s: %s failed", charger, command)
+            self._unanswered(intent, charger, f"{type(error).__name__}: {error}")
             return
         else:
             outcome, text = OUTCOMES.get(status, "refused"), status
@@ -252,6 +254,12 @@ class OcppCentral:
         )
         if outcome != "ok":
             log.warning("OCPP: charger %s answered %s to %s", charger, status, command)
+
+    def _unanswered(self, intent: AuditEntry, charger: str, detail: str) -> None:
+        """The order may or may not have reached the charger: ``unknown``, for an operator."""
+        self.answers[charger] = "unknown"
+        self.orders["unknown"] += 1
+        self.audit.complete(intent, "unknown", detail, at=self.clock.now())
 
     def status(self) -> Mapping[str, Any]:
         """For operators and tests: who is connected, curbed, how each answered."""

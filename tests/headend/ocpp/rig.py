@@ -44,6 +44,8 @@ class Rig:
     stored: list[Reading]
     audit: AuditLog
     url: str
+    base_kw: list[float]
+    """The transformer's other loads, kW (one item, changed by a test)."""
 
 
 def _config() -> OcppConfig:
@@ -62,10 +64,11 @@ async def running_rig(tmp_path: Path) -> AsyncIterator[Rig]:
     audit = AuditLog(tmp_path / "audit.jsonl")
     clock = SystemClock()
     chargers: dict[str, SimulatedCharger] = {}
+    base_kw = [BASE_KW]
 
     def latest_load(meter: str) -> tuple[float, datetime] | None:
         assert meter == "T1-LV"
-        return BASE_KW + sum(c.truth.draw_kw for c in chargers.values()), clock.now()
+        return base_kw[0] + sum(c.truth.draw_kw for c in chargers.values()), clock.now()
 
     central = OcppCentral(
         _config(), audit=audit, clock=clock, store=stored.extend, latest_load=latest_load
@@ -82,6 +85,6 @@ async def running_rig(tmp_path: Path) -> AsyncIterator[Rig]:
         runs = [group.create_task(c.run()) for c in chargers.values()]
         for charger in chargers.values():
             await charger.metered.wait()
-        yield Rig(central, chargers, stored, audit, url)
+        yield Rig(central, chargers, stored, audit, url, base_kw)
         for task in [*runs, server]:
             task.cancel()

@@ -70,6 +70,29 @@ async def test_a_repeated_round_sends_nothing_new(curb_rig: Rig) -> None:
     assert len(curb_rig.audit.recent()) == before
 
 
+async def test_a_falling_load_releases_the_curb_with_clear_charging_profile(
+    curb_rig: Rig,
+) -> None:
+    await curb_rig.central.update()  # 7.2 A each
+    curb_rig.base_kw[0] = 0.0  # 100 kW / 0.69 / 4 = 36 A each: more than 32, ramped 8 A a round
+    for _ in range(4):  # 7.2 -> 15.2 -> 23.2 -> 31.2 -> released
+        await curb_rig.central.update()
+    assert curb_rig.central.sent["CP1"] is None
+    assert curb_rig.chargers["CP1"].truth.limit is None
+    cleared = [
+        e
+        for e in curb_rig.audit.recent("CP1")
+        if e.command == "clear_charging_profile" and e.outcome != INTENT
+    ]
+    assert [(e.outcome, e.detail) for e in cleared] == [("ok", "Accepted")]
+    raised = [
+        e.data["limit_a"]
+        for e in reversed(curb_rig.audit.recent("CP1"))
+        if e.command == "set_charging_profile" and e.outcome == "ok"
+    ]
+    assert raised[-3:] == [15.2, 23.2, 31.2]
+
+
 async def test_unknown_chargers_and_wrong_passwords_are_refused_and_counted(curb_rig: Rig) -> None:
     with pytest.raises(InvalidStatus) as unknown:
         async with websockets.connect(f"{curb_rig.url}/CP99", subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
