@@ -104,6 +104,11 @@ class OcppCentral:
             self.refused["unknown_charger"] += 1
             log.warning("OCPP: refused unknown charger at %r", request.path)
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown charge point\n")
+        offered = ",".join(request.headers.get_all("Sec-WebSocket-Protocol"))
+        if SUBPROTOCOL not in (item.strip() for item in offered.split(",")):
+            self.refused["bad_subprotocol"] += 1
+            log.warning("OCPP: charger %s offered subprotocols %r", charger.id, offered)
+            return connection.respond(HTTPStatus.BAD_REQUEST, "subprotocol ocpp1.6 required\n")
         if charger.password is not None and not _basic_auth_ok(
             request.headers.get("Authorization"), charger
         ):

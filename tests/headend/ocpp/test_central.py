@@ -111,6 +111,16 @@ async def test_unknown_chargers_and_wrong_passwords_are_refused_and_counted(curb
     assert sorted(curb_rig.central.sessions) == sorted(MODES)  # CP2's real session is untouched
 
 
+async def test_a_charger_without_the_ocpp16_subprotocol_is_refused_and_counted(
+    curb_rig: Rig,
+) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with websockets.connect(f"{curb_rig.url}/CP5"):
+            pass
+    assert refused.value.response.status_code == 400
+    assert curb_rig.central.refused["bad_subprotocol"] == 1
+
+
 async def test_malformed_frames_answered_or_dropped_and_the_session_goes_on(
     curb_rig: Rig,
 ) -> None:
