@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -65,6 +66,7 @@ from headend.incidents.desk import IncidentDesk, load_from, topology_of
 from headend.incidents.notifier import Notifier, Webhook
 from headend.mqtt.bridge import MqttBridge
 from headend.mqtt.requests import MqttRequests
+from headend.ocpp.central import OcppCentral
 from headend.terminals import TerminalServer
 from headend.units import UnitGate
 from storage.billing import BillingSource
@@ -354,6 +356,16 @@ class Engine:
                 on_request=self.mqtt_requests,
             )
             self.live.outlet = self.mqtt
+        self.ocpp: OcppCentral | None = None
+        """The chargers' OCPP central system and transformer curb (``[ocpp]``), if any."""
+        if config.ocpp is not None:
+            self.ocpp = OcppCentral(
+                config.ocpp,
+                audit=self.audit,
+                clock=self.clock,
+                store=self.live.put,
+                latest_load=self._latest_load,
+            )
         self.ready = asyncio.Event()
         self._stop_requested = asyncio.Event()
         self.registry.on_change(self._meter_changed)
@@ -407,6 +419,8 @@ class Engine:
                     background.append(group.create_task(self.forwarded.run(), name="forwarding"))
                 if self.dial_in is not None:
                     background.append(group.create_task(self.dial_in.run(), name="dial-in"))
+                if self.ocpp is not None:
+                    background.append(group.create_task(self.ocpp.run(), name="ocpp"))
                 maintenance = [group.create_task(self.sweeps.loop(), name="anomaly sweep")]
                 maintenance.append(group.create_task(self.incidents.loop(), name="incidents"))
                 if self.terminal_sessions is not None:
@@ -508,6 +522,13 @@ class Engine:
                 log.warning("shutdown: live MQTT messages not all sent")
         for task in [*bus_work, *background]:
             task.cancel()  # the writer flushes what it holds as it is cancelled
+
+    def _latest_load(self, meter: str) -> tuple[float, datetime] | None:
+        """The curb's view of a transformer: its load meter's latest stored total power."""
+        reading = self.live.latest.get((meter, "power_active_total"))
+        if reading is None or reading.value is None:
+            return None
+        return reading.value, reading.timestamp
 
     # -- fleet changes -----------------------------------------------------------------------
 

@@ -510,3 +510,9 @@ class HeadendFacade:
     @property
     def mqtt_stats(self) -> MqttStats | None:
         return None if self._engine.mqtt is None else self._engine.mqtt.stats
+
+    @property
+    def ocpp_counts(self) -> tuple[Mapping[str, int], Mapping[str, int]] | None:
+        """The OCPP central's refusals by kind and orders by answer (``[ocpp]`` only)."""
+        central = self._engine.ocpp
+        return None if central is None else (central.refused, central.orders)

@@ -11,7 +11,7 @@ the tests, do not collide. Rates (reads/s) are left to Prometheus:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -69,9 +69,31 @@ def engine_families(headend: HeadendFacade, outbox: OutboxStats | None) -> list[
     families.extend(unit_families(headend.units))
     if headend.mqtt_stats is not None:
         families.extend(mqtt_families(headend.mqtt_stats))
+    if headend.ocpp_counts is not None:
+        families.extend(ocpp_families(*headend.ocpp_counts))
     if outbox is not None:
         families.extend(outbox_families(outbox))
     return families
+
+
+def ocpp_families(refused: Mapping[str, int], orders: Mapping[str, int]) -> list[Metric]:
+    """What the chargers were refused and how they answered the curb's orders."""
+    refusals = CounterMetricFamily(
+        "headend_ocpp_refused_total",
+        "OCPP connections and frames refused (unknown_charger, bad_auth, bad_frame, "
+        "skipped_sample).",
+        labels=["kind"],
+    )
+    for kind, count in sorted(refused.items()):
+        refusals.add_metric([kind], count)
+    answers = CounterMetricFamily(
+        "headend_ocpp_orders_total",
+        "Charging-profile orders sent, by the charger's answer.",
+        labels=["answer"],
+    )
+    for answer, count in sorted(orders.items()):
+        answers.add_metric([answer], count)
+    return [refusals, answers]
 
 
 def channel_families(headend: HeadendFacade) -> list[Metric]:

@@ -33,6 +33,7 @@ from headend.config.line_loss import LineLossTable, line_loss_limits
 from headend.config.meter_table import MeterTable, ProtocolName
 from headend.config.mqtt import MqttConfig, MqttTable, mqtt_config
 from headend.config.notify import NotifyTable
+from headend.config.ocpp import OcppConfig, OcppTable, ocpp_config
 from headend.config.security import SecurityTable
 from headend.config.storage import EmbeddedStorage, StorageConfig
 from headend.config.terminals import (
@@ -206,6 +207,8 @@ class FleetConfig:
     notify: NotifyTable = dataclasses.field(default_factory=NotifyTable)
     """``[notify]``: incident webhooks (docs/incidents.md); URLs from the environment are read
     when the service starts."""
+    ocpp: OcppConfig | None = None
+    """``[ocpp]``: the chargers' central system and the curb rules (docs/ocpp.md)."""
 
 
 def load_fleet_config(path: str | Path) -> FleetConfig:
@@ -367,6 +370,7 @@ class FleetFile(FileModel):
     archive: ArchiveTable | None = None
     line_loss: LineLossTable = LineLossTable()
     notify: NotifyTable = NotifyTable()
+    ocpp: OcppTable | None = None
 
 
 def parse_fleet_config(
@@ -418,6 +422,14 @@ def parse_fleet_config(
         archive=file.archive,
         line_loss=line_loss_limits(file.line_loss),
         notify=file.notify,
+        ocpp=None
+        if file.ocpp is None
+        else ocpp_config(
+            file.ocpp,
+            rated_kva={name: t.rated_kva for name, t in transformers.items()},
+            source=source,
+            environ=environ,
+        ),
     )
 
 
