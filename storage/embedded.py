@@ -20,6 +20,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 
+from storage.archive.records import MeterExchange
 from storage.billing import StoredPoint, parse_quality
 from storage.errors import RecordError, local_store_error
 from storage.exports.change_log import (
@@ -29,6 +30,7 @@ from storage.exports.change_log import (
     seed_change_log,
     select_changes,
 )
+from storage.exports.exchange_log import log_exchange_reads
 from storage.line_protocol import from_ns, timestamp_ns
 from storage.records import (
     CollectionOutcome,
@@ -263,6 +265,14 @@ class SqliteStore:
             ]
 
         return await self._reader.run(select)
+
+    async def log_exchange_reads(self, exchanges: Sequence[MeterExchange]) -> int:
+        """Log the meter exchanges' reads not logged yet (``storage.exports.exchange_log``)."""
+        listed = list(exchanges)
+        try:
+            return await self._thread.run(lambda connection: log_exchange_reads(connection, listed))
+        except (sqlite3.Error, OSError) as exc:
+            raise local_store_error(exc, f"embedded store {self._thread.path}") from exc
 
     async def changes(self, since: int, limit: int) -> list[ChangedReading]:
         """The change log of frozen values after ``since`` (``storage.exports.change_log``)."""

@@ -4,7 +4,10 @@ One row per change-log entry (``seq`` first: the poller's cursor is the last row
 it carries what a settlement clerk files by (account, asset number, customer, household,
 building, transformer, from the meter archive) next to the value, its register, its CIM
 ReadingType and its quality. ``day`` is the local day the freeze belongs to as billing shows it
-(the local date of the freeze time). Text cells are neutralised against formula injection as
+(the local date of the freeze time). ``reading`` says what the row is: a ``daily_freeze``, or
+an exchange's ``exchange_final`` / ``exchange_initial`` read (``storage.exports.exchange_log``),
+``linked_meter`` the other meter of that exchange, and ``usage_point`` the billing point every
+meter of an exchange chain shares. Text cells are neutralised against formula injection as
 in the billing CSV (``storage.billing_csv.neutralise``).
 """
 
@@ -20,6 +23,7 @@ from typing import Final
 from storage.billing_csv import neutralise
 from storage.exports.change_log import ChangedReading
 from storage.exports.cim_meter_readings import READING_TYPES
+from storage.exports.exchange_log import LINKED_TAG, reading_of
 
 SETTLEMENT_COLUMNS: Final = (
     "seq",
@@ -40,6 +44,9 @@ SETTLEMENT_COLUMNS: Final = (
     "value",
     "unit",
     "quality",
+    "reading",
+    "usage_point",
+    "linked_meter",
 )
 
 
@@ -56,6 +63,8 @@ class Customer:
     transformer: str = ""
     multiplier: float = 1.0
     """CT x PT: the value is the register's (secondary) reading; billing multiplies."""
+    usage_point: str = ""
+    """The billing point across exchanges (its chain's first meter); "" = the meter itself."""
 
 
 NO_CUSTOMER: Final = Customer()
@@ -86,6 +95,9 @@ def settlement_row(row: ChangedReading, customer: Customer, tz: tzinfo) -> list[
         repr(row.value),
         neutralise(row.unit),
         row.quality.value,
+        reading_of(row.tags),
+        neutralise(customer.usage_point or row.meter),
+        neutralise(row.tags.get(LINKED_TAG, "")),
     ]
 
 

@@ -1,0 +1,229 @@
+"""Story: the billing system (营销) bills June from the settlement export alone.
+
+The June of ``test_vee_billing`` (``headend simulate --master`` on the smoke community with one
+day freeze lost and one meter replaced, the archive imported, the crew's exchange reads
+recorded, ``headend run`` pulling the month) is polled as a billing integrator does:
+``/api/exports/settlement.csv`` from ``since=0`` with a small page, each answer's
+``X-Next-Cursor`` the next ``since``, until ``X-More`` is false. From those rows alone, each
+usage point's June per tariff is its July 1st freeze minus its June 1st freeze plus, for each
+exchange in the month, the old meter's final read minus the new meter's initial read (the same
+as old-final - old-start + new-end - new-initial), compared with the community model's freezes.
+The lost freeze is never in the export (nothing invents it), and where billing shows the two
+days around it they are estimated and flagged; the daily customers' energy per transformer
+(``/api/area/line-loss``) of every June day is the model's.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from simulators.concentrator.store import tariff_split
+from storage.exports.cim_meter_readings import NAMESPACE
+from tests.support.ports import free_tcp_port
+from tests.system.june_community import (
+    ALL_DAYS,
+    EXCHANGE_DAY,
+    EXCHANGED_AT,
+    JUNE,
+    LOST,
+    LOST_DAY,
+    NEW_METER,
+    QUANTITIES,
+    REPLACED,
+    SEED,
+    START,
+    TOTAL,
+    model_freezes,
+    old_meter_final,
+    scenario_file,
+    wait_for_the_month,
+    write_archive_csv,
+)
+from tests.system.processes import HeadEnd, cli, start_headend, start_simulation
+
+PAGE = 97
+"""Rows per poll: small and odd, so pages end in the middle of a meter's day."""
+NS = {"m": NAMESPACE}
+
+
+def poll_settlement(headend: HeadEnd) -> tuple[list[dict[str, str]], int]:
+    """Every row of the settlement export, polled with the cursor; and how many polls."""
+    rows: list[dict[str, str]] = []
+    since, polls = 0, 0
+    while True:
+        answer = headend.request(
+            "GET", "/api/exports/settlement.csv", params={"since": since, "limit": PAGE}
+        )
+        polls += 1
+        page = list(csv.DictReader(io.StringIO(answer.text)))
+        assert all(int(r["seq"]) > since for r in page)
+        rows += page
+        since = int(answer.headers["X-Next-Cursor"])
+        if answer.headers["X-More"] != "true":
+            return rows, polls
+
+
+def xml_freezes(headend: HeadEnd) -> int:
+    """How many readings the MeterReadings export holds in all (one big page)."""
+    answer = headend.request(
+        "GET", "/api/exports/meter-readings", params={"since": 0, "limit": 50_000}
+    )
+    document = ET.fromstring(answer.content)
+    assert answer.headers["X-More"] == "false"
+    return len(document.findall("m:MeterReading/m:Readings", NS))
+
+
+def bill_june(rows: list[dict[str, str]]) -> dict[tuple[str, str], tuple[float, int]]:
+    """(usage point, register) -> (June's consumption, exchanges bridged), from the rows alone.
+
+    The last row of each (meter, register, instant, reading) wins (a correction comes later).
+    """
+    latest: dict[tuple[str, str, str, str], dict[str, str]] = {}
+    for row in sorted(rows, key=lambda r: int(r["seq"])):
+        latest[(row["meter"], row["quantity"], row["timestamp_utc"], row["reading"])] = row
+    freezes: dict[tuple[str, str, str], float] = {}
+    crossings: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for row in latest.values():
+        point, quantity, value = row["usage_point"], row["quantity"], float(row["value"])
+        if row["reading"] == "daily_freeze":
+            freezes[(point, quantity, row["day"])] = value * float(row["multiplier"])
+        elif row["day"][:7] == "2026-06":  # an exchange in June
+            sign = 1.0 if row["reading"] == "exchange_final" else -1.0
+            crossings[(point, quantity)].append(sign * value * float(row["multiplier"]))
+    first, last = JUNE[0].isoformat(), ALL_DAYS[-1].isoformat()
+    billed = {}
+    for point, quantity, day in freezes:
+        if day != first:
+            continue
+        bridged = crossings.get((point, quantity), [])
+        used = freezes[(point, quantity, last)] - freezes[(point, quantity, first)] + sum(bridged)
+        billed[(point, quantity)] = (used, len(bridged) // 2)
+    return billed
+
+
+def test_june_billed_from_the_settlement_export_equals_the_model(tmp_path: Path) -> None:
+    scenario = scenario_file(tmp_path)
+    master = free_tcp_port()
+    (tmp_path / "simulate").mkdir()
+    simulation = start_simulation(
+        str(scenario),
+        tmp_path / "simulate",
+        seed=SEED,
+        extra=["--start", START, "--master", f"127.0.0.1:{master}"],
+    )
+    data = tmp_path / "data"
+    try:
+        (terminal,) = simulation.config().terminals.values()
+        meters = [m.id for m in terminal.meters]
+        sheet = tmp_path / "archive.csv"
+        write_archive_csv(sheet, list(terminal.meters))
+        done = cli(["archive", "import", str(sheet), "--data-dir", str(data)])
+        assert done.returncode == 0, done.stderr
+        final = dict(zip(QUANTITIES, tariff_split(old_meter_final(scenario)), strict=True))
+        exchange = ["archive", "exchange", REPLACED, NEW_METER, "--at", EXCHANGED_AT]
+        for quantity, value in final.items():
+            exchange += ["--old-final", f"{quantity}={value}", "--new-initial", f"{quantity}=0"]
+        exchange += ["--new-address", "000000000199", "--reason", "display fault"]
+        done = cli([*exchange, "--data-dir", str(data)])
+        assert done.returncode == 0, done.stderr
+        headend = start_headend(simulation, data, port=free_tcp_port())
+        try:
+            wait_for_the_month(headend, terminal.transformer, meters)
+            rows, polls = poll_settlement(headend)
+            again, _ = poll_settlement(headend)  # a second poll from 0 logs nothing new
+            in_xml = xml_freezes(headend)
+            period = {"start": JUNE[0].isoformat(), "end": JUNE[-1].isoformat()}
+            billed_daily = headend.get("/api/billing/consumption", meter=LOST, **period)
+            losses = {
+                day: headend.get(
+                    "/api/area/line-loss", day=day.isoformat(), transformer=terminal.transformer
+                )["line_loss"][0]
+                for day in JUNE
+            }
+        finally:
+            assert headend.stop() == 0, headend.child.stderr()[-2000:]
+    finally:
+        assert simulation.child.stop() == 0, simulation.child.stderr()[-2000:]
+    truth = model_freezes(scenario)
+
+    # The cursor paged the whole log without gaps or duplicates, and polling again from 0
+    # gave exactly the same rows (the exchange reads were logged once).
+    seqs = [int(r["seq"]) for r in rows]
+    assert seqs == sorted(set(seqs))
+    assert polls == len(rows) // PAGE + 1
+    assert again == rows
+    freezes = [r for r in rows if r["reading"] == "daily_freeze"]
+    exchange_rows = [r for r in rows if r["reading"] != "daily_freeze"]
+    assert in_xml == len(freezes)  # the XML carries the freezes, not the crew's reads
+    assert [(r["meter"], r["reading"], r["linked_meter"]) for r in exchange_rows] == [
+        (REPLACED, "exchange_final", NEW_METER)
+    ] * len(QUANTITIES) + [(NEW_METER, "exchange_initial", REPLACED)] * len(QUANTITIES)
+    assert {r["usage_point"] for r in exchange_rows} == {REPLACED}
+    assert {r["timestamp_local"] for r in exchange_rows} == {EXCHANGED_AT}
+
+    # June per usage point and tariff, from the rows alone, equals the model.
+    billed = bill_june(rows)
+    assert {point for point, _ in billed} == set(meters)
+    for meter in meters:
+        for index, quantity in enumerate(QUANTITIES):
+            used, exchanges = billed[(meter, quantity)]
+            start, end = truth[(meter, JUNE[0])][index], truth[(meter, ALL_DAYS[-1])][index]
+            expected = end - start
+            if meter == REPLACED:
+                assert exchanges == 1
+                expected = final[quantity] - start + end - 0.0
+            assert used == pytest.approx(expected, abs=1e-3), (meter, quantity)
+    assert truth[(REPLACED, ALL_DAYS[-1])][0] < truth[(REPLACED, JUNE[0])][0]  # it restarted
+
+    # Every freeze the model made is exported once with its value; the lost one never is.
+    exported = {
+        (r["usage_point"], r["quantity"], r["day"]): (float(r["value"]), r["quality"])
+        for r in freezes
+    }
+    assert len(exported) == len(freezes)
+    for (meter, day), split in truth.items():
+        for index, quantity in enumerate(QUANTITIES):
+            value, quality = exported[(meter, quantity, day.isoformat())]
+            assert value == pytest.approx(split[index], abs=1e-4)
+            assert quality in ("actual", "backfilled")
+    assert (LOST, TOTAL, LOST_DAY.isoformat()) not in exported
+    # Each freeze is named by the meter whose register it is: the new one after the exchange.
+    named = {r["day"]: r["meter"] for r in freezes if r["usage_point"] == REPLACED}
+    assert named == {d.isoformat(): REPLACED if d <= EXCHANGE_DAY else NEW_METER for d in ALL_DAYS}
+    # Where billing shows the days around it, they are estimated and flagged, never silent.
+    daily = {(r["day"], r["quantity"]): r for r in billed_daily["consumption"]}
+    for day in (LOST_DAY - timedelta(days=1), LOST_DAY):
+        row = daily[(day.isoformat(), TOTAL)]
+        assert (row["quality"], row["rules"]) == ("estimated", ["linear_interpolation"]), row
+
+    # The customers' energy per transformer and day: the model's, for every day of June.
+    for day, figure in losses.items():
+        expected = sum(day_used(truth, final, m, day) for m in meters)
+        assert figure["customers_kwh"] == pytest.approx(expected, abs=1e-3), (day, figure)
+        assert (figure["expected"], figure["included"]) == (len(meters), len(meters))
+        assert figure["supplied"]["quality"] == "missing"  # no LV meter in this scenario
+        assert figure["quality"] == "incomplete"
+
+
+def day_used(
+    truth: dict[tuple[str, date], tuple[float, ...]],
+    final: dict[str, float],
+    meter: str,
+    day: date,
+) -> float:
+    """The model's energy of ``meter`` on ``day`` (D + 1's freeze minus D's), bridged across
+    the exchange; the two days around the lost freeze share their two days' energy."""
+    after = day + timedelta(days=1)
+    if meter == LOST and LOST_DAY in (day, after):
+        first, last = LOST_DAY - timedelta(days=1), LOST_DAY + timedelta(days=1)
+        return (truth[(meter, last)][0] - truth[(meter, first)][0]) / 2
+    if meter == REPLACED and day == EXCHANGE_DAY:
+        return final[TOTAL] - truth[(meter, day)][0] + truth[(meter, after)][0]
+    return truth[(meter, after)][0] - truth[(meter, day)][0]
