@@ -14,7 +14,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
@@ -30,6 +30,7 @@ from storage.exports.change_log import (
     seed_change_log,
     select_changes,
 )
+from storage.exports.estimate_log import WATERMARK_SCHEMA, log_estimates
 from storage.exports.exchange_log import log_exchange_reads
 from storage.line_protocol import from_ns, timestamp_ns
 from storage.records import (
@@ -152,7 +153,7 @@ class SqliteStore:
         StorageFull exactly as a full disk does, so a site can keep room for the rest.
         """
         thread = SqliteThread(Path(path))
-        await thread.open(SCHEMA + CHANGE_LOG_SCHEMA)
+        await thread.open(SCHEMA + CHANGE_LOG_SCHEMA + WATERMARK_SCHEMA)
         await thread.run(seed_change_log)  # a store from before the change log: once
         if max_bytes is not None:
 
@@ -271,6 +272,15 @@ class SqliteStore:
         listed = list(exchanges)
         try:
             return await self._thread.run(lambda connection: log_exchange_reads(connection, listed))
+        except (sqlite3.Error, OSError) as exc:
+            raise local_store_error(exc, f"embedded store {self._thread.path}") from exc
+
+    async def log_estimates(self, tz: tzinfo, exchanges: Sequence[MeterExchange]) -> int:
+        """Log the lost freezes next to those logged since the last pass, estimated and
+        flagged (``storage.exports.estimate_log``)."""
+        listed = list(exchanges)
+        try:
+            return await self._thread.run(lambda db: log_estimates(db, tz, listed))
         except (sqlite3.Error, OSError) as exc:
             raise local_store_error(exc, f"embedded store {self._thread.path}") from exc
 

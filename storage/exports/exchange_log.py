@@ -20,6 +20,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import tzinfo
 from typing import Any, Final, Protocol, runtime_checkable
 
 from storage.archive.records import TOTAL_IMPORT, MeterExchange
@@ -50,10 +51,13 @@ WHERE NOT EXISTS (
 
 @runtime_checkable
 class ExchangeLog(Protocol):
-    """A store whose change log takes exchange reads (the embedded store)."""
+    """A store whose change log takes exchange reads and estimates (the embedded store)."""
 
     async def log_exchange_reads(self, exchanges: Sequence[MeterExchange]) -> int:
         """Log the reads of these exchanges not logged yet; returns how many were added."""
+
+    async def log_estimates(self, tz: tzinfo, exchanges: Sequence[MeterExchange]) -> int:
+        """Log the lost freezes next to the newly logged ones, estimated and flagged."""
 
 
 def reading_of(tags: Mapping[str, str]) -> str:

@@ -7,8 +7,9 @@ ReadingType and its quality. ``day`` is the local day the freeze belongs to as b
 (the local date of the freeze time). ``reading`` says what the row is: a ``daily_freeze``, or
 an exchange's ``exchange_final`` / ``exchange_initial`` read (``storage.exports.exchange_log``),
 ``linked_meter`` the other meter of that exchange, and ``usage_point`` the billing point every
-meter of an exchange chain shares. Text cells are neutralised against formula injection as
-in the billing CSV (``storage.billing_csv.neutralise``).
+meter of an exchange chain shares; ``rule`` how an ``estimated`` value was made and between
+which real freezes (``storage.exports.estimate_log``). Text cells are neutralised against
+formula injection as in the billing CSV (``storage.billing_csv.neutralise``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Final
 from storage.billing_csv import neutralise
 from storage.exports.change_log import ChangedReading
 from storage.exports.cim_meter_readings import READING_TYPES
+from storage.exports.estimate_log import BETWEEN_TAG, RULE_TAG
 from storage.exports.exchange_log import LINKED_TAG, reading_of
 
 SETTLEMENT_COLUMNS: Final = (
@@ -47,6 +49,7 @@ SETTLEMENT_COLUMNS: Final = (
     "reading",
     "usage_point",
     "linked_meter",
+    "rule",
 )
 
 
@@ -98,7 +101,15 @@ def settlement_row(row: ChangedReading, customer: Customer, tz: tzinfo) -> list[
         reading_of(row.tags),
         neutralise(customer.usage_point or row.meter),
         neutralise(row.tags.get(LINKED_TAG, "")),
+        neutralise(_estimated_by(row)),
     ]
+
+
+def _estimated_by(row: ChangedReading) -> str:
+    """The estimation rule and its anchors ("linear_interpolation between A/B"), or ""."""
+    rule = row.tags.get(RULE_TAG, "")
+    between = row.tags.get(BETWEEN_TAG, "")
+    return f"{rule} between {between}" if rule and between else rule
 
 
 def settlement_rows(

@@ -8,9 +8,9 @@ recorded, ``headend run`` pulling the month) is polled as a billing integrator d
 usage point's June per tariff is its July 1st freeze minus its June 1st freeze plus, for each
 exchange in the month, the old meter's final read minus the new meter's initial read (the same
 as old-final - old-start + new-end - new-initial), compared with the community model's freezes.
-The lost freeze is never in the export (nothing invents it), and where billing shows the two
-days around it they are estimated and flagged; the daily customers' energy per transformer
-(``/api/area/line-loss``) of every June day is the model's.
+The lost freeze is in the export estimated and flagged (its rule and the real freezes it lies
+between), as billing's own VEE estimates the two days around it; the daily customers' energy
+per transformer (``/api/area/line-loss``) of every June day is the model's.
 """
 
 from __future__ import annotations
@@ -193,15 +193,31 @@ def test_june_billed_from_the_settlement_export_equals_the_model(tmp_path: Path)
             value, quality = exported[(meter, quantity, day.isoformat())]
             assert value == pytest.approx(split[index], abs=1e-4)
             assert quality in ("actual", "backfilled")
-    assert (LOST, TOTAL, LOST_DAY.isoformat()) not in exported
+    # The lost freeze is exported estimated and flagged with its rule and anchors, halfway
+    # between its neighbours (a day apart each side); billing's own VEE agrees day by day.
+    before, after = LOST_DAY - timedelta(days=1), LOST_DAY + timedelta(days=1)
+    lost = {r["quantity"]: r for r in freezes if (r["meter"], r["day"]) == (LOST, str(LOST_DAY))}
+    assert set(lost) == set(QUANTITIES)
+    for index, quantity in enumerate(QUANTITIES):
+        row = lost[quantity]
+        assert row["quality"] == "estimated", row
+        assert row["rule"] == (
+            f"linear_interpolation between {before}T00:00:00+08:00/{after}T00:00:00+08:00"
+        )
+        middle = (truth[(LOST, before)][index] + truth[(LOST, after)][index]) / 2
+        assert float(row["value"]) == pytest.approx(middle, abs=1e-4)
+    assert all(r["rule"] == "" for r in freezes if r["quality"] != "estimated")
+    assert [r for r in freezes if r["quality"] == "estimated"] == list(lost.values())
     # Each freeze is named by the meter whose register it is: the new one after the exchange.
     named = {r["day"]: r["meter"] for r in freezes if r["usage_point"] == REPLACED}
     assert named == {d.isoformat(): REPLACED if d <= EXCHANGE_DAY else NEW_METER for d in ALL_DAYS}
-    # Where billing shows the days around it, they are estimated and flagged, never silent.
     daily = {(r["day"], r["quantity"]): r for r in billed_daily["consumption"]}
-    for day in (LOST_DAY - timedelta(days=1), LOST_DAY):
+    for day in (before, LOST_DAY):
         row = daily[(day.isoformat(), TOTAL)]
         assert (row["quality"], row["rules"]) == ("estimated", ["linear_interpolation"]), row
+        closing = exported[(LOST, TOTAL, (day + timedelta(days=1)).isoformat())][0]
+        opening = exported[(LOST, TOTAL, day.isoformat())][0]
+        assert row["value"] == pytest.approx(closing - opening, abs=1e-4)
 
     # The customers' energy per transformer and day: the model's, for every day of June.
     for day, figure in losses.items():

@@ -8,7 +8,8 @@ last ``seq`` the caller has, the answer holds the entries after it in ``seq`` or
 once. Polling so gives every stored value exactly once, a corrected one again with a higher
 ``seq`` (docs/exports.md). Before a page is read the archive's meter exchanges are logged
 (``storage.exports.exchange_log``, idempotent): the crew's reads reach the CSV (the XML carries
-the freezes only, its ReadingTypes being daily).
+the freezes only, its ReadingTypes being daily); and freezes lost between two real ones are
+logged estimated and flagged (``storage.exports.estimate_log``).
 """
 
 from __future__ import annotations
@@ -57,8 +58,10 @@ def exports_router(ctx: ApiContext, data_dir: Path | None) -> APIRouter:
             )
         exchanges = await archive_exchanges(data_dir)
         with store_errors():
-            if exchanges and isinstance(store, ExchangeLog):  # the crew's reads, before the page
-                await store.log_exchange_reads(exchanges)
+            if isinstance(store, ExchangeLog):  # the crew's reads and estimates, before the page
+                if exchanges:
+                    await store.log_exchange_reads(exchanges)
+                await store.log_estimates(headend.tz, exchanges)
             rows = await store.changes(since, limit)
         rows = in_service_meter(rows, exchanges)
         headers = {

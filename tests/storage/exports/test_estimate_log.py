@@ -1,0 +1,81 @@
+"""Lost freezes logged estimated and flagged: linear between real ones, once, then corrected."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from storage.archive.records import MeterExchange
+from storage.embedded import SqliteStore
+from storage.exports.estimate_log import freezes_between
+from storage.records import Quality, Reading, ReadingKind
+
+TZ = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 6, 8, 16, 0, tzinfo=UTC)  # 2026-06-09 00:00 site time
+TOTAL = "energy_active_import_total"
+
+
+def freeze(meter: str, day: int, value: float, quality: Quality = Quality.ACTUAL) -> Reading:
+    at = T0 + timedelta(days=day)
+    return Reading(meter, TOTAL, value, "kWh", at, ReadingKind.FROZEN, quality, tags={"b": "S1"})
+
+
+def test_the_lost_freezes_are_the_local_midnights_between_two_real_ones() -> None:
+    assert freezes_between(T0, T0 + timedelta(days=3), TZ) == [
+        datetime(2026, 6, 10, tzinfo=TZ),
+        datetime(2026, 6, 11, tzinfo=TZ),
+    ]
+    assert freezes_between(T0, T0 + timedelta(days=1), TZ) == []
+
+
+async def test_a_lost_day_is_estimated_once_and_a_late_real_value_corrects_it(
+    tmp_path: Path,
+) -> None:
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    try:
+        await store.write([freeze("m1", 0, 100.0), freeze("m1", 1, 110.0)])
+        assert await store.log_estimates(TZ, []) == 0  # no gap
+        await store.write([freeze("m1", 4, 140.0, Quality.BACKFILLED)])  # days 2 and 3 lost
+        assert await store.log_estimates(TZ, []) == 2
+        assert await store.log_estimates(TZ, []) == 0  # every poll runs a pass: nothing new
+        estimates = (await store.changes(3, 100))[:2]
+        await store.write([freeze("m1", 2, 125.0, Quality.BACKFILLED)])  # a re-read got it
+        late = await store.log_estimates(TZ, [])
+        after = await store.changes(5, 100)
+    finally:
+        await store.aclose()
+    assert [(e.timestamp, e.quality) for e in estimates] == [
+        (T0 + timedelta(days=2), Quality.ESTIMATED),
+        (T0 + timedelta(days=3), Quality.ESTIMATED),
+    ]
+    assert [e.value for e in estimates] == pytest.approx([120.0, 130.0])
+    assert estimates[0].tags == {
+        "b": "S1",
+        "rule": "linear_interpolation",
+        "between": "2026-06-10T00:00:00+08:00/2026-06-13T00:00:00+08:00",
+    }
+    # The real value is a new entry; day 3 is estimated again, now between days 2 and 4.
+    assert late == 1
+    assert [(e.timestamp, e.quality) for e in after] == [
+        (T0 + timedelta(days=2), Quality.BACKFILLED),
+        (T0 + timedelta(days=3), Quality.ESTIMATED),
+    ]
+    assert [e.value for e in after] == pytest.approx([125.0, 132.5])
+
+
+async def test_no_estimate_across_an_exchange_a_decrease_or_a_month(tmp_path: Path) -> None:
+    exchange = MeterExchange(
+        "m1", "m1-new", T0 + timedelta(days=1, hours=10), {TOTAL: 112.0}, {TOTAL: 0.0}
+    )
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    try:
+        await store.write([freeze("m1", 0, 100.0), freeze("m1", 3, 3.0)])  # exchanged between
+        await store.write([freeze("m2", 0, 100.0), freeze("m2", 2, 90.0)])  # went down
+        await store.write([freeze("m3", 0, 100.0), freeze("m3", 40, 500.0)])  # not read for weeks
+        added = await store.log_estimates(TZ, [exchange])
+    finally:
+        await store.aclose()
+    assert added == 0
