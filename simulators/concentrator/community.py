@@ -3,6 +3,11 @@
 Each one's store reads the community model: the F161 value of day D is the import energy the
 model froze at the end of D (its ``daily_frozen`` of D + 1), so a concentrator and the meters'
 own DL/T 645 day freezes agree. pn are the transformer's meters in scenario order, from 1.
+
+A transformer with an LV-side meter (``lv_meter``) has it as its concentrator's last pn: the
+台区总表 on the concentrator's own RS-485 port, read and frozen like the others (the head-end
+reads it through the concentrator, not on Modbus). Its freeze is the model's transformer
+register at 00:00 divided by CT x PT (a meter behind CTs registers secondary energy).
 """
 
 from __future__ import annotations
@@ -16,9 +21,16 @@ from simulators.community.model import Community
 from simulators.concentrator.events import TerminalLogRecord, power_off_on
 from simulators.concentrator.store import FrozenStore, StoreMeter
 from simulators.concentrator.terminal import ConcentratorFaults, SimulatedConcentrator
-from simulators.scenario import Scenario
+from simulators.scenario import Scenario, lv_meter_id
 
 REGION = "4403"
+LV_ADDRESS_BASE = 990000000000
+"""DL/T 645 addresses of the transformers' LV meters behind concentrators (one per transformer,
+far from any building's address base)."""
+
+
+def lv_point_address(transformer_index: int) -> str:
+    return f"{LV_ADDRESS_BASE + transformer_index + 1:012d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +77,16 @@ def concentrators_for(
     def wall_clock() -> datetime:
         return clock().astimezone(local).replace(tzinfo=None)
 
+    lv_points = {
+        lv_meter_id(t.id): (t.id, meter.ct_ratio * meter.pt_ratio)
+        for t, meter in scenario.lv_meters
+    }
+
     def frozen_total(meter_id: str, day: date) -> float | None:
+        if meter_id in lv_points:  # the 台区总表: secondary, behind its CTs and PTs
+            transformer, ratio = lv_points[meter_id]
+            total = community.transformer_frozen(transformer, day + timedelta(days=1))
+            return None if total is None else total / ratio
         return community.daily_frozen(meter_id, day + timedelta(days=1))
 
     placed = []
@@ -74,6 +95,11 @@ def concentrators_for(
         if not specs:
             continue
         meters = tuple(StoreMeter(pn, m.id, m.address) for pn, m in enumerate(specs, start=1))
+        if lv_meter_id(transformer.id) in lv_points:
+            total_meter = StoreMeter(
+                len(meters) + 1, lv_meter_id(transformer.id), lv_point_address(index)
+            )
+            meters = (*meters, total_meter)
         store = FrozenStore(meters, frozen_total, today, keeps_days=plan.keeps_days)
         store.unreachable.update(plan.unreachable)
         address = Address(REGION, index + 1)
