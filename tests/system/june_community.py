@@ -44,9 +44,10 @@ start = {EXCHANGED_AT}
 """
 
 
-def scenario_file(tmp_path: Path) -> Path:
-    """The bundled smoke community, started on May 31st, with the two faults."""
-    text = (REPO / "simulators" / "scenarios" / "smoke.toml").read_text()
+def scenario_file(tmp_path: Path, name: str = "smoke") -> Path:
+    """The bundled smoke community (or ``smoke-lv``, with the transformer's LV meter), started
+    on May 31st, with the two faults."""
+    text = (REPO / "simulators" / "scenarios" / f"{name}.toml").read_text()
     text = text.replace("start = 2026-07-15T00:00:00+08:00", "start = 2026-05-31T00:00:00+08:00")
     assert "2026-05-31" in text
     path = tmp_path / "june.toml"

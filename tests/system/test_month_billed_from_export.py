@@ -8,9 +8,12 @@ recorded, ``headend run`` pulling the month) is polled as a billing integrator d
 usage point's June per tariff is its July 1st freeze minus its June 1st freeze plus, for each
 exchange in the month, the old meter's final read minus the new meter's initial read (the same
 as old-final - old-start + new-end - new-initial), compared with the community model's freezes.
+The scenario is ``smoke-lv``: the transformer's LV meter is the concentrator's last point.
 The lost freeze is in the export estimated and flagged (its rule and the real freezes it lies
 between), as billing's own VEE estimates the two days around it; the daily customers' energy
-per transformer (``/api/area/line-loss``) of every June day is the model's.
+per transformer (``/api/area/line-loss``) of every June day is the model's: supplied (the LV
+meter's freezes times its CT) minus customers, none on a day of real freezes, the exchange day
+included.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ import csv
 import io
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from simulators.community.model import Community
 from simulators.concentrator.store import tariff_split
+from simulators.scenario import load_scenario
 from storage.exports.cim_meter_readings import NAMESPACE
 from tests.support.ports import free_tcp_port
 from tests.system.june_community import (
@@ -44,13 +50,44 @@ from tests.system.june_community import (
     old_meter_final,
     scenario_file,
     wait_for_the_month,
-    write_archive_csv,
 )
 from tests.system.processes import HeadEnd, cli, start_headend, start_simulation
 
 PAGE = 97
 """Rows per poll: small and odd, so pages end in the middle of a meter's day."""
 NS = {"m": NAMESPACE}
+SCENARIO = "smoke-lv"
+"""The smoke community with the transformer's LV meter: behind the concentrator (its last pn)
+with ``--master``, so the concentrator holds a month of its freezes too."""
+LV_METER = "T1-LV"
+TRANSFORMER = "T1"
+SUPPLY_STEP = 2 * 0.00005 * 40.0
+"""Two A.14 freezes' rounding (0.0001 kWh secondary) times the LV meter's CT of 40."""
+
+
+def write_archive(path: Path, meters: list[Any], ct: float) -> None:
+    """The billing office's archive: the households, and the LV meter with its kind and CT."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "address", "terminal", "pn", "kind", "transformer", "ct_ratio"])
+        for m in meters:
+            kind, ratio = ("transformer_lv", ct) if m.id == LV_METER else ("household", 1.0)
+            writer.writerow([m.id, m.address, m.terminal, m.pn, kind, m.transformer, ratio])
+
+
+def lv_truth(scenario: Path) -> tuple[float, dict[date, float]]:
+    """The LV meter's CT x PT and the model's transformer register at each billing day's
+    freeze (primary kWh): no cable losses, a replaced meter's energy kept."""
+    loaded = load_scenario(str(scenario))
+    community = Community.from_scenario(loaded, SEED)
+    community.advance_to(datetime(2026, 7, 1, 0, 0, 1, tzinfo=loaded.utc_offset))
+    ((_, lv),) = loaded.lv_meters
+    registers = {}
+    for day in ALL_DAYS:
+        register = community.transformer_frozen(TRANSFORMER, day)
+        assert register is not None
+        registers[day] = register
+    return lv.ct_ratio * lv.pt_ratio, registers
 
 
 def poll_settlement(headend: HeadEnd) -> tuple[list[dict[str, str]], int]:
@@ -109,7 +146,8 @@ def bill_june(rows: list[dict[str, str]]) -> dict[tuple[str, str], tuple[float, 
 
 
 def test_june_billed_from_the_settlement_export_equals_the_model(tmp_path: Path) -> None:
-    scenario = scenario_file(tmp_path)
+    scenario = scenario_file(tmp_path, SCENARIO)
+    ratio, supply_registers = lv_truth(scenario)
     master = free_tcp_port()
     (tmp_path / "simulate").mkdir()
     simulation = start_simulation(
@@ -123,7 +161,8 @@ def test_june_billed_from_the_settlement_export_equals_the_model(tmp_path: Path)
         (terminal,) = simulation.config().terminals.values()
         meters = [m.id for m in terminal.meters]
         sheet = tmp_path / "archive.csv"
-        write_archive_csv(sheet, list(terminal.meters))
+        assert meters[-1] == LV_METER
+        write_archive(sheet, list(terminal.meters), ratio)
         done = cli(["archive", "import", str(sheet), "--data-dir", str(data)])
         assert done.returncode == 0, done.stderr
         final = dict(zip(QUANTITIES, tariff_split(old_meter_final(scenario)), strict=True))
@@ -143,7 +182,7 @@ def test_june_billed_from_the_settlement_export_equals_the_model(tmp_path: Path)
             billed_daily = headend.get("/api/billing/consumption", meter=LOST, **period)
             losses = {
                 day: headend.get(
-                    "/api/area/line-loss", day=day.isoformat(), transformer=terminal.transformer
+                    "/api/area/line-loss", day=day.isoformat(), transformer=TRANSFORMER
                 )["line_loss"][0]
                 for day in JUNE
             }
@@ -171,7 +210,8 @@ def test_june_billed_from_the_settlement_export_equals_the_model(tmp_path: Path)
     # June per usage point and tariff, from the rows alone, equals the model.
     billed = bill_june(rows)
     assert {point for point, _ in billed} == set(meters)
-    for meter in meters:
+    customers = meters[:-1]
+    for meter in customers:
         for index, quantity in enumerate(QUANTITIES):
             used, exchanges = billed[(meter, quantity)]
             start, end = truth[(meter, JUNE[0])][index], truth[(meter, ALL_DAYS[-1])][index]
@@ -219,13 +259,27 @@ def test_june_billed_from_the_settlement_export_equals_the_model(tmp_path: Path)
         opening = exported[(LOST, TOTAL, day.isoformat())][0]
         assert row["value"] == pytest.approx(closing - opening, abs=1e-4)
 
-    # The customers' energy per transformer and day: the model's, for every day of June.
+    # Line loss per transformer and day, every day of June: supplied is the model's transformer
+    # register across the day, customers its meters' days, so the loss is the model's (none:
+    # no cable losses), but on the two days the lost freeze's estimate moves energy between.
+    estimate_days = {LOST_DAY - timedelta(days=1), LOST_DAY}
     for day, figure in losses.items():
-        expected = sum(day_used(truth, final, m, day) for m in meters)
-        assert figure["customers_kwh"] == pytest.approx(expected, abs=1e-3), (day, figure)
-        assert (figure["expected"], figure["included"]) == (len(meters), len(meters))
-        assert figure["supplied"]["quality"] == "missing"  # no LV meter in this scenario
-        assert figure["quality"] == "incomplete"
+        supplied = supply_registers[day + timedelta(days=1)] - supply_registers[day]
+        used = sum(day_used(truth, final, m, day) for m in customers)
+        assert (figure["expected"], figure["included"]) == (len(customers), len(customers))
+        assert (figure["supplied"]["meter"], figure["supplied"]["source"]) == (
+            LV_METER,
+            "daily_freeze",
+        )
+        assert figure["supplied"]["kwh"] == pytest.approx(supplied, abs=SUPPLY_STEP), day
+        assert figure["customers_kwh"] == pytest.approx(used, abs=1e-3), (day, figure)
+        assert figure["loss_kwh"] == pytest.approx(supplied - used, abs=SUPPLY_STEP + 1e-3)
+        if day in estimate_days:
+            assert figure["quality"] == "includes_estimates", figure
+            assert figure["estimated"] == [LOST]
+        else:
+            assert (figure["quality"], figure["anomaly"]) == ("measured", None), figure
+            assert supplied - used == pytest.approx(0.0, abs=0.02)  # the model's truth: none
 
 
 def day_used(
