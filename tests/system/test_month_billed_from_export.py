@@ -8,7 +8,9 @@ recorded, ``headend run`` pulling the month) is polled as a billing integrator d
 usage point's June per tariff is its July 1st freeze minus its June 1st freeze plus, for each
 exchange in the month, the old meter's final read minus the new meter's initial read (the same
 as old-final - old-start + new-end - new-initial), compared with the community model's freezes.
-The scenario is ``smoke-lv``: the transformer's LV meter is the concentrator's last point.
+The scenario is ``smoke-lv``: the transformer's LV meter is the concentrator's last point. The
+MeterReadings XML holds the same freezes (the estimated ones as 2.8.0), the new meter's under
+its own id.
 The lost freeze is in the export estimated and flagged (its rule and the real freezes it lies
 between), as billing's own VEE estimates the two days around it; the daily customers' energy
 per transformer (``/api/area/line-loss``) of every June day is the model's: supplied (the LV
@@ -107,14 +109,21 @@ def poll_settlement(headend: HeadEnd) -> tuple[list[dict[str, str]], int]:
             return rows, polls
 
 
-def xml_freezes(headend: HeadEnd) -> int:
-    """How many readings the MeterReadings export holds in all (one big page)."""
+def xml_freezes(headend: HeadEnd) -> list[tuple[str, str]]:
+    """(meter, reading quality type) of every reading the MeterReadings export holds."""
     answer = headend.request(
         "GET", "/api/exports/meter-readings", params={"since": 0, "limit": 50_000}
     )
     document = ET.fromstring(answer.content)
     assert answer.headers["X-More"] == "false"
-    return len(document.findall("m:MeterReading/m:Readings", NS))
+    found = []
+    for meter_reading in document.findall("m:MeterReading", NS):
+        meter = meter_reading.findtext("m:Meter/m:mRID", namespaces=NS) or ""
+        for values in meter_reading.findall("m:Readings", NS):
+            quality = values.find("m:ReadingQualities/m:ReadingQualityType", NS)
+            assert quality is not None
+            found.append((meter, quality.get("ref") or ""))
+    return found
 
 
 def bill_june(rows: list[dict[str, str]]) -> dict[tuple[str, str], tuple[float, int]]:
@@ -200,7 +209,10 @@ def test_june_billed_from_the_settlement_export_equals_the_model(tmp_path: Path)
     assert again == rows
     freezes = [r for r in rows if r["reading"] == "daily_freeze"]
     exchange_rows = [r for r in rows if r["reading"] != "daily_freeze"]
-    assert in_xml == len(freezes)  # the XML carries the freezes, not the crew's reads
+    assert len(in_xml) == len(freezes)  # the XML carries the freezes, not the crew's reads
+    # ... the lost day's five registers as estimated by the metering system (2.8.0)
+    assert [m for m, q in in_xml if q == "2.8.0"] == [LOST] * len(QUANTITIES)
+    assert {m for m, _ in in_xml} == {*meters, NEW_METER}
     assert [(r["meter"], r["reading"], r["linked_meter"]) for r in exchange_rows] == [
         (REPLACED, "exchange_final", NEW_METER)
     ] * len(QUANTITIES) + [(NEW_METER, "exchange_initial", REPLACED)] * len(QUANTITIES)
