@@ -8,7 +8,8 @@ ReadingType and its quality. ``day`` is the local day the freeze belongs to as b
 an exchange's ``exchange_final`` / ``exchange_initial`` read (``storage.exports.exchange_log``),
 ``linked_meter`` the other meter of that exchange, and ``usage_point`` the billing point every
 meter of an exchange chain shares; ``rule`` how an ``estimated`` value was made and between
-which real freezes (``storage.exports.estimate_log``). Text cells are neutralised against
+which real freezes (``storage.exports.estimate_log``), ``kind`` the archive's kind of meter.
+Text cells are neutralised against
 formula injection as in the billing CSV (``storage.billing_csv.neutralise``).
 """
 
@@ -50,6 +51,7 @@ SETTLEMENT_COLUMNS: Final = (
     "usage_point",
     "linked_meter",
     "rule",
+    "kind",
 )
 
 
@@ -67,6 +69,9 @@ class Customer:
     multiplier: float = 1.0
     """CT x PT: the value is the register's (secondary) reading; billing multiplies."""
     usage_point: str = ""
+    kind: str = ""
+    """The archive's kind (``household``, ``ev_pile``, ``public``, ``transformer_lv``): a
+    transformer's LV meter measures the supply, it is no one's bill."""
     """The billing point across exchanges (its chain's first meter); "" = the meter itself."""
 
 
@@ -102,6 +107,7 @@ def settlement_row(row: ChangedReading, customer: Customer, tz: tzinfo) -> list[
         neutralise(customer.usage_point or row.meter),
         neutralise(row.tags.get(LINKED_TAG, "")),
         neutralise(_estimated_by(row)),
+        neutralise(customer.kind),
     ]
 
 

@@ -137,6 +137,8 @@ def bill_june(rows: list[dict[str, str]]) -> dict[tuple[str, str], tuple[float, 
     freezes: dict[tuple[str, str, str], float] = {}
     crossings: dict[tuple[str, str], list[float]] = defaultdict(list)
     for row in latest.values():
+        if row["kind"] == "transformer_lv":
+            continue  # the supply: no one's bill
         point, quantity, value = row["usage_point"], row["quantity"], float(row["value"])
         if row["reading"] == "daily_freeze":
             freezes[(point, quantity, row["day"])] = value * float(row["multiplier"])
@@ -221,8 +223,10 @@ def test_june_billed_from_the_settlement_export_equals_the_model(tmp_path: Path)
 
     # June per usage point and tariff, from the rows alone, equals the model.
     billed = bill_june(rows)
-    assert {point for point, _ in billed} == set(meters)
     customers = meters[:-1]
+    assert {point for point, _ in billed} == set(customers)
+    assert {r["kind"] for r in rows if r["meter"] == LV_METER} == {"transformer_lv"}
+    assert {r["kind"] for r in rows if r["meter"] != LV_METER} == {"household"}
     for meter in customers:
         for index, quantity in enumerate(QUANTITIES):
             used, exchanges = billed[(meter, quantity)]

@@ -93,6 +93,7 @@ def exports_router(ctx: ApiContext, data_dir: Path | None) -> APIRouter:
                 transformer=_first(known and known.transformer, labels and labels.transformer),
                 multiplier=known.multiplier if known else 1.0,
                 usage_point=points.get(meter_id, meter_id),
+                kind=known.kind.value if known else "",
             )
         return out
 
