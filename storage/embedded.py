@@ -279,10 +279,14 @@ class SqliteStore:
         """Log the lost freezes next to those logged since the last pass, estimated and
         flagged (``storage.exports.estimate_log``)."""
         listed = list(exchanges)
+        added, more = 0, True
         try:
-            return await self._thread.run(lambda db: log_estimates(db, tz, listed))
+            while more:  # one step a job: collection's writes get the writer in between
+                step, more = await self._thread.run(lambda db: log_estimates(db, tz, listed))
+                added += step
         except (sqlite3.Error, OSError) as exc:
             raise local_store_error(exc, f"embedded store {self._thread.path}") from exc
+        return added
 
     async def changes(self, since: int, limit: int) -> list[ChangedReading]:
         """The change log of frozen values after ``since`` (``storage.exports.change_log``)."""

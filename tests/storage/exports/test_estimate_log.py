@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,7 +11,7 @@ import pytest
 
 from storage.archive.records import MeterExchange
 from storage.embedded import SqliteStore
-from storage.exports.estimate_log import freezes_between
+from storage.exports.estimate_log import freezes_between, log_estimates
 from storage.records import Quality, Reading, ReadingKind
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -79,3 +80,24 @@ async def test_no_estimate_across_an_exchange_a_decrease_or_a_month(tmp_path: Pa
     finally:
         await store.aclose()
     assert added == 0
+
+
+async def test_a_pass_goes_in_steps_and_misses_nothing(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    try:
+        for meter in ("m1", "m2", "m3"):
+            await store.write([freeze(meter, 0, 100.0), freeze(meter, 2, 120.0)])
+        connection = sqlite3.connect(tmp_path / "store.sqlite")
+        try:
+            steps = [log_estimates(connection, TZ, [], chunk=4) for _ in range(2)]
+            connection.commit()
+        finally:
+            connection.close()
+        entries = await store.changes(6, 100)
+    finally:
+        await store.aclose()
+    # 6 freezes in steps of 4 entries: the first step sees m1 and m2's, the second m3's (and
+    # the step's own estimates, which it skips).
+    assert steps == [(2, True), (1, False)]
+    assert sorted(e.meter for e in entries) == ["m1", "m2", "m3"]
+    assert {e.quality for e in entries} == {Quality.ESTIMATED}
