@@ -31,6 +31,8 @@ from headend.collection.block_support_file import open_book
 from headend.collection.collector import BusAction, ChannelCollector
 from headend.collection.completeness import CompletenessTracker
 from headend.collection.downtime import outbox_settled, recover
+from headend.collection.event_pointers import EventPointers
+from headend.collection.handoff import handoff_for
 from headend.collection.health import MeterHealth
 from headend.collection.kpi_snapshots import snapshots_for
 from headend.collection.live import LiveReadings
@@ -39,7 +41,9 @@ from headend.collection.registry import MeterRegistry
 from headend.collection.state_alarms import StateAlarms
 from headend.collection.sweeps import AnomalySweeps
 from headend.collection.terminal_events import TerminalEvents
+from headend.collection.terminal_history import history_pull
 from headend.collection.terminal_pull import FrozenPull
+from headend.collection.terminal_sessions import TerminalSessions
 from headend.collection.terminal_watch import TerminalWatch
 from headend.collection.writer import RecordWriter, WriterLimits
 from headend.commands.admin import AdminCommands
@@ -52,10 +56,13 @@ from headend.commands.operations import Operations
 from headend.commands.terminal_clock import TerminalClocks
 from headend.commands.terminal_context import TerminalCommandContext
 from headend.commands.terminal_ports import TerminalPorts
+from headend.commands.terminal_switches import TerminalSwitches
 from headend.config.fleet import ChannelConfig, FleetConfig, MeterConfig
 from headend.drivers.dlt645.security_module import SecurityModule
 from headend.drivers.registry import DRIVERS, driver_for
 from headend.gc_tuning import paused_gc, tuned_for_collection
+from headend.incidents.desk import IncidentDesk, load_from, topology_of
+from headend.incidents.notifier import Notifier, Webhook
 from headend.mqtt.bridge import MqttBridge
 from headend.mqtt.requests import MqttRequests
 from headend.terminals import TerminalServer
@@ -93,9 +100,19 @@ class EngineOptions:
     """The security module of secured control (built from ``[security]`` by the service)."""
     kpi_path: Path | None = None
     """Where the daily collection KPIs are kept (``kpi.sqlite``); None: no snapshots."""
+    terminal_events_path: Path | None = None
+    """How far each concentrator's event rings were read (``terminal-events.json``)."""
     archive_path: Path | None = None
     """The meter archive (``<data-dir>/archive.sqlite``): exchanges and edits for VEE, and the
     transformer, building and in-service dates the KPIs read."""
+    handoff_dir: Path | None = None
+    """Where the daily hand-off keeps its ledger (the data dir); None: no hand-off."""
+    handoff_authorization: str | None = None
+    """The hand-off webhook's Authorization header (read from ``[handoff] authorization_env``)."""
+    incidents_dir: Path | None = None
+    """Where ``incidents.sqlite`` (the incidents and their history) is kept; None: in memory."""
+    webhooks: Sequence[Webhook] = ()
+    """Incident notifications (``[notify]``, URLs read from the environment by the service)."""
 
 
 class Engine:
@@ -210,7 +227,10 @@ class Engine:
         """On-demand reads and relay orders of the terminals' meters (AFN 10 forwarding)."""
         self.terminal_clocks: TerminalClocks | None = None
         self.terminal_ports: TerminalPorts | None = None
+        self.terminal_switches: TerminalSwitches | None = None
         self.terminal_watch: TerminalWatch | None = None
+        self.terminal_sessions: TerminalSessions | None = None
+        """A concentrator's session lost is an alarm (``terminal_offline``)."""
         if config.terminals:  # a master station for concentrators that dial in
             self.terminal_server = TerminalServer(
                 host=config.master.host,
@@ -227,8 +247,17 @@ class Engine:
                 self.tz,
                 self.clock,
                 record_events=self.live.record_events,
+                pointers=EventPointers(options.terminal_events_path),
             )
             self.terminal_server.on_report = events.on_report
+            server_now = self.terminal_server
+            self.terminal_sessions = TerminalSessions(
+                self.alarms,
+                config.terminals,
+                lambda: server_now.sessions,
+                self.clock,
+                self.live.record_events,
+            )
             self.terminal_watch = TerminalWatch(
                 events, self.alarms, config.master, self.tz, self.clock, self.live.record_events
             )
@@ -240,6 +269,7 @@ class Engine:
                 terminal_commands, config.clock.drift_threshold, config.clock.check_interval
             )
             self.terminal_ports = TerminalPorts(terminal_commands)
+            self.terminal_switches = TerminalSwitches(terminal_commands)
             self.frozen_pull = FrozenPull(
                 self.terminal_server,
                 config.terminals,
@@ -248,6 +278,7 @@ class Engine:
                 self.live.publish,
                 on_login=self.terminal_clocks.on_login,
                 watch=self.terminal_watch,
+                history=history_pull(config.master, self.tz, self.live.publish),
             )
             self.forwarded = ForwardedMeters(
                 commands, self.terminal_server, config.terminals, config.master
@@ -261,6 +292,17 @@ class Engine:
             options.archive_path,
             options.backfill_interval,
         )
+        self.handoff = handoff_for(
+            config,
+            history,
+            self.clock,
+            options.handoff_dir,
+            self.kpi_snapshots,
+            self.registry,
+            options.archive_path,
+            options.handoff_authorization,
+        )
+        """The daily hand-off to a folder or webhook (``[handoff]``), if configured."""
         self.collectors: dict[str, ChannelCollector] = {
             channel.name: ChannelCollector(
                 worker=self.workers[channel.name],
@@ -285,6 +327,20 @@ class Engine:
             rules=options.anomaly,
             interval=options.sweep_interval,
         )
+        self.incidents = IncidentDesk(
+            topology_of(self.registry, config),
+            self.alarms.recent,
+            self.clock.now,
+            data_dir=options.incidents_dir,
+            notifier=Notifier(
+                options.webhooks,
+                self.tz,
+                min_severity=config.notify.min_severity,
+                queue_size=config.notify.queue,
+            ),
+            load_of=load_from(self.live.latest),
+        )
+        """Alarms grouped by shared cause, kept and notified (docs/incidents.md)."""
         self.mqtt_requests = MqttRequests(self.operations, self.clocks)
         self.mqtt: MqttBridge | None = None
         if config.mqtt is not None:
@@ -352,6 +408,13 @@ class Engine:
                 if self.dial_in is not None:
                     background.append(group.create_task(self.dial_in.run(), name="dial-in"))
                 maintenance = [group.create_task(self.sweeps.loop(), name="anomaly sweep")]
+                maintenance.append(group.create_task(self.incidents.loop(), name="incidents"))
+                if self.terminal_sessions is not None:
+                    sessions = self.terminal_sessions.loop()
+                    maintenance.append(group.create_task(sessions, name="terminal sessions"))
+                if self.incidents.notifier is not None:
+                    notify = self.incidents.notifier.run()
+                    maintenance.append(group.create_task(notify, name="notifier"))
                 if self.options.maintenance:
                     maintenance.append(
                         group.create_task(self.backfill_passes.loop(), name="backfill")
@@ -371,6 +434,12 @@ class Engine:
                     if self.kpi_snapshots is not None:
                         snapshots = self.kpi_snapshots.loop()
                         maintenance.append(group.create_task(snapshots, name="kpi snapshots"))
+                    if self.handoff is not None:
+                        handoff = self.handoff.loop()
+                        maintenance.append(group.create_task(handoff, name="daily hand-off"))
+                        if self.handoff.webhook is not None:
+                            posts = self.handoff.webhook.loop()
+                            maintenance.append(group.create_task(posts, name="hand-off webhook"))
                 with tuned_for_collection():  # see headend.gc_tuning
                     self.ready.set()
                     await self._stop_requested.wait()
@@ -384,6 +453,7 @@ class Engine:
                 self.forwarded.close()
             if self._block_support_saver is not None:
                 await self._block_support_saver.aclose()
+            self.incidents.close()
 
     async def _recover_downtime(self) -> None:
         """Completeness from storage, and the slots missed while down
@@ -448,3 +518,4 @@ class Engine:
         if meter is not None:
             self.collectors[meter.channel].set_meter(meter_id, meter)
         self.sweeps.fleet_changed(meter_id)
+        self.incidents.topology_changed(topology_of(self.registry, self.config))

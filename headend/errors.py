@@ -21,6 +21,10 @@ the exit code or HTTP status it becomes)::
     │   └── QueueClosed                 bus.lanes: closed and drained, the worker stops
     ├── UnknownMeter (KeyError)         no such meter in the registry (.meter)
     ├── UnknownAlarm (KeyError)         anomaly.alarms: no such alarm (.alarm)
+    ├── IncidentError                   incidents.errors
+    │   ├── UnknownIncident (KeyError)  no such incident (.incident)
+    │   ├── IncidentCleared             an acknowledgement of a cleared incident (.incident)
+    │   └── IncidentStoreError          incidents.sqlite cannot be read or written
     ├── UnknownTerminal (KeyError)      terminals.errors: no such terminal in the fleet (.terminal)
     ├── ConfigError (ValueError)        config.fields: a config file is wrong (.source, .key,
     │                                   .problem, .meter)
@@ -54,6 +58,8 @@ the exit code or HTTP status it becomes)::
     ├── ApiConfigError (ValueError)     api.errors: API tokens that cannot work
     ├── InvalidField                    api.problems: input only the engine can judge (.location)
     ├── NotConfirmed (ValueError)       commands.admin: a meter clear etc. without naming the meter
+    ├── WebhookRefused                  collection.handoff_webhook: the hand-off webhook did not
+    │                                   acknowledge a file (retried)
     ├── DataLost                        service: stopped with records not stored (.records)
     └── CommandFailed                   cli.errors: a subcommand failed (.code: the exit code)
         └── UsageProblem                an argument that parsed but makes no sense

@@ -24,9 +24,11 @@ from headend.api import ApiSettings, create_app, parse_api_settings
 from headend.clock import Clock
 from headend.collection.storage_setup import open_storage
 from headend.config.fleet import FleetConfig
+from headend.config.handoff import webhook_authorization
 from headend.config.security import build_security_module
 from headend.engine import Engine, EngineOptions
 from headend.errors import HeadendError
+from headend.incidents.notifier import webhooks_of
 from storage.archive.store import ARCHIVE_FILE
 from storage.kpi.store import KPI_FILE
 from transports.memory import MemoryNetwork
@@ -83,6 +85,9 @@ def engine_options(config: FleetConfig, options: ServiceOptions) -> EngineOption
         block_support_path=options.data_dir / "block-reads.json",
         kpi_path=options.data_dir / KPI_FILE,
         archive_path=options.data_dir / ARCHIVE_FILE,
+        handoff_dir=options.data_dir,
+        terminal_events_path=options.data_dir / "terminal-events.json",
+        incidents_dir=options.data_dir,
     )
     if config.anomaly is not None and chosen.anomaly is None:
         chosen = replace(chosen, anomaly=config.anomaly)
@@ -102,18 +107,28 @@ async def serve(
     writes or could not be written at stop, so that the exit status says so.
     """
     settings = api_settings(config, environ)
+    webhooks = webhooks_of(config.notify, environ, config.source)
     security = None
     if config.security is not None:
         security = build_security_module(config.security, environ, config.source)
+    handoff_authorization = None
+    if config.handoff is not None:
+        handoff_authorization = webhook_authorization(config.handoff, environ, config.source)
     host, port = settings.host, settings.port
     if options.listen is not None:
         host, _, port_text = options.listen.rpartition(":")
         port = int(port_text)
     async with open_storage(config.storage, config.source, data_dir=options.data_dir) as stack:
         log.info("storage: %s", stack.describe)
-        chosen = replace(engine_options(config, options), writer_limits=stack.writer_limits)
+        chosen = replace(
+            engine_options(config, options),
+            writer_limits=stack.writer_limits,
+            webhooks=webhooks,
+        )
         if security is not None and chosen.security is None:
             chosen = replace(chosen, security=security)
+        if handoff_authorization is not None and chosen.handoff_authorization is None:
+            chosen = replace(chosen, handoff_authorization=handoff_authorization)
         engine = Engine(
             config,
             stack.sink,

@@ -10,25 +10,27 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
-from functools import lru_cache
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 
 from storage.archive.records import MeterExchange
 from storage.billing import StoredPoint, parse_quality
+from storage.embedded_schema import QUALITY_BY_CODE, prepare_point_tables
 from storage.errors import RecordError, local_store_error
 from storage.exports.change_log import (
     CHANGE_LOG_SCHEMA,
     ChangedReading,
+    ChangeRow,
+    DayPage,
     log_changes,
     seed_change_log,
     select_changes,
+    select_day,
+    select_last_seq,
 )
 from storage.exports.estimate_log import WATERMARK_SCHEMA, log_estimates
 from storage.exports.exchange_log import log_exchange_reads
@@ -37,34 +39,18 @@ from storage.records import (
     CollectionOutcome,
     CollectionStatus,
     EventRecord,
-    Quality,
     Reading,
     ReadingKind,
     Severity,
 )
 from storage.schema import MEASUREMENT_BY_KIND, Record
+from storage.series import SeriesIds, tags_json
 from storage.sqlite_thread import SqliteThread
 
 log = logging.getLogger(__name__)
 
 
 SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS points (
-    measurement TEXT NOT NULL,
-    meter TEXT NOT NULL,
-    quantity TEXT NOT NULL,
-    ts_ns INTEGER NOT NULL,
-    value REAL,
-    unit TEXT NOT NULL,
-    quality TEXT NOT NULL,
-    reason TEXT,
-    transformer TEXT,
-    tags TEXT NOT NULL,
-    PRIMARY KEY (measurement, meter, quantity, ts_ns)
-) WITHOUT ROWID;
-DROP INDEX IF EXISTS points_by_transformer;
-CREATE INDEX IF NOT EXISTS points_by_transformer_meter ON points (transformer, meter)
-    WHERE transformer IS NOT NULL;
 CREATE TABLE IF NOT EXISTS events (
     meter TEXT NOT NULL,
     event TEXT NOT NULL,
@@ -98,33 +84,19 @@ CREATE TABLE IF NOT EXISTS collection (
 
 
 _METERS_OF_TRANSFORMER: Final = """
-WITH RECURSIVE found(meter) AS (
-    SELECT min(meter) FROM points WHERE transformer = ?1
-    UNION ALL
-    SELECT (SELECT min(meter) FROM points WHERE transformer = ?1 AND meter > found.meter)
-    FROM found WHERE found.meter IS NOT NULL
-)
-SELECT meter FROM found
+SELECT DISTINCT meter FROM series AS s
+WHERE transformer = ? AND EXISTS (SELECT 1 FROM points WHERE series = s.id)
+ORDER BY meter
 """
-"""One index probe per meter (a loose index scan), not one row per stored point: DISTINCT
-read every point of the transformer, 0.4 s per million, on every billing page."""
+"""A series of the transformer counts once it holds a point: a point overwritten by the same
+meter's series under another transformer no longer puts the meter here."""
 
-_QUALITIES: Final = {quality.value: quality for quality in Quality}
-"""Stored quality text -> enum, without an exception path per row (billing reads millions)."""
-_QUALITY_TEXT: Final = {quality: quality.value for quality in Quality}
-"""Enum -> stored text, without the enum's ``value`` descriptor per row written."""
-
-
-def _tags_json(tags: Mapping[str, str]) -> str:
-    """The tags column: a meter's tags are the same on every one of its rows, so the JSON text
-    is made once per distinct tag set (a ``json.dumps`` per row was a visible share of a
-    read's CPU). Bounded, as tags come from MQTT peers too."""
-    return _tags_text(tuple(tags.items()))
-
-
-@lru_cache(maxsize=1 << 17)
-def _tags_text(items: tuple[tuple[str, str], ...]) -> str:
-    return json.dumps(dict(sorted(items)), ensure_ascii=False, separators=(",", ":"))
+_STORED_POINTS: Final = (
+    "SELECT s.meter, s.quantity, p.ts_ns, p.value, s.unit, p.quality, p.reason "
+    "FROM series AS s JOIN points AS p ON p.series = s.id "
+    "WHERE s.measurement = ? AND s.meter IN ({meters}) AND s.quantity IN ({quantities}) "
+    "AND p.ts_ns >= ? AND p.ts_ns < ? ORDER BY s.meter, s.quantity, p.ts_ns"
+)
 
 
 class SqliteStore:
@@ -135,9 +107,10 @@ class SqliteStore:
     behind it (WAL lets the reader and the writer work at once).
     """
 
-    def __init__(self, thread: SqliteThread, reader: SqliteThread) -> None:
+    def __init__(self, thread: SqliteThread, reader: SqliteThread, series: SeriesIds) -> None:
         self._thread = thread
         self._reader = reader
+        self._series = series
         self._dead_letters = 0
 
     @property
@@ -147,14 +120,29 @@ class SqliteStore:
 
     @classmethod
     async def open(cls, path: Path | str, *, max_bytes: int | None = None) -> SqliteStore:
-        """Open (creating if needed) the store at ``path``.
+        """Open (creating if needed) the store at ``path``; a file of an older schema is
+        migrated first (``storage.embedded_schema``).
 
         ``max_bytes`` is a disk budget (SQLite's ``max_page_count``): past it a write raises
         StorageFull exactly as a full disk does, so a site can keep room for the rest.
         """
         thread = SqliteThread(Path(path))
         await thread.open(SCHEMA + CHANGE_LOG_SCHEMA + WATERMARK_SCHEMA)
-        await thread.run(seed_change_log)  # a store from before the change log: once
+        series = SeriesIds()
+
+        def prepare(connection: sqlite3.Connection) -> None:
+            prepare_point_tables(connection, f"embedded store {path}")
+            seed_change_log(connection)  # a store from before the change log: once
+            series.load(connection)
+
+        try:
+            await thread.run(prepare)
+        except sqlite3.Error as exc:
+            await thread.close()
+            raise local_store_error(exc, f"embedded store {path}: opening") from exc
+        except BaseException:
+            await thread.close()
+            raise
         if max_bytes is not None:
 
             def limit(connection: sqlite3.Connection) -> None:
@@ -164,59 +152,73 @@ class SqliteStore:
             await thread.run(limit)
         reader = SqliteThread(Path(path))
         await reader.open("PRAGMA query_only = ON;")
-        return cls(thread, reader)
+        return cls(thread, reader, series)
 
     async def write(self, batch: Sequence[Record]) -> None:
         """Store the batch in one transaction; returns once it is committed to disk.
 
         A record that cannot be stored (a NaN value) goes to the ``dead_letter`` table in the
-        same transaction, named in the log; it never holds back the rest of the batch.
+        same transaction, named in the log; it never holds back the rest of the batch. The
+        rows are made on the store's thread, where the series ids are, which also keeps that
+        work off the event loop.
         """
-        points: list[tuple[Any, ...]] = []
-        events: list[tuple[Any, ...]] = []
-        statuses: list[tuple[Any, ...]] = []
-        refused: list[tuple[Any, ...]] = []
-        texts: dict[int, str] = {}
-        for record in batch:
-            try:
-                if isinstance(record, Reading):
-                    points.append(_point_row(record, texts))
-                elif isinstance(record, EventRecord):
-                    events.append(_event_row(record))
-                elif isinstance(record, CollectionStatus):
-                    statuses.append(_status_row(record))
-                else:
-                    raise RecordError(f"cannot store {type(record).__name__}: not a storage record")
-            except RecordError as exc:
-                log.error("embedded store dead-lettered a record: %s", exc)
-                refused.append((time.time_ns(), repr(record), str(exc)))
-        # In key order, SQLite walks its B-tree once instead of seeking each row (12-20% less
-        # CPU a row). Stable: of two points with one key, the later still replaces the earlier.
-        points.sort(key=_POINT_KEY)
+        series = self._series
 
-        def insert(connection: sqlite3.Connection) -> None:
-            with connection:
-                connection.execute("BEGIN")
-                connection.executemany(
-                    "INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?,?,?,?)", points
-                )
-                log_changes(connection, points)  # same transaction: stored <=> logged
-                connection.executemany(
-                    "INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?,?,?,?)", events
-                )
-                connection.executemany(
-                    "INSERT OR REPLACE INTO collection VALUES (?,?,?,?,?,?,?,?)", statuses
-                )
-                connection.executemany(
-                    "INSERT INTO dead_letter (created_ns, record, error) VALUES (?, ?, ?)",
-                    refused,
-                )
+        def insert(connection: sqlite3.Connection) -> int:
+            readings: list[Reading] = []
+            events: list[tuple[Any, ...]] = []
+            statuses: list[tuple[Any, ...]] = []
+            refused: list[tuple[int, str, str]] = []
+            for record in batch:
+                if isinstance(record, Reading):
+                    readings.append(record)
+                    continue
+                try:
+                    if isinstance(record, EventRecord):
+                        events.append(_event_row(record))
+                    elif isinstance(record, CollectionStatus):
+                        statuses.append(_status_row(record))
+                    else:
+                        raise RecordError(
+                            f"cannot store {type(record).__name__}: not a storage record"
+                        )
+                except RecordError as exc:
+                    log.error("embedded store dead-lettered a record: %s", exc)
+                    refused.append((time.time_ns(), repr(record), str(exc)))
+            try:
+                with connection:
+                    connection.execute("BEGIN")
+                    points = series.batch(connection, readings)
+                    if points.replaced:
+                        connection.executemany(
+                            "DELETE FROM points WHERE series = ? AND ts_ns = ?", points.replaced
+                        )
+                    connection.executemany(
+                        "INSERT OR REPLACE INTO points VALUES (?,?,?,?,?)", points.rows
+                    )
+                    log_changes(connection, points.frozen)  # same transaction: stored <=> logged
+                    connection.executemany(
+                        "INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?,?,?,?)", events
+                    )
+                    connection.executemany(
+                        "INSERT OR REPLACE INTO collection VALUES (?,?,?,?,?,?,?,?)", statuses
+                    )
+                    refused += points.refused
+                    connection.executemany(
+                        "INSERT INTO dead_letter (created_ns, record, error) VALUES (?, ?, ?)",
+                        refused,
+                    )
+            except BaseException:
+                series.rollback()
+                raise
+            series.commit()
+            return len(refused)
 
         try:
-            await self._thread.run(insert)
+            refused = await self._thread.run(insert)
         except (sqlite3.Error, OSError) as exc:
             raise local_store_error(exc, f"embedded store {self._thread.path}") from exc
-        self._dead_letters += len(refused)
+        self._dead_letters += refused
 
     async def meters_of_transformer(self, transformer: str) -> list[str]:
         """Meters that have stored points tagged with this transformer."""
@@ -238,16 +240,16 @@ class SqliteStore:
         """Points of one kind for these meters and quantities, ``start <= t < end``."""
         if not meters or not quantities:
             return []
-        measurement = MEASUREMENT_BY_KIND[kind]
-        meter_marks = ",".join("?" * len(meters))
-        quantity_marks = ",".join("?" * len(quantities))
-        sql = (
-            "SELECT meter, quantity, ts_ns, value, unit, quality, reason FROM points "
-            f"WHERE measurement = ? AND meter IN ({meter_marks}) "
-            f"AND quantity IN ({quantity_marks}) AND ts_ns >= ? AND ts_ns < ? "
-            "ORDER BY meter, quantity, ts_ns"
+        sql = _STORED_POINTS.format(
+            meters=",".join("?" * len(meters)), quantities=",".join("?" * len(quantities))
         )
-        args = [measurement, *meters, *quantities, timestamp_ns(start), timestamp_ns(end)]
+        args = [
+            MEASUREMENT_BY_KIND[kind],
+            *meters,
+            *quantities,
+            timestamp_ns(start),
+            timestamp_ns(end),
+        ]
 
         def select(connection: sqlite3.Connection) -> list[StoredPoint]:
             # Built here, on the reader thread: for a large period this is most of the work.
@@ -258,8 +260,8 @@ class SqliteStore:
                     timestamp=from_ns(row[2]),
                     value=row[3],
                     unit=row[4],
-                    quality=_QUALITIES.get(row[5])
-                    or parse_quality(row[5], f"embedded store row {row[0]}/{row[1]}"),
+                    quality=QUALITY_BY_CODE.get(row[5])
+                    or parse_quality(str(row[5]), f"embedded store row {row[0]}/{row[1]}"),
                     reason=row[6],
                 )
                 for row in connection.execute(sql, args)
@@ -291,6 +293,14 @@ class SqliteStore:
     async def changes(self, since: int, limit: int) -> list[ChangedReading]:
         """The change log of frozen values after ``since`` (``storage.exports.change_log``)."""
         return await self._reader.run(lambda connection: select_changes(connection, since, limit))
+
+    async def last_change(self) -> int:
+        """The highest change-log ``seq`` (the daily hand-off's ``upto``)."""
+        return await self._reader.run(select_last_seq)
+
+    async def day_changes(self, page: DayPage, limit: int) -> list[ChangeRow]:
+        """A page of a day's change-log entries (``storage.exports.change_log.select_day``)."""
+        return await self._reader.run(lambda connection: select_day(connection, page, limit))
 
     async def events(
         self,
@@ -371,44 +381,6 @@ def _time_filter(
     return f"SELECT * FROM {table}{where} ORDER BY ts_ns, meter", args
 
 
-_POINT_KEY: Final = itemgetter(0, 1, 2, 3)
-"""The primary key of a points row: measurement, meter, quantity, ts_ns."""
-
-
-def _point_row(reading: Reading, texts: dict[int, str]) -> tuple[Any, ...]:
-    """``texts``: the tags column by ``id`` of the tags mapping, for one batch only (its
-    readings keep each mapping alive, so an id cannot be reused meanwhile): a terminal's or a
-    meter's readings share one mapping, whose text is then looked up once, not hashed per row."""
-    value = reading.value
-    if value is not None and not math.isfinite(value):
-        raise RecordError(
-            f"reading {reading.meter}/{reading.quantity} at {reading.timestamp.isoformat()}: "
-            f"value {value} is not finite"
-        )
-    tags = reading.tags
-    text = texts.get(id(tags))
-    if text is None:
-        text = texts[id(tags)] = _tags_json(tags)
-    return (
-        MEASUREMENT_BY_KIND[reading.kind],
-        reading.meter,
-        reading.quantity,
-        _stamp_ns(reading.timestamp),
-        value,
-        reading.unit,
-        _QUALITY_TEXT[reading.quality],
-        reading.reason,
-        tags.get("transformer"),
-        text,
-    )
-
-
-@lru_cache(maxsize=4096)
-def _stamp_ns(timestamp: datetime) -> int:
-    """``timestamp_ns``, once per distinct time: a batch holds every meter of the same slots."""
-    return timestamp_ns(timestamp)
-
-
 def _event_row(event: EventRecord) -> tuple[Any, ...]:
     return (
         event.meter,
@@ -419,7 +391,7 @@ def _event_row(event: EventRecord) -> tuple[Any, ...]:
         event.value,
         event.detail,
         event.quality.value,
-        _tags_json(event.tags),
+        tags_json(event.tags),
     )
 
 
@@ -432,5 +404,5 @@ def _status_row(status: CollectionStatus) -> tuple[Any, ...]:
         status.succeeded,
         status.latency_s,
         status.reason,
-        _tags_json(status.tags),
+        tags_json(status.tags),
     )

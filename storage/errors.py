@@ -19,6 +19,7 @@ checks it); they all live here. The tree (docs/errors.md says what each means to
     ├── ArchiveError (ValueError)   the meter archive refused a request
     │   └── ArchiveImportError      an archive file has bad rows (.problems), none imported
     ├── KpiStoreError               the KPI file (kpi.sqlite) cannot be used
+    ├── HandoffLedgerError          the hand-off ledger (handoffs.sqlite) cannot be used
     └── ExportError (ValueError)    a reading has no form in an export (no CIM ReadingType)
 """
 
@@ -123,6 +124,11 @@ class ArchiveImportError(ArchiveError):
 class KpiStoreError(StorageError):
     """The KPI file (``<data-dir>/kpi.sqlite``) cannot be used: written by a newer head-end,
     broken, or holding a value this head-end does not know."""
+
+
+class HandoffLedgerError(StorageError):
+    """The daily hand-off's ledger (``<data-dir>/handoffs.sqlite``) cannot be used: written by a
+    newer head-end, broken, or holding a state this head-end does not know."""
 
 
 class ExportError(StorageError, ValueError):

@@ -21,6 +21,8 @@ from headend.api.auth import ApiToken, TokenBook, declare_security
 from headend.api.context import ApiContext
 from headend.api.docs_ui import install_docs
 from headend.api.facade import HeadendFacade
+from headend.api.handoff_metrics import handoff_families
+from headend.api.incident_metrics import incident_families
 from headend.api.limits import (
     DEFAULT_LIMITS,
     ApiLimits,
@@ -29,7 +31,7 @@ from headend.api.limits import (
     StreamSlots,
     refusal_families,
 )
-from headend.api.metrics import CONTENT_TYPE, metrics_registry
+from headend.api.metrics import CONTENT_TYPE, ScrapeCollector, metrics_registry
 from headend.api.models import Health
 from headend.api.problems import install_problem_handlers
 from headend.api.routes.admin import admin_router
@@ -38,6 +40,8 @@ from headend.api.routes.billing import billing_router
 from headend.api.routes.control import control_router
 from headend.api.routes.exports import exports_router
 from headend.api.routes.fleet import fleet_router
+from headend.api.routes.handoffs import handoffs_router
+from headend.api.routes.incidents import incidents_router
 from headend.api.routes.kpi import kpi_router
 from headend.api.routes.line_loss import line_loss_router
 from headend.api.routes.terminals import terminals_router
@@ -125,8 +129,10 @@ def create_app(
         headend,
         outbox_stats,
         lambda: refusal_families(body_report, stream_slots) + archive_refusals.families(),
+        lambda: incident_families(headend),
     )
     app.state.metrics_registry = registry
+    registry.register(ScrapeCollector(lambda: handoff_families(headend)))
 
     @app.get("/health", response_model=Health, tags=["service"])
     async def health() -> Health:
@@ -155,8 +161,9 @@ def create_app(
             200: {"content": {"text/event-stream": {}}},
             503: {"description": "Too many viewers (`max_stream_clients`); see `Retry-After`"},
         },
-        description="Server-sent events: `reading`, `fleet` and `alarms`. Browsers' EventSource "
-        "cannot send headers, so this route also accepts `?access_token=<token>`.",
+        description="Server-sent events: `reading`, `fleet`, `alarms` and `incidents`. "
+        "Browsers' EventSource cannot send headers, so this route also accepts "
+        "`?access_token=<token>`.",
     )
     async def stream() -> StreamingResponse:
         stream_slots.take()
@@ -175,7 +182,9 @@ def create_app(
     app.include_router(terminals_router(ctx))
     app.include_router(kpi_router(ctx, data_dir))
     app.include_router(line_loss_router(ctx))
+    app.include_router(incidents_router(ctx))
     app.include_router(exports_router(ctx, data_dir))
+    app.include_router(handoffs_router(ctx))
     for router in vee_routers(ctx):
         app.include_router(router)
 

@@ -23,6 +23,7 @@ from headend.bus.worker import BusStats
 from headend.collection.backfill import BackfillStats
 from headend.collection.collector import CollectorStats
 from headend.collection.completeness import CompletenessRow
+from headend.collection.handoff import DailyHandoff
 from headend.collection.kpi import daily_frozen_bus_meters
 from headend.collection.terminal_parameters import TerminalParameters
 from headend.collection.terminal_pull import TerminalCompleteness
@@ -33,12 +34,16 @@ from headend.commands.audit import AuditEntry
 from headend.commands.register_edits import record_register_edit
 from headend.commands.terminal_clock import TerminalClockCheck
 from headend.commands.terminal_ports import PortAction
+from headend.commands.terminal_switches import SwitchAction
 from headend.config.fleet import ChannelConfig, MeterConfig, TransformerConfig
 from headend.config.terminals import ConcentratorConfig, TerminalMeterConfig
 from headend.drivers.dlt645.admin import AdminOrder
 from headend.drivers.dlt645.control import RelayResult
 from headend.engine import Engine
-from headend.errors import UnknownMeter
+from headend.errors import HeadendError, UnknownMeter
+from headend.incidents.notifier import NotificationStats
+from headend.incidents.records import Incident
+from headend.incidents.store import IncidentQuery
 from headend.mqtt.bridge import MqttStats
 from headend.terminals.errors import UnknownTerminal
 from headend.units import UnitGate
@@ -76,6 +81,11 @@ class HeadendFacade:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._terminal_meters: tuple[object, Mapping[str, TerminalMeterConfig]] = (None, {})
+
+    @property
+    def handoff(self) -> DailyHandoff | None:
+        """The daily hand-off (``[handoff]``), or None when the fleet file has none."""
+        return self._engine.handoff
 
     # -- the site ----------------------------------------------------------------------------
 
@@ -225,6 +235,30 @@ class HeadendFacade:
             raise UnknownTerminal(name)
         await ports.command(name, port, action, user, reason)
 
+    async def terminal_switch(
+        self,
+        name: str,
+        turn: int,
+        action: SwitchAction,
+        user: str,
+        reason: str,
+        *,
+        limit_half_hours: int = 0,
+        alarm_delay_minutes: int = 0,
+    ) -> None:
+        switches = self._engine.terminal_switches
+        if switches is None:
+            raise UnknownTerminal(name)
+        await switches.command(
+            name,
+            turn,
+            action,
+            user,
+            reason,
+            limit_half_hours=limit_half_hours,
+            alarm_delay_minutes=alarm_delay_minutes,
+        )
+
     def terminal_parameters(self, name: str) -> TerminalParameters | None:
         """The terminal's AFN 0A F1/F3 parameters, read back at its last login."""
         watch = self._engine.terminal_watch
@@ -306,6 +340,41 @@ class HeadendFacade:
     def acknowledge(self, alarm_id: str, user: str) -> Alarm:
         return self._engine.alarms.acknowledge(alarm_id, user, self._engine.clock.now())
 
+    # -- incidents (docs/incidents.md) ---------------------------------------------------------
+
+    def active_incidents(self) -> list[Incident]:
+        return self._engine.incidents.active()
+
+    def incidents_version(self) -> int:
+        """Changes whenever the open or acknowledged list does (the live stream's cue)."""
+        return self._engine.incidents.version
+
+    def search_incidents(self, query: IncidentQuery) -> tuple[int, list[Incident]]:
+        return self._engine.incidents.search(query)
+
+    def incident(self, incident_id: str) -> Incident:
+        return self._engine.incidents.get(incident_id)
+
+    def acknowledge_incident(self, incident_id: str, user: str, note: str) -> Incident:
+        """Audited (fsync'd) before it acts, answered once the store has it on disk."""
+        desk, audit, now = self._engine.incidents, self._engine.audit, self._engine.clock.now()
+        desk.get(incident_id)  # an unknown id is a 404, not an audited attempt
+        intent = audit.begin(now, user, incident_id, "incident acknowledge", note)
+        try:
+            incident = desk.acknowledge(incident_id, user, note)
+        except HeadendError as exc:
+            audit.complete(intent, "refused", str(exc), at=self._engine.clock.now())
+            raise
+        audit.complete(intent, "ok", at=self._engine.clock.now())
+        return incident
+
+    def notification_stats(self) -> Mapping[str, NotificationStats]:
+        notifier = self._engine.incidents.notifier
+        return {} if notifier is None else notifier.stats
+
+    def incident_store_errors(self) -> int:
+        return self._engine.incidents.store_errors
+
     @property
     def anomaly_rules(self) -> AnomalyConfig:
         return self._engine.detector.config
@@ -340,11 +409,19 @@ class HeadendFacade:
         reason: str = "",
         new_password: str | None = None,
     ) -> str:
+        forwarded = self._engine.forwarded
+        if forwarded is not None and forwarded.knows(meter_id):  # behind a terminal: AFN 10
+            return await forwarded.admin_order(
+                meter_id, order, user, confirm=confirm, reason=reason, new_password=new_password
+            )
         return await self._engine.admin.run(
             meter_id, order, user, confirm=confirm, reason=reason, new_password=new_password
         )
 
     async def check_clock(self, meter_id: str, user: str) -> float:
+        forwarded = self._engine.forwarded
+        if forwarded is not None and forwarded.knows(meter_id):
+            return await forwarded.check_clock(meter_id, user)
         return await self._engine.clocks.check_clock(meter_id, user=user)
 
     async def broadcast_time_sync(self, user: str) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 from headend.api.bodies import reading_rows
 from headend.api.facade import HeadendFacade
 from headend.api.fleet_view import fleet_overview
+from headend.api.incident_models import IncidentOut
 from headend.api.models import AlarmOut, FleetOut
 from storage.records import Reading
 
@@ -41,6 +42,10 @@ def _alarms(headend: HeadendFacade) -> list[dict[str, Any]]:
     return [AlarmOut.of(a).model_dump(mode="json") for a in headend.open_alarms()]
 
 
+def _incidents(headend: HeadendFacade) -> list[dict[str, Any]]:
+    return [IncidentOut.of(i).model_dump(mode="json") for i in headend.active_incidents()]
+
+
 def _overview(headend: HeadendFacade) -> dict[str, Any]:
     return FleetOut.model_validate(fleet_overview(headend, headend.now())).model_dump(mode="json")
 
@@ -58,6 +63,8 @@ async def live_events(
         yield b"retry: 2000\n\n"
         alarms = _alarms(headend)
         yield sse_event("alarms", alarms)
+        incidents_seen = headend.incidents_version()
+        yield sse_event("incidents", _incidents(headend))
         yield sse_event("fleet", _overview(headend))
         last_overview = loop.time()
         while True:
@@ -72,6 +79,9 @@ async def live_events(
             if current != alarms:
                 alarms = current
                 yield sse_event("alarms", alarms)
+            if headend.incidents_version() != incidents_seen:
+                incidents_seen = headend.incidents_version()
+                yield sse_event("incidents", _incidents(headend))
             if loop.time() - last_overview >= overview_every:
                 last_overview = loop.time()
                 yield sse_event("fleet", _overview(headend))

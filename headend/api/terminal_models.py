@@ -1,4 +1,4 @@
-"""Bodies of the terminal command routes (clock check and sync, port commands)."""
+"""Bodies of the terminal command routes (clock check and sync, port commands, switches)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,27 @@ class TerminalPortOut(BaseModel):
     terminal: str
     port: int
     action: Literal["pause", "resume", "reread"]
+    user: str
+
+
+class TerminalSwitchIn(BaseModel):
+    reason: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Why the load is cut or let back (kept in the audit trail): required",
+    )
+    limit_half_hours: int = Field(
+        default=0, ge=0, le=15, description="F1: limit time in half hours (0: until F2)"
+    )
+    alarm_delay_minutes: int = Field(
+        default=0, ge=0, le=15, description="F1: minutes of alarm before the output opens"
+    )
+
+
+class TerminalSwitchOut(BaseModel):
+    terminal: str
+    turn: int
+    action: Literal["trip", "allow_close"]
     user: str
 
 

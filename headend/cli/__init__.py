@@ -20,7 +20,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from headend.cli import archive, control, decode, demo, healthcheck, line_loss, read, run, simulate
+from headend.cli import (
+    archive,
+    control,
+    decode,
+    demo,
+    export,
+    healthcheck,
+    line_loss,
+    read,
+    run,
+    simulate,
+)
 from headend.cli.errors import CommandFailed, ExitCode, UsageProblem
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -35,6 +46,7 @@ COMMANDS: Sequence[Register] = (
     decode.register,
     archive.register,
     line_loss.register,
+    export.register,
 )
 """Subcommand registrations, in the order ``--help`` lists them."""
 

@@ -98,6 +98,7 @@ def service_failure(error: BaseException) -> CommandFailed | None:
     from headend.config.errors import ConfigError
     from headend.config.meters import RegistryError
     from headend.service import DataLost
+    from storage.errors import LocalStoreFailed
     from transports import InvalidTransportUrl
 
     cause = root_cause(error)
@@ -108,4 +109,6 @@ def service_failure(error: BaseException) -> CommandFailed | None:
         return CommandFailed(ExitCode.USAGE, str(cause))
     if isinstance(cause, OSError):
         return CommandFailed(ExitCode.LINK_FAILED, f"cannot listen or open storage: {cause}")
+    if isinstance(cause, LocalStoreFailed):  # at start: a store file of a newer version, say
+        return CommandFailed(ExitCode.LINK_FAILED, f"cannot open storage: {cause}")
     return None

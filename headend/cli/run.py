@@ -77,13 +77,14 @@ def run(args: argparse.Namespace) -> int:
 
 def check(config: FleetConfig) -> int:
     """What ``run`` would refuse before collecting: the file (already loaded), the secrets its
-    ``[api]``, ``[storage]`` and ``[security]`` tables name (the security module is built), and
-    a warning for meters that take secured control with no module to seal for them. Opens no
-    bus, store or port."""
+    ``[api]``, ``[storage]``, ``[security]`` and ``[notify]`` tables name (the security module
+    is built), and a warning for meters that take secured control with no module to seal for
+    them. Opens no bus, store or port."""
     from headend.collection.storage_setup import storage_secret
     from headend.config.security import build_security_module
     from headend.drivers.base import Capability
     from headend.drivers.registry import driver_for
+    from headend.incidents.notifier import webhooks_of
     from headend.service import api_settings
 
     try:
@@ -91,6 +92,11 @@ def check(config: FleetConfig) -> int:
         storage_secret(config.storage, config.source)
         if config.security is not None:
             build_security_module(config.security, os.environ, config.source)
+        if config.handoff is not None:
+            from headend.config.handoff import webhook_authorization
+
+            webhook_authorization(config.handoff, os.environ, config.source)
+        webhooks_of(config.notify, os.environ, config.source)
     except ConfigError as exc:
         raise CommandFailed(ExitCode.USAGE, str(exc)) from None
     if config.security is None:

@@ -71,6 +71,14 @@ class KpiSnapshots:
         self.stats.meter_days = written
         return written
 
+    async def day_outcomes(self, day: date) -> list[MeterDay]:
+        """The meter-days of ``day`` merged into the KPI file, as ``/api/kpi/collection`` sums
+        them (the daily hand-off's KPI report)."""
+        archive = await asyncio.to_thread(self._archive)
+        due = due_meters(list(self.bus_meters()), self.terminals, archive, day)
+        computed = await meter_days(self.history, due, day, self.tz)
+        return await asyncio.to_thread(self._merge, day, computed)
+
     async def loop(self) -> None:
         while True:
             try:

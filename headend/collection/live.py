@@ -220,11 +220,18 @@ class LiveReadings:
         for queue in self._subscribers:
             _offer(queue, readings)
 
-    def record_events(self, records: list[EventRecord]) -> None:
-        """Events go to storage and, once stored, to live MQTT consumers."""
-        self.writer.put(records, partial(self._events_stored, records))
+    def record_events(
+        self, records: list[EventRecord], then: Callable[[bool], None] | None = None
+    ) -> None:
+        """Events go to storage and, once stored, to live MQTT consumers; ``then`` is told
+        afterwards whether they were stored (a concentrator's event pointer moves on that)."""
+        self.writer.put(records, partial(self._events_stored, records, then))
 
-    def _events_stored(self, records: list[EventRecord], stored: bool) -> None:
+    def _events_stored(
+        self, records: list[EventRecord], then: Callable[[bool], None] | None, stored: bool
+    ) -> None:
+        if then is not None:
+            then(stored)
         if self.outlet is None or not stored:
             return
         for record in records:

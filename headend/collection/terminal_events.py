@@ -11,8 +11,10 @@ alarm. After each login it compares the terminal's EC with how far it has read e
 reads the rest (F1 important, F2 normal) once. A record it cannot decode (``problem``) or an
 ERC it has no alarm for is counted, logged and skipped: the session goes on.
 
-Limit: how far each ring was read is kept in memory only; after a restart the first login
-reads every record the terminal holds again (and raises them again).
+How far each ring was read is an ``EventPointers`` (kept in the data dir across restarts);
+a pointer moves once the alarms of the records it passes are stored, over a read after login
+or over a push that continues where it stands (a push carries its Pm..Pn), so a restart
+neither reads a record again nor skips one.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from headend.anomaly.alarms import AlarmBook
 from headend.clock import Clock
+from headend.collection.event_pointers import EventPointers
 from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalMeterConfig
 from headend.errors import ReadFailed
 from headend.terminals import TerminalOffline, TerminalSession
@@ -37,6 +41,8 @@ from storage.records import EventRecord, Severity
 log = logging.getLogger(__name__)
 
 RecordEvents = Callable[[list[EventRecord]], None]
+StoreEvents = Callable[[list[EventRecord], Callable[[bool], None]], None]
+"""Store these events, then say whether they were stored (``LiveReadings.record_events``)."""
 
 EVENTS_AFN = 0x0E
 RINGS = {1: "important", 2: "normal"}
@@ -91,17 +97,19 @@ class TerminalEvents:
         tz: ZoneInfo,
         clock: Clock,
         *,
-        record_events: RecordEvents,
+        record_events: StoreEvents,
+        pointers: EventPointers | None = None,
     ) -> None:
+        """``pointers``: how far each ring was read, kept across restarts (in memory when
+        None)."""
         self._alarms = alarms
         self._by_address = {t.address: t for t in terminals.values()}
         self._master = master
         self._tz = tz
         self._clock = clock
         self._record_events = record_events
+        self.pointers = pointers or EventPointers()
         self.stats = EventStats()
-        self.read_up_to: dict[tuple[str, int], int] = {}
-        """(terminal name, Fn) -> the record number its ring has been read up to."""
         self._seen: set[tuple[str, str]] = set()
         self._seen_order: deque[tuple[str, str]] = deque()
 
@@ -115,7 +123,27 @@ class TerminalEvents:
         self.stats.reports += 1
         for unit in report.units:
             if unit.item in RINGS and unit.decoded:
-                self.records(terminal, unit.values.get("records", ()), "pushed")
+                pm, pn = unit.values.get("pm"), unit.values.get("pn")
+                handled = self._handled(terminal, unit.item, pm, pn)
+                self.records(terminal, unit.values.get("records", ()), "pushed", handled)
+
+    @property
+    def read_up_to(self) -> dict[tuple[str, int], int]:
+        """(terminal name, Fn) -> the record number its ring has been read up to."""
+        return {
+            (self._by_address[key].name, fn): pointer
+            for (key, fn), pointer in self.pointers.items().items()
+            if key in self._by_address
+        }
+
+    def _handled(
+        self, terminal: ConcentratorConfig, fn: int, start: object, end: object
+    ) -> Callable[[], object] | None:
+        """What moves the ring's pointer over records ``start`` .. ``end`` - 1 once they are
+        stored (nothing for a unit without its range)."""
+        if not isinstance(start, int) or not isinstance(end, int):
+            return None
+        return partial(self.pointers.advance, terminal.address, fn, start, end)
 
     # -------------------------------------------------------------- read back
 
@@ -124,16 +152,19 @@ class TerminalEvents:
         try:
             counter = session.event_counter or await self._ask_counter(session)
             for fn, current in ((1, counter.important), (2, counter.normal)):
-                start = self.read_up_to.get((terminal.name, fn), 0)
+                start = self.pointers.get(terminal.address, fn)
                 if start == current:
                     continue
                 reply = await self._read(session, fn, start, current)
                 self.stats.reads += 1
-                if not reply.denied:
-                    for unit in reply.units:
-                        if unit.item == fn and unit.decoded:
-                            self.records(terminal, unit.values.get("records", ()), "read")
-                self.read_up_to[(terminal.name, fn)] = current
+                if reply.denied:  # asked again after the next login
+                    log.warning("terminal %s: events F%d read denied", terminal.name, fn)
+                    continue
+                records: list[dict[str, Any]] = []
+                for unit in reply.units:
+                    if unit.item == fn and unit.decoded:
+                        records += unit.values.get("records", ())
+                self.records(terminal, records, "read", self._handled(terminal, fn, start, current))
         except TerminalOffline:
             raise
         except ReadFailed as exc:
@@ -158,17 +189,37 @@ class TerminalEvents:
     # ---------------------------------------------------------------- records
 
     def records(
-        self, terminal: ConcentratorConfig, records: Iterable[dict[str, Any]], via: str
+        self,
+        terminal: ConcentratorConfig,
+        records: Iterable[dict[str, Any]],
+        via: str,
+        handled: Callable[[], object] | None = None,
     ) -> None:
+        """Turn the records into alarms; ``handled`` runs once those are stored (at once when
+        none raised one), not when the writer dropped them: they are read again then."""
         events: list[EventRecord] = []
+        raised: list[tuple[str, str]] = []
         for record in records:
             self.stats.records += 1
-            events += self._record(terminal, record, via)
+            events += self._record(terminal, record, via, raised)
+
+        def stored(ok: bool) -> None:
+            if not ok:  # not kept: the next read raises them again instead of a repeat
+                self._seen.difference_update(raised)
+            elif handled is not None:
+                handled()
+
         if events:
-            self._record_events(events)
+            self._record_events(events, stored)
+        else:
+            stored(True)
 
     def _record(
-        self, terminal: ConcentratorConfig, record: dict[str, Any], via: str
+        self,
+        terminal: ConcentratorConfig,
+        record: dict[str, Any],
+        via: str,
+        raised: list[tuple[str, str]],
     ) -> list[EventRecord]:
         erc = record.get("erc")
         if "problem" in record:
@@ -191,6 +242,7 @@ class TerminalEvents:
             self.stats.repeats += 1
             return []
         self._remember(key)
+        raised.append(key)
         self.stats.alarms += 1
         if erc == 14:
             return self._power(terminal, record)

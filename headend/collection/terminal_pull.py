@@ -9,6 +9,8 @@ frames); then for every older day of the window still missing for some meter. So
 covers the daily pull and the re-read of missed days, as ``collection.backfill`` does for
 DL/T 645 meters.
 
+Once every terminal of a pass has given its F161 (billing's values first), each is asked for
+its daily reverse and monthly freezes and curves (F163, F177, F81/F89/F92: ``terminal_history``).
 Readings are stored under the names the DL/T 645 backfill writes (``energy_active_import_total``
 and ``_t1`` .. ``_t4``, kind frozen), stamped with the freeze time: the end of day D (local
 midnight starting D + 1), the same instant a meter's own day freeze of D + 1 carries, so
@@ -29,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from headend.collection.collector import ReadingsHandler
 from headend.collection.terminal_archive import ArchiveDifference, sync_archive
+from headend.collection.terminal_history import HISTORY_QUANTITIES, MONTHS_ASKED, HistoryPull
 from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalMeterConfig
 from headend.errors import ReadFailed
 from headend.terminals import TerminalOffline, TerminalServer, TerminalSession
@@ -47,7 +50,11 @@ TOTAL = "energy_active_import_total"
 TARIFF = "energy_active_import_t{}"
 UNIT = "kWh"
 TARIFFS = 4
-FROZEN_PULL_QUANTITIES = (TOTAL, *(TARIFF.format(n) for n in range(1, TARIFFS + 1)))
+FROZEN_PULL_QUANTITIES = (
+    TOTAL,
+    *(TARIFF.format(n) for n in range(1, TARIFFS + 1)),
+    *HISTORY_QUANTITIES,
+)
 """What the pull stores for a concentrator meter (the API's quantities of such a meter)."""
 
 
@@ -135,6 +142,8 @@ class FrozenPull:
     _greeted: dict[str, TerminalSession] = field(default_factory=dict)
     """The session ``on_login`` last ran on, per terminal."""
     watch: PullWatch | None = None
+    history: HistoryPull | None = None
+    """The terminal's other frozen values (F163, F177), asked after each pass's F161."""
 
     # ------------------------------------------------------------------ passes
 
@@ -144,11 +153,13 @@ class FrozenPull:
         """One pull over ``terminals`` (default all); offline ones wait for the next pass."""
         self.stats.passes += 1
         today = now.astimezone(self.tz).date()
+        reached: list[ConcentratorConfig] = []
         for terminal in self.terminals.values() if terminals is None else terminals:
             if self.watch is not None:
                 self.watch.before_pass(self, terminal, today)
             try:
-                await self.pull_terminal(terminal, today)
+                if await self.pull_terminal(terminal, today):
+                    reached.append(terminal)
                 self.last_pull[terminal.name] = now
                 if self.watch is not None:
                     session = self.server.session(terminal.address)
@@ -156,6 +167,12 @@ class FrozenPull:
             except TerminalOffline:
                 self.stats.offline += 1
                 log.debug("terminal %s offline: frozen pull waits", terminal.name)
+        if self.history is not None:  # after every terminal's F161: billing's values first
+            for terminal in reached:
+                try:
+                    await self.history.pull(self.server.session(terminal.address), terminal, today)
+                except TerminalOffline:
+                    log.debug("terminal %s offline: its other freezes wait", terminal.name)
 
     async def run(
         self, now: Callable[[], datetime], real_seconds: Callable[[float], float]
@@ -200,8 +217,9 @@ class FrozenPull:
         due = today if today > local else today + timedelta(days=1)
         return (due - local).total_seconds()
 
-    async def pull_terminal(self, terminal: ConcentratorConfig, today: date) -> None:
-        """Yesterday first, then each older day of the window that some meter still lacks."""
+    async def pull_terminal(self, terminal: ConcentratorConfig, today: date) -> bool:
+        """Yesterday first, then each older day of the window that some meter still lacks;
+        False if the terminal stopped answering on the way."""
         session = self.server.session(terminal.address)
         if self.on_login is not None and self._greeted.get(terminal.name) is not session:
             self._greeted[terminal.name] = session
@@ -218,7 +236,8 @@ class FrozenPull:
                 for at in range(0, len(lacking), POINTS_PER_REQUEST)
             ]
             if chunks and not await self._pull_day(session, terminal, chunks, day, today):
-                return  # it stopped answering: the next pass goes on
+                return False  # it stopped answering: the next pass goes on
+        return True
 
     async def _pull_day(
         self,
@@ -357,9 +376,10 @@ class FrozenPull:
         if not meters:
             return
         window = max(t.keeps_days for t in self.terminals.values()) + 1
+        window_days = timedelta(days=window)
         try:
             points = await frozen_points(
-                history, meters, [TOTAL], now - timedelta(days=window), now + timedelta(days=1)
+                history, meters, [TOTAL], now - window_days, now + timedelta(days=1)
             )
         except Exception as exc:  # seeding saves requests; without it the pull still works
             log.warning("frozen pull: cannot read stored frozen values: %s", exc)
@@ -368,6 +388,11 @@ class FrozenPull:
             if point.value is not None:  # frozen at the end of the day before its timestamp
                 day = point.timestamp.astimezone(self.tz).date() - timedelta(days=1)
                 self.mark_collected(point.meter, day)
+        if self.history is not None:
+            months = timedelta(days=31 * (MONTHS_ASKED + 1))
+            await self.history.seed(
+                history, meters, now - max(months, window_days), now + timedelta(days=1)
+            )
 
     def latest_day(self, meter_id: str) -> date | None:
         """The last day of the meter's frozen values stored (None before the first)."""

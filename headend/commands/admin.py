@@ -10,10 +10,8 @@ before the frame is queued, then the outcome. Admin-only is the API's and CLI's 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
-from headend.bus.lanes import Lane
-from headend.commands.audit import outcome_of_error
+from headend.commands.admin_order import send_admin_order
 from headend.commands.context import CommandContext
 from headend.commands.fleet_changes import FleetChanges
 from headend.drivers.base import Capability
@@ -61,30 +59,17 @@ class AdminCommands:
         facts = ctx.order_facts(meter, reason)
         detail = f"address {meter.address}" + (f"; reason: {reason}" if reason else "")
         intent = ctx.audit.begin(ctx.clock.now(), user, meter.id, what, detail, data=facts)
-        attempts = 0
-
-        async def send(link: Any) -> str:
-            nonlocal attempts
-            attempts += 1
-            return await driver.admin_order(
-                link,
-                meter,
-                order,
-                ctx.meter_now(),
-                reply_timeout=channel.timeout,
-                security=ctx.security,
-                new_password=new_password,
-            )
-
-        try:
-            answer: str = await ctx.workers[meter.channel].call(
-                Lane.CONTROL, f"{what} {meter.id}", send
-            )
-        except BaseException as exc:  # the order may have reached the meter: still audited
-            outcome, failure = outcome_of_error(exc, sent=attempts > 0)
-            ctx.audit.complete(intent, outcome, failure, at=ctx.clock.now(), data=facts)
-            raise
-        ctx.audit.complete(intent, "ok", answer, at=ctx.clock.now(), data=facts)
+        answer = await send_admin_order(
+            ctx,
+            ctx.workers[meter.channel],
+            driver,
+            meter,
+            order,
+            reply_timeout=channel.timeout,
+            intent=intent,
+            facts=facts,
+            new_password=new_password,
+        )
         if order is AdminOrder.CHANGE_PASSWORD and new_password and self.fleet is not None:
             await self.fleet.change(replace(meter, password=new_password), user)
         return answer

@@ -54,7 +54,7 @@ def import_archive(
             f"{source}: {len(meters)} meters, {planned.summary()}",
             data={"source": source, "meters": len(meters), **_counts(planned)},
         )
-        done = _completed(audit, intent, now, lambda: store.import_meters(meters))
+        done = run_audited(audit, intent, now, lambda: store.import_meters(meters))
     audit.complete(intent, "ok", done.summary(), at=now, data=_counts(done))
     return done
 
@@ -100,13 +100,15 @@ def exchange_meters(
         assert recorded is not None
         return recorded
 
-    recorded = _completed(audit, intent, now, record)
+    recorded = run_audited(audit, intent, now, record)
     audit.complete(intent, "ok", at=now)
     return recorded
 
 
-def _completed(audit: AuditLog, intent: AuditEntry, now: datetime, act: Callable[[], T]) -> T:
-    """``act()``, with its refusal or failure recorded as the intent's outcome."""
+def run_audited(audit: AuditLog, intent: AuditEntry, now: datetime, act: Callable[[], T]) -> T:
+    """``act()``, with its refusal (an ``ArchiveError``) or failure recorded as the intent's
+    outcome: every change to the archive file, import, exchange or register edit, ends its
+    audit entry the same way."""
     try:
         return act()
     except ArchiveError as exc:

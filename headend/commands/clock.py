@@ -16,12 +16,11 @@ from headend.bus.lanes import Lane
 from headend.collection.health import MeterHealth
 from headend.collection.schedule import next_slot
 from headend.commands.audit import outcome_of_error
+from headend.commands.clock_check import check_meter_clock
 from headend.commands.context import CommandContext
-from headend.config.fleet import ChannelConfig, MeterConfig
 from headend.drivers.base import Capability, Driver
 from headend.drivers.registry import driver_for
 from headend.errors import BusClosed, ReadFailed
-from storage.records import Reading, ReadingKind
 
 log = logging.getLogger(__name__)
 
@@ -40,52 +39,17 @@ class ClockCommands:
         """
         ctx = self.ctx
         meter, channel, driver = ctx.meter_that_can(meter_id, Capability.CLOCK, "clock check")
-        threshold = ctx.config.clock.drift_threshold
-
-        async def run(link: Any) -> float:
-            before = ctx.meter_now()
-            shown = await driver.read_clock(link, meter, reply_timeout=channel.timeout)
-            drift = (shown.replace(tzinfo=ctx.tz) - before).total_seconds()
-            if abs(drift) > threshold:
-                await self._set_clock(driver, link, meter, channel, user, drift)
-            return drift
-
         if lane is None:
             lane = Lane.CONTROL if user != "scheduler" else Lane.BILLING
-        drift: float = await ctx.workers[meter.channel].call(lane, f"clock {meter.id}", run)
-        reading = Reading(
-            meter.id,
-            "clock_drift",
-            drift,
-            "s",
-            ctx.clock.now(),
-            ReadingKind.STATE,
-            tags=meter.tags(),
+        return await check_meter_clock(
+            ctx,
+            ctx.workers[meter.channel],
+            driver,
+            meter,
+            reply_timeout=channel.timeout,
+            user=user,
+            lane=lane,
         )
-        await ctx.live.publish([reading])
-        return drift
-
-    async def _set_clock(
-        self,
-        driver: Driver[Any],
-        link: Any,
-        meter: MeterConfig,
-        channel: ChannelConfig,
-        user: str,
-        drift: float,
-    ) -> None:
-        """Set a drifting clock, audited before the write goes out and after it is answered."""
-        ctx = self.ctx
-        intent = ctx.audit.begin(
-            ctx.clock.now(), user, meter.id, "clock set", f"drift was {drift:+.0f} s"
-        )
-        try:
-            await driver.set_clock(link, meter, ctx.meter_now(), reply_timeout=channel.timeout)
-        except BaseException as exc:
-            outcome, detail = outcome_of_error(exc, sent=True)
-            ctx.audit.complete(intent, outcome, detail, at=ctx.clock.now())
-            raise
-        ctx.audit.complete(intent, "ok", f"drift was {drift:+.0f} s", at=ctx.clock.now())
 
     async def broadcast_time_sync(self, user: str = "scheduler") -> int:
         """Broadcast time sync on every channel whose protocol can; returns how many buses got it.

@@ -24,6 +24,7 @@ from headend.drivers.base import Capability, Driver
 from headend.drivers.dlt645.secured import SECURED, no_module
 from headend.drivers.dlt645.security_module import SecurityModule
 from headend.drivers.registry import driver_for
+from headend.drivers.settings import MeterSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +44,14 @@ class CommandContext:
         """Site wall-clock time, what a meter's clock should show."""
         return self.clock.now().astimezone(self.tz)
 
-    def security_for(self, meter: MeterConfig) -> SecurityModule | None:
+    def security_for(self, meter: MeterSettings) -> SecurityModule | None:
         """The module that seals ``meter``'s orders, or ``unsupported`` (API 409) before anything
         is audited when the meter takes secured control and no ``[security]`` module is set."""
         if meter.control == SECURED and self.security is None:
             raise no_module(meter.id)
         return self.security
 
-    def order_facts(self, meter: MeterConfig, reason: str) -> dict[str, Any]:
+    def order_facts(self, meter: MeterSettings, reason: str) -> dict[str, Any]:
         """What the audit keeps of an order beyond its text: reason, control mode, key version."""
         facts: dict[str, Any] = {"control": meter.control}
         if reason:

@@ -1,11 +1,13 @@
-"""On-demand reads and relay orders of concentrator meters, by AFN 10 F1 forwarding.
+"""Operator commands to concentrator meters, by AFN 10 F1 forwarding: on-demand reads, relay
+orders, administrative orders (demand, meter and event clear) and clock checks.
 
 A meter under ``[[terminals]]`` is on no bus of ours; the concentrator's RS-485 port is. The
 DL/T 645 driver reads and controls it as it would on a bus, over a ``BusLink`` whose transport
 forwards each frame through the terminal's session (``headend.terminals.forward_transport``).
 One bus worker per terminal port keeps its half-duplex rule (one request in flight) and puts
 operator work in the control lane. As for bus meters, an on-demand read is stored before the
-caller gets it, and a relay order is audited (fsync'd) before it is queued.
+caller gets it, and an order (relay, admin, a clock set) is audited (fsync'd) before it is
+queued. A command to a terminal that is not logged in fails at once, with nothing audited.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ from headend.bus.backoff import Backoff
 from headend.bus.lanes import Lane
 from headend.bus.link import BusLink
 from headend.bus.worker import BusPolicy, BusWorker
+from headend.commands.admin import NotConfirmed
+from headend.commands.admin_order import send_admin_order
+from headend.commands.clock_check import check_meter_clock
 from headend.commands.context import CommandContext
 from headend.commands.relay_order import send_relay_order
 from headend.config.meters import RegistryError
 from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalMeterConfig
 from headend.drivers.base import Driver
+from headend.drivers.dlt645.admin import AdminOrder
 from headend.drivers.dlt645.control import RelayResult
-from headend.drivers.dlt645.secured import SECURED, no_module
 from headend.drivers.registry import driver_for
 from headend.errors import ReadFailed, UnknownMeter
+from headend.terminals.errors import TerminalOffline
 from headend.terminals.forward_transport import ForwardingTransport, ForwardSettings
 from headend.terminals.server import TerminalServer
 from protocols.dlt645 import RelayAction
@@ -167,35 +173,47 @@ class ForwardedMeters:
         await self.ctx.live.publish(readings, durable=True)
         return readings
 
+    def _reachable(self, meter_id: str) -> ForwardedMeter:
+        """The meter, once its terminal is logged in: a command to an offline terminal fails
+        at once (``TerminalOffline`` naming terminal and meter) with nothing audited."""
+        meter = self._meter(meter_id)
+        terminal = self.terminals[meter.config.terminal]
+        if terminal.address not in self.server.sessions:
+            raise TerminalOffline(
+                terminal.address,
+                f"terminal {terminal.name} is not logged in: meter {meter.id} (pn "
+                f"{meter.config.pn}) not reached",
+            )
+        return meter
+
+    def _facts(self, meter: ForwardedMeter, reason: str) -> dict[str, Any]:
+        """The bus meters' order facts, plus the terminal and pn the order went through."""
+        facts = self.ctx.order_facts(meter, reason)
+        facts.update(terminal=meter.config.terminal, pn=meter.config.pn)
+        return facts
+
+    def _through(self, meter: ForwardedMeter, reason: str = "") -> str:
+        terminal, pn = meter.config.terminal, meter.config.pn
+        detail = f"address {meter.address} through terminal {terminal} (pn {pn})"
+        return detail + (f"; reason: {reason}" if reason else "")
+
     async def relay(
         self, meter_id: str, action: RelayAction, user: str, reason: str = ""
     ) -> RelayResult:
         """Trip or close the relay of a meter behind a terminal; audited before it is queued,
         and completed whatever the outcome, as bus meters' orders are."""
         ctx = self.ctx
-        meter = self._meter(meter_id)
-        if meter.control == SECURED and ctx.security is None:
-            raise no_module(meter.id)
+        meter = self._reachable(meter_id)
+        ctx.security_for(meter)
         terminal = meter.config.terminal
-        channel = self.channels[terminal]
         command = f"relay {action.name.lower()}"
-        facts: dict[str, Any] = {
-            "control": meter.control,
-            "terminal": terminal,
-            "pn": meter.config.pn,
-        }
-        if reason:
-            facts["reason"] = reason
-        if meter.control == SECURED and ctx.security is not None:
-            facts["key_version"] = ctx.security.key_version
         intent = ctx.audit.begin(
             ctx.clock.now(),
             user,
             meter.id,
             command,
-            f"address {meter.address} through terminal {terminal} (pn {meter.config.pn})"
-            + (f"; reason: {reason}" if reason else ""),
-            data=facts,
+            self._through(meter, reason),
+            data=self._facts(meter, reason),
         )
         return await send_relay_order(
             ctx,
@@ -203,9 +221,76 @@ class ForwardedMeters:
             self.driver,
             meter,
             action,
-            reply_timeout=channel.timeout,
+            reply_timeout=self.channels[terminal].timeout,
             intent=intent,
             user=user,
             tags=meter.tags(),
             via=f" through terminal {terminal}",
+        )
+
+    async def admin_order(
+        self,
+        meter_id: str,
+        order: AdminOrder,
+        user: str,
+        *,
+        confirm: str | None,
+        reason: str = "",
+        new_password: str | None = None,
+    ) -> str:
+        """Demand, meter or event clear of a meter behind a terminal, confirmed by naming the
+        meter and audited before it is queued, as bus meters' orders are.
+
+        A password change is refused before anything is audited: a terminal meter's password
+        lives in the fleet file only (no run-time overlay keeps it), so every later order to
+        the meter would go out with the old one and be refused as unauthorised."""
+        ctx = self.ctx
+        what = order.value.replace("_", " ")
+        meter = self._meter(meter_id)
+        if order is AdminOrder.CHANGE_PASSWORD:
+            raise self.driver.unsupported(
+                meter.id,
+                "password change through a concentrator (the fleet file keeps a terminal "
+                "meter's password; change it there and on site)",
+            )
+        if confirm != meter.id:
+            raise NotConfirmed(meter.id, order, confirm)
+        meter = self._reachable(meter_id)
+        ctx.security_for(meter)
+        facts = self._facts(meter, reason)
+        intent = ctx.audit.begin(
+            ctx.clock.now(), user, meter.id, what, self._through(meter, reason), data=facts
+        )
+        terminal = meter.config.terminal
+        return await send_admin_order(
+            ctx,
+            self.workers[terminal],
+            self.driver,
+            meter,
+            order,
+            reply_timeout=self.channels[terminal].timeout,
+            intent=intent,
+            facts=facts,
+            new_password=new_password,
+        )
+
+    async def check_clock(self, meter_id: str, user: str) -> float:
+        """Read the clock of a meter behind a terminal; set it (audited) when it drifts.
+
+        The head-end's time is taken as the request is written, as on a bus, so the
+        forwarding round trip (two hops and the concentrator's own port) counts as drift;
+        ``[clock] drift_threshold`` must allow for it. Only on demand: the scheduled clock
+        pass would put one forwarded exchange per meter on every terminal, whose own job is
+        to keep its meters' clocks (it broadcasts time on its port)."""
+        meter = self._reachable(meter_id)
+        terminal = meter.config.terminal
+        return await check_meter_clock(
+            self.ctx,
+            self.workers[terminal],
+            self.driver,
+            meter,
+            reply_timeout=self.channels[terminal].timeout,
+            user=user,
+            lane=Lane.CONTROL,
+            facts={"terminal": terminal, "pn": meter.config.pn},
         )

@@ -15,10 +15,10 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from headend.commands.archive_changes import run_audited
 from headend.commands.audit import AuditLog
 from storage.archive.edits import RegisterEdit
 from storage.archive.store import ArchiveStore
-from storage.errors import ArchiveError
 
 COMMAND = "register edit"
 
@@ -42,14 +42,11 @@ def record_register_edit(
         },
     )
     kept = replace(edit, audit_id=intent.id)
-    try:
+
+    def store_edit() -> None:
         with ArchiveStore.open(archive_path) as archive:
             archive.record_edit(kept)
-    except ArchiveError as exc:
-        audit.complete(intent, "refused", str(exc), at=now)
-        raise
-    except Exception as exc:
-        audit.complete(intent, "failed", f"{type(exc).__name__}: {exc}", at=now)
-        raise
+
+    run_audited(audit, intent, now, store_edit)
     audit.complete(intent, "ok", at=now)
     return kept

@@ -28,9 +28,11 @@ from headend.config.archive_table import ArchiveTable, check_archive_table
 from headend.config.dial_in import DialInConfig, DialInTable, dial_in_channels, dial_in_config
 from headend.config.errors import ConfigError, KeyProblem, from_validation_error, meter_label
 from headend.config.fields import Duration, FileModel, Instant, Number, TagText
+from headend.config.handoff import HandoffConfig, HandoffTable, handoff_config
 from headend.config.line_loss import LineLossTable, line_loss_limits
 from headend.config.meter_table import MeterTable, ProtocolName
 from headend.config.mqtt import MqttConfig, MqttTable, mqtt_config
+from headend.config.notify import NotifyTable
 from headend.config.security import SecurityTable
 from headend.config.storage import EmbeddedStorage, StorageConfig
 from headend.config.terminals import (
@@ -191,6 +193,8 @@ class FleetConfig:
     """The ``[[terminals]]`` (concentrators) by name, with the meters each reads."""
     dial_in: DialInConfig = dataclasses.field(default_factory=DialInConfig)
     """The ``[dial_in]`` listener for ``dialin://`` channels (headend.config.dial_in)."""
+    handoff: HandoffConfig | None = None
+    """The ``[handoff]`` table: the daily hand-off's folder, webhook and time (None: none)."""
     tariff_names: Mapping[int, str] = dataclasses.field(
         default_factory=lambda: DEFAULT_TARIFF_NAMES
     )
@@ -199,6 +203,9 @@ class FleetConfig:
     """``[archive]``: meters also come from the meter archive (``config.archive_meters``)."""
     line_loss: LineLossLimits = DEFAULT_LINE_LOSS
     """``[line_loss]``: the transformer areas' loss thresholds (docs/line-loss.md)."""
+    notify: NotifyTable = dataclasses.field(default_factory=NotifyTable)
+    """``[notify]``: incident webhooks (docs/incidents.md); URLs from the environment are read
+    when the service starts."""
 
 
 def load_fleet_config(path: str | Path) -> FleetConfig:
@@ -353,11 +360,13 @@ class FleetFile(FileModel):
     security: SecurityTable | None = None
     master: MasterTable = MasterTable()
     dial_in: DialInTable = DialInTable()
+    handoff: HandoffTable | None = None
     terminals: tuple[TerminalTable, ...] = Field(default=(), strict=False)
     anomaly: dict[str, Any] | None = None
     """Checked by ``headend.anomaly``'s own dataclass, imported only when the table is there."""
     archive: ArchiveTable | None = None
     line_loss: LineLossTable = LineLossTable()
+    notify: NotifyTable = NotifyTable()
 
 
 def parse_fleet_config(
@@ -371,6 +380,12 @@ def parse_fleet_config(
     channels = _unique("channels", [_channel(t) for t in file.channels], source)
     dial_in_channels({name: c.url for name, c in channels.items()}, source)
     transformers = _unique("transformers", [_transformer(t) for t in file.transformers], source)
+    if file.handoff is not None and not isinstance(file.storage, EmbeddedStorage):
+        raise ConfigError(
+            source,
+            "handoff",
+            'reads the embedded store\'s change log: needs [storage] kind = "embedded"',
+        )
     plans = {name: _plan(name, table) for name, table in file.plans.items()}
     meters = _meters(file.meters, channels, transformers, plans, source)
     terminals = terminal_configs(file.terminals, transformers, meters, source)
@@ -397,10 +412,12 @@ def parse_fleet_config(
         security=file.security,
         master=master_config(file.master),
         dial_in=dial_in_config(file.dial_in),
+        handoff=None if file.handoff is None else handoff_config(file.handoff),
         terminals=terminals,
         tariff_names=file.site.tariff_numbers(),
         archive=file.archive,
         line_loss=line_loss_limits(file.line_loss),
+        notify=file.notify,
     )
 
 

@@ -67,6 +67,14 @@ class MasterTable(FileModel):
     unread_days: int = Field(default=3, ge=1, le=366)
     """Days in a row without a frozen value after which a terminal's meter is an alarm
     (``meter_unread``) instead of a silent gap."""
+    daily_reverse: bool = True
+    """Also pull each day's frozen reverse active energy (AFN 0D F163)."""
+    monthly_frozen: bool = True
+    """Also pull each month's frozen forward active energy (AFN 0D F177)."""
+    curves: bool = False
+    """Also pull yesterday's curves of power, phase A voltage and current (AFN 0D F81/F89/F92).
+    Off by default: 96 points a meter a day, three requests per 8 meters, and a day-old flood
+    through the live stream (its subscribers' queues drop what they cannot take)."""
 
 
 class TerminalMeterTable(FileModel):
@@ -115,6 +123,9 @@ class MasterConfig:
     push_archive: bool = False
     window: int = 1
     unread_days: int = 3
+    daily_reverse: bool = True
+    monthly_frozen: bool = True
+    curves: bool = False
 
 
 @dataclass(frozen=True, slots=True)

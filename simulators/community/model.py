@@ -71,6 +71,8 @@ class Community:
         """Energy of replaced meters, kept in their transformer's register: the LV-side meter
         measures what flowed, which a customer's meter exchange does not undo."""
         self._tx_frozen: dict[date, FloatArray] = {}
+        self._frozen_export: dict[date, FloatArray] = {}
+        """The export register at each local midnight (a concentrator's F163)."""
         self._clock_synced: dict[str, datetime] = {}
         self._physical = [
             (fault, np.array([self._index[m] for m in self.faults.meters_reached(fault)]))
@@ -138,6 +140,7 @@ class Community:
 
     def _freeze(self, day: date) -> None:
         self._frozen[day] = self._energy_import.copy()
+        self._frozen_export[day] = self._energy_export.copy()
         self._tx_frozen[day] = self._transformer_registers()
 
     def _transformer_registers(self) -> FloatArray:
@@ -469,6 +472,15 @@ class Community:
             ) from None
         snapshot = self._tx_frozen.get(day)
         return None if snapshot is None else float(snapshot[t])
+
+    def daily_frozen_export(self, meter_id: str, day: date) -> float | None:
+        """Export energy frozen at 00:00 local time on ``day`` (None as ``daily_frozen``)."""
+        i = self._meter_index(meter_id)
+        for fault in self.faults.for_meter(meter_id):
+            if fault.kind is FaultKind.MISSING_FROZEN and day in fault.days:
+                return None
+        snapshot = self._frozen_export.get(day)
+        return None if snapshot is None else float(snapshot[i])
 
     def meter_clock(self, meter_id: str, moment: datetime | None = None) -> datetime:
         """The meter's own clock at simulated ``moment`` (default now), drift faults applied."""

@@ -1,13 +1,18 @@
 """Concentrators for a scenario: one per transformer, holding the daily freezes of its meters.
 
 Each one's store reads the community model: the F161 value of day D is the import energy the
-model froze at the end of D (its ``daily_frozen`` of D + 1), so a concentrator and the meters'
-own DL/T 645 day freezes agree. pn are the transformer's meters in scenario order, from 1.
+model froze at the end of D (its ``daily_frozen`` of D + 1), F163 the export energy
+(``daily_frozen_export``), F177 of a month the F161 value of its last day, its curves what
+the model kept of each 15-minute slot (``Community.snapshot``, the last day), so a concentrator
+and the meters' own DL/T 645 day freezes agree. pn are the transformer's meters in scenario
+order, from 1.
 
 A transformer with an LV-side meter (``lv_meter``) has it as its concentrator's last pn: the
 台区总表 on the concentrator's own RS-485 port, read and frozen like the others (the head-end
 reads it through the concentrator, not on Modbus). Its freeze is the model's transformer
-register at 00:00 divided by CT x PT (a meter behind CTs registers secondary energy).
+register at 00:00 divided by CT x PT (a meter behind CTs registers secondary energy). It has
+no export register in the model: its F163 is denied (no record), as a terminal denies a point
+it holds no such freeze of; its curve points are not kept (EEH).
 """
 
 from __future__ import annotations
@@ -89,6 +94,15 @@ def concentrators_for(
             return None if total is None else total / ratio
         return community.daily_frozen(meter_id, day + timedelta(days=1))
 
+    def frozen_export(meter_id: str, day: date) -> float | None:
+        if meter_id in lv_points:  # the model keeps no export register for the 台区总表
+            return None
+        return community.daily_frozen_export(meter_id, day + timedelta(days=1))
+
+    def shown(meter_id: str, wall: datetime) -> Mapping[str, float] | None:
+        """A curve point: what the model kept of the meter at that 15-minute slot."""
+        return community.snapshot(meter_id, wall.replace(tzinfo=local))
+
     placed = []
     for index, transformer in enumerate(scenario.transformers):
         specs = [m for m in scenario.meters if m.transformer == transformer.id]
@@ -100,7 +114,14 @@ def concentrators_for(
                 len(meters) + 1, lv_meter_id(transformer.id), lv_point_address(index)
             )
             meters = (*meters, total_meter)
-        store = FrozenStore(meters, frozen_total, today, keeps_days=plan.keeps_days)
+        store = FrozenStore(
+            meters,
+            frozen_total,
+            today,
+            keeps_days=plan.keeps_days,
+            frozen_export=frozen_export,
+            shown=shown,
+        )
         store.unreachable.update(plan.unreachable)
         address = Address(REGION, index + 1)
         events: list[TerminalLogRecord] = []

@@ -1,18 +1,20 @@
 """What a concentrator has stored of its meters: the archive and the daily frozen values.
 
-A real concentrator reads its meters' day freeze (forward active energy, total and per
-tariff) over HPLC or RS-485 after midnight and keeps it for a number of days; the master asks
-for it later by date (AFN 0D F161). The community model freezes the total only, so the tariff
-registers here are a fixed split of it (``tariff_split``), rounded to the A.14 resolution the
-frame carries, with the total their sum as on a meter's display. These stored values are the
+A real concentrator reads its meters' day freeze (forward and reverse active energy, total and
+per tariff) over HPLC or RS-485 after midnight and keeps it for a number of days, and the
+month's freeze for a number of months; the master asks for them later by date (AFN 0D F161,
+F163) or month (F177, the freeze of the month's last day). The community model freezes the
+totals only, so the tariff registers here are a fixed split of each (``tariff_split``),
+rounded to the A.14 resolution the frame carries, with the total their sum as on a meter's
+display. These stored values are the
 simulator's ground truth.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 TARIFF_SHARES = (0.15, 0.35, 0.30, 0.20)
 """Sharp, peak, flat and valley shares of a day's energy register (尖峰平谷)."""
@@ -50,9 +52,18 @@ class FrozenStore:
         today: Callable[[], date],
         *,
         keeps_days: int = 31,
+        frozen_export: Callable[[str, date], float | None] | None = None,
+        keeps_months: int = 12,
+        shown: Callable[[str, datetime], Mapping[str, float] | None] | None = None,
     ) -> None:
+        """``frozen_export``: the export register frozen at the end of a day (F163); none
+        given, the meters export nothing (households without generation)."""
         self.meters = {meter.point: meter for meter in meters}
         self._frozen_total = frozen_total
+        self._frozen_export = frozen_export or (lambda meter_id, day: 0.0)
+        self.keeps_months = keeps_months
+        self._shown = shown or (lambda meter_id, at: None)
+        """What a meter showed at a past moment (its curve points); None: not kept."""
         self._today = today
         self.keeps_days = keeps_days
         self.missing: set[date] = set()
@@ -60,11 +71,48 @@ class FrozenStore:
 
     def frozen(self, point: int, day: date) -> tuple[float, ...] | None:
         """Total and tariffs 1..4 frozen for ``day``, or None if the store has no record."""
+        return self._split(point, day, self._frozen_total)
+
+    def frozen_reverse(self, point: int, day: date) -> tuple[float, ...] | None:
+        """The export register's total and tariffs 1..4 frozen for ``day`` (F163)."""
+        return self._split(point, day, self._frozen_export)
+
+    def monthly(self, point: int, month: date) -> tuple[float, ...] | None:
+        """Forward total and tariffs 1..4 frozen at the end of ``month`` (its first day given):
+        the day freeze of the month's last day, kept for ``keeps_months`` (F177)."""
+        meter = self.meters.get(point)
+        if meter is None or point in self.unreachable:
+            return None
+        today = self._today()
+        age = (today.year - month.year) * 12 + today.month - month.month
+        if not 0 < age <= self.keeps_months:
+            return None
+        last_day = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        total = self._frozen_total(meter.meter_id, last_day)
+        return None if total is None else tariff_split(total)
+
+    def curve(
+        self, point: int, quantity: str, start: datetime, step: timedelta, count: int
+    ) -> list[float | None] | None:
+        """``count`` points of ``quantity`` from ``start`` (naive local) every ``step``; a
+        point the terminal did not keep is None (EEH on the wire); None without the meter."""
+        meter = self.meters.get(point)
+        if meter is None or point in self.unreachable:
+            return None
+        values: list[float | None] = []
+        for n in range(count):
+            shown = self._shown(meter.meter_id, start + n * step)
+            values.append(None if shown is None else shown.get(quantity))
+        return values
+
+    def _split(
+        self, point: int, day: date, source: Callable[[str, date], float | None]
+    ) -> tuple[float, ...] | None:
         meter = self.meters.get(point)
         if meter is None or point in self.unreachable or day in self.missing:
             return None
         age = (self._today() - day).days
         if not 0 < age <= self.keeps_days:
             return None
-        total = self._frozen_total(meter.meter_id, day)
+        total = source(meter.meter_id, day)
         return None if total is None else tariff_split(total)

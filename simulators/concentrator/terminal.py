@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -49,6 +49,12 @@ from simulators.concentrator.store import FrozenStore
 log = logging.getLogger(__name__)
 
 SEQ_MODULO = 16
+
+
+CURVES = {81: "power_active_total", 89: "voltage_a", 92: "current_a"}
+"""The curves (AFN 0D Fn) the simulated terminal keeps, and the quantity of each."""
+CURVE_STEPS = {1: timedelta(minutes=15), 2: timedelta(minutes=30), 3: timedelta(minutes=60)}
+"""Td_c density codes and their steps (appendix: 1 = 15 min, 2 = 30 min, 3 = 60 min)."""
 
 
 @dataclass(slots=True)
@@ -401,8 +407,12 @@ class SimulatedConcentrator:
                 return reading_status(self.store, self.clock().replace(microsecond=0))
             case (0x0E, 1 | 2):
                 return self.events.unit(unit.item, unit.values["pm"], unit.values["pn"])
-            case (0x0D, 161):
-                return self._daily(unit.point, unit.values["td_d"])
+            case (0x0D, 161 | 163):
+                return self._daily(unit.point, unit.item, unit.values["td_d"])
+            case (0x0D, 177):
+                return self._monthly(unit.point, unit.values["td_m"])
+            case (0x0D, fn) if fn in CURVES:
+                return self._curve(unit.point, fn, unit.values)
             case (0x0A, 10):
                 return (0, 10, self._archive(unit.values["seqs"]))
             case (0x0A, 1):
@@ -425,16 +435,48 @@ class SimulatedConcentrator:
                 return (0, 1, {"port": unit.values["port"], "length": len(reply), "frame": reply})
         return None
 
-    def _daily(self, point: int, day: date) -> UnitSpec | None:
-        values = self.store.frozen(point, day)
+    def _daily(self, point: int, item: int, day: date) -> UnitSpec | None:
+        """F161 forward or F163 reverse active energy frozen for ``day``."""
+        forward = item == 161
+        values = self.store.frozen(point, day) if forward else self.store.frozen_reverse(point, day)
         if values is None:
             return None
         read_time = datetime.combine(day, datetime.min.time()).replace(hour=0, minute=5)
         return (
             point,
-            161,
+            item,
             {
                 "td_d": day,
+                "read_time": read_time,
+                "tariffs": len(values) - 1,
+                "forward_active" if forward else "reverse_active": list(values),
+            },
+        )
+
+    def _curve(self, point: int, fn: int, asked: Mapping[str, Any]) -> UnitSpec | None:
+        """F81 / F89 / F92: total power, phase A voltage and current at ``td_c_density``
+        steps from ``td_c_start`` (the terminal's wall clock)."""
+        step = CURVE_STEPS.get(int(asked["td_c_density"]))
+        if step is None:
+            return None
+        start, count = asked["td_c_start"], int(asked["td_c_points"])
+        values = self.store.curve(point, CURVES[fn], start, step, count)
+        if values is None:
+            return None
+        return (point, fn, {**asked, "values": values})
+
+    def _monthly(self, point: int, month: date) -> UnitSpec | None:
+        """F177: forward active energy frozen at the end of ``month``."""
+        values = self.store.monthly(point, month)
+        if values is None:
+            return None
+        following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+        read_time = datetime.combine(following, datetime.min.time()).replace(minute=5)
+        return (
+            point,
+            177,
+            {
+                "td_m": month,
                 "read_time": read_time,
                 "tariffs": len(values) - 1,
                 "forward_active": list(values),

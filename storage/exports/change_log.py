@@ -25,7 +25,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
 
 from storage.billing import parse_quality
 from storage.line_protocol import from_ns
@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS change_log (
     tags TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS change_log_by_key ON change_log (meter, quantity, ts_ns, seq);
+CREATE INDEX IF NOT EXISTS change_log_by_time ON change_log (ts_ns, seq);
 """
 
 _LOG_IF_CHANGED: Final = """
@@ -87,6 +88,45 @@ class ChangeSource(Protocol):
         """Entries with ``seq > since``, in ``seq`` order, at most ``limit``."""
 
 
+class ChangeRow(NamedTuple):
+    """A log entry as stored (the daily hand-off formats hundreds of thousands of them: no
+    datetime, enum or tag dict is made per row; ``ChangedReading`` is the parsed form)."""
+
+    seq: int
+    meter: str
+    quantity: str
+    ts_ns: int
+    value: float
+    unit: str
+    quality: str
+    tags: str
+    """The tags as stored (JSON text)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DayPage:
+    """Which entries of a span of freeze times to read: those with ``after < seq <= upto``
+    that no later entry up to ``upto`` replaced, from ``position`` (exclusive) on."""
+
+    start_ns: int
+    end_ns: int
+    after: int
+    upto: int
+    position: tuple[int, int] | None = None
+    """(ts_ns, seq) of the last entry of the previous page; None: from ``start_ns``."""
+
+
+@runtime_checkable
+class DayChangeSource(ChangeSource, Protocol):
+    """A change log that can also be read by freeze time (the daily hand-off)."""
+
+    async def last_change(self) -> int:
+        """The highest ``seq`` logged (0 when none)."""
+
+    async def day_changes(self, page: DayPage, limit: int) -> list[ChangeRow]:
+        """One page of ``select_day``, in (freeze time, ``seq``) order."""
+
+
 def log_changes(connection: sqlite3.Connection, points: Iterable[Sequence[Any]]) -> int:
     """Log the frozen rows of a batch being stored; call inside the batch's transaction.
 
@@ -121,7 +161,7 @@ def seed_change_log(connection: sqlite3.Connection) -> int:
         connection.execute("BEGIN")
         cursor = connection.execute(
             "INSERT INTO change_log (meter, quantity, ts_ns, value, unit, quality, tags) "
-            "SELECT meter, quantity, ts_ns, value, unit, quality, tags FROM points "
+            "SELECT meter, quantity, ts_ns, value, unit, quality, tags FROM point_rows "
             "WHERE measurement = ? AND value IS NOT NULL ORDER BY ts_ns, meter, quantity",
             (LOGGED_MEASUREMENT,),
         )
@@ -139,19 +179,73 @@ def select_changes(connection: sqlite3.Connection, since: int, limit: int) -> li
         "WHERE seq > ? ORDER BY seq LIMIT ?",
         (since, min(limit, MAX_PAGE)),
     )
-    return [
-        ChangedReading(
-            seq=int(row[0]),
-            meter=row[1],
-            quantity=row[2],
-            timestamp=from_ns(row[3]),
-            value=float(row[4]),
-            unit=row[5],
-            quality=parse_quality(row[6], f"change log entry {row[0]}"),
-            tags=_tags(row[7]),
-        )
-        for row in rows
-    ]
+    return [_changed(row) for row in rows]
+
+
+_LATEST_ONLY: Final = """
+AND seq > :after AND seq <= :upto
+AND NOT EXISTS (
+    SELECT 1 FROM change_log AS later
+    WHERE later.meter = entry.meter AND later.quantity = entry.quantity
+    AND later.ts_ns = entry.ts_ns AND later.seq > entry.seq AND later.seq <= :upto
+)
+"""
+_COLUMNS: Final = (
+    "SELECT seq, meter, quantity, ts_ns, value, unit, quality, tags FROM change_log AS entry"
+)
+_SAME_TIME: Final = (
+    f"{_COLUMNS} WHERE ts_ns = :ts AND seq > :seq {_LATEST_ONLY} ORDER BY seq LIMIT :limit"
+)
+_LATER_TIMES: Final = (
+    f"{_COLUMNS} WHERE ts_ns > :ts AND ts_ns < :end {_LATEST_ONLY} ORDER BY ts_ns, seq LIMIT :limit"
+)
+"""A page goes on after (ts, seq) in two index ranges of ``change_log_by_time``: the rest of
+the freeze time ``ts`` (a day's entries mostly share one), then the later times. One row-value
+comparison would make SQLite start every page at the first entry of ``ts``: quadratic in the
+day. The replaced-entry check is a lookup in ``change_log_by_key``."""
+
+
+def select_last_seq(connection: sqlite3.Connection) -> int:
+    row = connection.execute("SELECT max(seq) FROM change_log").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def select_day(connection: sqlite3.Connection, page: DayPage, limit: int) -> list[ChangeRow]:
+    """The latest entry (as of ``page.upto``) of each key frozen in ``[start_ns, end_ns)`` and
+    logged after ``page.after``: a day's reads (``after`` 0) or what changed in a day since a
+    hand-off (``after`` its ``upto``). Page on with the last row's (ts_ns, seq)."""
+    if limit < 1:
+        raise ValueError(f"change log page of {limit} entries: at least 1")
+    wanted = min(limit, MAX_PAGE)
+    where = {"after": page.after, "upto": page.upto, "end": page.end_ns, "limit": wanted}
+    rows: list[ChangeRow] = []
+    if page.position is None:
+        where["ts"] = page.start_ns - 1
+    else:
+        where["ts"], where["seq"] = page.position
+        rows.extend(map(ChangeRow._make, connection.execute(_SAME_TIME, where)))
+    if len(rows) < wanted:
+        where["limit"] = wanted - len(rows)
+        rows.extend(map(ChangeRow._make, connection.execute(_LATER_TIMES, where)))
+    return rows
+
+
+def parsed(row: ChangeRow) -> ChangedReading:
+    """The parsed form of a stored entry."""
+    return _changed(row)
+
+
+def _changed(row: Sequence[Any]) -> ChangedReading:
+    return ChangedReading(
+        seq=int(row[0]),
+        meter=row[1],
+        quantity=row[2],
+        timestamp=from_ns(row[3]),
+        value=float(row[4]),
+        unit=row[5],
+        quality=parse_quality(row[6], f"change log entry {row[0]}"),
+        tags=_tags(row[7]),
+    )
 
 
 def _tags(text: str) -> dict[str, str]:

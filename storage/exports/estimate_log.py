@@ -9,7 +9,10 @@ days around it add up to what the meter measured. If the real value arrives late
 it is logged as a new entry with a higher ``seq``: the poller keeps the last entry of a key.
 
 Never estimated: across a meter exchange of that meter (two registers), across a register that
-went down, or a gap wider than ``MAX_GAP_DAYS`` (not a lost day: a meter not read for weeks).
+went down, or a gap wider than ``MAX_GAP_DAYS`` (not a lost day: a meter not read for weeks);
+nor a settlement-period register (``settlement_*``, a concentrator's F177): it is frozen once a
+month, so the days between two of its freezes were never lost. Estimates are rounded to the
+register's resolution (``DECIMALS``).
 
 Work is proportional to what is new: each pass (run when the export is polled) looks at the
 real freezes logged since the last pass (``estimate_watermark``) and their nearest real
@@ -36,6 +39,11 @@ MAX_GAP_DAYS: Final = 31
 CHUNK_ENTRIES: Final = 10_000
 """Change-log entries one step looks at: its transaction holds the store's one writer (about
 0.7 s for 10,000 on a shared 2-core machine), so collection's writes wait no longer."""
+DECIMALS: Final = 4
+"""An estimate is rounded to the register's resolution (the freezes' 4 decimals): a value
+such as 2730.8767500000004 claims a precision no register has."""
+MONTHLY_PREFIX: Final = "settlement_"
+"""Registers frozen at a settlement day (结算日), once a month: never daily-estimated."""
 RULE_TAG: Final = "rule"
 BETWEEN_TAG: Final = "between"
 _DAY_NS: Final = 86_400 * 10**9
@@ -109,7 +117,7 @@ def gap_estimates(
     text = json.dumps(tags, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     rows: list[tuple[Any, ...]] = []
     for instant in freezes_between(t0, t1, tz):
-        value = v0 + (v1 - v0) * ((instant - t0) / (t1 - t0))
+        value = round(v0 + (v1 - v0) * ((instant - t0) / (t1 - t0)), DECIMALS)
         stamp = timestamp_ns(instant)
         rows.append((meter, quantity, stamp, value, unit, Quality.ESTIMATED.value, text))
     return rows
@@ -135,6 +143,8 @@ def log_estimates(
         reach = MAX_GAP_DAYS * _DAY_NS
         estimates: dict[tuple[str, str, int], tuple[Any, ...]] = {}
         for meter, quantity, ts_ns in fresh:
+            if quantity.startswith(MONTHLY_PREFIX):
+                continue  # its freezes are a month apart by design: nothing was lost
             anchor = _real(connection.execute(_LATEST, (meter, quantity, ts_ns)).fetchall())
             if anchor is None:
                 continue  # corrected since (its latest entry is no real value any more)

@@ -20,7 +20,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any, Final, Protocol, runtime_checkable
 
 from storage.archive.records import TOTAL_IMPORT, MeterExchange
@@ -106,18 +106,31 @@ def in_service_meter(
     Without this the export showed the new register under the old meter's id, a register that
     fell from thousands to a few kWh, which a billing system can only take as a fault.
     """
-    replaced = {exchange.old_meter: exchange for exchange in exchanges}
+    replaced = replaced_meters(exchanges)
     out = []
     for row in rows:
-        meter, seen = row.meter, {row.meter}
+        meter = row.meter
         if reading_of(row.tags) == DAILY_FREEZE:
-            while meter in replaced and replaced[meter].at < row.timestamp:
-                meter = replaced[meter].new_meter
-                if meter in seen:
-                    break  # a loop: the archive refuses one, the export does not spin
-                seen.add(meter)
+            meter = meter_in_service(row.meter, row.timestamp, replaced)
         out.append(row if meter == row.meter else replace(row, meter=meter))
     return out
+
+
+def replaced_meters(exchanges: Iterable[MeterExchange]) -> dict[str, MeterExchange]:
+    """Each replaced meter's exchange, by its id (``meter_in_service``'s lookup)."""
+    return {exchange.old_meter: exchange for exchange in exchanges}
+
+
+def meter_in_service(meter: str, moment: datetime, replaced: Mapping[str, MeterExchange]) -> str:
+    """The meter whose register a freeze of ``meter``'s slot at ``moment`` is: past each
+    exchange of the chain, its new meter."""
+    seen = {meter}
+    while meter in replaced and replaced[meter].at < moment:
+        meter = replaced[meter].new_meter
+        if meter in seen:
+            break  # a loop: the archive refuses one, the export does not spin
+        seen.add(meter)
+    return meter
 
 
 def usage_points(exchanges: Iterable[MeterExchange]) -> dict[str, str]:

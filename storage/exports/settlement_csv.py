@@ -69,10 +69,10 @@ class Customer:
     multiplier: float = 1.0
     """CT x PT: the value is the register's (secondary) reading; billing multiplies."""
     usage_point: str = ""
+    """The billing point across exchanges (its chain's first meter); "" = the meter itself."""
     kind: str = ""
     """The archive's kind (``household``, ``ev_pile``, ``public``, ``transformer_lv``): a
     transformer's LV meter measures the supply, it is no one's bill."""
-    """The billing point across exchanges (its chain's first meter); "" = the meter itself."""
 
 
 NO_CUSTOMER: Final = Customer()
@@ -103,18 +103,27 @@ def settlement_row(row: ChangedReading, customer: Customer, tz: tzinfo) -> list[
         repr(row.value),
         neutralise(row.unit),
         row.quality.value,
-        reading_of(row.tags),
-        neutralise(customer.usage_point or row.meter),
-        neutralise(row.tags.get(LINKED_TAG, "")),
-        neutralise(_estimated_by(row)),
+        *settlement_tail(row.meter, row.tags, customer),
+    ]
+
+
+def settlement_tail(meter: str, tags: Mapping[str, str], customer: Customer) -> list[str]:
+    """The cells after ``quality`` (reading, usage_point, linked_meter, rule, kind): they
+    depend on the meter, its entry's tags and its customer only, so the daily hand-off makes
+    them once per meter and tags (``storage.handoff.settlement_rows``)."""
+    return [
+        reading_of(tags),
+        neutralise(customer.usage_point or meter),
+        neutralise(tags.get(LINKED_TAG, "")),
+        neutralise(_estimated_by(tags)),
         neutralise(customer.kind),
     ]
 
 
-def _estimated_by(row: ChangedReading) -> str:
+def _estimated_by(tags: Mapping[str, str]) -> str:
     """The estimation rule and its anchors ("linear_interpolation between A/B"), or ""."""
-    rule = row.tags.get(RULE_TAG, "")
-    between = row.tags.get(BETWEEN_TAG, "")
+    rule = tags.get(RULE_TAG, "")
+    between = tags.get(BETWEEN_TAG, "")
     return f"{rule} between {between}" if rule and between else rule
 
 

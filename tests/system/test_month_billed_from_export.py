@@ -209,6 +209,17 @@ def test_june_billed_from_the_settlement_export_equals_the_model(tmp_path: Path)
     assert seqs == sorted(set(seqs))
     assert polls == len(rows) // PAGE + 1
     assert again == rows
+    # The terminal pull also stores the export register (F163) and the month's settlement
+    # freeze (F177); the bill is of the daily import registers, the XML carries those only.
+    others = [r for r in rows if r["quantity"] not in QUANTITIES]
+    assert {r["quantity"].rsplit("_", 1)[0] for r in others} == {
+        "energy_active_export",
+        "settlement_energy_active_import",
+    }
+    assert {(r["meter"], r["day"]) for r in others if r["quality"] == "estimated"} == {
+        (LOST, str(LOST_DAY))  # the lost day's export freezes too; a month freeze never
+    }
+    rows = [r for r in rows if r["quantity"] in QUANTITIES]
     freezes = [r for r in rows if r["reading"] == "daily_freeze"]
     exchange_rows = [r for r in rows if r["reading"] != "daily_freeze"]
     assert len(in_xml) == len(freezes)  # the XML carries the freezes, not the crew's reads

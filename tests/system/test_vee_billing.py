@@ -4,8 +4,8 @@ restarting at 0), ``headend archive import`` of the archive, ``headend archive e
 the crew's reads, and ``headend run`` pulling the month. ``/api/billing/consumption`` must
 equal the community model's freezes day by day and tariff by tariff, the lost day must be
 estimated and flagged, the exchange day must be old-final - old-start + new-end - new-initial,
-and the June determinants must be the freezes of the settlement day (1st) with their source
-stated.
+and the June determinants must be the concentrator's settlement freezes (F177) of the 1st
+with their source stated.
 """
 
 from __future__ import annotations
@@ -130,12 +130,13 @@ def test_a_june_is_billed_with_a_lost_day_estimated_and_an_exchange_bridged(
         if meter == REPLACED:
             assert by_new[(day, quantity)] == row["value"]
 
-    # June's determinants: the freezes of the 1st of June and of July, source stated.
+    # June's determinants: the freezes of the 1st of June and of July, source stated: the
+    # concentrator's month freezes (F177, pulled since the terminal pull stores them).
     found = {(d["meter"], d["quantity"]): d for d in determinants["determinants"]}
     for meter in meters:
         for index, quantity in enumerate(QUANTITIES):
             determinant = found[(meter, quantity)]
-            assert determinant["source"] == "daily_freeze_of_settlement_day"
+            assert determinant["source"] == "settlement_freeze", determinant
             assert determinant["quality"] == "actual", determinant
             start = truth[(meter, JUNE[0])][index]
             end = truth[(meter, ALL_DAYS[-1])][index]

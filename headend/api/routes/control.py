@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, Query
 
 from headend.api.auth import Caller
 from headend.api.context import ApiContext
@@ -41,17 +41,11 @@ def control_router(ctx: ApiContext) -> APIRouter:
     headend = ctx.headend
     router = APIRouter(prefix="/api", tags=["control"])
 
-    def on_a_bus(meter_id: str) -> None:
-        """409 for a meter a concentrator reads: no bus of ours reaches it, so nothing is
-        sent or audited (only reads and relay orders go through the terminal, forwarded by
-        AFN 10; admin orders and clock checks are not served)."""
-        behind = headend.terminal_meter(meter_id)
-        if behind is not None:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                detail=f"meter {meter_id!r} is read by terminal {behind.terminal!r} (pn "
-                f"{behind.pn}): commands to it are not served, only its frozen values",
-            )
+    def known(meter_id: str) -> None:
+        """404 for a meter neither a bus nor a terminal has (a concentrator's meter is reached
+        through its terminal, forwarded by AFN 10)."""
+        if headend.terminal_meter(meter_id) is None:
+            headend.meter(meter_id)
 
     @router.post("/meters/{meter_id}/read", response_model=list[ReadingOut])
     async def read_now(
@@ -60,8 +54,7 @@ def control_router(ctx: ApiContext) -> APIRouter:
         caller: Caller = ctx.operator,
     ) -> list[ReadingOut]:
         quantities = request.quantities if request else None
-        if headend.terminal_meter(meter_id) is None:  # a terminal's meter: AFN 10 forwarding
-            headend.meter(meter_id)
+        known(meter_id)
         try:
             readings = await headend.read_now(meter_id, quantities)
         except RegistryError as exc:
@@ -86,8 +79,7 @@ def control_router(ctx: ApiContext) -> APIRouter:
     ) -> AdminOrderOut:
         """Change password, demand clear, meter clear or event clear: admin only, and
         ``confirm`` must repeat the meter id (422 naming the field otherwise)."""
-        on_a_bus(meter_id)
-        headend.meter(meter_id)
+        known(meter_id)
         if request.order == "change_password" and request.new_password is None:
             raise InvalidField(("body", "new_password"), "change_password needs new_password")
         try:
@@ -105,7 +97,7 @@ def control_router(ctx: ApiContext) -> APIRouter:
 
     @router.post("/meters/{meter_id}/clock", response_model=ClockOut)
     async def check_clock(meter_id: str, caller: Caller = ctx.operator) -> ClockOut:
-        on_a_bus(meter_id)
+        known(meter_id)
         drift = await headend.check_clock(meter_id, caller.name)
         return ClockOut(meter=meter_id, drift_seconds=drift)
 

@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from headend.api.archive_view import archive_exchanges, archive_meters
 from headend.api.context import ApiContext
 from headend.api.routes.billing import store_errors
+from headend.collection.customers import customers_of
 from storage.exports.change_log import MAX_PAGE, ChangedReading, ChangeSource
 from storage.exports.cim_meter_readings import MeterIdentity, exportable, meter_readings_xml
 from storage.exports.exchange_log import (
@@ -74,28 +75,8 @@ def exports_router(ctx: ApiContext, data_dir: Path | None) -> APIRouter:
         """Archive first (account, asset, customer, CT x PT), the fleet file's labels after."""
         archive = await archive_meters(data_dir)
         points = usage_points(await archive_exchanges(data_dir))
-        bus = headend.meters_by_id()
-        behind = headend.terminal_meters()
-        out: dict[str, Customer] = {}
-        for meter_id in meters:
-            known = archive.get(meter_id)
-            config = bus.get(meter_id)
-            concentrated = behind.get(meter_id)
-            labels = config or concentrated
-            address = (known.address if known else None) or (labels.address if labels else "")
-            out[meter_id] = Customer(
-                address=address or "",
-                account=(known.account if known else None) or "",
-                asset=(known.asset if known else None) or "",
-                customer=(known.customer if known else None) or "",
-                household=_first(known and known.household, labels and labels.household),
-                building=_first(known and known.building, labels and labels.building),
-                transformer=_first(known and known.transformer, labels and labels.transformer),
-                multiplier=known.multiplier if known else 1.0,
-                usage_point=points.get(meter_id, meter_id),
-                kind=known.kind.value if known else "",
-            )
-        return out
+        bus, behind = headend.meters_by_id(), headend.terminal_meters()
+        return customers_of(meters, archive, bus, behind, points)
 
     xml_content: dict[int | str, dict[str, Any]] = {200: {"content": {XML_MEDIA_TYPE: {}}}}
 
@@ -123,10 +104,3 @@ def exports_router(ctx: ApiContext, data_dir: Path | None) -> APIRouter:
         return Response(body, media_type=CSV_MEDIA_TYPE, headers=headers)
 
     return router
-
-
-def _first(*values: object) -> str:
-    for value in values:
-        if value:
-            return str(value)
-    return ""

@@ -164,6 +164,9 @@ FAMILY_TYPES = {
     "headend_api_refused": "counter",
     "headend_archive_refused": "counter",
     "headend_api_stream_clients": "gauge",
+    "headend_incidents_active": "gauge",
+    "headend_notifications": "counter",
+    "headend_incident_store_errors": "counter",
 }
 """Every family /metrics serves without a broker (docs/api.md), as the parser names them:
 counters without their ``_total``, which their samples carry."""

@@ -271,6 +271,17 @@ def test_check_names_a_secret_the_environment_lacks(tmp_path: Path) -> None:
     assert "api.tokens[0].token_env: environment variable HEADEND_TEST_TOKEN" in done.stderr
 
 
+def test_check_names_a_webhook_url_the_environment_lacks(tmp_path: Path) -> None:
+    text = CONFIG.format(path=tmp_path / "data" / "store.sqlite")
+    text += '[notify]\n[[notify.webhooks]]\nname = "wecom"\nurl_env = "HEADEND_TEST_WECOM_URL"\n'
+    done = _checked(tmp_path, text, {"HEADEND_TEST_TOKEN_THAT_IS_NOT_SET": "reader-secret-1"})
+    assert done.returncode == 2
+    assert (
+        "notify.webhooks[0].url_env: environment variable HEADEND_TEST_WECOM_URL is not set"
+        in done.stderr
+    )
+
+
 def test_check_warns_of_secured_meters_without_a_security_module(tmp_path: Path) -> None:
     text = CONFIG.format(path=tmp_path / "data" / "store.sqlite")
     done = _checked(tmp_path, text, {"HEADEND_TEST_TOKEN_THAT_IS_NOT_SET": "a-long-enough-token"})

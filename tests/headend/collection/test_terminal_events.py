@@ -5,15 +5,18 @@ concentrator pushes and answers, the real ``TerminalServer``, ``FrozenPull`` and
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from headend.anomaly.alarms import Alarm, AlarmBook
 from headend.clock import WarpedClock
+from headend.collection.event_pointers import EventPointers
 from headend.collection.terminal_events import TerminalEvents
 from headend.collection.terminal_pull import FrozenPull
 from headend.collection.terminal_watch import TerminalWatch
@@ -32,6 +35,8 @@ from simulators.concentrator.events import meter_fault, power_off_on, unknown_me
 from simulators.concentrator.status import CARRIER_PORT
 from storage.records import EventRecord
 from tests.support.frozen_writer import Stored
+from tests.support.ports import free_tcp_port
+from tests.support.stored_events import StoredEvents
 
 TZ = ZoneInfo("Asia/Shanghai")
 TODAY = date(2026, 12, 2)
@@ -80,10 +85,11 @@ async def _rig(faults: ConcentratorFaults, unreachable: set[int]) -> AsyncIterat
         Address("4403", 12), store, lambda: WALL, faults=faults, push_retry=0.05
     )
     alarms = AlarmBook()
-    records: list[EventRecord] = []
+    stored = StoredEvents()
+    records = stored.records
     clock = WarpedClock(NOW.astimezone(UTC), speed=1)
     events = TerminalEvents(
-        alarms, {TERMINAL.name: TERMINAL}, MASTER, TZ, clock, record_events=records.extend
+        alarms, {TERMINAL.name: TERMINAL}, MASTER, TZ, clock, record_events=stored
     )
     watch = TerminalWatch(events, alarms, MASTER, TZ, clock, records.extend)
     async with (
@@ -121,9 +127,9 @@ async def test_a_push_sent_again_for_a_lost_confirm_raises_one_power_off_alarm(
     assert alarm.end == WALL.replace(minute=15, tzinfo=TZ).astimezone(UTC)  # power came back
     assert "ERC14" in alarm.message
     assert [r.active for r in rig.records] == [True, False]  # raised, then closed, stored
-    await rig.pull.run_pass(NOW)  # after login: the missed-events read finds it once more
-    assert rig.events.stats.reads == 1
-    assert rig.events.stats.repeats == 1
+    await rig.pull.run_pass(NOW)  # after login: the push moved the pointer, nothing is missed
+    assert rig.events.read_up_to == {("jzq-T1", 1): 1}
+    assert rig.events.stats.reads == 0
     assert len(rig.alarms_of("terminal_power_off")) == 1
 
 
@@ -156,9 +162,9 @@ async def test_events_not_pushed_are_read_after_login_once_and_a_fault_end_close
     assert (unknown.subject_kind, unknown.subject) == ("terminal", "jzq-T1")
     assert "000000009999" in unknown.message
     assert rig.events.read_up_to == {("jzq-T1", 1): 2, ("jzq-T1", 2): 1}
-    assert rig.events.stats.reads == 2  # both rings were behind the EC of the login
+    assert rig.events.stats.reads == 1  # the normal ring: the pushes moved the important one
     await rig.pull.run_pass(NOW)  # the same session: nothing read again
-    assert rig.events.stats.reads == 2
+    assert rig.events.stats.reads == 1
     assert len(rig.alarms_of("unknown_meter")) == 1
 
 
@@ -206,10 +212,11 @@ async def test_archive_differences_are_alarms_until_the_archive_agrees() -> None
 
 def test_bad_and_unknown_records_are_counted_and_skipped_and_the_rest_kept() -> None:
     alarms = AlarmBook()
-    records: list[EventRecord] = []
+    stored = StoredEvents()
+    records = stored.records
     clock = WarpedClock(NOW.astimezone(UTC), speed=1)
     events = TerminalEvents(
-        alarms, {TERMINAL.name: TERMINAL}, MASTER, TZ, clock, record_events=records.extend
+        alarms, {TERMINAL.name: TERMINAL}, MASTER, TZ, clock, record_events=stored
     )
     good = {"erc": 27, "event": "register decrease", "time": WALL, "point": 1, "started": True}
     good |= {"energy_before": 10.0, "energy_after": 9.0}
@@ -245,3 +252,95 @@ async def test_a_heartbeat_set_on_site_unlike_the_fleet_is_an_alarm_until_it_agr
         assert rig.watch.parameters[TERMINAL.name].heartbeat_minutes == 1
         (closed,) = rig.alarms_of("terminal_parameters")
         assert closed.end is not None
+
+
+CLOCK = WarpedClock(NOW.astimezone(UTC), speed=1)
+
+
+def _master(alarms: AlarmBook, stored: StoredEvents, pointers: EventPointers) -> TerminalEvents:
+    return TerminalEvents(
+        alarms,
+        {TERMINAL.name: TERMINAL},
+        MASTER,
+        TZ,
+        CLOCK,
+        record_events=stored,
+        pointers=pointers,
+    )
+
+
+async def _one_run(
+    concentrator: SimulatedConcentrator, events: TerminalEvents, port: int = 0
+) -> int:
+    """A master's life: listen, let the concentrator log in and push, one pass, stop.
+    Returns the port it listened on (the concentrator redials there)."""
+    alarms = AlarmBook()
+    watch = TerminalWatch(events, alarms, MASTER, TZ, CLOCK, lambda records: None)
+    async with TerminalServer(
+        port=port, heartbeat_periods={KEY: 60.0}, on_report=events.on_report
+    ) as server:
+        pull = FrozenPull(server, {TERMINAL.name: TERMINAL}, MASTER, TZ, Stored(), watch=watch)
+        async with asyncio.timeout(10):
+            await server.wait_online(KEY)
+            await concentrator.pushes_confirmed.wait()
+        await pull.run_pass(NOW)
+        return server.port
+
+
+async def test_a_restart_neither_reads_events_again_nor_loses_those_logged_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """The pointers are in the data dir: the second master reads only the record the
+    concentrator logged while no master listened."""
+    path = tmp_path / "terminal-events.json"
+    store = FrozenStore(
+        [StoreMeter(p, f"m{p}", f"{p:012d}") for p in POINTS], _total, lambda: TODAY, keeps_days=5
+    )
+    faults = ConcentratorFaults(
+        events=[unknown_meter(WALL, CARRIER_PORT, "000000009999"), meter_fault(2, WALL)]
+    )
+    concentrator = SimulatedConcentrator(
+        Address("4403", 12),
+        store,
+        lambda: WALL,
+        faults=faults,
+        push_retry=0.05,
+        reconnect_delay=0.05,
+    )
+    first_stored, second_stored = StoredEvents(), StoredEvents()
+    first = _master(AlarmBook(), first_stored, EventPointers(path))
+    listening = free_tcp_port()
+    async with asyncio.TaskGroup() as group:
+        dialler = group.create_task(concentrator.run("127.0.0.1", listening))
+        await _one_run(concentrator, first, listening)
+        concentrator.log_event(unknown_meter(WALL, CARRIER_PORT, "000000008888"))  # master down
+        second = _master(AlarmBook(), second_stored, EventPointers(path))
+        await _one_run(concentrator, second, listening)
+        dialler.cancel()
+
+    first_kinds = sorted(r.event for r in first_stored.records if r.active)
+    assert first_kinds == ["meter_fault", "unknown_meter"]
+    assert first.read_up_to == {("jzq-T1", 1): 1, ("jzq-T1", 2): 1}
+    (raised,) = second_stored.records  # only the record logged while no master listened
+    assert (raised.event, raised.active) == ("unknown_meter", True)
+    assert "000000008888" in raised.detail
+    assert second.stats.reads == 1
+    assert second.read_up_to == {("jzq-T1", 1): 1, ("jzq-T1", 2): 2}
+    assert json.loads(path.read_text())["terminals"] == {KEY: {"1": 1, "2": 2}}
+
+
+def test_events_the_writer_dropped_leave_the_pointer_so_they_are_read_again() -> None:
+    stored = StoredEvents()
+    events = _master(AlarmBook(), stored, EventPointers())
+    good = {"erc": 27, "event": "register decrease", "time": WALL, "point": 1, "started": True}
+    good |= {"energy_before": 10.0, "energy_after": 9.0}
+    unit = DataUnit(0, 1, {"ec1": 1, "ec2": 0, "pm": 0, "pn": 1, "records": [good]})
+    stored.accept = False  # storage refuses: the alarm is not kept
+    events.on_report(KEY, Report(0x0E, (unit,)))
+    assert events.read_up_to == {}
+    later = {**good, "time": WALL.replace(minute=30)}
+    unit = DataUnit(0, 1, {"ec1": 2, "ec2": 0, "pm": 0, "pn": 2, "records": [good, later]})
+    stored.accept = True  # the read after the next login gets both again
+    events.on_report(KEY, Report(0x0E, (unit,)))
+    assert events.read_up_to == {("jzq-T1", 1): 2}
+    assert [r.timestamp.minute for r in stored.records] == [20, 30]  # neither a repeat

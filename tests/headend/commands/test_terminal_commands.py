@@ -1,4 +1,5 @@
-"""Clock check and sync, and port commands, sent to a simulated concentrator over real TCP."""
+"""Clock check and sync, port commands and remote control (AFN 05 F1/F2), sent to a simulated
+concentrator over real TCP."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from headend.commands.audit import AuditLog
 from headend.commands.terminal_clock import SYNC, TerminalClocks
 from headend.commands.terminal_context import TerminalCommandContext
 from headend.commands.terminal_ports import PortAction, TerminalPorts
+from headend.commands.terminal_switches import SwitchAction, TerminalSwitches
 from headend.config.terminals import ConcentratorConfig, MasterConfig, TerminalMeterConfig
 from headend.terminals import TerminalOffline, TerminalRequestFailed, TerminalServer
 from headend.terminals.errors import UnknownTerminal
@@ -63,6 +65,7 @@ class Rig:
         )
         self.clocks = TerminalClocks(self.ctx, THRESHOLD, 86400.0)
         self.ports = TerminalPorts(self.ctx)
+        self.switches = TerminalSwitches(self.ctx)
 
     def audited(self, command: str) -> list[tuple[str, str]]:
         """(outcome, detail) of the terminal's entries for ``command``, oldest first."""
@@ -179,3 +182,55 @@ async def test_the_pull_checks_the_clock_once_per_login_before_reading(terminal_
     await pull.run_pass(SystemClock().now())  # the same session: no second check
     assert terminal_rig.concentrator.control.clock_sets == 1
     assert [o for o, _ in terminal_rig.audited(SYNC)] == ["intent", "ok"]
+
+
+async def test_a_remote_trip_is_audited_on_disk_before_the_terminal_acts(terminal_rig: Rig) -> None:
+    rig = terminal_rig
+    assert rig.audit.path is not None
+    audit_file = rig.audit.path
+    on_disk: list[list[str]] = []
+    rig.concentrator.on_command = lambda what: on_disk.append(audit_file.read_text().splitlines())
+    await rig.switches.command(
+        TERMINAL.name,
+        3,
+        SwitchAction.TRIP,
+        "ops",
+        "transformer overload",
+        limit_half_hours=2,
+        alarm_delay_minutes=5,
+    )
+    (lines,) = on_disk  # what the audit file held when the terminal carried it out
+    (intent,) = lines
+    assert '"intent"' in intent
+    assert "transformer overload" in intent
+    assert rig.concentrator.control.switches == {3: "tripped"}
+    assert rig.concentrator.control.trip_controls == {3: 0x25}  # 2 half hours, 5 minutes
+    assert rig.audited("terminal switch trip") == [
+        ("intent", "turn 3: transformer overload"),
+        ("ok", "AFN 05 F1 turn 3"),
+    ]
+    await rig.switches.command(TERMINAL.name, 3, SwitchAction.ALLOW_CLOSE, "ops", "load shed")
+    assert rig.concentrator.control.switches == {3: "close allowed"}
+    (entry, *_) = rig.audit.recent(TERMINAL.name)
+    assert (entry.command, entry.outcome) == ("terminal switch allow_close", "ok")
+
+
+async def test_a_refused_or_impossible_switch_order_is_audited_or_not_sent(
+    terminal_rig: Rig,
+) -> None:
+    rig = terminal_rig
+    with pytest.raises(ValueError, match="turn 9"):
+        await rig.switches.command(TERMINAL.name, 9, SwitchAction.TRIP, "ops", "x")
+    with pytest.raises(ValueError, match="limit_half_hours"):
+        await rig.switches.command(
+            TERMINAL.name, 1, SwitchAction.TRIP, "ops", "x", limit_half_hours=16
+        )
+    with pytest.raises(TerminalOffline):
+        await rig.switches.command(OFFLINE.name, 1, SwitchAction.TRIP, "ops", "x")
+    assert rig.audit.recent() == []  # none of them was sent or audited
+    rig.concentrator.faults.refuse_control = True
+    with pytest.raises(TerminalRequestFailed) as refused:
+        await rig.switches.command(TERMINAL.name, 1, SwitchAction.TRIP, "ops", "overload")
+    assert refused.value.reason is FailureReason.ERROR_RESPONSE
+    assert [o for o, _ in rig.audited("terminal switch trip")] == ["intent", "refused"]
+    assert rig.concentrator.control.switches == {}

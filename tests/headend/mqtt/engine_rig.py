@@ -93,7 +93,7 @@ class AckSpy:
         def ack_after_looking(batch: PubackBatch, mid: int, qos: int) -> Any:
             with contextlib.closing(sqlite3.connect(path)) as db:
                 (rows,) = db.execute(
-                    "SELECT count(*) FROM points WHERE meter = 'TTU_T1'"
+                    "SELECT count(*) FROM point_rows WHERE meter = 'TTU_T1'"
                 ).fetchone()
             self.rows.append(rows)
             self.mids.append(mid)

@@ -101,3 +101,24 @@ async def test_a_pass_goes_in_steps_and_misses_nothing(tmp_path: Path) -> None:
     assert steps == [(2, True), (1, False)]
     assert sorted(e.meter for e in entries) == ["m1", "m2", "m3"]
     assert {e.quality for e in entries} == {Quality.ESTIMATED}
+
+
+async def test_a_monthly_register_is_never_estimated_and_estimates_are_rounded(
+    tmp_path: Path,
+) -> None:
+    """A concentrator's F177 month freezes are a month apart by design (nothing lost between);
+    a daily estimate has the register's 4 decimals, not a float's tail."""
+    monthly = [
+        Reading("m1", "settlement_energy_active_import_total", value, "kWh", at, ReadingKind.FROZEN)
+        for value, at in ((100.0, T0), (400.0, T0 + timedelta(days=30)))
+    ]
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    try:
+        await store.write(monthly)
+        assert await store.log_estimates(TZ, []) == 0
+        await store.write([freeze("m2", 0, 100.0), freeze("m2", 3, 100.00001)])
+        assert await store.log_estimates(TZ, []) == 2
+        estimates = await store.changes(4, 100)
+    finally:
+        await store.aclose()
+    assert [e.value for e in estimates] == [100.0, 100.0]
