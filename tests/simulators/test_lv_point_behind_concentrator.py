@@ -55,6 +55,10 @@ def test_the_concentrator_holds_the_lv_meters_secondary_freeze_as_its_last_point
     assert record is not None
     assert expected is not None
     assert record[0] == pytest.approx(expected / (lv.ct_ratio * lv.pt_ratio), abs=1e-4)
+    # No export register for it in the model: its F163 has no record (denied), and a
+    # customer's point still answers.
+    assert placed.concentrator.store.frozen_reverse(last.point, DAY) is None
+    assert placed.concentrator.store.frozen_reverse(1, DAY) is not None
     # The fleet file reads it through the concentrator only: no Modbus channel nor meter.
     endpoints = Endpoints(
         {bus.id: "tcp://127.0.0.1:1" for bus in scenario.buses},
