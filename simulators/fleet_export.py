@@ -20,7 +20,14 @@ import tomli_w
 from simulators.concentrator.community import PlacedConcentrator
 from simulators.errors import SimulatorError
 from simulators.runner import Endpoints
-from simulators.scenario import LoadKind, LvMeterSpec, MeterModel, MeterSpec, Scenario
+from simulators.scenario import (
+    LoadKind,
+    LvMeterSpec,
+    MeterModel,
+    MeterSpec,
+    Scenario,
+    lv_meter_id,
+)
 
 HOUSEHOLD_PLAN = "household"
 THREE_PHASE_PLAN = "three_phase"
@@ -134,6 +141,7 @@ def fleet_config_for(
         + [
             {"name": lv_channel(t.id), "url": endpoints.lv_meters[t.id], "protocol": "modbus"}
             for t, _ in scenario.lv_meters
+            if t.id not in behind_concentrators  # else the concentrator reads it
         ],
         "transformers": [
             {"name": t.id, "rated_kva": t.rated_kva, "terminal": device.get(t.id, t.id)}
@@ -145,7 +153,11 @@ def fleet_config_for(
             for spec in scenario.meters
             if spec.transformer not in behind_concentrators and not archive
         ]
-        + [_lv_meter(t.id, meter) for t, meter in scenario.lv_meters],
+        + [
+            _lv_meter(t.id, meter)
+            for t, meter in scenario.lv_meters
+            if t.id not in behind_concentrators
+        ],
     }
     if archive:
         document["archive"] = _archive_table(scenario, endpoints, secured)
@@ -321,7 +333,7 @@ def _archive_table(
     terminals = {
         placed.name: {"control": "plaintext"}
         for placed in endpoints.concentrators
-        if not any(secured[bus_of[m.meter_id]] for m in placed.meters)
+        if not any(secured[bus_of[m.meter_id]] for m in placed.meters if m.meter_id in bus_of)
     }
     table: dict[str, Any] = {}
     if channels:
@@ -334,10 +346,6 @@ def _archive_table(
 def lv_channel(transformer_id: str) -> str:
     """The channel (RS-485 line) of a transformer's LV-side meter."""
     return f"lv-{transformer_id}"
-
-
-def lv_meter_id(transformer_id: str) -> str:
-    return f"{transformer_id}-LV"
 
 
 def lv_plan(meter: LvMeterSpec) -> str:

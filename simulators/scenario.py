@@ -81,6 +81,11 @@ class LoadSpec:
     public_power_factor: float = 0.9
 
 
+def lv_meter_id(transformer_id: str) -> str:
+    """The id of a transformer's LV-side meter, in the fleet file and behind a concentrator."""
+    return f"{transformer_id}-LV"
+
+
 @dataclass(frozen=True, slots=True)
 class LvMeterSpec:
     """A Modbus meter measuring the transformer itself on its LV side (the head-end's

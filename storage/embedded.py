@@ -13,10 +13,11 @@ import logging
 import sqlite3
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Final
 
+from storage.archive.records import MeterExchange
 from storage.billing import StoredPoint, parse_quality
 from storage.embedded_schema import QUALITY_BY_CODE, prepare_point_tables
 from storage.errors import RecordError, local_store_error
@@ -31,6 +32,8 @@ from storage.exports.change_log import (
     select_day,
     select_last_seq,
 )
+from storage.exports.estimate_log import WATERMARK_SCHEMA, log_estimates
+from storage.exports.exchange_log import log_exchange_reads
 from storage.line_protocol import from_ns, timestamp_ns
 from storage.records import (
     CollectionOutcome,
@@ -124,7 +127,7 @@ class SqliteStore:
         StorageFull exactly as a full disk does, so a site can keep room for the rest.
         """
         thread = SqliteThread(Path(path))
-        await thread.open(SCHEMA + CHANGE_LOG_SCHEMA)
+        await thread.open(SCHEMA + CHANGE_LOG_SCHEMA + WATERMARK_SCHEMA)
         series = SeriesIds()
 
         def prepare(connection: sqlite3.Connection) -> None:
@@ -265,6 +268,27 @@ class SqliteStore:
             ]
 
         return await self._reader.run(select)
+
+    async def log_exchange_reads(self, exchanges: Sequence[MeterExchange]) -> int:
+        """Log the meter exchanges' reads not logged yet (``storage.exports.exchange_log``)."""
+        listed = list(exchanges)
+        try:
+            return await self._thread.run(lambda connection: log_exchange_reads(connection, listed))
+        except (sqlite3.Error, OSError) as exc:
+            raise local_store_error(exc, f"embedded store {self._thread.path}") from exc
+
+    async def log_estimates(self, tz: tzinfo, exchanges: Sequence[MeterExchange]) -> int:
+        """Log the lost freezes next to those logged since the last pass, estimated and
+        flagged (``storage.exports.estimate_log``)."""
+        listed = list(exchanges)
+        added, more = 0, True
+        try:
+            while more:  # one step a job: collection's writes get the writer in between
+                step, more = await self._thread.run(lambda db: log_estimates(db, tz, listed))
+                added += step
+        except (sqlite3.Error, OSError) as exc:
+            raise local_store_error(exc, f"embedded store {self._thread.path}") from exc
+        return added
 
     async def changes(self, since: int, limit: int) -> list[ChangedReading]:
         """The change log of frozen values after ``since`` (``storage.exports.change_log``)."""

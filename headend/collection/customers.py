@@ -3,7 +3,9 @@
 One assembly for the polled exports (``/api/exports/settlement.csv``) and the daily hand-off, so
 both name a meter's account, asset number, customer, household, building, transformer and CT x
 PT alike: the meter archive where it knows the meter, else the fleet file's labels (a bus meter
-or a concentrator's meter), else nothing (the CSV row falls back to the reading's tags).
+or a concentrator's meter), else nothing (the CSV row falls back to the reading's tags). The
+usage point (``storage.exports.exchange_log.usage_points``) ties a replaced meter's rows to its
+successors', and the archive's kind lets a billing system leave the LV meter out of the bills.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ def customers_of(
     archive: Mapping[str, ArchiveMeter],
     bus: Mapping[str, MeterConfig],
     behind: Mapping[str, TerminalMeterConfig],
+    usage_points: Mapping[str, str],
 ) -> dict[str, Customer]:
-    """Each meter's ``Customer`` (archive first, the fleet file's labels after)."""
+    """Each meter's ``Customer`` (archive first, the fleet file's labels after); a meter of
+    no exchange chain is its own usage point."""
     out: dict[str, Customer] = {}
     for meter_id in meters:
         known = archive.get(meter_id)
@@ -37,6 +41,8 @@ def customers_of(
             building=_first(known and known.building, labels and labels.building),
             transformer=_first(known and known.transformer, labels and labels.transformer),
             multiplier=known.multiplier if known else 1.0,
+            usage_point=usage_points.get(meter_id, meter_id),
+            kind=known.kind.value if known else "",
         )
     return out
 

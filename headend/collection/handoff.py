@@ -9,8 +9,12 @@ hand-off does not cover them gets a correction with the next sequence number hol
 changed (the entries after that hand-off's ``upto``, the latest of each key), and its KPI
 report again. Files are written first (atomically), then recorded in the ledger with their
 pending deliveries and the advanced cursor in one transaction: a crash in between makes the
-same hand-off again under the same name, never a gap. A failed pass is counted, logged once per
-change of state and tried again on the next; it never stops collection.
+same hand-off again under the same name, never a gap. Before each pass the archive's meter
+exchanges are logged (their crew's reads) and the lost freezes estimated
+(``storage.exports.exchange_log``, ``estimate_log``), as a poll of the export does: the
+hand-off carries them too, and names a freeze after an exchange by the new meter. A failed pass
+is counted, logged once per change of state and tried again on the next; it never stops
+collection.
 """
 
 from __future__ import annotations
@@ -40,9 +44,10 @@ from headend.collection.registry import MeterRegistry
 from headend.config.fleet import FleetConfig, MeterConfig
 from headend.config.handoff import HandoffConfig
 from headend.config.terminals import TerminalMeterConfig
-from storage.archive.records import ArchiveMeter
-from storage.archive.store import load_archive
+from storage.archive.records import ArchiveMeter, MeterExchange
+from storage.archive.store import ArchiveStore, load_archive
 from storage.exports.change_log import MAX_PAGE, DayChangeSource
+from storage.exports.exchange_log import ExchangeLog, usage_points
 from storage.exports.settlement_csv import Customer
 from storage.handoff.ledger import LEDGER_FILE, Destination, Handoff, HandoffLedger
 from storage.handoff.settlement_rows import Customers
@@ -117,6 +122,7 @@ class DailyHandoff:
 
     async def run_pass(self) -> list[Handoff]:
         """Hand off the days due, then the corrections; returns what was made."""
+        await self.log_archive_reads()  # before the cursor is read: they are in it
         now = self.clock.now()
         cursor = await self.source.last_change()
         today = now.astimezone(self.tz).date()
@@ -155,11 +161,22 @@ class DailyHandoff:
             await self._ledger(lambda ledger: ledger.set_cursor(upto))
         return made
 
+    async def log_archive_reads(self) -> None:
+        """The exchanges' crew reads and the lost freezes' estimates into the change log, as
+        a poll of the export logs them (idempotent; only what is new is estimated)."""
+        if not isinstance(self.source, ExchangeLog):
+            return
+        exchanges = await asyncio.to_thread(self._exchanges)
+        if exchanges:
+            await self.source.log_exchange_reads(exchanges)
+        await self.source.log_estimates(self.tz, exchanges)
+
     async def hand_off(self, day: date, sequence: int, *, after: int) -> Handoff | None:
         """Write and record one hand-off; None for a correction with nothing changed."""
         upto = await self.source.last_change()
         settlement, kpi = file_names(day, sequence)
-        customers = await self._customers()
+        exchanges = await asyncio.to_thread(self._exchanges)
+        customers = await self._customers(exchanges)
         page = day_page(day, self.tz, after, upto)
         rows = await write_settlement(
             self.source,
@@ -168,6 +185,7 @@ class DailyHandoff:
             customers,
             self.tz,
             keep_empty=sequence == 0,
+            exchanges=exchanges,
         )
         if sequence > 0 and rows == 0:
             return None  # nothing changed after all: no file was written
@@ -199,6 +217,7 @@ class DailyHandoff:
         today = self.clock.now().astimezone(self.tz).date()
         if day > today:
             raise ValueError(f"day {day} is after today ({today}): its reads are not frozen yet")
+        await self.log_archive_reads()
         latest = await self._ledger(partial(HandoffLedger.latest, day=day))
         if latest is None:
             return await self.hand_off(day, 0, after=0)
@@ -211,13 +230,14 @@ class DailyHandoff:
         with HandoffLedger.open(self.ledger_path) as ledger:
             return ledger.handoffs(start, end)
 
-    async def _customers(self) -> Customers:
+    async def _customers(self, exchanges: Sequence[MeterExchange]) -> Customers:
         archive = await asyncio.to_thread(self._archive)
         bus = self.bus_meters()
         behind = self.terminal_meters
+        points = usage_points(exchanges)
 
         def of(meters: set[str]) -> dict[str, Customer]:
-            return customers_of(meters, archive, bus, behind)
+            return customers_of(meters, archive, bus, behind, points)
 
         return of
 
@@ -225,6 +245,12 @@ class DailyHandoff:
         if self.archive_path is None or not self.archive_path.exists():
             return {}
         return {meter.id: meter for meter in load_archive(self.archive_path)}
+
+    def _exchanges(self) -> list[MeterExchange]:
+        if self.archive_path is None or not self.archive_path.exists():
+            return []
+        with ArchiveStore.open(self.archive_path) as archive:
+            return archive.exchanges()
 
     async def _ledger(self, act: Callable[[HandoffLedger], T]) -> T:
         def run() -> T:

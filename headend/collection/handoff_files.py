@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from headend.collection.handoff_schedule import day_bounds
+from storage.archive.records import MeterExchange
 from storage.exports.change_log import ChangeRow, DayChangeSource, DayPage
 from storage.exports.settlement_csv import SETTLEMENT_COLUMNS
 from storage.handoff.atomic_file import open_atomic, write_atomically
@@ -57,11 +58,12 @@ async def write_settlement(
     page_size: int = PAGE,
     *,
     keep_empty: bool = True,
+    exchanges: Sequence[MeterExchange] = (),
 ) -> int:
     """Write the settlement file of ``page``'s entries; returns the number of reads. With
     ``keep_empty`` False (a correction) no file appears when there is no entry."""
     rows = 0
-    formatter = SettlementRows(customers, tz)
+    formatter = SettlementRows(customers, tz, exchanges)
     entries = await source.day_changes(page, page_size)
     if not entries and not keep_empty:
         return 0

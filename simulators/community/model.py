@@ -67,6 +67,10 @@ class Community:
         self._energy_import = self._loads.traits.initial_energy_kwh.copy()
         self._energy_export = np.zeros(len(scenario.meters))
         self._frozen: dict[date, FloatArray] = {}
+        self._tx_offset = np.zeros(len(scenario.transformers))
+        """Energy of replaced meters, kept in their transformer's register: the LV-side meter
+        measures what flowed, which a customer's meter exchange does not undo."""
+        self._tx_frozen: dict[date, FloatArray] = {}
         self._frozen_export: dict[date, FloatArray] = {}
         """The export register at each local midnight (a concentrator's F163)."""
         self._clock_synced: dict[str, datetime] = {}
@@ -87,8 +91,7 @@ class Community:
         self._snapshots_kept = 0
         self._snapshots: dict[datetime, dict[str, Mapping[str, float]]] = {}
         if self._is_local_midnight(self._now):
-            self._frozen[self._local_date(self._now)] = self._energy_import.copy()
-            self._frozen_export[self._local_date(self._now)] = self._energy_export.copy()
+            self._freeze(self._local_date(self._now))
         self._thermal.settle(self._load_factor(self._solve()))
 
     @classmethod
@@ -130,11 +133,24 @@ class Community:
             if replacements and replacements[0] == boundary:
                 self._replace_meters(replacements.pop(0))
             if self._is_local_midnight(boundary):
-                self._frozen[self._local_date(boundary)] = self._energy_import.copy()
-                self._frozen_export[self._local_date(boundary)] = self._energy_export.copy()
+                self._freeze(self._local_date(boundary))
             if boundary == snapshot_at:
                 self._snapshot()
         self._instant = None
+
+    def _freeze(self, day: date) -> None:
+        self._frozen[day] = self._energy_import.copy()
+        self._frozen_export[day] = self._energy_export.copy()
+        self._tx_frozen[day] = self._transformer_registers()
+
+    def _transformer_registers(self) -> FloatArray:
+        sums = np.bincount(
+            self._network.meter_transformer,
+            weights=self._energy_import,
+            minlength=len(self._tx_index),
+        )
+        registers: FloatArray = sums.astype(np.float64) + self._tx_offset
+        return registers
 
     def keep_snapshots(self, every: timedelta, kept: int) -> None:
         """Keep what every meter showed at each ``every`` boundary (UTC-aligned), the last
@@ -231,6 +247,9 @@ class Community:
             if fault.start == moment:
                 index = self._index[fault.target]
                 log.info("meter %s replaced at %s: register restarts at 0", fault.target, moment)
+                self._tx_offset[self._network.meter_transformer[index]] += self._energy_import[
+                    index
+                ]
                 self._energy_import[index] = 0.0
                 self._energy_export[index] = 0.0
 
@@ -388,7 +407,9 @@ class Community:
             load_rate=100.0 * s / float(self._rated_kva[t]),
             oil_temperature=float(self._thermal.oil_c[t]),
             winding_temperature=float(self._thermal.winding_c[t]),
-            energy_active_import_total=float(self._energy_import[members].sum()),
+            energy_active_import_total=float(
+                self._energy_import[members].sum() + self._tx_offset[t]
+            ),
         )
 
     def fleet_arrays(self) -> FleetArrays:
@@ -439,6 +460,18 @@ class Community:
                 return None
         snapshot = self._frozen.get(day)
         return None if snapshot is None else float(snapshot[i])
+
+    def transformer_frozen(self, transformer_id: str, day: date) -> float | None:
+        """The transformer's LV import register frozen at 00:00 local time on ``day`` (its
+        meters' registers summed, a replaced meter's energy kept); None before that midnight."""
+        try:
+            t = self._tx_index[transformer_id]
+        except KeyError:
+            raise UnknownMeterError(
+                f"scenario {self.scenario.name}: no transformer {transformer_id!r}"
+            ) from None
+        snapshot = self._tx_frozen.get(day)
+        return None if snapshot is None else float(snapshot[t])
 
     def daily_frozen_export(self, meter_id: str, day: date) -> float | None:
         """Export energy frozen at 00:00 local time on ``day`` (None as ``daily_frozen``)."""

@@ -6,6 +6,13 @@ model froze at the end of D (its ``daily_frozen`` of D + 1), F163 the export ene
 the model kept of each 15-minute slot (``Community.snapshot``, the last day), so a concentrator
 and the meters' own DL/T 645 day freezes agree. pn are the transformer's meters in scenario
 order, from 1.
+
+A transformer with an LV-side meter (``lv_meter``) has it as its concentrator's last pn: the
+台区总表 on the concentrator's own RS-485 port, read and frozen like the others (the head-end
+reads it through the concentrator, not on Modbus). Its freeze is the model's transformer
+register at 00:00 divided by CT x PT (a meter behind CTs registers secondary energy). It has
+no export register in the model: its F163 is denied (no record), as a terminal denies a point
+it holds no such freeze of; its curve points are not kept (EEH).
 """
 
 from __future__ import annotations
@@ -19,9 +26,16 @@ from simulators.community.model import Community
 from simulators.concentrator.events import TerminalLogRecord, power_off_on
 from simulators.concentrator.store import FrozenStore, StoreMeter
 from simulators.concentrator.terminal import ConcentratorFaults, SimulatedConcentrator
-from simulators.scenario import Scenario
+from simulators.scenario import Scenario, lv_meter_id
 
 REGION = "4403"
+LV_ADDRESS_BASE = 990000000000
+"""DL/T 645 addresses of the transformers' LV meters behind concentrators (one per transformer,
+far from any building's address base)."""
+
+
+def lv_point_address(transformer_index: int) -> str:
+    return f"{LV_ADDRESS_BASE + transformer_index + 1:012d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +82,21 @@ def concentrators_for(
     def wall_clock() -> datetime:
         return clock().astimezone(local).replace(tzinfo=None)
 
+    lv_points = {
+        lv_meter_id(t.id): (t.id, meter.ct_ratio * meter.pt_ratio)
+        for t, meter in scenario.lv_meters
+    }
+
     def frozen_total(meter_id: str, day: date) -> float | None:
+        if meter_id in lv_points:  # the 台区总表: secondary, behind its CTs and PTs
+            transformer, ratio = lv_points[meter_id]
+            total = community.transformer_frozen(transformer, day + timedelta(days=1))
+            return None if total is None else total / ratio
         return community.daily_frozen(meter_id, day + timedelta(days=1))
 
     def frozen_export(meter_id: str, day: date) -> float | None:
+        if meter_id in lv_points:  # the model keeps no export register for the 台区总表
+            return None
         return community.daily_frozen_export(meter_id, day + timedelta(days=1))
 
     def shown(meter_id: str, wall: datetime) -> Mapping[str, float] | None:
@@ -84,6 +109,11 @@ def concentrators_for(
         if not specs:
             continue
         meters = tuple(StoreMeter(pn, m.id, m.address) for pn, m in enumerate(specs, start=1))
+        if lv_meter_id(transformer.id) in lv_points:
+            total_meter = StoreMeter(
+                len(meters) + 1, lv_meter_id(transformer.id), lv_point_address(index)
+            )
+            meters = (*meters, total_meter)
         store = FrozenStore(
             meters,
             frozen_total,

@@ -138,6 +138,12 @@ def log_changes(connection: sqlite3.Connection, points: Iterable[Sequence[Any]])
         for row in points
         if row[0] == LOGGED_MEASUREMENT and row[4] is not None
     ]
+    return log_rows(connection, rows)
+
+
+def log_rows(connection: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> int:
+    """Log change-log rows (meter, quantity, ts_ns, value, unit, quality, tags text) unless
+    equal to their key's latest entry; call inside a transaction. Returns how many were added."""
     if not rows:
         return 0
     before = connection.total_changes

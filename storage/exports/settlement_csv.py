@@ -4,8 +4,13 @@ One row per change-log entry (``seq`` first: the poller's cursor is the last row
 it carries what a settlement clerk files by (account, asset number, customer, household,
 building, transformer, from the meter archive) next to the value, its register, its CIM
 ReadingType and its quality. ``day`` is the local day the freeze belongs to as billing shows it
-(the local date of the freeze time). Text cells are neutralised against formula injection as
-in the billing CSV (``storage.billing_csv.neutralise``).
+(the local date of the freeze time). ``reading`` says what the row is: a ``daily_freeze``, or
+an exchange's ``exchange_final`` / ``exchange_initial`` read (``storage.exports.exchange_log``),
+``linked_meter`` the other meter of that exchange, and ``usage_point`` the billing point every
+meter of an exchange chain shares; ``rule`` how an ``estimated`` value was made and between
+which real freezes (``storage.exports.estimate_log``), ``kind`` the archive's kind of meter.
+Text cells are neutralised against
+formula injection as in the billing CSV (``storage.billing_csv.neutralise``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Final
 from storage.billing_csv import neutralise
 from storage.exports.change_log import ChangedReading
 from storage.exports.cim_meter_readings import READING_TYPES
+from storage.exports.estimate_log import BETWEEN_TAG, RULE_TAG
+from storage.exports.exchange_log import LINKED_TAG, reading_of
 
 SETTLEMENT_COLUMNS: Final = (
     "seq",
@@ -40,6 +47,11 @@ SETTLEMENT_COLUMNS: Final = (
     "value",
     "unit",
     "quality",
+    "reading",
+    "usage_point",
+    "linked_meter",
+    "rule",
+    "kind",
 )
 
 
@@ -56,6 +68,11 @@ class Customer:
     transformer: str = ""
     multiplier: float = 1.0
     """CT x PT: the value is the register's (secondary) reading; billing multiplies."""
+    usage_point: str = ""
+    """The billing point across exchanges (its chain's first meter); "" = the meter itself."""
+    kind: str = ""
+    """The archive's kind (``household``, ``ev_pile``, ``public``, ``transformer_lv``): a
+    transformer's LV meter measures the supply, it is no one's bill."""
 
 
 NO_CUSTOMER: Final = Customer()
@@ -86,7 +103,28 @@ def settlement_row(row: ChangedReading, customer: Customer, tz: tzinfo) -> list[
         repr(row.value),
         neutralise(row.unit),
         row.quality.value,
+        *settlement_tail(row.meter, row.tags, customer),
     ]
+
+
+def settlement_tail(meter: str, tags: Mapping[str, str], customer: Customer) -> list[str]:
+    """The cells after ``quality`` (reading, usage_point, linked_meter, rule, kind): they
+    depend on the meter, its entry's tags and its customer only, so the daily hand-off makes
+    them once per meter and tags (``storage.handoff.settlement_rows``)."""
+    return [
+        reading_of(tags),
+        neutralise(customer.usage_point or meter),
+        neutralise(tags.get(LINKED_TAG, "")),
+        neutralise(_estimated_by(tags)),
+        neutralise(customer.kind),
+    ]
+
+
+def _estimated_by(tags: Mapping[str, str]) -> str:
+    """The estimation rule and its anchors ("linear_interpolation between A/B"), or ""."""
+    rule = tags.get(RULE_TAG, "")
+    between = tags.get(BETWEEN_TAG, "")
+    return f"{rule} between {between}" if rule and between else rule
 
 
 def settlement_rows(

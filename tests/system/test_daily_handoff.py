@@ -37,6 +37,10 @@ DAY = date(2026, 7, 18)
 LATE = date(2026, 7, 17)
 """The concentrator's record of the 17th (that freeze) is late."""
 QUANTITIES = ["energy_active_import_total"] + [f"energy_active_import_t{n}" for n in (1, 2, 3, 4)]
+EXPORT_QUANTITIES = ["energy_active_export_total"] + [
+    f"energy_active_export_t{n}" for n in (1, 2, 3, 4)
+]
+"""The terminal pull's F163 (the reverse register, frozen too): handed off with the day."""
 
 
 def csv_rows(text: str) -> list[dict[str, str]]:
@@ -69,7 +73,7 @@ def test_the_day_is_handed_off_at_its_time_and_corrected_when_late_values_arrive
     try:
         (terminal,) = simulation.config().terminals.values()
         meters = sorted(m.id for m in terminal.meters)
-        expected_rows = len(meters) * len(QUANTITIES)
+        expected_rows = len(meters) * (len(QUANTITIES) + len(EXPORT_QUANTITIES))
         truth = GroundTruth(SCENARIO, SEED)
         with receiver.running():
             first = start_headend(simulation, data_dir, port=free_tcp_port())
@@ -131,7 +135,8 @@ def test_the_day_is_handed_off_at_its_time_and_corrected_when_late_values_arrive
     for correction in corrections:
         for row in csv_rows((folder / correction["files"][0]).read_text(encoding="utf-8")):
             read[(row["meter"], row["quantity"])] = row
-    assert set(read) == {(m, q) for m in meters for q in QUANTITIES}
+    assert set(read) == {(m, q) for m in meters for q in QUANTITIES + EXPORT_QUANTITIES}
+    assert {read[(m, q)]["reading"] for m in meters for q in QUANTITIES} == {"daily_freeze"}
     for meter in meters:
         split = tariff_split(truth.frozen(meter, DAY))
         shown = [float(read[(meter, q)]["value"]) for q in QUANTITIES]

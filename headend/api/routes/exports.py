@@ -6,7 +6,10 @@ last ``seq`` the caller has, the answer holds the entries after it in ``seq`` or
 ``X-Next-Cursor`` header is the ``since`` of the next call (the last entry's ``seq``, or
 ``since`` itself when nothing is new). ``X-More: true`` says the page was full: call again at
 once. Polling so gives every stored value exactly once, a corrected one again with a higher
-``seq`` (docs/exports.md).
+``seq`` (docs/exports.md). Before a page is read the archive's meter exchanges are logged
+(``storage.exports.exchange_log``, idempotent): the crew's reads reach the CSV (the XML carries
+the freezes only, its ReadingTypes being daily); and freezes lost between two real ones are
+logged estimated and flagged (``storage.exports.estimate_log``).
 """
 
 from __future__ import annotations
@@ -17,12 +20,19 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 
-from headend.api.archive_view import archive_meters
+from headend.api.archive_view import archive_exchanges, archive_meters
 from headend.api.context import ApiContext
 from headend.api.routes.billing import store_errors
 from headend.collection.customers import customers_of
 from storage.exports.change_log import MAX_PAGE, ChangedReading, ChangeSource
 from storage.exports.cim_meter_readings import MeterIdentity, exportable, meter_readings_xml
+from storage.exports.exchange_log import (
+    DAILY_FREEZE,
+    ExchangeLog,
+    in_service_meter,
+    reading_of,
+    usage_points,
+)
 from storage.exports.settlement_csv import Customer, settlement_csv
 
 NEXT_CURSOR_HEADER: Final = "X-Next-Cursor"
@@ -47,8 +57,14 @@ def exports_router(ctx: ApiContext, data_dir: Path | None) -> APIRouter:
                 detail="exports read the embedded store's change log: this head-end stores "
                 "elsewhere (docs/exports.md)",
             )
+        exchanges = await archive_exchanges(data_dir)
         with store_errors():
+            if isinstance(store, ExchangeLog):  # the crew's reads and estimates, before the page
+                if exchanges:
+                    await store.log_exchange_reads(exchanges)
+                await store.log_estimates(headend.tz, exchanges)
             rows = await store.changes(since, limit)
+        rows = in_service_meter(rows, exchanges)
         headers = {
             NEXT_CURSOR_HEADER: str(rows[-1].seq if rows else since),
             MORE_HEADER: "true" if len(rows) >= limit else "false",
@@ -58,7 +74,9 @@ def exports_router(ctx: ApiContext, data_dir: Path | None) -> APIRouter:
     async def customers(meters: set[str]) -> dict[str, Customer]:
         """Archive first (account, asset, customer, CT x PT), the fleet file's labels after."""
         archive = await archive_meters(data_dir)
-        return customers_of(meters, archive, headend.meters_by_id(), headend.terminal_meters())
+        points = usage_points(await archive_exchanges(data_dir))
+        bus, behind = headend.meters_by_id(), headend.terminal_meters()
+        return customers_of(meters, archive, bus, behind, points)
 
     xml_content: dict[int | str, dict[str, Any]] = {200: {"content": {XML_MEDIA_TYPE: {}}}}
 
@@ -70,7 +88,8 @@ def exports_router(ctx: ApiContext, data_dir: Path | None) -> APIRouter:
             meter: MeterIdentity(asset=c.asset, account=c.account, address=c.address)
             for meter, c in known.items()
         }
-        body = meter_readings_xml(exportable(rows), identities)
+        freezes = [row for row in rows if reading_of(row.tags) == DAILY_FREEZE]
+        body = meter_readings_xml(exportable(freezes), identities)
         return Response(body, media_type=XML_MEDIA_TYPE, headers=headers)
 
     csv_content: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}

@@ -53,7 +53,7 @@ def test_a_day_by_hand_then_only_what_changed(
     assert main([*args, "--day", "2026-07-18"]) == 0
     assert "#1 (correction): 1 reads" in capsys.readouterr().out
     lines = (folder / "settlement-2026-07-18-01.csv").read_text(encoding="utf-8").splitlines()
-    assert lines[1].endswith(",121.0,kWh,actual")
+    assert lines[1].endswith(",121.0,kWh,actual,daily_freeze,000000000001,,,")
     with HandoffLedger.open(data_dir / LEDGER_FILE) as ledger:
         assert [h.sequence for h in ledger.handoffs()] == [0, 1]
     assert main([*args, "--day", "2099-01-01"]) == 2

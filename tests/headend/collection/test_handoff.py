@@ -18,6 +18,8 @@ from headend.collection.handoff_webhook import HandoffWebhook
 from headend.collection.kpi_snapshots import snapshots_for
 from headend.collection.registry import MeterRegistry
 from headend.config.fleet import FleetConfig, parse_fleet_config
+from storage.archive.records import ArchiveMeter, MeterExchange
+from storage.archive.store import ArchiveStore
 from storage.embedded import SqliteStore
 from storage.handoff.ledger import DeliveryState, Destination, HandoffLedger
 from storage.records import Quality, Reading, ReadingKind
@@ -39,11 +41,13 @@ def frozen(meter: str, value: float, quality: Quality, at: datetime = FREEZE) ->
     return Reading(meter, TOTAL, value, "kWh", at, ReadingKind.FROZEN, quality)
 
 
-def make(config: FleetConfig, store: SqliteStore, tmp_path: Path) -> DailyHandoff:
+def make(
+    config: FleetConfig, store: SqliteStore, tmp_path: Path, archive: Path | None = None
+) -> DailyHandoff:
     clock = WarpedClock(NOW.astimezone(UTC), speed=1)  # 00:30 local: the 00:10 time passed
     kpi = snapshots_for(config, [], store, clock, tmp_path / "kpi.sqlite", None, 3600.0)
     made = handoff_for(
-        config, store, clock, tmp_path / "data", kpi, MeterRegistry(config), None, None
+        config, store, clock, tmp_path / "data", kpi, MeterRegistry(config), archive, None
     )
     assert made is not None
     return made
@@ -114,6 +118,34 @@ async def test_a_restart_after_the_time_hands_off_once_and_a_late_value_is_a_cor
         kept = ledger.handoffs()
     assert [(h.sequence, h.after) for h in kept] == [(0, 0), (1, kept[0].upto)]
     assert all(d.state is DeliveryState.DELIVERED for h in kept for d in h.deliveries)
+
+
+async def test_the_archive_s_exchange_reads_are_handed_off_with_the_day(tmp_path: Path) -> None:
+    """Logged before the pass, as a poll of the export logs them: the crew's reads of an
+    exchange in the day reach the billing system with their usage point and linked meter."""
+    archive = tmp_path / "archive.sqlite"
+    at = FREEZE + timedelta(minutes=10)  # 00:10 local on TODAY, before the clock's 00:30
+    with ArchiveStore.open(archive) as kept:
+        kept.import_meters([ArchiveMeter(id="m1", address="000000000001")])
+        kept.record_exchange(
+            MeterExchange("m1", "m1b", at, {TOTAL: 850.75}, {TOTAL: 0.25}),
+            ArchiveMeter(id="m1b", address="000000000011"),
+        )
+    config = fleet(tmp_path)
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    try:
+        await store.write([frozen("m1", 850.5, Quality.ACTUAL)])
+        made = await make(config, store, tmp_path, archive).run_pass()
+    finally:
+        await store.aclose()
+    assert [(h.sequence, h.rows) for h in made] == [(0, 3)]
+    daily = rows(tmp_path / "out" / "settlement-2026-12-02-00.csv")
+    assert [(r["meter"], r["value"], r["reading"], r["linked_meter"]) for r in daily] == [
+        ("m1", "850.5", "daily_freeze", ""),
+        ("m1", "850.75", "exchange_final", "m1b"),
+        ("m1b", "0.25", "exchange_initial", "m1"),
+    ]
+    assert {r["usage_point"] for r in daily} == {"m1"}
 
 
 async def test_the_first_start_before_the_time_waits_for_it(tmp_path: Path) -> None:

@@ -58,5 +58,5 @@ async def test_pages_of_any_size_give_one_file_and_a_correction_only_what_change
     lines = correction.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2
     assert lines[1].split(",")[1] == "m3"
-    assert lines[1].endswith(",103.5,kWh,backfilled")
+    assert lines[1].endswith(",103.5,kWh,backfilled,daily_freeze,m3,,,")  # own usage point
     assert file_names(DAY, 3) == ("settlement-2026-07-18-03.csv", "kpi-2026-07-18-03.csv")

@@ -13,9 +13,9 @@ from headend.clock import WarpedClock
 from headend.config.fleet import parse_fleet_config
 from headend.drivers.modbus import ModbusAdapter
 from headend.drivers.modbus.reader import ModbusLink, modbus_target, read_modbus
-from simulators.fleet_export import fleet_config_for, lv_meter_id
+from simulators.fleet_export import fleet_config_for
 from simulators.runner import ScenarioRunner
-from simulators.scenario import ScenarioError, load_scenario
+from simulators.scenario import ScenarioError, load_scenario, lv_meter_id
 from storage.records import FailureReason, Quality
 
 SCENARIO = load_scenario("smoke-lv")

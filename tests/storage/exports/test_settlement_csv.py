@@ -64,3 +64,22 @@ def test_rows_carry_the_customer_and_both_times() -> None:
     assert first["reading_type"] == "11.0.0.1.1.1.12.0.0.0.0.1.0.0.0.3.72.0"
     assert (first["value"], first["quality"]) == ("12.5", "backfilled")
     assert (table[1]["meter"], table[1]["account"], table[1]["multiplier"]) == ("m2", "", "1.0")
+
+
+def test_the_kind_says_which_meter_is_the_supply_and_nobodys_bill() -> None:
+    at = datetime(2026, 7, 17, 16, 0, tzinfo=UTC)
+    rows = [
+        ChangedReading(1, "T1-LV", "energy_active_import_total", at, 9.0, "kWh", Quality.ACTUAL),
+        ChangedReading(2, "m1", "energy_active_import_total", at, 1.0, "kWh", Quality.ACTUAL),
+        ChangedReading(3, "m9", "energy_active_import_total", at, 1.0, "kWh", Quality.ACTUAL),
+    ]
+    customers = {
+        "T1-LV": Customer(kind="transformer_lv", multiplier=40.0),
+        "m1": Customer(kind="household"),
+    }
+    table = list(csv.DictReader(io.StringIO(settlement_csv(rows, customers, TZ))))
+    assert [(r["meter"], r["kind"], r["usage_point"]) for r in table] == [
+        ("T1-LV", "transformer_lv", "T1-LV"),
+        ("m1", "household", "m1"),
+        ("m9", "", "m9"),  # not in the archive: unknown, not guessed
+    ]
