@@ -1,4 +1,4 @@
-"""The one way our small SQLite files (archive, KPIs) are opened and written.
+"""The one way our small SQLite files (archive, KPIs, the hand-off ledger) are opened and written.
 
 They hold what an operator or a billing run was told is kept (an import that returned, a KPI
 that was answered), so every one is WAL with ``synchronous=FULL`` (a committed transaction is
@@ -26,6 +26,31 @@ def connect_durable(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous=FULL")
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     except sqlite3.Error:
+        db.close()
+        raise
+    return db
+
+
+def connect_versioned(
+    path: Path, schema: str, version: int, *, what: str, error: type[Exception]
+) -> sqlite3.Connection:
+    """``connect_durable`` for a file whose schema only grows (``CREATE ... IF NOT EXISTS``):
+    a file a newer head-end wrote is refused rather than written with an older schema, and
+    every failure is one ``error`` naming the file and ``what`` it is."""
+    try:
+        db = connect_durable(path)
+    except sqlite3.Error as exc:
+        raise error(f"{path}: cannot open the {what}: {exc}") from exc
+    try:
+        found = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if found > version:
+            raise error(f"{path}: {what} version {found} is newer than this head-end's {version}")
+        db.executescript(schema)
+        db.execute(f"PRAGMA user_version = {version}")
+    except sqlite3.Error as exc:
+        db.close()
+        raise error(f"{path}: cannot open the {what}: {exc}") from exc
+    except error:
         db.close()
         raise
     return db

@@ -25,7 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Final
 
-from storage.durable_file import DurableFile, connect_durable
+from storage.durable_file import DurableFile, connect_versioned
 from storage.errors import HandoffLedgerError
 
 LEDGER_FILE: Final = "handoffs.sqlite"
@@ -110,25 +110,9 @@ class HandoffLedger(DurableFile):
     @classmethod
     def open(cls, path: Path | str) -> HandoffLedger:
         where = Path(path)
-        try:
-            db = connect_durable(where)
-        except sqlite3.Error as exc:
-            raise HandoffLedgerError(f"{where}: cannot open the hand-off ledger: {exc}") from exc
-        try:
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise HandoffLedgerError(
-                    f"{where}: hand-off ledger version {version} is newer than this head-end's "
-                    f"{SCHEMA_VERSION}"
-                )
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except sqlite3.Error as exc:
-            db.close()
-            raise HandoffLedgerError(f"{where}: cannot open the hand-off ledger: {exc}") from exc
-        except HandoffLedgerError:
-            db.close()
-            raise
+        db = connect_versioned(
+            where, _SCHEMA, SCHEMA_VERSION, what="hand-off ledger", error=HandoffLedgerError
+        )
         return cls(db, where)
 
     # -- settings ----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Final
 
-from storage.durable_file import DurableFile, connect_durable
+from storage.durable_file import DurableFile, connect_versioned
 from storage.errors import KpiStoreError
 from storage.kpi.outcomes import MeterDay, MeterDue, Outcome, better
 
@@ -43,25 +43,7 @@ class KpiStore(DurableFile):
     @classmethod
     def open(cls, path: Path | str) -> KpiStore:
         where = Path(path)
-        try:
-            db = connect_durable(where)
-        except sqlite3.Error as exc:
-            raise KpiStoreError(f"{where}: cannot open the KPI file: {exc}") from exc
-        try:
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise KpiStoreError(
-                    f"{where}: KPI file version {version} is newer than this head-end's "
-                    f"{SCHEMA_VERSION}"
-                )
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except sqlite3.Error as exc:
-            db.close()
-            raise KpiStoreError(f"{where}: cannot open the KPI file: {exc}") from exc
-        except KpiStoreError:
-            db.close()
-            raise
+        db = connect_versioned(where, _SCHEMA, SCHEMA_VERSION, what="KPI file", error=KpiStoreError)
         return cls(db, where)
 
     def kept(self, day: date) -> list[MeterDay]:
