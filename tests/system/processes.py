@@ -30,6 +30,7 @@ from headend.api.auth import STREAM_TOKEN_PARAMETER
 from headend.cli.simulate import READY, TOKEN_ROLES, token_variable
 from headend.clock import WarpedClock
 from headend.config.fleet import FleetConfig, load_fleet_config
+from tests.support.ports import free_tcp_port
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
@@ -185,6 +186,18 @@ def start_simulation(
         if line.startswith("bus "):
             buses[line.split()[1]] = line.split()[2]
     return Simulation(child, config_path, seed, tokens, buses)
+
+
+def start_master_simulation(
+    scenario: str, tmp_path: Path, *, seed: int, extra: Sequence[str] = ()
+) -> Simulation:
+    """``start_simulation`` in ``tmp_path / "simulate"`` with ``--master`` on a free loopback
+    port: the concentrators dial that port, and the fleet file written names it for
+    ``headend run``."""
+    workdir = tmp_path / "simulate"
+    workdir.mkdir()
+    master = f"127.0.0.1:{free_tcp_port()}"
+    return start_simulation(scenario, workdir, seed=seed, extra=["--master", master, *extra])
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.ports import free_tcp_port
-from tests.system.processes import start_headend, start_simulation
+from tests.system.processes import start_headend, start_master_simulation
 from tests.system.truth import GroundTruth
 
 SCENARIO = "smoke"
@@ -35,17 +35,13 @@ def _unread(meter: str) -> Any:
 
 
 def test_a_power_off_and_an_unread_meter_are_alarms_over_http(tmp_path: Path) -> None:
-    master = free_tcp_port()
-    (tmp_path / "simulate").mkdir()
-    simulation = start_simulation(
+    simulation = start_master_simulation(
         SCENARIO,
-        tmp_path / "simulate",
+        tmp_path,
         seed=SEED,
         extra=[
             "--start",
             START,
-            "--master",
-            f"127.0.0.1:{master}",
             "--power-off",
             str(POWER_OFF_MINUTES),
             "--unreachable-pn",

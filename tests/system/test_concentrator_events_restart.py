@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.ports import free_tcp_port
-from tests.system.processes import start_headend, start_simulation
+from tests.system.processes import start_headend, start_master_simulation
 
 SCENARIO = "smoke"
 SEED = 5
@@ -27,22 +27,11 @@ def _raised(alarms: list[dict[str, Any]]) -> set[str]:
 
 
 def test_a_restarted_headend_does_not_raise_a_terminals_events_again(tmp_path: Path) -> None:
-    master = free_tcp_port()
-    (tmp_path / "simulate").mkdir()
-    simulation = start_simulation(
+    simulation = start_master_simulation(
         SCENARIO,
-        tmp_path / "simulate",
+        tmp_path,
         seed=SEED,
-        extra=[
-            "--start",
-            START,
-            "--master",
-            f"127.0.0.1:{master}",
-            "--power-off",
-            "30",
-            "--unreachable-pn",
-            "2",
-        ],
+        extra=["--start", START, "--power-off", "30", "--unreachable-pn", "2"],
     )
     data_dir = tmp_path / "data"
     try:

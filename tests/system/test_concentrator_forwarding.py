@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support.ports import free_tcp_port
-from tests.system.processes import start_headend, start_simulation
+from tests.system.processes import start_headend, start_master_simulation
 from tests.system.truth import GroundTruth
 
 SCENARIO = "smoke"
@@ -22,14 +22,7 @@ ENERGY_STEP = 0.005
 
 
 def test_a_concentrators_meter_is_read_and_tripped_through_it(tmp_path: Path) -> None:
-    master = free_tcp_port()
-    (tmp_path / "simulate").mkdir()
-    simulation = start_simulation(
-        SCENARIO,
-        tmp_path / "simulate",
-        seed=SEED,
-        extra=["--start", START, "--master", f"127.0.0.1:{master}"],
-    )
+    simulation = start_master_simulation(SCENARIO, tmp_path, seed=SEED, extra=["--start", START])
     try:
         config = simulation.config()
         (terminal,) = config.terminals.values()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.ports import free_tcp_port
-from tests.system.processes import HeadEnd, start_headend, start_simulation
+from tests.system.processes import HeadEnd, start_headend, start_master_simulation
 from tests.system.truth import GroundTruth
 
 SCENARIO = "smoke"
@@ -42,14 +42,7 @@ def _history(headend: HeadEnd, meter: str, quantity: str, start: datetime) -> An
 def test_a_months_freeze_and_the_reverse_registers_are_pulled_from_the_concentrator(
     tmp_path: Path,
 ) -> None:
-    master = free_tcp_port()
-    (tmp_path / "simulate").mkdir()
-    simulation = start_simulation(
-        SCENARIO,
-        tmp_path / "simulate",
-        seed=SEED,
-        extra=["--start", START, "--master", f"127.0.0.1:{master}"],
-    )
+    simulation = start_master_simulation(SCENARIO, tmp_path, seed=SEED, extra=["--start", START])
     truth = GroundTruth(SCENARIO, SEED)
     tz = truth.scenario.utc_offset
     # 31 days (the API's most) up to 2 August: July's freeze and the reverse days kept.

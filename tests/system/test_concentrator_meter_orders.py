@@ -16,7 +16,11 @@ from pathlib import Path
 
 from simulators.scenario import SCENARIO_DIR
 from tests.support.ports import free_tcp_port
-from tests.system.processes import read_meter, start_headend, start_simulation
+from tests.system.processes import (
+    read_meter,
+    start_headend,
+    start_master_simulation,
+)
 from tests.system.truth import GroundTruth
 
 SEED = 5
@@ -46,13 +50,8 @@ seconds_per_day = {DRIFT * 24 * 60}
 def test_a_concentrators_meter_is_cleared_and_its_clock_set_through_it(tmp_path: Path) -> None:
     scenario = tmp_path / "smoke-drift.toml"
     scenario.write_text(SCENARIO)
-    master = free_tcp_port()
-    (tmp_path / "simulate").mkdir()
-    simulation = start_simulation(
-        str(scenario),
-        tmp_path / "simulate",
-        seed=SEED,
-        extra=["--start", START.isoformat(), "--master", f"127.0.0.1:{master}"],
+    simulation = start_master_simulation(
+        str(scenario), tmp_path, seed=SEED, extra=["--start", START.isoformat()]
     )
     try:
         config = simulation.config()

@@ -26,7 +26,7 @@ import httpx
 from simulators.concentrator.store import tariff_split
 from tests.support.ports import free_tcp_port
 from tests.support.webhook_receiver import Post, WebhookReceiver
-from tests.system.processes import HeadEnd, start_headend, start_simulation
+from tests.system.processes import HeadEnd, start_headend, start_master_simulation
 from tests.system.truth import GroundTruth
 
 SCENARIO = "smoke"
@@ -55,13 +55,8 @@ def handoffs(headend: HeadEnd) -> list[dict[str, Any]]:
 def test_the_day_is_handed_off_at_its_time_and_corrected_when_late_values_arrive(
     tmp_path: Path,
 ) -> None:
-    master = free_tcp_port()
-    (tmp_path / "simulate").mkdir()
-    simulation = start_simulation(
-        SCENARIO,
-        tmp_path / "simulate",
-        seed=SEED,
-        extra=["--start", START, "--master", f"127.0.0.1:{master}", "--late-day", LATE.isoformat()],
+    simulation = start_master_simulation(
+        SCENARIO, tmp_path, seed=SEED, extra=["--start", START, "--late-day", LATE.isoformat()]
     )
     folder = tmp_path / "billing-inbox"
     receiver = WebhookReceiver(refuse_first=1)

@@ -21,7 +21,7 @@ from typing import Any
 from storage.exports.cim_meter_readings import NAMESPACE
 from storage.kpi.store import KPI_FILE, KpiStore
 from tests.support.ports import free_tcp_port
-from tests.system.processes import HeadEnd, start_headend, start_simulation
+from tests.system.processes import HeadEnd, start_headend, start_master_simulation
 from tests.system.truth import GroundTruth
 
 SCENARIO = "smoke"
@@ -77,13 +77,8 @@ def poll_readings(headend: HeadEnd, since: int, page: int) -> tuple[list[dict[st
 def test_kpis_equal_the_simulated_failures_and_the_export_gives_each_value_once(
     tmp_path: Path,
 ) -> None:
-    master = free_tcp_port()
-    (tmp_path / "simulate").mkdir()
-    simulation = start_simulation(
-        SCENARIO,
-        tmp_path / "simulate",
-        seed=SEED,
-        extra=["--start", START, "--master", f"127.0.0.1:{master}", "--late-day", LATE.isoformat()],
+    simulation = start_master_simulation(
+        SCENARIO, tmp_path, seed=SEED, extra=["--start", START, "--late-day", LATE.isoformat()]
     )
     data_dir = tmp_path / "data"
     try:

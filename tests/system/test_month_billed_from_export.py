@@ -53,7 +53,12 @@ from tests.system.june_community import (
     scenario_file,
     wait_for_the_month,
 )
-from tests.system.processes import HeadEnd, cli, start_headend, start_simulation
+from tests.system.processes import (
+    HeadEnd,
+    cli,
+    start_headend,
+    start_master_simulation,
+)
 
 PAGE = 97
 """Rows per poll: small and odd, so pages end in the middle of a meter's day."""
@@ -159,13 +164,8 @@ def bill_june(rows: list[dict[str, str]]) -> dict[tuple[str, str], tuple[float, 
 def test_june_billed_from_the_settlement_export_equals_the_model(tmp_path: Path) -> None:
     scenario = scenario_file(tmp_path, SCENARIO)
     ratio, supply_registers = lv_truth(scenario)
-    master = free_tcp_port()
-    (tmp_path / "simulate").mkdir()
-    simulation = start_simulation(
-        str(scenario),
-        tmp_path / "simulate",
-        seed=SEED,
-        extra=["--start", START, "--master", f"127.0.0.1:{master}"],
+    simulation = start_master_simulation(
+        str(scenario), tmp_path, seed=SEED, extra=["--start", START]
     )
     data = tmp_path / "data"
     try:

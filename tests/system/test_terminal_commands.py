@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.ports import free_tcp_port
-from tests.system.processes import start_headend, start_simulation
+from tests.system.processes import start_headend, start_master_simulation
 
 DRIFT_S = 600.0
 TOLERANCE_S = 3.0
@@ -21,13 +21,8 @@ TOLERANCE_S = 3.0
 def test_a_fast_terminal_clock_is_set_at_login_and_port_commands_reach_it(
     tmp_path: Path,
 ) -> None:
-    master = free_tcp_port()
-    (tmp_path / "simulate").mkdir()
-    simulation = start_simulation(
-        "smoke",
-        tmp_path / "simulate",
-        seed=3,
-        extra=["--master", f"127.0.0.1:{master}", "--terminal-drift", str(DRIFT_S)],
+    simulation = start_master_simulation(
+        "smoke", tmp_path, seed=3, extra=["--terminal-drift", str(DRIFT_S)]
     )
     try:
         (terminal,) = simulation.config().terminals.values()

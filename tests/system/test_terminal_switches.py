@@ -11,15 +11,11 @@ from pathlib import Path
 import httpx
 
 from tests.support.ports import free_tcp_port
-from tests.system.processes import start_headend, start_simulation
+from tests.system.processes import start_headend, start_master_simulation
 
 
 def test_an_operator_trips_and_releases_a_terminals_control_output(tmp_path: Path) -> None:
-    master = free_tcp_port()
-    (tmp_path / "simulate").mkdir()
-    simulation = start_simulation(
-        "smoke", tmp_path / "simulate", seed=3, extra=["--master", f"127.0.0.1:{master}"]
-    )
+    simulation = start_master_simulation("smoke", tmp_path, seed=3)
     try:
         (terminal,) = simulation.config().terminals.values()
         told = f"concentrator {terminal.name} switch"

@@ -35,20 +35,15 @@ from tests.system.june_community import (
     wait_for_the_month,
     write_archive_csv,
 )
-from tests.system.processes import cli, start_headend, start_simulation
+from tests.system.processes import cli, start_headend, start_master_simulation
 
 
 def test_a_june_is_billed_with_a_lost_day_estimated_and_an_exchange_bridged(
     tmp_path: Path,
 ) -> None:
     scenario = scenario_file(tmp_path)
-    master = free_tcp_port()
-    (tmp_path / "simulate").mkdir()
-    simulation = start_simulation(
-        str(scenario),
-        tmp_path / "simulate",
-        seed=SEED,
-        extra=["--start", START, "--master", f"127.0.0.1:{master}"],
+    simulation = start_master_simulation(
+        str(scenario), tmp_path, seed=SEED, extra=["--start", START]
     )
     data = tmp_path / "data"
     try:
